@@ -1,0 +1,1 @@
+"""Coursepack: versioned compliance-training packages."""
