@@ -1,0 +1,192 @@
+"""The catalog's write path: every change to a course goes through here."""
+
+from __future__ import annotations
+
+from django.db import transaction
+from django.utils import timezone
+
+from coursepack.audit import api as audit
+from coursepack.audit.api import Actor
+from coursepack.catalog.errors import CourseCodeTaken, CourseInUse, CourseNotFound
+from coursepack.catalog.models import Course, CourseStatus
+from coursepack.validation import Problems, collecting, full_clean
+
+__all__ = [
+    "create_course",
+    "delete_course",
+    "get_course",
+    "reactivate_course",
+    "retire_course",
+    "update_course",
+]
+
+
+def _snapshot(course: Course) -> dict[str, object]:
+    return {
+        "code": course.code,
+        "name": course.name,
+        "description": course.description,
+        "duration_minutes": course.duration_minutes,
+        "status": course.status,
+    }
+
+
+def get_course(course_id: int) -> Course:
+    """Return the course, or raise CourseNotFound."""
+    try:
+        return Course.objects.get(pk=course_id)
+    except Course.DoesNotExist:
+        raise CourseNotFound(f"There is no course with id {course_id}.") from None
+
+
+def _check_duration(problems: Problems, value: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        problems.add("duration_minutes", "must be a whole number of minutes, 0 or more")
+
+
+def create_course(
+    *,
+    actor: Actor,
+    code: str,
+    name: str,
+    description: str = "",
+    duration_minutes: int = 0,
+) -> Course:
+    """Add a course to the catalog."""
+    with collecting("The course cannot be created.") as problems:
+        code = problems.text("code", code, max_length=64)
+        name = problems.text("name", name, max_length=255)
+        description = problems.text("description", description, max_length=20_000, required=False)
+        _check_duration(problems, duration_minutes)
+    with transaction.atomic():
+        if Course.objects.filter(code=code).exists():
+            raise CourseCodeTaken(
+                f"A course with code {code!r} already exists; choose another code."
+            )
+        now = timezone.now()
+        course = Course(
+            code=code,
+            name=name,
+            description=description,
+            duration_minutes=duration_minutes,
+            created_at=now,
+            updated_at=now,
+            created_by=actor if actor is not None and actor.is_authenticated else None,
+        )
+        full_clean(course, exclude=["code", "created_by"])
+        course.save()
+        audit.record(actor=actor, action="course.created", target=course, at=now, after=_snapshot(course))
+    return course
+
+
+def update_course(
+    *,
+    actor: Actor,
+    course_id: int,
+    name: str | None = None,
+    description: str | None = None,
+    duration_minutes: int | None = None,
+    notes: str = "",
+) -> Course:
+    """Change a course's name, description or duration.
+
+    The code is its identity in integrations and cannot change. Published
+    versions refer to the course by id, so their meaning does not change either.
+    """
+    with collecting("The course cannot be updated.") as problems:
+        if name is not None:
+            name = problems.text("name", name, max_length=255)
+        if description is not None:
+            description = problems.text(
+                "description", description, max_length=20_000, required=False
+            )
+        if duration_minutes is not None:
+            _check_duration(problems, duration_minutes)
+        notes = problems.text("notes", notes, max_length=20_000, required=False)
+    with transaction.atomic():
+        course = _locked(course_id)
+        before = _snapshot(course)
+        if name is not None:
+            course.name = name
+        if description is not None:
+            course.description = description
+        if duration_minutes is not None:
+            course.duration_minutes = duration_minutes
+        now = timezone.now()
+        course.updated_at = now
+        course.save()
+        audit.record(
+            actor=actor, action="course.updated", target=course, at=now,
+            before=before, after=_snapshot(course), notes=notes,
+        )
+    return course
+
+
+def _locked(course_id: int) -> Course:
+    try:
+        return Course.objects.select_for_update().get(pk=course_id)
+    except Course.DoesNotExist:
+        raise CourseNotFound(f"There is no course with id {course_id}.") from None
+
+
+def _set_status(*, actor: Actor, course_id: int, status: CourseStatus, action: str, notes: str) -> Course:
+    with transaction.atomic():
+        course = _locked(course_id)
+        if course.status == status:
+            return course
+        before = _snapshot(course)
+        now = timezone.now()
+        course.status = status
+        course.updated_at = now
+        course.save(update_fields=["status", "updated_at"])
+        audit.record(
+            actor=actor, action=action, target=course, at=now,
+            before=before, after=_snapshot(course), notes=notes,
+        )
+    return course
+
+
+def retire_course(*, actor: Actor, course_id: int, notes: str = "") -> Course:
+    """Retire a course: it stays in published versions but cannot be added to drafts."""
+    return _set_status(
+        actor=actor, course_id=course_id, status=CourseStatus.RETIRED,
+        action="course.retired", notes=notes,
+    )
+
+
+def reactivate_course(*, actor: Actor, course_id: int, notes: str = "") -> Course:
+    """Make a retired course available to drafts again."""
+    return _set_status(
+        actor=actor, course_id=course_id, status=CourseStatus.ACTIVE,
+        action="course.reactivated", notes=notes,
+    )
+
+
+def delete_course(*, actor: Actor, course_id: int, notes: str = "") -> None:
+    """Delete a course that nothing refers to; otherwise say to retire it."""
+    from coursepack.learning.models import CompletionEvent
+    from coursepack.packaging.models import CourseGroupItem, PackageVersionItem
+
+    with transaction.atomic():
+        course = _locked(course_id)
+        uses = []
+        if PackageVersionItem.objects.filter(course=course).exclude(version__status="draft").exists():
+            uses.append("a published package version")
+        if CourseGroupItem.objects.filter(course=course).exclude(group_version__status="draft").exists():
+            uses.append("a published group version")
+        if PackageVersionItem.objects.filter(course=course, version__status="draft").exists():
+            uses.append("a package draft")
+        if CourseGroupItem.objects.filter(course=course, group_version__status="draft").exists():
+            uses.append("a group draft")
+        if CompletionEvent.objects.filter(course=course).exists():
+            uses.append("learners' completion records")
+        if uses:
+            raise CourseInUse(
+                f"Course {course.code} is used by {', '.join(uses)}; retire it instead of deleting it."
+            )
+        now = timezone.now()
+        audit.record(
+            actor=actor, action="course.deleted", target=course, at=now,
+            before=_snapshot(course), notes=notes,
+        )
+        course.delete()

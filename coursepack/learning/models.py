@@ -1,0 +1,149 @@
+"""Enrollments, completion events and the stored status cache."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+
+class EnrollmentStatus(models.TextChoices):
+    # Nothing under the version's tree has been attempted yet.
+    NOT_STARTED = "not_started", "Not started"
+    # Something counted, the tree is not yet satisfied.
+    IN_PROGRESS = "in_progress", "In progress"
+    # The tree is satisfied; ``completed_at`` says since when.
+    COMPLETED = "completed", "Completed"
+
+
+class Enrollment(models.Model):
+    """One learner in one package, pinned to one version.
+
+    ``status``, ``progress_done``, ``progress_needed`` and ``completed_at`` are a
+    cache of the requirement engine over the learner's events; ``rebuild_statuses``
+    recomputes them and reports any drift.
+    """
+
+    learner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="enrollments"
+    )
+    package = models.ForeignKey(
+        "packaging.Package", on_delete=models.PROTECT, related_name="enrollments"
+    )
+    version = models.ForeignKey(
+        "packaging.PackageVersion", on_delete=models.PROTECT, related_name="enrollments"
+    )
+    enrolled_at = models.DateTimeField()
+    enrolled_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    withdrawn_at = models.DateTimeField(null=True, blank=True)
+    withdrawn_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    status = models.CharField(
+        max_length=16, choices=EnrollmentStatus.choices, default=EnrollmentStatus.NOT_STARTED
+    )
+    progress_done = models.PositiveIntegerField(default=0)
+    progress_needed = models.PositiveIntegerField(default=0)
+    completed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["learner", "package"],
+                condition=Q(withdrawn_at__isnull=True),
+                name="enrollment_one_open_per_learner_package",
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=EnrollmentStatus.values), name="enrollment_status_valid"
+            ),
+        ]
+        indexes = [models.Index(fields=["version", "status"])]
+
+    def __str__(self) -> str:
+        return f"{self.learner_id} in {self.package_id} v{self.version_id}"
+
+
+class EnrollmentMove(models.Model):
+    """An enrollment moved from one version to another at publish time. Append-only."""
+
+    enrollment = models.ForeignKey(Enrollment, on_delete=models.PROTECT, related_name="moves")
+    from_version = models.ForeignKey(
+        "packaging.PackageVersion", on_delete=models.PROTECT, related_name="+"
+    )
+    to_version = models.ForeignKey(
+        "packaging.PackageVersion", on_delete=models.PROTECT, related_name="+"
+    )
+    moved_at = models.DateTimeField()
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    policy = models.CharField(max_length=32)
+
+    class Meta:
+        ordering = ["enrollment_id", "moved_at", "id"]
+
+    def __str__(self) -> str:
+        return f"enrollment {self.enrollment_id}: v{self.from_version_id} -> v{self.to_version_id}"
+
+
+class EventKind(models.TextChoices):
+    COMPLETED = "completed", "Completed"
+    PASSED = "passed", "Passed"
+    FAILED = "failed", "Failed"
+    # Voids the event named by ``voids``; nothing is ever updated or deleted.
+    VOID = "void", "Void"
+
+
+class EventSource(models.TextChoices):
+    MANUAL = "manual", "Manual"
+    API = "api", "API"
+    IMPORT = "import", "Import"
+    XAPI = "xapi", "xAPI"
+
+
+class CompletionEvent(models.Model):
+    """A learner finished, passed or failed a course — or a void of such an event."""
+
+    learner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="completion_events"
+    )
+    course = models.ForeignKey("catalog.Course", on_delete=models.PROTECT, related_name="+")
+    kind = models.CharField(max_length=16, choices=EventKind.choices)
+    occurred_at = models.DateTimeField()
+    recorded_at = models.DateTimeField()
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    source = models.CharField(max_length=16, choices=EventSource.choices)
+    # Caller-supplied key: recording the same key twice changes nothing.
+    # NULL, not "", when absent: the unique constraint must ignore events without a key.
+    external_id = models.CharField(max_length=255, null=True, blank=True)  # noqa: DJ001
+    evidence_note = models.TextField(blank=True, default="")
+    voids = models.OneToOneField(
+        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="voided_by"
+    )
+
+    class Meta:
+        ordering = ["occurred_at", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["external_id"],
+                condition=Q(external_id__isnull=False),
+                name="event_external_id_unique",
+            ),
+            models.CheckConstraint(
+                condition=(Q(kind="void") & Q(voids__isnull=False))
+                | (~Q(kind="void") & Q(voids__isnull=True)),
+                name="event_void_names_its_target",
+            ),
+            models.CheckConstraint(
+                condition=Q(kind__in=EventKind.values), name="event_kind_valid"
+            ),
+        ]
+        indexes = [models.Index(fields=["learner", "course"])]
+
+    def __str__(self) -> str:
+        return f"{self.learner_id} {self.kind} {self.course_id} at {self.occurred_at:%Y-%m-%d}"

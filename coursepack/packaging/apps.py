@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class PackagingConfig(AppConfig):
+    name = "coursepack.packaging"
+    label = "packaging"

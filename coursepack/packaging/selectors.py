@@ -1,0 +1,224 @@
+"""Reads of groups, packages and versions, including the pinned requirement tree."""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Iterable
+from datetime import datetime
+
+from django.db.models import Q
+
+from coursepack import rules
+from coursepack.packaging.errors import GroupNotFound, PackageNotFound, VersionNotFound
+from coursepack.packaging.models import (
+    CourseGroup,
+    CourseGroupItem,
+    CourseGroupVersion,
+    GroupVersionStatus,
+    Package,
+    PackageVersion,
+    PackageVersionItem,
+    VersionStatus,
+)
+
+__all__ = [
+    "active_version",
+    "diff_versions",
+    "get_package",
+    "get_version",
+    "group_tree",
+    "latest_group_version",
+    "requirement_tree",
+    "version_state",
+]
+
+RELEASED = (VersionStatus.SCHEDULED, VersionStatus.PUBLISHED, VersionStatus.ARCHIVED)
+
+
+def get_package(package_id: int) -> Package:
+    """Return the package, or raise PackageNotFound."""
+    try:
+        return Package.objects.get(pk=package_id)
+    except Package.DoesNotExist:
+        raise PackageNotFound(f"There is no package with id {package_id}.") from None
+
+
+def get_version(version_id: int) -> PackageVersion:
+    """Return the package version, or raise VersionNotFound."""
+    try:
+        return PackageVersion.objects.select_related("package").get(pk=version_id)
+    except PackageVersion.DoesNotExist:
+        raise VersionNotFound(f"There is no package version with id {version_id}.") from None
+
+
+def active_version(package_id: int, at: datetime) -> PackageVersion | None:
+    """Return the version new enrollments get at ``at``, or None.
+
+    Derived from the immutable ``effective_from``/``archived_at`` stamps, so a
+    version scheduled for a future date is active from that date on with no job
+    having run, and the answer for any past moment is exact.
+    """
+    return (
+        PackageVersion.objects.filter(
+            package_id=package_id, status__in=RELEASED, effective_from__lte=at
+        )
+        .filter(Q(archived_at__isnull=True) | Q(archived_at__gt=at))
+        .order_by("-version_number")
+        .first()
+    )
+
+
+def version_state(version: PackageVersion, *, active_id: int | None, now: datetime) -> str:
+    """Return what a person should be told the version is now.
+
+    One of ``draft``, ``scheduled``, ``active`` or ``archived``; the stored status
+    may lag the clock for a scheduled version until the next write settles it.
+    """
+    if version.status == VersionStatus.DRAFT:
+        return "draft"
+    if version.pk == active_id:
+        return "active"
+    assert version.effective_from is not None
+    if version.archived_at is None and version.effective_from > now:
+        return "scheduled"
+    return "archived"
+
+
+def latest_group_version(group_id: int, *, published_only: bool = False) -> CourseGroupVersion:
+    """Return the group's newest published version, else its draft."""
+    versions = CourseGroupVersion.objects.filter(group_id=group_id)
+    published = versions.filter(status=GroupVersionStatus.PUBLISHED).order_by("-version_number").first()
+    if published is not None:
+        return published
+    if not published_only:
+        draft = versions.filter(status=GroupVersionStatus.DRAFT).first()
+        if draft is not None:
+            return draft
+    if not CourseGroup.objects.filter(pk=group_id).exists():
+        raise GroupNotFound(f"There is no course group with id {group_id}.")
+    raise GroupNotFound(f"Course group {group_id} has no published version yet; publish it first.")
+
+
+# --- requirement trees -------------------------------------------------------
+
+_CACHE_SIZE = 2048
+_tree_cache: OrderedDict[int, rules.RequirementTree] = OrderedDict()
+_cache_lock = threading.Lock()
+
+
+def _course_ref(item: PackageVersionItem | CourseGroupItem) -> rules.CourseRef:
+    course = item.course
+    assert course is not None
+    return rules.CourseRef(course_id=course.pk, code=course.code, name=course.name)
+
+
+def _load_groups(version_ids: Iterable[int]) -> dict[int, rules.Group]:
+    """Load group versions and everything beneath them, one query per level."""
+    versions: dict[int, CourseGroupVersion] = {}
+    items: dict[int, list[CourseGroupItem]] = {}
+    pending = set(version_ids)
+    while pending:
+        batch = list(pending)
+        for gv in CourseGroupVersion.objects.filter(pk__in=batch):
+            versions[gv.pk] = gv
+            items[gv.pk] = []
+        missing = set(batch) - versions.keys()
+        if missing:
+            raise GroupNotFound(f"Group versions {sorted(missing)} do not exist.")
+        children: set[int] = set()
+        for item in (
+            CourseGroupItem.objects.filter(group_version_id__in=batch)
+            .select_related("course")
+            .order_by("group_version_id", "position", "id")
+        ):
+            items[item.group_version_id].append(item)
+            if item.child_version_id is not None:
+                children.add(item.child_version_id)
+        pending = children - versions.keys()
+
+    built: dict[int, rules.Group] = {}
+
+    def build(version_id: int) -> rules.Group:
+        if version_id in built:
+            return built[version_id]
+        gv = versions[version_id]
+        entries: list[rules.Item] = []
+        for item in items[version_id]:
+            node: rules.CourseRef | rules.Group
+            if item.child_version_id is not None:
+                node = build(item.child_version_id)
+            else:
+                node = _course_ref(item)
+            entries.append(rules.Item(node=node, required=item.required))
+        group = rules.Group(
+            group_id=gv.group_id,
+            version_id=gv.pk,
+            version_number=gv.version_number,
+            name=gv.name,
+            kind=rules.GroupKind(gv.kind),
+            min_count=gv.min_count,
+            items=tuple(entries),
+        )
+        built[version_id] = group
+        return group
+
+    return {vid: build(vid) for vid in list(versions)}
+
+
+def group_tree(group_version_id: int) -> rules.Group:
+    """Return one group version as a rule tree."""
+    return _load_groups([group_version_id])[group_version_id]
+
+
+def requirement_tree(version_id: int) -> rules.RequirementTree:
+    """Return the pinned requirement tree of a package version.
+
+    Released versions never change, so their trees are cached in memory; a
+    draft's tree is read fresh every time.
+    """
+    with _cache_lock:
+        cached = _tree_cache.get(version_id)
+        if cached is not None:
+            _tree_cache.move_to_end(version_id)
+            return cached
+    version = get_version(version_id)
+    items = list(
+        PackageVersionItem.objects.filter(version_id=version_id)
+        .select_related("course")
+        .order_by("position", "id")
+    )
+    groups = _load_groups(i.group_version_id for i in items if i.group_version_id is not None)
+    entries = []
+    for item in items:
+        node: rules.CourseRef | rules.Group
+        if item.group_version_id is not None:
+            node = groups[item.group_version_id]
+        else:
+            node = _course_ref(item)
+        entries.append(rules.Item(node=node, required=item.required))
+    tree = rules.RequirementTree(
+        package_id=version.package_id,
+        version_id=version.pk,
+        version_number=version.version_number,
+        name=version.name,
+        items=tuple(entries),
+    )
+    if version.status != VersionStatus.DRAFT:
+        with _cache_lock:
+            _tree_cache[version_id] = tree
+            while len(_tree_cache) > _CACHE_SIZE:
+                _tree_cache.popitem(last=False)
+    return tree
+
+
+def diff_versions(old_version_id: int, new_version_id: int) -> rules.VersionDiff:
+    """Return what changed from one version of a package to another."""
+    old = get_version(old_version_id)
+    new = get_version(new_version_id)
+    if old.package_id != new.package_id:
+        raise VersionNotFound(
+            f"Versions {old_version_id} and {new_version_id} belong to different packages; "
+            "compare two versions of the same package."
+        )
+    return rules.diff(requirement_tree(old_version_id), requirement_tree(new_version_id))

@@ -1,0 +1,9 @@
+"""Coursepack's URL map."""
+
+from django.contrib import admin
+from django.urls import include, path
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("", include("coursepack.web.urls")),
+]
