@@ -511,7 +511,15 @@ def set_group_item_required(
 
 def _tree_problems(node: rules.Group | rules.RequirementTree) -> list[str]:
     """Return every reason a tree cannot be published: structure, retired courses, drafts."""
-    problems = [p.message for p in rules.validate_tree(node)]
+    if isinstance(node, rules.Group):
+        # A group is checked as the one required item of a package of its own.
+        tree = rules.RequirementTree(
+            package_id=0, version_id=0, version_number=0, name=node.name,
+            items=(rules.Item(node=node, required=True),),
+        )
+    else:
+        tree = node
+    problems = [p.message for p in rules.validate_tree(tree)]
     course_ids: set[int] = set()
     draft_groups: dict[int, str] = {}
 

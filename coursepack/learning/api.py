@@ -1,0 +1,659 @@
+"""The write path of enrollments and completion events.
+
+Each public function is one transaction and appends to the audit log. Stored
+enrollment statuses are a cache of the requirement engine: every write that can
+change them recomputes them in the same transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from itertools import islice
+from typing import Any, Literal
+
+from django.contrib.auth import get_user_model
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from coursepack import rules
+from coursepack.audit import api as audit
+from coursepack.audit.api import Actor
+from coursepack.catalog.errors import CourseNotFound
+from coursepack.catalog.models import Course
+from coursepack.errors import InvalidInput
+from coursepack.learning import selectors
+from coursepack.learning.errors import (
+    AlreadyEnrolled,
+    AlreadyWithdrawn,
+    CannotVoid,
+    EnrollmentNotFound,
+    EventNotFound,
+    IdempotencyConflict,
+    LearnerNotFound,
+    NoActiveVersion,
+    VersionNotEnrollable,
+)
+from coursepack.learning.models import (
+    CompletionEvent,
+    Enrollment,
+    EnrollmentMove,
+    EventKind,
+    EventSource,
+)
+from coursepack.packaging import selectors as packaging
+from coursepack.packaging.errors import PackageNotFound
+from coursepack.packaging.models import Package, PackageStatus, PackageVersion
+from coursepack.validation import collecting
+
+__all__ = [
+    "BulkEnrollResult",
+    "ImpactPreview",
+    "PolicyImpact",
+    "RebuildReport",
+    "RecordResult",
+    "bulk_enroll",
+    "enroll",
+    "move_inflight",
+    "preview_publish",
+    "rebuild_statuses",
+    "record_completion",
+    "void_event",
+    "withdraw",
+]
+
+InFlightPolicy = Literal["keep", "move_not_started", "move_in_progress"]
+
+#: Which stored statuses each in-flight policy moves to the new version.
+POLICY_MOVES: dict[str, tuple[str, ...]] = {
+    "keep": (),
+    "move_not_started": ("not_started",),
+    # "Keeping their credit" needs nothing special: completion is a function of the
+    # learner's events, which belong to the learner, not to the version.
+    "move_in_progress": ("not_started", "in_progress"),
+}
+
+_CHUNK = 2000
+
+
+def _user(actor: Actor) -> Any:
+    return actor if actor is not None and actor.is_authenticated else None
+
+
+def _chunks(values: Iterable[int], size: int) -> Iterator[list[int]]:
+    iterator = iter(values)
+    while chunk := list(islice(iterator, size)):
+        yield chunk
+
+
+def _apply(enrollment: Enrollment, evaluation: rules.Evaluation) -> bool:
+    """Copy an evaluation onto the enrollment's cached fields; return whether they changed."""
+    new = (
+        str(evaluation.status),
+        evaluation.root.done,
+        evaluation.root.needed,
+        evaluation.completed_at,
+    )
+    old = (enrollment.status, enrollment.progress_done, enrollment.progress_needed, enrollment.completed_at)
+    if new == old:
+        return False
+    (
+        enrollment.status,
+        enrollment.progress_done,
+        enrollment.progress_needed,
+        enrollment.completed_at,
+    ) = new
+    return True
+
+
+_CACHE_FIELDS = ["status", "progress_done", "progress_needed", "completed_at"]
+
+
+def _status_snapshot(enrollment: Enrollment) -> dict[str, Any]:
+    return {
+        "version": enrollment.version_id,
+        "status": enrollment.status,
+        "progress": f"{enrollment.progress_done}/{enrollment.progress_needed}",
+        "completed_at": enrollment.completed_at.isoformat() if enrollment.completed_at else None,
+    }
+
+
+def _lock_learner(learner_id: int) -> Any:
+    """Lock the learner's row: every write about one learner is serialised on it."""
+    User = get_user_model()
+    try:
+        return User.objects.select_for_update().get(pk=learner_id)
+    except User.DoesNotExist:
+        raise LearnerNotFound(f"There is no learner with id {learner_id}.") from None
+
+
+def _enrollable_version(package: Package, version_id: int | None, now: datetime) -> PackageVersion:
+    if package.status == PackageStatus.RETIRED:
+        raise VersionNotEnrollable(
+            f"Package {package.name!r} is retired and takes no new enrollments; "
+            "reinstate it or choose another package."
+        )
+    active = packaging.active_version(package.pk, now)
+    if active is None:
+        raise NoActiveVersion(
+            f"Package {package.name!r} has no published version in effect yet; publish a "
+            "version (or wait for the scheduled one) before enrolling learners."
+        )
+    if version_id is not None and version_id != active.pk:
+        try:
+            asked = PackageVersion.objects.get(pk=version_id, package=package)
+        except PackageVersion.DoesNotExist:
+            raise PackageNotFound(
+                f"Package {package.name!r} has no version with id {version_id}."
+            ) from None
+        state = packaging.version_state(asked, active_id=active.pk, now=now)
+        raise VersionNotEnrollable(
+            f"Version {asked.version_number} is {state}; learners can only enrol in the active "
+            f"version, {active.version_number}."
+        )
+    return active
+
+
+def _lock_package(package_id: int) -> Package:
+    try:
+        return Package.objects.select_for_update().get(pk=package_id)
+    except Package.DoesNotExist:
+        raise PackageNotFound(f"There is no package with id {package_id}.") from None
+
+
+def enroll(
+    *,
+    actor: Actor,
+    learner_id: int,
+    package_id: int,
+    version_id: int | None = None,
+    notes: str = "",
+) -> Enrollment:
+    """Enrol a learner in the package's active version, pinned to it from now on.
+
+    ``version_id``, when given, must be that active version: an integration that
+    thinks it enrols in a particular version is told if it is no longer the one.
+    """
+    with transaction.atomic():
+        package = _lock_package(package_id)
+        learner = _lock_learner(learner_id)
+        now = timezone.now()
+        version = _enrollable_version(package, version_id, now)
+        if Enrollment.objects.filter(learner=learner, package=package, withdrawn_at__isnull=True).exists():
+            raise AlreadyEnrolled(
+                f"{learner.get_username()} is already enrolled in {package.name!r}; "
+                "withdraw that enrollment first to enrol again."
+            )
+        enrollment = Enrollment(
+            learner=learner, package=package, version=version, enrolled_at=now,
+            enrolled_by=_user(actor),
+        )
+        tree = packaging.requirement_tree(version.pk)
+        events = selectors.events_by_learner([learner.pk], rules.course_ids(tree))
+        _apply(enrollment, rules.evaluate(tree, events.get(learner.pk, [])))
+        try:
+            with transaction.atomic():
+                enrollment.save()
+        except IntegrityError:
+            raise AlreadyEnrolled(
+                f"{learner.get_username()} is already enrolled in {package.name!r}."
+            ) from None
+        audit.record(
+            actor=actor, action="enrollment.created", target=enrollment, at=now,
+            after=_status_snapshot(enrollment), notes=notes, package_id=package.pk,
+        )
+    return enrollment
+
+
+@dataclass
+class BulkEnrollResult:
+    """What a bulk enrolment did."""
+
+    version: PackageVersion
+    enrolled: int = 0
+    already_enrolled: list[int] = field(default_factory=list)
+    unknown_learners: list[int] = field(default_factory=list)
+
+
+def bulk_enroll(
+    *,
+    actor: Actor,
+    package_id: int,
+    learner_ids: Iterable[int],
+    notes: str = "",
+    progress: Callable[[int], None] | None = None,
+    chunk_size: int = _CHUNK,
+) -> BulkEnrollResult:
+    """Enrol many learners in the package's active version in one transaction.
+
+    Learners are read in chunks from ``learner_ids`` (any iterable, so a file can
+    be streamed); those already enrolled or unknown are reported, not errors.
+    ``progress`` is called with the number of learners handled in each chunk.
+    """
+    User = get_user_model()
+    with transaction.atomic():
+        package = _lock_package(package_id)
+        now = timezone.now()
+        version = _enrollable_version(package, None, now)
+        tree = packaging.requirement_tree(version.pk)
+        courses = rules.course_ids(tree)
+        result = BulkEnrollResult(version=version)
+        seen: set[int] = set()
+        enrolled_ids: list[int] = []
+        for chunk in _chunks(learner_ids, chunk_size):
+            wanted = [i for i in dict.fromkeys(chunk) if i not in seen]
+            seen.update(wanted)
+            known = set(User.objects.filter(pk__in=wanted).values_list("pk", flat=True))
+            taken = set(
+                Enrollment.objects.filter(
+                    package=package, learner_id__in=wanted, withdrawn_at__isnull=True
+                ).values_list("learner_id", flat=True)
+            )
+            events = selectors.events_by_learner(known - taken, courses)
+            rows = []
+            for learner_id in wanted:
+                if learner_id not in known:
+                    result.unknown_learners.append(learner_id)
+                elif learner_id in taken:
+                    result.already_enrolled.append(learner_id)
+                else:
+                    enrollment = Enrollment(
+                        learner_id=learner_id, package=package, version=version,
+                        enrolled_at=now, enrolled_by=_user(actor),
+                    )
+                    _apply(enrollment, rules.evaluate(tree, events.get(learner_id, [])))
+                    rows.append(enrollment)
+                    enrolled_ids.append(learner_id)
+            Enrollment.objects.bulk_create(rows, batch_size=1000)
+            result.enrolled += len(rows)
+            if progress is not None:
+                progress(len(chunk))
+        audit.record(
+            actor=actor, action="enrollment.bulk_created", target=package, at=now,
+            after={
+                "version": version.pk,
+                "enrolled": result.enrolled,
+                "learners": enrolled_ids,
+                "already_enrolled": result.already_enrolled,
+                "unknown_learners": result.unknown_learners,
+            },
+            notes=notes, package_id=package.pk,
+        )
+    return result
+
+
+def withdraw(*, actor: Actor, enrollment_id: int, notes: str = "") -> Enrollment:
+    """Withdraw an enrollment; its record and status as of withdrawal are kept."""
+    with transaction.atomic():
+        try:
+            learner_id = Enrollment.objects.values_list("learner_id", flat=True).get(pk=enrollment_id)
+        except Enrollment.DoesNotExist:
+            raise EnrollmentNotFound(f"There is no enrollment with id {enrollment_id}.") from None
+        _lock_learner(learner_id)
+        enrollment = Enrollment.objects.get(pk=enrollment_id)
+        if enrollment.withdrawn_at is not None:
+            raise AlreadyWithdrawn(
+                f"Enrollment {enrollment_id} was already withdrawn on "
+                f"{enrollment.withdrawn_at:%Y-%m-%d %H:%M}."
+            )
+        now = timezone.now()
+        before = _status_snapshot(enrollment)
+        enrollment.withdrawn_at = now
+        enrollment.withdrawn_by = _user(actor)
+        _refresh([enrollment])
+        enrollment.save()
+        audit.record(
+            actor=actor, action="enrollment.withdrawn", target=enrollment, at=now,
+            before=before, after={**_status_snapshot(enrollment), "withdrawn_at": now.isoformat()},
+            notes=notes, package_id=enrollment.package_id,
+        )
+    return enrollment
+
+
+def _refresh(enrollments: list[Enrollment]) -> list[Enrollment]:
+    """Re-evaluate enrollments in memory; return those whose cached fields changed."""
+    by_learner: dict[int, list[Enrollment]] = {}
+    courses: set[int] = set()
+    for enrollment in enrollments:
+        by_learner.setdefault(enrollment.learner_id, []).append(enrollment)
+        courses |= rules.course_ids(packaging.requirement_tree(enrollment.version_id))
+    events = selectors.events_by_learner(by_learner, courses)
+    changed = []
+    for learner_id, group in by_learner.items():
+        for enrollment in group:
+            evaluation = selectors.evaluate_enrollment(enrollment, events.get(learner_id, []))
+            if _apply(enrollment, evaluation):
+                changed.append(enrollment)
+    return changed
+
+
+def _affected(learner_id: int, course_id: int) -> list[Enrollment]:
+    """Return the learner's enrollments whose pinned version contains the course."""
+    candidates = list(Enrollment.objects.filter(learner_id=learner_id))
+    return [
+        e
+        for e in candidates
+        if course_id in rules.course_ids(packaging.requirement_tree(e.version_id))
+    ]
+
+
+def _update_statuses(*, actor: Actor, learner_id: int, course_id: int, now: datetime, cause: str) -> int:
+    affected = _affected(learner_id, course_id)
+    befores = {e.pk: _status_snapshot(e) for e in affected}
+    changed = _refresh(affected)
+    if changed:
+        Enrollment.objects.bulk_update(changed, _CACHE_FIELDS)
+    for enrollment in changed:
+        audit.record(
+            actor=actor, action="enrollment.status_changed", target=enrollment, at=now,
+            before=befores[enrollment.pk], after=_status_snapshot(enrollment), notes=cause,
+            package_id=enrollment.package_id,
+        )
+    return len(changed)
+
+
+@dataclass(frozen=True)
+class RecordResult:
+    """The event stored (or found, for a repeated external id) and what it changed."""
+
+    event: CompletionEvent
+    created: bool
+    enrollments_changed: int
+
+
+_RECORDABLE = (EventKind.COMPLETED, EventKind.PASSED, EventKind.FAILED)
+
+
+def record_completion(
+    *,
+    actor: Actor,
+    learner_id: int,
+    course_id: int,
+    kind: str = EventKind.COMPLETED,
+    occurred_at: datetime | None = None,
+    source: str = EventSource.MANUAL,
+    external_id: str | None = None,
+    evidence_note: str = "",
+) -> RecordResult:
+    """Record that a learner completed, passed or failed a course.
+
+    Recording the same ``external_id`` again with the same facts changes nothing
+    and returns the stored event; with different facts it is refused. Every
+    enrollment of the learner whose version contains the course is re-evaluated
+    in the same transaction.
+    """
+    with collecting("The completion cannot be recorded.") as problems:
+        if kind not in [k.value for k in _RECORDABLE]:
+            problems.add("kind", "must be completed, passed or failed (use void_event to void)")
+        if source not in EventSource.values:
+            problems.add("source", f"must be one of {', '.join(EventSource.values)}")
+        if external_id is not None:
+            external_id = problems.text("external_id", external_id, max_length=255)
+        evidence_note = problems.text("evidence_note", evidence_note, max_length=20_000, required=False)
+        now = timezone.now()
+        if occurred_at is not None:
+            if timezone.is_naive(occurred_at):
+                problems.add("occurred_at", "must include a time zone")
+            elif occurred_at > now:
+                problems.add("occurred_at", "cannot be in the future")
+    when = occurred_at or now
+    with transaction.atomic():
+        learner = _lock_learner(learner_id)
+        if external_id is not None:
+            existing = CompletionEvent.objects.filter(external_id=external_id).first()
+            if existing is not None:
+                same = (
+                    existing.learner_id == learner.pk
+                    and existing.course_id == course_id
+                    and existing.kind == kind
+                    and (occurred_at is None or existing.occurred_at == occurred_at)
+                )
+                if not same:
+                    raise IdempotencyConflict(
+                        f"External id {external_id!r} was already used for another event "
+                        f"(event {existing.pk}); use a new id for a new event."
+                    )
+                return RecordResult(event=existing, created=False, enrollments_changed=0)
+        if not Course.objects.filter(pk=course_id).exists():
+            raise CourseNotFound(f"There is no course with id {course_id}.")
+        event = CompletionEvent.objects.create(
+            learner=learner,
+            course_id=course_id,
+            kind=kind,
+            occurred_at=when,
+            recorded_at=now,
+            recorded_by=_user(actor),
+            source=source,
+            external_id=external_id,
+            evidence_note=evidence_note,
+        )
+        audit.record(
+            actor=actor, action="completion.recorded", target=event, at=now,
+            after={
+                "learner": learner.pk, "course": course_id, "kind": kind,
+                "occurred_at": when.isoformat(), "source": source, "external_id": external_id,
+            },
+            notes=evidence_note,
+        )
+        changed = _update_statuses(
+            actor=actor, learner_id=learner.pk, course_id=course_id, now=now,
+            cause=f"completion event {event.pk}",
+        )
+    return RecordResult(event=event, created=True, enrollments_changed=changed)
+
+
+def void_event(*, actor: Actor, event_id: int, reason: str) -> RecordResult:
+    """Void a completion event: a new event says it no longer counts, from now on.
+
+    The voided event stays on the record; point-in-time answers before the void
+    still count it, answers after do not.
+    """
+    with collecting("The event cannot be voided.") as problems:
+        reason = problems.text("reason", reason, max_length=20_000)
+    with transaction.atomic():
+        try:
+            learner_id = CompletionEvent.objects.values_list("learner_id", flat=True).get(pk=event_id)
+        except CompletionEvent.DoesNotExist:
+            raise EventNotFound(f"There is no completion event with id {event_id}.") from None
+        _lock_learner(learner_id)
+        target = CompletionEvent.objects.get(pk=event_id)
+        if target.kind == EventKind.VOID:
+            raise CannotVoid(f"Event {event_id} is itself a void; record a new completion instead.")
+        if CompletionEvent.objects.filter(voids=target).exists():
+            raise CannotVoid(f"Event {event_id} is already voided.")
+        now = timezone.now()
+        void = CompletionEvent.objects.create(
+            learner_id=learner_id,
+            course_id=target.course_id,
+            kind=EventKind.VOID,
+            occurred_at=now,
+            recorded_at=now,
+            recorded_by=_user(actor),
+            source=EventSource.MANUAL,
+            evidence_note=reason,
+            voids=target,
+        )
+        audit.record(
+            actor=actor, action="completion.voided", target=target, at=now,
+            after={"void_event": void.pk}, notes=reason,
+        )
+        changed = _update_statuses(
+            actor=actor, learner_id=learner_id, course_id=target.course_id, now=now,
+            cause=f"void of event {event_id}",
+        )
+    return RecordResult(event=void, created=True, enrollments_changed=changed)
+
+
+# --- publishing and in-flight learners --------------------------------------------
+
+
+@dataclass(frozen=True)
+class PolicyImpact:
+    """What one in-flight policy would do to the enrollments on the current version."""
+
+    policy: str
+    moves: int
+    gain_completion: int
+    lose_completion: int
+    further_from_completion: int
+
+
+@dataclass(frozen=True)
+class ImpactPreview:
+    """The impact of publishing a draft, per in-flight policy, before confirming."""
+
+    current_version: PackageVersion | None
+    open_enrollments: int
+    by_status: dict[str, int]
+    policies: list[PolicyImpact]
+
+
+def _fraction(done: int, needed: int) -> float:
+    return 1.0 if needed == 0 else done / needed
+
+
+def preview_publish(*, version_id: int) -> ImpactPreview:
+    """Say, for each in-flight policy, how many enrollments it moves and how their
+    completion would change, were the draft published now. Writes nothing."""
+    draft = packaging.get_version(version_id)
+    now = timezone.now()
+    current = packaging.active_version(draft.package_id, now)
+    if current is None:
+        return ImpactPreview(None, 0, {}, [PolicyImpact(p, 0, 0, 0, 0) for p in POLICY_MOVES])
+    open_enrollments = Enrollment.objects.filter(version=current, withdrawn_at__isnull=True)
+    by_status: dict[str, int] = {}
+    for status in open_enrollments.values_list("status", flat=True).iterator(chunk_size=5000):
+        by_status[status] = by_status.get(status, 0) + 1
+    tree = packaging.requirement_tree(draft.pk)
+    courses = rules.course_ids(tree)
+    movable = open_enrollments.filter(status__in=POLICY_MOVES["move_in_progress"])
+    outcomes: dict[str, list[tuple[bool, bool, bool]]] = {s: [] for s in POLICY_MOVES["move_in_progress"]}
+    for chunk in _chunks(movable.values_list("pk", flat=True).iterator(chunk_size=5000), _CHUNK):
+        rows = list(Enrollment.objects.filter(pk__in=chunk))
+        events = selectors.events_by_learner([e.learner_id for e in rows], courses)
+        for enrollment in rows:
+            evaluation = rules.evaluate(tree, events.get(enrollment.learner_id, []))
+            was_complete = enrollment.status == "completed"
+            now_complete = evaluation.status == rules.EnrollmentStatus.COMPLETED
+            further = _fraction(evaluation.root.done, evaluation.root.needed) < _fraction(
+                enrollment.progress_done, enrollment.progress_needed
+            )
+            outcomes[enrollment.status].append(
+                (now_complete and not was_complete, was_complete and not now_complete, further)
+            )
+    impacts = []
+    for policy, statuses in POLICY_MOVES.items():
+        picked = [o for s in statuses for o in outcomes.get(s, [])]
+        impacts.append(
+            PolicyImpact(
+                policy=policy,
+                moves=len(picked),
+                gain_completion=sum(o[0] for o in picked),
+                lose_completion=sum(o[1] for o in picked),
+                further_from_completion=sum(o[2] for o in picked),
+            )
+        )
+    return ImpactPreview(current, sum(by_status.values()), by_status, impacts)
+
+
+def move_inflight(
+    *,
+    actor: Actor,
+    from_version: PackageVersion,
+    to_version: PackageVersion,
+    policy: InFlightPolicy,
+    at: datetime,
+) -> int:
+    """Move open enrollments on ``from_version`` that the policy names to ``to_version``.
+
+    Called by ``packaging.api.publish_version`` inside its transaction. Each move
+    is recorded on the enrollment's history and in the audit log; statuses are
+    re-evaluated against the new version.
+    """
+    if policy not in POLICY_MOVES:
+        raise InvalidInput(
+            "Unknown in-flight policy.",
+            problems=[f"inflight_policy: must be one of {', '.join(POLICY_MOVES)}"],
+        )
+    statuses = POLICY_MOVES[policy]
+    if not statuses:
+        return 0
+    ids = list(
+        Enrollment.objects.filter(
+            version=from_version, withdrawn_at__isnull=True, status__in=statuses
+        ).values_list("pk", flat=True)
+    )
+    moved = 0
+    for chunk in _chunks(ids, _CHUNK):
+        rows = list(Enrollment.objects.filter(pk__in=chunk))
+        EnrollmentMove.objects.bulk_create(
+            EnrollmentMove(
+                enrollment=e, from_version=from_version, to_version=to_version,
+                moved_at=at, actor=_user(actor), policy=policy,
+            )
+            for e in rows
+        )
+        for e in rows:
+            e.version = to_version
+        _refresh(rows)
+        Enrollment.objects.bulk_update(rows, ["version", *_CACHE_FIELDS], batch_size=1000)
+        moved += len(rows)
+    audit.record(
+        actor=actor, action="enrollment.bulk_moved", target=to_version, at=at,
+        before={"version": from_version.pk}, after={"version": to_version.pk, "enrollments": ids},
+        notes=f"in-flight policy {policy}", package_id=to_version.package_id,
+    )
+    return moved
+
+
+# --- the cache ------------------------------------------------------------------
+
+
+@dataclass
+class RebuildReport:
+    """What a rebuild found: how many enrollments it checked and which had drifted."""
+
+    checked: int = 0
+    drifted: list[int] = field(default_factory=list)
+    fixed: bool = False
+
+
+def rebuild_statuses(
+    *,
+    actor: Actor,
+    fix: bool = True,
+    chunk_size: int = _CHUNK,
+    progress: Callable[[int], None] | None = None,
+) -> RebuildReport:
+    """Recompute every enrollment's stored status from events and report drift.
+
+    Works in chunks of enrollments (each chunk one transaction), so memory stays
+    flat however many enrollments there are. With ``fix`` the drifted rows are
+    corrected; either way they are reported.
+    """
+    report = RebuildReport(fixed=fix)
+    last_id = 0
+    while True:
+        with transaction.atomic():
+            rows = list(
+                Enrollment.objects.filter(pk__gt=last_id).order_by("pk")[:chunk_size]
+            )
+            if not rows:
+                break
+            last_id = rows[-1].pk
+            changed = _refresh(rows)
+            report.checked += len(rows)
+            report.drifted.extend(e.pk for e in changed)
+            if fix and changed:
+                Enrollment.objects.bulk_update(changed, _CACHE_FIELDS, batch_size=1000)
+        if progress is not None:
+            progress(len(rows))
+    if fix and report.drifted:
+        with transaction.atomic():
+            audit.record(
+                actor=actor, action="enrollment.statuses_rebuilt",
+                target=Enrollment.objects.get(pk=report.drifted[0]), at=timezone.now(),
+                after={"checked": report.checked, "drifted": report.drifted},
+            )
+    return report

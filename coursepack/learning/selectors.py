@@ -1,0 +1,80 @@
+"""Reads of enrollments and events, and their evaluation by the requirement engine."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from datetime import datetime
+
+from coursepack import rules
+from coursepack.learning.errors import EnrollmentNotFound
+from coursepack.learning.models import CompletionEvent, Enrollment
+from coursepack.packaging import selectors as packaging
+
+__all__ = [
+    "enrollment_progress",
+    "evaluate_enrollment",
+    "events_by_learner",
+    "get_enrollment",
+    "to_rule_event",
+]
+
+
+def get_enrollment(enrollment_id: int) -> Enrollment:
+    """Return the enrollment, or raise EnrollmentNotFound."""
+    try:
+        return Enrollment.objects.select_related("package", "version", "learner").get(
+            pk=enrollment_id
+        )
+    except Enrollment.DoesNotExist:
+        raise EnrollmentNotFound(f"There is no enrollment with id {enrollment_id}.") from None
+
+
+def to_rule_event(
+    event_id: int, course_id: int, kind: str, occurred_at: datetime, voids_id: int | None
+) -> rules.LearnerEvent:
+    """Return the engine's view of one stored event."""
+    return rules.LearnerEvent(
+        event_id=event_id,
+        course_id=course_id,
+        kind=rules.EventKind(kind),
+        occurred_at=occurred_at,
+        voids=voids_id,
+    )
+
+
+def events_by_learner(
+    learner_ids: Iterable[int], course_ids: Iterable[int]
+) -> dict[int, list[rules.LearnerEvent]]:
+    """Return the events of these learners on these courses, grouped by learner."""
+    grouped: dict[int, list[rules.LearnerEvent]] = defaultdict(list)
+    rows = CompletionEvent.objects.filter(
+        learner_id__in=list(learner_ids), course_id__in=list(course_ids)
+    ).values_list("id", "learner_id", "course_id", "kind", "occurred_at", "voids_id")
+    for event_id, learner_id, course_id, kind, occurred_at, voids_id in rows.iterator(chunk_size=5000):
+        grouped[learner_id].append(to_rule_event(event_id, course_id, kind, occurred_at, voids_id))
+    return grouped
+
+
+def evaluate_enrollment(
+    enrollment: Enrollment,
+    events: Iterable[rules.LearnerEvent],
+    *,
+    as_of: datetime | None = None,
+) -> rules.Evaluation:
+    """Evaluate an enrollment's pinned version over the learner's events.
+
+    A withdrawn enrollment is frozen: it is evaluated as of its withdrawal
+    (or as of ``as_of``, if earlier).
+    """
+    if enrollment.withdrawn_at is not None and (as_of is None or as_of > enrollment.withdrawn_at):
+        as_of = enrollment.withdrawn_at
+    return rules.evaluate(packaging.requirement_tree(enrollment.version_id), events, as_of)
+
+
+def enrollment_progress(enrollment_id: int, *, as_of: datetime | None = None) -> rules.Evaluation:
+    """Return the full evaluation of one enrollment: states, next steps, explanations."""
+    enrollment = get_enrollment(enrollment_id)
+    tree = packaging.requirement_tree(enrollment.version_id)
+    events = events_by_learner([enrollment.learner_id], rules.course_ids(tree))
+    return evaluate_enrollment(enrollment, events.get(enrollment.learner_id, []), as_of=as_of)
