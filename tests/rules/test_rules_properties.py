@@ -1,0 +1,201 @@
+"""Property-based tests of the requirement engine against the brute-force oracle."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from coursepack.rules import (
+    EnrollmentStatus,
+    Evaluation,
+    LearnerEvent,
+    NodeResult,
+    NodeState,
+    RequirementTree,
+    course_ids,
+    evaluate,
+    validate_tree,
+)
+from tests.rules import rules_oracle as oracle
+from tests.rules.rules_strategies import histories, moments, trees
+
+FAST = settings(max_examples=150, deadline=None)
+
+
+def all_nodes(node: NodeResult) -> list[NodeResult]:
+    found = [node]
+    for child in node.children:
+        found.extend(all_nodes(child))
+    return found
+
+
+def assert_matches_oracle(
+    tree: RequirementTree, events: list[LearnerEvent], result: Evaluation, as_of: object
+) -> None:
+    effective = oracle.effective_events(events, as_of)  # type: ignore[arg-type]
+    done = oracle.done_courses(effective, None)
+    for path, node in oracle.walk(tree):
+        got = result.node(path)
+        assert got.satisfied == oracle.satisfied(node, done), path
+        assert got.satisfied_at == oracle.satisfied_at(node, effective), path
+        assert got.state == oracle.state(tree, path, effective), path
+    assert result.status == oracle.status(tree, effective)
+    assert result.completed_at == oracle.satisfied_at(tree, effective)
+
+
+@FAST
+@given(tree=trees(), events=histories())
+def test_verdicts_match_the_oracle_at_every_moment(
+    tree: RequirementTree, events: list[LearnerEvent]
+) -> None:
+    """Satisfaction, satisfied_at, state and status agree with the definitions at any as_of."""
+    for as_of in moments(events):
+        assert_matches_oracle(tree, events, evaluate(tree, events, as_of), as_of)
+
+
+@FAST
+@given(tree=trees(valid=False), events=histories())
+def test_invalid_trees_still_match_the_oracle(
+    tree: RequirementTree, events: list[LearnerEvent]
+) -> None:
+    """Empty groups and out-of-range choice counts get the same verdicts as the oracle."""
+    assert_matches_oracle(tree, events, evaluate(tree, events), None)
+
+
+@FAST
+@given(tree=trees(), events=histories())
+def test_progress_counts_match_the_oracle(
+    tree: RequirementTree, events: list[LearnerEvent]
+) -> None:
+    """done/needed is real progress: it reaches needed exactly when the node is satisfied."""
+    result = evaluate(tree, events)
+    done = oracle.done_courses(oracle.effective_events(events, None), None)
+    for path, node in oracle.walk(tree):
+        got = result.node(path)
+        if path and not isinstance(node, oracle.CourseRef):
+            assert got.done == oracle.done_count(node, done), path
+        assert 0 <= got.done <= got.needed
+        assert (got.done == got.needed) == got.satisfied, path
+
+
+@FAST
+@given(tree=trees(), events=histories(), data=st.data())
+def test_as_of_equals_evaluating_only_the_events_known_by_then(
+    tree: RequirementTree, events: list[LearnerEvent], data: st.DataObject
+) -> None:
+    """Evaluating as of t is evaluating just the events that occurred by t."""
+    as_of = data.draw(st.sampled_from(moments(events)))
+    known = [e for e in events if as_of is None or e.occurred_at <= as_of]
+    assert evaluate(tree, events, as_of) == evaluate(tree, known)
+
+
+@FAST
+@given(tree=trees(), events=histories(), data=st.data())
+def test_only_effective_events_matter(
+    tree: RequirementTree, events: list[LearnerEvent], data: st.DataObject
+) -> None:
+    """Dropping voided events and the voids themselves changes nothing."""
+    as_of = data.draw(st.sampled_from(moments(events)))
+    effective = oracle.effective_events(events, as_of)
+    assert evaluate(tree, events, as_of) == evaluate(tree, effective)
+
+
+@FAST
+@given(tree=trees(), events=histories(), data=st.data())
+def test_event_order_does_not_matter(
+    tree: RequirementTree, events: list[LearnerEvent], data: st.DataObject
+) -> None:
+    """Any permutation of the same events gives the same evaluation."""
+    shuffled = data.draw(st.permutations(events))
+    as_of = data.draw(st.sampled_from(moments(events)))
+    assert evaluate(tree, shuffled, as_of) == evaluate(tree, events, as_of)
+
+
+@FAST
+@given(
+    tree=trees(),
+    events=histories(voids=False),
+    more=histories(voids=False, first_id=100),
+)
+def test_without_voids_more_events_never_undo_completion(
+    tree: RequirementTree, events: list[LearnerEvent], more: list[LearnerEvent]
+) -> None:
+    """Adding events (no voids) keeps every satisfied node satisfied, no later than before."""
+    before = evaluate(tree, events)
+    after = evaluate(tree, events + more)
+    for old in all_nodes(before.root):
+        new = after.node(old.path)
+        if old.satisfied_at is not None:
+            assert new.satisfied_at is not None
+            assert new.satisfied_at <= old.satisfied_at
+    if before.status == EnrollmentStatus.COMPLETED:
+        assert after.status == EnrollmentStatus.COMPLETED
+
+
+@FAST
+@given(tree=trees(), events=histories())
+def test_satisfied_at_is_the_first_moment(
+    tree: RequirementTree, events: list[LearnerEvent]
+) -> None:
+    """Over the effective events, each node is satisfied as of satisfied_at and not just before."""
+    effective = oracle.effective_events(events, None)
+    result = evaluate(tree, effective)
+    for node in all_nodes(result.root):
+        if node.satisfied_at is None:
+            continue
+        assert evaluate(tree, effective, node.satisfied_at).node(node.path).satisfied
+        just_before = node.satisfied_at - timedelta(microseconds=1)
+        assert not evaluate(tree, effective, just_before).node(node.path).satisfied
+
+
+@FAST
+@given(tree=trees(), events=histories())
+def test_next_courses_are_never_locked_or_done(
+    tree: RequirementTree, events: list[LearnerEvent]
+) -> None:
+    """Every suggested course is an unfinished, unlocked course beneath the node suggesting it."""
+    result = evaluate(tree, events)
+    suggested = [*result.root.next_courses, *result.optional_next]
+    for node in all_nodes(result.root):
+        if node.state in (NodeState.LOCKED, NodeState.COMPLETED):
+            assert node.next_courses == ()
+        open_courses = {
+            n.course_id
+            for n in all_nodes(node)
+            if n.kind == "course" and n.state not in (NodeState.LOCKED, NodeState.COMPLETED)
+        }
+        assert {c.course_id for c in node.next_courses} <= open_courses
+        assert len({c.course_id for c in node.next_courses}) == len(node.next_courses)
+    assert len({c.course_id for c in suggested}) == len(suggested)
+
+
+@FAST
+@given(tree=trees(), events=histories())
+def test_a_learner_is_never_stuck_on_a_valid_tree(
+    tree: RequirementTree, events: list[LearnerEvent]
+) -> None:
+    """An incomplete enrollment of a valid tree always has a course to do next."""
+    assert validate_tree(tree) == []
+    result = evaluate(tree, events)
+    assert (result.status == EnrollmentStatus.COMPLETED) == (result.root.next_courses == ())
+
+
+@FAST
+@given(tree=trees(valid=False), events=histories())
+def test_completed_exactly_when_nothing_is_missing(
+    tree: RequirementTree, events: list[LearnerEvent]
+) -> None:
+    """The status is completed iff why_not_complete() is empty."""
+    result = evaluate(tree, events)
+    reasons = result.why_not_complete()
+    assert (result.status == EnrollmentStatus.COMPLETED) == (reasons == [])
+    assert all(reason.strip() for reason in reasons)
+
+
+@FAST
+@given(tree=trees(valid=False))
+def test_course_ids_lists_every_course_of_the_tree(tree: RequirementTree) -> None:
+    """course_ids finds the courses at every depth."""
+    assert course_ids(tree) == oracle.courses_under(tree)
