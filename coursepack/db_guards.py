@@ -178,8 +178,7 @@ def _postgresql_statements() -> list[str]:
         stmts.append(_pg_function(name, body))
         stmts.append(f"DROP TRIGGER IF EXISTS {name} ON {table}")
         stmts.append(
-            f"CREATE TRIGGER {name} BEFORE {ops} ON {table} "
-            f"FOR EACH ROW EXECUTE FUNCTION {name}()"
+            f"CREATE TRIGGER {name} BEFORE {ops} ON {table} FOR EACH ROW EXECUTE FUNCTION {name}()"
         )
 
     trigger(

@@ -20,9 +20,7 @@ class Problems:
     def add(self, field: str, message: str) -> None:
         self.items.append(f"{field}: {message}")
 
-    def text(
-        self, field: str, value: str, *, max_length: int, required: bool = True
-    ) -> str:
+    def text(self, field: str, value: str, *, max_length: int, required: bool = True) -> str:
         """Check one text input and return it stripped."""
         if not isinstance(value, str):
             self.add(field, "must be text")

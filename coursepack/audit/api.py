@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.contrib.auth.models import AnonymousUser, User
 from django.db.models import Model
 
 from coursepack.audit.models import AuditEvent
@@ -15,7 +15,8 @@ __all__ = ["SYSTEM_ACTOR_LABEL", "actor_label", "record"]
 #: How the log names actions Coursepack takes by itself.
 SYSTEM_ACTOR_LABEL = "system"
 
-Actor = AbstractBaseUser | AnonymousUser | None
+#: Who acts: a signed-in user, or None (or an anonymous user) for the system itself.
+Actor = User | AnonymousUser | None
 
 
 def actor_label(actor: Actor) -> str:

@@ -75,7 +75,9 @@ def create_course(
         )
         full_clean(course, exclude=["code", "created_by"])
         course.save()
-        audit.record(actor=actor, action="course.created", target=course, at=now, after=_snapshot(course))
+        audit.record(
+            actor=actor, action="course.created", target=course, at=now, after=_snapshot(course)
+        )
     return course
 
 
@@ -116,8 +118,13 @@ def update_course(
         course.updated_at = now
         course.save()
         audit.record(
-            actor=actor, action="course.updated", target=course, at=now,
-            before=before, after=_snapshot(course), notes=notes,
+            actor=actor,
+            action="course.updated",
+            target=course,
+            at=now,
+            before=before,
+            after=_snapshot(course),
+            notes=notes,
         )
     return course
 
@@ -129,7 +136,9 @@ def _locked(course_id: int) -> Course:
         raise CourseNotFound(f"There is no course with id {course_id}.") from None
 
 
-def _set_status(*, actor: Actor, course_id: int, status: CourseStatus, action: str, notes: str) -> Course:
+def _set_status(
+    *, actor: Actor, course_id: int, status: CourseStatus, action: str, notes: str
+) -> Course:
     with transaction.atomic():
         course = _locked(course_id)
         if course.status == status:
@@ -140,8 +149,13 @@ def _set_status(*, actor: Actor, course_id: int, status: CourseStatus, action: s
         course.updated_at = now
         course.save(update_fields=["status", "updated_at"])
         audit.record(
-            actor=actor, action=action, target=course, at=now,
-            before=before, after=_snapshot(course), notes=notes,
+            actor=actor,
+            action=action,
+            target=course,
+            at=now,
+            before=before,
+            after=_snapshot(course),
+            notes=notes,
         )
     return course
 
@@ -149,16 +163,22 @@ def _set_status(*, actor: Actor, course_id: int, status: CourseStatus, action: s
 def retire_course(*, actor: Actor, course_id: int, notes: str = "") -> Course:
     """Retire a course: it stays in published versions but cannot be added to drafts."""
     return _set_status(
-        actor=actor, course_id=course_id, status=CourseStatus.RETIRED,
-        action="course.retired", notes=notes,
+        actor=actor,
+        course_id=course_id,
+        status=CourseStatus.RETIRED,
+        action="course.retired",
+        notes=notes,
     )
 
 
 def reactivate_course(*, actor: Actor, course_id: int, notes: str = "") -> Course:
     """Make a retired course available to drafts again."""
     return _set_status(
-        actor=actor, course_id=course_id, status=CourseStatus.ACTIVE,
-        action="course.reactivated", notes=notes,
+        actor=actor,
+        course_id=course_id,
+        status=CourseStatus.ACTIVE,
+        action="course.reactivated",
+        notes=notes,
     )
 
 
@@ -170,9 +190,17 @@ def delete_course(*, actor: Actor, course_id: int, notes: str = "") -> None:
     with transaction.atomic():
         course = _locked(course_id)
         uses = []
-        if PackageVersionItem.objects.filter(course=course).exclude(version__status="draft").exists():
+        if (
+            PackageVersionItem.objects.filter(course=course)
+            .exclude(version__status="draft")
+            .exists()
+        ):
             uses.append("a published package version")
-        if CourseGroupItem.objects.filter(course=course).exclude(group_version__status="draft").exists():
+        if (
+            CourseGroupItem.objects.filter(course=course)
+            .exclude(group_version__status="draft")
+            .exists()
+        ):
             uses.append("a published group version")
         if PackageVersionItem.objects.filter(course=course, version__status="draft").exists():
             uses.append("a package draft")
@@ -186,7 +214,11 @@ def delete_course(*, actor: Actor, course_id: int, notes: str = "") -> None:
             )
         now = timezone.now()
         audit.record(
-            actor=actor, action="course.deleted", target=course, at=now,
-            before=_snapshot(course), notes=notes,
+            actor=actor,
+            action="course.deleted",
+            target=course,
+            at=now,
+            before=_snapshot(course),
+            notes=notes,
         )
         course.delete()

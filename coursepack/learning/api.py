@@ -95,7 +95,12 @@ def _apply(enrollment: Enrollment, evaluation: rules.Evaluation) -> bool:
         evaluation.root.needed,
         evaluation.completed_at,
     )
-    old = (enrollment.status, enrollment.progress_done, enrollment.progress_needed, enrollment.completed_at)
+    old = (
+        enrollment.status,
+        enrollment.progress_done,
+        enrollment.progress_needed,
+        enrollment.completed_at,
+    )
     if new == old:
         return False
     (
@@ -180,13 +185,18 @@ def enroll(
         learner = _lock_learner(learner_id)
         now = timezone.now()
         version = _enrollable_version(package, version_id, now)
-        if Enrollment.objects.filter(learner=learner, package=package, withdrawn_at__isnull=True).exists():
+        if Enrollment.objects.filter(
+            learner=learner, package=package, withdrawn_at__isnull=True
+        ).exists():
             raise AlreadyEnrolled(
                 f"{learner.get_username()} is already enrolled in {package.name!r}; "
                 "withdraw that enrollment first to enrol again."
             )
         enrollment = Enrollment(
-            learner=learner, package=package, version=version, enrolled_at=now,
+            learner=learner,
+            package=package,
+            version=version,
+            enrolled_at=now,
             enrolled_by=_user(actor),
         )
         tree = packaging.requirement_tree(version.pk)
@@ -200,8 +210,13 @@ def enroll(
                 f"{learner.get_username()} is already enrolled in {package.name!r}."
             ) from None
         audit.record(
-            actor=actor, action="enrollment.created", target=enrollment, at=now,
-            after=_status_snapshot(enrollment), notes=notes, package_id=package.pk,
+            actor=actor,
+            action="enrollment.created",
+            target=enrollment,
+            at=now,
+            after=_status_snapshot(enrollment),
+            notes=notes,
+            package_id=package.pk,
         )
     return enrollment
 
@@ -259,8 +274,11 @@ def bulk_enroll(
                     result.already_enrolled.append(learner_id)
                 else:
                     enrollment = Enrollment(
-                        learner_id=learner_id, package=package, version=version,
-                        enrolled_at=now, enrolled_by=_user(actor),
+                        learner_id=learner_id,
+                        package=package,
+                        version=version,
+                        enrolled_at=now,
+                        enrolled_by=_user(actor),
                     )
                     _apply(enrollment, rules.evaluate(tree, events.get(learner_id, [])))
                     rows.append(enrollment)
@@ -270,7 +288,10 @@ def bulk_enroll(
             if progress is not None:
                 progress(len(chunk))
         audit.record(
-            actor=actor, action="enrollment.bulk_created", target=package, at=now,
+            actor=actor,
+            action="enrollment.bulk_created",
+            target=package,
+            at=now,
             after={
                 "version": version.pk,
                 "enrolled": result.enrolled,
@@ -278,7 +299,8 @@ def bulk_enroll(
                 "already_enrolled": result.already_enrolled,
                 "unknown_learners": result.unknown_learners,
             },
-            notes=notes, package_id=package.pk,
+            notes=notes,
+            package_id=package.pk,
         )
     return result
 
@@ -287,7 +309,9 @@ def withdraw(*, actor: Actor, enrollment_id: int, notes: str = "") -> Enrollment
     """Withdraw an enrollment; its record and status as of withdrawal are kept."""
     with transaction.atomic():
         try:
-            learner_id = Enrollment.objects.values_list("learner_id", flat=True).get(pk=enrollment_id)
+            learner_id = Enrollment.objects.values_list("learner_id", flat=True).get(
+                pk=enrollment_id
+            )
         except Enrollment.DoesNotExist:
             raise EnrollmentNotFound(f"There is no enrollment with id {enrollment_id}.") from None
         _lock_learner(learner_id)
@@ -304,9 +328,14 @@ def withdraw(*, actor: Actor, enrollment_id: int, notes: str = "") -> Enrollment
         _refresh([enrollment])
         enrollment.save()
         audit.record(
-            actor=actor, action="enrollment.withdrawn", target=enrollment, at=now,
-            before=before, after={**_status_snapshot(enrollment), "withdrawn_at": now.isoformat()},
-            notes=notes, package_id=enrollment.package_id,
+            actor=actor,
+            action="enrollment.withdrawn",
+            target=enrollment,
+            at=now,
+            before=before,
+            after={**_status_snapshot(enrollment), "withdrawn_at": now.isoformat()},
+            notes=notes,
+            package_id=enrollment.package_id,
         )
     return enrollment
 
@@ -338,7 +367,9 @@ def _affected(learner_id: int, course_id: int) -> list[Enrollment]:
     ]
 
 
-def _update_statuses(*, actor: Actor, learner_id: int, course_id: int, now: datetime, cause: str) -> int:
+def _update_statuses(
+    *, actor: Actor, learner_id: int, course_id: int, now: datetime, cause: str
+) -> int:
     affected = _affected(learner_id, course_id)
     befores = {e.pk: _status_snapshot(e) for e in affected}
     changed = _refresh(affected)
@@ -346,8 +377,13 @@ def _update_statuses(*, actor: Actor, learner_id: int, course_id: int, now: date
         Enrollment.objects.bulk_update(changed, _CACHE_FIELDS)
     for enrollment in changed:
         audit.record(
-            actor=actor, action="enrollment.status_changed", target=enrollment, at=now,
-            before=befores[enrollment.pk], after=_status_snapshot(enrollment), notes=cause,
+            actor=actor,
+            action="enrollment.status_changed",
+            target=enrollment,
+            at=now,
+            before=befores[enrollment.pk],
+            after=_status_snapshot(enrollment),
+            notes=cause,
             package_id=enrollment.package_id,
         )
     return len(changed)
@@ -390,7 +426,9 @@ def record_completion(
             problems.add("source", f"must be one of {', '.join(EventSource.values)}")
         if external_id is not None:
             external_id = problems.text("external_id", external_id, max_length=255)
-        evidence_note = problems.text("evidence_note", evidence_note, max_length=20_000, required=False)
+        evidence_note = problems.text(
+            "evidence_note", evidence_note, max_length=20_000, required=False
+        )
         now = timezone.now()
         if occurred_at is not None:
             if timezone.is_naive(occurred_at):
@@ -429,15 +467,25 @@ def record_completion(
             evidence_note=evidence_note,
         )
         audit.record(
-            actor=actor, action="completion.recorded", target=event, at=now,
+            actor=actor,
+            action="completion.recorded",
+            target=event,
+            at=now,
             after={
-                "learner": learner.pk, "course": course_id, "kind": kind,
-                "occurred_at": when.isoformat(), "source": source, "external_id": external_id,
+                "learner": learner.pk,
+                "course": course_id,
+                "kind": kind,
+                "occurred_at": when.isoformat(),
+                "source": source,
+                "external_id": external_id,
             },
             notes=evidence_note,
         )
         changed = _update_statuses(
-            actor=actor, learner_id=learner.pk, course_id=course_id, now=now,
+            actor=actor,
+            learner_id=learner.pk,
+            course_id=course_id,
+            now=now,
             cause=f"completion event {event.pk}",
         )
     return RecordResult(event=event, created=True, enrollments_changed=changed)
@@ -453,7 +501,9 @@ def void_event(*, actor: Actor, event_id: int, reason: str) -> RecordResult:
         reason = problems.text("reason", reason, max_length=20_000)
     with transaction.atomic():
         try:
-            learner_id = CompletionEvent.objects.values_list("learner_id", flat=True).get(pk=event_id)
+            learner_id = CompletionEvent.objects.values_list("learner_id", flat=True).get(
+                pk=event_id
+            )
         except CompletionEvent.DoesNotExist:
             raise EventNotFound(f"There is no completion event with id {event_id}.") from None
         _lock_learner(learner_id)
@@ -475,11 +525,18 @@ def void_event(*, actor: Actor, event_id: int, reason: str) -> RecordResult:
             voids=target,
         )
         audit.record(
-            actor=actor, action="completion.voided", target=target, at=now,
-            after={"void_event": void.pk}, notes=reason,
+            actor=actor,
+            action="completion.voided",
+            target=target,
+            at=now,
+            after={"void_event": void.pk},
+            notes=reason,
         )
         changed = _update_statuses(
-            actor=actor, learner_id=learner_id, course_id=target.course_id, now=now,
+            actor=actor,
+            learner_id=learner_id,
+            course_id=target.course_id,
+            now=now,
             cause=f"void of event {event_id}",
         )
     return RecordResult(event=void, created=True, enrollments_changed=changed)
@@ -528,7 +585,9 @@ def preview_publish(*, version_id: int) -> ImpactPreview:
     tree = packaging.requirement_tree(draft.pk)
     courses = rules.course_ids(tree)
     movable = open_enrollments.filter(status__in=POLICY_MOVES["move_in_progress"])
-    outcomes: dict[str, list[tuple[bool, bool, bool]]] = {s: [] for s in POLICY_MOVES["move_in_progress"]}
+    outcomes: dict[str, list[tuple[bool, bool, bool]]] = {
+        s: [] for s in POLICY_MOVES["move_in_progress"]
+    }
     for chunk in _chunks(movable.values_list("pk", flat=True).iterator(chunk_size=5000), _CHUNK):
         rows = list(Enrollment.objects.filter(pk__in=chunk))
         events = selectors.events_by_learner([e.learner_id for e in rows], courses)
@@ -589,8 +648,12 @@ def move_inflight(
         rows = list(Enrollment.objects.filter(pk__in=chunk))
         EnrollmentMove.objects.bulk_create(
             EnrollmentMove(
-                enrollment=e, from_version=from_version, to_version=to_version,
-                moved_at=at, actor=_user(actor), policy=policy,
+                enrollment=e,
+                from_version=from_version,
+                to_version=to_version,
+                moved_at=at,
+                actor=_user(actor),
+                policy=policy,
             )
             for e in rows
         )
@@ -600,9 +663,14 @@ def move_inflight(
         Enrollment.objects.bulk_update(rows, ["version", *_CACHE_FIELDS], batch_size=1000)
         moved += len(rows)
     audit.record(
-        actor=actor, action="enrollment.bulk_moved", target=to_version, at=at,
-        before={"version": from_version.pk}, after={"version": to_version.pk, "enrollments": ids},
-        notes=f"in-flight policy {policy}", package_id=to_version.package_id,
+        actor=actor,
+        action="enrollment.bulk_moved",
+        target=to_version,
+        at=at,
+        before={"version": from_version.pk},
+        after={"version": to_version.pk, "enrollments": ids},
+        notes=f"in-flight policy {policy}",
+        package_id=to_version.package_id,
     )
     return moved
 
@@ -636,9 +704,7 @@ def rebuild_statuses(
     last_id = 0
     while True:
         with transaction.atomic():
-            rows = list(
-                Enrollment.objects.filter(pk__gt=last_id).order_by("pk")[:chunk_size]
-            )
+            rows = list(Enrollment.objects.filter(pk__gt=last_id).order_by("pk")[:chunk_size])
             if not rows:
                 break
             last_id = rows[-1].pk
@@ -652,8 +718,10 @@ def rebuild_statuses(
     if fix and report.drifted:
         with transaction.atomic():
             audit.record(
-                actor=actor, action="enrollment.statuses_rebuilt",
-                target=Enrollment.objects.get(pk=report.drifted[0]), at=timezone.now(),
+                actor=actor,
+                action="enrollment.statuses_rebuilt",
+                target=Enrollment.objects.get(pk=report.drifted[0]),
+                at=timezone.now(),
                 after={"checked": report.checked, "drifted": report.drifted},
             )
     return report

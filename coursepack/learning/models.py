@@ -139,9 +139,7 @@ class CompletionEvent(models.Model):
                 | (~Q(kind="void") & Q(voids__isnull=True)),
                 name="event_void_names_its_target",
             ),
-            models.CheckConstraint(
-                condition=Q(kind__in=EventKind.values), name="event_kind_valid"
-            ),
+            models.CheckConstraint(condition=Q(kind__in=EventKind.values), name="event_kind_valid"),
         ]
         indexes = [models.Index(fields=["learner", "course"])]
 

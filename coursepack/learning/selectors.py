@@ -51,7 +51,9 @@ def events_by_learner(
     rows = CompletionEvent.objects.filter(
         learner_id__in=list(learner_ids), course_id__in=list(course_ids)
     ).values_list("id", "learner_id", "course_id", "kind", "occurred_at", "voids_id")
-    for event_id, learner_id, course_id, kind, occurred_at, voids_id in rows.iterator(chunk_size=5000):
+    for event_id, learner_id, course_id, kind, occurred_at, voids_id in rows.iterator(
+        chunk_size=5000
+    ):
         grouped[learner_id].append(to_rule_event(event_id, course_id, kind, occurred_at, voids_id))
     return grouped
 

@@ -221,11 +221,15 @@ def _active_course(course_id: int) -> Course:
     return course
 
 
-def _check_text_inputs(problems: Problems, name: str | None, description: str | None) -> tuple[str | None, str | None]:
+def _check_text_inputs(
+    problems: Problems, name: str | None, description: str | None
+) -> tuple[str | None, str | None]:
     if name is not None:
         name = problems.text("name", name, max_length=255)
     if description is not None:
-        description = problems.text("description", description, max_length=_TEXT_MAX, required=False)
+        description = problems.text(
+            "description", description, max_length=_TEXT_MAX, required=False
+        )
     return name, description
 
 
@@ -243,7 +247,9 @@ def _insert_position(items: QuerySet[Any], position: int | None) -> int:
     if position is None or position > count + 1:
         return count + 1
     if position < 1:
-        raise InvalidInput("The item cannot be placed there.", problems=["position: must be 1 or more"])
+        raise InvalidInput(
+            "The item cannot be placed there.", problems=["position: must be 1 or more"]
+        )
     items.filter(position__gte=position).update(position=F("position") + 1)
     return position
 
@@ -262,13 +268,15 @@ def _move(items: QuerySet[Any], item: Model, to_position: int) -> None:
     ordered = [i for i in ordered if i.pk != item.pk]
     ordered.insert(to_position - 1, item)
     for index, entry in enumerate(ordered, start=1):
-        if entry.position != index:  # type: ignore[attr-defined]
+        if entry.position != index:
             type(entry).objects.filter(pk=entry.pk).update(position=index)
 
 
 def _check_position(position: int | None) -> None:
     if position is not None and (isinstance(position, bool) or not isinstance(position, int)):
-        raise InvalidInput("The position is not valid.", problems=["position: must be a whole number"])
+        raise InvalidInput(
+            "The position is not valid.", problems=["position: must be a whole number"]
+        )
 
 
 # --- course groups -------------------------------------------------------------
@@ -312,7 +320,9 @@ def create_group(
             created_at=now,
             created_by=_user(actor),
         )
-        audit.record(actor=actor, action="group.created", target=gv, at=now, after=_group_snapshot(gv))
+        audit.record(
+            actor=actor, action="group.created", target=gv, at=now, after=_group_snapshot(gv)
+        )
     return gv
 
 
@@ -353,8 +363,12 @@ def update_group_draft(
         gv.save()
         now = timezone.now()
         audit.record(
-            actor=actor, action="group.draft_updated", target=gv, at=now,
-            before=before, after=_group_snapshot(gv),
+            actor=actor,
+            action="group.draft_updated",
+            target=gv,
+            at=now,
+            before=before,
+            after=_group_snapshot(gv),
         )
     return gv
 
@@ -368,10 +382,14 @@ def _reachable_groups(version_id: int) -> set[int]:
         seen_versions |= frontier
         rows = CourseGroupVersion.objects.filter(pk__in=frontier).values_list("group_id", flat=True)
         groups.update(rows)
-        frontier = set(
-            CourseGroupItem.objects.filter(group_version_id__in=frontier, child_version__isnull=False)
-            .values_list("child_version_id", flat=True)
-        ) - seen_versions
+        frontier = (
+            set(
+                CourseGroupItem.objects.filter(
+                    group_version_id__in=frontier, child_version__isnull=False
+                ).values_list("child_version_id", flat=True)
+            )
+            - seen_versions
+        )
     return groups
 
 
@@ -425,8 +443,13 @@ def add_group_item(
         )
         _touch_group(gv)
         audit.record(
-            actor=actor, action="group.item_added", target=gv, at=timezone.now(),
-            before=before, after=_group_snapshot(gv), notes=f"added {label}",
+            actor=actor,
+            action="group.item_added",
+            target=gv,
+            at=timezone.now(),
+            before=before,
+            after=_group_snapshot(gv),
+            notes=f"added {label}",
         )
     return item
 
@@ -457,8 +480,12 @@ def remove_group_item(
         _close_gap(CourseGroupItem.objects.filter(group_version=gv), item.position)
         _touch_group(gv)
         audit.record(
-            actor=actor, action="group.item_removed", target=gv, at=timezone.now(),
-            before=before, after=_group_snapshot(gv),
+            actor=actor,
+            action="group.item_removed",
+            target=gv,
+            at=timezone.now(),
+            before=before,
+            after=_group_snapshot(gv),
         )
 
 
@@ -481,8 +508,12 @@ def move_group_item(
         _move(CourseGroupItem.objects.filter(group_version=gv), item, position)
         _touch_group(gv)
         audit.record(
-            actor=actor, action="group.item_moved", target=gv, at=timezone.now(),
-            before=before, after=_group_snapshot(gv),
+            actor=actor,
+            action="group.item_moved",
+            target=gv,
+            at=timezone.now(),
+            before=before,
+            after=_group_snapshot(gv),
         )
 
 
@@ -504,8 +535,12 @@ def set_group_item_required(
         CourseGroupItem.objects.filter(pk=item.pk).update(required=bool(required))
         _touch_group(gv)
         audit.record(
-            actor=actor, action="group.item_required_set", target=gv, at=timezone.now(),
-            before=before, after=_group_snapshot(gv),
+            actor=actor,
+            action="group.item_required_set",
+            target=gv,
+            at=timezone.now(),
+            before=before,
+            after=_group_snapshot(gv),
         )
 
 
@@ -514,7 +549,10 @@ def _tree_problems(node: rules.Group | rules.RequirementTree) -> list[str]:
     if isinstance(node, rules.Group):
         # A group is checked as the one required item of a package of its own.
         tree = rules.RequirementTree(
-            package_id=0, version_id=0, version_number=0, name=node.name,
+            package_id=0,
+            version_id=0,
+            version_number=0,
+            name=node.name,
             items=(rules.Item(node=node, required=True),),
         )
     else:
@@ -532,7 +570,9 @@ def _tree_problems(node: rules.Group | rules.RequirementTree) -> list[str]:
                 course_ids.add(item.node.course_id)
 
     walk(node.items)
-    for course in Course.objects.filter(pk__in=course_ids, status=CourseStatus.RETIRED).order_by("code"):
+    for course in Course.objects.filter(pk__in=course_ids, status=CourseStatus.RETIRED).order_by(
+        "code"
+    ):
         problems.append(
             f"Course {course.code} ({course.name}) is retired; remove it or reactivate it."
         )
@@ -546,7 +586,11 @@ def _tree_problems(node: rules.Group | rules.RequirementTree) -> list[str]:
 
 
 def publish_group_version(
-    *, actor: Actor, group_version_id: int, change_notes: str = "", expected_revision: int | None = None
+    *,
+    actor: Actor,
+    group_version_id: int,
+    change_notes: str = "",
+    expected_revision: int | None = None,
 ) -> CourseGroupVersion:
     """Publish a group draft; from then on it never changes and may be pinned."""
     change_notes = _check_notes(change_notes)
@@ -570,8 +614,13 @@ def publish_group_version(
         gv.change_notes = change_notes
         gv.save()
         audit.record(
-            actor=actor, action="group.published", target=gv, at=now,
-            before=before, after=_group_snapshot(gv), notes=change_notes,
+            actor=actor,
+            action="group.published",
+            target=gv,
+            at=now,
+            before=before,
+            after=_group_snapshot(gv),
+            notes=change_notes,
         )
     return gv
 
@@ -613,8 +662,12 @@ def new_group_draft(*, actor: Actor, group_id: int) -> CourseGroupVersion:
             for i in source.items.order_by("position", "id")
         )
         audit.record(
-            actor=actor, action="group.draft_created", target=draft, at=now,
-            after=_group_snapshot(draft), notes=f"based on v{source.version_number}",
+            actor=actor,
+            action="group.draft_created",
+            target=draft,
+            at=now,
+            after=_group_snapshot(draft),
+            notes=f"based on v{source.version_number}",
         )
     return draft
 
@@ -636,7 +689,10 @@ def discard_group_draft(*, actor: Actor, group_version_id: int) -> None:
                 f"Group draft {gv.name!r} is used by {', '.join(users)}; remove it there first."
             )
         audit.record(
-            actor=actor, action="group.draft_discarded", target=gv, at=timezone.now(),
+            actor=actor,
+            action="group.draft_discarded",
+            target=gv,
+            at=timezone.now(),
             before=_group_snapshot(gv),
         )
         group_id = gv.group_id
@@ -674,8 +730,12 @@ def create_package(
             created_by=_user(actor),
         )
         audit.record(
-            actor=actor, action="package.created", target=package, at=now,
-            after=_package_snapshot(package), package_id=package.pk,
+            actor=actor,
+            action="package.created",
+            target=package,
+            at=now,
+            after=_package_snapshot(package),
+            package_id=package.pk,
         )
     return version
 
@@ -710,8 +770,13 @@ def update_package(
         package.updated_at = now
         package.save()
         audit.record(
-            actor=actor, action="package.updated", target=package, at=now,
-            before=before, after=_package_snapshot(package), package_id=package.pk,
+            actor=actor,
+            action="package.updated",
+            target=package,
+            at=now,
+            before=before,
+            after=_package_snapshot(package),
+            package_id=package.pk,
         )
     return package
 
@@ -739,8 +804,13 @@ def update_draft(
         version.revision += 1
         version.save()
         audit.record(
-            actor=actor, action="version.draft_updated", target=version, at=timezone.now(),
-            before=before, after=_version_snapshot(version), package_id=package.pk,
+            actor=actor,
+            action="version.draft_updated",
+            target=version,
+            at=timezone.now(),
+            before=before,
+            after=_version_snapshot(version),
+            package_id=package.pk,
         )
     return version
 
@@ -796,8 +866,13 @@ def add_item(
         )
         _touch_version(version)
         audit.record(
-            actor=actor, action="version.item_added", target=version, at=timezone.now(),
-            before=before, after=_version_snapshot(version), notes=f"added {label}",
+            actor=actor,
+            action="version.item_added",
+            target=version,
+            at=timezone.now(),
+            before=before,
+            after=_version_snapshot(version),
+            notes=f"added {label}",
             package_id=package.pk,
         )
     return item
@@ -812,9 +887,7 @@ def _version_item(version: PackageVersion, item_id: int) -> PackageVersionItem:
     try:
         return PackageVersionItem.objects.get(pk=item_id, version=version)
     except PackageVersionItem.DoesNotExist:
-        raise ItemNotFound(
-            f"Version {version.version_number} has no item {item_id}."
-        ) from None
+        raise ItemNotFound(f"Version {version.version_number} has no item {item_id}.") from None
 
 
 def _edit_item(
@@ -835,8 +908,13 @@ def _edit_item(
         change(version, item)
         _touch_version(version)
         audit.record(
-            actor=actor, action=action, target=version, at=timezone.now(),
-            before=before, after=_version_snapshot(version), package_id=package.pk,
+            actor=actor,
+            action=action,
+            target=version,
+            at=timezone.now(),
+            before=before,
+            after=_version_snapshot(version),
+            package_id=package.pk,
         )
     return version
 
@@ -851,8 +929,12 @@ def remove_item(
         _close_gap(PackageVersionItem.objects.filter(version=version), item.position)
 
     return _edit_item(
-        actor=actor, version_id=version_id, item_id=item_id,
-        expected_revision=expected_revision, action="version.item_removed", change=change,
+        actor=actor,
+        version_id=version_id,
+        item_id=item_id,
+        expected_revision=expected_revision,
+        action="version.item_removed",
+        change=change,
     )
 
 
@@ -871,8 +953,12 @@ def move_item(
         _move(PackageVersionItem.objects.filter(version=version), item, position)
 
     return _edit_item(
-        actor=actor, version_id=version_id, item_id=item_id,
-        expected_revision=expected_revision, action="version.item_moved", change=change,
+        actor=actor,
+        version_id=version_id,
+        item_id=item_id,
+        expected_revision=expected_revision,
+        action="version.item_moved",
+        change=change,
     )
 
 
@@ -890,8 +976,12 @@ def set_item_required(
         PackageVersionItem.objects.filter(pk=item.pk).update(required=bool(required))
 
     return _edit_item(
-        actor=actor, version_id=version_id, item_id=item_id,
-        expected_revision=expected_revision, action="version.item_required_set", change=change,
+        actor=actor,
+        version_id=version_id,
+        item_id=item_id,
+        expected_revision=expected_revision,
+        action="version.item_required_set",
+        change=change,
     )
 
 
@@ -909,8 +999,12 @@ def use_latest_group_version(
         PackageVersionItem.objects.filter(pk=item.pk).update(group_version=latest)
 
     return _edit_item(
-        actor=actor, version_id=version_id, item_id=item_id,
-        expected_revision=expected_revision, action="version.group_repinned", change=change,
+        actor=actor,
+        version_id=version_id,
+        item_id=item_id,
+        expected_revision=expected_revision,
+        action="version.group_repinned",
+        change=change,
     )
 
 
@@ -950,9 +1044,14 @@ def _archive(
         change_notes=reason,
     )
     audit.record(
-        actor=actor, action="version.archived", target=version, at=now,
-        before={"status": before_status}, after={"status": version.status, "archived_at": at.isoformat()},
-        notes=reason, package_id=version.package_id,
+        actor=actor,
+        action="version.archived",
+        target=version,
+        at=now,
+        before={"status": before_status},
+        after={"status": version.status, "archived_at": at.isoformat()},
+        notes=reason,
+        package_id=version.package_id,
     )
 
 
@@ -973,7 +1072,10 @@ def settle_package(package: Package, now: datetime) -> None:
     current = PackageVersion.objects.filter(package=package, status=VersionStatus.PUBLISHED).first()
     if current is not None:
         _archive(
-            current, at=due.effective_from, actor=None, now=now,
+            current,
+            at=due.effective_from,
+            actor=None,
+            now=now,
             reason=f"replaced by v{due.version_number} on its effective date",
         )
     due.status = VersionStatus.PUBLISHED
@@ -988,9 +1090,14 @@ def settle_package(package: Package, now: datetime) -> None:
         change_notes=due.change_notes,
     )
     audit.record(
-        actor=None, action="version.took_effect", target=due, at=now,
-        before={"status": "scheduled"}, after={"status": "published"},
-        notes=f"effective {due.effective_from.isoformat()}", package_id=package.pk,
+        actor=None,
+        action="version.took_effect",
+        target=due,
+        at=now,
+        before={"status": "scheduled"},
+        after={"status": "published"},
+        notes=f"effective {due.effective_from.isoformat()}",
+        package_id=package.pk,
     )
 
 
@@ -1003,7 +1110,9 @@ def _resolve_effective(effective_at: datetime | None, now: datetime) -> datetime
             "The effective date is ambiguous.",
             problems=["effective_at: give a time zone (e.g. 2025-01-01T00:00:00Z)"],
         )
-    start_of_today = datetime.combine(timezone.localdate(now), time.min, tzinfo=timezone.get_current_timezone())
+    start_of_today = datetime.combine(
+        timezone.localdate(now), time.min, tzinfo=timezone.get_current_timezone()
+    )
     if effective_at < start_of_today:
         raise InvalidInput(
             "The effective date is in the past.",
@@ -1062,19 +1171,31 @@ def publish_version(
             )
         settle_package(package, now)
         before = {"status": version.status}
-        current = PackageVersion.objects.filter(package=package, status=VersionStatus.PUBLISHED).first()
-        superseded = PackageVersion.objects.filter(package=package, status=VersionStatus.SCHEDULED).first()
+        current = PackageVersion.objects.filter(
+            package=package, status=VersionStatus.PUBLISHED
+        ).first()
+        superseded = PackageVersion.objects.filter(
+            package=package, status=VersionStatus.SCHEDULED
+        ).first()
         if superseded is not None:
             _archive(
-                superseded, at=now, actor=actor, now=now,
+                superseded,
+                at=now,
+                actor=actor,
+                now=now,
                 reason=f"superseded by v{version.version_number} before taking effect",
             )
         if scheduled_for is None and current is not None:
             _archive(
-                current, at=now, actor=actor, now=now,
+                current,
+                at=now,
+                actor=actor,
+                now=now,
                 reason=f"replaced by v{version.version_number}",
             )
-        version.status = VersionStatus.PUBLISHED if scheduled_for is None else VersionStatus.SCHEDULED
+        version.status = (
+            VersionStatus.PUBLISHED if scheduled_for is None else VersionStatus.SCHEDULED
+        )
         version.published_at = now
         version.published_by = _user(actor)
         version.effective_from = scheduled_for or now
@@ -1085,8 +1206,11 @@ def publish_version(
             from coursepack.learning import api as learning
 
             moved = learning.move_inflight(
-                actor=actor, from_version=current, to_version=version,
-                policy=inflight_policy, at=now,
+                actor=actor,
+                from_version=current,
+                to_version=version,
+                policy=inflight_policy,
+                at=now,
             )
         record = PublishRecord.objects.create(
             package=package,
@@ -1118,8 +1242,11 @@ def publish_version(
             package_id=package.pk,
         )
     return PublishOutcome(
-        version=version, previous=current, scheduled=scheduled_for is not None,
-        record=record, moved_enrollments=moved,
+        version=version,
+        previous=current,
+        scheduled=scheduled_for is not None,
+        record=record,
+        moved_enrollments=moved,
     )
 
 
@@ -1137,7 +1264,9 @@ def create_draft_from(*, actor: Actor, version_id: int, notes: str = "") -> Pack
                 f"Version {source.version_number} is itself a draft; edit it instead of copying it."
             )
         _require_package_open(package, "create a new version")
-        existing = PackageVersion.objects.filter(package=package, status=VersionStatus.DRAFT).first()
+        existing = PackageVersion.objects.filter(
+            package=package, status=VersionStatus.DRAFT
+        ).first()
         if existing is not None:
             raise DraftAlreadyExists(
                 f"Package {package.name!r} already has a draft (v{existing.version_number}); "
@@ -1146,7 +1275,8 @@ def create_draft_from(*, actor: Actor, version_id: int, notes: str = "") -> Pack
         now = timezone.now()
         settle_package(package, now)
         number = (
-            PackageVersion.objects.filter(package=package).aggregate(n=Max("version_number"))["n"] or 0
+            PackageVersion.objects.filter(package=package).aggregate(n=Max("version_number"))["n"]
+            or 0
         ) + 1
         draft = PackageVersion.objects.create(
             package=package,
@@ -1169,8 +1299,12 @@ def create_draft_from(*, actor: Actor, version_id: int, notes: str = "") -> Pack
             for i in source.items.order_by("position", "id")
         )
         audit.record(
-            actor=actor, action="version.draft_created", target=draft, at=now,
-            after=_version_snapshot(draft), notes=notes or f"based on v{source.version_number}",
+            actor=actor,
+            action="version.draft_created",
+            target=draft,
+            at=now,
+            after=_version_snapshot(draft),
+            notes=notes or f"based on v{source.version_number}",
             package_id=package.pk,
         )
     return draft
@@ -1188,8 +1322,13 @@ def discard_draft(*, actor: Actor, version_id: int, notes: str = "") -> None:
                 "new enrollments."
             )
         audit.record(
-            actor=actor, action="version.draft_discarded", target=version, at=timezone.now(),
-            before=_version_snapshot(version), notes=notes, package_id=package.pk,
+            actor=actor,
+            action="version.draft_discarded",
+            target=version,
+            at=timezone.now(),
+            before=_version_snapshot(version),
+            notes=notes,
+            package_id=package.pk,
         )
         version.delete()
 
@@ -1209,8 +1348,14 @@ def retire_package(*, actor: Actor, package_id: int, notes: str = "") -> Package
         package.updated_at = now
         package.save()
         audit.record(
-            actor=actor, action="package.retired", target=package, at=now,
-            before=before, after=_package_snapshot(package), notes=notes, package_id=package.pk,
+            actor=actor,
+            action="package.retired",
+            target=package,
+            at=now,
+            before=before,
+            after=_package_snapshot(package),
+            notes=notes,
+            package_id=package.pk,
         )
     return package
 
@@ -1229,8 +1374,14 @@ def reinstate_package(*, actor: Actor, package_id: int, notes: str = "") -> Pack
         package.updated_at = now
         package.save()
         audit.record(
-            actor=actor, action="package.reinstated", target=package, at=now,
-            before=before, after=_package_snapshot(package), notes=notes, package_id=package.pk,
+            actor=actor,
+            action="package.reinstated",
+            target=package,
+            at=now,
+            before=before,
+            after=_package_snapshot(package),
+            notes=notes,
+            package_id=package.pk,
         )
     return package
 
@@ -1252,8 +1403,13 @@ def delete_package(*, actor: Actor, package_id: int, notes: str = "") -> None:
                 "audit record; retire it instead of deleting it."
             )
         audit.record(
-            actor=actor, action="package.deleted", target=package, at=timezone.now(),
-            before=_package_snapshot(package), notes=notes, package_id=package.pk,
+            actor=actor,
+            action="package.deleted",
+            target=package,
+            at=timezone.now(),
+            before=_package_snapshot(package),
+            notes=notes,
+            package_id=package.pk,
         )
         package.versions.all().delete()
         package.delete()

@@ -242,7 +242,8 @@ class PackageVersion(models.Model):
                 condition=Q(status__in=VersionStatus.values), name="package_version_status_valid"
             ),
             models.CheckConstraint(
-                condition=Q(status="draft") | Q(effective_from__isnull=False, published_at__isnull=False),
+                condition=Q(status="draft")
+                | Q(effective_from__isnull=False, published_at__isnull=False),
                 name="package_version_released_has_dates",
             ),
         ]

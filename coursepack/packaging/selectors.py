@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime
 
 from django.db.models import Q
@@ -23,12 +24,15 @@ from coursepack.packaging.models import (
 )
 
 __all__ = [
+    "PackageSummary",
+    "VersionSummary",
     "active_version",
     "diff_versions",
     "get_package",
     "get_version",
     "group_tree",
     "latest_group_version",
+    "package_summaries",
     "requirement_tree",
     "version_state",
 ]
@@ -69,6 +73,15 @@ def active_version(package_id: int, at: datetime) -> PackageVersion | None:
     )
 
 
+def _in_effect(version: PackageVersion, at: datetime) -> bool:
+    return (
+        version.status != VersionStatus.DRAFT
+        and version.effective_from is not None
+        and version.effective_from <= at
+        and (version.archived_at is None or version.archived_at > at)
+    )
+
+
 def version_state(version: PackageVersion, *, active_id: int | None, now: datetime) -> str:
     """Return what a person should be told the version is now.
 
@@ -88,7 +101,9 @@ def version_state(version: PackageVersion, *, active_id: int | None, now: dateti
 def latest_group_version(group_id: int, *, published_only: bool = False) -> CourseGroupVersion:
     """Return the group's newest published version, else its draft."""
     versions = CourseGroupVersion.objects.filter(group_id=group_id)
-    published = versions.filter(status=GroupVersionStatus.PUBLISHED).order_by("-version_number").first()
+    published = (
+        versions.filter(status=GroupVersionStatus.PUBLISHED).order_by("-version_number").first()
+    )
     if published is not None:
         return published
     if not published_only:
@@ -222,3 +237,77 @@ def diff_versions(old_version_id: int, new_version_id: int) -> rules.VersionDiff
             "compare two versions of the same package."
         )
     return rules.diff(requirement_tree(old_version_id), requirement_tree(new_version_id))
+
+
+# --- overviews for pages -------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class VersionSummary:
+    """One version of a package as a list shows it."""
+
+    version: PackageVersion
+    state: str
+    enrolled: int
+    completed: int
+
+
+@dataclass(frozen=True)
+class PackageSummary:
+    """A package with its versions, newest first, and where each stands now."""
+
+    package: Package
+    versions: list[VersionSummary]
+
+    @property
+    def active(self) -> VersionSummary | None:
+        return next((v for v in self.versions if v.state == "active"), None)
+
+    @property
+    def draft(self) -> VersionSummary | None:
+        return next((v for v in self.versions if v.state == "draft"), None)
+
+
+def package_summaries(now: datetime, package_ids: list[int] | None = None) -> list[PackageSummary]:
+    """Return every package (or the ones named) with its versions and enrollment counts.
+
+    Three queries whatever the number of packages: packages, versions, counts.
+    """
+    from django.db.models import Count
+
+    from coursepack.learning.models import Enrollment
+
+    packages = Package.objects.all()
+    if package_ids is not None:
+        packages = packages.filter(pk__in=package_ids)
+    packages_list = list(packages)
+    versions = list(
+        PackageVersion.objects.filter(package__in=packages_list)
+        .select_related("based_on", "published_by")
+        .order_by("package_id", "-version_number")
+    )
+    counts: dict[tuple[int, str], int] = {}
+    for row in (
+        Enrollment.objects.filter(version__in=versions, withdrawn_at__isnull=True)
+        .values("version_id", "status")
+        .annotate(n=Count("id"))
+    ):
+        counts[(row["version_id"], row["status"])] = row["n"]
+    # Versions come newest first, so the first one in effect is the active one
+    # (the same rule as active_version, applied in memory).
+    actives: dict[int, int] = {}
+    for v in versions:
+        if v.package_id not in actives and _in_effect(v, now):
+            actives[v.package_id] = v.pk
+    by_package: dict[int, list[VersionSummary]] = {p.pk: [] for p in packages_list}
+    for v in versions:
+        enrolled = sum(n for (vid, _), n in counts.items() if vid == v.pk)
+        by_package[v.package_id].append(
+            VersionSummary(
+                version=v,
+                state=version_state(v, active_id=actives.get(v.package_id), now=now),
+                enrolled=enrolled,
+                completed=counts.get((v.pk, "completed"), 0),
+            )
+        )
+    return [PackageSummary(package=p, versions=by_package[p.pk]) for p in packages_list]

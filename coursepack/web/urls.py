@@ -6,4 +6,5 @@ app_name = "web"
 
 urlpatterns = [
     path("", views.home, name="home"),
+    path("packages/<int:package_id>/", views.package_detail, name="package"),
 ]

@@ -66,25 +66,37 @@ class Command(BaseCommand):
         admin = User.objects.filter(username=DEMO_ADMIN[0]).first()
         if admin is None:
             admin = User.objects.create_superuser(
-                DEMO_ADMIN[0], "admin@example.com", DEMO_ADMIN[1], first_name="Jordan", last_name="Admin"
+                DEMO_ADMIN[0],
+                "admin@example.com",
+                DEMO_ADMIN[1],
+                first_name="Jordan",
+                last_name="Admin",
             )
         learners = {}
         for username, first, last in DEMO_LEARNERS:
             learner = User.objects.filter(username=username).first()
             if learner is None:
                 learner = User.objects.create_user(
-                    username, f"{username}@example.com", DEMO_LEARNER_PASSWORD,
-                    first_name=first, last_name=last,
+                    username,
+                    f"{username}@example.com",
+                    DEMO_LEARNER_PASSWORD,
+                    first_name=first,
+                    last_name=last,
                 )
             learners[username] = learner
         c = {}
         for code, name, minutes in COURSES:
             c[code] = catalog.create_course(
-                actor=admin, code=code, name=name, duration_minutes=minutes,
+                actor=admin,
+                code=code,
+                name=name,
+                duration_minutes=minutes,
                 description=f"{name}: part of the annual compliance curriculum.",
             )
 
-        def group(name: str, kind: str, entries: list[tuple[str, bool]], min_count: int | None = None) -> int:
+        def group(
+            name: str, kind: str, entries: list[tuple[str, bool]], min_count: int | None = None
+        ) -> int:
             gv = packaging.create_group(actor=admin, name=name, kind=kind, min_count=min_count)
             for ref, required in entries:
                 if ref in c:
@@ -95,18 +107,20 @@ class Command(BaseCommand):
                     packaging.add_group_item(
                         actor=admin, group_version_id=gv.pk, group_id=int(ref), required=required
                     )
-            packaging.publish_group_version(actor=admin, group_version_id=gv.pk, change_notes="Initial rule")
+            packaging.publish_group_version(
+                actor=admin, group_version_id=gv.pk, change_notes="Initial rule"
+            )
             return gv.group_id
 
         language = group(
-            "Cybersecurity Essentials — language", "family",
+            "Cybersecurity Essentials — language",
+            "family",
             [("SEC-101-EN", False), ("SEC-101-ES", False)],
         )
-        emergency = group(
-            "Emergency Procedures", "series", [("SAF-310", True), ("SAF-320", True)]
-        )
+        emergency = group("Emergency Procedures", "series", [("SAF-310", True), ("SAF-320", True)])
         privacy = group(
-            "Data Protection Electives", "choice",
+            "Data Protection Electives",
+            "choice",
             [("PRV-200", True), ("PRV-210", False), ("PRV-220", False), ("PRV-230", False)],
             min_count=2,
         )
@@ -114,34 +128,51 @@ class Command(BaseCommand):
             "Respect at Work", "choice", [("HR-410", False), ("HR-420", False)], min_count=1
         )
         group(
-            "Leadership Compliance Tracks", "choice",
+            "Leadership Compliance Tracks",
+            "choice",
             [(str(privacy), False), (str(emergency), False), (str(respect), False)],
             min_count=2,
         )
 
         # 2024 Cybersecurity Training: v1 (archived), v2 (active), v3 (draft).
         v1 = packaging.create_package(
-            actor=admin, name=MARKER_PACKAGE, category="Security",
+            actor=admin,
+            name=MARKER_PACKAGE,
+            category="Security",
             description="Annual cybersecurity training for all employees.",
         )
         packaging.add_item(actor=admin, version_id=v1.pk, group_id=language)
         packaging.add_item(actor=admin, version_id=v1.pk, course_id=c["SEC-120"].pk)
         packaging.add_item(actor=admin, version_id=v1.pk, course_id=c["PRV-210"].pk, required=False)
-        packaging.publish_version(actor=admin, version_id=v1.pk, change_notes="Initial release of 2024 cybersecurity training.")
+        packaging.publish_version(
+            actor=admin,
+            version_id=v1.pk,
+            change_notes="Initial release of 2024 cybersecurity training.",
+        )
         now = timezone.now()
-        for username, days_ago in [("alice", 60), ("bob", 55), ("carol", 50)]:
+        for username in ["alice", "bob", "carol"]:
             learning.enroll(actor=admin, learner_id=learners[username].pk, package_id=v1.package_id)
         learning.record_completion(
-            actor=admin, learner_id=learners["alice"].pk, course_id=c["SEC-101-EN"].pk,
-            occurred_at=now - timedelta(days=40), source="import", evidence_note="LMS export 2024-03",
+            actor=admin,
+            learner_id=learners["alice"].pk,
+            course_id=c["SEC-101-EN"].pk,
+            occurred_at=now - timedelta(days=40),
+            source="import",
+            evidence_note="LMS export 2024-03",
         )
         learning.record_completion(
-            actor=admin, learner_id=learners["alice"].pk, course_id=c["SEC-120"].pk,
-            occurred_at=now - timedelta(days=39), source="import",
+            actor=admin,
+            learner_id=learners["alice"].pk,
+            course_id=c["SEC-120"].pk,
+            occurred_at=now - timedelta(days=39),
+            source="import",
         )
         learning.record_completion(
-            actor=admin, learner_id=learners["bob"].pk, course_id=c["SEC-101-ES"].pk,
-            occurred_at=now - timedelta(days=30), source="manual",
+            actor=admin,
+            learner_id=learners["bob"].pk,
+            course_id=c["SEC-101-ES"].pk,
+            occurred_at=now - timedelta(days=30),
+            source="manual",
         )
         v2 = packaging.create_draft_from(actor=admin, version_id=v1.pk)
         packaging.add_item(actor=admin, version_id=v2.pk, course_id=c["SEC-110"].pk, position=1)
@@ -149,24 +180,33 @@ class Command(BaseCommand):
         gdpr = v2.items.get(course=c["PRV-210"])
         packaging.set_item_required(actor=admin, version_id=v2.pk, item_id=gdpr.pk, required=True)
         packaging.publish_version(
-            actor=admin, version_id=v2.pk,
+            actor=admin,
+            version_id=v2.pk,
             change_notes="Added phishing awareness course. GDPR Overview is now required.",
         )
         for username in ["dave", "erin"]:
             learning.enroll(actor=admin, learner_id=learners[username].pk, package_id=v1.package_id)
         learning.record_completion(
-            actor=admin, learner_id=learners["dave"].pk, course_id=c["SEC-110"].pk,
-            occurred_at=now - timedelta(days=2), source="api", external_id="demo-dave-sec110",
+            actor=admin,
+            learner_id=learners["dave"].pk,
+            course_id=c["SEC-110"].pk,
+            occurred_at=now - timedelta(days=2),
+            source="api",
+            external_id="demo-dave-sec110",
         )
         v3 = packaging.create_draft_from(actor=admin, version_id=v2.pk)
         packaging.add_item(actor=admin, version_id=v3.pk, group_id=privacy, required=False)
         packaging.update_draft(
-            actor=admin, version_id=v3.pk, description="2025 refresh: adds data protection electives."
+            actor=admin,
+            version_id=v3.pk,
+            description="2025 refresh: adds data protection electives.",
         )
 
         # HR Compliance: one active version with every kind of group.
         hr = packaging.create_package(
-            actor=admin, name="HR Compliance Package", category="HR Compliance",
+            actor=admin,
+            name="HR Compliance Package",
+            category="HR Compliance",
             description="Conduct, respect and data handling for every employee.",
         )
         packaging.add_item(actor=admin, version_id=hr.pk, course_id=c["HR-400"].pk)
@@ -178,17 +218,26 @@ class Command(BaseCommand):
             learning.enroll(actor=admin, learner_id=learners[username].pk, package_id=hr.package_id)
         for code, days in [("HR-400", 10), ("HR-420", 9), ("PRV-200", 8), ("PRV-230", 7)]:
             learning.record_completion(
-                actor=admin, learner_id=learners["alice"].pk, course_id=c[code].pk,
-                occurred_at=now - timedelta(days=days), source="manual",
+                actor=admin,
+                learner_id=learners["alice"].pk,
+                course_id=c[code].pk,
+                occurred_at=now - timedelta(days=days),
+                source="manual",
             )
-        failed = learning.record_completion(
-            actor=admin, learner_id=learners["frank"].pk, course_id=c["HR-400"].pk,
-            kind="failed", occurred_at=now - timedelta(days=5), source="api",
+        learning.record_completion(
+            actor=admin,
+            learner_id=learners["frank"].pk,
+            course_id=c["HR-400"].pk,
+            kind="failed",
+            occurred_at=now - timedelta(days=5),
+            source="api",
         )
-        del failed
         mistaken = learning.record_completion(
-            actor=admin, learner_id=learners["bob"].pk, course_id=c["HR-400"].pk,
-            occurred_at=now - timedelta(days=4), source="manual",
+            actor=admin,
+            learner_id=learners["bob"].pk,
+            course_id=c["HR-400"].pk,
+            occurred_at=now - timedelta(days=4),
+            source="manual",
         )
         learning.void_event(
             actor=admin, event_id=mistaken.event.pk, reason="Recorded for the wrong learner."
@@ -196,7 +245,9 @@ class Command(BaseCommand):
 
         # Q1 2024 Safety Training: a draft only.
         safety = packaging.create_package(
-            actor=admin, name="Q1 2024 Safety Training", category="Safety",
+            actor=admin,
+            name="Q1 2024 Safety Training",
+            category="Safety",
             description="Quarterly safety training for all employees.",
         )
         packaging.add_item(actor=admin, version_id=safety.pk, course_id=c["SAF-300"].pk)

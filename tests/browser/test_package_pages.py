@@ -1,0 +1,67 @@
+"""The package list and package pages, as an admin sees them in Chromium."""
+
+from __future__ import annotations
+
+from django.contrib.auth import get_user_model
+from django.core.management import call_command
+from playwright.sync_api import Page, expect
+
+
+def _sign_in(page: Page, base_url: str) -> None:
+    page.goto(f"{base_url}/")
+    page.fill("#id_username", "admin")
+    page.fill("#id_password", "coursepack-admin")
+    page.click("input[type=submit]")
+
+
+def test_package_list_shows_active_archived_and_draft_versions(live_server, page: Page, screenshot) -> None:
+    """Given the demo data, the list shows each package's active version, its archived
+    history and its draft, as the seed's package list sketch does."""
+    call_command("load_demo", verbosity=0)
+    _sign_in(page, live_server.url)
+
+    cyber = page.locator("li.package", has_text="2024 Cybersecurity Training")
+    expect(cyber.locator(".badge.active")).to_have_text("v2 · Active")
+    expect(cyber.locator(".badge.archived")).to_have_text("v1 · Archived")
+    expect(cyber.locator(".badge.draft")).to_have_text("v3 · Draft")
+    expect(cyber.locator("li.version.state-active")).to_contain_text("2 enrolled")
+    expect(cyber.locator("li.version.state-archived")).to_contain_text("3 enrolled · 1 completed")
+    safety = page.locator("li.package", has_text="Q1 2024 Safety Training")
+    expect(safety.locator(".badge")).to_have_text("v1 · Draft")
+    screenshot(page, "package-list")
+
+
+def test_package_page_shows_rules_changes_and_history(live_server, page: Page, screenshot) -> None:
+    """The package page shows the active version's items with their group rules,
+    what changed from the previous version, and the version history."""
+    call_command("load_demo", verbosity=0)
+    _sign_in(page, live_server.url)
+    page.click("text=2024 Cybersecurity Training")
+
+    expect(page.locator(".meta .badge")).to_have_text("Version 2 · Active")
+    items = page.locator("ol.items > li.item")
+    expect(items.first).to_contain_text("Phishing Awareness")
+    expect(page.locator("li.item", has_text="Cybersecurity Essentials — language").first).to_contain_text(
+        "Complete 1 of 2"
+    )
+    changes = page.locator("ul.changes")
+    expect(changes).to_contain_text("+ Phishing Awareness (course, required)")
+    expect(changes).to_contain_text("GDPR Overview: optional → required")
+    screenshot(page, "package-detail-v2")
+
+    page.click("ul.history >> text=v1")
+    expect(page.locator(".meta .badge")).to_have_text("Version 1 · Archived")
+    expect(page.locator("ul.changes")).to_have_count(0)
+    screenshot(page, "package-detail-v1")
+
+
+def test_pages_require_a_signed_in_staff_member(live_server, page: Page) -> None:
+    """A visitor who is not signed in is sent to the sign-in page, and a learner
+    (not staff) cannot see the admin pages."""
+    get_user_model().objects.create_user("learner1", password="pw-learner-1")
+    page.goto(f"{live_server.url}/")
+    expect(page.locator("#id_username")).to_be_visible()
+    page.fill("#id_username", "learner1")
+    page.fill("#id_password", "pw-learner-1")
+    page.click("input[type=submit]")
+    expect(page.locator("li.package")).to_have_count(0)
