@@ -19,9 +19,10 @@ RUN := $(UV) run --frozen --no-sync
 PYTEST_ARGS ?=
 
 # Bytecode caches (and pytest's rewritten-assert caches) save ~2 s per pytest
-# start; if the environment disables them, re-enable them but keep them in .venv/.
+# start: re-enable them even if the environment turns them off, but keep them
+# out of the source tree.
 unexport PYTHONDONTWRITEBYTECODE
-export PYTHONPYCACHEPREFIX ?= $(CURDIR)/.venv/pycache
+export PYTHONPYCACHEPREFIX ?= $(or $(XDG_CACHE_HOME),$(if $(HOME),$(HOME)/.cache,/tmp))/coursepack/pycache
 HOST_PORT := 127.0.0.1:8000
 
 .PHONY: help setup run migrate lint test test-fast test-sqlite test-postgresql test-deps

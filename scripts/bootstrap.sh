@@ -30,6 +30,12 @@ if ! uv_is_current; then
     uv_is_current || { echo "bootstrap: $UV is not uv $UV_VERSION" >&2; exit 1; }
 fi
 
+# A .venv/ without a working interpreter (interrupted setup) is rebuilt from scratch.
+if [ -d .venv ] && ! .venv/bin/python -c '' 2>/dev/null; then
+    echo "==> .venv/ is broken: recreating it"
+    rm -rf .venv
+fi
+
 # Never let uv fetch a Python build: use the interpreter we were given.
 export UV_PYTHON_DOWNLOADS=never
 "$UV" sync --frozen --python "$PYTHON" --quiet

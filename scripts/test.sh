@@ -9,9 +9,9 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 
 RUN=(.tools/bin/uv run --frozen --no-sync)
-# Same as the Makefile: bytecode caches on, kept inside .venv/.
+# Same as the Makefile: bytecode caches on, kept out of the source tree.
 unset PYTHONDONTWRITEBYTECODE
-export PYTHONPYCACHEPREFIX="${PYTHONPYCACHEPREFIX:-$PWD/.venv/pycache}"
+export PYTHONPYCACHEPREFIX="${PYTHONPYCACHEPREFIX:-${XDG_CACHE_HOME:-${HOME:-/tmp}/.cache}/coursepack/pycache}"
 SUMMARY=()
 FAILED=0
 
