@@ -25,20 +25,24 @@ def _next() -> int:
     return next(_serial)
 
 
-def make_admin(*, username: str | None = None) -> Any:
-    """Return a new staff superuser (the training admin)."""
+def make_admin(*, username: str | None = None, password: str | None = None) -> Any:
+    """Return a new staff superuser (the training admin).
+
+    Without ``password`` the account cannot log in with one (and no hashing is
+    paid for); use ``client.force_login`` or pass a password.
+    """
     User = get_user_model()
     username = username or f"admin{_next()}"
     return User.objects.create_user(
-        username=username, password="x", is_staff=True, is_superuser=True
+        username=username, password=password, is_staff=True, is_superuser=True
     )
 
 
-def make_learner(*, username: str | None = None) -> Any:
-    """Return a new ordinary user (a learner)."""
+def make_learner(*, username: str | None = None, password: str | None = None) -> Any:
+    """Return a new ordinary user (a learner); ``password`` as for make_admin."""
     User = get_user_model()
     username = username or f"learner{_next()}"
-    return User.objects.create_user(username=username, password="x")
+    return User.objects.create_user(username=username, password=password)
 
 
 def make_course(
