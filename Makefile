@@ -42,10 +42,14 @@ run: migrate
 	@echo "Coursepack: http://$(HOST_PORT)/  (demo logins: see above)"
 	$(RUN) python manage.py runserver $(HOST_PORT)
 
+# Runs every check even when one fails; fails if any did.
 lint: setup
-	$(RUN) ruff check .
-	$(RUN) mypy coursepack
-	$(RUN) lint-imports
+	@rc=0; \
+	echo "==> uv lock --check";  $(UV) lock --check --quiet || rc=1; \
+	echo "==> ruff check";       $(RUN) ruff check . || rc=1; \
+	echo "==> mypy coursepack";  $(RUN) mypy coursepack || rc=1; \
+	echo "==> lint-imports";     $(RUN) lint-imports || rc=1; \
+	exit $$rc
 
 test:
 	@scripts/test.sh $(PYTEST_ARGS)

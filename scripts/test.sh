@@ -48,6 +48,7 @@ TOTAL_START=$(now)
 stage "setup: uv + locked .venv" scripts/bootstrap.sh || exit 1
 stage "setup: system test deps (postgresql, chromium)" scripts/install-test-deps.sh || exit 1
 
+stage "lint: uv.lock up to date" .tools/bin/uv lock --check --quiet
 stage "lint: ruff check" "${RUN[@]}" ruff check .
 stage "lint: mypy coursepack" "${RUN[@]}" mypy coursepack
 stage "lint: import-linter" "${RUN[@]}" lint-imports
