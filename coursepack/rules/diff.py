@@ -116,11 +116,8 @@ class ItemsDiff:
         return not (self.added or self.removed or self.modified)
 
     def summary(self) -> list[str]:
-        """Return one human line per added, removed and modified item."""
-        lines = [f"+ {_describe(a.item)}" for a in self.added]
-        lines += [f"- {_describe(r.item)}" for r in self.removed]
-        lines += [f"~ {m.label}: {'; '.join(_modifications(m))}" for m in self.modified]
-        return lines
+        """Return one human line per added, removed and modified item of a package's list."""
+        return _summary(self, None, None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -259,10 +256,26 @@ def _change(old: T, new: T) -> Change[T] | None:
     return None if old == new else Change(old, new)
 
 
-def _describe(item: Item) -> str:
+def _summary(items: ItemsDiff, old_kind: GroupKind | None, new_kind: GroupKind | None) -> list[str]:
+    """Return the lines of ``items``; the kinds are those of the enclosing group, if any."""
+    lines = [f"+ {_describe(a.item, new_kind)}" for a in items.added]
+    lines += [f"- {_describe(r.item, old_kind)}" for r in items.removed]
+    lines += [f"~ {m.label}: {'; '.join(_modifications(m))}" for m in items.modified]
+    return lines
+
+
+def _describe(item: Item, enclosing: GroupKind | None) -> str:
     node = item.node
-    kind = "course" if isinstance(node, CourseRef) else f"{node.kind} group"
-    return f"{node.name} ({kind}, {_flag(item.required)})"
+    details: list[str] = []
+    if isinstance(node, Group):
+        details.append(f"{node.kind} group")
+    elif enclosing is None:
+        # Inside a group, a bare name reads as a course already.
+        details.append("course")
+    # Inside a family or a series the required flag means nothing: leave it out.
+    if enclosing is None or enclosing is GroupKind.CHOICE:
+        details.append(_flag(item.required))
+    return f"{node.name} ({', '.join(details)})" if details else node.name
 
 
 def _flag(required: bool) -> str:
@@ -293,5 +306,12 @@ def _modifications(item: ModifiedItem) -> list[str]:
                 f"complete {_count(group.min_count.old)} → {_count(group.min_count.new)} items"
             )
         if not group.items.is_empty:
-            parts.append("inside: " + ", ".join(group.items.summary()))
+            kinds = _change_ends(item)
+            parts.append("inside: " + ", ".join(_summary(group.items, *kinds)))
     return parts
+
+
+def _change_ends(item: ModifiedItem) -> tuple[GroupKind, GroupKind]:
+    old, new = item.old.node, item.new.node
+    assert isinstance(old, Group) and isinstance(new, Group)
+    return old.kind, new.kind

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from functools import cache
 
 from hypothesis import strategies as st
 
@@ -13,6 +12,7 @@ from coursepack.rules import (
     Group,
     GroupKind,
     Item,
+    ItemKey,
     LearnerEvent,
     RequirementTree,
     item_key,
@@ -24,61 +24,74 @@ COURSES = tuple(CourseRef(i, f"C{i}", f"Course {i}") for i in range(1, 7))
 # Course 7 is never in a generated tree: its events must be ignored.
 EVENT_COURSE_IDS = tuple(range(1, 8))
 
+# Strategies are built once: drawing from prebuilt ones keeps generation fast
+# enough for a few hundred examples per property.
+_BOOLEANS = st.booleans()
+_COURSE_INDEX = st.integers(0, len(COURSES) - 1)
+_GROUP_KINDS = st.sampled_from(list(GroupKind))
+_GROUP_IDS = st.integers(1, 5)
+_VERSIONS = st.integers(1, 3)
+_MINUTES = st.integers(0, 30)
+_EVENT_COURSES = st.sampled_from(EVENT_COURSE_IDS)
+
 
 def at(minutes: int) -> datetime:
     return BASE + timedelta(minutes=minutes)
 
 
-@cache  # Building strategies is costly; each (depth, validity) needs only one.
-def _items(depth: int, *, valid: bool, max_size: int) -> st.SearchStrategy[list[Item]]:
-    nodes: st.SearchStrategy[CourseRef | Group] = st.sampled_from(COURSES)
-    if depth > 0:
-        nodes = st.one_of(nodes, groups(depth - 1, valid=valid))
-    return st.lists(
-        st.builds(Item, nodes, st.booleans()),
-        min_size=1 if valid else 0,
-        max_size=max_size,
-        unique_by=item_key,
-    )
-
-
-@st.composite
-def groups(draw: st.DrawFn, depth: int, *, valid: bool = True) -> Group:
-    """Draw a group nested up to ``depth`` more levels; ``valid`` keeps validate_tree happy."""
-    kind = draw(st.sampled_from(list(GroupKind)))
-    items = draw(_items(depth, valid=valid, max_size=4 if depth == 0 else 3))
-    required = sum(1 for item in items if item.required)
-    if kind == GroupKind.CHOICE and valid:
-        min_count = draw(st.none() | st.integers(max(required, 1), len(items)))
-    else:
-        # Family and series ignore the stored number; an invalid choice may ask for anything.
-        min_count = draw(st.none() | st.integers(-1, len(items) + 1))
-    group_id = draw(st.integers(1, 5))
-    version = draw(st.integers(1, 3))
-    return Group(
-        group_id=group_id,
-        version_id=group_id * 10 + version,
-        version_number=version,
-        name=f"Group {group_id}",
-        kind=kind,
-        min_count=min_count,
-        items=tuple(items),
-    )
-
-
 @st.composite
 def trees(draw: st.DrawFn, *, max_depth: int = 3, valid: bool = True) -> RequirementTree:
-    """Draw a package tree with groups nested up to ``max_depth`` levels."""
-    items = draw(_items(max_depth, valid=valid, max_size=4))
-    if valid and not any(item.required for item in items):
-        items[0] = Item(items[0].node, True)
-    version = draw(st.integers(1, 4))
+    """Draw a package whose groups nest up to ``max_depth`` levels.
+
+    Courses come from a pool of six, so one course may appear at several places,
+    but never twice in one list. ``valid`` trees pass validate_tree; others may
+    have empty groups, out-of-range choice counts and no required item.
+    """
+
+    def items(depth: int, max_size: int) -> list[Item]:
+        found: list[Item] = []
+        seen: set[ItemKey] = set()
+        for _ in range(draw(st.integers(1 if valid else 0, max_size))):
+            node = (
+                group(depth - 1) if depth > 0 and draw(_BOOLEANS) else COURSES[draw(_COURSE_INDEX)]
+            )
+            item = Item(node, draw(_BOOLEANS))
+            if item_key(item) not in seen:
+                seen.add(item_key(item))
+                found.append(item)
+        return found
+
+    def group(depth: int) -> Group:
+        kind = draw(_GROUP_KINDS)
+        content = items(depth, 4 if depth == 0 else 3)
+        required = sum(1 for item in content if item.required)
+        if kind == GroupKind.CHOICE and valid:
+            min_count = draw(st.none() | st.integers(max(required, 1), len(content)))
+        else:
+            # Family and series ignore the stored number; an invalid choice may ask for anything.
+            min_count = draw(st.none() | st.integers(-1, len(content) + 1))
+        group_id = draw(_GROUP_IDS)
+        version = draw(_VERSIONS)
+        return Group(
+            group_id=group_id,
+            version_id=group_id * 10 + version,
+            version_number=version,
+            name=f"Group {group_id}",
+            kind=kind,
+            min_count=min_count,
+            items=tuple(content),
+        )
+
+    content = items(max_depth, 4)
+    if valid and not any(item.required for item in content):
+        content[0] = Item(content[0].node, True)
+    version = draw(_VERSIONS)
     return RequirementTree(
         package_id=1,
         version_id=version,
         version_number=version,
         name=draw(st.sampled_from(["Safety", "Security"])),
-        items=tuple(items),
+        items=tuple(content),
     )
 
 
@@ -88,18 +101,21 @@ def histories(
 ) -> list[LearnerEvent]:
     """Draw events on a 30-minute window; times collide often, voids may point anywhere."""
     count = draw(st.integers(0, max_events))
-    kinds = list(EventKind) if voids else [k for k in EventKind if k != EventKind.VOID]
+    kinds = st.sampled_from(
+        list(EventKind) if voids else [k for k in EventKind if k != EventKind.VOID]
+    )
+    targets = st.integers(first_id, first_id + count)
     events: list[LearnerEvent] = []
     for event_id in range(first_id, first_id + count):
-        kind = draw(st.sampled_from(kinds))
-        target = draw(st.integers(first_id, first_id + count)) if kind == EventKind.VOID else None
+        kind = draw(kinds)
         events.append(
             LearnerEvent(
                 event_id=event_id,
-                course_id=draw(st.sampled_from(EVENT_COURSE_IDS)),
+                course_id=draw(_EVENT_COURSES),
                 kind=kind,
-                occurred_at=at(draw(st.integers(0, 30))),
-                voids=target,
+                occurred_at=at(draw(_MINUTES)),
+                # A void may name any event: earlier, later, another void, itself, or none.
+                voids=draw(targets) if kind == EventKind.VOID else None,
             )
         )
     return events

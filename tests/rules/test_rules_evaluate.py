@@ -235,6 +235,22 @@ def test_a_completion_of_a_locked_course_still_counts() -> None:
     assert late.completed_at == at(8)
 
 
+def test_series_suggests_only_its_first_unfinished_course() -> None:
+    """Out of order, a later item may be open, but next respects the series order."""
+    series = group(21, "Steps", GroupKind.SERIES, Item(FIRST_AID), Item(FIRE), Item(GDPR))
+    tree = package(Item(series))
+    history = History()
+    history.done(FIRE, 3)
+
+    result = evaluate(tree, history.events)
+
+    assert result.node((0, 2)).state == NodeState.NOT_STARTED  # its predecessor is done
+    assert result.root.next_courses == (FIRST_AID,)
+    assert (
+        result.node((0,)).explanation == "Complete in order: First Aid Basics, then GDPR Overview."
+    )
+
+
 def test_a_locked_group_locks_its_whole_subtree() -> None:
     """A group behind an unfinished series item is locked, and so is everything in it."""
     advanced = group(30, "Advanced", GroupKind.FAMILY, Item(ENGLISH), Item(SPANISH))
