@@ -1148,7 +1148,8 @@ def publish_version(
         if version.status != VersionStatus.DRAFT:
             raise VersionNotDraft(
                 f"Version {version.version_number} of {version.name!r} is already {version.status}; "
-                "only a draft can be published."
+                "only a draft can be published. Create a new version from it and publish that "
+                "draft instead."
             )
         _check_revision(version.revision, expected_revision, f"Draft v{version.version_number}")
         _require_package_open(package, "publish a version")
