@@ -418,7 +418,8 @@ def _choice(group: Group, children: list[NodeResult]) -> _Rule:
     optional_times = list(_times(optional))
     done = required_done + min(len(optional_times), optional_wanted)
     if needed == 0:
-        return _Rule(None, 0, 0, (), _cannot(group.name, "asks for no item"))
+        reason = "asks for no item" if children else "has no items"
+        return _Rule(None, 0, 0, (), _cannot(group.name, reason))
     if required_done == len(required) and len(optional_times) >= optional_wanted:
         moments = list(_times(required))
         if optional_wanted:

@@ -62,9 +62,9 @@ def satisfied(node: Node, done: frozenset[int]) -> bool:
         return node.course_id in done
     verdicts = [satisfied(item.node, done) for item in node.items]
     if isinstance(node, RequirementTree):
-        required = [v for item, v in zip(node.items, verdicts, strict=True) if item.required]
+        musts = [v for item, v in zip(node.items, verdicts, strict=True) if item.required]
         # A package with no required item has nothing whose completion could satisfy it.
-        return bool(required) and all(required)
+        return bool(musts) and all(musts)
     if node.kind == GroupKind.FAMILY:
         return any(verdicts)
     if node.kind == GroupKind.SERIES:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from coursepack.rules import (
+    CourseRef,
     EnrollmentStatus,
     Evaluation,
     LearnerEvent,
@@ -35,9 +36,9 @@ def all_nodes(node: NodeResult) -> list[NodeResult]:
 
 
 def assert_matches_oracle(
-    tree: RequirementTree, events: list[LearnerEvent], result: Evaluation, as_of: object
+    tree: RequirementTree, events: list[LearnerEvent], result: Evaluation, as_of: datetime | None
 ) -> None:
-    effective = oracle.effective_events(events, as_of)  # type: ignore[arg-type]
+    effective = oracle.effective_events(events, as_of)
     done = oracle.done_courses(effective, None)
     for path, node in oracle.walk(tree):
         got = result.node(path)
@@ -77,7 +78,7 @@ def test_progress_counts_match_the_oracle(
     done = oracle.done_courses(oracle.effective_events(events, None), None)
     for path, node in oracle.walk(tree):
         got = result.node(path)
-        if path and not isinstance(node, oracle.CourseRef):
+        if path and not isinstance(node, CourseRef):
             assert got.done == oracle.done_count(node, done), path
         assert 0 <= got.done <= got.needed
         assert (got.done == got.needed) == got.satisfied, path
