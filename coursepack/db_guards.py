@@ -9,6 +9,8 @@ are the second wall, so that raw SQL cannot rewrite history either:
 - a published group version never changes and is never deleted;
 - the items of any non-draft version are never inserted, updated or deleted;
 - version numbers are handed out gaplessly and versions are born as drafts;
+  a version's number and owner never change afterwards (not even a draft's,
+  which would open a gap or a duplicate);
 - completion events, enrollment moves, the publish log and the audit log are
   append-only.
 
@@ -70,6 +72,7 @@ _VERSIONED = (
 )
 
 IMMUTABLE_MESSAGE = "coursepack: published history is immutable"
+IDENTITY_MESSAGE = "coursepack: a version keeps its number and its package or group"
 
 
 @contextmanager
@@ -134,6 +137,13 @@ def _sqlite_statements() -> list[str]:
             f"NEW.status <> 'draft' OR NEW.version_number <> 1 + COALESCE("
             f"(SELECT MAX(version_number) FROM {version_table} WHERE {parent} = NEW.{parent}), 0)",
             "coursepack: versions are created as drafts with the next version number",
+        )
+        trigger(
+            f"cp_{version_table}_identity",
+            "UPDATE",
+            version_table,
+            f"NEW.version_number IS NOT OLD.version_number OR NEW.{parent} IS NOT OLD.{parent}",
+            IDENTITY_MESSAGE,
         )
         status_of = f"(SELECT status FROM {version_table} WHERE id = %s)"
         trigger(
@@ -211,6 +221,14 @@ def _postgresql_statements() -> list[str]:
             f"IF NEW.status <> 'draft' OR NEW.version_number <> 1 + COALESCE("
             f"(SELECT MAX(version_number) FROM {version_table} WHERE {parent} = NEW.{parent}), 0) "
             f"THEN {_pg_raise('coursepack: versions are created as drafts with the next version number')} "
+            f"END IF; RETURN NEW;",
+        )
+        trigger(
+            f"cp_{version_table}_identity",
+            "UPDATE",
+            version_table,
+            f"IF NEW.version_number IS DISTINCT FROM OLD.version_number "
+            f"OR NEW.{parent} IS DISTINCT FROM OLD.{parent} THEN {_pg_raise(IDENTITY_MESSAGE)} "
             f"END IF; RETURN NEW;",
         )
         status_of = f"(SELECT status FROM {version_table} WHERE id = %s)"
