@@ -26,6 +26,7 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "coursepack.accounts",
     "coursepack.catalog",
     "coursepack.packaging",
     "coursepack.learning",

@@ -1,4 +1,7 @@
+from typing import Any
+
 from django.contrib import admin
+from django.http import HttpRequest
 
 from coursepack.packaging.models import (
     CourseGroupItem,
@@ -11,16 +14,16 @@ from coursepack.packaging.models import (
 from coursepack.readonly_admin import ReadOnlyAdmin
 
 
-class PackageVersionItemInline(admin.TabularInline):  # type: ignore[type-arg]
+class PackageVersionItemInline(admin.TabularInline):
     model = PackageVersionItem
     fields = ["position", "course", "group_version", "required"]
     extra = 0
     can_delete = False
 
-    def has_add_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
-    def has_change_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
 

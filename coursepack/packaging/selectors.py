@@ -8,6 +8,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
+from django.db import transaction
 from django.db.models import Q
 
 from coursepack import rules
@@ -220,11 +221,17 @@ def requirement_tree(version_id: int) -> rules.RequirementTree:
         items=tuple(entries),
     )
     if version.status != VersionStatus.DRAFT:
-        with _cache_lock:
-            _tree_cache[version_id] = tree
-            while len(_tree_cache) > _CACHE_SIZE:
-                _tree_cache.popitem(last=False)
+        # Only once the release is committed: a publish that rolls back leaves a
+        # draft that will change (and SQLite may hand its id to another version).
+        transaction.on_commit(lambda: _remember(version_id, tree))
     return tree
+
+
+def _remember(version_id: int, tree: rules.RequirementTree) -> None:
+    with _cache_lock:
+        _tree_cache[version_id] = tree
+        while len(_tree_cache) > _CACHE_SIZE:
+            _tree_cache.popitem(last=False)
 
 
 def diff_versions(old_version_id: int, new_version_id: int) -> rules.VersionDiff:

@@ -1,0 +1,56 @@
+"""Roles and personal API tokens."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+
+
+class Role(models.TextChoices):
+    # Manages the catalog, groups, packages and enrollments; records completions.
+    ADMIN = "admin", "Training admin"
+    # Reads everything, writes nothing.
+    AUDITOR = "auditor", "Manager / auditor"
+    # Reads their own enrollments, progress and transcript only.
+    LEARNER = "learner", "Learner"
+
+
+class Account(models.Model):
+    """A user's role in Coursepack. Users without one are learners (superusers: admins)."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, primary_key=True, related_name="account"
+    )
+    role = models.CharField(max_length=16, choices=Role.choices, default=Role.LEARNER)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(role__in=Role.values), name="account_role_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user_id}: {self.role}"
+
+
+class ApiToken(models.Model):
+    """A personal API token. Only a hash is stored; the token is shown once."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens"
+    )
+    name = models.CharField(max_length=100)
+    # The token's public first part, to find the row without scanning hashes.
+    prefix = models.CharField(max_length=16, unique=True)
+    # SHA-256 of the whole token: tokens are 256-bit random, so a fast hash is safe.
+    digest = models.CharField(max_length=64)
+    created_at = models.DateTimeField()
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"

@@ -1,0 +1,99 @@
+"""Coursepack's JSON API, v1: ``/api/v1/``, schema at ``/api/v1/openapi.json``, docs at ``/api/v1/docs``.
+
+Thin by design: parse, check the caller's role, call a service or selector,
+serialise. Every error leaves as ``application/problem+json`` (RFC 9457).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import Http404, HttpRequest, HttpResponse
+from ninja import NinjaAPI
+from ninja.errors import AuthenticationError, HttpError, ValidationError
+
+from coursepack.errors import DomainError
+from coursepack.http import accounts, content, learning
+from coursepack.http.auth import BrowserSession, TokenAuth
+from coursepack.http.problems import PROBLEM_CONTENT_TYPE, domain_error_response, problem_response
+
+
+class CoursepackAPI(NinjaAPI):
+    """NinjaAPI whose schema says that errors are ``application/problem+json``."""
+
+    def get_openapi_schema(self, *args: Any, **kwargs: Any) -> Any:
+        schema = super().get_openapi_schema(*args, **kwargs)
+        for operations in schema["paths"].values():
+            for operation in operations.values():
+                for status, response in operation.get("responses", {}).items():
+                    content = response.get("content")
+                    if int(status) >= 400 and content and "application/json" in content:
+                        content[PROBLEM_CONTENT_TYPE] = content.pop("application/json")
+        return schema
+
+
+api = CoursepackAPI(
+    title="Coursepack API",
+    version="1",
+    description=(
+        "Versioned compliance-training packages. Authenticate with a personal API token "
+        "(`Authorization: Bearer cp_…`, create one at POST /api/v1/tokens) or a browser session. "
+        "Errors are RFC 9457 problem details with a stable `code`."
+    ),
+    auth=[TokenAuth(), BrowserSession()],
+    urls_namespace="api-v1",
+)
+api.add_router("", accounts.router)
+api.add_router("", content.router)
+api.add_router("", learning.router)
+
+
+@api.exception_handler(DomainError)
+def _domain_error(request: HttpRequest, exc: DomainError) -> HttpResponse:
+    return domain_error_response(request, exc)
+
+
+def _location(loc: Any) -> str:
+    parts = [str(p) for p in loc if p not in ("body", "query", "path", "header")]
+    return ".".join(
+        parts[1:]
+        if parts and parts[0] in ("payload", "page", "filters", "query", "body")
+        else parts
+    )
+
+
+@api.exception_handler(ValidationError)
+def _validation_error(request: HttpRequest, exc: ValidationError) -> HttpResponse:
+    errors = [
+        {
+            "field": _location(e.get("loc", ())) or "body",
+            "message": str(e.get("msg", "is not valid")),
+        }
+        for e in exc.errors
+    ]
+    return problem_response(
+        status=422,
+        code="invalid_input",
+        detail="The request is not valid; see errors for each field.",
+        problems=[f"{e['field']}: {e['message']}" for e in errors],
+        errors=errors,
+    )
+
+
+@api.exception_handler(AuthenticationError)
+def _unauthenticated(request: HttpRequest, exc: AuthenticationError) -> HttpResponse:
+    return problem_response(
+        status=401,
+        code="unauthenticated",
+        detail="Sign in, or send a personal API token as 'Authorization: Bearer <token>'.",
+    )
+
+
+@api.exception_handler(HttpError)
+def _http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
+    return problem_response(status=exc.status_code, code="http_error", detail=str(exc))
+
+
+@api.exception_handler(Http404)
+def _not_found(request: HttpRequest, exc: Http404) -> HttpResponse:
+    return problem_response(status=404, code="not_found", detail="There is no such resource.")

@@ -1,0 +1,290 @@
+"""Enrollments, completion events, progress and transcripts."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from django.contrib.auth.models import User
+from django.db import transaction
+from django.http import HttpRequest
+from ninja import Header, Query, Router, Schema
+
+from coursepack.errors import InvalidInput
+from coursepack.http import serialize
+from coursepack.http.auth import ADMIN, READERS, caller, is_staff_reader, require
+from coursepack.http.pagination import PageParams, page_of, paginate
+from coursepack.http.problems import responses
+from coursepack.http.schemas import (
+    BatchIn,
+    BatchOut,
+    BulkEnrollIn,
+    BulkEnrollOut,
+    CompletionIn,
+    CompletionOut,
+    EnrollIn,
+    EnrollmentOut,
+    NotesIn,
+    ProgressOut,
+    RecordOut,
+    TranscriptOut,
+    VoidIn,
+)
+from coursepack.learning import api as learning
+from coursepack.learning import selectors
+from coursepack.learning.errors import EnrollmentNotFound, LearnerNotFound
+from coursepack.learning.models import CompletionEvent, Enrollment
+
+router = Router()
+
+
+def _visible_enrollments(user: User) -> Any:
+    """Enrollments the caller may see: all for admins and auditors, their own for learners."""
+    enrollments = Enrollment.objects.select_related("learner", "package", "version")
+    return enrollments if is_staff_reader(user) else enrollments.filter(learner=user)
+
+
+def _enrollment(user: User, enrollment_id: int) -> Enrollment:
+    # Someone else's enrollment gets the same answer as one that does not exist.
+    found: Enrollment | None = _visible_enrollments(user).filter(pk=enrollment_id).first()
+    if found is None:
+        raise EnrollmentNotFound(f"There is no enrollment with id {enrollment_id}.")
+    return found
+
+
+class EnrollmentFilters(Schema):
+    package_id: int | None = None
+    version_id: int | None = None
+    learner_id: int | None = None
+    status: Literal["not_started", "in_progress", "completed"] | None = None
+    open: bool | None = None
+
+
+@router.get("/enrollments", response=responses({200: page_of(EnrollmentOut)}), tags=["enrollments"])
+def list_enrollments(
+    request: HttpRequest, page: Query[PageParams], filters: Query[EnrollmentFilters]
+) -> Any:
+    """List enrollments (a learner sees only their own)."""
+    enrollments = _visible_enrollments(caller(request)).order_by("id")
+    for name in ("package_id", "version_id", "learner_id", "status"):
+        value = getattr(filters, name)
+        if value is not None:
+            enrollments = enrollments.filter(**{name: value})
+    if filters.open is not None:
+        enrollments = enrollments.filter(withdrawn_at__isnull=filters.open)
+    result = paginate(enrollments, page)
+    result["items"] = [serialize.enrollment(e) for e in result["items"]]
+    return result
+
+
+@router.post(
+    "/enrollments", response=responses({201: EnrollmentOut}, 404, 409), tags=["enrollments"]
+)
+def enroll(request: HttpRequest, body: EnrollIn) -> Any:
+    """Enrol a learner in the package's active version."""
+    actor = require(request, *ADMIN)
+    enrollment = learning.enroll(actor=actor, **body.dict())
+    return 201, serialize.enrollment(_enrollment(actor, enrollment.pk))
+
+
+@router.post(
+    "/enrollments/bulk", response=responses({200: BulkEnrollOut}, 404, 409), tags=["enrollments"]
+)
+def bulk_enroll(request: HttpRequest, body: BulkEnrollIn) -> Any:
+    """Enrol many learners at once; those already enrolled or unknown are reported."""
+    actor = require(request, *ADMIN)
+    result = learning.bulk_enroll(
+        actor=actor, package_id=body.package_id, learner_ids=body.learner_ids, notes=body.notes
+    )
+    return {
+        "version_id": result.version.pk,
+        "enrolled": result.enrolled,
+        "already_enrolled": result.already_enrolled,
+        "unknown_learners": result.unknown_learners,
+    }
+
+
+@router.get(
+    "/enrollments/{enrollment_id}",
+    response=responses({200: EnrollmentOut}, 404),
+    tags=["enrollments"],
+)
+def get_enrollment(request: HttpRequest, enrollment_id: int) -> Any:
+    return serialize.enrollment(_enrollment(caller(request), enrollment_id))
+
+
+@router.post(
+    "/enrollments/{enrollment_id}/withdraw",
+    response=responses({200: EnrollmentOut}, 404, 409),
+    tags=["enrollments"],
+)
+def withdraw(request: HttpRequest, enrollment_id: int, body: NotesIn) -> Any:
+    """Withdraw an enrollment; its record is kept."""
+    actor = require(request, *ADMIN)
+    learning.withdraw(actor=actor, enrollment_id=enrollment_id, notes=body.notes)
+    return serialize.enrollment(_enrollment(actor, enrollment_id))
+
+
+class AsOf(Schema):
+    as_of: datetime | None = None
+
+
+@router.get(
+    "/enrollments/{enrollment_id}/progress",
+    response=responses({200: ProgressOut}, 404),
+    tags=["enrollments"],
+)
+def progress(request: HttpRequest, enrollment_id: int, query: Query[AsOf]) -> Any:
+    """Where the learner stands: every node's state, what to do next, and why not complete."""
+    enrollment = _enrollment(caller(request), enrollment_id)
+    if query.as_of is not None and query.as_of.tzinfo is None:
+        raise InvalidInput(
+            "as_of needs a time zone.", problems=["as_of: include a time zone, e.g. Z"]
+        )
+    evaluation = selectors.enrollment_progress(enrollment.pk, as_of=query.as_of)
+    return serialize.progress(enrollment, evaluation, query.as_of)
+
+
+# --- completions ----------------------------------------------------------------------
+
+
+def _record(actor: User, body: CompletionIn, idempotency_key: str | None) -> Any:
+    external_id = body.external_id
+    if idempotency_key is not None:
+        if external_id is not None and external_id != idempotency_key:
+            raise InvalidInput(
+                "Two different idempotency keys.",
+                problems=["external_id: must equal the Idempotency-Key header when both are given"],
+            )
+        external_id = idempotency_key
+    fields = body.dict()
+    fields["external_id"] = external_id
+    return learning.record_completion(actor=actor, **fields)
+
+
+def _record_out(result: Any) -> dict[str, Any]:
+    return {
+        "event": serialize.event(result.event),
+        "created": result.created,
+        "enrollments_changed": result.enrollments_changed,
+    }
+
+
+IdempotencyKey = Header(
+    None,
+    alias="Idempotency-Key",
+    description="Sending the same key again returns the first result and changes nothing.",
+)
+
+
+@router.post(
+    "/completions",
+    response=responses({201: RecordOut, 200: RecordOut}, 404, 409),
+    tags=["completions"],
+)
+def record_completion(
+    request: HttpRequest, body: CompletionIn, idempotency_key: str | None = IdempotencyKey
+) -> Any:
+    """Record a completed, passed or failed course (201; 200 when replayed)."""
+    actor = require(request, *ADMIN)
+    if idempotency_key is not None and not 0 < len(idempotency_key) <= 255:
+        raise InvalidInput(
+            "Bad Idempotency-Key.", problems=["Idempotency-Key: 1 to 255 characters"]
+        )
+    result = _record(actor, body, idempotency_key)
+    return (201 if result.created else 200), _record_out(result)
+
+
+@router.post(
+    "/completions/batch", response=responses({200: BatchOut}, 404, 409), tags=["completions"]
+)
+def record_batch(request: HttpRequest, body: BatchIn) -> Any:
+    """Record up to 1,000 events in one transaction: all are stored, or none."""
+    actor = require(request, *ADMIN)
+    results = []
+    with transaction.atomic():
+        for index, event in enumerate(body.events):
+            try:
+                results.append(_record_out(_record(actor, event, None)))
+            except InvalidInput as exc:
+                exc.problems = [f"events[{index}].{p}" for p in exc.problems]
+                raise
+    return {"results": results}
+
+
+class EventFilters(Schema):
+    learner_id: int | None = None
+    course_id: int | None = None
+    kind: Literal["completed", "passed", "failed", "void"] | None = None
+
+
+@router.get("/completions", response=responses({200: page_of(CompletionOut)}), tags=["completions"])
+def list_completions(
+    request: HttpRequest, page: Query[PageParams], filters: Query[EventFilters]
+) -> Any:
+    """List completion events (a learner sees only their own)."""
+    user = caller(request)
+    events = CompletionEvent.objects.order_by("id")
+    if not is_staff_reader(user):
+        events = events.filter(learner=user)
+    for name in ("learner_id", "course_id", "kind"):
+        value = getattr(filters, name)
+        if value is not None:
+            events = events.filter(**{name: value})
+    result = paginate(events, page)
+    result["items"] = [serialize.event(e) for e in result["items"]]
+    return result
+
+
+@router.post(
+    "/completions/{event_id}/void",
+    response=responses({201: RecordOut}, 404, 409),
+    tags=["completions"],
+)
+def void(request: HttpRequest, event_id: int, body: VoidIn) -> Any:
+    """Void an event: a new event says it no longer counts from now on."""
+    actor = require(request, *ADMIN)
+    return 201, _record_out(learning.void_event(actor=actor, event_id=event_id, reason=body.reason))
+
+
+# --- transcripts ------------------------------------------------------------------------
+
+
+@router.get(
+    "/learners/{learner_id}/transcript",
+    response=responses({200: TranscriptOut}, 404),
+    tags=["learners"],
+)
+def transcript(request: HttpRequest, learner_id: int) -> Any:
+    """A learner's enrollments and completion events (learners: their own only)."""
+    user = caller(request)
+    if not is_staff_reader(user) and user.pk != learner_id:
+        raise LearnerNotFound(f"There is no learner with id {learner_id}.")
+    learner = User.objects.filter(pk=learner_id).first()
+    if learner is None:
+        raise LearnerNotFound(f"There is no learner with id {learner_id}.")
+    enrollments = (
+        Enrollment.objects.filter(learner=learner)
+        .select_related("learner", "package", "version")
+        .order_by("enrolled_at", "id")
+    )
+    events = (
+        CompletionEvent.objects.filter(learner=learner)
+        .select_related("voided_by")
+        .order_by("occurred_at", "id")
+    )
+    out_events = []
+    for e in events:
+        row = serialize.event(e)
+        voided_by = getattr(e, "voided_by", None)
+        row["voided_by_id"] = voided_by.pk if voided_by is not None else None
+        out_events.append(row)
+    return {
+        "learner_id": learner.pk,
+        "learner_username": learner.get_username(),
+        "enrollments": [serialize.enrollment(e) for e in enrollments],
+        "events": out_events,
+    }
+
+
+__all__ = ["READERS", "router"]

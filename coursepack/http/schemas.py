@@ -1,0 +1,492 @@
+"""The API's request and response bodies.
+
+Numbers are strict (``true`` is not 1) and text is plain strings: the services
+check lengths and NUL characters and name each bad field.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from ninja import Field, Schema
+from pydantic import ConfigDict, StrictBool, StrictInt, StrictStr, model_validator
+
+
+class Input(Schema):
+    """A request body: a JSON object with only the documented fields."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _must_be_an_object(cls, data: Any) -> Any:
+        # ninja's Schema reads attributes of any object, so a JSON array would
+        # otherwise pass as a body whose fields are all defaults.
+        if not isinstance(data, dict):
+            raise ValueError("the body must be a JSON object")
+        return data
+
+
+Id = Annotated[StrictInt, Field(ge=1, le=2**53)]
+Position = Annotated[StrictInt, Field(ge=1, le=100_000)]
+Text = Annotated[StrictStr, Field(max_length=20_000)]
+Name = Annotated[StrictStr, Field(max_length=255)]
+InFlightPolicy = Literal["keep", "move_not_started", "move_in_progress"]
+
+
+# --- catalog ---------------------------------------------------------------------
+
+
+class CourseOut(Schema):
+    id: int
+    code: str
+    name: str
+    description: str
+    duration_minutes: int
+    status: str
+    created_at: datetime
+    updated_at: datetime
+
+
+class CourseIn(Input):
+    code: Annotated[StrictStr, Field(max_length=64)]
+    name: Name
+    description: Text = ""
+    duration_minutes: Annotated[StrictInt, Field(ge=0, le=1_000_000)] = 0
+
+
+class CoursePatch(Input):
+    name: Name | None = None
+    description: Text | None = None
+    duration_minutes: Annotated[StrictInt, Field(ge=0, le=1_000_000)] | None = None
+    notes: Text = ""
+
+
+class NotesIn(Input):
+    notes: Text = ""
+
+
+# --- groups -------------------------------------------------------------------------
+
+
+class GroupItemOut(Schema):
+    id: int
+    position: int
+    kind: Literal["course", "group"]
+    name: str
+    course_id: int | None
+    course_code: str | None
+    group_id: int | None
+    group_version_id: int | None
+    group_version_number: int | None
+    required: bool
+
+
+class GroupVersionOut(Schema):
+    id: int
+    group_id: int
+    version_number: int
+    name: str
+    description: str
+    kind: str
+    min_count: int | None
+    status: str
+    revision: int
+    created_at: datetime
+    published_at: datetime | None
+    change_notes: str
+    items: list[GroupItemOut]
+
+
+class GroupVersionSummary(Schema):
+    id: int
+    version_number: int
+    name: str
+    kind: str
+    min_count: int | None
+    status: str
+    published_at: datetime | None
+
+
+class GroupOut(Schema):
+    id: int
+    name: str
+    kind: str
+    latest_published_version_id: int | None
+    draft_version_id: int | None
+    versions: list[GroupVersionSummary]
+
+
+class GroupIn(Input):
+    name: Name
+    kind: Literal["family", "series", "choice"]
+    min_count: Annotated[StrictInt, Field(ge=1, le=100_000)] | None = None
+    description: Text = ""
+
+
+class GroupDraftPatch(Input):
+    name: Name | None = None
+    description: Text | None = None
+    kind: Literal["family", "series", "choice"] | None = None
+    min_count: Annotated[StrictInt, Field(ge=1, le=100_000)] | None = None
+
+
+class ItemIn(Input):
+    course_id: Id | None = None
+    group_id: Id | None = None
+    required: StrictBool = True
+    position: Position | None = None
+
+
+class ItemPatch(Input):
+    required: StrictBool | None = None
+    position: Position | None = None
+
+
+class PublishGroupIn(Input):
+    change_notes: Text = ""
+
+
+# --- packages and versions -------------------------------------------------------------
+
+
+class PackageOut(Schema):
+    id: int
+    name: str
+    description: str
+    category: str
+    status: str
+    created_at: datetime
+    updated_at: datetime
+    active_version_id: int | None
+    draft_version_id: int | None
+
+
+class PackageIn(Input):
+    name: Name
+    description: Text = ""
+    category: Annotated[StrictStr, Field(max_length=100)] = ""
+
+
+class PackageCreated(Schema):
+    package: PackageOut
+    draft_version_id: int
+
+
+class PackagePatch(Input):
+    name: Name | None = None
+    description: Text | None = None
+    category: Annotated[StrictStr, Field(max_length=100)] | None = None
+
+
+class VersionSummaryOut(Schema):
+    id: int
+    package_id: int
+    version_number: int
+    name: str
+    status: str
+    state: Literal["draft", "scheduled", "active", "archived"]
+    revision: int
+    based_on_id: int | None
+    created_at: datetime
+    published_at: datetime | None
+    effective_from: datetime | None
+    archived_at: datetime | None
+    change_notes: str
+
+
+class VersionItemOut(Schema):
+    id: int
+    position: int
+    kind: Literal["course", "group"]
+    name: str
+    required: bool
+    course_id: int | None
+    course_code: str | None
+    group_id: int | None
+    group_version_id: int | None
+    group_version_number: int | None
+    newer_group_version_id: int | None = Field(
+        None, description="A newer published version of the group, if there is one."
+    )
+
+
+class VersionOut(VersionSummaryOut):
+    description: str
+    items: list[VersionItemOut]
+
+
+class DraftPatch(Input):
+    name: Name | None = None
+    description: Text | None = None
+
+
+class PublishIn(Input):
+    change_notes: Text = ""
+    effective_at: datetime | None = Field(
+        None, description="A future moment (with time zone) for the version to take effect."
+    )
+    inflight_policy: InFlightPolicy = "keep"
+
+
+class PublishOut(Schema):
+    version: VersionSummaryOut
+    previous_version_id: int | None
+    scheduled: bool
+    moved_enrollments: int
+
+
+class PolicyImpactOut(Schema):
+    policy: InFlightPolicy
+    moves: int
+    gain_completion: int
+    lose_completion: int
+    further_from_completion: int
+
+
+class PublishPreviewOut(Schema):
+    version_id: int
+    current_version_id: int | None
+    open_enrollments: int
+    by_status: dict[str, int]
+    policies: list[PolicyImpactOut]
+    problems: list[str] = Field(
+        description="Why publishing would be refused; empty if it can go ahead."
+    )
+
+
+class ValueChange(Schema):
+    old: str | int | bool | None
+    new: str | int | bool | None
+
+
+class DiffItem(Schema):
+    kind: Literal["course", "group"]
+    id: int
+    name: str
+    required: bool
+    position: int
+
+
+class GroupChangesOut(Schema):
+    name: ValueChange | None
+    version_number: ValueChange | None
+    kind: ValueChange | None
+    min_count: ValueChange | None
+    items: ItemsDiffOut
+
+
+class ModifiedItemOut(Schema):
+    kind: Literal["course", "group"]
+    id: int
+    name: str
+    old_position: int
+    new_position: int
+    moved: bool
+    required: ValueChange | None
+    group: GroupChangesOut | None
+
+
+class ItemsDiffOut(Schema):
+    added: list[DiffItem]
+    removed: list[DiffItem]
+    modified: list[ModifiedItemOut]
+
+
+class DiffOut(Schema):
+    old_version_id: int
+    new_version_id: int
+    old_version_number: int
+    new_version_number: int
+    name: ValueChange | None
+    items: ItemsDiffOut
+    summary: list[str]
+
+
+GroupChangesOut.model_rebuild()
+
+
+class PublishRecordOut(Schema):
+    id: int
+    version_id: int
+    version_number: int
+    action: str
+    previous_version_id: int | None
+    occurred_at: datetime
+    actor: str
+    effective_from: datetime | None
+    change_notes: str
+    inflight_policy: str
+    moved_enrollments: int
+
+
+# --- enrollments and completions -------------------------------------------------------
+
+
+class EnrollmentOut(Schema):
+    id: int
+    learner_id: int
+    learner_username: str
+    package_id: int
+    package_name: str
+    version_id: int
+    version_number: int
+    enrolled_at: datetime
+    withdrawn_at: datetime | None
+    status: str
+    progress_done: int
+    progress_needed: int
+    completed_at: datetime | None
+
+
+class EnrollIn(Input):
+    learner_id: Id
+    package_id: Id
+    version_id: Id | None = Field(None, description="If given, must be the active version.")
+    notes: Text = ""
+
+
+class BulkEnrollIn(Input):
+    package_id: Id
+    learner_ids: Annotated[list[Id], Field(min_length=1, max_length=100_000)]
+    notes: Text = ""
+
+
+class BulkEnrollOut(Schema):
+    version_id: int
+    enrolled: int
+    already_enrolled: list[int]
+    unknown_learners: list[int]
+
+
+class CourseRefOut(Schema):
+    course_id: int
+    code: str
+    name: str
+
+
+class NodeOut(Schema):
+    path: list[int]
+    label: str
+    kind: str
+    required: bool
+    state: Literal["completed", "in_progress", "not_started", "locked"]
+    done: int
+    needed: int
+    satisfied_at: datetime | None
+    explanation: str
+    next_courses: list[CourseRefOut]
+    children: list[NodeOut]
+
+
+NodeOut.model_rebuild()
+
+
+class ProgressOut(Schema):
+    enrollment: EnrollmentOut
+    as_of: datetime | None
+    status: Literal["not_started", "in_progress", "completed"]
+    completed_at: datetime | None
+    done: int
+    needed: int
+    optional_done: int
+    optional_total: int
+    why_not_complete: list[str]
+    next_courses: list[CourseRefOut]
+    optional_next: list[CourseRefOut]
+    tree: NodeOut
+
+
+class CompletionIn(Input):
+    learner_id: Id
+    course_id: Id
+    kind: Literal["completed", "passed", "failed"] = "completed"
+    occurred_at: datetime | None = Field(None, description="When it happened (default: now).")
+    source: Literal["manual", "api", "import", "xapi"] = "api"
+    external_id: Annotated[StrictStr, Field(min_length=1, max_length=255)] | None = None
+    evidence_note: Text = ""
+
+
+class CompletionOut(Schema):
+    id: int
+    learner_id: int
+    course_id: int
+    kind: str
+    occurred_at: datetime
+    recorded_at: datetime
+    source: str
+    external_id: str | None
+    evidence_note: str
+    voids_id: int | None
+
+
+class RecordOut(Schema):
+    event: CompletionOut
+    created: bool
+    enrollments_changed: int
+
+
+class BatchIn(Input):
+    events: Annotated[list[CompletionIn], Field(min_length=1, max_length=1000)]
+
+
+class BatchOut(Schema):
+    results: list[RecordOut]
+
+
+class VoidIn(Input):
+    reason: Annotated[StrictStr, Field(min_length=1, max_length=20_000)]
+
+
+class TranscriptEvent(CompletionOut):
+    voided_by_id: int | None
+
+
+class TranscriptOut(Schema):
+    learner_id: int
+    learner_username: str
+    enrollments: list[EnrollmentOut]
+    events: list[TranscriptEvent]
+
+
+# --- accounts --------------------------------------------------------------------------
+
+
+class MeOut(Schema):
+    id: int
+    username: str
+    first_name: str
+    last_name: str
+    role: Literal["admin", "auditor", "learner"]
+
+
+class UserOut(MeOut):
+    email: str
+    is_active: bool
+
+
+class UserIn(Input):
+    username: Annotated[StrictStr, Field(max_length=150)]
+    role: Literal["admin", "auditor", "learner"] = "learner"
+    first_name: Annotated[StrictStr, Field(max_length=150)] = ""
+    last_name: Annotated[StrictStr, Field(max_length=150)] = ""
+    email: Annotated[StrictStr, Field(max_length=254)] = ""
+
+
+class TokenOut(Schema):
+    id: int
+    name: str
+    prefix: str
+    created_at: datetime
+    last_used_at: datetime | None
+    revoked_at: datetime | None
+
+
+class TokenIn(Input):
+    name: Annotated[StrictStr, Field(max_length=100)]
+
+
+class TokenIssued(Schema):
+    token: TokenOut
+    secret: str = Field(description="The whole token. Shown only now; store it safely.")

@@ -1,0 +1,217 @@
+"""Turn domain objects into the API's response shapes."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from coursepack import rules
+from coursepack.learning.models import CompletionEvent, Enrollment
+from coursepack.packaging.models import (
+    CourseGroupItem,
+    CourseGroupVersion,
+    PackageVersion,
+    PackageVersionItem,
+)
+
+
+def group_item(item: CourseGroupItem) -> dict[str, Any]:
+    course, child = item.course, item.child_version
+    return {
+        "id": item.pk,
+        "position": item.position,
+        "kind": "course" if course is not None else "group",
+        "name": course.name if course is not None else (child.name if child else ""),
+        "course_id": item.course_id,
+        "course_code": course.code if course is not None else None,
+        "group_id": item.child_group_id,
+        "group_version_id": item.child_version_id,
+        "group_version_number": child.version_number if child is not None else None,
+        "required": item.required,
+    }
+
+
+def group_version(gv: CourseGroupVersion) -> dict[str, Any]:
+    items = gv.items.select_related("course", "child_version").order_by("position", "id")
+    return {
+        "id": gv.pk,
+        "group_id": gv.group_id,
+        "version_number": gv.version_number,
+        "name": gv.name,
+        "description": gv.description,
+        "kind": gv.kind,
+        "min_count": gv.min_count,
+        "status": gv.status,
+        "revision": gv.revision,
+        "created_at": gv.created_at,
+        "published_at": gv.published_at,
+        "change_notes": gv.change_notes,
+        "items": [group_item(i) for i in items],
+    }
+
+
+def version_summary(version: PackageVersion, state: str) -> dict[str, Any]:
+    return {
+        "id": version.pk,
+        "package_id": version.package_id,
+        "version_number": version.version_number,
+        "name": version.name,
+        "status": version.status,
+        "state": state,
+        "revision": version.revision,
+        "based_on_id": version.based_on_id,
+        "created_at": version.created_at,
+        "published_at": version.published_at,
+        "effective_from": version.effective_from,
+        "archived_at": version.archived_at,
+        "change_notes": version.change_notes,
+    }
+
+
+def version_item(item: PackageVersionItem, newest: dict[int, int]) -> dict[str, Any]:
+    course, gv = item.course, item.group_version
+    newer = newest.get(item.group_id) if item.group_id is not None else None
+    return {
+        "id": item.pk,
+        "position": item.position,
+        "kind": "course" if course is not None else "group",
+        "name": course.name if course is not None else (gv.name if gv else ""),
+        "required": item.required,
+        "course_id": item.course_id,
+        "course_code": course.code if course is not None else None,
+        "group_id": item.group_id,
+        "group_version_id": item.group_version_id,
+        "group_version_number": gv.version_number if gv is not None else None,
+        "newer_group_version_id": newer if newer != item.group_version_id else None,
+    }
+
+
+def enrollment(e: Enrollment) -> dict[str, Any]:
+    return {
+        "id": e.pk,
+        "learner_id": e.learner_id,
+        "learner_username": e.learner.get_username(),
+        "package_id": e.package_id,
+        "package_name": e.package.name,
+        "version_id": e.version_id,
+        "version_number": e.version.version_number,
+        "enrolled_at": e.enrolled_at,
+        "withdrawn_at": e.withdrawn_at,
+        "status": e.status,
+        "progress_done": e.progress_done,
+        "progress_needed": e.progress_needed,
+        "completed_at": e.completed_at,
+    }
+
+
+def event(e: CompletionEvent) -> dict[str, Any]:
+    return {
+        "id": e.pk,
+        "learner_id": e.learner_id,
+        "course_id": e.course_id,
+        "kind": e.kind,
+        "occurred_at": e.occurred_at,
+        "recorded_at": e.recorded_at,
+        "source": e.source,
+        "external_id": e.external_id,
+        "evidence_note": e.evidence_note,
+        "voids_id": e.voids_id,
+    }
+
+
+def course_ref(c: rules.CourseRef) -> dict[str, Any]:
+    return {"course_id": c.course_id, "code": c.code, "name": c.name}
+
+
+def node(n: rules.NodeResult) -> dict[str, Any]:
+    return {
+        "path": list(n.path),
+        "label": n.label,
+        "kind": n.kind,
+        "required": n.required,
+        "state": str(n.state),
+        "done": n.done,
+        "needed": n.needed,
+        "satisfied_at": n.satisfied_at,
+        "explanation": n.explanation,
+        "next_courses": [course_ref(c) for c in n.next_courses],
+        "children": [node(c) for c in n.children],
+    }
+
+
+def progress(e: Enrollment, ev: rules.Evaluation, as_of: datetime | None) -> dict[str, Any]:
+    return {
+        "enrollment": enrollment(e),
+        "as_of": as_of,
+        "status": str(ev.status),
+        "completed_at": ev.completed_at,
+        "done": ev.root.done,
+        "needed": ev.root.needed,
+        "optional_done": ev.optional_done,
+        "optional_total": ev.optional_total,
+        "why_not_complete": ev.why_not_complete(),
+        "next_courses": [course_ref(c) for c in ev.root.next_courses],
+        "optional_next": [course_ref(c) for c in ev.optional_next],
+        "tree": node(ev.root),
+    }
+
+
+def _change(change: rules.Change[Any] | None) -> dict[str, Any] | None:
+    if change is None:
+        return None
+    return {"old": change.old, "new": change.new}
+
+
+def _diff_item(position: int, item: rules.Item) -> dict[str, Any]:
+    kind, ident = rules.item_key(item)
+    return {
+        "kind": kind,
+        "id": ident,
+        "name": item.node.name,
+        "required": item.required,
+        "position": position + 1,
+    }
+
+
+def items_diff(d: rules.ItemsDiff) -> dict[str, Any]:
+    modified = []
+    for m in d.modified:
+        kind, ident = m.key
+        group = None
+        if m.group is not None:
+            group = {
+                "name": _change(m.group.name),
+                "version_number": _change(m.group.version_number),
+                "kind": _change(m.group.kind),
+                "min_count": _change(m.group.min_count),
+                "items": items_diff(m.group.items),
+            }
+        modified.append(
+            {
+                "kind": kind,
+                "id": ident,
+                "name": m.label,
+                "old_position": m.old_position + 1,
+                "new_position": m.new_position + 1,
+                "moved": m.moved,
+                "required": _change(m.required),
+                "group": group,
+            }
+        )
+    return {
+        "added": [_diff_item(a.position, a.item) for a in d.added],
+        "removed": [_diff_item(r.position, r.item) for r in d.removed],
+        "modified": modified,
+    }
+
+
+def version_diff(old_id: int, new_id: int, d: rules.VersionDiff) -> dict[str, Any]:
+    return {
+        "old_version_id": old_id,
+        "new_version_id": new_id,
+        "old_version_number": d.old_version_number,
+        "new_version_number": d.new_version_number,
+        "name": _change(d.name),
+        "items": items_diff(d.items),
+        "summary": d.summary(),
+    }
