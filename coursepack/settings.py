@@ -26,6 +26,8 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    # Serves the API docs page (Swagger UI) from local static files, not a CDN.
+    "ninja",
     "coursepack.accounts",
     "coursepack.catalog",
     "coursepack.packaging",
