@@ -24,7 +24,13 @@ def base_time() -> datetime:
 
 
 def record(
-    learner: Any, course: Course, at: datetime, *, kind: str = "completed", actor: Any = None, **kw: Any
+    learner: Any,
+    course: Course,
+    at: datetime,
+    *,
+    kind: str = "completed",
+    actor: Any = None,
+    **kw: Any,
 ) -> learning.RecordResult:
     """Record an event of ``learner`` on ``course`` that occurred at ``at``."""
     return learning.record_completion(
@@ -64,4 +70,6 @@ def drift() -> list[int]:
 
 def actions(**filters: Any) -> list[str]:
     """Return the actions of the audit events matching ``filters``, oldest first."""
-    return list(AuditEvent.objects.filter(**filters).order_by("id").values_list("action", flat=True))
+    return list(
+        AuditEvent.objects.filter(**filters).order_by("id").values_list("action", flat=True)
+    )

@@ -38,7 +38,10 @@ def test_standalone_courses(admin: Any, learner: Any) -> None:
     assert progress.root.explanation == (
         "Complete 2 more required items: Phishing Awareness, Password Security."
     )
-    assert [x.name for x in progress.root.next_courses] == ["Phishing Awareness", "Password Security"]
+    assert [x.name for x in progress.root.next_courses] == [
+        "Phishing Awareness",
+        "Password Security",
+    ]
 
     # When the learner completes the optional course, then one required course
     record(learner, c, t + HOUR)
@@ -115,7 +118,9 @@ def test_series_in_order_locks_but_counts_out_of_order(admin: Any, learner: Any)
     first_aid = make_course(name="First Aid Basics")
     fire = make_course(name="Fire Safety")
     evacuation = make_course(name="Evacuation Drill")
-    series = make_group(kind="series", name="Emergency Procedures", items=[first_aid, fire, evacuation])
+    series = make_group(
+        kind="series", name="Emergency Procedures", items=[first_aid, fire, evacuation]
+    )
     version = make_published_package(items=[series])
     enrollment = learning.enroll(actor=admin, learner_id=learner.pk, package_id=version.package_id)
 
@@ -135,7 +140,11 @@ def test_series_in_order_locks_but_counts_out_of_order(admin: Any, learner: Any)
     # Then it counts, and the first course is still what to do next
     assert stored(enrollment) == ("in_progress", 0, 1, None)
     progress = selectors.enrollment_progress(enrollment.pk)
-    assert [n.state for n in progress.node([0]).children] == ["not_started", "completed", "not_started"]
+    assert [n.state for n in progress.node([0]).children] == [
+        "not_started",
+        "completed",
+        "not_started",
+    ]
     assert (progress.node([0]).done, progress.node([0]).needed) == (1, 3)
     assert [c.name for c in progress.root.next_courses] == ["First Aid Basics"]
 
@@ -165,7 +174,8 @@ def test_choice_six_of_ten_with_two_required(admin: Any, learner: Any) -> None:
     enrollment = learning.enroll(actor=admin, learner_id=learner.pk, package_id=version.package_id)
     node = selectors.enrollment_progress(enrollment.pk).node([0])
     assert node.explanation == (
-        "Complete 6 more of: " + ", ".join(f"Elective {n}" for n in range(1, 11))
+        "Complete 6 more of: "
+        + ", ".join(f"Elective {n}" for n in range(1, 11))
         + " (Elective 1 and Elective 2 are required)."
     )
 
@@ -213,7 +223,7 @@ def test_choice_satisfied_by_fourth_optional_course(admin: Any, learner: Any) ->
 
 
 def test_nested_three_of_five_groups(admin: Any, learner: Any) -> None:
-    """"Complete 3 of 5 groups": completed when the third group is, at any depth."""
+    """A "3 of 5 groups" rule is complete when its third group is, at any depth."""
     # Given five groups of every kind inside a "3 of 5" choice, and an optional course
     t = base_time()
     c = {name: make_course(name=name) for name in "ABCDEFGHIJ"}
