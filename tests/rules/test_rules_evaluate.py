@@ -584,10 +584,11 @@ def test_a_course_in_two_places_is_suggested_once() -> None:
     assert evaluate(tree, []).root.next_courses == (PHISHING, GDPR)
 
 
-def test_evaluation_is_linear_in_tree_and_events() -> None:
-    """A large tree and history evaluate quickly: no quadratic work hides in the engine."""
-    import time
+def test_a_large_tree_and_history_evaluate_correctly() -> None:
+    """A 4,000-course tree with 40,000 events is satisfied exactly when its parts are.
 
+    How fast this runs is measured by ``make bench``, not asserted here.
+    """
     courses = [CourseRef(i, f"C{i}", f"Course {i}") for i in range(1, 4001)]
     wide_choice = group(
         80,
@@ -603,9 +604,8 @@ def test_evaluation_is_linear_in_tree_and_events() -> None:
         for i in range(40_000)
     ]
 
-    started = time.perf_counter()
     result = evaluate(tree, events)
-    elapsed = time.perf_counter() - started
 
     assert result.status == EnrollmentStatus.COMPLETED
-    assert elapsed < 2.0
+    assert result.node((0,)).done == 1500
+    assert result.node((1,)).done == 2000
