@@ -2,23 +2,23 @@
 
 from __future__ import annotations
 
-from django.contrib.admin.views.decorators import staff_member_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 
 from coursepack.errors import NotFound
 from coursepack.packaging import selectors
+from coursepack.web.access import STAFF, role_required
 
 
-@staff_member_required
+@role_required(*STAFF)
 def home(request: HttpRequest) -> HttpResponse:
     """List every package with its active version, draft and history."""
     summaries = selectors.package_summaries(timezone.now())
     return render(request, "web/package_list.html", {"summaries": summaries})
 
 
-@staff_member_required
+@role_required(*STAFF)
 def package_detail(request: HttpRequest, package_id: int) -> HttpResponse:
     """Show one version of a package (the active one unless ``?v=N``), its rules and history."""
     now = timezone.now()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from playwright.sync_api import Page, expect
 
@@ -11,7 +10,7 @@ def _sign_in(page: Page, base_url: str) -> None:
     page.goto(f"{base_url}/")
     page.fill("#id_username", "admin")
     page.fill("#id_password", "coursepack-admin")
-    page.click("input[type=submit]")
+    page.click("form.login button[type=submit]")
 
 
 def test_package_list_shows_active_archived_and_draft_versions(live_server, page: Page, screenshot) -> None:
@@ -55,13 +54,18 @@ def test_package_page_shows_rules_changes_and_history(live_server, page: Page, s
     screenshot(page, "package-detail-v1")
 
 
-def test_pages_require_a_signed_in_staff_member(live_server, page: Page) -> None:
-    """A visitor who is not signed in is sent to the sign-in page, and a learner
-    (not staff) cannot see the admin pages."""
-    get_user_model().objects.create_user("learner1", password="pw-learner-1")
+def test_pages_require_a_signed_in_admin_or_auditor(live_server, page: Page, screenshot) -> None:
+    """A visitor who is not signed in is sent to the sign-in page; a learner who
+    signs in is refused the package pages."""
+    call_command("load_demo", verbosity=0)
     page.goto(f"{live_server.url}/")
-    expect(page.locator("#id_username")).to_be_visible()
-    page.fill("#id_username", "learner1")
-    page.fill("#id_password", "pw-learner-1")
-    page.click("input[type=submit]")
+    expect(page).to_have_url(f"{live_server.url}/login/?next=/")
+    screenshot(page, "login")
+    page.fill("#id_username", "alice")
+    page.fill("#id_password", "coursepack-learner")
+    response_codes: list[int] = []
+    page.on("response", lambda r: response_codes.append(r.status))
+    page.click("form.login button[type=submit]")
+    page.wait_for_load_state()
+    assert 403 in response_codes
     expect(page.locator("li.package")).to_have_count(0)
