@@ -24,7 +24,7 @@ def role_required(*roles: Role) -> Callable[[View], View]:
         def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
             if not request.user.is_authenticated:
                 return redirect_to_login(request.get_full_path())
-            if accounts.role_of(request.user) not in roles:  # type: ignore[arg-type]
+            if accounts.role_of(request.user) not in roles:
                 raise PermissionDenied("Your role does not give access to this page.")
             return view(request, *args, **kwargs)
 
