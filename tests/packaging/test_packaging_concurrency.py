@@ -1,0 +1,126 @@
+"""Concurrent publishes on PostgreSQL: the package lock leaves exactly one active version.
+
+Each test commits real transactions from several threads (``transaction=True``),
+released together by a Barrier so their publishes overlap.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from django.db import connection
+
+from coursepack.packaging import api as packaging
+from coursepack.packaging.errors import DraftAlreadyExists, VersionNotDraft
+from coursepack.packaging.models import PackageVersion, PublishRecord
+from tests.factories import make_admin, make_course, make_draft_package, make_published_package
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _postgresql_only(db_engine: str) -> None:
+    if db_engine != "postgresql":
+        pytest.skip(
+            "races need concurrent writers: SQLite takes one write lock per database "
+            "(BEGIN IMMEDIATE), so these run on PostgreSQL only"
+        )
+
+
+def _race(calls: list[Callable[[], object]]) -> list[object]:
+    """Run ``calls`` at the same moment, one thread each; return each result or exception."""
+    barrier = threading.Barrier(len(calls))
+    results: list[object] = [None] * len(calls)
+
+    def run(index: int, call: Callable[[], object]) -> None:
+        try:
+            barrier.wait(timeout=10)
+            results[index] = call()
+        except Exception as exc:
+            results[index] = exc
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run, args=(i, c)) for i, c in enumerate(calls)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert not any(thread.is_alive() for thread in threads), "a publish hung"
+    return results
+
+
+def _statuses(package_id: int) -> list[tuple[int, str]]:
+    return list(
+        PackageVersion.objects.filter(package_id=package_id)
+        .order_by("version_number").values_list("version_number", "status")
+    )
+
+
+def _publish(admin: Any, version_id: int) -> Callable[[], object]:
+    return lambda: packaging.publish_version(actor=admin, version_id=version_id, change_notes="race")
+
+
+def _one_won(results: list[object]) -> None:
+    failures = [r for r in results if isinstance(r, Exception)]
+    assert len(failures) == len(results) - 1, results
+    assert all(isinstance(f, VersionNotDraft) for f in failures), failures
+
+
+def test_two_publishes_of_the_same_draft_leave_exactly_one_active_version() -> None:
+    """v1 active, v2 published twice at once: one wins, the other gets VersionNotDraft."""
+    admin = make_admin()
+    v1 = make_published_package(actor=admin)
+    v2 = packaging.create_draft_from(actor=admin, version_id=v1.pk)
+
+    results = _race([_publish(admin, v2.pk), _publish(admin, v2.pk)])
+
+    _one_won(results)
+    assert _statuses(v1.package_id) == [(1, "archived"), (2, "published")]
+    assert PublishRecord.objects.filter(version=v2, action="published").count() == 1
+    assert PublishRecord.objects.filter(version=v1, action="archived").count() == 1
+
+
+def test_two_first_publishes_of_a_new_package_leave_exactly_one_active_version() -> None:
+    """A package's very first publish raced by two admins: one active v1, one VersionNotDraft."""
+    admins = [make_admin(), make_admin()]
+    draft = make_draft_package(actor=admins[0])
+
+    results = _race([_publish(admins[0], draft.pk), _publish(admins[1], draft.pk)])
+
+    _one_won(results)
+    assert _statuses(draft.package_id) == [(1, "published")]
+    assert PublishRecord.objects.filter(package_id=draft.package_id).count() == 1
+
+
+def test_races_on_two_packages_at_once_each_leave_one_active_version() -> None:
+    """Four threads, two per package: each package ends with one active version and one loser."""
+    admin = make_admin()
+    drafts = []
+    for _ in range(2):
+        v1 = make_published_package(actor=admin, items=[make_course(actor=admin)])
+        drafts.append(packaging.create_draft_from(actor=admin, version_id=v1.pk))
+
+    results = _race([_publish(admin, d.pk) for d in drafts for _ in range(2)])
+
+    _one_won(results[:2])
+    _one_won(results[2:])
+    for draft in drafts:
+        assert _statuses(draft.package_id) == [(1, "archived"), (2, "published")]
+
+
+def test_two_new_drafts_at_once_leave_one_draft() -> None:
+    """Two admins start a new version at the same moment: one draft v2, one DraftAlreadyExists."""
+    admin = make_admin()
+    v1 = make_published_package(actor=admin)
+
+    results = _race(
+        [lambda: packaging.create_draft_from(actor=admin, version_id=v1.pk) for _ in range(2)]
+    )
+
+    failures = [r for r in results if isinstance(r, Exception)]
+    assert len(failures) == 1 and isinstance(failures[0], DraftAlreadyExists), results
+    assert _statuses(v1.package_id) == [(1, "published"), (2, "draft")]
