@@ -30,6 +30,10 @@ class AuditEvent(models.Model):
     before = models.JSONField(null=True, blank=True)
     after = models.JSONField(null=True, blank=True)
     notes = models.TextField(blank=True, default="")
+    # The tamper-evident chain: each record's hash covers its content and the
+    # previous record's hash (see audit.api.verify_chain).
+    prev_hash = models.CharField(max_length=64)
+    hash = models.CharField(max_length=64)
 
     class Meta:
         ordering = ["id"]
@@ -37,3 +41,17 @@ class AuditEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.occurred_at:%Y-%m-%d %H:%M} {self.actor_label} {self.action} {self.target_label}"
+
+
+class AuditChainHead(models.Model):
+    """The newest record of the audit chain; one row, locked by every audit write.
+
+    Locking it serialises appends, so the chain never forks; keeping the last
+    hash here lets ``verify_audit`` notice a deleted *last* record too.
+    """
+
+    last_event_id = models.BigIntegerField(default=0)
+    last_hash = models.CharField(max_length=64, default="")
+
+    def __str__(self) -> str:
+        return f"audit chain head at {self.last_event_id}"
