@@ -10,6 +10,7 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from ninja import Field, Schema
+from ninja.schema import DjangoGetter
 from pydantic import ConfigDict, StrictBool, StrictInt, StrictStr, model_validator
 
 
@@ -22,8 +23,10 @@ class Input(Schema):
     @classmethod
     def _must_be_an_object(cls, data: Any) -> Any:
         # ninja's Schema reads attributes of any object, so a JSON array would
-        # otherwise pass as a body whose fields are all defaults.
-        if not isinstance(data, dict):
+        # otherwise pass as a body whose fields are all defaults. ninja validates
+        # twice, the second time with the body wrapped in a DjangoGetter: look inside.
+        body = data._obj if isinstance(data, DjangoGetter) else data
+        if not isinstance(body, dict):
             raise ValueError("the body must be a JSON object")
         return data
 
