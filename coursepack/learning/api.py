@@ -15,6 +15,7 @@ from typing import Any, Literal
 
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
+from django.db.models import Count
 from django.utils import timezone
 
 from coursepack import rules
@@ -259,7 +260,14 @@ def bulk_enroll(
         for chunk in _chunks(learner_ids, chunk_size):
             wanted = [i for i in dict.fromkeys(chunk) if i not in seen]
             seen.update(wanted)
-            known = set(User.objects.filter(pk__in=wanted).values_list("pk", flat=True))
+            # Lock the learners (in id order, as every bulk write does) so that a
+            # completion recorded for one of them meanwhile waits and is counted.
+            known = set(
+                User.objects.select_for_update()
+                .filter(pk__in=wanted)
+                .order_by("pk")
+                .values_list("pk", flat=True)
+            )
             taken = set(
                 Enrollment.objects.filter(
                     package=package, learner_id__in=wanted, withdrawn_at__isnull=True
@@ -346,7 +354,7 @@ def _refresh(enrollments: list[Enrollment]) -> list[Enrollment]:
     courses: set[int] = set()
     for enrollment in enrollments:
         by_learner.setdefault(enrollment.learner_id, []).append(enrollment)
-        courses |= rules.course_ids(packaging.requirement_tree(enrollment.version_id))
+        courses |= packaging.version_course_ids(enrollment.version_id)
     events = selectors.events_by_learner(by_learner, courses)
     changed = []
     for learner_id, group in by_learner.items():
@@ -363,7 +371,7 @@ def _affected(learner_id: int, course_id: int) -> list[Enrollment]:
     return [
         e
         for e in candidates
-        if course_id in rules.course_ids(packaging.requirement_tree(e.version_id))
+        if course_id in packaging.version_course_ids(e.version_id)
     ]
 
 
@@ -579,9 +587,10 @@ def preview_publish(*, version_id: int) -> ImpactPreview:
     if current is None:
         return ImpactPreview(None, 0, {}, [PolicyImpact(p, 0, 0, 0, 0) for p in POLICY_MOVES])
     open_enrollments = Enrollment.objects.filter(version=current, withdrawn_at__isnull=True)
-    by_status: dict[str, int] = {}
-    for status in open_enrollments.values_list("status", flat=True).iterator(chunk_size=5000):
-        by_status[status] = by_status.get(status, 0) + 1
+    by_status: dict[str, int] = {
+        row["status"]: row["n"]
+        for row in open_enrollments.values("status").annotate(n=Count("id")).order_by()
+    }
     tree = packaging.requirement_tree(draft.pk)
     courses = rules.course_ids(tree)
     movable = open_enrollments.filter(status__in=POLICY_MOVES["move_in_progress"])
@@ -644,8 +653,17 @@ def move_inflight(
         ).values_list("pk", flat=True)
     )
     moved = 0
+    User = get_user_model()
     for chunk in _chunks(ids, _CHUNK):
         rows = list(Enrollment.objects.filter(pk__in=chunk))
+        # Lock the learners first: a completion recorded for one of them meanwhile
+        # waits, then re-evaluates against the version they were moved to.
+        list(
+            User.objects.select_for_update()
+            .filter(pk__in=[e.learner_id for e in rows])
+            .order_by("pk")
+            .values_list("pk", flat=True)
+        )
         EnrollmentMove.objects.bulk_create(
             EnrollmentMove(
                 enrollment=e,

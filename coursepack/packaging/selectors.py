@@ -35,6 +35,7 @@ __all__ = [
     "latest_group_version",
     "package_summaries",
     "requirement_tree",
+    "version_course_ids",
     "version_state",
 ]
 
@@ -232,6 +233,24 @@ def _remember(version_id: int, tree: rules.RequirementTree) -> None:
         _tree_cache[version_id] = tree
         while len(_tree_cache) > _CACHE_SIZE:
             _tree_cache.popitem(last=False)
+
+
+_course_id_cache: dict[int, frozenset[int]] = {}
+
+
+def version_course_ids(version_id: int) -> frozenset[int]:
+    """Return every course id in a version's tree (cached for released versions)."""
+    cached = _course_id_cache.get(version_id)
+    if cached is not None:
+        return cached
+    tree = requirement_tree(version_id)
+    ids = rules.course_ids(tree)
+    with _cache_lock:
+        if version_id in _tree_cache:  # released: its tree was cached, so may its courses be
+            if len(_course_id_cache) >= _CACHE_SIZE:
+                _course_id_cache.clear()
+            _course_id_cache[version_id] = ids
+    return ids
 
 
 def diff_versions(old_version_id: int, new_version_id: int) -> rules.VersionDiff:
