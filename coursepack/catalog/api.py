@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from coursepack.audit import api as audit
@@ -39,9 +39,20 @@ def get_course(course_id: int) -> Course:
         raise CourseNotFound(f"There is no course with id {course_id}.") from None
 
 
+# The largest value PostgreSQL's integer column holds; SQLite would take more,
+# but both engines must accept and refuse the same input.
+_MAX_DURATION = 2_147_483_647
+
+
 def _check_duration(problems: Problems, value: int) -> None:
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
         problems.add("duration_minutes", "must be a whole number of minutes, 0 or more")
+    elif value > _MAX_DURATION:
+        problems.add("duration_minutes", f"must be at most {_MAX_DURATION} minutes")
+
+
+def _code_taken(code: str) -> CourseCodeTaken:
+    return CourseCodeTaken(f"A course with code {code!r} already exists; choose another code.")
 
 
 def create_course(
@@ -60,9 +71,7 @@ def create_course(
         _check_duration(problems, duration_minutes)
     with transaction.atomic():
         if Course.objects.filter(code=code).exists():
-            raise CourseCodeTaken(
-                f"A course with code {code!r} already exists; choose another code."
-            )
+            raise _code_taken(code)
         now = timezone.now()
         course = Course(
             code=code,
@@ -74,7 +83,13 @@ def create_course(
             created_by=actor if actor is not None and actor.is_authenticated else None,
         )
         full_clean(course, exclude=["code", "created_by"])
-        course.save()
+        try:
+            # Someone may have taken the code since the check above: the unique
+            # constraint decides, and the caller still gets the typed error.
+            with transaction.atomic():
+                course.save()
+        except IntegrityError:
+            raise _code_taken(code) from None
         audit.record(
             actor=actor, action="course.created", target=course, at=now, after=_snapshot(course)
         )

@@ -291,3 +291,21 @@ def test_delete_of_an_unknown_course_raises_course_not_found(admin: Any) -> None
     """Deleting a course id that does not exist raises CourseNotFound."""
     with pytest.raises(CourseNotFound):
         catalog.delete_course(actor=admin, course_id=999_999)
+
+
+@pytest.mark.parametrize("minutes", [2**31, 2**63])
+def test_a_duration_beyond_the_storable_range_is_refused_on_create_and_update(
+    admin: Any, minutes: int
+) -> None:
+    """Both engines refuse the same durations, with InvalidInput rather than a database error."""
+    course = make_course(actor=admin)
+    before = _catalog_state()
+
+    with pytest.raises(InvalidInput) as created:
+        catalog.create_course(actor=admin, code="BIG-1", name="Big", duration_minutes=minutes)
+    with pytest.raises(InvalidInput) as updated:
+        catalog.update_course(actor=admin, course_id=course.pk, duration_minutes=minutes)
+
+    assert [p.split(":")[0] for p in created.value.problems] == ["duration_minutes"]
+    assert [p.split(":")[0] for p in updated.value.problems] == ["duration_minutes"]
+    assert _catalog_state() == before
