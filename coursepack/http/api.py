@@ -13,7 +13,7 @@ from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 
 from coursepack.errors import DomainError
-from coursepack.http import accounts, content, learning
+from coursepack.http import accounts, content, learning, reports
 from coursepack.http.auth import BrowserSession, TokenAuth
 from coursepack.http.problems import PROBLEM_CONTENT_TYPE, domain_error_response, problem_response
 
@@ -46,6 +46,7 @@ api = CoursepackAPI(
 api.add_router("", accounts.router)
 api.add_router("", content.router)
 api.add_router("", learning.router)
+api.add_router("", reports.router)
 
 
 @api.exception_handler(DomainError)

@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from coursepack.web import views
+from coursepack.web import reports, views
 
 app_name = "web"
 
@@ -14,4 +14,7 @@ urlpatterns = [
     ),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("packages/<int:package_id>/", views.package_detail, name="package"),
+    path("reports/", reports.reports, name="reports"),
+    path("reports/<str:kind>.csv", reports.report_csv, name="report-csv"),
+    path("reports/report.xlsx", reports.report_xlsx, name="report-xlsx"),
 ]

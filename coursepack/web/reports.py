@@ -1,0 +1,189 @@
+"""The reports page and its CSV / XLSX downloads (thin: parse, call selectors, render)."""
+
+from __future__ import annotations
+
+import dataclasses
+import tempfile
+from typing import Any, cast
+from urllib.parse import urlencode
+
+from django import forms
+from django.http import (
+    FileResponse,
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    HttpResponseBadRequest,
+    StreamingHttpResponse,
+)
+from django.http.response import HttpResponseBase
+from django.shortcuts import render
+from django.utils import timezone
+from django.utils.http import content_disposition_header
+
+from coursepack.errors import InvalidInput
+from coursepack.reports import exports, selectors, tables
+from coursepack.reports.selectors import FilterChoices, ReportFilters
+from coursepack.web.access import STAFF, role_required
+from coursepack.web.report_chart import completions_chart
+
+LEARNERS_PER_PAGE = 100
+
+
+class ReportFilterForm(forms.Form):
+    """The report filters, as query parameters ``from``, ``to``, ``package_id``, ``version_id``.
+
+    The same names as the API's; ``to`` is excluded from the range.
+    """
+
+    def __init__(self, data: Any, *, choices: FilterChoices) -> None:
+        super().__init__(data)
+        date = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+        # "from" is a Python keyword: the fields are named here, not as attributes.
+        self.fields["from"] = forms.DateField(required=False, label="From", widget=date)
+        self.fields["to"] = forms.DateField(
+            required=False,
+            label="To (not included)",
+            widget=date,
+            help_text="The range is [from, to): the day 'to' is not in it.",
+        )
+        self.fields["package_id"] = forms.TypedChoiceField(
+            required=False,
+            coerce=int,
+            empty_value=None,
+            label="Package",
+            choices=[("", "All packages"), *choices.packages],
+        )
+        by_package: dict[str, list[tuple[int, str]]] = {}
+        for version_id, package_name, number in choices.versions:
+            by_package.setdefault(package_name, []).append(
+                (version_id, f"{package_name} v{number}")
+            )
+        version_choices: list[Any] = [("", "All versions"), *by_package.items()]
+        self.fields["version_id"] = forms.TypedChoiceField(
+            required=False, coerce=int, empty_value=None, label="Version", choices=version_choices
+        )
+
+    def report_filters(self) -> ReportFilters | None:
+        """Return the filters, or None (with the problems added to the form's errors)."""
+        if not self.is_valid():
+            return None
+        data = self.cleaned_data
+        try:
+            return selectors.make_filters(
+                date_from=data["from"],
+                date_to=data["to"],
+                package_id=data["package_id"],
+                version_id=data["version_id"],
+            )
+        except InvalidInput as exc:
+            self.add_error("to", exc.message)
+            return None
+
+    def query(self) -> str:
+        """The valid filters as a query string, to carry into downloads and page links."""
+        params = {
+            name: value.isoformat() if hasattr(value, "isoformat") else value
+            for name, value in self.cleaned_data.items()
+            if value is not None
+        }
+        return urlencode(params)
+
+
+def _form(request: HttpRequest) -> tuple[ReportFilterForm, ReportFilters | None]:
+    form = ReportFilterForm(request.GET, choices=selectors.filter_choices())
+    return form, form.report_filters()
+
+
+def _page(request: HttpRequest) -> int:
+    try:
+        return max(1, int(request.GET.get("page", "1")))
+    except ValueError:
+        return 1
+
+
+@role_required(*STAFF)
+def reports(request: HttpRequest) -> HttpResponse:
+    """Show the reports for the chosen filters: totals, chart, and every table."""
+    form, filters = _form(request)
+    context: dict[str, Any] = {"form": form, "filters": filters}
+    if filters is not None:
+        page = _page(request)
+        learner_total = selectors.learner_count(filters)
+        pages = max(1, -(-learner_total // LEARNERS_PER_PAGE))
+        page = min(page, pages)
+        package_report = selectors.package_report(filters)
+        over_time = selectors.completions_over_time(filters)
+        learners = tables.learners_table(
+            selectors.learner_rows(
+                filters, offset=(page - 1) * LEARNERS_PER_PAGE, limit=LEARNERS_PER_PAGE
+            )
+        )
+        report_tables = {
+            "packages": tables.packages_table(package_report),
+            "completions": tables.completions_table(over_time),
+            "courses": tables.courses_table(selectors.course_report(filters)),
+            # The template and the tests both read the rows: not a one-shot stream.
+            "learners": dataclasses.replace(learners, rows=list(learners.rows)),
+        }
+        query = form.query()
+        context.update(
+            totals=selectors.overall(package_report),
+            package_count=len(package_report),
+            over_time=over_time,
+            chart=completions_chart(over_time),
+            tables=report_tables,
+            query=query,
+            learner_total=learner_total,
+            learner_page=page,
+            learner_pages=pages,
+            learner_first=(page - 1) * LEARNERS_PER_PAGE + 1,
+            learner_last=min(page * LEARNERS_PER_PAGE, learner_total),
+        )
+    return render(request, "web/reports.html", context)
+
+
+def _attachment(response: StreamingHttpResponse, filename: str) -> None:
+    header = content_disposition_header(True, filename)
+    assert header is not None  # None only for an inline response without a filename
+    response["Content-Disposition"] = header
+
+
+@role_required(*STAFF)
+def report_csv(request: HttpRequest, kind: str) -> HttpResponseBase:
+    """Stream one report table as CSV, with the page's filters."""
+    if kind not in tables.TABLE_KINDS:
+        raise Http404("There is no such report table.")
+    form, filters = _form(request)
+    if filters is None:
+        return HttpResponseBadRequest(form.errors.as_text(), content_type="text/plain")
+    table = tables.report_table(cast(tables.TableKind, kind), filters)
+    response = StreamingHttpResponse(
+        exports.csv_lines(table), content_type=exports.CSV_CONTENT_TYPE
+    )
+    _attachment(response, exports.export_filename(kind, "csv", timezone.localdate()))
+    return response
+
+
+@role_required(*STAFF)
+def report_xlsx(request: HttpRequest) -> HttpResponseBase:
+    """Send every report table as one XLSX workbook, one sheet per table."""
+    form, filters = _form(request)
+    if filters is None:
+        return HttpResponseBadRequest(form.errors.as_text(), content_type="text/plain")
+    # An unnamed temporary file: gone from disk already, freed when the response closes it.
+    spool = tempfile.TemporaryFile(suffix=".xlsx")  # noqa: SIM115
+    try:
+        exports.write_xlsx(
+            (tables.report_table(kind, filters) for kind in tables.TABLE_KINDS), spool
+        )
+        spool.seek(0)
+    except BaseException:
+        spool.close()
+        raise
+    return FileResponse(
+        spool,
+        as_attachment=True,
+        filename=exports.export_filename("all", "xlsx", timezone.localdate()),
+        content_type=exports.XLSX_CONTENT_TYPE,
+    )
