@@ -1,0 +1,392 @@
+"""Property: the transcript as of t is a replay of only what had happened by t.
+
+Random histories go through the real services — enrol, record completed /
+passed / failed events that occurred in the past, void, publish new versions
+with each in-flight policy, withdraw — on a clock that moves forward by hours
+or days between steps. The test keeps its own account of what happened and
+when; for many moments t (before the first enrolment, at and just before every
+step and every event, after the voids) the transcript must equal the replay:
+the version each enrollment was on at t (from the test's own account of the
+moves), and the engine over only the events and voids that occurred by t (by
+the withdrawal, if that came first), with nothing cut by the engine's as_of.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+import pytest
+from django.db import transaction
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from records_helpers import frozen_clock
+
+from coursepack import rules
+from coursepack.learning import api as learning
+from coursepack.learning.api import POLICY_MOVES
+from coursepack.learning.selectors import to_rule_event
+from coursepack.learning.transcript import TranscriptStatus, transcript
+from coursepack.packaging import api as packaging
+from coursepack.packaging import selectors as packaging_selectors
+from tests.factories import make_admin, make_course, make_group, make_learner
+
+pytestmark = pytest.mark.django_db
+
+EPSILON = timedelta(microseconds=1)
+LEARNERS = 2
+PACKAGES = 2
+
+learner_index = st.integers(0, LEARNERS - 1)
+package_index = st.integers(0, PACKAGES - 1)
+pick = st.integers(0, 50)
+
+enrol = st.tuples(st.just("enrol"), learner_index, package_index)
+record = st.tuples(
+    st.just("record"),
+    learner_index,
+    st.integers(0, 4),
+    st.sampled_from(["completed", "completed", "passed", "failed"]),
+    # how long before "now" the event occurred, in hours (up to 40 days)
+    st.integers(0, 40 * 24),
+)
+publish = st.tuples(
+    st.just("publish"),
+    package_index,
+    st.integers(0, 2),
+    # moving learners is what makes "the version at t" interesting
+    st.sampled_from([*POLICY_MOVES, "move_not_started", "move_in_progress"]),
+)
+steps = st.one_of(
+    enrol,
+    record,
+    record,
+    st.tuples(st.just("void"), pick),
+    st.tuples(st.just("void"), pick),
+    publish,
+    publish,
+    st.tuples(st.just("withdraw"), pick),
+)
+# A few enrolments first (so that publishes have learners to move), then anything;
+# each step comes after a pause of 1 hour to 5 days.
+histories = st.tuples(
+    st.lists(st.tuples(st.integers(1, 48), enrol), min_size=1, max_size=3),
+    st.lists(st.tuples(st.integers(1, 120), steps), min_size=2, max_size=10),
+).map(lambda parts: parts[0] + parts[1])
+
+
+@dataclass
+class Enrolled:
+    """The test's own account of one enrollment."""
+
+    id: int
+    learner: int
+    package: int
+    enrolled_at: datetime
+    # (from when, version id), oldest first
+    versions: list[tuple[datetime, int]]
+    withdrawn_at: datetime | None = None
+
+    def version_at(self, t: datetime) -> int:
+        return [v for at, v in self.versions if at <= t][-1]
+
+
+@dataclass
+class Happened:
+    """The test's own account of one event (a void too)."""
+
+    id: int
+    learner: int
+    course: int
+    kind: str
+    occurred_at: datetime
+    voids: int | None = None
+    voided_at: datetime | None = None
+
+    def rule_event(self) -> rules.LearnerEvent:
+        return to_rule_event(self.id, self.course, self.kind, self.occurred_at, self.voids)
+
+
+@dataclass(frozen=True)
+class Setting:
+    """What every history starts from, made once per test run of the property."""
+
+    start: datetime
+    admin: Any
+    learners: list[int]
+    packages: list[int]
+    courses: list[int]
+    # Courses a publish may add to each package (not inside its groups).
+    addable: list[list[int]]
+    # The v1 of each package.
+    first_versions: dict[int, int]
+
+
+@dataclass
+class World:
+    """Everything one history did, with times."""
+
+    setting: Setting
+    active: dict[int, int]
+    enrollments: list[Enrolled] = field(default_factory=list)
+    events: list[Happened] = field(default_factory=list)
+    moments: list[datetime] = field(default_factory=list)
+    trees: dict[int, rules.RequirementTree] = field(default_factory=dict)
+
+    @property
+    def admin(self) -> Any:
+        return self.setting.admin
+
+    @property
+    def learners(self) -> list[int]:
+        return self.setting.learners
+
+    @property
+    def packages(self) -> list[int]:
+        return self.setting.packages
+
+    @property
+    def courses(self) -> list[int]:
+        return self.setting.courses
+
+    def tree(self, version_id: int) -> rules.RequirementTree:
+        if version_id not in self.trees:
+            self.trees[version_id] = packaging_selectors.requirement_tree(version_id)
+        return self.trees[version_id]
+
+
+@pytest.fixture
+def setting(db: None) -> Setting:
+    """A catalog, two published packages with groups, two learners: shared by every
+    example of the property (each example rolls back what it does)."""
+    with frozen_clock() as clock:
+        return _setup(clock.now())
+
+
+def _setup(start: datetime) -> Setting:
+    admin = make_admin()
+    learners = [make_learner().pk for _ in range(LEARNERS)]
+    c = [make_course(actor=admin) for _ in range(5)]
+    family = make_group(actor=admin, kind="family", items=[c[1], c[2]])
+    series = make_group(actor=admin, kind="series", items=[c[3], c[4]])
+    contents = [[(c[0], True), (family, True)], [(c[2], True), (series, True)]]
+    packages, active = [], {}
+    for items in contents:
+        draft = packaging.create_package(actor=admin, name=f"Package {len(packages)}")
+        for thing, required in items:
+            if thing in c:
+                packaging.add_item(
+                    actor=admin, version_id=draft.pk, course_id=thing.pk, required=required
+                )
+            else:
+                packaging.add_item(
+                    actor=admin, version_id=draft.pk, group_id=thing.group_id, required=required
+                )
+        packaging.publish_version(actor=admin, version_id=draft.pk, change_notes="v1")
+        packages.append(draft.package_id)
+        active[draft.package_id] = draft.pk
+    return Setting(
+        start=start,
+        admin=admin,
+        learners=learners,
+        packages=packages,
+        courses=[x.pk for x in c],
+        addable=[[c[0].pk, c[3].pk, c[4].pk], [c[0].pk, c[1].pk]],
+        first_versions=active,
+    )
+
+
+def _change_draft(world: World, package_index: int, draft_id: int, change: int) -> None:
+    """Change a fresh draft a little: toggle a required flag, add or remove an item."""
+    admin = world.admin
+    items = list(packaging_selectors.get_version(draft_id).items.order_by("position"))
+    required = [i for i in items if i.required]
+
+    def toggle() -> None:
+        first = items[0]
+        if first.required and len(required) == 1:
+            return  # it would leave nothing required; publish the copy unchanged
+        packaging.set_item_required(
+            actor=admin, version_id=draft_id, item_id=first.pk, required=not first.required
+        )
+
+    if change == 0:
+        toggle()
+    elif change == 1:
+        present = {i.course_id for i in items}
+        missing = [x for x in world.setting.addable[package_index] if x not in present]
+        if missing:
+            packaging.add_item(actor=admin, version_id=draft_id, course_id=missing[0])
+        else:
+            toggle()
+    else:
+        last = items[-1]
+        if len(items) > 1 and (not last.required or len(required) > 1):
+            packaging.remove_item(actor=admin, version_id=draft_id, item_id=last.pk)
+        else:
+            toggle()
+
+
+def _replay(world: World, enrolled: Enrolled, version_id: int, until: datetime) -> rules.Evaluation:
+    """Evaluate a version's tree over only the learner's events and voids up to ``until``."""
+    tree = world.tree(version_id)
+    happened = [
+        e.rule_event()
+        for e in world.events
+        if e.learner == enrolled.learner and e.occurred_at <= until
+    ]
+    return rules.evaluate(tree, happened)
+
+
+def _do(world: World, now: datetime, step: tuple[Any, ...]) -> None:
+    admin = world.admin
+    kind = step[0]
+    if kind == "enrol":
+        learner, package = world.learners[step[1]], world.packages[step[2]]
+        if any(
+            e.learner == learner and e.package == package and e.withdrawn_at is None
+            for e in world.enrollments
+        ):
+            return
+        enrollment = learning.enroll(actor=admin, learner_id=learner, package_id=package)
+        assert enrollment.version_id == world.active[package]
+        world.enrollments.append(
+            Enrolled(enrollment.pk, learner, package, now, [(now, enrollment.version_id)])
+        )
+    elif kind == "record":
+        learner, course = world.learners[step[1]], world.courses[step[2]]
+        occurred_at = now - timedelta(hours=step[4])
+        result = learning.record_completion(
+            actor=admin, learner_id=learner, course_id=course, kind=step[3], occurred_at=occurred_at
+        )
+        world.events.append(Happened(result.event.pk, learner, course, step[3], occurred_at))
+        world.moments.append(occurred_at)
+    elif kind == "void":
+        open_events = [e for e in world.events if e.kind != "void" and e.voided_at is None]
+        if not open_events:
+            return
+        target = open_events[step[1] % len(open_events)]
+        result = learning.void_event(actor=admin, event_id=target.id, reason="Wrong learner.")
+        target.voided_at = now
+        world.events.append(
+            Happened(result.event.pk, target.learner, target.course, "void", now, target.id)
+        )
+    elif kind == "publish":
+        package = world.packages[step[1]]
+        previous = world.active[package]
+        draft = packaging.create_draft_from(actor=admin, version_id=previous)
+        _change_draft(world, step[1], draft.pk, step[2])
+        # Which open enrollments on the active version the policy moves, by their
+        # status now: worked out by the test, not read back from the database.
+        moving = [
+            e
+            for e in world.enrollments
+            if e.package == package
+            and e.withdrawn_at is None
+            and e.version_at(now) == previous
+            and str(_replay(world, e, previous, now).status) in POLICY_MOVES[step[3]]
+        ]
+        outcome = packaging.publish_version(
+            actor=admin, version_id=draft.pk, change_notes="next", inflight_policy=step[3]
+        )
+        assert outcome.moved_enrollments == len(moving)
+        world.active[package] = draft.pk
+        for e in moving:
+            e.versions.append((now, draft.pk))
+    elif kind == "withdraw":
+        open_ones = [e for e in world.enrollments if e.withdrawn_at is None]
+        if not open_ones:
+            return
+        chosen = open_ones[step[1] % len(open_ones)]
+        learning.withdraw(actor=admin, enrollment_id=chosen.id)
+        chosen.withdrawn_at = now
+
+
+def _expected(world: World, learner: int, t: datetime) -> tuple[list[Any], list[Any]]:
+    enrollments = []
+    for e in sorted(world.enrollments, key=lambda e: (e.enrolled_at, e.id)):
+        if e.learner != learner or e.enrolled_at > t:
+            continue
+        version = e.version_at(t)
+        withdrawn = e.withdrawn_at is not None and e.withdrawn_at <= t
+        evaluation = _replay(world, e, version, e.withdrawn_at if withdrawn else t)
+        enrollments.append(
+            (
+                e.id,
+                version,
+                TranscriptStatus.WITHDRAWN if withdrawn else TranscriptStatus(evaluation.status),
+                evaluation.status,
+                evaluation.completed_at,
+                (evaluation.root.done, evaluation.root.needed),
+                tuple(evaluation.why_not_complete()),
+                e.withdrawn_at if withdrawn else None,
+            )
+        )
+    events = []
+    for h in sorted(world.events, key=lambda h: (h.occurred_at, h.id)):
+        if h.learner != learner or h.occurred_at > t:
+            continue
+        voided = h.voided_at is not None and h.voided_at <= t
+        later = h.voided_at is not None and h.voided_at > t
+        counted = h.kind in ("completed", "passed") and not voided
+        events.append((h.id, h.kind, h.occurred_at, voided, later, counted))
+    return enrollments, events
+
+
+def _actual(learner: int, t: datetime) -> tuple[list[Any], list[Any]]:
+    got = transcript(learner, t)
+    enrollments = [
+        (
+            e.enrollment_id,
+            e.version_id,
+            e.status,
+            e.progress_status,
+            e.completed_at,
+            (e.progress_done, e.progress_needed),
+            e.why_not_complete,
+            e.withdrawn_at,
+        )
+        for e in got.enrollments
+    ]
+    events = [
+        (e.event_id, e.kind, e.occurred_at, e.voided, e.voided_later, e.counted) for e in got.events
+    ]
+    return enrollments, events
+
+
+def _moments(world: World) -> list[datetime]:
+    """Moments worth asking about: before everything, at and just before every step and
+    event, and after the last step."""
+    wanted = {world.moments[0] - timedelta(days=60), world.moments[-1] + timedelta(days=1)}
+    for m in world.moments:
+        wanted |= {m, m - EPSILON}
+    for h in world.events:
+        wanted |= {h.occurred_at, h.occurred_at - EPSILON}
+    return sorted(wanted)
+
+
+@settings(max_examples=25, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(history=histories)
+def test_transcript_as_of_t_is_a_replay_of_what_happened_by_t(
+    setting: Setting, history: list[tuple[int, tuple[Any, ...]]]
+) -> None:
+    """For every moment t, each enrollment that existed at t shows the version it was on
+    then and the engine's verdict over only the events and voids up to t (or up to its
+    withdrawal); each event up to t says whether it counted then, was voided by then,
+    or was voided later."""
+    packaging_selectors._tree_cache.clear()
+    with transaction.atomic(), frozen_clock(setting.start) as clock:
+        # Given a catalog, two packages with groups and two learners
+        world = World(setting, active=dict(setting.first_versions), moments=[setting.start])
+        # When a random history happens, step by step over days
+        for pause, step in history:
+            now = clock.advance(timedelta(hours=pause))
+            world.moments.append(now)
+            _do(world, now, step)
+        clock.advance(timedelta(hours=1))
+        # Then at every moment worth asking about, the transcript is the replay
+        for t in _moments(world):
+            for learner in world.learners:
+                assert _actual(learner, t) == _expected(world, learner, t), t
+        transaction.set_rollback(True)
