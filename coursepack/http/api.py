@@ -16,20 +16,32 @@ from coursepack.errors import DomainError
 from coursepack.http import accounts, content, learning, reports
 from coursepack.http.auth import BrowserSession, TokenAuth
 from coursepack.http.problems import PROBLEM_CONTENT_TYPE, domain_error_response, problem_response
+from coursepack.http.schemas import NOT_BLANK
 
 
 class CoursepackAPI(NinjaAPI):
-    """NinjaAPI whose schema says that errors are ``application/problem+json``."""
+    """NinjaAPI whose schema says that errors are ``application/problem+json``.
 
-    def get_openapi_schema(self, *args: Any, **kwargs: Any) -> Any:
-        schema = super().get_openapi_schema(*args, **kwargs)
-        for operations in schema["paths"].values():
-            for operation in operations.values():
-                for status, response in operation.get("responses", {}).items():
-                    content = response.get("content")
-                    if int(status) >= 400 and content and "application/json" in content:
-                        content[PROBLEM_CONTENT_TYPE] = content.pop("application/json")
-        return schema
+    The schema is built once per URL prefix: building it takes seconds, and the
+    routes do not change while the process runs.
+    """
+
+    def get_openapi_schema(
+        self, *, path_prefix: str | None = None, path_params: dict[str, Any] | None = None
+    ) -> Any:
+        if path_prefix is None:
+            path_prefix = self.get_root_path(path_params or {})
+        cache: dict[str, Any] = self.__dict__.setdefault("_coursepack_schemas", {})
+        if path_prefix not in cache:
+            schema = super().get_openapi_schema(path_prefix=path_prefix)
+            for operations in schema["paths"].values():
+                for operation in operations.values():
+                    for status, response in operation.get("responses", {}).items():
+                        content = response.get("content")
+                        if int(status) >= 400 and content and "application/json" in content:
+                            content[PROBLEM_CONTENT_TYPE] = content.pop("application/json")
+            cache[path_prefix] = schema
+        return cache[path_prefix]
 
 
 api = CoursepackAPI(
@@ -63,13 +75,22 @@ def _location(loc: Any) -> str:
     )
 
 
+def _message(error: dict[str, Any]) -> str:
+    if error.get("type") == "string_pattern_mismatch":
+        # The patterns (schemas.NUL_FREE, schemas.NOT_BLANK) say this; a regex does not.
+        pattern = str((error.get("ctx") or {}).get("pattern", ""))
+        return (
+            "must not be blank or contain NUL characters"
+            if pattern == NOT_BLANK
+            else "must not contain NUL characters"
+        )
+    return str(error.get("msg", "is not valid"))
+
+
 @api.exception_handler(ValidationError)
 def _validation_error(request: HttpRequest, exc: ValidationError) -> HttpResponse:
     errors = [
-        {
-            "field": _location(e.get("loc", ())) or "body",
-            "message": str(e.get("msg", "is not valid")),
-        }
+        {"field": _location(e.get("loc", ())) or "body", "message": _message(e)}
         for e in exc.errors
     ]
     return problem_response(

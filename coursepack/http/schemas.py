@@ -31,10 +31,27 @@ class Input(Schema):
         return data
 
 
+# What the services refuse, said in the schema too, so that clients (and the
+# fuzzer) know before they send: no NUL characters anywhere (PostgreSQL cannot
+# store them), and names that are not blank. "Blank" is what str.strip() removes:
+# Unicode white space plus the separators \x1c-\x1f.
+_BLANK = r"\t\n\x0b\x0c\r\x1c-\x1f \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+NUL_FREE = r"^[^\x00]*$"
+NOT_BLANK = rf"^[^\x00]*[^\x00{_BLANK}][^\x00]*$"
+
+
 Id = Annotated[StrictInt, Field(ge=1, le=2**53)]
 Position = Annotated[StrictInt, Field(ge=1, le=100_000)]
-Text = Annotated[StrictStr, Field(max_length=20_000)]
-Name = Annotated[StrictStr, Field(max_length=255)]
+Text = Annotated[StrictStr, Field(max_length=20_000, pattern=NUL_FREE)]
+Name = Annotated[StrictStr, Field(min_length=1, max_length=255, pattern=NOT_BLANK)]
+Code = Annotated[StrictStr, Field(min_length=1, max_length=64, pattern=NOT_BLANK)]
+Category = Annotated[StrictStr, Field(max_length=100, pattern=NUL_FREE)]
+ExternalId = Annotated[StrictStr, Field(min_length=1, max_length=255, pattern=NOT_BLANK)]
+Reason = Annotated[StrictStr, Field(min_length=1, max_length=20_000, pattern=NOT_BLANK)]
+Username = Annotated[StrictStr, Field(min_length=1, max_length=150, pattern=NOT_BLANK)]
+PersonName = Annotated[StrictStr, Field(max_length=150, pattern=NUL_FREE)]
+Email = Annotated[StrictStr, Field(max_length=254, pattern=NUL_FREE)]
+TokenName = Annotated[StrictStr, Field(min_length=1, max_length=100, pattern=NOT_BLANK)]
 InFlightPolicy = Literal["keep", "move_not_started", "move_in_progress"]
 
 
@@ -53,7 +70,7 @@ class CourseOut(Schema):
 
 
 class CourseIn(Input):
-    code: Annotated[StrictStr, Field(max_length=64)]
+    code: Code
     name: Name
     description: Text = ""
     duration_minutes: Annotated[StrictInt, Field(ge=0, le=1_000_000)] = 0
@@ -169,7 +186,7 @@ class PackageOut(Schema):
 class PackageIn(Input):
     name: Name
     description: Text = ""
-    category: Annotated[StrictStr, Field(max_length=100)] = ""
+    category: Category = ""
 
 
 class PackageCreated(Schema):
@@ -180,7 +197,7 @@ class PackageCreated(Schema):
 class PackagePatch(Input):
     name: Name | None = None
     description: Text | None = None
-    category: Annotated[StrictStr, Field(max_length=100)] | None = None
+    category: Category | None = None
 
 
 class VersionSummaryOut(Schema):
@@ -407,7 +424,7 @@ class CompletionIn(Input):
     kind: Literal["completed", "passed", "failed"] = "completed"
     occurred_at: datetime | None = Field(None, description="When it happened (default: now).")
     source: Literal["manual", "api", "import", "xapi"] = "api"
-    external_id: Annotated[StrictStr, Field(min_length=1, max_length=255)] | None = None
+    external_id: ExternalId | None = None
     evidence_note: Text = ""
 
 
@@ -470,11 +487,11 @@ class UserOut(MeOut):
 
 
 class UserIn(Input):
-    username: Annotated[StrictStr, Field(max_length=150)]
+    username: Username
     role: Literal["admin", "auditor", "learner"] = "learner"
-    first_name: Annotated[StrictStr, Field(max_length=150)] = ""
-    last_name: Annotated[StrictStr, Field(max_length=150)] = ""
-    email: Annotated[StrictStr, Field(max_length=254)] = ""
+    first_name: PersonName = ""
+    last_name: PersonName = ""
+    email: Email = ""
 
 
 class TokenOut(Schema):
@@ -487,7 +504,7 @@ class TokenOut(Schema):
 
 
 class TokenIn(Input):
-    name: Annotated[StrictStr, Field(max_length=100)]
+    name: TokenName
 
 
 class TokenIssued(Schema):
