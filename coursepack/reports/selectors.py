@@ -22,7 +22,6 @@ from django.db.models import Count, Max, Min, Q, QuerySet
 from django.db.models.functions import Trunc
 from django.utils import timezone
 
-from coursepack import rules
 from coursepack.catalog.models import Course
 from coursepack.errors import InvalidInput
 from coursepack.learning.models import CompletionEvent, Enrollment, EnrollmentStatus, EventKind
@@ -326,7 +325,7 @@ def _report_course_ids(filters: ReportFilters) -> list[int] | None:
         versions = versions.filter(pk=filters.version_id)
     found: set[int] = set()
     for version_id in versions.values_list("pk", flat=True):
-        found |= rules.course_ids(packaging.requirement_tree(version_id))
+        found |= packaging.version_course_ids(version_id)
     return sorted(found)
 
 
