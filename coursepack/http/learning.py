@@ -8,6 +8,7 @@ from typing import Any, Literal
 from django.contrib.auth.models import User
 from django.db import transaction
 from django.http import HttpRequest
+from django.utils import timezone
 from ninja import Header, Query, Router, Schema
 
 from coursepack.errors import InvalidInput
@@ -32,6 +33,7 @@ from coursepack.http.schemas import (
 )
 from coursepack.learning import api as learning
 from coursepack.learning import selectors
+from coursepack.learning import transcript as transcripts
 from coursepack.learning.errors import EnrollmentNotFound, LearnerNotFound
 from coursepack.learning.models import CompletionEvent, Enrollment
 
@@ -255,36 +257,23 @@ def void(request: HttpRequest, event_id: int, body: VoidIn) -> Any:
     response=responses({200: TranscriptOut}, 404),
     tags=["learners"],
 )
-def transcript(request: HttpRequest, learner_id: int) -> Any:
-    """A learner's enrollments and completion events (learners: their own only)."""
+def transcript(request: HttpRequest, learner_id: int, query: Query[AsOf]) -> Any:
+    """A learner's training as of ``as_of`` (default: now); learners see their own only.
+
+    Every enrollment that existed then, with the version the learner was on then and
+    its status then; every event that occurred by then, and whether it was voided by
+    then or later. Derived from the immutable events, pinned versions and version
+    moves, never from stored statuses.
+    """
     user = caller(request)
     if not is_staff_reader(user) and user.pk != learner_id:
         raise LearnerNotFound(f"There is no learner with id {learner_id}.")
-    learner = User.objects.filter(pk=learner_id).first()
-    if learner is None:
-        raise LearnerNotFound(f"There is no learner with id {learner_id}.")
-    enrollments = (
-        Enrollment.objects.filter(learner=learner)
-        .select_related("learner", "package", "version")
-        .order_by("enrolled_at", "id")
-    )
-    events = (
-        CompletionEvent.objects.filter(learner=learner)
-        .select_related("voided_by")
-        .order_by("occurred_at", "id")
-    )
-    out_events = []
-    for e in events:
-        row = serialize.event(e)
-        voided_by = getattr(e, "voided_by", None)
-        row["voided_by_id"] = voided_by.pk if voided_by is not None else None
-        out_events.append(row)
-    return {
-        "learner_id": learner.pk,
-        "learner_username": learner.get_username(),
-        "enrollments": [serialize.enrollment(e) for e in enrollments],
-        "events": out_events,
-    }
+    if query.as_of is not None and query.as_of.tzinfo is None:
+        raise InvalidInput(
+            "as_of needs a time zone.", problems=["as_of: include a time zone, e.g. Z"]
+        )
+    as_of = query.as_of if query.as_of is not None else timezone.now()
+    return serialize.transcript(transcripts.transcript(learner_id, as_of))
 
 
 __all__ = ["READERS", "router"]

@@ -459,14 +459,55 @@ class VoidIn(Input):
     reason: Annotated[StrictStr, Field(min_length=1, max_length=20_000)]
 
 
+class VersionMoveOut(Schema):
+    from_version_id: int
+    from_version_number: int
+    to_version_id: int
+    to_version_number: int
+    moved_at: datetime
+    policy: str
+
+
+class TranscriptEnrollment(EnrollmentOut):
+    """An enrollment as it stood at ``as_of``.
+
+    ``version_*`` is the version the learner was on then; ``status``, progress and
+    ``completed_at`` are the engine's verdict then (as of the withdrawal, if that
+    came first); ``withdrawn_at`` is set only if the withdrawal came by ``as_of``,
+    and ``state`` then says ``withdrawn``.
+    """
+
+    state: Literal["not_started", "in_progress", "completed", "withdrawn"]
+    version_name: str
+    optional_done: int
+    optional_total: int
+    why_not_complete: list[str]
+    moves: list[VersionMoveOut] = Field(description="Version moves made by as_of, oldest first.")
+
+
 class TranscriptEvent(CompletionOut):
+    """An event that occurred by ``as_of``; ``voided_by_id``/``voided_at``/``void_reason``
+    describe its void whenever it was made, ``voided`` and ``voided_later`` say whether
+    that was by ``as_of`` or after."""
+
     voided_by_id: int | None
+    voided_at: datetime | None
+    void_reason: str | None
+    voided: bool
+    voided_later: bool
+    counted: bool = Field(description="A completed or passed event that counted at as_of.")
+    recorded_later: bool = Field(description="Recorded after as_of (back-dated).")
+    course_code: str
+    course_name: str
+    recorded_by: str
 
 
 class TranscriptOut(Schema):
     learner_id: int
     learner_username: str
-    enrollments: list[EnrollmentOut]
+    as_of: datetime
+    generated_at: datetime
+    enrollments: list[TranscriptEnrollment]
     events: list[TranscriptEvent]
 
 

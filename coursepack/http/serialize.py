@@ -7,6 +7,7 @@ from typing import Any
 
 from coursepack import rules
 from coursepack.learning.models import CompletionEvent, Enrollment
+from coursepack.learning.transcript import Transcript, TranscriptEnrollment, TranscriptEvent
 from coursepack.packaging.models import (
     CourseGroupItem,
     CourseGroupVersion,
@@ -116,6 +117,76 @@ def event(e: CompletionEvent) -> dict[str, Any]:
         "external_id": e.external_id,
         "evidence_note": e.evidence_note,
         "voids_id": e.voids_id,
+    }
+
+
+def _transcript_enrollment(t: Transcript, e: TranscriptEnrollment) -> dict[str, Any]:
+    return {
+        "id": e.enrollment_id,
+        "learner_id": t.learner_id,
+        "learner_username": t.learner_username,
+        "package_id": e.package_id,
+        "package_name": e.package_name,
+        "version_id": e.version_id,
+        "version_number": e.version_number,
+        "version_name": e.version_name,
+        "enrolled_at": e.enrolled_at,
+        "withdrawn_at": e.withdrawn_at,
+        "status": str(e.progress_status),
+        "state": str(e.status),
+        "progress_done": e.progress_done,
+        "progress_needed": e.progress_needed,
+        "optional_done": e.optional_done,
+        "optional_total": e.optional_total,
+        "completed_at": e.completed_at,
+        "why_not_complete": list(e.why_not_complete),
+        "moves": [
+            {
+                "from_version_id": m.from_version_id,
+                "from_version_number": m.from_version_number,
+                "to_version_id": m.to_version_id,
+                "to_version_number": m.to_version_number,
+                "moved_at": m.moved_at,
+                "policy": m.policy,
+            }
+            for m in e.moves
+        ],
+    }
+
+
+def _transcript_event(t: Transcript, e: TranscriptEvent) -> dict[str, Any]:
+    return {
+        "id": e.event_id,
+        "learner_id": t.learner_id,
+        "course_id": e.course_id,
+        "course_code": e.course_code,
+        "course_name": e.course_name,
+        "kind": e.kind,
+        "occurred_at": e.occurred_at,
+        "recorded_at": e.recorded_at,
+        "recorded_by": e.recorded_by,
+        "source": e.source,
+        "external_id": e.external_id,
+        "evidence_note": e.evidence_note,
+        "voids_id": e.voids_id,
+        "voided_by_id": e.void.void_event_id if e.void else None,
+        "voided_at": e.void.voided_at if e.void else None,
+        "void_reason": e.void.reason if e.void else None,
+        "voided": e.voided,
+        "voided_later": e.voided_later,
+        "counted": e.counted,
+        "recorded_later": e.recorded_later,
+    }
+
+
+def transcript(t: Transcript) -> dict[str, Any]:
+    return {
+        "learner_id": t.learner_id,
+        "learner_username": t.learner_username,
+        "as_of": t.as_of,
+        "generated_at": t.generated_at,
+        "enrollments": [_transcript_enrollment(t, e) for e in t.enrollments],
+        "events": [_transcript_event(t, e) for e in t.events],
     }
 
 
