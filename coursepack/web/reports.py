@@ -77,7 +77,12 @@ class ReportFilterForm(forms.Form):
                 version_id=data["version_id"],
             )
         except InvalidInput as exc:
-            self.add_error("to", exc.message)
+            for problem in exc.problems or [exc.message]:
+                field, _, message = problem.partition(": ")
+                if field in self.fields and message:
+                    self.add_error(field, message)
+                else:
+                    self.add_error(None, problem)
             return None
 
     def query(self) -> str:
