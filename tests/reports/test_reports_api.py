@@ -1,0 +1,139 @@
+"""GET /api/v1/reports/{packages,courses,learners}: the page's numbers, for auditors and admins."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.test import Client
+from reports_dataset import Dataset
+
+from coursepack.accounts import api as accounts
+from coursepack.accounts.models import Role
+
+pytestmark = pytest.mark.django_db
+
+API = "/api/v1/reports"
+Q1 = "from=2024-01-01&to=2024-04-01"
+
+
+def token_client(role: Role, username: str) -> Client:
+    """A client sending a personal API token of a new user with ``role``."""
+    user = accounts.create_user(actor=None, username=username, role=role)
+    secret = accounts.issue_token(actor=user, name="tests").secret
+    return Client(headers={"Authorization": f"Bearer {secret}"})
+
+
+@pytest.fixture
+def auditor(dataset: Dataset) -> Client:
+    return token_client(Role.AUDITOR, "auditor-api")
+
+
+def get(client: Client, path: str) -> Any:
+    response = client.get(f"{API}{path}")
+    assert response.status_code == 200, response.content
+    return response.json()
+
+
+def test_packages_report_counts_per_package_and_version(auditor: Client) -> None:
+    body = get(auditor, f"/packages?{Q1}")
+
+    assert body["filters"] == {
+        "start": "2024-01-01T00:00:00Z",
+        "end": "2024-04-01T00:00:00Z",
+        "package_id": None,
+        "version_id": None,
+    }
+    safety = next(p for p in body["items"] if p["name"] == "Safety")
+    assert safety["totals"] == {
+        "enrolled": 4,
+        "withdrawn": 1,
+        "not_started": 1,
+        "in_progress": 2,
+        "completed": 1,
+        "completion_rate_percent": 25.0,
+        "completed_in_range": 2,
+    }
+    assert [(v["version_number"], v["state"], v["enrolled"]) for v in safety["versions"]] == [
+        (1, "archived", 4),
+        (2, "active", 0),
+    ]
+    assert safety["versions"][1]["completion_rate_percent"] is None
+
+
+def test_packages_report_filters_by_package_and_version(auditor: Client, dataset: Dataset) -> None:
+    by_package = get(auditor, f"/packages?package_id={dataset.privacy_id}")
+    by_version = get(auditor, f"/packages?version_id={dataset.safety_v2.pk}")
+
+    assert [p["name"] for p in by_package["items"]] == ["Privacy"]
+    assert [v["version_id"] for v in by_version["items"][0]["versions"]] == [dataset.safety_v2.pk]
+
+
+def test_courses_report_leaves_voided_events_out(auditor: Client) -> None:
+    body = get(auditor, "/courses")
+
+    course_b = next(c for c in body["items"] if c["code"] == "RPT-B")
+    assert {k: course_b[k] for k in ("learners_completed", "failed_attempts", "events_voided")} == {
+        "learners_completed": 4,
+        "failed_attempts": 0,
+        "events_voided": 1,
+    }
+
+
+def test_learners_report_is_paged(auditor: Client) -> None:
+    first = get(auditor, "/learners?limit=2")
+    last = get(auditor, "/learners?limit=2&offset=8")
+
+    assert (first["count"], first["limit"], first["offset"]) == (9, 2, 0)
+    assert [r["username"] for r in first["items"]] == ["ann", "ben"]
+    assert first["items"][0] == {
+        "learner_id": first["items"][0]["learner_id"],
+        "username": "ann",
+        "full_name": "Ann Archer",
+        "enrollments": 2,
+        "withdrawn": 0,
+        "not_started": 0,
+        "in_progress": 0,
+        "completed": 2,
+        "last_completed_at": "2024-03-20T12:00:00Z",
+    }
+    assert [r["username"] for r in last["items"]] == ["ivy"]
+
+
+def test_admins_may_read_reports_learners_may_not(dataset: Dataset) -> None:
+    admin = token_client(Role.ADMIN, "admin-api")
+    learner = token_client(Role.LEARNER, "learner-api")
+
+    refused = learner.get(f"{API}/packages")
+
+    assert admin.get(f"{API}/courses").status_code == 200
+    assert refused.status_code == 403
+    assert refused["Content-Type"] == "application/problem+json"
+    assert Client().get(f"{API}/learners").status_code == 401
+
+
+@pytest.mark.parametrize(
+    ("query", "field"),
+    [
+        ("from=2024-04-01&to=2024-01-01", "to"),
+        ("from=yesterday", "from"),
+        ("package_id=0", "package_id"),
+        ("version_id=x", "version_id"),
+    ],
+)
+def test_bad_filters_are_422_naming_the_field(auditor: Client, query: str, field: str) -> None:
+    response = auditor.get(f"{API}/packages?{query}")
+
+    assert response.status_code == 422
+    assert [e["field"] for e in response.json()["errors"]] == [field]
+
+
+def test_the_schema_documents_the_reports(auditor: Client) -> None:
+    schema = auditor.get("/api/v1/openapi.json").json()
+
+    for kind in ("packages", "courses", "learners"):
+        operation = schema["paths"][f"/api/v1/reports/{kind}"]["get"]
+        assert {"from", "to", "package_id", "version_id"} <= {
+            p["name"] for p in operation["parameters"]
+        }
+        assert {"200", "401", "403", "422"} <= set(operation["responses"])
