@@ -5,6 +5,8 @@
 #   make test       everything CI runs: lint + the suite on SQLite and on PostgreSQL
 #   make test-fast  the suite on SQLite without browser tests
 #   make lint       ruff, mypy, import-linter
+#   make bench      scale benchmarks on SQLite and PostgreSQL (BENCH_SCALE=full|small|smoke)
+#   make bench-smoke  the same benchmarks at a tiny scale, in seconds (part of make test)
 #
 # DATABASE_URL switches `make run` to PostgreSQL (default: SQLite under var/).
 # PYTEST_ARGS passes options to pytest, e.g. make test-fast PYTEST_ARGS="-k publish -x".
@@ -25,7 +27,7 @@ unexport PYTHONDONTWRITEBYTECODE
 export PYTHONPYCACHEPREFIX ?= $(or $(XDG_CACHE_HOME),$(if $(HOME),$(HOME)/.cache,/tmp))/coursepack/pycache
 HOST_PORT := 127.0.0.1:8000
 
-.PHONY: help setup run migrate lint test test-fast test-sqlite test-postgresql test-deps
+.PHONY: help setup run migrate lint test test-fast test-sqlite test-postgresql test-deps bench bench-smoke
 
 help:
 	@sed -n 's/^#   //p' Makefile
@@ -68,3 +70,10 @@ test-sqlite: setup
 test-postgresql: setup
 	@echo "==> pytest on PostgreSQL (throwaway cluster)"
 	scripts/with-postgres.sh $(RUN) pytest $(PYTEST_ARGS)
+
+# See scripts/bench.sh and docs/benchmarks.md.
+bench: setup
+	@scripts/bench.sh
+
+bench-smoke: setup
+	@BENCH_SCALE=smoke scripts/bench.sh

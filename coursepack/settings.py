@@ -34,6 +34,8 @@ INSTALLED_APPS = [
     "coursepack.learning",
     "coursepack.audit",
     "coursepack.web",
+    # Benchmark data generator and runner (manage.py generate_scale_data, run_benchmarks).
+    "coursepack.bench",
 ]
 
 MIDDLEWARE = [

@@ -1,0 +1,115 @@
+"""The benchmark table: rows of timings, their floors and targets, and how they print."""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+__all__ = ["Row", "p99", "render_table"]
+
+
+def p99(samples: Sequence[float]) -> float:
+    """Return the 99th percentile (nearest rank): the largest sample below 100 samples."""
+    ordered = sorted(samples)
+    return ordered[max(0, math.ceil(0.99 * len(ordered)) - 1)]
+
+
+@dataclass
+class Row:
+    """One line of the table: an operation, or (``floor=True``) the floor it is compared with.
+
+    ``unit`` says how ``median``/``p99`` read: seconds ("s"), bytes ("B") or
+    requests per second ("req/s", with latencies in ``median``/``p99``).
+    """
+
+    operation: str
+    n: int = 0
+    median: float | None = None
+    p99: float | None = None
+    unit: str = "s"
+    ratio: float | None = None
+    target: str = ""
+    # True, False, or None when there is no target or nothing was measured.
+    passed: bool | None = None
+    floor: bool = False
+    rate: float | None = None
+    note: str = ""
+    error: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, operation: str, samples: Sequence[float], **kwargs: Any) -> Row:
+        return cls(
+            operation=operation,
+            n=len(samples),
+            median=statistics.median(samples) if samples else None,
+            p99=p99(samples) if samples else None,
+            **kwargs,
+        )
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _seconds(value: float) -> str:
+    if value >= 10:
+        return f"{value:.1f} s"
+    if value >= 1:
+        return f"{value:.2f} s"
+    if value >= 0.001:
+        return f"{value * 1000:.2f} ms"
+    return f"{value * 1_000_000:.0f} µs"
+
+
+def _value(value: float | None, unit: str) -> str:
+    if value is None:
+        return "—"
+    if unit == "B":
+        return f"{value / 2**20:,.0f} MiB"
+    return _seconds(value)
+
+
+def _verdict(row: Row) -> str:
+    if row.error:
+        return "ERROR"
+    if row.passed is None:
+        return ""
+    return "PASS" if row.passed else "MISS"
+
+
+def render_table(title: str, rows: Sequence[Row], notes: Sequence[str] = ()) -> str:
+    """Return the rows as one plain-text table (also valid Markdown) under ``title``."""
+    header = ("operation", "n", "median", "p99", "req/s", "ratio", "target", "result")
+    lines = []
+    for row in rows:
+        name = f"↳ floor: {row.operation}" if row.floor else row.operation
+        if row.note:
+            name += f" ({row.note})"
+        lines.append(
+            (
+                name,
+                f"{row.n:,}" if row.n else "",
+                _value(row.median, row.unit),
+                _value(row.p99, row.unit) if row.unit != "B" else "",
+                f"{row.rate:,.0f}" if row.rate is not None else "",
+                f"{row.ratio:.2f}x" if row.ratio is not None else "",
+                row.target,
+                _verdict(row),
+            )
+        )
+    widths = [max(len(h), *(len(line[i]) for line in lines)) for i, h in enumerate(header)]
+
+    def fmt(cells: Sequence[str]) -> str:
+        return "| " + " | ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)) + " |"
+
+    out = [title, "", fmt(header), "|" + "|".join("-" * (w + 2) for w in widths) + "|"]
+    out += [fmt(line) for line in lines]
+    errors = [f"- {r.operation}: {r.error}" for r in rows if r.error]
+    if errors:
+        out += ["", "Errors:", *errors]
+    if notes:
+        out += ["", *notes]
+    return "\n".join(out)

@@ -1,0 +1,622 @@
+"""The benchmarks: each operation timed against a floor measured in the same run.
+
+Run through ``manage.py run_benchmarks`` on a database that
+``generate_scale_data`` filled. Operations that write either leave the cache
+exact (a completion through the service) or run inside a transaction that is
+rolled back (bulk enrolment, publish), so every sample sees the same data.
+Errors are collected per operation: the run goes on and reports them, and the
+command then exits non-zero. Timings never decide the exit status.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib
+import json
+import os
+import platform
+import random
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.db import connection, transaction
+from django.utils import timezone
+
+from coursepack.accounts import api as accounts
+from coursepack.bench import http_load
+from coursepack.bench.generate import DEFAULT_END
+from coursepack.bench.measure import Row
+from coursepack.bench.scales import (
+    EMPTY_PACKAGE,
+    HISTORY_PACKAGE,
+    LOADED_PACKAGE,
+    Scale,
+)
+from coursepack.learning import api as learning
+from coursepack.learning import selectors as learning_selectors
+from coursepack.learning.models import CompletionEvent, Enrollment
+from coursepack.packaging import api as packaging
+from coursepack.packaging import selectors as packaging_selectors
+from coursepack.packaging.models import Package
+
+__all__ = ["Plan", "Runner", "plan_for", "rebuild_part"]
+
+MS = 0.001
+GIB = 2**30
+
+
+@dataclass(frozen=True)
+class Plan:
+    """How many samples each benchmark takes, and the HTTP load's bounds."""
+
+    completions: int
+    counts: int
+    transcripts: int
+    bulk_runs: int
+    publishes: int
+    http_reads: int
+    http_writes: int
+    http_concurrency: int
+    http_seconds: float
+    http_workers: int
+    warmup: int = 3
+
+
+def plan_for(scale: Scale) -> Plan:
+    """Return the sample counts for a scale: fewer at the smoke scale, to stay within seconds."""
+    if scale.name == "smoke":
+        return Plan(20, 10, 20, 2, 4, 20, 10, 2, 20, http_workers=1, warmup=2)
+    return Plan(300, 50, 300, 3, 20, 3000, 1000, 8, 60, http_workers=os.cpu_count() or 2)
+
+
+@contextmanager
+def _rolled_back() -> Iterator[None]:
+    """Run the block in a transaction that is always rolled back."""
+    with transaction.atomic():
+        yield
+        transaction.set_rollback(True)
+
+
+def _timed(fn: Callable[[], Any]) -> float:
+    started = time.perf_counter()
+    fn()
+    return time.perf_counter() - started
+
+
+def _rss_peak_bytes() -> int:
+    # ru_maxrss is in KiB on Linux.
+    return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss) * 1024
+
+
+def _optional(module: str, name: str) -> Any:
+    """Return ``module.name`` if another part of the project provides it, else None."""
+    try:
+        return getattr(importlib.import_module(module), name)
+    except (ImportError, AttributeError):
+        return None
+
+
+# --- the rebuild, in a process of its own (its peak memory is the measurement) ---------
+
+
+def rebuild_part(part: str) -> dict[str, Any]:
+    """Run the rebuild (``part="rebuild"``) or its floor (``"floor"``); return the timings.
+
+    The rebuild is ``learning.api.rebuild_statuses`` itself, timed chunk by chunk
+    through its progress callback. The floor reads the same rows, chunk by chunk,
+    with the same queries, and evaluates nothing.
+    """
+    baseline = _rss_peak_bytes()
+    chunks: list[float] = []
+    last = time.perf_counter()
+    started = last
+
+    def tick(_: int) -> None:
+        nonlocal last
+        now = time.perf_counter()
+        chunks.append(now - last)
+        last = now
+
+    drifted = checked = 0
+    if part == "rebuild":
+        report = learning.rebuild_statuses(actor=None, fix=True, progress=tick)
+        drifted, checked = len(report.drifted), report.checked
+    else:
+        checked = _read_like_rebuild(tick)
+    return {
+        "part": part,
+        "chunks": chunks,
+        "total": time.perf_counter() - started,
+        "checked": checked,
+        "drifted": drifted,
+        "rss_before": baseline,
+        "rss_peak": _rss_peak_bytes(),
+    }
+
+
+def _read_like_rebuild(tick: Callable[[int], None], chunk_size: int = 2000) -> int:
+    """Read every enrollment and its learner's events on its courses, as the rebuild does."""
+    columns = (
+        "id",
+        "learner_id",
+        "package_id",
+        "version_id",
+        "enrolled_at",
+        "enrolled_by_id",
+        "withdrawn_at",
+        "withdrawn_by_id",
+        "status",
+        "progress_done",
+        "progress_needed",
+        "completed_at",
+    )
+    last_id = 0
+    checked = 0
+    while True:
+        with transaction.atomic():
+            rows = list(
+                Enrollment.objects.filter(pk__gt=last_id)
+                .order_by("pk")
+                .values_list(*columns)[:chunk_size]
+            )
+            if not rows:
+                break
+            last_id = rows[-1][0]
+            learners = {r[1] for r in rows}
+            courses: set[int] = set()
+            for version_id in {r[3] for r in rows}:
+                courses |= packaging_selectors.version_course_ids(version_id)
+            events = CompletionEvent.objects.filter(
+                learner_id__in=list(learners), course_id__in=list(courses)
+            ).values_list("id", "learner_id", "course_id", "kind", "occurred_at", "voids_id")
+            for _ in events.iterator(chunk_size=5000):
+                pass
+            checked += len(rows)
+        tick(len(rows))
+    return checked
+
+
+# --- the runner -------------------------------------------------------------------
+
+
+@dataclass
+class Runner:
+    scale: Scale
+    plan: Plan
+    seed: int = 1
+    rows: list[Row] = field(default_factory=list)
+    log: Callable[[str], None] = print
+    rng: random.Random = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.rng = random.Random(self.seed)
+        User = get_user_model()
+        self.admin = User.objects.get(username="bench-admin")
+        self.sqlite = connection.vendor == "sqlite"
+        self.packages = {
+            name: Package.objects.get(name=name)
+            for name in (HISTORY_PACKAGE, LOADED_PACKAGE, EMPTY_PACKAGE)
+        }
+
+    # --- helpers ------------------------------------------------------------------
+
+    def run(self, name: str, fn: Callable[[], list[Row]]) -> None:
+        """Run one benchmark; keep its rows, or one row saying what went wrong."""
+        self.log(f"-- {name}")
+        started = time.perf_counter()
+        try:
+            rows = fn()
+        except Exception as exc:
+            traceback.print_exc(file=sys.stderr)
+            rows = [Row(operation=name, error=f"{type(exc).__name__}: {exc}")]
+        self.rows += rows
+        self.log(f"   {time.perf_counter() - started:.1f} s")
+
+    def open_enrollments(self, count: int) -> list[Enrollment]:
+        """Return ``count`` open enrollments picked at random (by id, deterministic)."""
+        bounds = Enrollment.objects.filter(withdrawn_at__isnull=True)
+        ids = list(bounds.order_by("pk").values_list("pk", flat=True)[:1])
+        top = list(bounds.order_by("-pk").values_list("pk", flat=True)[:1])
+        if not ids:
+            raise RuntimeError("no enrollments: run generate_scale_data first")
+        picked: dict[int, Enrollment] = {}
+        tries = 0
+        while len(picked) < count and tries < count * 20:
+            tries += 1
+            wanted = [self.rng.randint(ids[0], top[0]) for _ in range(count)]
+            for e in bounds.filter(pk__in=wanted):
+                picked.setdefault(e.pk, e)
+        return list(picked.values())[:count]
+
+    # --- 1. record a completion --------------------------------------------------
+
+    def completion(self) -> list[Row]:
+        plan = self.plan
+        picks = []
+        for enrollment in self.open_enrollments(plan.completions + plan.warmup):
+            tree_courses = sorted(packaging_selectors.version_course_ids(enrollment.version_id))
+            mine: set[int] = set()
+            for version_id in Enrollment.objects.filter(
+                learner_id=enrollment.learner_id
+            ).values_list("version_id", flat=True):
+                mine |= packaging_selectors.version_course_ids(version_id)
+            # The floor's event is on a course outside all of the learner's
+            # versions, so it changes no stored status and the cache stays exact.
+            outside = self._course_outside(mine)
+            picks.append((enrollment.learner_id, self.rng.choice(tree_courses), outside))
+        sql = (
+            "INSERT INTO learning_completionevent (learner_id, course_id, kind, occurred_at, "
+            "recorded_at, recorded_by_id, source, external_id, evidence_note, voids_id) "
+            "VALUES (%s, %s, %s, %s, %s, %s, %s, NULL, %s, NULL)"
+        )
+        times: list[float] = []
+        floor: list[float] = []
+        changed = 0
+        for index, (learner_id, course_id, outside) in enumerate(picks):
+
+            def record(learner_id: int = learner_id, course_id: int = course_id) -> None:
+                nonlocal changed
+                result = learning.record_completion(
+                    actor=self.admin,
+                    learner_id=learner_id,
+                    course_id=course_id,
+                    kind="completed",
+                    source="api",
+                )
+                changed += result.enrollments_changed
+
+            def bare_insert(learner_id: int = learner_id, course_id: int = outside) -> None:
+                now = timezone.now()
+                with transaction.atomic(), connection.cursor() as cursor:
+                    cursor.execute(
+                        sql,
+                        [learner_id, course_id, "completed", now, now, self.admin.pk, "api", ""],
+                    )
+
+            took_op = _timed(record)
+            took_floor = _timed(bare_insert)
+            if index >= plan.warmup:
+                times.append(took_op)
+                floor.append(took_floor)
+        op = Row.of(
+            "record one completion + update affected enrollments",
+            times,
+            note=f"{changed} status changes",
+        )
+        base = Row.of("bare INSERT of the event row, own transaction", floor, floor=True)
+        op.ratio = _ratio(op.median, base.median)
+        targets = ["<=3x floor"]
+        ok = op.ratio is not None and op.ratio <= 3
+        if self.sqlite:
+            targets.insert(0, "p99 <=5 ms")
+            ok = ok and op.p99 is not None and op.p99 <= 5 * MS
+        op.target, op.passed = ", ".join(targets), ok
+        return [op, base]
+
+    def _course_outside(self, courses: set[int]) -> int:
+        from coursepack.catalog.models import Course
+
+        candidates = Course.objects.exclude(pk__in=list(courses)).values_list("pk", flat=True)
+        found = candidates.order_by("?" if self.sqlite else "pk").first()
+        if found is None:
+            raise RuntimeError("every course is in this learner's versions")
+        return int(found)
+
+    # --- 2. rebuild every status, in subprocesses ----------------------------------
+
+    def rebuild(self, manage_py: Path) -> list[Row]:
+        results = {}
+        for part in ("rebuild", "floor"):
+            with tempfile.NamedTemporaryFile("r", suffix=".json") as out:
+                subprocess.run(
+                    [
+                        sys.executable,
+                        str(manage_py),
+                        "run_benchmarks",
+                        "--part",
+                        part,
+                        "--json-out",
+                        out.name,
+                    ],
+                    check=True,
+                )
+                results[part] = json.loads(Path(out.name).read_text())
+        rebuild, floor = results["rebuild"], results["floor"]
+        if rebuild["drifted"]:
+            raise RuntimeError(
+                f"the rebuild found {rebuild['drifted']} drifted enrollment(s): "
+                "the generated cache (or a benchmark's write) was not exact"
+            )
+        op = Row.of(
+            "rebuild all stored statuses, per chunk of 2,000",
+            rebuild["chunks"],
+            note=f"{rebuild['checked']:,} enrollments, total {rebuild['total']:.1f} s, 0 drifted",
+        )
+        base = Row.of(
+            "read the same rows, no evaluation, per chunk",
+            floor["chunks"],
+            floor=True,
+            note=f"total {floor['total']:.1f} s",
+        )
+        op.ratio = _ratio(rebuild["total"], floor["total"])
+        op.target, op.passed = "<=2x floor (totals)", op.ratio is not None and op.ratio <= 2
+        memory = Row(
+            operation="peak memory of the rebuild (process max RSS)",
+            n=1,
+            median=float(rebuild["rss_peak"]),
+            unit="B",
+            note=f"{rebuild['rss_before'] / 2**20:,.0f} MiB before it started",
+            target="<=1 GiB",
+            passed=rebuild["rss_peak"] <= GIB,
+        )
+        op.extra = {"rebuild": rebuild, "floor": floor}
+        return [op, base, memory]
+
+    # --- 3. per-version completion counts ------------------------------------------
+
+    def counts(self) -> list[Row]:
+        package = self.packages[HISTORY_PACKAGE]
+        size = Enrollment.objects.filter(package=package).count()
+        package_report = _optional("coursepack.reports.selectors", "package_report")
+        filters_type = _optional("coursepack.reports.selectors", "ReportFilters")
+        label = "per-version completion counts, one package"
+        fn: Callable[[], dict[int, tuple[int, int]]]
+        if package_report is not None and filters_type is not None:
+
+            def fn() -> dict[int, tuple[int, int]]:
+                (row,) = package_report(filters_type(package_id=package.pk))
+                return {v.version_id: (v.counts.enrolled, v.counts.completed) for v in row.versions}
+
+            note = f"reports.selectors.package_report, {size:,} enrollments"
+        else:
+
+            def fn() -> dict[int, tuple[int, int]]:
+                (summary,) = packaging_selectors.package_summaries(timezone.now(), [package.pk])
+                return {v.version.pk: (v.enrolled, v.completed) for v in summary.versions}
+
+            note = f"packaging.selectors.package_summaries (no reports app), {size:,} enrollments"
+        sql = (
+            "SELECT version_id, "
+            "COUNT(*) FILTER (WHERE withdrawn_at IS NULL), "
+            "COUNT(*) FILTER (WHERE withdrawn_at IS NOT NULL), "
+            "COUNT(*) FILTER (WHERE withdrawn_at IS NULL AND status = 'not_started'), "
+            "COUNT(*) FILTER (WHERE withdrawn_at IS NULL AND status = 'in_progress'), "
+            "COUNT(*) FILTER (WHERE withdrawn_at IS NULL AND status = 'completed'), "
+            "COUNT(*) FILTER (WHERE withdrawn_at IS NULL AND completed_at IS NOT NULL) "
+            "FROM learning_enrollment WHERE package_id = %s GROUP BY version_id"
+        )
+
+        def hand_written() -> dict[int, tuple[int, int]]:
+            with connection.cursor() as cursor:
+                cursor.execute(sql, [package.pk])
+                return {r[0]: (r[1], r[5]) for r in cursor.fetchall()}
+
+        expected = hand_written()
+        got = {k: v for k, v in fn().items() if v != (0, 0)}
+        if got != expected:
+            raise RuntimeError(f"the selector counted {got}, the SQL {expected}")
+        times, floor = [], []
+        for index in range(self.plan.counts + self.plan.warmup):
+            took_op, took_floor = _timed(fn), _timed(hand_written)
+            if index >= self.plan.warmup:
+                times.append(took_op)
+                floor.append(took_floor)
+        op = Row.of(label, times, note=note)
+        base = Row.of("the same aggregate in hand-written SQL", floor, floor=True)
+        op.ratio = _ratio(op.median, base.median)
+        op.target = "p99 <=50 ms, <=1.5x SQL"
+        op.passed = op.p99 is not None and op.p99 <= 50 * MS and (op.ratio or 99) <= 1.5
+        return [op, base]
+
+    # --- 4. point-in-time transcript ----------------------------------------------
+
+    def transcript(self) -> list[Row]:
+        transcript = _optional("coursepack.learning.transcript", "transcript")
+        start = DEFAULT_END - timedelta(days=500)
+        moments = [
+            start + timedelta(seconds=self.rng.randint(0, 530 * 86400))
+            for _ in range(self.plan.transcripts + self.plan.warmup)
+        ]
+        learners = [e.learner_id for e in self.open_enrollments(len(moments))]
+        if transcript is not None:
+            fn = transcript
+            note = "learning.transcript.transcript"
+        else:
+
+            def fn(learner_id: int, as_of: datetime) -> list[Any]:
+                return [
+                    learning_selectors.enrollment_progress(pk, as_of=as_of)
+                    for pk in Enrollment.objects.filter(
+                        learner_id=learner_id, enrolled_at__lte=as_of
+                    ).values_list("pk", flat=True)
+                ]
+
+            note = "enrollment_progress per enrollment (no transcript module)"
+        times = []
+        for index, (learner_id, as_of) in enumerate(zip(learners, moments, strict=False)):
+            took = _timed(functools.partial(fn, learner_id, as_of))
+            if index >= self.plan.warmup:
+                times.append(took)
+        op = Row.of("point-in-time transcript of one learner", times, note=note)
+        op.target, op.passed = "p99 <=20 ms", op.p99 is not None and op.p99 <= 20 * MS
+        return [op]
+
+    # --- 5. bulk enrolment -----------------------------------------------------------
+
+    def bulk_enroll(self) -> list[Row]:
+        User = get_user_model()
+        package = self.packages[EMPTY_PACKAGE]
+        learners = list(
+            User.objects.filter(username__startswith="bench-learner-")
+            .order_by("pk")
+            .values_list("pk", flat=True)[: self.scale.big]
+        )
+        times = []
+        for _ in range(self.plan.bulk_runs):
+            with _rolled_back():
+                started = time.perf_counter()
+                result = learning.bulk_enroll(
+                    actor=self.admin, package_id=package.pk, learner_ids=learners
+                )
+                times.append(time.perf_counter() - started)
+                if result.enrolled != len(learners):
+                    raise RuntimeError(f"enrolled {result.enrolled} of {len(learners)}")
+        op = Row.of(
+            f"bulk enrol {len(learners):,} learners",
+            times,
+            note="each run rolled back",
+        )
+        op.target = "<=10 s"
+        op.passed = op.p99 is not None and op.p99 <= 10
+        return [op]
+
+    # --- 6. publish with learners on the old version ---------------------------------
+
+    def publish(self) -> list[Row]:
+        loaded, empty = self.packages[LOADED_PACKAGE], self.packages[EMPTY_PACKAGE]
+        now = timezone.now()
+        on_loaded = {}
+        for package in (loaded, empty):
+            active = packaging_selectors.active_version(package.pk, now)
+            if active is None:
+                raise RuntimeError(f"{package.name} has no active version")
+            on_loaded[package.pk] = (
+                active.pk,
+                Enrollment.objects.filter(version=active, withdrawn_at__isnull=True).count(),
+            )
+
+        def publish_once(package: Package) -> float:
+            with _rolled_back():
+                draft = packaging.create_draft_from(
+                    actor=self.admin, version_id=on_loaded[package.pk][0]
+                )
+                return _timed(
+                    lambda: packaging.publish_version(
+                        actor=self.admin, version_id=draft.pk, inflight_policy="keep"
+                    )
+                )
+
+        times: list[float] = []
+        floor: list[float] = []
+        for index in range(self.plan.publishes + self.plan.warmup):
+            took_loaded, took_empty = publish_once(loaded), publish_once(empty)
+            if index >= self.plan.warmup:
+                times.append(took_loaded)
+                floor.append(took_empty)
+        op = Row.of(
+            f"publish a new version, {on_loaded[loaded.pk][1]:,} learners on the old one",
+            times,
+            note="policy keep; rolled back",
+        )
+        base = Row.of(f"the same publish with {on_loaded[empty.pk][1]} learners", floor, floor=True)
+        op.ratio = _ratio(op.median, base.median)
+        op.target, op.passed = "ratio <=1.2", op.ratio is not None and op.ratio <= 1.2
+        return [op, base]
+
+    # --- 7. HTTP under load ------------------------------------------------------------
+
+    def http(self, log_dir: Path) -> list[Row]:
+        plan = self.plan
+        token = accounts.issue_token(actor=self.admin, name=f"bench {time.time():.0f}").secret
+        headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
+        reads = [
+            http_load.Request("GET", f"/api/v1/enrollments/{e.pk}/progress")
+            for e in self.open_enrollments(plan.http_reads)
+        ]
+        writes = []
+        for e in self.open_enrollments(plan.http_writes):
+            course = self.rng.choice(sorted(packaging_selectors.version_course_ids(e.version_id)))
+            writes.append(
+                http_load.Request(
+                    "POST",
+                    "/api/v1/completions",
+                    {"learner_id": e.learner_id, "course_id": course, "kind": "passed"},
+                    expect=201,
+                )
+            )
+        workers = plan.http_workers
+        rows = []
+        pidfile = os.environ.get("BENCH_SERVER_PIDFILE")
+        with http_load.server(
+            workers=workers,
+            threads=4,
+            log=log_dir / "server.log",
+            pidfile=Path(pidfile) if pidfile else None,
+        ) as port:
+            # Warm every worker (imports, connections, tree cache) before timing.
+            http_load.run_load(
+                port,
+                reads[: 8 * workers],
+                concurrency=workers * 2,
+                max_seconds=30,
+                headers=headers,
+            )
+            for label, requests, target in (
+                ("HTTP GET progress", reads, True),
+                ("HTTP POST completion", writes, False),
+            ):
+                result = http_load.run_load(
+                    port,
+                    requests,
+                    concurrency=plan.http_concurrency,
+                    max_seconds=plan.http_seconds,
+                    headers=headers,
+                )
+                row = Row.of(
+                    label,
+                    result.latencies,
+                    rate=result.rate,
+                    note=f"{plan.http_concurrency} connections, {workers} workers x 4 threads",
+                )
+                if target:
+                    row.target = ">=500 req/s, p99 <=50 ms"
+                    row.passed = result.rate >= 500 and (row.p99 or 99) <= 50 * MS
+                if result.errors:
+                    row.error = f"{len(result.errors)} failed, first: {result.errors[0]}"
+                rows.append(row)
+        return rows
+
+
+def _ratio(value: float | None, floor: float | None) -> float | None:
+    if value is None or not floor:
+        return None
+    return value / floor
+
+
+def environment() -> dict[str, str]:
+    """Describe the machine and the database the run measured."""
+    with connection.cursor() as cursor:
+        if connection.vendor == "sqlite":
+            cursor.execute("select sqlite_version()")
+            engine = f"SQLite {cursor.fetchone()[0]}"
+        else:
+            cursor.execute("show server_version")
+            engine = f"PostgreSQL {cursor.fetchone()[0]}"
+    memory = ""
+    try:
+        with open("/proc/meminfo") as meminfo:
+            kib = int(meminfo.readline().split()[1])
+            memory = f"{kib / 2**20:.1f} GiB"
+    except OSError:
+        pass
+    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
+    return {
+        "engine": engine,
+        "cpus": str(os.cpu_count()),
+        "memory": memory,
+        "python": platform.python_version(),
+        "platform": platform.platform(terse=True),
+        "load": load,
+        "when": datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z"),
+    }
