@@ -57,6 +57,10 @@ rm -rf test-artifacts/screenshots test-artifacts/playwright
 stage "pytest on SQLite" env -u DATABASE_URL "${RUN[@]}" pytest "$@"
 stage "pytest on PostgreSQL (throwaway cluster)" \
     env -u DATABASE_URL scripts/with-postgres.sh "${RUN[@]}" pytest "$@"
+# The benchmarks at a tiny scale: proves their code still runs (fails on errors, never on timings).
+stage "bench-smoke on SQLite" \
+    env -u DATABASE_URL BENCH_SCALE=smoke BENCH_ENGINES=sqlite BENCH_OUT=test-artifacts/bench \
+    scripts/bench.sh
 
 SUMMARY+=("$(awk -v a="$TOTAL_START" -v b="$(now)" 'BEGIN { printf "        %6.1fs  total", b - a }')")
 exit "$FAILED"
