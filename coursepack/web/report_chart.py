@@ -147,8 +147,11 @@ def completions_chart(over_time: CompletionsOverTime) -> SafeString:
                 f"completion{'s' if n != 1 else ''}, {escape(when)}</title></rect>"
             )
             stacked += n
-    # The x axis and its labels, thinned to stay readable.
-    parts.append(f'<line class="axis" x1="{LEFT}" y1="{base}" x2="{WIDTH - RIGHT}" y2="{base}"/>')
+    # The axes, and the x axis's labels thinned to stay readable.
+    parts.append(
+        f'<line class="axis" x1="{LEFT}" y1="{TOP}" x2="{LEFT}" y2="{base}"/>'
+        f'<line class="axis" x1="{LEFT}" y1="{base}" x2="{WIDTH - RIGHT}" y2="{base}"/>'
+    )
     every = math.ceil(len(periods) / MAX_X_LABELS)
     for i, day in enumerate(periods):
         if i % every:
