@@ -21,6 +21,8 @@ from enum import StrEnum
 from typing import Any
 
 from django.contrib.auth import get_user_model
+from django.db.models import Count, IntegerField, OuterRef, Q, QuerySet, Subquery
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from coursepack import rules
@@ -39,6 +41,7 @@ __all__ = [
     "TranscriptStatus",
     "VersionMove",
     "VoidRecord",
+    "learner_directory",
     "transcript",
 ]
 
@@ -312,3 +315,32 @@ def transcript(learner_id: int, as_of: datetime) -> Transcript:
         enrollments=tuple(entries),
         events=tuple(events),
     )
+
+
+def _count_of(rows: QuerySet[Any]) -> Coalesce:
+    counted = rows.order_by().values("learner_id").annotate(n=Count("pk")).values("n")
+    return Coalesce(Subquery(counted, output_field=IntegerField()), 0)
+
+
+def learner_directory(search: str = "") -> QuerySet[Any]:
+    """Return the users whose transcripts can be read, by username, with how many
+    enrollments (open and in all) and completion events (voids not counted) each has.
+
+    ``search`` narrows to usernames and names containing it.
+    """
+    users = get_user_model().objects.all()
+    search = search.strip()
+    if search:
+        users = users.filter(
+            Q(username__icontains=search)
+            | Q(first_name__icontains=search)
+            | Q(last_name__icontains=search)
+        )
+    mine = Enrollment.objects.filter(learner_id=OuterRef("pk"))
+    return users.annotate(
+        open_enrollments=_count_of(mine.filter(withdrawn_at__isnull=True)),
+        all_enrollments=_count_of(mine),
+        event_count=_count_of(
+            CompletionEvent.objects.filter(learner_id=OuterRef("pk")).exclude(kind=EventKind.VOID)
+        ),
+    ).order_by("username", "pk")

@@ -21,6 +21,7 @@ from coursepack.packaging.models import (
     Package,
     PackageVersion,
     PackageVersionItem,
+    PublishRecord,
     VersionStatus,
 )
 
@@ -34,6 +35,7 @@ __all__ = [
     "group_tree",
     "latest_group_version",
     "package_summaries",
+    "publish_log",
     "requirement_tree",
     "version_course_ids",
     "version_state",
@@ -337,3 +339,14 @@ def package_summaries(now: datetime, package_ids: list[int] | None = None) -> li
             )
         )
     return [PackageSummary(package=p, versions=by_package[p.pk]) for p in packages_list]
+
+
+def publish_log(package_id: int) -> list[PublishRecord]:
+    """Return the package's publish log, newest first: every publish, schedule, version
+    taking effect and archive, with who, when, change notes and the in-flight policy."""
+    get_package(package_id)
+    return list(
+        PublishRecord.objects.filter(package_id=package_id)
+        .select_related("version", "previous_version", "actor")
+        .order_by("-occurred_at", "-id")
+    )

@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from coursepack.web import reports, views
+from coursepack.web import records, reports, views
 
 app_name = "web"
 
@@ -17,4 +17,8 @@ urlpatterns = [
     path("reports/", reports.reports, name="reports"),
     path("reports/<str:kind>.csv", reports.report_csv, name="report-csv"),
     path("reports/report.xlsx", reports.report_xlsx, name="report-xlsx"),
+    path("learners/", records.learner_list, name="learners"),
+    path("learners/<int:learner_id>/transcript/", records.transcript, name="transcript"),
+    path("audit/", records.audit_log, name="audit"),
+    path("packages/<int:package_id>/publish-log/", records.publish_log, name="publish-log"),
 ]

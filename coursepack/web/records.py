@@ -1,0 +1,229 @@
+"""The records pages: learners, point-in-time transcripts, the audit log and publish logs.
+
+Thin: parse the query, call a selector, render.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, time
+from typing import Any
+
+from django import forms
+from django.core.paginator import Paginator
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.utils import timezone
+from django.utils.dateparse import parse_date, parse_datetime
+
+from coursepack.accounts import api as accounts
+from coursepack.accounts.models import Role
+from coursepack.audit import selectors as audit
+from coursepack.audit.models import AuditEvent
+from coursepack.errors import InvalidInput, NotFound
+from coursepack.learning import transcript as transcripts
+from coursepack.packaging import selectors as packaging
+from coursepack.web.access import EVERYONE, STAFF, role_required
+
+PER_PAGE = 50
+
+# --- learners and transcripts ----------------------------------------------------
+
+
+@role_required(*STAFF)
+def learner_list(request: HttpRequest) -> HttpResponse:
+    """List everyone whose transcript can be read, with counts, searchable by name."""
+    search = request.GET.get("q", "")
+    page = Paginator(transcripts.learner_directory(search), PER_PAGE).get_page(
+        request.GET.get("page")
+    )
+    return render(request, "web/learner_list.html", {"page": page, "search": search})
+
+
+def _parse_as_of(value: str) -> tuple[datetime | None, bool]:
+    """Return the moment ``value`` names and whether it was a whole day.
+
+    ``YYYY-MM-DD`` means the end of that day (what was true *on* that date);
+    ``YYYY-MM-DDTHH:MM[:SS]`` that moment; both in the current time zone unless
+    an offset is given. None if it names no moment.
+    """
+    value = value.strip()
+    try:
+        day = parse_date(value)
+        if day is not None:
+            end = datetime.combine(day, time.max)
+            return timezone.make_aware(end), True
+        moment = parse_datetime(value)
+    except ValueError:
+        return None, False
+    if moment is None:
+        return None, False
+    if timezone.is_naive(moment):
+        moment = timezone.make_aware(moment)
+    return moment, False
+
+
+@role_required(*EVERYONE)
+def transcript(request: HttpRequest, learner_id: int) -> HttpResponse:
+    """Show a learner's transcript as of ``?as_of=`` (default now); ``?print=1`` for paper.
+
+    Admins and auditors may read anyone's; a learner only their own (anyone else's
+    is "not found", like a learner who does not exist).
+    """
+    staff = accounts.role_of(request.user) in (Role.ADMIN, Role.AUDITOR)
+    if not staff and request.user.pk != learner_id:
+        raise Http404("There is no such learner.")
+    now = timezone.now()
+    raw = request.GET.get("as_of", "")
+    error = ""
+    whole_day = False
+    as_of: datetime | None = now
+    if raw.strip():
+        as_of, whole_day = _parse_as_of(raw)
+        if as_of is None:
+            error = (
+                f"“{raw}” is not a moment: give a date (YYYY-MM-DD) or a date and time "
+                "(YYYY-MM-DDTHH:MM). Showing the transcript as of now instead."
+            )
+            as_of, whole_day = now, False
+    assert as_of is not None
+    try:
+        found = transcripts.transcript(learner_id, as_of)
+    except NotFound as exc:
+        raise Http404(str(exc)) from exc
+    context = {
+        "t": found,
+        "staff": staff,
+        "error": error,
+        "whole_day": whole_day,
+        "in_future": as_of > found.generated_at,
+        "is_now": not raw.strip() or bool(error),
+        # The picker shows the moment to the minute, in the current time zone.
+        "as_of_input": timezone.localtime(as_of).strftime("%Y-%m-%dT%H:%M"),
+        "as_of_param": "" if not raw.strip() or error else raw.strip(),
+        "time_zone": timezone.get_current_timezone_name(),
+    }
+    template = "web/transcript_print.html" if request.GET.get("print") else "web/transcript.html"
+    return render(request, template, context, status=400 if error else 200)
+
+
+# --- the audit log ------------------------------------------------------------------
+
+
+class AuditFilterForm(forms.Form):
+    """The audit log's filters, as query parameters ``actor``, ``action``, ``package``,
+    ``from`` and ``to`` (days, both included)."""
+
+    def __init__(self, data: Any, *, choices: audit.FilterChoices) -> None:
+        super().__init__(data)
+        date = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+        self.fields["actor"] = forms.CharField(
+            required=False,
+            label="Actor",
+            widget=forms.TextInput(attrs={"list": "audit-actors", "placeholder": "anyone"}),
+        )
+        self.fields["action"] = forms.ChoiceField(
+            required=False,
+            label="Action",
+            choices=[("", "All actions"), *((a, a) for a in choices.actions)],
+        )
+        self.fields["package"] = forms.TypedChoiceField(
+            required=False,
+            coerce=int,
+            empty_value=None,
+            label="Package",
+            choices=[("", "All packages"), *choices.packages],
+        )
+        # "from" is a Python keyword: the fields are named here, not as attributes.
+        self.fields["from"] = forms.DateField(required=False, label="From", widget=date)
+        self.fields["to"] = forms.DateField(required=False, label="To", widget=date)
+
+    def audit_filters(self) -> audit.AuditFilters | None:
+        """Return the filters, or None (with the problems added to the form's errors)."""
+        if not self.is_valid():
+            return None
+        data = self.cleaned_data
+        if data["from"] and data["to"] and data["from"] > data["to"]:
+            self.add_error("to", "must be on or after the 'From' day")
+            return None
+        return audit.AuditFilters(
+            actor=data["actor"] or "",
+            action=data["action"] or "",
+            package_id=data["package"],
+            since=data["from"],
+            until=data["to"],
+        )
+
+
+@dataclass(frozen=True)
+class AuditRow:
+    """One audit event as the log page shows it."""
+
+    event: AuditEvent
+    target_kind: str
+    changes: list[str]
+
+
+@role_required(*STAFF)
+def audit_log(request: HttpRequest) -> HttpResponse:
+    """The audit log, newest first, 50 to a page, filtered by actor, action, package and days."""
+    choices = audit.filter_choices()
+    form = AuditFilterForm(request.GET or None, choices=choices)
+    filters = form.audit_filters() if request.GET else audit.AuditFilters()
+    page = None
+    rows: list[AuditRow] = []
+    if filters is not None:
+        try:
+            events = audit.audit_events(filters)
+        except InvalidInput as exc:
+            form.add_error(None, exc.message)
+        else:
+            page = Paginator(events, PER_PAGE).get_page(request.GET.get("page"))
+            rows = [
+                AuditRow(
+                    event=e,
+                    target_kind=audit.target_kind(e.target_type),
+                    changes=audit.change_summary(e.before, e.after),
+                )
+                for e in page.object_list
+            ]
+    filtered = any(request.GET.get(k) for k in ("actor", "action", "package", "from", "to"))
+    return render(
+        request,
+        "web/audit_log.html",
+        {
+            "form": form,
+            "choices": choices,
+            "page": page,
+            "rows": rows,
+            "filtered": filtered,
+            "time_zone": timezone.get_current_timezone_name(),
+        },
+        status=200 if page is not None else 400,
+    )
+
+
+# --- publish logs --------------------------------------------------------------------
+
+
+@role_required(*STAFF)
+def publish_log(request: HttpRequest, package_id: int) -> HttpResponse:
+    """A package's publish log: who published, scheduled, activated or archived which
+    version, when, with what change notes and what happened to enrolled learners."""
+    try:
+        package = packaging.get_package(package_id)
+        records = packaging.publish_log(package_id)
+    except NotFound as exc:
+        raise Http404(str(exc)) from exc
+    return render(
+        request,
+        "web/publish_log.html",
+        {
+            "package": package,
+            "records": records,
+            "time_zone": timezone.get_current_timezone_name(),
+        },
+    )
+
+
+__all__ = ["audit_log", "learner_list", "publish_log", "transcript"]
