@@ -8,9 +8,7 @@ history worth asking about.
 
 from __future__ import annotations
 
-import sys
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -23,9 +21,7 @@ from coursepack.learning import api as learning
 from coursepack.learning.models import CompletionEvent
 from coursepack.packaging import api as packaging
 from coursepack.packaging.models import Package, PackageVersion
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "records"))
-from records_helpers import frozen_clock  # noqa: E402
+from tests.records.records_helpers import frozen_clock
 
 DAY = timedelta(days=1)
 
