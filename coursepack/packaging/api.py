@@ -272,7 +272,9 @@ def _move(items: QuerySet[Any], item: Model, to_position: int) -> None:
             type(entry).objects.filter(pk=entry.pk).update(position=index)
 
 
-def _check_position(position: int | None) -> None:
+def _check_position(position: int | None, *, required: bool = False) -> None:
+    if position is None and required:
+        raise InvalidInput("Say where to move the item.", problems=["position: is required"])
     if position is not None and (isinstance(position, bool) or not isinstance(position, int)):
         raise InvalidInput(
             "The position is not valid.", problems=["position: must be a whole number"]
@@ -498,7 +500,7 @@ def move_group_item(
     expected_revision: int | None = None,
 ) -> None:
     """Move an item of a group draft to ``position`` (1-based)."""
-    _check_position(position)
+    _check_position(position, required=True)
     with transaction.atomic():
         gv = _lock_group(group_version_id)
         _require_group_draft(gv, "edited")
@@ -947,7 +949,7 @@ def move_item(
     expected_revision: int | None = None,
 ) -> PackageVersion:
     """Move an item of a package draft to ``position`` (1-based)."""
-    _check_position(position)
+    _check_position(position, required=True)
 
     def change(version: PackageVersion, item: PackageVersionItem) -> None:
         _move(PackageVersionItem.objects.filter(version=version), item, position)

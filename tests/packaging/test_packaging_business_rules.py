@@ -35,7 +35,7 @@ from coursepack.packaging.errors import (
     VersionNotDraft,
 )
 from coursepack.packaging.models import PackageVersion
-from tests.factories import make_course, make_draft_package, make_learner
+from tests.factories import make_course, make_draft_package, make_learner, make_published_package
 
 pytestmark = pytest.mark.django_db
 
@@ -117,7 +117,8 @@ def test_delete_of_a_draft_is_allowed(admin: Any, history: History) -> None:
 
     assert list(
         PackageVersion.objects.filter(package_id=history.package_id)
-        .order_by("version_number").values_list("version_number", "status")
+        .order_by("version_number")
+        .values_list("version_number", "status")
     ) == [(1, "archived"), (2, "published")]
 
 
@@ -142,7 +143,8 @@ def test_publish_of_a_draft_is_allowed(admin: Any, history: History) -> None:
 
     assert list(
         PackageVersion.objects.filter(package_id=history.package_id)
-        .order_by("version_number").values_list("status", flat=True)
+        .order_by("version_number")
+        .values_list("status", flat=True)
     ) == ["archived", "archived", "published"]
 
 
@@ -167,7 +169,9 @@ def test_enroll_in_the_published_version_is_allowed(admin: Any, history: History
     learner = make_learner()
 
     enrollment = learning.enroll(
-        actor=admin, learner_id=learner.pk, package_id=history.package_id,
+        actor=admin,
+        learner_id=learner.pk,
+        package_id=history.package_id,
         version_id=history.published.pk,
     )
 
@@ -185,7 +189,9 @@ def test_enroll_in_a_draft_or_archived_version_is_refused(
 
     with pytest.raises(VersionNotEnrollable) as exc:
         learning.enroll(
-            actor=admin, learner_id=learner.pk, package_id=history.package_id,
+            actor=admin,
+            learner_id=learner.pk,
+            package_id=history.package_id,
             version_id=history.by_state(state).pk,
         )
 
@@ -206,24 +212,22 @@ def test_enroll_in_a_package_that_has_only_a_draft_is_refused(admin: Any) -> Non
     assert not Enrollment.objects.exists()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "learning.enroll raises NoActiveVersion, not VersionNotEnrollable, when the package has "
-        "no active version and version_id names its draft (coursepack/learning is owned elsewhere)"
-    ),
-)
 def test_enroll_naming_the_draft_of_a_never_published_package_is_version_not_enrollable(
     admin: Any,
 ) -> None:
     """Draft + enrol with version_id, on a package with no active version: VersionNotEnrollable."""
     draft = make_draft_package(actor=admin)
 
-    with pytest.raises(VersionNotEnrollable):
+    with pytest.raises(VersionNotEnrollable) as exc:
         learning.enroll(
-            actor=admin, learner_id=make_learner().pk, package_id=draft.package_id,
+            actor=admin,
+            learner_id=make_learner().pk,
+            package_id=draft.package_id,
             version_id=draft.pk,
         )
+
+    assert "Version 1 is draft; publish it" in exc.value.message
+    assert not Enrollment.objects.exists()
 
 
 def test_enroll_without_a_version_gets_the_active_one(admin: Any, history: History) -> None:
@@ -242,7 +246,8 @@ def test_history_of_every_version_can_be_viewed(admin: Any, history: History) ->
     """Draft/published/archived + view: listed in the history, readable, and diffable."""
     listed = list(
         PackageVersion.objects.filter(package_id=history.package_id)
-        .order_by("version_number").values_list("version_number", "status")
+        .order_by("version_number")
+        .values_list("version_number", "status")
     )
     assert listed == [(1, "archived"), (2, "published"), (3, "draft")]
 
@@ -318,7 +323,9 @@ def test_a_scheduled_version_is_released_but_not_enrollable(admin: Any, history:
         packaging.publish_version(actor=admin, version_id=scheduled.pk)
     with pytest.raises(VersionNotEnrollable) as exc:
         learning.enroll(
-            actor=admin, learner_id=make_learner().pk, package_id=history.package_id,
+            actor=admin,
+            learner_id=make_learner().pk,
+            package_id=history.package_id,
             version_id=scheduled.pk,
         )
     assert "scheduled" in exc.value.message
@@ -331,7 +338,9 @@ def test_a_scheduled_version_is_released_but_not_enrollable(admin: Any, history:
 # --- A retired package ------------------------------------------------------------------
 
 
-def test_a_retired_package_takes_no_publish_clone_or_enrollment(admin: Any, history: History) -> None:
+def test_a_retired_package_takes_no_publish_clone_or_enrollment(
+    admin: Any, history: History
+) -> None:
     """Retired: publish and clone raise PackageRetired, enrol VersionNotEnrollable; history kept."""
     packaging.retire_package(actor=admin, package_id=history.package_id, notes="Superseded")
     before = versions_state()
@@ -348,3 +357,23 @@ def test_a_retired_package_takes_no_publish_clone_or_enrollment(admin: Any, hist
     packaging.reinstate_package(actor=admin, package_id=history.package_id)
     packaging.publish_version(actor=admin, version_id=history.draft.pk)
     assert PackageVersion.objects.get(pk=history.draft.pk).status == "published"
+
+
+def test_enroll_naming_another_packages_version_is_version_not_found(
+    admin: Any, history: History
+) -> None:
+    """A version id of a different package is a version this package does not have."""
+    from coursepack.packaging.errors import VersionNotFound
+
+    other = make_published_package(actor=admin)
+
+    with pytest.raises(VersionNotFound) as exc:
+        learning.enroll(
+            actor=admin,
+            learner_id=make_learner().pk,
+            package_id=history.package_id,
+            version_id=other.pk,
+        )
+
+    assert "has no version with id" in exc.value.message
+    assert not Enrollment.objects.filter(package_id=history.package_id, version=other).exists()

@@ -128,6 +128,22 @@ def test_move_item_reorders(admin: Any, course_index: int, to: int, expected: li
     assert _order(draft) == [(i + 1, courses[e].pk, True) for i, e in enumerate(expected)]
 
 
+def test_move_item_without_a_position_is_refused_and_changes_nothing(admin: Any) -> None:
+    """Moving needs a position; without one the edit is refused with the field named."""
+    courses = [make_course(actor=admin) for _ in range(2)]
+    draft = make_draft_package(actor=admin, items=courses)
+    before = _order(draft)
+
+    with pytest.raises(InvalidInput) as exc:
+        packaging.move_item(
+            actor=admin, version_id=draft.pk, item_id=draft.items.get(course=courses[1]).pk,
+            position=None,  # type: ignore[arg-type]
+        )
+
+    assert exc.value.problems == ["position: is required"]
+    assert _order(draft) == before
+
+
 def test_set_item_required_and_update_draft(admin: Any) -> None:
     """An item can be made optional; the draft's name and description can change."""
     course = make_course(actor=admin)
