@@ -15,8 +15,9 @@ from ninja.errors import AuthenticationError, HttpError, ValidationError
 from coursepack.errors import DomainError
 from coursepack.http import accounts, content, learning, reports
 from coursepack.http.auth import BrowserSession, TokenAuth
+from coursepack.http.content import IF_MATCH
 from coursepack.http.problems import PROBLEM_CONTENT_TYPE, domain_error_response, problem_response
-from coursepack.http.schemas import NOT_BLANK
+from coursepack.http.schemas import NOT_BLANK, NUL_FREE
 
 
 class CoursepackAPI(NinjaAPI):
@@ -75,15 +76,19 @@ def _location(loc: Any) -> str:
     )
 
 
+_PATTERN_MESSAGES = {
+    NOT_BLANK: "must not be blank or contain NUL characters",
+    NUL_FREE: "must not contain NUL characters",
+    IF_MATCH: 'must be an ETag this API issued, e.g. "7", or *',
+}
+
+
 def _message(error: dict[str, Any]) -> str:
     if error.get("type") == "string_pattern_mismatch":
-        # The patterns (schemas.NUL_FREE, schemas.NOT_BLANK) say this; a regex does not.
+        # Say what the pattern means; a regex is no help to the reader.
         pattern = str((error.get("ctx") or {}).get("pattern", ""))
-        return (
-            "must not be blank or contain NUL characters"
-            if pattern == NOT_BLANK
-            else "must not contain NUL characters"
-        )
+        if pattern in _PATTERN_MESSAGES:
+            return _PATTERN_MESSAGES[pattern]
     return str(error.get("msg", "is not valid"))
 
 

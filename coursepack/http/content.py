@@ -69,15 +69,20 @@ def _etag(revision: int) -> str:
     return f'"{revision}"'
 
 
+IF_MATCH = r'^\s*(\*|(W/)?"?[0-9]{1,18}"?)\s*$'
 IfMatch = Header(
     None,
     alias="If-Match",
-    description="The ETag of the draft you edit; a stale one is refused with 412.",
+    pattern=IF_MATCH,
+    description=(
+        'The ETag of the draft you edit, e.g. "7"; a stale one is refused with 412. '
+        "`*` (or no If-Match) edits whatever the draft is now."
+    ),
 )
 
 
 def _expected(if_match: str | None) -> int | None:
-    if if_match is None:
+    if if_match is None or if_match.strip() == "*":
         return None
     tag = if_match.strip().removeprefix("W/").strip('"')
     if not tag.isdigit():

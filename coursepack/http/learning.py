@@ -17,6 +17,7 @@ from coursepack.http.auth import ADMIN, READERS, caller, is_staff_reader, requir
 from coursepack.http.pagination import PageParams, page_of, paginate
 from coursepack.http.problems import responses
 from coursepack.http.schemas import (
+    NOT_BLANK,
     BatchIn,
     BatchOut,
     BulkEnrollIn,
@@ -175,7 +176,13 @@ def _record_out(result: Any) -> dict[str, Any]:
 IdempotencyKey = Header(
     None,
     alias="Idempotency-Key",
-    description="Sending the same key again returns the first result and changes nothing.",
+    min_length=1,
+    max_length=255,
+    pattern=NOT_BLANK,
+    description=(
+        "Sending the same key again returns the first result and changes nothing "
+        "(stored as the event's external_id)."
+    ),
 )
 
 
@@ -189,10 +196,6 @@ def record_completion(
 ) -> Any:
     """Record a completed, passed or failed course (201; 200 when replayed)."""
     actor = require(request, *ADMIN)
-    if idempotency_key is not None and not 0 < len(idempotency_key) <= 255:
-        raise InvalidInput(
-            "Bad Idempotency-Key.", problems=["Idempotency-Key: 1 to 255 characters"]
-        )
     result = _record(actor, body, idempotency_key)
     return (201 if result.created else 200), _record_out(result)
 

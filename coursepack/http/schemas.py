@@ -456,7 +456,7 @@ class BatchOut(Schema):
 
 
 class VoidIn(Input):
-    reason: Annotated[StrictStr, Field(min_length=1, max_length=20_000)]
+    reason: Reason
 
 
 class VersionMoveOut(Schema):
