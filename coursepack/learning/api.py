@@ -21,6 +21,7 @@ from django.utils import timezone
 from coursepack import rules
 from coursepack.audit import api as audit
 from coursepack.audit.api import Actor
+from coursepack.audit.models import AuditChainHead
 from coursepack.catalog.errors import CourseNotFound
 from coursepack.catalog.models import Course
 from coursepack.errors import InvalidInput
@@ -44,7 +45,7 @@ from coursepack.learning.models import (
     EventSource,
 )
 from coursepack.packaging import selectors as packaging
-from coursepack.packaging.errors import PackageNotFound
+from coursepack.packaging.errors import PackageNotFound, VersionNotFound
 from coursepack.packaging.models import Package, PackageStatus, PackageVersion
 from coursepack.validation import collecting
 
@@ -125,6 +126,21 @@ def _status_snapshot(enrollment: Enrollment) -> dict[str, Any]:
     }
 
 
+def _serialise_writes() -> None:
+    """Take, first, the lock that every audited write holds until it commits.
+
+    ``audit.record`` locks the head of the audit chain, so an audited transaction
+    holds that lock from its first audit record to its commit — and
+    ``packaging.publish_version`` takes it (archiving the replaced version) before
+    ``move_inflight`` locks the learners it moves and updates their enrollments. A
+    learning write that locked a learner or an enrollment first and the chain head
+    second would deadlock with such a publish. So every write here takes the chain
+    head before any learner or enrollment: one lock order (package, audit chain,
+    learners, enrollments), and every status it computes sees all committed writes.
+    """
+    AuditChainHead.objects.select_for_update().get_or_create(pk=1)
+
+
 def _lock_learner(learner_id: int) -> Any:
     """Lock the learner's row: every write about one learner is serialised on it."""
     User = get_user_model()
@@ -141,22 +157,21 @@ def _enrollable_version(package: Package, version_id: int | None, now: datetime)
             "reinstate it or choose another package."
         )
     active = packaging.active_version(package.pk, now)
+    if version_id is not None and (active is None or version_id != active.pk):
+        asked = PackageVersion.objects.filter(pk=version_id, package=package).first()
+        if asked is None:
+            raise VersionNotFound(f"Package {package.name!r} has no version with id {version_id}.")
+        state = packaging.version_state(asked, active_id=active.pk if active else None, now=now)
+        instead = (
+            f"learners can only enrol in the active version, {active.version_number}."
+            if active is not None
+            else "publish it (or wait for the scheduled version to take effect) first."
+        )
+        raise VersionNotEnrollable(f"Version {asked.version_number} is {state}; {instead}")
     if active is None:
         raise NoActiveVersion(
             f"Package {package.name!r} has no published version in effect yet; publish a "
             "version (or wait for the scheduled one) before enrolling learners."
-        )
-    if version_id is not None and version_id != active.pk:
-        try:
-            asked = PackageVersion.objects.get(pk=version_id, package=package)
-        except PackageVersion.DoesNotExist:
-            raise PackageNotFound(
-                f"Package {package.name!r} has no version with id {version_id}."
-            ) from None
-        state = packaging.version_state(asked, active_id=active.pk, now=now)
-        raise VersionNotEnrollable(
-            f"Version {asked.version_number} is {state}; learners can only enrol in the active "
-            f"version, {active.version_number}."
         )
     return active
 
@@ -183,6 +198,7 @@ def enroll(
     """
     with transaction.atomic():
         package = _lock_package(package_id)
+        _serialise_writes()
         learner = _lock_learner(learner_id)
         now = timezone.now()
         version = _enrollable_version(package, version_id, now)
@@ -250,6 +266,7 @@ def bulk_enroll(
     User = get_user_model()
     with transaction.atomic():
         package = _lock_package(package_id)
+        _serialise_writes()
         now = timezone.now()
         version = _enrollable_version(package, None, now)
         tree = packaging.requirement_tree(version.pk)
@@ -322,6 +339,7 @@ def withdraw(*, actor: Actor, enrollment_id: int, notes: str = "") -> Enrollment
             )
         except Enrollment.DoesNotExist:
             raise EnrollmentNotFound(f"There is no enrollment with id {enrollment_id}.") from None
+        _serialise_writes()
         _lock_learner(learner_id)
         enrollment = Enrollment.objects.get(pk=enrollment_id)
         if enrollment.withdrawn_at is not None:
@@ -368,11 +386,7 @@ def _refresh(enrollments: list[Enrollment]) -> list[Enrollment]:
 def _affected(learner_id: int, course_id: int) -> list[Enrollment]:
     """Return the learner's enrollments whose pinned version contains the course."""
     candidates = list(Enrollment.objects.filter(learner_id=learner_id))
-    return [
-        e
-        for e in candidates
-        if course_id in packaging.version_course_ids(e.version_id)
-    ]
+    return [e for e in candidates if course_id in packaging.version_course_ids(e.version_id)]
 
 
 def _update_statuses(
@@ -445,6 +459,7 @@ def record_completion(
                 problems.add("occurred_at", "cannot be in the future")
     when = occurred_at or now
     with transaction.atomic():
+        _serialise_writes()
         learner = _lock_learner(learner_id)
         if external_id is not None:
             existing = CompletionEvent.objects.filter(external_id=external_id).first()
@@ -514,6 +529,7 @@ def void_event(*, actor: Actor, event_id: int, reason: str) -> RecordResult:
             )
         except CompletionEvent.DoesNotExist:
             raise EventNotFound(f"There is no completion event with id {event_id}.") from None
+        _serialise_writes()
         _lock_learner(learner_id)
         target = CompletionEvent.objects.get(pk=event_id)
         if target.kind == EventKind.VOID:
@@ -727,6 +743,14 @@ def rebuild_statuses(
                 break
             last_id = rows[-1].pk
             changed = _refresh(rows)
+            if changed:
+                # A write may have committed between reading these rows and reading
+                # their events: look again with every writer held off, so that only
+                # real drift is reported (and fixed).
+                _serialise_writes()
+                changed = _refresh(
+                    list(Enrollment.objects.filter(pk__in=[e.pk for e in changed]).order_by("pk"))
+                )
             report.checked += len(rows)
             report.drifted.extend(e.pk for e in changed)
             if fix and changed:

@@ -12,12 +12,13 @@ from tests.factories import make_admin, make_learner
 
 @pytest.fixture(autouse=True)
 def _fresh_tree_cache() -> None:
-    """Start every test with an empty requirement-tree cache.
+    """Start every test with empty requirement-tree and course-id caches.
 
-    The cache is keyed by version id, and SQLite hands out the ids of rolled-back
-    rows again: without this, a test would see the trees of an earlier test.
+    They are keyed by version id, and SQLite hands out the ids of rolled-back rows
+    again: without this, a test could see the trees of an earlier (committed) test.
     """
     packaging_selectors._tree_cache.clear()
+    packaging_selectors._course_id_cache.clear()
 
 
 @pytest.fixture

@@ -98,11 +98,25 @@ def _state(setting: Setting) -> dict[str, tuple[int, str, int, int, datetime | N
     return out
 
 
-def test_preview_counts_each_policy(admin: Any) -> None:
-    """Keep moves nobody; "not started" moves the two fresh enrollments (one of which
-    would complete); "in progress" also moves the three started ones (one more would
-    complete, one would be further from completion). Nobody can lose a completion:
-    completed enrollments are never moved. The preview writes nothing."""
+MOVED_BY = {
+    "keep": set(),
+    "move_not_started": {"fresh", "fresh_gain"},
+    "move_in_progress": {"fresh", "fresh_gain", "gain", "lose_ground", "failed"},
+}
+
+
+@pytest.mark.parametrize("policy", ["keep", "move_not_started", "move_in_progress"])
+def test_publish_moves_exactly_what_the_preview_counted(admin: Any, policy: str) -> None:
+    """The preview counts, per policy, the enrollments it would move and how their
+    completion would change, and writes nothing; publishing with a policy then moves
+    exactly the enrollments it counted for that policy.
+
+    Keep moves nobody; "not started" moves the two fresh enrollments (one of which
+    completes); "in progress" also moves the three started ones (one more completes,
+    one ends further from completion). Nobody can lose a completion: completed
+    enrollments are never moved.
+    """
+    # Given enrollments in every state on v1
     s = _setting(admin)
     assert [stored(s.enrollments[n])[0] for n in s.enrollments] == [
         "not_started",
@@ -113,11 +127,13 @@ def test_preview_counts_each_policy(admin: Any) -> None:
         "completed",
         "in_progress",
     ]
-    audit_count = AuditEvent.objects.count()
     before = _state(s)
+    audit_count = AuditEvent.objects.count()
 
+    # When the admin previews publishing v2
     preview = learning.preview_publish(version_id=s.v2.pk)
 
+    # Then it counts what each policy would do, and changes nothing
     assert preview.current_version == s.v1
     assert preview.open_enrollments == 6
     assert preview.by_status == {"not_started": 2, "in_progress": 3, "completed": 1}
@@ -131,22 +147,7 @@ def test_preview_counts_each_policy(admin: Any) -> None:
     ]
     assert AuditEvent.objects.count() == audit_count
     assert _state(s) == before
-
-
-MOVED_BY = {
-    "keep": set(),
-    "move_not_started": {"fresh", "fresh_gain"},
-    "move_in_progress": {"fresh", "fresh_gain", "gain", "lose_ground", "failed"},
-}
-
-
-@pytest.mark.parametrize("policy", ["keep", "move_not_started", "move_in_progress"])
-def test_publish_moves_exactly_what_the_preview_counted(admin: Any, policy: str) -> None:
-    """The chosen policy moves the enrollments the preview counted and no others."""
-    # Given the preview of publishing v2
-    s = _setting(admin)
-    before = _state(s)
-    counted = {p.policy: p for p in learning.preview_publish(version_id=s.v2.pk).policies}[policy]
+    counted = {p.policy: p for p in preview.policies}[policy]
 
     # When v2 is published with the policy
     outcome = packaging.publish_version(
