@@ -265,3 +265,49 @@ def test_checking_while_completions_are_recorded_reports_no_drift(admin: Any) ->
     assert _errors(results) == []
     assert results[:2] == [[], []]
     assert Enrollment.objects.filter(status="completed").count() == 30
+
+
+def test_one_external_id_recorded_at_once_is_stored_once(admin: Any, learner: Any) -> None:
+    """Ten deliveries of one external id at once (an integration retrying): one event;
+    the same facts get the stored event back, different facts are refused."""
+    t = base_time()
+    course = make_course()
+    version = make_published_package(items=[course])
+    enrollment = learning.enroll(actor=admin, learner_id=learner.pk, package_id=version.package_id)
+    someone_else = make_learners(1)[0]
+
+    def same() -> Any:
+        return record(learner, course, t, external_id="xapi-7")
+
+    def different() -> Any:
+        return learning.record_completion(
+            actor=admin,
+            learner_id=someone_else,
+            course_id=course.pk,
+            occurred_at=t,
+            external_id="xapi-7",
+        )
+
+    results = _at_once([same] * 7 + [different] * 3)
+
+    stored_events = CompletionEvent.objects.filter(external_id="xapi-7")
+    assert stored_events.count() == 1
+    event = stored_events.get()
+    outcomes = [
+        "created"
+        if getattr(r, "created", False)
+        else type(r).__name__
+        if isinstance(r, BaseException)
+        else "repeat"
+        for r in results
+    ]
+    if event.learner_id == learner.pk:
+        assert sorted(outcomes) == sorted(
+            ["created"] + ["repeat"] * 6 + ["IdempotencyConflict"] * 3
+        )
+        assert stored(enrollment) == ("completed", 1, 1, t)
+    else:
+        assert sorted(outcomes) == sorted(
+            ["created"] + ["repeat"] * 2 + ["IdempotencyConflict"] * 7
+        )
+    assert AuditEvent.objects.filter(action="completion.recorded").count() == 1
