@@ -95,8 +95,7 @@ def _message(error: dict[str, Any]) -> str:
 @api.exception_handler(ValidationError)
 def _validation_error(request: HttpRequest, exc: ValidationError) -> HttpResponse:
     errors = [
-        {"field": _location(e.get("loc", ())) or "body", "message": _message(e)}
-        for e in exc.errors
+        {"field": _location(e.get("loc", ())) or "body", "message": _message(e)} for e in exc.errors
     ]
     return problem_response(
         status=422,

@@ -1,0 +1,503 @@
+"""Who may call what: every operation of the API, every role, own or someone else's data.
+
+The matrix below has a row for every operation in the OpenAPI schema (a new
+endpoint without a row fails ``test_the_matrix_covers_every_operation``). Per row:
+
+- anonymous callers get 401 everywhere;
+- ``ADMIN`` rows (writes): admins succeed; auditors and learners get 403;
+- ``READERS`` rows: admins and auditors succeed; learners get 403;
+- ``EVERYONE`` rows: every signed-in role succeeds (their own account and tokens);
+- ``OWN`` rows (a learner's enrollment, progress, transcript; a user's token):
+  admins and auditors read anyone's; a learner gets their own, and for someone
+  else's the very 404 a non-existent id gets, so nothing tells them it exists.
+
+Every refused call is checked to have changed nothing: the rows of every
+Coursepack table (and users) are the same before and after.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from api_helpers import API, Caller, make_caller, problem, send
+from django.apps import apps
+from django.db import connection, transaction
+from django.test import Client
+
+from coursepack.accounts import api as accounts
+from coursepack.http.api import api
+from coursepack.learning import api as learning
+from coursepack.packaging import api as packaging
+from tests.factories import make_course, make_group, make_published_package
+
+ADMIN = "admin"
+READERS = "readers"
+EVERYONE = "everyone"
+OWN = "own"
+
+ROLES = ("anonymous", "learner", "auditor", "admin")
+MISSING_ID = 987_654_321
+
+
+@dataclass
+class World:
+    """One of everything, owned by two learners: ``learner`` (the caller) and ``other``."""
+
+    admin: Caller
+    auditor: Caller
+    learner: Caller
+    other: Caller
+    ids: dict[str, int] = field(default_factory=dict)
+
+    def caller(self, role: str) -> Caller | None:
+        return None if role == "anonymous" else getattr(self, role)
+
+
+@pytest.fixture(scope="module")
+def world(django_db_setup: None, django_db_blocker: Any) -> Iterator[World]:
+    """The world, built once for this module; each test's changes are rolled back.
+
+    Building it takes ~500 queries; each test runs inside a savepoint of this
+    transaction (pytest-django's ``db``), so every test starts from the same state.
+    """
+    with django_db_blocker.unblock(), transaction.atomic():
+        yield build_world()
+        transaction.set_rollback(True)
+
+
+def build_world() -> World:
+    admin = make_caller(role="admin")
+    world = World(
+        admin=admin,
+        auditor=make_caller(role="auditor"),
+        learner=make_caller(role="learner"),
+        other=make_caller(role="learner"),
+    )
+    actor = admin.user
+    third = accounts.create_user(actor=actor, username="third-learner")
+
+    c1 = make_course(actor=actor)
+    c2 = make_course(actor=actor)
+    unused = make_course(actor=actor)
+    retired = make_course(actor=actor, retired=True)
+    # A group published twice: packages built on v1 can take the newer v2.
+    g1 = make_group(actor=actor, items=[(c1, True), c2])
+    package_v1 = make_published_package(actor=actor, items=[c1, g1])
+    g2 = packaging.new_group_draft(actor=actor, group_id=g1.group_id)
+    packaging.publish_group_version(actor=actor, group_version_id=g2.pk)
+    package_v2 = packaging.create_draft_from(actor=actor, version_id=package_v1.pk)
+    items = list(package_v2.items.order_by("position"))
+    # A second group with a draft to edit, and a third with no draft (to start one).
+    other_group = make_group(actor=actor, items=[c1, c2], kind="choice", min_count=1)
+    group_draft = packaging.new_group_draft(actor=actor, group_id=other_group.group_id)
+    spare_group = make_group(actor=actor, items=[c2])
+    # A package with only an active version (to start a new draft from) ...
+    settled = make_published_package(actor=actor, items=[c2])
+    # ... one never published (to delete), one retired (to reinstate).
+    unpublished = packaging.create_package(actor=actor, name="Never published")
+    retired_package = packaging.create_package(actor=actor, name="Retired")
+    packaging.retire_package(actor=actor, package_id=retired_package.package_id)
+
+    ids = world.ids
+    for name, caller in (("own", world.learner), ("other", world.other)):
+        enrollment = learning.enroll(
+            actor=actor, learner_id=caller.user.pk, package_id=package_v1.package_id
+        )
+        event = learning.record_completion(
+            actor=actor, learner_id=caller.user.pk, course_id=c1.pk
+        ).event
+        ids[f"{name}_enrollment"] = enrollment.pk
+        ids[f"{name}_event"] = event.pk
+        ids[f"{name}_learner"] = caller.user.pk
+    for role in ROLES[1:]:
+        ids[f"{role}_spare_token"] = accounts.issue_token(
+            actor=world.caller(role).user,
+            name="spare",  # type: ignore[union-attr]
+        ).token.pk
+    # The learner's "other" token is the other learner's.
+    ids["other_spare_token"] = accounts.issue_token(actor=world.other.user, name="spare").token.pk
+    ids.update(
+        course=c1.pk,
+        course2=c2.pk,
+        unused_course=unused.pk,
+        retired_course=retired.pk,
+        group=g1.group_id,
+        spare_group=spare_group.group_id,
+        group_draft=group_draft.pk,
+        group_draft_item=group_draft.items.order_by("position").first().pk,  # type: ignore[union-attr]
+        package=package_v1.package_id,
+        unpublished_package=unpublished.package_id,
+        retired_package=retired_package.package_id,
+        active_version=package_v1.pk,
+        draft=package_v2.pk,
+        draft_course_item=items[0].pk,
+        draft_group_item=items[1].pk,
+        settled_version=settled.pk,
+        third_learner=third.pk,
+    )
+    return world
+
+
+Body = Callable[[dict[str, int]], Any] | None
+
+
+@dataclass(frozen=True)
+class Row:
+    """How to call one operation, and who may."""
+
+    access: str
+    # The request path; {name} are world ids. In OWN rows, {own} is the caller's
+    # own object (or the other learner's, or a missing id) of kind ``own``.
+    path: str
+    body: Body = None
+    ok: int = 200
+    own: str = ""
+
+
+def _completion(ids: dict[str, int]) -> dict[str, Any]:
+    return {"learner_id": ids["other_learner"], "course_id": ids["course2"]}
+
+
+MATRIX: dict[str, Row] = {
+    # accounts
+    "GET /me": Row(EVERYONE, "/me"),
+    "GET /users": Row(READERS, "/users"),
+    "POST /users": Row(ADMIN, "/users", lambda ids: {"username": "new-user"}, ok=201),
+    "GET /tokens": Row(EVERYONE, "/tokens"),
+    "POST /tokens": Row(EVERYONE, "/tokens", lambda ids: {"name": "another"}, ok=201),
+    "DELETE /tokens/{token_id}": Row(OWN, "/tokens/{own}", own="spare_token"),
+    # catalog
+    "GET /courses": Row(READERS, "/courses"),
+    "POST /courses": Row(
+        ADMIN, "/courses", lambda ids: {"code": "NEW-1", "name": "New course"}, ok=201
+    ),
+    "GET /courses/{course_id}": Row(READERS, "/courses/{course}"),
+    "PATCH /courses/{course_id}": Row(ADMIN, "/courses/{course}", lambda ids: {"name": "Renamed"}),
+    "DELETE /courses/{course_id}": Row(ADMIN, "/courses/{unused_course}", ok=204),
+    "POST /courses/{course_id}/retire": Row(
+        ADMIN, "/courses/{unused_course}/retire", lambda ids: {}
+    ),
+    "POST /courses/{course_id}/reactivate": Row(
+        ADMIN, "/courses/{retired_course}/reactivate", lambda ids: {}
+    ),
+    # groups
+    "GET /groups": Row(READERS, "/groups"),
+    "POST /groups": Row(
+        ADMIN, "/groups", lambda ids: {"name": "New group", "kind": "family"}, ok=201
+    ),
+    "GET /groups/{group_id}": Row(READERS, "/groups/{group}"),
+    "POST /groups/{group_id}/drafts": Row(ADMIN, "/groups/{spare_group}/drafts", ok=201),
+    "GET /group-versions/{group_version_id}": Row(READERS, "/group-versions/{group_draft}"),
+    "PATCH /group-versions/{group_version_id}": Row(
+        ADMIN, "/group-versions/{group_draft}", lambda ids: {"name": "Renamed group"}
+    ),
+    "DELETE /group-versions/{group_version_id}": Row(
+        ADMIN, "/group-versions/{group_draft}", ok=204
+    ),
+    "POST /group-versions/{group_version_id}/items": Row(
+        ADMIN,
+        "/group-versions/{group_draft}/items",
+        lambda ids: {"course_id": ids["unused_course"]},
+        ok=201,
+    ),
+    "PATCH /group-versions/{group_version_id}/items/{item_id}": Row(
+        ADMIN,
+        "/group-versions/{group_draft}/items/{group_draft_item}",
+        lambda ids: {"required": True},
+    ),
+    "DELETE /group-versions/{group_version_id}/items/{item_id}": Row(
+        ADMIN, "/group-versions/{group_draft}/items/{group_draft_item}"
+    ),
+    "POST /group-versions/{group_version_id}/publish": Row(
+        ADMIN, "/group-versions/{group_draft}/publish", lambda ids: {}
+    ),
+    # packages
+    "GET /packages": Row(READERS, "/packages"),
+    "POST /packages": Row(ADMIN, "/packages", lambda ids: {"name": "New package"}, ok=201),
+    "GET /packages/{package_id}": Row(READERS, "/packages/{package}"),
+    "PATCH /packages/{package_id}": Row(
+        ADMIN, "/packages/{package}", lambda ids: {"name": "Renamed package"}
+    ),
+    "DELETE /packages/{package_id}": Row(ADMIN, "/packages/{unpublished_package}", ok=204),
+    "POST /packages/{package_id}/retire": Row(ADMIN, "/packages/{package}/retire", lambda ids: {}),
+    "POST /packages/{package_id}/reinstate": Row(
+        ADMIN, "/packages/{retired_package}/reinstate", lambda ids: {}
+    ),
+    "GET /packages/{package_id}/versions": Row(READERS, "/packages/{package}/versions"),
+    "GET /packages/{package_id}/publish-log": Row(READERS, "/packages/{package}/publish-log"),
+    # versions
+    "GET /versions/{version_id}": Row(READERS, "/versions/{draft}"),
+    "PATCH /versions/{version_id}": Row(ADMIN, "/versions/{draft}", lambda ids: {"name": "v2"}),
+    "DELETE /versions/{version_id}": Row(ADMIN, "/versions/{draft}", ok=204),
+    "POST /versions/{version_id}/items": Row(
+        ADMIN, "/versions/{draft}/items", lambda ids: {"course_id": ids["course2"]}, ok=201
+    ),
+    "PATCH /versions/{version_id}/items/{item_id}": Row(
+        ADMIN, "/versions/{draft}/items/{draft_course_item}", lambda ids: {"position": 2}
+    ),
+    "DELETE /versions/{version_id}/items/{item_id}": Row(
+        ADMIN, "/versions/{draft}/items/{draft_course_item}"
+    ),
+    "POST /versions/{version_id}/items/{item_id}/use-latest-group-version": Row(
+        ADMIN, "/versions/{draft}/items/{draft_group_item}/use-latest-group-version"
+    ),
+    "GET /versions/{version_id}/publish-preview": Row(READERS, "/versions/{draft}/publish-preview"),
+    "POST /versions/{version_id}/publish": Row(
+        ADMIN, "/versions/{draft}/publish", lambda ids: {"change_notes": "Next"}
+    ),
+    "POST /versions/{version_id}/new-draft": Row(
+        ADMIN, "/versions/{settled_version}/new-draft", lambda ids: {}, ok=201
+    ),
+    "GET /versions/{version_id}/diff": Row(
+        READERS, "/versions/{draft}/diff?against={active_version}"
+    ),
+    # enrollments
+    "GET /enrollments": Row(EVERYONE, "/enrollments"),
+    "POST /enrollments": Row(
+        ADMIN,
+        "/enrollments",
+        lambda ids: {"learner_id": ids["third_learner"], "package_id": ids["package"]},
+        ok=201,
+    ),
+    "POST /enrollments/bulk": Row(
+        ADMIN,
+        "/enrollments/bulk",
+        lambda ids: {"learner_ids": [ids["third_learner"]], "package_id": ids["package"]},
+    ),
+    "GET /enrollments/{enrollment_id}": Row(OWN, "/enrollments/{own}", own="enrollment"),
+    "POST /enrollments/{enrollment_id}/withdraw": Row(
+        ADMIN, "/enrollments/{other_enrollment}/withdraw", lambda ids: {}
+    ),
+    "GET /enrollments/{enrollment_id}/progress": Row(
+        OWN, "/enrollments/{own}/progress", own="enrollment"
+    ),
+    # completions
+    "POST /completions": Row(ADMIN, "/completions", _completion, ok=201),
+    "GET /completions": Row(EVERYONE, "/completions"),
+    "POST /completions/batch": Row(
+        ADMIN, "/completions/batch", lambda ids: {"events": [_completion(ids)]}
+    ),
+    "POST /completions/{event_id}/void": Row(
+        ADMIN, "/completions/{other_event}/void", lambda ids: {"reason": "Wrong learner"}, ok=201
+    ),
+    "GET /learners/{learner_id}/transcript": Row(OWN, "/learners/{own}/transcript", own="learner"),
+    # reports
+    "GET /reports/packages": Row(READERS, "/reports/packages"),
+    "GET /reports/courses": Row(READERS, "/reports/courses"),
+    "GET /reports/learners": Row(READERS, "/reports/learners"),
+}
+
+
+def _schema_operations() -> set[str]:
+    schema = api.get_openapi_schema()
+    return {
+        f"{method.upper()} {path.removeprefix(API)}"
+        for path, operations in schema["paths"].items()
+        for method in operations
+    }
+
+
+def test_the_matrix_covers_every_operation() -> None:
+    """Every operation of the schema has a row, and every row is an operation."""
+    operations = _schema_operations()
+    assert sorted(operations - MATRIX.keys()) == [], "operations without a row in MATRIX"
+    assert sorted(MATRIX.keys() - operations) == [], "rows for operations that do not exist"
+
+
+# --- running one cell ------------------------------------------------------------------
+
+_COURSEPACK_APPS = ("accounts", "catalog", "packaging", "learning", "audit")
+# Reading with a token stamps its last use; that is not a change made by the call.
+_VOLATILE = {("accounts", "apitoken"): {"last_used_at"}}
+
+
+def fingerprint() -> dict[str, list[tuple[Any, ...]]]:
+    """Every row of every Coursepack table and of users, by table (raw SQL: it runs often)."""
+    models = [m for m in apps.get_models() if m._meta.app_label in _COURSEPACK_APPS]
+    models.append(apps.get_model("auth", "User"))
+    rows = {}
+    with connection.cursor() as cursor:
+        for model in models:
+            skip = _VOLATILE.get((model._meta.app_label, model._meta.model_name), set())
+            columns = ", ".join(
+                connection.ops.quote_name(f.column)
+                for f in model._meta.concrete_fields
+                if f.name not in skip
+            )
+            table = connection.ops.quote_name(model._meta.db_table)
+            pk = connection.ops.quote_name(model._meta.pk.column)  # type: ignore[union-attr]
+            cursor.execute(f"SELECT {columns} FROM {table} ORDER BY {pk}")
+            rows[model._meta.label] = cursor.fetchall()
+    return rows
+
+
+def _send(world: World, role: str, operation: str, path: str) -> Any:
+    caller = world.caller(role)
+    client = caller.client if caller is not None else Client()
+    body = MATRIX[operation].body
+    return send(client, operation.split()[0], path, body(world.ids) if body else None)
+
+
+def _path(row: Row, ids: dict[str, int], own: int | None = None) -> str:
+    return row.path.format(**ids, own=own)
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One role calling one path, and what it must get: ``ok``, or a refusal."""
+
+    role: str
+    path: str
+    status: int | None = None  # None: allowed
+    code: str = ""
+
+
+def cells(world: World, operation: str) -> list[Cell]:
+    """The cells of one row of the matrix."""
+    row = MATRIX[operation]
+    ids = world.ids
+    if row.access != OWN:
+        path = _path(row, ids)
+        allowed = {
+            ADMIN: ("admin",),
+            READERS: ("auditor", "admin"),
+            EVERYONE: ("learner", "auditor", "admin"),
+        }[row.access]
+        return [Cell("anonymous", path, 401, "unauthenticated")] + [
+            Cell(role, path) if role in allowed else Cell(role, path, 403, "permission_denied")
+            for role in ("learner", "auditor", "admin")
+        ]
+    kind = row.own
+    own = ids[f"learner_{kind}"] if kind == "spare_token" else ids[f"own_{kind}"]
+    other = ids[f"other_{kind}"]
+    missing = _not_found(row)
+    result = [
+        Cell("anonymous", _path(row, ids, own), 401, "unauthenticated"),
+        Cell("learner", _path(row, ids, MISSING_ID), 404, missing),
+        # Someone else's: answered exactly like one that does not exist (checked below).
+        Cell("learner", _path(row, ids, other), 404, missing),
+        Cell("learner", _path(row, ids, own)),
+    ]
+    if kind == "spare_token":
+        # Tokens are personal: an auditor revokes only their own, an admin anyone's.
+        return [
+            *result,
+            Cell("auditor", _path(row, ids, other), 404, missing),
+            Cell("auditor", _path(row, ids, ids["auditor_spare_token"])),
+            Cell("admin", _path(row, ids, other)),
+        ]
+    # Auditors and admins read every learner's.
+    return [*result, Cell("auditor", _path(row, ids, other)), Cell("admin", _path(row, ids, other))]
+
+
+def _same_not_found(a: dict[str, Any], a_id: int, b: dict[str, Any], b_id: int) -> None:
+    """The two 404 bodies are the same but for the id asked for."""
+
+    def scrub(body: dict[str, Any], ident: int) -> str:
+        return re.sub(rf"\b{ident}\b", "<id>", json.dumps(body, sort_keys=True))
+
+    assert scrub(a, a_id) == scrub(b, b_id)
+
+
+@pytest.mark.parametrize("operation", sorted(MATRIX))
+def test_every_role_gets_what_the_matrix_says(world: World, db: None, operation: str) -> None:
+    """Anonymous: 401. Forbidden roles: 403 (for others' data: the 404 of a missing
+    id), and nothing changed. Allowed roles: the operation's success status."""
+    row = MATRIX[operation]
+    all_cells = cells(world, operation)
+    refused = [c for c in all_cells if c.status is not None]
+    # Every refusal first, each compared with the state before any of them.
+    before = fingerprint()
+    bodies = {}
+    for cell in refused:
+        response = _send(world, cell.role, operation, cell.path)
+        assert response.status_code == cell.status, (cell, response.content)
+        bodies[cell] = body = problem(response)
+        assert body["code"] == cell.code, (cell, body)
+        assert fingerprint() == before, f"{cell} was refused but changed something"
+    if row.access == OWN:
+        other_id = world.ids[f"other_{row.own}"]
+        by_path = {c.path: bodies[c] for c in refused if c.role == "learner"}
+        _same_not_found(
+            by_path[_path(row, world.ids, other_id)],
+            other_id,
+            by_path[_path(row, world.ids, MISSING_ID)],
+            MISSING_ID,
+        )
+    for cell in all_cells:
+        if cell.status is None:
+            response = _send(world, cell.role, operation, cell.path)
+            assert response.status_code == row.ok, (cell, response.content)
+            if cell.role == "learner" and operation in LEARNER_LISTS:
+                LEARNER_LISTS[operation](world, response.json())
+
+
+def _not_found(row: Row) -> str:
+    return {
+        "enrollment": "enrollment_not_found",
+        "learner": "learner_not_found",
+        "spare_token": "token_not_found",
+    }[row.own]
+
+
+# --- what a learner's lists hold -------------------------------------------------------
+
+
+def _only_own_enrollments(world: World, page: dict[str, Any]) -> None:
+    assert {e["learner_id"] for e in page["items"]} == {world.learner.user.pk}
+    assert world.ids["other_enrollment"] not in {e["id"] for e in page["items"]}
+    assert page["count"] == 1
+
+
+def _only_own_events(world: World, page: dict[str, Any]) -> None:
+    assert {e["learner_id"] for e in page["items"]} == {world.learner.user.pk}
+    assert world.ids["other_event"] not in {e["id"] for e in page["items"]}
+    assert page["count"] == 1
+
+
+def _only_own_tokens(world: World, tokens: list[dict[str, Any]]) -> None:
+    mine = set(
+        world.learner.user.api_tokens.values_list("pk", flat=True)
+    )  # the auth token and the spare
+    assert {t["id"] for t in tokens} == mine
+    assert world.ids["other_spare_token"] not in mine
+
+
+def _me(world: World, me: dict[str, Any]) -> None:
+    assert me["id"] == world.learner.user.pk
+    assert me["role"] == "learner"
+
+
+LEARNER_LISTS: dict[str, Callable[[World, Any], None]] = {
+    "GET /enrollments": _only_own_enrollments,
+    "GET /completions": _only_own_events,
+    "GET /tokens": _only_own_tokens,
+    "GET /me": _me,
+}
+
+
+def test_a_learner_filtering_for_someone_else_still_sees_only_their_own(
+    world: World, db: None
+) -> None:
+    """?learner_id=<other> narrows a learner's own list; it never widens it."""
+    other = world.ids["other_learner"]
+    for path in (f"/enrollments?learner_id={other}", f"/completions?learner_id={other}"):
+        page = world.learner.call("GET", path).json()
+        assert page["count"] == 0 and page["items"] == [], path
+
+
+def test_a_learner_cannot_read_another_learners_progress_as_of_a_date(
+    world: World, db: None
+) -> None:
+    """The as_of query changes nothing about whose progress a learner may read."""
+    other = world.ids["other_enrollment"]
+    response = world.learner.call(
+        "GET", f"/enrollments/{other}/progress?as_of=2030-01-01T00:00:00Z"
+    )
+    assert response.status_code == 404
+    assert problem(response)["code"] == "enrollment_not_found"
