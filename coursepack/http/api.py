@@ -14,7 +14,7 @@ from ninja.errors import AuthenticationError, HttpError, ValidationError
 
 from coursepack.errors import DomainError
 from coursepack.http import accounts, content, learning, reports
-from coursepack.http.auth import BrowserSession, TokenAuth
+from coursepack.http.auth import BrowserSession, CsrfFailed, TokenAuth
 from coursepack.http.content import IF_MATCH
 from coursepack.http.problems import PROBLEM_CONTENT_TYPE, domain_error_response, problem_response
 from coursepack.http.schemas import NOT_BLANK, NUL_FREE
@@ -117,7 +117,14 @@ def _unauthenticated(request: HttpRequest, exc: AuthenticationError) -> HttpResp
 
 @api.exception_handler(HttpError)
 def _http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
-    return problem_response(status=exc.status_code, code="http_error", detail=str(exc))
+    if isinstance(exc, CsrfFailed):
+        code = "csrf_failed"
+    elif exc.status_code == 400:
+        # ninja's only 400: a body that is not JSON.
+        code = "malformed_body"
+    else:
+        code = "http_error"
+    return problem_response(status=exc.status_code, code=code, detail=str(exc))
 
 
 @api.exception_handler(Http404)

@@ -15,6 +15,10 @@ from coursepack.accounts.errors import PermissionDenied
 from coursepack.accounts.models import Role
 
 
+class CsrfFailed(HttpError):
+    """A write from a browser session without the CSRF token."""
+
+
 class TokenAuth(HttpBearer):
     """``Authorization: Bearer cp_…``: a personal API token."""
 
@@ -39,7 +43,7 @@ class BrowserSession(APIKeyCookie):
         if user is None or not user.is_authenticated or not user.is_active:
             return None
         if request.method not in _SAFE_METHODS and check_csrf(request) is not None:
-            raise HttpError(
+            raise CsrfFailed(
                 403,
                 "CSRF check failed: send the X-CSRFToken header with the csrftoken cookie's value.",
             )
