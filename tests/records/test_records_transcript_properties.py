@@ -152,7 +152,12 @@ class World:
 
     def tree(self, version_id: int) -> rules.RequirementTree:
         if version_id not in self.trees:
-            self.trees[version_id] = packaging_selectors.requirement_tree(version_id)
+            tree = packaging_selectors.requirement_tree(version_id)
+            self.trees[version_id] = tree
+            # Released trees are cached once committed; nothing commits here (each
+            # example rolls back), so cache them by hand to keep the example fast.
+            # The cache is emptied at the start of every example.
+            packaging_selectors._remember(version_id, tree)
         return self.trees[version_id]
 
 
