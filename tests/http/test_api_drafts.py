@@ -107,9 +107,7 @@ def test_without_if_match_or_with_a_star_the_edit_applies(admin: Caller) -> None
 
 
 @pytest.mark.parametrize("if_match", ["abc", '"12a"', "", '"1", "2"'])
-def test_an_if_match_that_is_no_etag_of_ours_is_invalid_input(
-    admin: Caller, if_match: str
-) -> None:
+def test_an_if_match_that_is_no_etag_of_ours_is_invalid_input(admin: Caller, if_match: str) -> None:
     """A malformed If-Match is 422 naming the header, not a silent overwrite."""
     draft = make_draft_package(name="Kept")
 
