@@ -78,28 +78,29 @@ def csv_lines(table: ReportTable) -> Iterator[str]:
 # --- XLSX ------------------------------------------------------------------------------
 
 _BOLD = Font(bold=True)
-_MOMENT_FORMAT = "yyyy-mm-dd hh:mm:ss"
 # Characters that no sheet title may contain.
 _TITLE_FORBIDDEN = str.maketrans(dict.fromkeys("[]:*?/\\", " "))
 
 
 def _xlsx_cell(sheet: WriteOnlyWorksheet, value: Cell, *, bold: bool) -> object:
+    """A value for ``sheet.append``: plain where openpyxl infers the right type (the
+    fast path, for most cells), a styled cell where it must be told."""
     if isinstance(value, datetime):
         # Excel has no time zones: write the wall-clock time the page shows.
-        cell = WriteOnlyCell(sheet, value=value.replace(tzinfo=None))
-        cell.number_format = _MOMENT_FORMAT
+        value = value.replace(tzinfo=None)
     elif isinstance(value, str):
-        text = ILLEGAL_CHARACTERS_RE.sub("", value)
-        cell = WriteOnlyCell(sheet, value=text)
+        value = ILLEGAL_CHARACTERS_RE.sub("", value)
         # Text, never a formula or an error code, whatever it looks like.
-        if text.startswith("=") or text in ERROR_CODES:
+        if value.startswith("=") or value in ERROR_CODES:
+            cell = WriteOnlyCell(sheet, value=value)
             cell.data_type = "s"
-    elif not bold:
+            if bold:
+                cell.font = _BOLD
+            return cell
+    if not bold:
         return value
-    else:
-        cell = WriteOnlyCell(sheet, value=value)
-    if bold:
-        cell.font = _BOLD
+    cell = WriteOnlyCell(sheet, value=value)
+    cell.font = _BOLD
     return cell
 
 

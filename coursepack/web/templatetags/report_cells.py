@@ -1,11 +1,14 @@
-"""Template filters of the reports page."""
+"""Template helpers of the reports page."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import datetime
 
 from django import template
+from django.utils.html import escape, format_html
+from django.utils.safestring import SafeString, mark_safe
+
+from coursepack.reports.tables import ReportTable
 
 register = template.Library()
 
@@ -26,7 +29,30 @@ def report_cell(value: object) -> str:
     return str(value)
 
 
-@register.filter
-def index(items: Sequence[object], position: int) -> object:
-    """Return ``items[position]`` (templates cannot subscript with a variable)."""
-    return items[position]
+@register.simple_tag
+def report_rows(
+    table: ReportTable, empty: str = "Nothing to report for these filters."
+) -> SafeString:
+    """Return the ``<tr>`` rows of a report table.
+
+    Built here rather than by template tags per cell: a report may hold thousands
+    of cells, and this is many times faster to render.
+    """
+    columns = table.columns
+    lines: list[str] = []
+    for row in table.rows:
+        cells = []
+        for column, value in zip(columns, row.cells, strict=True):
+            if column.badge and value:
+                text = escape(value)
+                content = f'<span class="badge {text}">{escape(str(value).capitalize())}</span>'
+            else:
+                content = escape(report_cell(value))
+            cells.append(
+                f'<td class="num">{content}</td>' if column.numeric else f"<td>{content}</td>"
+            )
+        lines.append(('<tr class="total">' if row.total else "<tr>") + "".join(cells) + "</tr>")
+    if not lines:
+        return format_html('<tr><td class="empty" colspan="{}">{}</td></tr>', len(columns), empty)
+    # Safe: every text in it went through escape().
+    return mark_safe("\n".join(lines))
