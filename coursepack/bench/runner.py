@@ -317,7 +317,9 @@ class Runner:
 
     def rebuild(self, manage_py: Path) -> list[Row]:
         results = {}
-        for part in ("rebuild", "floor"):
+        # A first, untimed read brings the tables into the page caches, so that
+        # neither timed pass pays for a cold cache the other does not.
+        for part in ("floor", "rebuild", "floor"):
             with tempfile.NamedTemporaryFile("r", suffix=".json") as out:
                 subprocess.run(
                     [

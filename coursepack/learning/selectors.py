@@ -30,6 +30,10 @@ def get_enrollment(enrollment_id: int) -> Enrollment:
         raise EnrollmentNotFound(f"There is no enrollment with id {enrollment_id}.") from None
 
 
+# The rebuild converts millions of rows: a dict lookup instead of an enum call per row.
+_EVENT_KINDS = {kind.value: kind for kind in rules.EventKind}
+
+
 def to_rule_event(
     event_id: int, course_id: int, kind: str, occurred_at: datetime, voids_id: int | None
 ) -> rules.LearnerEvent:
@@ -37,7 +41,7 @@ def to_rule_event(
     return rules.LearnerEvent(
         event_id=event_id,
         course_id=course_id,
-        kind=rules.EventKind(kind),
+        kind=_EVENT_KINDS.get(kind) or rules.EventKind(kind),
         occurred_at=occurred_at,
         voids=voids_id,
     )
@@ -63,15 +67,19 @@ def evaluate_enrollment(
     events: Iterable[rules.LearnerEvent],
     *,
     as_of: datetime | None = None,
+    tree: rules.RequirementTree | None = None,
 ) -> rules.Evaluation:
     """Evaluate an enrollment's pinned version over the learner's events.
 
     A withdrawn enrollment is frozen: it is evaluated as of its withdrawal
-    (or as of ``as_of``, if earlier).
+    (or as of ``as_of``, if earlier). ``tree``, when the caller already has the
+    version's tree, saves loading it again.
     """
     if enrollment.withdrawn_at is not None and (as_of is None or as_of > enrollment.withdrawn_at):
         as_of = enrollment.withdrawn_at
-    return rules.evaluate(packaging.requirement_tree(enrollment.version_id), events, as_of)
+    if tree is None:
+        tree = packaging.requirement_tree(enrollment.version_id)
+    return rules.evaluate(tree, events, as_of)
 
 
 def enrollment_progress(enrollment_id: int, *, as_of: datetime | None = None) -> rules.Evaluation:
