@@ -369,15 +369,25 @@ def withdraw(*, actor: Actor, enrollment_id: int, notes: str = "") -> Enrollment
 def _refresh(enrollments: list[Enrollment]) -> list[Enrollment]:
     """Re-evaluate enrollments in memory; return those whose cached fields changed."""
     by_learner: dict[int, list[Enrollment]] = {}
-    courses: set[int] = set()
     for enrollment in enrollments:
         by_learner.setdefault(enrollment.learner_id, []).append(enrollment)
-        courses |= packaging.version_course_ids(enrollment.version_id)
+    # Each version's tree once per call: the tree cache only learns a version once
+    # its publish has committed, so inside the publish that moves enrollments (or a
+    # rebuild's first chunk) every lookup would otherwise load the tree again.
+    trees = {
+        version_id: packaging.requirement_tree(version_id)
+        for version_id in {e.version_id for e in enrollments}
+    }
+    courses: set[int] = set()
+    for tree in trees.values():
+        courses |= rules.course_ids(tree)
     events = selectors.events_by_learner(by_learner, courses)
     changed = []
     for learner_id, group in by_learner.items():
         for enrollment in group:
-            evaluation = selectors.evaluate_enrollment(enrollment, events.get(learner_id, []))
+            evaluation = selectors.evaluate_enrollment(
+                enrollment, events.get(learner_id, []), tree=trees[enrollment.version_id]
+            )
             if _apply(enrollment, evaluation):
                 changed.append(enrollment)
     return changed
