@@ -38,10 +38,11 @@ def role_of(user: User | AnonymousUser | None) -> Role | None:
     """Return the user's role: their account's, admin for superusers, else learner."""
     if user is None or not user.is_authenticated:
         return None
-    account = getattr(user, "_coursepack_account", None)
-    if account is None:
-        account = Account.objects.filter(user_id=user.pk).first()
-        user._coursepack_account = account  # type: ignore[attr-defined]
+    # Cached on the user, None included (no account): a list of users that loaded
+    # the accounts with select_related must not query again for each one without.
+    if not hasattr(user, "_coursepack_account"):
+        user._coursepack_account = Account.objects.filter(user_id=user.pk).first()  # type: ignore[attr-defined]
+    account: Account | None = user._coursepack_account  # type: ignore[attr-defined]
     if account is not None:
         return Role(account.role)
     return Role.ADMIN if user.is_superuser else Role.LEARNER
