@@ -11,6 +11,7 @@ import pytest
 from django.core.management import CommandError, call_command
 from learning_helpers import base_time, drift, make_learners, record, stored
 
+from coursepack.accounts import api as accounts
 from coursepack.audit.models import AuditEvent
 from coursepack.learning import api as learning
 from coursepack.learning.errors import NoActiveVersion, VersionNotEnrollable
@@ -164,12 +165,16 @@ def test_command_enrols_the_learners_a_file_names(admin: Any, tmp_path: Path) ->
 
 
 def test_command_enrols_all_learners(admin: Any) -> None:
-    """--all-learners takes every active user who is not staff."""
+    """--all-learners takes every active user whose role is learner."""
     version = make_published_package()
-    ids = make_learners(12)
+    ids = make_learners(11)
     inactive = make_learner()
     inactive.is_active = False
     inactive.save()
+    auditor = accounts.create_user(actor=admin, username="auditor", role="auditor")
+    named_learner = accounts.create_user(actor=admin, username="named", role="learner")
+    ids.append(named_learner.pk)
+    assert auditor.pk not in ids
 
     out, err = _run("--package", str(version.package_id), "--all-learners", "--chunk-size", "5")
 

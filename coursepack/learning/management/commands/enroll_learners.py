@@ -19,8 +19,10 @@ from typing import Any, TextIO
 
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db.models import Q
 from tqdm import tqdm
 
+from coursepack.accounts.models import Role
 from coursepack.errors import DomainError
 from coursepack.learning import api as learning
 
@@ -75,7 +77,7 @@ class Command(BaseCommand):
         who.add_argument(
             "--all-learners",
             action="store_true",
-            help="every active user who is not staff",
+            help="every active user whose role is learner",
         )
         parser.add_argument(
             "--actor", help="username the audit log records as the actor (default: system)"
@@ -110,7 +112,13 @@ class Command(BaseCommand):
                     raise CommandError(f"Cannot read {path}: {exc.strerror}.") from None
             ids: Iterator[int] = _learner_ids(_lines(handle), chunk_size, unknown_names)
         else:
-            learners = User.objects.filter(is_active=True, is_staff=False).order_by("pk")
+            # The learners as accounts.api.role_of sees them: an account with the
+            # learner role, or no account and not a superuser.
+            learners = (
+                User.objects.filter(is_active=True)
+                .filter(Q(account__role=Role.LEARNER) | Q(account__isnull=True, is_superuser=False))
+                .order_by("pk")
+            )
             total = learners.count()
             ids = learners.values_list("pk", flat=True).iterator(chunk_size=chunk_size)
         # tqdm rewrites its line with "\r": give it the raw stream, not Django's
