@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Install the system packages the test suite needs, only where missing:
-# PostgreSQL server binaries (throwaway test cluster) and Debian's chromium
-# (Playwright cannot download its own browser here). Debian/Ubuntu only.
+# PostgreSQL server binaries (throwaway test cluster), Debian's chromium
+# (Playwright cannot download its own browser here) and curl (docs/api.md's
+# walkthrough is run as written). Debian/Ubuntu only.
 set -euo pipefail
 
 if [ "$(id -u)" -eq 0 ]; then SUDO=(); else SUDO=(sudo); fi
@@ -24,4 +25,9 @@ fi
 if [ ! -x /usr/bin/chromium ]; then
     echo "==> installing chromium (/usr/bin/chromium not found)"
     apt_install chromium
+fi
+
+if ! command -v curl >/dev/null; then
+    echo "==> installing curl (not found)"
+    apt_install curl
 fi
