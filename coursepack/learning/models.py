@@ -63,7 +63,8 @@ class Enrollment(models.Model):
         indexes = [models.Index(fields=["version", "status"])]
 
     def __str__(self) -> str:
-        return f"{self.learner_id} in {self.package_id} v{self.version_id}"
+        # Ids only: a label must not cost queries (the audit log stores it per write).
+        return f"enrollment {self.pk} (learner {self.learner_id}, package {self.package_id})"
 
 
 class EnrollmentMove(models.Model):

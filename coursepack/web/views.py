@@ -3,17 +3,24 @@
 from __future__ import annotations
 
 from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 from django.utils import timezone
 
+from coursepack.accounts import api as accounts
+from coursepack.accounts.models import Role
 from coursepack.errors import NotFound
 from coursepack.packaging import selectors
-from coursepack.web.access import STAFF, role_required
+from coursepack.web.access import EVERYONE, STAFF, role_required
 
 
-@role_required(*STAFF)
+@role_required(*EVERYONE)
 def home(request: HttpRequest) -> HttpResponse:
-    """List every package with its active version, draft and history."""
+    """List every package with its active version, draft and history.
+
+    A learner has no use for that list: they are taken to their own transcript.
+    """
+    if accounts.role_of(request.user) == Role.LEARNER:
+        return redirect("web:transcript", learner_id=request.user.pk)
     summaries = selectors.package_summaries(timezone.now())
     return render(request, "web/package_list.html", {"summaries": summaries})
 

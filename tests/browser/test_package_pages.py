@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from playwright.sync_api import Page, expect
 
@@ -54,18 +55,21 @@ def test_package_page_shows_rules_changes_and_history(live_server, page: Page, s
     screenshot(page, "package-detail-v1")
 
 
-def test_pages_require_a_signed_in_admin_or_auditor(live_server, page: Page, screenshot) -> None:
+def test_a_learner_signing_in_lands_on_their_own_transcript(live_server, page: Page, screenshot) -> None:
     """A visitor who is not signed in is sent to the sign-in page; a learner who
-    signs in is refused the package pages."""
+    signs in is taken to their own transcript, and the package pages refuse them."""
     call_command("load_demo", verbosity=0)
+    alice = get_user_model().objects.get(username="alice")
     page.goto(f"{live_server.url}/")
     expect(page).to_have_url(f"{live_server.url}/login/?next=/")
     screenshot(page, "login")
     page.fill("#id_username", "alice")
     page.fill("#id_password", "coursepack-learner")
-    response_codes: list[int] = []
-    page.on("response", lambda r: response_codes.append(r.status))
     page.click("form.login button[type=submit]")
-    page.wait_for_load_state()
-    assert 403 in response_codes
-    expect(page.locator("li.package")).to_have_count(0)
+
+    expect(page).to_have_url(f"{live_server.url}/learners/{alice.pk}/transcript/")
+    expect(page.locator("h1")).to_contain_text("Alice Nguyen")
+    screenshot(page, "learner-landing")
+
+    response = page.goto(f"{live_server.url}/packages/1/")
+    assert response is not None and response.status == 403
