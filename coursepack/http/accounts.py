@@ -6,7 +6,7 @@ from typing import Any
 
 from django.contrib.auth.models import User
 from django.http import HttpRequest
-from ninja import Query, Router
+from ninja import Query, Router, Status
 
 from coursepack.accounts import api as accounts
 from coursepack.accounts.models import ApiToken
@@ -54,7 +54,7 @@ def list_users(request: HttpRequest, page: Query[PageParams]) -> Any:
 def create_user(request: HttpRequest, body: UserIn) -> Any:
     """Create a user (e.g. a learner from the HR system) with a role."""
     actor = require(request, *ADMIN)
-    return 201, _user(accounts.create_user(actor=actor, **body.dict()))
+    return Status(201, _user(accounts.create_user(actor=actor, **body.dict())))
 
 
 @router.get("/tokens", response=responses({200: list[TokenOut]}), tags=["accounts"])
@@ -67,7 +67,7 @@ def list_tokens(request: HttpRequest) -> Any:
 def issue_token(request: HttpRequest, body: TokenIn) -> Any:
     """Create a personal API token; its secret is in this response and nowhere else."""
     issued = accounts.issue_token(actor=caller(request), name=body.name)
-    return 201, {"token": issued.token, "secret": issued.secret}
+    return Status(201, {"token": issued.token, "secret": issued.secret})
 
 
 @router.delete("/tokens/{token_id}", response=responses({200: TokenOut}, 404), tags=["accounts"])

@@ -7,7 +7,7 @@ from typing import Any, Literal
 from django.db.models import Q
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
-from ninja import Header, Query, Router, Schema
+from ninja import Header, Query, Router, Schema, Status
 
 from coursepack.catalog import api as catalog
 from coursepack.catalog.models import Course
@@ -118,7 +118,7 @@ def list_courses(
 def create_course(request: HttpRequest, body: CourseIn) -> Any:
     """Add a course to the catalog."""
     actor = require(request, *ADMIN)
-    return 201, catalog.create_course(actor=actor, **body.dict())
+    return Status(201, catalog.create_course(actor=actor, **body.dict()))
 
 
 @router.get("/courses/{course_id}", response=responses({200: CourseOut}, 404), tags=["catalog"])
@@ -155,7 +155,7 @@ def delete_course(request: HttpRequest, course_id: int) -> Any:
     """Delete a course nothing refers to (otherwise: 409, retire it instead)."""
     actor = require(request, *ADMIN)
     catalog.delete_course(actor=actor, course_id=course_id)
-    return 204, None
+    return Status(204, None)
 
 
 # --- groups ----------------------------------------------------------------------------
@@ -208,7 +208,7 @@ def list_groups(request: HttpRequest, page: Query[PageParams]) -> Any:
 def create_group(request: HttpRequest, body: GroupIn) -> Any:
     """Create a group; returns its draft version 1."""
     actor = require(request, *ADMIN)
-    return 201, serialize.group_version(packaging.create_group(actor=actor, **body.dict()))
+    return Status(201, serialize.group_version(packaging.create_group(actor=actor, **body.dict())))
 
 
 @router.get("/groups/{group_id}", response=responses({200: GroupOut}, 404), tags=["groups"])
@@ -228,7 +228,9 @@ def get_group(request: HttpRequest, group_id: int) -> Any:
 def new_group_draft(request: HttpRequest, group_id: int) -> Any:
     """Start a new draft of a group from its newest published version."""
     actor = require(request, *ADMIN)
-    return 201, serialize.group_version(packaging.new_group_draft(actor=actor, group_id=group_id))
+    return Status(
+        201, serialize.group_version(packaging.new_group_draft(actor=actor, group_id=group_id))
+    )
 
 
 def _group_version(group_version_id: int) -> CourseGroupVersion:
@@ -286,7 +288,7 @@ def update_group_draft(
 def discard_group_draft(request: HttpRequest, group_version_id: int) -> Any:
     actor = require(request, *ADMIN)
     packaging.discard_group_draft(actor=actor, group_version_id=group_version_id)
-    return 204, None
+    return Status(204, None)
 
 
 @router.post(
@@ -309,7 +311,7 @@ def add_group_item(
         expected_revision=_expected(if_match),
         **body.dict(),
     )
-    return 201, _group_draft_response(response, group_version_id)
+    return Status(201, _group_draft_response(response, group_version_id))
 
 
 @router.patch(
@@ -448,7 +450,7 @@ def create_package(request: HttpRequest, body: PackageIn) -> Any:
     """Create a package and its draft version 1."""
     actor = require(request, *ADMIN)
     draft = packaging.create_package(actor=actor, **body.dict())
-    return 201, {"package": _packages_out([draft.package])[0], "draft_version_id": draft.pk}
+    return Status(201, {"package": _packages_out([draft.package])[0], "draft_version_id": draft.pk})
 
 
 def _package(package_id: int) -> Package:
@@ -504,7 +506,7 @@ def delete_package(request: HttpRequest, package_id: int) -> Any:
     """Delete a never-published package nobody is enrolled in (otherwise 409: retire it)."""
     actor = require(request, *ADMIN)
     packaging.delete_package(actor=actor, package_id=package_id)
-    return 204, None
+    return Status(204, None)
 
 
 def _states(versions: list[PackageVersion]) -> dict[int, str]:
@@ -623,7 +625,7 @@ def discard_draft(request: HttpRequest, version_id: int) -> Any:
     """Discard a draft (published and archived versions are never deleted: 409)."""
     actor = require(request, *ADMIN)
     packaging.discard_draft(actor=actor, version_id=version_id)
-    return 204, None
+    return Status(204, None)
 
 
 @router.post(
@@ -643,7 +645,7 @@ def add_item(
     packaging.add_item(
         actor=actor, version_id=version_id, expected_revision=_expected(if_match), **body.dict()
     )
-    return 201, _version_out(response, version_id)
+    return Status(201, _version_out(response, version_id))
 
 
 @router.patch(
@@ -782,7 +784,7 @@ def new_draft(request: HttpRequest, response: HttpResponse, version_id: int, bod
     """Start the next draft as a copy of this published, scheduled or archived version."""
     actor = require(request, *ADMIN)
     draft = packaging.create_draft_from(actor=actor, version_id=version_id, notes=body.notes)
-    return 201, _version_out(response, draft.pk)
+    return Status(201, _version_out(response, draft.pk))
 
 
 class DiffQuery(Schema):

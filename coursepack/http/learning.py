@@ -9,7 +9,7 @@ from django.contrib.auth.models import User
 from django.db import transaction
 from django.http import HttpRequest
 from django.utils import timezone
-from ninja import Header, Query, Router, Schema
+from ninja import Header, Query, Router, Schema, Status
 
 from coursepack.errors import InvalidInput
 from coursepack.http import serialize
@@ -87,7 +87,7 @@ def enroll(request: HttpRequest, body: EnrollIn) -> Any:
     """Enrol a learner in the package's active version."""
     actor = require(request, *ADMIN)
     enrollment = learning.enroll(actor=actor, **body.dict())
-    return 201, serialize.enrollment(_enrollment(actor, enrollment.pk))
+    return Status(201, serialize.enrollment(_enrollment(actor, enrollment.pk)))
 
 
 @router.post(
@@ -197,7 +197,7 @@ def record_completion(
     """Record a completed, passed or failed course (201; 200 when replayed)."""
     actor = require(request, *ADMIN)
     result = _record(actor, body, idempotency_key)
-    return (201 if result.created else 200), _record_out(result)
+    return Status((201 if result.created else 200), _record_out(result))
 
 
 @router.post(
@@ -249,7 +249,9 @@ def list_completions(
 def void(request: HttpRequest, event_id: int, body: VoidIn) -> Any:
     """Void an event: a new event says it no longer counts from now on."""
     actor = require(request, *ADMIN)
-    return 201, _record_out(learning.void_event(actor=actor, event_id=event_id, reason=body.reason))
+    return Status(
+        201, _record_out(learning.void_event(actor=actor, event_id=event_id, reason=body.reason))
+    )
 
 
 # --- transcripts ------------------------------------------------------------------------
