@@ -14,7 +14,14 @@ from django.db.models import Model
 
 from coursepack.audit.models import AuditChainHead, AuditEvent
 
-__all__ = ["SYSTEM_ACTOR_LABEL", "ChainReport", "actor_label", "record", "verify_chain"]
+__all__ = [
+    "SYSTEM_ACTOR_LABEL",
+    "ChainReport",
+    "actor_label",
+    "lock_chain",
+    "record",
+    "verify_chain",
+]
 
 #: The hash the first record of the chain points back to.
 GENESIS_HASH = "0" * 64
@@ -31,6 +38,18 @@ def actor_label(actor: Actor) -> str:
     if actor is None or not actor.is_authenticated:
         return SYSTEM_ACTOR_LABEL
     return str(actor.get_username())
+
+
+def lock_chain() -> None:
+    """Take the audit chain's lock now, before any learner or enrollment lock.
+
+    Every audited write holds this lock from its first audit record until it
+    commits (see ADR 0009). A service that locks learners or enrollments and
+    then writes an audit record must take this lock *first*, or it deadlocks with
+    a publish that holds it while moving learners. Lock order: package, audit
+    chain, learners, enrollments.
+    """
+    AuditChainHead.objects.select_for_update().get_or_create(pk=1)
 
 
 def record(

@@ -21,7 +21,6 @@ from django.utils import timezone
 from coursepack import rules
 from coursepack.audit import api as audit
 from coursepack.audit.api import Actor
-from coursepack.audit.models import AuditChainHead
 from coursepack.catalog.errors import CourseNotFound
 from coursepack.catalog.models import Course
 from coursepack.errors import InvalidInput
@@ -126,21 +125,6 @@ def _status_snapshot(enrollment: Enrollment) -> dict[str, Any]:
     }
 
 
-def _serialise_writes() -> None:
-    """Take, first, the lock that every audited write holds until it commits.
-
-    ``audit.record`` locks the head of the audit chain, so an audited transaction
-    holds that lock from its first audit record to its commit — and
-    ``packaging.publish_version`` takes it (archiving the replaced version) before
-    ``move_inflight`` locks the learners it moves and updates their enrollments. A
-    learning write that locked a learner or an enrollment first and the chain head
-    second would deadlock with such a publish. So every write here takes the chain
-    head before any learner or enrollment: one lock order (package, audit chain,
-    learners, enrollments), and every status it computes sees all committed writes.
-    """
-    AuditChainHead.objects.select_for_update().get_or_create(pk=1)
-
-
 def _lock_learner(learner_id: int) -> Any:
     """Lock the learner's row: every write about one learner is serialised on it."""
     User = get_user_model()
@@ -198,7 +182,7 @@ def enroll(
     """
     with transaction.atomic():
         package = _lock_package(package_id)
-        _serialise_writes()
+        audit.lock_chain()
         learner = _lock_learner(learner_id)
         now = timezone.now()
         version = _enrollable_version(package, version_id, now)
@@ -266,7 +250,7 @@ def bulk_enroll(
     User = get_user_model()
     with transaction.atomic():
         package = _lock_package(package_id)
-        _serialise_writes()
+        audit.lock_chain()
         now = timezone.now()
         version = _enrollable_version(package, None, now)
         tree = packaging.requirement_tree(version.pk)
@@ -339,7 +323,7 @@ def withdraw(*, actor: Actor, enrollment_id: int, notes: str = "") -> Enrollment
             )
         except Enrollment.DoesNotExist:
             raise EnrollmentNotFound(f"There is no enrollment with id {enrollment_id}.") from None
-        _serialise_writes()
+        audit.lock_chain()
         _lock_learner(learner_id)
         enrollment = Enrollment.objects.get(pk=enrollment_id)
         if enrollment.withdrawn_at is not None:
@@ -469,7 +453,7 @@ def record_completion(
                 problems.add("occurred_at", "cannot be in the future")
     when = occurred_at or now
     with transaction.atomic():
-        _serialise_writes()
+        audit.lock_chain()
         learner = _lock_learner(learner_id)
         if external_id is not None:
             existing = CompletionEvent.objects.filter(external_id=external_id).first()
@@ -539,7 +523,7 @@ def void_event(*, actor: Actor, event_id: int, reason: str) -> RecordResult:
             )
         except CompletionEvent.DoesNotExist:
             raise EventNotFound(f"There is no completion event with id {event_id}.") from None
-        _serialise_writes()
+        audit.lock_chain()
         _lock_learner(learner_id)
         target = CompletionEvent.objects.get(pk=event_id)
         if target.kind == EventKind.VOID:
@@ -757,7 +741,7 @@ def rebuild_statuses(
                 # A write may have committed between reading these rows and reading
                 # their events: look again with every writer held off, so that only
                 # real drift is reported (and fixed).
-                _serialise_writes()
+                audit.lock_chain()
                 changed = _refresh(
                     list(Enrollment.objects.filter(pk__in=[e.pk for e in changed]).order_by("pk"))
                 )
