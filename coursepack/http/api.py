@@ -89,7 +89,8 @@ def _message(error: dict[str, Any]) -> str:
         pattern = str((error.get("ctx") or {}).get("pattern", ""))
         if pattern in _PATTERN_MESSAGES:
             return _PATTERN_MESSAGES[pattern]
-    return str(error.get("msg", "is not valid"))
+    # Our own validators' messages, without pydantic's "Value error, " in front.
+    return str(error.get("msg", "is not valid")).removeprefix("Value error, ")
 
 
 @api.exception_handler(ValidationError)

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any, Literal
 
 from django.contrib.auth.models import User
 from django.db import transaction
 from django.http import HttpRequest
 from django.utils import timezone
-from ninja import Header, Query, Router, Schema, Status
+from ninja import Field, Header, Query, Router, Schema, Status
 
 from coursepack.errors import InvalidInput
 from coursepack.http import serialize
@@ -24,6 +23,7 @@ from coursepack.http.schemas import (
     BulkEnrollOut,
     CompletionIn,
     CompletionOut,
+    DateTimeIn,
     EnrollIn,
     EnrollmentOut,
     NotesIn,
@@ -129,7 +129,9 @@ def withdraw(request: HttpRequest, enrollment_id: int, body: NotesIn) -> Any:
 
 
 class AsOf(Schema):
-    as_of: datetime | None = None
+    as_of: DateTimeIn | None = Field(
+        None, description="A moment with a time zone, e.g. 2025-01-31T09:00:00Z (default: now)."
+    )
 
 
 @router.get(

@@ -6,7 +6,7 @@ same filters. Admins and auditors only.
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import datetime
 from typing import Annotated, Any
 
 from django.http import HttpRequest
@@ -15,6 +15,7 @@ from ninja import Field, Query, Router, Schema
 from coursepack.http.auth import READERS, require
 from coursepack.http.pagination import PageParams
 from coursepack.http.problems import responses
+from coursepack.http.schemas import DateIn
 from coursepack.reports import selectors
 from coursepack.reports.selectors import ReportFilters, StatusCounts
 
@@ -27,7 +28,7 @@ Id = Annotated[int, Field(ge=1, le=2**53)]
 class ReportQuery(Schema):
     """The report filters: a range of days ``[from, to)`` and a package or version."""
 
-    date_from: date | None = Field(
+    date_from: DateIn | None = Field(
         None,
         alias="from",
         description=(
@@ -36,7 +37,7 @@ class ReportQuery(Schema):
             "counts cover events that occurred in it."
         ),
     )
-    date_to: date | None = Field(
+    date_to: DateIn | None = Field(
         None, alias="to", description="The day after the range (excluded): [from, to)."
     )
     package_id: Id | None = Field(None, description="Only this package.")

@@ -6,12 +6,20 @@ check lengths and NUL characters and name each bad field.
 
 from __future__ import annotations
 
-from datetime import datetime
+import re
+from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
 from ninja import Field, Schema
 from ninja.schema import DjangoGetter
-from pydantic import ConfigDict, StrictBool, StrictInt, StrictStr, model_validator
+from pydantic import (
+    BeforeValidator,
+    ConfigDict,
+    StrictBool,
+    StrictInt,
+    StrictStr,
+    model_validator,
+)
 
 
 class Input(Schema):
@@ -40,6 +48,30 @@ NUL_FREE = r"^[^\x00]*$"
 NOT_BLANK = rf"^[^\x00]*[^\x00{_BLANK}][^\x00]*$"
 
 
+_RFC3339 = re.compile(r"\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})")
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def _rfc3339(value: Any) -> Any:
+    # pydantic alone takes 0 or "0" for 1970-01-01 and a naive time for local time;
+    # the schema promises RFC 3339 text with a time zone, so hold callers to it.
+    if isinstance(value, datetime):
+        return value
+    if not isinstance(value, str) or not _RFC3339.fullmatch(value):
+        raise ValueError("must be a date and time with a time zone, e.g. 2025-01-31T09:00:00Z")
+    return value
+
+
+def _iso_date(value: Any) -> Any:
+    if isinstance(value, date):
+        return value
+    if not isinstance(value, str) or not _ISO_DATE.fullmatch(value):
+        raise ValueError("must be a date, e.g. 2025-01-31")
+    return value
+
+
+DateTimeIn = Annotated[datetime, BeforeValidator(_rfc3339)]
+DateIn = Annotated[date, BeforeValidator(_iso_date)]
 Id = Annotated[StrictInt, Field(ge=1, le=2**53)]
 Position = Annotated[StrictInt, Field(ge=1, le=100_000)]
 Text = Annotated[StrictStr, Field(max_length=20_000, pattern=NUL_FREE)]
@@ -244,7 +276,7 @@ class DraftPatch(Input):
 
 class PublishIn(Input):
     change_notes: Text = ""
-    effective_at: datetime | None = Field(
+    effective_at: DateTimeIn | None = Field(
         None, description="A future moment (with time zone) for the version to take effect."
     )
     inflight_policy: InFlightPolicy = "keep"
@@ -422,7 +454,7 @@ class CompletionIn(Input):
     learner_id: Id
     course_id: Id
     kind: Literal["completed", "passed", "failed"] = "completed"
-    occurred_at: datetime | None = Field(None, description="When it happened (default: now).")
+    occurred_at: DateTimeIn | None = Field(None, description="When it happened (default: now).")
     source: Literal["manual", "api", "import", "xapi"] = "api"
     external_id: ExternalId | None = None
     evidence_note: Text = ""

@@ -57,7 +57,7 @@ def test_a_body_that_is_not_a_json_object_is_refused(admin: Caller) -> None:
     """A JSON array is 422; text that is not JSON is 400 (malformed_body); both problem+json."""
     array = admin.call("POST", "/courses", ["code", "name"])
     assert array.status_code == 422
-    assert _fields(problem(array)) == {"body": "Value error, the body must be a JSON object"}
+    assert _fields(problem(array)) == {"body": "the body must be a JSON object"}
 
     garbage = admin.client.post(
         "/api/v1/courses", data="{not json", content_type="application/json"

@@ -196,19 +196,23 @@ def test_enrolling_and_progress_with_its_explanation(admin: Caller) -> None:
 
 
 def test_progress_as_of_needs_a_time_zone(admin: Caller) -> None:
-    """A naive as_of is ambiguous: 422 naming as_of."""
+    """A naive as_of is ambiguous, and a number is no date: 422 naming as_of."""
     version = make_published_package()
     learner = _learner(admin)
     enrollment = admin.call(
         "POST", "/enrollments", {"learner_id": learner, "package_id": version.package_id}
     ).json()
 
-    response = admin.call("GET", f"/enrollments/{enrollment['id']}/progress?as_of=2024-01-01T00:00")
+    for as_of in ("2024-01-01T00:00:00", "0"):
+        response = admin.call("GET", f"/enrollments/{enrollment['id']}/progress?as_of={as_of}")
 
-    assert response.status_code == 422
-    assert problem(response)["errors"] == [
-        {"field": "as_of", "message": "include a time zone, e.g. Z"}
-    ]
+        assert response.status_code == 422
+        assert problem(response)["errors"] == [
+            {
+                "field": "as_of",
+                "message": "must be a date and time with a time zone, e.g. 2025-01-31T09:00:00Z",
+            }
+        ]
 
 
 def test_bulk_enrolment_reports_who_was_enrolled_already_or_unknown(admin: Caller) -> None:
