@@ -5,8 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from django.apps import apps
 from django.contrib.auth import get_user_model
-from django.db import transaction
+from django.core.management.color import no_style
+from django.db import connection, transaction
 
 from coursepack.bench.generate import generate
 from coursepack.bench.scales import SCALES, Scale
@@ -71,6 +73,25 @@ def _fingerprint() -> dict[str, Any]:
     }
 
 
+def _rewind_id_sequences() -> None:
+    """Let the next generation get the ids this one had.
+
+    A rollback rewinds SQLite's AUTOINCREMENT counters, which are rows of a
+    table; PostgreSQL's sequences are not transactional, so set them back to
+    just after the rows that remain.
+    """
+    if connection.vendor != "postgresql":
+        return
+    models = [
+        m
+        for app in ("catalog", "packaging", "learning", "audit", "auth")
+        for m in apps.get_app_config(app).get_models()
+    ]
+    with connection.cursor() as cursor:
+        for sql in connection.ops.sequence_reset_sql(no_style(), models):
+            cursor.execute(sql)
+
+
 def _generate_and_rollback(scale: Scale, seed: int) -> tuple[dict[str, int], dict[str, Any]]:
     packaging_selectors._tree_cache.clear()
     packaging_selectors._course_id_cache.clear()
@@ -78,6 +99,7 @@ def _generate_and_rollback(scale: Scale, seed: int) -> tuple[dict[str, int], dic
         report = generate(scale, seed=seed)
         found = (report.counts, _fingerprint())
         transaction.set_rollback(True)
+    _rewind_id_sequences()
     return found
 
 
