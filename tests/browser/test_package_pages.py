@@ -69,6 +69,7 @@ def test_a_learner_signing_in_lands_on_their_own_transcript(live_server, page: P
 
     expect(page).to_have_url(f"{live_server.url}/learners/{alice.pk}/transcript/")
     expect(page.locator("h1")).to_contain_text("Alice Nguyen")
+    expect(page.locator("header nav a")).to_have_text(["My transcript"])
     screenshot(page, "learner-landing")
 
     response = page.goto(f"{live_server.url}/packages/1/")
