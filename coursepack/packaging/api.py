@@ -1336,23 +1336,24 @@ def discard_draft(*, actor: Actor, version_id: int, notes: str = "") -> None:
         version.delete()
 
 
-def retire_package(*, actor: Actor, package_id: int, notes: str = "") -> Package:
-    """Stop new enrollments and publishes; learners already enrolled keep their version."""
+def _set_package_status(
+    *, actor: Actor, package_id: int, status: PackageStatus, action: str, notes: str
+) -> Package:
     notes = _check_notes(notes)
     with transaction.atomic():
         package = _lock_package(package_id)
-        if package.status == PackageStatus.RETIRED:
+        if package.status == status:
             return package
         before = _package_snapshot(package)
         now = timezone.now()
         settle_package(package, now)
-        package.status = PackageStatus.RETIRED
-        package.retired_at = now
+        package.status = status
+        package.retired_at = now if status == PackageStatus.RETIRED else None
         package.updated_at = now
         package.save()
         audit.record(
             actor=actor,
-            action="package.retired",
+            action=action,
             target=package,
             at=now,
             before=before,
@@ -1361,32 +1362,28 @@ def retire_package(*, actor: Actor, package_id: int, notes: str = "") -> Package
             package_id=package.pk,
         )
     return package
+
+
+def retire_package(*, actor: Actor, package_id: int, notes: str = "") -> Package:
+    """Stop new enrollments and publishes; learners already enrolled keep their version."""
+    return _set_package_status(
+        actor=actor,
+        package_id=package_id,
+        status=PackageStatus.RETIRED,
+        action="package.retired",
+        notes=notes,
+    )
 
 
 def reinstate_package(*, actor: Actor, package_id: int, notes: str = "") -> Package:
     """Open a retired package for enrollments and publishes again."""
-    notes = _check_notes(notes)
-    with transaction.atomic():
-        package = _lock_package(package_id)
-        if package.status == PackageStatus.ACTIVE:
-            return package
-        before = _package_snapshot(package)
-        now = timezone.now()
-        package.status = PackageStatus.ACTIVE
-        package.retired_at = None
-        package.updated_at = now
-        package.save()
-        audit.record(
-            actor=actor,
-            action="package.reinstated",
-            target=package,
-            at=now,
-            before=before,
-            after=_package_snapshot(package),
-            notes=notes,
-            package_id=package.pk,
-        )
-    return package
+    return _set_package_status(
+        actor=actor,
+        package_id=package_id,
+        status=PackageStatus.ACTIVE,
+        action="package.reinstated",
+        notes=notes,
+    )
 
 
 def delete_package(*, actor: Actor, package_id: int, notes: str = "") -> None:
