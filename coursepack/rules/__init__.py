@@ -27,6 +27,14 @@ from coursepack.rules.evaluate import (
     course_ids,
     evaluate,
 )
+from coursepack.rules.status import (
+    CourseFacts,
+    EventRow,
+    StatusRule,
+    StatusSummary,
+    course_facts,
+    course_facts_from_rows,
+)
 from coursepack.rules.tree import (
     CourseRef,
     EventKind,
@@ -41,10 +49,12 @@ from coursepack.rules.validate import Problem, ProblemCode, validate_tree
 __all__ = [
     "AddedItem",
     "Change",
+    "CourseFacts",
     "CourseRef",
     "EnrollmentStatus",
     "Evaluation",
     "EventKind",
+    "EventRow",
     "Group",
     "GroupChanges",
     "GroupKind",
@@ -60,7 +70,11 @@ __all__ = [
     "ProblemCode",
     "RemovedItem",
     "RequirementTree",
+    "StatusRule",
+    "StatusSummary",
     "VersionDiff",
+    "course_facts",
+    "course_facts_from_rows",
     "course_ids",
     "diff",
     "diff_items",

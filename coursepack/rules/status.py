@@ -1,0 +1,176 @@
+"""The four numbers the status cache stores, computed without the full evaluation.
+
+``evaluate`` builds every node's state, next steps and explanation: what a learner's
+progress page shows. Writes that only refresh the stored status (recording a
+completion, enrolling, the rebuild) need four values: the status, done and needed
+of the package's required items, and when it was completed. ``StatusRule`` computes
+exactly those, from per-course facts that are gathered once per learner and shared by
+all of the learner's enrollments. It must always agree with ``evaluate``; a property
+test holds it to that.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+
+from coursepack.rules.evaluate import EnrollmentStatus, course_ids
+from coursepack.rules.tree import (
+    CourseRef,
+    EventKind,
+    Group,
+    GroupKind,
+    LearnerEvent,
+    RequirementTree,
+)
+
+__all__ = [
+    "CourseFacts",
+    "EventRow",
+    "StatusRule",
+    "StatusSummary",
+    "course_facts",
+    "course_facts_from_rows",
+]
+
+#: One stored event as plain values: (event id, course id, kind, occurred at, voided event id).
+EventRow = tuple[int, int, str, datetime, int | None]
+
+_COUNTING = frozenset({EventKind.COMPLETED.value, EventKind.PASSED.value})
+_VOID = EventKind.VOID.value
+
+
+@dataclass(frozen=True, slots=True)
+class CourseFacts:
+    """What one learner's effective events say about each course, as of one moment.
+
+    ``done_at`` holds when each course was first completed or passed; ``touched``
+    every course with any effective event (a failed attempt included).
+    """
+
+    done_at: Mapping[int, datetime]
+    touched: frozenset[int]
+
+
+@dataclass(frozen=True, slots=True)
+class StatusSummary:
+    """The cached part of an evaluation: equal to ``evaluate``'s status, root progress
+    and completion moment for the same tree, events and moment."""
+
+    status: EnrollmentStatus
+    done: int
+    needed: int
+    completed_at: datetime | None
+
+
+def course_facts_from_rows(rows: Iterable[EventRow], as_of: datetime | None = None) -> CourseFacts:
+    """Return the course facts of one learner's events given as plain rows.
+
+    Effective events are those at or before ``as_of`` (all when None) that no void at
+    or before ``as_of`` names, exactly as in ``evaluate``.
+    """
+    voided: set[int] = set()
+    kept: list[EventRow] = []
+    for row in rows:
+        if as_of is not None and row[3] > as_of:
+            continue
+        if row[2] == _VOID:
+            if row[4] is not None:
+                voided.add(row[4])
+        else:
+            kept.append(row)
+    done_at: dict[int, datetime] = {}
+    touched: set[int] = set()
+    for event_id, course_id, kind, occurred_at, _ in kept:
+        if event_id in voided:
+            continue
+        touched.add(course_id)
+        if kind in _COUNTING:
+            previous = done_at.get(course_id)
+            if previous is None or occurred_at < previous:
+                done_at[course_id] = occurred_at
+    return CourseFacts(done_at, frozenset(touched))
+
+
+def course_facts(events: Iterable[LearnerEvent], as_of: datetime | None = None) -> CourseFacts:
+    """Return the course facts of one learner's events."""
+    return course_facts_from_rows(
+        ((e.event_id, e.course_id, e.kind.value, e.occurred_at, e.voids) for e in events), as_of
+    )
+
+
+# A compiled node: a course id, or (kind, min_count, children, required flags).
+_Node = int | tuple[GroupKind, int | None, tuple["_Node", ...], tuple[bool, ...]]
+
+
+def _compile(node: CourseRef | Group) -> _Node:
+    if isinstance(node, CourseRef):
+        return node.course_id
+    return (
+        node.kind,
+        node.min_count,
+        tuple(_compile(i.node) for i in node.items),
+        tuple(i.required for i in node.items),
+    )
+
+
+def _satisfied_at(node: _Node, done_at: Mapping[int, datetime]) -> datetime | None:
+    if isinstance(node, int):
+        return done_at.get(node)
+    kind, min_count, children, flags = node
+    times = [_satisfied_at(child, done_at) for child in children]
+    if kind is GroupKind.FAMILY:
+        return min((t for t in times if t is not None), default=None)
+    if kind is GroupKind.SERIES:
+        if not times or None in times:
+            return None
+        return max(times)  # type: ignore[type-var]
+    required = [t for t, flag in zip(times, flags, strict=True) if flag]
+    optional = [t for t, flag in zip(times, flags, strict=True) if not flag and t is not None]
+    wanted = len(children) if min_count is None else min_count
+    optional_wanted = max(0, wanted - len(required))
+    if len(required) + optional_wanted == 0 or None in required:
+        return None
+    if len(optional) < optional_wanted:
+        return None
+    moments: list[datetime] = required  # type: ignore[assignment]
+    if optional_wanted:
+        moments = [*moments, heapq.nsmallest(optional_wanted, optional)[-1]]
+    return max(moments)
+
+
+class StatusRule:
+    """One package version's tree, compiled for computing cached statuses quickly."""
+
+    __slots__ = ("_courses", "_items")
+
+    def __init__(self, tree: RequirementTree) -> None:
+        self._items = tuple((_compile(i.node), i.required) for i in tree.items)
+        self._courses = course_ids(tree)
+
+    @property
+    def course_ids(self) -> frozenset[int]:
+        """Every course id anywhere in the tree."""
+        return self._courses
+
+    def summarize(self, facts: CourseFacts) -> StatusSummary:
+        """Return the status, required done/needed and completion moment under ``facts``."""
+        done_at = facts.done_at
+        needed = done = 0
+        latest: datetime | None = None
+        for node, required in self._items:
+            if not required:
+                continue
+            needed += 1
+            moment = _satisfied_at(node, done_at)
+            if moment is not None:
+                done += 1
+                if latest is None or moment > latest:
+                    latest = moment
+        if needed and done == needed:
+            return StatusSummary(EnrollmentStatus.COMPLETED, done, needed, latest)
+        if self._courses.isdisjoint(facts.touched):
+            return StatusSummary(EnrollmentStatus.NOT_STARTED, done, needed, None)
+        return StatusSummary(EnrollmentStatus.IN_PROGRESS, done, needed, None)
