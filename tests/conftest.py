@@ -106,3 +106,15 @@ def _flush_past_history_guards() -> None:
 
     teardown._coursepack_wrapped = True  # type: ignore[attr-defined]
     testcases.TransactionTestCase._fixture_teardown = teardown  # type: ignore[method-assign]
+
+
+@pytest.fixture(autouse=True)
+def _fresh_tree_caches() -> None:
+    """Start every test with empty requirement-tree and status-rule caches.
+
+    They are keyed by version id, and SQLite hands out the ids of rolled-back rows
+    again: without this, a test could see the trees of an earlier (committed) test.
+    """
+    from coursepack.packaging import selectors
+
+    selectors.clear_caches()

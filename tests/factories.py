@@ -135,7 +135,9 @@ def make_draft_package(
     version = packaging.create_package(
         actor=actor, name=name or f"Package {_next()}", category=category
     )
-    add_items(actor=actor, version=version, items=[make_course(actor=actor)] if items is None else items)
+    add_items(
+        actor=actor, version=version, items=[make_course(actor=actor)] if items is None else items
+    )
     return version
 
 

@@ -45,7 +45,7 @@ from coursepack.bench.scales import (
 )
 from coursepack.learning import api as learning
 from coursepack.learning import selectors as learning_selectors
-from coursepack.learning.models import CompletionEvent, Enrollment
+from coursepack.learning.models import Enrollment
 from coursepack.packaging import api as packaging
 from coursepack.packaging import selectors as packaging_selectors
 from coursepack.packaging.models import Package
@@ -113,8 +113,8 @@ def _optional(module: str, name: str) -> Any:
 def rebuild_part(part: str) -> dict[str, Any]:
     """Run the rebuild (``part="rebuild"``) or its floor (``"floor"``); return the timings.
 
-    The rebuild is ``learning.api.rebuild_statuses`` itself, timed chunk by chunk
-    through its progress callback. The floor reads the same rows, chunk by chunk,
+    The rebuild is ``learning.api.rebuild_statuses`` itself, timed batch by batch
+    through its progress callback. The floor reads the same rows, batch by batch,
     with the same queries, and evaluates nothing.
     """
     baseline = _rss_peak_bytes()
@@ -145,45 +145,13 @@ def rebuild_part(part: str) -> dict[str, Any]:
     }
 
 
-def _read_like_rebuild(tick: Callable[[int], None], chunk_size: int = 2000) -> int:
-    """Read every enrollment and its learner's events on its courses, as the rebuild does."""
-    columns = (
-        "id",
-        "learner_id",
-        "package_id",
-        "version_id",
-        "enrolled_at",
-        "enrolled_by_id",
-        "withdrawn_at",
-        "withdrawn_by_id",
-        "status",
-        "progress_done",
-        "progress_needed",
-        "completed_at",
-    )
-    last_id = 0
+def _read_like_rebuild(tick: Callable[[int], None]) -> int:
+    """Read every enrollment and its learner's events, batch by batch, exactly as the
+    rebuild does (``learning.selectors.status_batches``), and evaluate nothing."""
     checked = 0
-    while True:
-        with transaction.atomic():
-            rows = list(
-                Enrollment.objects.filter(pk__gt=last_id)
-                .order_by("pk")
-                .values_list(*columns)[:chunk_size]
-            )
-            if not rows:
-                break
-            last_id = rows[-1][0]
-            learners = {r[1] for r in rows}
-            courses: set[int] = set()
-            for version_id in {r[3] for r in rows}:
-                courses |= packaging_selectors.version_course_ids(version_id)
-            events = CompletionEvent.objects.filter(
-                learner_id__in=list(learners), course_id__in=list(courses)
-            ).values_list("id", "learner_id", "course_id", "kind", "occurred_at", "voids_id")
-            for _ in events.iterator(chunk_size=5000):
-                pass
-            checked += len(rows)
-        tick(len(rows))
+    for enrollments, _events in learning_selectors.status_batches(learning.LEARNERS_PER_BATCH):
+        checked += len(enrollments)
+        tick(len(enrollments))
     return checked
 
 
@@ -341,12 +309,12 @@ class Runner:
                 "the generated cache (or a benchmark's write) was not exact"
             )
         op = Row.of(
-            "rebuild all stored statuses, per chunk of 2,000",
+            f"rebuild all stored statuses, per batch of {learning.LEARNERS_PER_BATCH} learners",
             rebuild["chunks"],
             note=f"{rebuild['checked']:,} enrollments, total {rebuild['total']:.1f} s, 0 drifted",
         )
         base = Row.of(
-            "read the same rows, no evaluation, per chunk",
+            "read the same rows, no evaluation, per batch",
             floor["chunks"],
             floor=True,
             note=f"total {floor['total']:.1f} s",

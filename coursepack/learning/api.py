@@ -49,6 +49,7 @@ from coursepack.packaging.models import Package, PackageStatus, PackageVersion
 from coursepack.validation import collecting
 
 __all__ = [
+    "LEARNERS_PER_BATCH",
     "BulkEnrollResult",
     "ImpactPreview",
     "PolicyImpact",
@@ -76,6 +77,8 @@ POLICY_MOVES: dict[str, tuple[str, ...]] = {
 }
 
 _CHUNK = 2000
+#: The rebuild's batch: about 2,000 enrollments at five enrollments per learner.
+LEARNERS_PER_BATCH = 400
 
 
 def _user(actor: Actor) -> Any:
@@ -88,14 +91,9 @@ def _chunks(values: Iterable[int], size: int) -> Iterator[list[int]]:
         yield chunk
 
 
-def _apply(enrollment: Enrollment, evaluation: rules.Evaluation) -> bool:
-    """Copy an evaluation onto the enrollment's cached fields; return whether they changed."""
-    new = (
-        str(evaluation.status),
-        evaluation.root.done,
-        evaluation.root.needed,
-        evaluation.completed_at,
-    )
+def _apply(enrollment: Enrollment, summary: rules.StatusSummary) -> bool:
+    """Copy a status summary onto the enrollment's cached fields; return whether they changed."""
+    new = (str(summary.status), summary.done, summary.needed, summary.completed_at)
     old = (
         enrollment.status,
         enrollment.progress_done,
@@ -200,9 +198,9 @@ def enroll(
             enrolled_at=now,
             enrolled_by=_user(actor),
         )
-        tree = packaging.requirement_tree(version.pk)
-        events = selectors.events_by_learner([learner.pk], rules.course_ids(tree))
-        _apply(enrollment, rules.evaluate(tree, events.get(learner.pk, [])))
+        rule = packaging.status_rule(version.pk)
+        events = selectors.event_rows_by_learner([learner.pk], rule.course_ids)
+        _apply(enrollment, rule.summarize(rules.course_facts_from_rows(events.get(learner.pk, []))))
         try:
             with transaction.atomic():
                 enrollment.save()
@@ -253,8 +251,7 @@ def bulk_enroll(
         audit.lock_chain()
         now = timezone.now()
         version = _enrollable_version(package, None, now)
-        tree = packaging.requirement_tree(version.pk)
-        courses = rules.course_ids(tree)
+        rule = packaging.status_rule(version.pk)
         result = BulkEnrollResult(version=version)
         seen: set[int] = set()
         enrolled_ids: list[int] = []
@@ -274,7 +271,7 @@ def bulk_enroll(
                     package=package, learner_id__in=wanted, withdrawn_at__isnull=True
                 ).values_list("learner_id", flat=True)
             )
-            events = selectors.events_by_learner(known - taken, courses)
+            events = selectors.event_rows_by_learner(known - taken, rule.course_ids)
             rows = []
             for learner_id in wanted:
                 if learner_id not in known:
@@ -289,7 +286,8 @@ def bulk_enroll(
                         enrolled_at=now,
                         enrolled_by=_user(actor),
                     )
-                    _apply(enrollment, rules.evaluate(tree, events.get(learner_id, [])))
+                    facts = rules.course_facts_from_rows(events.get(learner_id, []))
+                    _apply(enrollment, rule.summarize(facts))
                     rows.append(enrollment)
                     enrolled_ids.append(learner_id)
             Enrollment.objects.bulk_create(rows, batch_size=1000)
@@ -350,31 +348,45 @@ def withdraw(*, actor: Actor, enrollment_id: int, notes: str = "") -> Enrollment
     return enrollment
 
 
-def _refresh(enrollments: list[Enrollment]) -> list[Enrollment]:
-    """Re-evaluate enrollments in memory; return those whose cached fields changed."""
-    by_learner: dict[int, list[Enrollment]] = {}
-    for enrollment in enrollments:
-        by_learner.setdefault(enrollment.learner_id, []).append(enrollment)
-    # Each version's tree once per call: the tree cache only learns a version once
-    # its publish has committed, so inside the publish that moves enrollments (or a
-    # rebuild's first chunk) every lookup would otherwise load the tree again.
-    trees = {
-        version_id: packaging.requirement_tree(version_id)
-        for version_id in {e.version_id for e in enrollments}
-    }
-    courses: set[int] = set()
-    for tree in trees.values():
-        courses |= rules.course_ids(tree)
-    events = selectors.events_by_learner(by_learner, courses)
-    changed = []
-    for learner_id, group in by_learner.items():
-        for enrollment in group:
-            evaluation = selectors.evaluate_enrollment(
-                enrollment, events.get(learner_id, []), tree=trees[enrollment.version_id]
+def _summaries(
+    enrollments: Iterable[tuple[int, int, int, datetime | None]],
+    events: dict[int, list[rules.EventRow]],
+) -> Iterator[rules.StatusSummary]:
+    """Compute the cached status of each (id, learner, version, withdrawn_at) from the
+    learners' event rows; each learner's facts are gathered once for all enrollments.
+
+    A withdrawn enrollment is frozen: it is computed as of its withdrawal.
+    """
+    status_rules: dict[int, rules.StatusRule] = {}
+    facts: dict[int, rules.CourseFacts] = {}
+    for _, learner_id, version_id, withdrawn_at in enrollments:
+        rule = status_rules.get(version_id)
+        if rule is None:
+            # Once per call: the rule cache only learns a version once its publish
+            # has committed, so inside that publish every lookup would load it again.
+            rule = status_rules[version_id] = packaging.status_rule(version_id)
+        if withdrawn_at is not None:
+            yield rule.summarize(
+                rules.course_facts_from_rows(events.get(learner_id, ()), withdrawn_at)
             )
-            if _apply(enrollment, evaluation):
-                changed.append(enrollment)
-    return changed
+            continue
+        learner_facts = facts.get(learner_id)
+        if learner_facts is None:
+            learner_facts = facts[learner_id] = rules.course_facts_from_rows(
+                events.get(learner_id, ())
+            )
+        yield rule.summarize(learner_facts)
+
+
+def _refresh(enrollments: list[Enrollment]) -> list[Enrollment]:
+    """Recompute enrollments' cached statuses in memory; return those that changed."""
+    events = selectors.event_rows_by_learner({e.learner_id for e in enrollments})
+    keys = [(e.pk, e.learner_id, e.version_id, e.withdrawn_at) for e in enrollments]
+    return [
+        enrollment
+        for enrollment, summary in zip(enrollments, _summaries(keys, events), strict=True)
+        if _apply(enrollment, summary)
+    ]
 
 
 def _affected(learner_id: int, course_id: int) -> list[Enrollment]:
@@ -385,14 +397,16 @@ def _affected(learner_id: int, course_id: int) -> list[Enrollment]:
 
 def _update_statuses(
     *, actor: Actor, learner_id: int, course_id: int, now: datetime, cause: str
-) -> int:
+) -> list[audit.Entry]:
+    """Recompute the learner's enrollments that contain the course; store those that
+    changed and return the audit records that say so (for the caller to append)."""
     affected = _affected(learner_id, course_id)
     befores = {e.pk: _status_snapshot(e) for e in affected}
     changed = _refresh(affected)
     if changed:
         Enrollment.objects.bulk_update(changed, _CACHE_FIELDS)
-    for enrollment in changed:
-        audit.record(
+    return [
+        audit.Entry(
             actor=actor,
             action="enrollment.status_changed",
             target=enrollment,
@@ -402,7 +416,8 @@ def _update_statuses(
             notes=cause,
             package_id=enrollment.package_id,
         )
-    return len(changed)
+        for enrollment in changed
+    ]
 
 
 @dataclass(frozen=True)
@@ -483,7 +498,7 @@ def record_completion(
             external_id=external_id,
             evidence_note=evidence_note,
         )
-        audit.record(
+        recorded = audit.Entry(
             actor=actor,
             action="completion.recorded",
             target=event,
@@ -498,14 +513,15 @@ def record_completion(
             },
             notes=evidence_note,
         )
-        changed = _update_statuses(
+        changes = _update_statuses(
             actor=actor,
             learner_id=learner.pk,
             course_id=course_id,
             now=now,
             cause=f"completion event {event.pk}",
         )
-    return RecordResult(event=event, created=True, enrollments_changed=changed)
+        audit.record_all([recorded, *changes])
+    return RecordResult(event=event, created=True, enrollments_changed=len(changes))
 
 
 def void_event(*, actor: Actor, event_id: int, reason: str) -> RecordResult:
@@ -542,7 +558,7 @@ def void_event(*, actor: Actor, event_id: int, reason: str) -> RecordResult:
             evidence_note=reason,
             voids=target,
         )
-        audit.record(
+        voided = audit.Entry(
             actor=actor,
             action="completion.voided",
             target=target,
@@ -550,14 +566,15 @@ def void_event(*, actor: Actor, event_id: int, reason: str) -> RecordResult:
             after={"void_event": void.pk},
             notes=reason,
         )
-        changed = _update_statuses(
+        changes = _update_statuses(
             actor=actor,
             learner_id=learner_id,
             course_id=target.course_id,
             now=now,
             cause=f"void of event {event_id}",
         )
-    return RecordResult(event=void, created=True, enrollments_changed=changed)
+        audit.record_all([voided, *changes])
+    return RecordResult(event=void, created=True, enrollments_changed=len(changes))
 
 
 # --- publishing and in-flight learners --------------------------------------------
@@ -601,20 +618,21 @@ def preview_publish(*, version_id: int) -> ImpactPreview:
         row["status"]: row["n"]
         for row in open_enrollments.values("status").annotate(n=Count("id")).order_by()
     }
-    tree = packaging.requirement_tree(draft.pk)
-    courses = rules.course_ids(tree)
+    rule = packaging.status_rule(draft.pk)
     movable = open_enrollments.filter(status__in=POLICY_MOVES["move_in_progress"])
     outcomes: dict[str, list[tuple[bool, bool, bool]]] = {
         s: [] for s in POLICY_MOVES["move_in_progress"]
     }
     for chunk in _chunks(movable.values_list("pk", flat=True).iterator(chunk_size=5000), _CHUNK):
         rows = list(Enrollment.objects.filter(pk__in=chunk))
-        events = selectors.events_by_learner([e.learner_id for e in rows], courses)
+        events = selectors.event_rows_by_learner([e.learner_id for e in rows], rule.course_ids)
         for enrollment in rows:
-            evaluation = rules.evaluate(tree, events.get(enrollment.learner_id, []))
+            summary = rule.summarize(
+                rules.course_facts_from_rows(events.get(enrollment.learner_id, []))
+            )
             was_complete = enrollment.status == "completed"
-            now_complete = evaluation.status == rules.EnrollmentStatus.COMPLETED
-            further = _fraction(evaluation.root.done, evaluation.root.needed) < _fraction(
+            now_complete = summary.status == rules.EnrollmentStatus.COMPLETED
+            further = _fraction(summary.done, summary.needed) < _fraction(
                 enrollment.progress_done, enrollment.progress_needed
             )
             outcomes[enrollment.status].append(
@@ -719,38 +737,38 @@ def rebuild_statuses(
     *,
     actor: Actor,
     fix: bool = True,
-    chunk_size: int = _CHUNK,
+    learners_per_batch: int = LEARNERS_PER_BATCH,
     progress: Callable[[int], None] | None = None,
 ) -> RebuildReport:
     """Recompute every enrollment's stored status from events and report drift.
 
-    Works in chunks of enrollments (each chunk one transaction), so memory stays
-    flat however many enrollments there are. With ``fix`` the drifted rows are
-    corrected; either way they are reported.
+    Works through the learners in batches, reading each event once (a learner's
+    facts serve all their enrollments), so memory stays flat however many
+    enrollments there are. With ``fix`` the drifted rows are corrected, each batch
+    in one transaction; either way they are reported. ``progress`` is called with
+    the number of enrollments checked in each batch.
     """
     report = RebuildReport(fixed=fix)
-    last_id = 0
-    while True:
-        with transaction.atomic():
-            rows = list(Enrollment.objects.filter(pk__gt=last_id).order_by("pk")[:chunk_size])
-            if not rows:
-                break
-            last_id = rows[-1].pk
-            changed = _refresh(rows)
-            if changed:
+    for enrollments, events in selectors.status_batches(learners_per_batch):
+        keys = [row[:4] for row in enrollments]
+        drifted = [
+            row[0]
+            for row, summary in zip(enrollments, _summaries(keys, events), strict=True)
+            if row[4:] != (str(summary.status), summary.done, summary.needed, summary.completed_at)
+        ]
+        if drifted:
+            with transaction.atomic():
                 # A write may have committed between reading these rows and reading
                 # their events: look again with every writer held off, so that only
                 # real drift is reported (and fixed).
                 audit.lock_chain()
-                changed = _refresh(
-                    list(Enrollment.objects.filter(pk__in=[e.pk for e in changed]).order_by("pk"))
-                )
-            report.checked += len(rows)
-            report.drifted.extend(e.pk for e in changed)
-            if fix and changed:
-                Enrollment.objects.bulk_update(changed, _CACHE_FIELDS, batch_size=1000)
+                changed = _refresh(list(Enrollment.objects.filter(pk__in=drifted).order_by("pk")))
+                report.drifted.extend(e.pk for e in changed)
+                if fix and changed:
+                    Enrollment.objects.bulk_update(changed, _CACHE_FIELDS, batch_size=1000)
+        report.checked += len(enrollments)
         if progress is not None:
-            progress(len(rows))
+            progress(len(enrollments))
     if fix and report.drifted:
         with transaction.atomic():
             audit.record(

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from datetime import datetime
+from typing import Any
 
 from coursepack import rules
 from coursepack.learning.errors import EnrollmentNotFound
@@ -12,10 +13,13 @@ from coursepack.learning.models import CompletionEvent, Enrollment
 from coursepack.packaging import selectors as packaging
 
 __all__ = [
+    "CACHE_COLUMNS",
     "enrollment_progress",
     "evaluate_enrollment",
+    "event_rows_by_learner",
     "events_by_learner",
     "get_enrollment",
+    "status_batches",
     "to_rule_event",
 ]
 
@@ -60,6 +64,63 @@ def events_by_learner(
     ):
         grouped[learner_id].append(to_rule_event(event_id, course_id, kind, occurred_at, voids_id))
     return grouped
+
+
+def event_rows_by_learner(
+    learner_ids: Iterable[int], course_ids: Iterable[int] | None = None
+) -> dict[int, list[rules.EventRow]]:
+    """Return the events of these learners as plain rows, grouped by learner.
+
+    The status cache's view. Without ``course_ids`` every event of the learner is
+    read, so one read serves all of the learner's enrollments whatever their
+    versions (events on other courses change nothing); with them, only events on
+    those courses and the voids among them.
+    """
+    grouped: dict[int, list[rules.EventRow]] = defaultdict(list)
+    events = CompletionEvent.objects.filter(learner_id__in=list(learner_ids))
+    if course_ids is not None:
+        events = events.filter(course_id__in=list(course_ids))
+    rows = events.values_list("learner_id", "id", "course_id", "kind", "occurred_at", "voids_id")
+    for learner_id, *event in rows.iterator(chunk_size=5000):
+        grouped[learner_id].append(tuple(event))  # type: ignore[arg-type]
+    return grouped
+
+
+#: The columns of an enrollment that its cached status is computed from and stored in.
+CACHE_COLUMNS = (
+    "id",
+    "learner_id",
+    "version_id",
+    "withdrawn_at",
+    "status",
+    "progress_done",
+    "progress_needed",
+    "completed_at",
+)
+
+
+def status_batches(
+    learners_per_batch: int,
+) -> Iterator[tuple[list[tuple[Any, ...]], dict[int, list[rules.EventRow]]]]:
+    """Yield every enrollment (``CACHE_COLUMNS``) with its learners' events, a batch of
+    learners at a time in learner order: each event row is read once."""
+    last = 0
+    while True:
+        learner_ids = list(
+            Enrollment.objects.filter(learner_id__gt=last)
+            .order_by("learner_id")
+            .values_list("learner_id", flat=True)
+            .distinct()[:learners_per_batch]
+        )
+        if not learner_ids:
+            return
+        last = learner_ids[-1]
+        enrollments = list(
+            Enrollment.objects.filter(learner_id__in=learner_ids)
+            .order_by("id")
+            .values_list(*CACHE_COLUMNS)
+        )
+        yield enrollments, event_rows_by_learner(learner_ids)
 
 
 def evaluate_enrollment(

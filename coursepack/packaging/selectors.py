@@ -29,6 +29,7 @@ __all__ = [
     "PackageSummary",
     "VersionSummary",
     "active_version",
+    "clear_caches",
     "diff_versions",
     "get_package",
     "get_version",
@@ -37,6 +38,7 @@ __all__ = [
     "package_summaries",
     "publish_log",
     "requirement_tree",
+    "status_rule",
     "version_course_ids",
     "version_state",
 ]
@@ -237,22 +239,34 @@ def _remember(version_id: int, tree: rules.RequirementTree) -> None:
             _tree_cache.popitem(last=False)
 
 
-_course_id_cache: dict[int, frozenset[int]] = {}
+_rule_cache: dict[int, rules.StatusRule] = {}
+
+
+def status_rule(version_id: int) -> rules.StatusRule:
+    """Return a version's tree compiled for computing cached statuses (cached for
+    released versions, like the tree itself)."""
+    cached = _rule_cache.get(version_id)
+    if cached is not None:
+        return cached
+    rule = rules.StatusRule(requirement_tree(version_id))
+    with _cache_lock:
+        if version_id in _tree_cache:  # released: its tree was cached, so may its rule be
+            if len(_rule_cache) >= _CACHE_SIZE:
+                _rule_cache.clear()
+            _rule_cache[version_id] = rule
+    return rule
+
+
+def clear_caches() -> None:
+    """Forget every cached tree and rule (tests, whose rolled-back ids come back)."""
+    with _cache_lock:
+        _tree_cache.clear()
+        _rule_cache.clear()
 
 
 def version_course_ids(version_id: int) -> frozenset[int]:
     """Return every course id in a version's tree (cached for released versions)."""
-    cached = _course_id_cache.get(version_id)
-    if cached is not None:
-        return cached
-    tree = requirement_tree(version_id)
-    ids = rules.course_ids(tree)
-    with _cache_lock:
-        if version_id in _tree_cache:  # released: its tree was cached, so may its courses be
-            if len(_course_id_cache) >= _CACHE_SIZE:
-                _course_id_cache.clear()
-            _course_id_cache[version_id] = ids
-    return ids
+    return status_rule(version_id).course_ids
 
 
 def diff_versions(old_version_id: int, new_version_id: int) -> rules.VersionDiff:

@@ -112,3 +112,30 @@ def test_the_append_only_guard_refuses_tampering_in_the_first_place() -> None:
         with pytest.raises(IntegrityError), transaction.atomic(), connection.cursor() as cursor:
             cursor.execute(sql, [ids[0]])
     assert verify_chain().intact
+
+
+def test_a_write_that_changes_several_things_appends_them_in_order_in_one_chain() -> None:
+    """A completion that changes two enrollments appends three records at once; they
+    follow each other and the chain head, and the chain still verifies."""
+    from coursepack.learning import api as learning
+    from tests.factories import make_admin, make_course, make_learner, make_published_package
+
+    admin, learner, course = make_admin(), make_learner(), make_course()
+    for _ in range(2):
+        version = make_published_package(items=[course])
+        learning.enroll(actor=admin, learner_id=learner.pk, package_id=version.package_id)
+    before = AuditEvent.objects.count()
+
+    result = learning.record_completion(actor=admin, learner_id=learner.pk, course_id=course.pk)
+
+    assert result.enrollments_changed == 2
+    added = list(AuditEvent.objects.order_by("id")[before:])
+    assert [e.action for e in added] == [
+        "completion.recorded",
+        "enrollment.status_changed",
+        "enrollment.status_changed",
+    ]
+    previous = AuditEvent.objects.filter(id__lt=added[0].id).order_by("-id").first()
+    assert previous is not None
+    assert [e.prev_hash for e in added] == [previous.hash, added[0].hash, added[1].hash]
+    assert verify_chain().intact

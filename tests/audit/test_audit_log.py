@@ -25,17 +25,33 @@ def test_record_stores_actor_action_target_before_after_and_notes(admin: Any) ->
     at = timezone.now()
 
     event = audit.record(
-        actor=admin, action="course.checked", target=course, at=at,
-        before={"a": 1}, after={"a": 2}, notes="Because", package_id=7,
+        actor=admin,
+        action="course.checked",
+        target=course,
+        at=at,
+        before={"a": 1},
+        after={"a": 2},
+        notes="Because",
+        package_id=7,
     )
 
     event.refresh_from_db()
-    assert (event.actor, event.actor_label, event.action) == (admin, admin.username, "course.checked")
+    assert (event.actor, event.actor_label, event.action) == (
+        admin,
+        admin.username,
+        "course.checked",
+    )
     assert (event.target_type, event.target_id, event.target_label) == (
-        "catalog.course", str(course.pk), "AUD-1 Audited",
+        "catalog.course",
+        str(course.pk),
+        "AUD-1 Audited",
     )
     assert (event.occurred_at, event.before, event.after, event.notes, event.package_id) == (
-        at, {"a": 1}, {"a": 2}, "Because", 7,
+        at,
+        {"a": 1},
+        {"a": 2},
+        "Because",
+        7,
     )
 
 

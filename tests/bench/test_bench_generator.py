@@ -30,13 +30,6 @@ TINY = Scale(
 )
 
 
-@pytest.fixture(autouse=True)
-def _fresh_tree_cache() -> None:
-    """Start with empty tree caches: SQLite hands out the ids of rolled-back versions again."""
-    packaging_selectors._tree_cache.clear()
-    packaging_selectors._course_id_cache.clear()
-
-
 def _fingerprint() -> dict[str, Any]:
     """Everything generated, by id where the generator chose the ids, else by name."""
     return {
@@ -95,8 +88,7 @@ def _rewind_id_sequences() -> None:
 
 
 def _generate_and_rollback(scale: Scale, seed: int) -> tuple[dict[str, int], dict[str, Any]]:
-    packaging_selectors._tree_cache.clear()
-    packaging_selectors._course_id_cache.clear()
+    packaging_selectors.clear_caches()
     # Earlier tests advanced the sequences too: start every generation from the same place.
     _rewind_id_sequences()
     with transaction.atomic():

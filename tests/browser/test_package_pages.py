@@ -14,7 +14,9 @@ def _sign_in(page: Page, base_url: str) -> None:
     page.click("form.login button[type=submit]")
 
 
-def test_package_list_shows_active_archived_and_draft_versions(live_server, page: Page, screenshot) -> None:
+def test_package_list_shows_active_archived_and_draft_versions(
+    live_server, page: Page, screenshot
+) -> None:
     """Given the demo data, the list shows each package's active version, its archived
     history and its draft, as the seed's package list sketch does."""
     call_command("load_demo", verbosity=0)
@@ -41,9 +43,9 @@ def test_package_page_shows_rules_changes_and_history(live_server, page: Page, s
     expect(page.locator(".meta .badge")).to_have_text("Version 2 · Active")
     items = page.locator("ol.items > li.item")
     expect(items.first).to_contain_text("Phishing Awareness")
-    expect(page.locator("li.item", has_text="Cybersecurity Essentials — language").first).to_contain_text(
-        "Complete 1 of 2"
-    )
+    expect(
+        page.locator("li.item", has_text="Cybersecurity Essentials — language").first
+    ).to_contain_text("Complete 1 of 2")
     changes = page.locator("ul.changes")
     expect(changes).to_contain_text("+ Phishing Awareness (course, required)")
     expect(changes).to_contain_text("GDPR Overview: optional → required")
@@ -55,7 +57,9 @@ def test_package_page_shows_rules_changes_and_history(live_server, page: Page, s
     screenshot(page, "package-detail-v1")
 
 
-def test_a_learner_signing_in_lands_on_their_own_transcript(live_server, page: Page, screenshot) -> None:
+def test_a_learner_signing_in_lands_on_their_own_transcript(
+    live_server, page: Page, screenshot
+) -> None:
     """A visitor who is not signed in is sent to the sign-in page; a learner who
     signs in is taken to their own transcript, and the package pages refuse them."""
     call_command("load_demo", verbosity=0)

@@ -24,7 +24,9 @@ def _postgresql_only(db_engine: str) -> None:
 
 
 @pytest.mark.parametrize("attempt", range(3))
-def test_two_creates_of_the_same_code_at_once_leave_one_course_and_a_typed_error(attempt: int) -> None:
+def test_two_creates_of_the_same_code_at_once_leave_one_course_and_a_typed_error(
+    attempt: int,
+) -> None:
     """One course is created; the other caller gets CourseCodeTaken, not a database error.
 
     Repeated: the two inserts do not overlap every time.

@@ -31,13 +31,19 @@ def _catalog_state() -> list[tuple[Any, ...]]:
 def test_create_course_stores_the_fields_and_records_who_did_it(admin: Any) -> None:
     """A new course is active, keeps its fields (stripped) and is on the audit record."""
     course = catalog.create_course(
-        actor=admin, code="  SEC-101 ", name=" Cybersecurity Essentials ",
-        description="Basics.", duration_minutes=45,
+        actor=admin,
+        code="  SEC-101 ",
+        name=" Cybersecurity Essentials ",
+        description="Basics.",
+        duration_minutes=45,
     )
 
     course.refresh_from_db()
     assert (course.code, course.name, course.description, course.duration_minutes) == (
-        "SEC-101", "Cybersecurity Essentials", "Basics.", 45,
+        "SEC-101",
+        "Cybersecurity Essentials",
+        "Basics.",
+        45,
     )
     assert course.status == CourseStatus.ACTIVE
     assert course.created_by == admin
@@ -100,7 +106,9 @@ def test_create_course_refuses_nul_bytes(admin: Any, field: str) -> None:
         ({"name": 42}, "name"),
     ],
 )
-def test_create_course_refuses_malformed_values(admin: Any, values: dict[str, Any], field: str) -> None:
+def test_create_course_refuses_malformed_values(
+    admin: Any, values: dict[str, Any], field: str
+) -> None:
     """Too long texts, non-integer durations and non-text names are refused, naming the field."""
     arguments: dict[str, Any] = {"code": "SEC-1", "name": "Name", **values}
 
@@ -114,7 +122,9 @@ def test_create_course_refuses_malformed_values(admin: Any, values: dict[str, An
 # --- update --------------------------------------------------------------------
 
 
-def test_update_course_changes_only_the_given_fields_and_audits_before_and_after(admin: Any) -> None:
+def test_update_course_changes_only_the_given_fields_and_audits_before_and_after(
+    admin: Any,
+) -> None:
     """Name, description and duration change; the code stays; the log has both snapshots."""
     course = catalog.create_course(
         actor=admin, code="SEC-1", name="Old", description="Keep me", duration_minutes=10
@@ -126,7 +136,10 @@ def test_update_course_changes_only_the_given_fields_and_audits_before_and_after
 
     course.refresh_from_db()
     assert (course.code, course.name, course.description, course.duration_minutes) == (
-        "SEC-1", "New", "Keep me", 20,
+        "SEC-1",
+        "New",
+        "Keep me",
+        20,
     )
     event = AuditEvent.objects.get(action="course.updated")
     assert event.before is not None and event.after is not None
@@ -167,8 +180,9 @@ def test_retire_and_reactivate_course_switch_status_and_audit_each_change(admin:
 
     assert active.status == CourseStatus.ACTIVE
     actions = list(
-        AuditEvent.objects.filter(target_id=str(course.pk), target_type="catalog.course")
-        .values_list("action", flat=True)
+        AuditEvent.objects.filter(
+            target_id=str(course.pk), target_type="catalog.course"
+        ).values_list("action", flat=True)
     )
     # Retiring an already retired course is a no-op and writes nothing.
     assert actions == ["course.created", "course.retired", "course.reactivated"]

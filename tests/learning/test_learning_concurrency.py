@@ -252,7 +252,9 @@ def test_checking_while_completions_are_recorded_reports_no_drift(admin: Any) ->
     def check() -> list[int]:
         drifted: list[int] = []
         for _ in range(5):
-            drifted += learning.rebuild_statuses(actor=admin, fix=False, chunk_size=7).drifted
+            drifted += learning.rebuild_statuses(
+                actor=admin, fix=False, learners_per_batch=7
+            ).drifted
         return drifted
 
     def complete(learner_id: int) -> Callable[[], Any]:

@@ -75,9 +75,11 @@ def test_rebuild_reports_exactly_the_corrupted_enrollment_and_fixes_it(
     _corrupt(victim, assignment, *params)
     assert stored(victim) != truth
 
-    # When the cache is checked, in chunks of 3
+    # When the cache is checked, three learners at a time
     calls: list[int] = []
-    report = learning.rebuild_statuses(actor=admin, fix=False, chunk_size=3, progress=calls.append)
+    report = learning.rebuild_statuses(
+        actor=admin, fix=False, learners_per_batch=3, progress=calls.append
+    )
 
     # Then exactly that enrollment is reported, and left as it was
     assert (report.checked, report.drifted, report.fixed) == (7, [victim.pk], False)
@@ -86,7 +88,7 @@ def test_rebuild_reports_exactly_the_corrupted_enrollment_and_fixes_it(
     assert not AuditEvent.objects.filter(action="enrollment.statuses_rebuilt").exists()
 
     # When it is rebuilt
-    report = learning.rebuild_statuses(actor=admin, chunk_size=3)
+    report = learning.rebuild_statuses(actor=admin, learners_per_batch=3)
 
     # Then it is fixed, on the record, and nothing drifts any more
     assert (report.checked, report.drifted, report.fixed) == (7, [victim.pk], True)
@@ -106,7 +108,7 @@ def _command(*args: str) -> tuple[str, str]:
 def test_rebuild_command_checks_then_fixes(admin: Any) -> None:
     """--check reports and exits with status 1 on drift; without it, drift is fixed."""
     enrollments, _, _ = _world(admin)
-    out, err = _command("--check", "--chunk-size", "2")
+    out, err = _command("--check", "--learners-per-batch", "2")
     assert "Checked 7 enrollment(s); 0 drifted." in out
     assert "Checking" in err
     assert "7/7" in err
@@ -115,11 +117,11 @@ def test_rebuild_command_checks_then_fixes(admin: Any) -> None:
     _corrupt(enrollments[1], "status = %s", "completed")
     _corrupt(enrollments[6], "progress_done = %s", 2)
     with pytest.raises(CommandError, match="2 enrollment") as failed:
-        _command("--check", "--chunk-size", "2")
+        _command("--check", "--learners-per-batch", "2")
     assert failed.value.returncode == 1
     assert stored(enrollments[1])[0] == "completed"
 
-    out, err = _command("--chunk-size", "2", "--actor", admin.username)
+    out, err = _command("--learners-per-batch", "2", "--actor", admin.username)
     assert "Checked 7 enrollment(s); 2 drifted." in out
     assert f"Drifted enrollments: {enrollments[1].pk}, {enrollments[6].pk}." in out
     assert "Fixed 2 enrollment(s)." in out

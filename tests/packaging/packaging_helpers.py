@@ -20,8 +20,17 @@ def versions_state() -> list[tuple[Any, ...]]:
     """Return every version, item, publish record and package row: compare before/after."""
     versions = list(
         PackageVersion.objects.order_by("pk").values_list(
-            "pk", "package_id", "version_number", "name", "description", "status", "revision",
-            "published_at", "effective_from", "archived_at", "change_notes",
+            "pk",
+            "package_id",
+            "version_number",
+            "name",
+            "description",
+            "status",
+            "revision",
+            "published_at",
+            "effective_from",
+            "archived_at",
+            "change_notes",
         )
     )
     items = list(
@@ -29,7 +38,9 @@ def versions_state() -> list[tuple[Any, ...]]:
             "pk", "version_id", "position", "course_id", "group_id", "group_version_id", "required"
         )
     )
-    packages = list(Package.objects.order_by("pk").values_list("pk", "name", "status", "updated_at"))
+    packages = list(
+        Package.objects.order_by("pk").values_list("pk", "name", "status", "updated_at")
+    )
     records = list(PublishRecord.objects.order_by("pk").values_list("pk", "version_id", "action"))
     return [*versions, *items, *packages, *records]
 
@@ -54,11 +65,14 @@ class History:
 def make_history(actor: Any) -> History:
     """Build, through the services, a package with an archived, an active and a draft version."""
     group = make_group(
-        actor=actor, kind="family", name="Language",
+        actor=actor,
+        kind="family",
+        name="Language",
         items=[make_course(actor=actor, name="English"), make_course(actor=actor, name="Spanish")],
     )
     v1 = make_published_package(
-        actor=actor, name="Cyber",
+        actor=actor,
+        name="Cyber",
         items=[group, make_course(actor=actor), (make_course(actor=actor), False)],
     )
     v2 = publish_new_version(actor=actor, from_version=v1, add=[make_course(actor=actor)])

@@ -56,12 +56,15 @@ def _race(calls: list[Callable[[], object]]) -> list[object]:
 def _statuses(package_id: int) -> list[tuple[int, str]]:
     return list(
         PackageVersion.objects.filter(package_id=package_id)
-        .order_by("version_number").values_list("version_number", "status")
+        .order_by("version_number")
+        .values_list("version_number", "status")
     )
 
 
 def _publish(admin: Any, version_id: int) -> Callable[[], object]:
-    return lambda: packaging.publish_version(actor=admin, version_id=version_id, change_notes="race")
+    return lambda: packaging.publish_version(
+        actor=admin, version_id=version_id, change_notes="race"
+    )
 
 
 def _one_won(results: list[object]) -> None:

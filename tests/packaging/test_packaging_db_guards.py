@@ -43,7 +43,9 @@ def _execute(sql: str, params: Sequence[Any] = ()) -> int:
         return cursor.rowcount
 
 
-def _refused(sql: str, params: Sequence[Any] = (), *, message: str | None = IMMUTABLE_MESSAGE) -> None:
+def _refused(
+    sql: str, params: Sequence[Any] = (), *, message: str | None = IMMUTABLE_MESSAGE
+) -> None:
     """Assert the database refuses ``sql`` with an IntegrityError (mentioning ``message``)."""
     with pytest.raises(IntegrityError) as exc:
         _execute(sql, params)
@@ -89,7 +91,9 @@ def test_raw_update_of_a_released_versions_content_is_refused(history: History, 
         ("published_at", timezone.now()),
         ("revision", 99),
     ]:
-        _refused(f"UPDATE packaging_packageversion SET {column} = %s WHERE id = %s", [value, version.pk])
+        _refused(
+            f"UPDATE packaging_packageversion SET {column} = %s WHERE id = %s", [value, version.pk]
+        )
 
     assert versions_state() == before
 
@@ -152,13 +156,17 @@ def test_the_workflows_own_moves_pass_the_triggers(admin: Any, history: History)
         actor=admin, version_id=v4.pk, effective_at=timezone.now() + timedelta(days=1)
     )
     now = timezone.now()
-    assert _execute(
-        "UPDATE packaging_packageversion SET status = 'archived', archived_at = %s WHERE id = %s",
-        [now, history.draft.pk],
-    ) == 1
-    assert _execute(
-        "UPDATE packaging_packageversion SET status = 'published' WHERE id = %s", [v4.pk]
-    ) == 1
+    assert (
+        _execute(
+            "UPDATE packaging_packageversion SET status = 'archived', archived_at = %s WHERE id = %s",
+            [now, history.draft.pk],
+        )
+        == 1
+    )
+    assert (
+        _execute("UPDATE packaging_packageversion SET status = 'published' WHERE id = %s", [v4.pk])
+        == 1
+    )
 
 
 def test_raw_edits_of_a_draft_are_allowed(history: History) -> None:
@@ -168,7 +176,9 @@ def test_raw_edits_of_a_draft_are_allowed(history: History) -> None:
     assert item is not None
 
     _execute("UPDATE packaging_packageversion SET name = 'Edited' WHERE id = %s", [draft.pk])
-    _execute("UPDATE packaging_packageversionitem SET required = %s WHERE id = %s", [False, item.pk])
+    _execute(
+        "UPDATE packaging_packageversionitem SET required = %s WHERE id = %s", [False, item.pk]
+    )
     _execute("DELETE FROM packaging_packageversionitem WHERE id = %s", [item.pk])
 
     assert PackageVersion.objects.get(pk=draft.pk).name == "Edited"
@@ -179,7 +189,9 @@ def test_raw_edits_of_a_draft_are_allowed(history: History) -> None:
 
 
 @pytest.mark.parametrize("state", ["published", "archived"])
-def test_raw_writes_to_items_of_a_released_version_are_refused(history: History, state: str) -> None:
+def test_raw_writes_to_items_of_a_released_version_are_refused(
+    history: History, state: str
+) -> None:
     """INSERT, UPDATE and DELETE of a released version's items all fail."""
     version = history.by_state(state)
     item = version.items.filter(course__isnull=False).order_by("position").first()
@@ -241,9 +253,9 @@ def test_raw_writes_to_a_published_group_version_are_refused(admin: Any) -> None
             *CourseGroupVersion.objects.filter(pk=gv.pk).values_list(
                 "name", "kind", "min_count", "status", "revision"
             ),
-            *CourseGroupItem.objects.filter(group_version=gv).order_by("pk").values_list(
-                "pk", "position", "course_id", "required"
-            ),
+            *CourseGroupItem.objects.filter(group_version=gv)
+            .order_by("pk")
+            .values_list("pk", "position", "course_id", "required"),
         ]
 
     before = state()
@@ -267,8 +279,12 @@ def test_raw_edits_of_a_group_draft_are_allowed(admin: Any) -> None:
     """A group draft may change, raw too."""
     gv = make_group(actor=admin, items=[make_course()], publish=False)
 
-    assert _execute("UPDATE packaging_coursegroupversion SET name = 'Y' WHERE id = %s", [gv.pk]) == 1
-    assert _execute("DELETE FROM packaging_coursegroupitem WHERE group_version_id = %s", [gv.pk]) == 1
+    assert (
+        _execute("UPDATE packaging_coursegroupversion SET name = 'Y' WHERE id = %s", [gv.pk]) == 1
+    )
+    assert (
+        _execute("DELETE FROM packaging_coursegroupitem WHERE group_version_id = %s", [gv.pk]) == 1
+    )
 
 
 # --- gapless version numbers, born as drafts -------------------------------------------------
@@ -306,7 +322,8 @@ def test_a_raw_version_with_the_next_number_as_a_draft_is_allowed(admin: Any) ->
 
     assert list(
         PackageVersion.objects.filter(package_id=v1.package_id)
-        .order_by("version_number").values_list("version_number", "status")
+        .order_by("version_number")
+        .values_list("version_number", "status")
     ) == [(1, "published"), (2, "draft")]
 
 
@@ -329,11 +346,13 @@ def test_a_drafts_version_number_cannot_be_changed_to_leave_a_gap(history: Histo
 
     _refused(
         "UPDATE packaging_packageversion SET version_number = 7 WHERE id = %s",
-        [history.draft.pk], message=IDENTITY_MESSAGE,
+        [history.draft.pk],
+        message=IDENTITY_MESSAGE,
     )
     _refused(
         "UPDATE packaging_packageversion SET package_id = %s, version_number = 2 WHERE id = %s",
-        [other.package_id, history.draft.pk], message=IDENTITY_MESSAGE,
+        [other.package_id, history.draft.pk],
+        message=IDENTITY_MESSAGE,
     )
 
     assert versions_state() == before
@@ -346,7 +365,8 @@ def test_a_group_drafts_version_number_cannot_be_changed(admin: Any) -> None:
 
     _refused(
         "UPDATE packaging_coursegroupversion SET version_number = 5 WHERE id = %s",
-        [draft.pk], message=IDENTITY_MESSAGE,
+        [draft.pk],
+        message=IDENTITY_MESSAGE,
     )
 
     assert CourseGroupVersion.objects.get(pk=draft.pk).version_number == 2
@@ -358,7 +378,9 @@ def test_a_group_drafts_version_number_cannot_be_changed(admin: Any) -> None:
 def _unique_constraints(table: str) -> list[tuple[str, ...]]:
     with connection.cursor() as cursor:
         constraints = connection.introspection.get_constraints(cursor, table)
-    return sorted(tuple(c["columns"]) for c in constraints.values() if c["unique"] and not c["primary_key"])
+    return sorted(
+        tuple(c["columns"]) for c in constraints.values() if c["unique"] and not c["primary_key"]
+    )
 
 
 def test_the_uniqueness_rules_are_database_constraints() -> None:
@@ -368,9 +390,10 @@ def test_the_uniqueness_rules_are_database_constraints() -> None:
     assert uniques.count(("package_id", "version_number")) == 1
     # Three partial unique indexes over package_id: one draft, one published, one scheduled.
     assert uniques.count(("package_id",)) == 3
-    assert _unique_constraints("packaging_coursegroupversion").count(
-        ("group_id", "version_number")
-    ) == 1
+    assert (
+        _unique_constraints("packaging_coursegroupversion").count(("group_id", "version_number"))
+        == 1
+    )
 
 
 def test_a_second_draft_is_refused_by_the_database(history: History) -> None:
@@ -391,12 +414,14 @@ def test_a_second_active_version_is_refused_by_the_database(admin: Any, history:
 
     _refused(
         "UPDATE packaging_packageversion SET status = 'published' WHERE id = %s",
-        [history.draft.pk], message=None,
+        [history.draft.pk],
+        message=None,
     )
 
     assert list(
-        PackageVersion.objects.filter(package_id=history.package_id, status="published")
-        .values_list("pk", flat=True)
+        PackageVersion.objects.filter(
+            package_id=history.package_id, status="published"
+        ).values_list("pk", flat=True)
     ) == [history.published.pk]
 
 
@@ -439,8 +464,13 @@ def test_raw_update_or_delete_of_publish_records_is_refused(history: History) ->
     assert record is not None
     before = list(PublishRecord.objects.order_by("id").values_list("id", "action", "change_notes"))
 
-    _refused("UPDATE packaging_publishrecord SET change_notes = 'forged' WHERE id = %s", [record.pk])
+    _refused(
+        "UPDATE packaging_publishrecord SET change_notes = 'forged' WHERE id = %s", [record.pk]
+    )
     _refused("UPDATE packaging_publishrecord SET action = 'archived' WHERE id = %s", [record.pk])
     _refused("DELETE FROM packaging_publishrecord WHERE id = %s", [record.pk])
 
-    assert list(PublishRecord.objects.order_by("id").values_list("id", "action", "change_notes")) == before
+    assert (
+        list(PublishRecord.objects.order_by("id").values_list("id", "action", "change_notes"))
+        == before
+    )

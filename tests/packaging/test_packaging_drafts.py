@@ -33,9 +33,7 @@ pytestmark = pytest.mark.django_db
 
 
 def _order(version: PackageVersion) -> list[tuple[int, int | None, bool]]:
-    return list(
-        version.items.order_by("position").values_list("position", "course_id", "required")
-    )
+    return list(version.items.order_by("position").values_list("position", "course_id", "required"))
 
 
 # --- create and update packages ----------------------------------------------------------
@@ -49,10 +47,16 @@ def test_create_package_returns_draft_v1_and_audits_it(admin: Any) -> None:
 
     package = Package.objects.get(pk=version.package_id)
     assert (package.name, package.category, package.description, package.status) == (
-        "HR Compliance", "HR", "For all", "active",
+        "HR Compliance",
+        "HR",
+        "For all",
+        "active",
     )
     assert (version.version_number, version.status, version.name, version.revision) == (
-        1, "draft", "HR Compliance", 1,
+        1,
+        "draft",
+        "HR Compliance",
+        1,
     )
     assert AuditEvent.objects.filter(action="package.created", package_id=package.pk).exists()
 
@@ -63,7 +67,9 @@ def test_create_package_lists_every_problem(admin: Any) -> None:
         packaging.create_package(actor=admin, name=" ", description="a\x00", category="c" * 101)
 
     assert sorted(p.split(":")[0] for p in exc.value.problems) == [
-        "category", "description", "name",
+        "category",
+        "description",
+        "name",
     ]
     assert not Package.objects.exists()
 
@@ -93,7 +99,9 @@ def test_add_item_appends_or_inserts_and_bumps_the_revision(admin: Any) -> None:
 
     assert _order(draft) == [(1, c.pk, True), (2, a.pk, True), (3, b.pk, False)]
     assert draft.revision == 4
-    assert AuditEvent.objects.filter(action="version.item_added", target_id=str(draft.pk)).count() == 3
+    assert (
+        AuditEvent.objects.filter(action="version.item_added", target_id=str(draft.pk)).count() == 3
+    )
 
 
 def test_add_item_beyond_the_end_appends(admin: Any) -> None:
@@ -116,7 +124,9 @@ def test_remove_item_closes_the_gap(admin: Any) -> None:
     assert _order(draft) == [(1, a.pk, True), (2, c.pk, True)]
 
 
-@pytest.mark.parametrize(("course_index", "to", "expected"), [(0, 3, [1, 2, 0]), (2, 1, [2, 0, 1]), (1, 2, [0, 1, 2])])
+@pytest.mark.parametrize(
+    ("course_index", "to", "expected"), [(0, 3, [1, 2, 0]), (2, 1, [2, 0, 1]), (1, 2, [0, 1, 2])]
+)
 def test_move_item_reorders(admin: Any, course_index: int, to: int, expected: list[int]) -> None:
     """Moving an item to a position shifts the others; positions stay 1..n."""
     courses = [make_course(actor=admin) for _ in range(3)]
@@ -136,7 +146,9 @@ def test_move_item_without_a_position_is_refused_and_changes_nothing(admin: Any)
 
     with pytest.raises(InvalidInput) as exc:
         packaging.move_item(
-            actor=admin, version_id=draft.pk, item_id=draft.items.get(course=courses[1]).pk,
+            actor=admin,
+            version_id=draft.pk,
+            item_id=draft.items.get(course=courses[1]).pk,
             position=None,  # type: ignore[arg-type]
         )
 
@@ -204,28 +216,55 @@ def test_refused_draft_edits_change_nothing(admin: Any) -> None:
     before = versions_state()
 
     attempts: list[tuple[type[Exception], Callable[[], object]]] = [
-        (DuplicateItem, lambda: packaging.add_item(actor=admin, version_id=draft.pk, course_id=course.pk)),
-        (DuplicateItem, lambda: packaging.add_item(actor=admin, version_id=draft.pk, group_id=group.group_id)),
-        (GroupNotFound, lambda: packaging.add_item(actor=admin, version_id=draft.pk, group_id=999_999)),
+        (
+            DuplicateItem,
+            lambda: packaging.add_item(actor=admin, version_id=draft.pk, course_id=course.pk),
+        ),
+        (
+            DuplicateItem,
+            lambda: packaging.add_item(actor=admin, version_id=draft.pk, group_id=group.group_id),
+        ),
+        (
+            GroupNotFound,
+            lambda: packaging.add_item(actor=admin, version_id=draft.pk, group_id=999_999),
+        ),
         (InvalidInput, lambda: packaging.add_item(actor=admin, version_id=draft.pk)),
-        (InvalidInput, lambda: packaging.add_item(
-            actor=admin, version_id=draft.pk, course_id=course.pk, group_id=group.group_id
-        )),
-        (InvalidInput, lambda: packaging.add_item(
-            actor=admin, version_id=draft.pk, course_id=make_course(actor=admin).pk, position=0
-        )),
-        (InvalidInput, lambda: packaging.move_item(
-            actor=admin, version_id=draft.pk, item_id=item.pk, position=3
-        )),
-        (InvalidInput, lambda: packaging.move_item(
-            actor=admin, version_id=draft.pk, item_id=item.pk, position=0
-        )),
-        (ItemNotFound, lambda: packaging.remove_item(
-            actor=admin, version_id=draft.pk, item_id=foreign_item.pk
-        )),
-        (ItemNotFound, lambda: packaging.set_item_required(
-            actor=admin, version_id=draft.pk, item_id=foreign_item.pk, required=False
-        )),
+        (
+            InvalidInput,
+            lambda: packaging.add_item(
+                actor=admin, version_id=draft.pk, course_id=course.pk, group_id=group.group_id
+            ),
+        ),
+        (
+            InvalidInput,
+            lambda: packaging.add_item(
+                actor=admin, version_id=draft.pk, course_id=make_course(actor=admin).pk, position=0
+            ),
+        ),
+        (
+            InvalidInput,
+            lambda: packaging.move_item(
+                actor=admin, version_id=draft.pk, item_id=item.pk, position=3
+            ),
+        ),
+        (
+            InvalidInput,
+            lambda: packaging.move_item(
+                actor=admin, version_id=draft.pk, item_id=item.pk, position=0
+            ),
+        ),
+        (
+            ItemNotFound,
+            lambda: packaging.remove_item(
+                actor=admin, version_id=draft.pk, item_id=foreign_item.pk
+            ),
+        ),
+        (
+            ItemNotFound,
+            lambda: packaging.set_item_required(
+                actor=admin, version_id=draft.pk, item_id=foreign_item.pk, required=False
+            ),
+        ),
         (InvalidInput, lambda: packaging.update_draft(actor=admin, version_id=draft.pk, name="")),
     ]
     for error, attempt in attempts:
@@ -260,7 +299,9 @@ EDITS_WITH_REVISION: dict[str, Callable[[Any, PackageVersion, PackageVersionItem
 
 def test_every_draft_edit_refuses_a_stale_revision(admin: Any) -> None:
     """An edit made against an old revision raises StaleRevision saying to reload; nothing changes."""
-    draft = make_draft_package(actor=admin, items=[make_course(actor=admin), make_course(actor=admin)])
+    draft = make_draft_package(
+        actor=admin, items=[make_course(actor=admin), make_course(actor=admin)]
+    )
     item = draft.items.order_by("position").first()
     assert item is not None
     draft.refresh_from_db()
@@ -352,6 +393,7 @@ def test_retire_and_reinstate_package_are_audited_and_idempotent(admin: Any) -> 
 
     assert (package.status, package.retired_at) == ("active", None)
     assert list(
-        AuditEvent.objects.filter(package_id=v1.package_id, action__startswith="package.")
-        .values_list("action", flat=True)
+        AuditEvent.objects.filter(
+            package_id=v1.package_id, action__startswith="package."
+        ).values_list("action", flat=True)
     ) == ["package.created", "package.retired", "package.reinstated"]

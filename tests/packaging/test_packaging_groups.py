@@ -54,7 +54,11 @@ def test_create_group_makes_draft_version_1_of_each_kind(
 
     gv.refresh_from_db()
     assert (gv.version_number, gv.status, gv.kind, gv.min_count, gv.name) == (
-        1, "draft", kind, min_count, "Electives",
+        1,
+        "draft",
+        kind,
+        min_count,
+        "Electives",
     )
     assert CourseGroup.objects.filter(pk=gv.group_id).exists()
     assert AuditEvent.objects.filter(action="group.created", target_id=str(gv.pk)).exists()
@@ -114,7 +118,8 @@ def test_group_items_are_ordered_and_may_be_inserted_moved_and_removed(admin: An
     )
 
     assert list(gv.items.order_by("position").values_list("position", "course_id")) == [
-        (1, b.pk), (2, c.pk),
+        (1, b.pk),
+        (2, c.pk),
     ]
 
 
@@ -148,7 +153,9 @@ def test_a_nested_group_is_pinned_at_its_newest_published_version(admin: Any) ->
     packaging.new_group_draft(actor=admin, group_id=child.group_id)
     parent = packaging.create_group(actor=admin, name="Parent", kind="choice", min_count=1)
 
-    item = packaging.add_group_item(actor=admin, group_version_id=parent.pk, group_id=child.group_id)
+    item = packaging.add_group_item(
+        actor=admin, group_version_id=parent.pk, group_id=child.group_id
+    )
 
     assert item.child_version_id == child.pk
 
@@ -174,7 +181,9 @@ def test_a_stale_revision_is_refused_for_group_drafts(admin: Any) -> None:
 
     with pytest.raises(StaleRevision):
         packaging.add_group_item(
-            actor=admin, group_version_id=gv.pk, course_id=make_course(actor=admin).pk,
+            actor=admin,
+            group_version_id=gv.pk,
+            course_id=make_course(actor=admin).pk,
             expected_revision=old_revision,
         )
     with pytest.raises(StaleRevision):
@@ -251,7 +260,9 @@ def test_publish_group_version_freezes_it_and_records_the_notes(admin: Any) -> N
 
     published.refresh_from_db()
     assert (published.status, published.published_by, published.change_notes) == (
-        "published", admin, "First rule",
+        "published",
+        admin,
+        "First rule",
     )
     assert published.published_at is not None
     event = AuditEvent.objects.get(action="group.published", target_id=str(gv.pk))
@@ -272,8 +283,11 @@ def test_publish_group_refuses_a_rule_that_cannot_be_satisfied(
     """An empty group, X below the required items and X above the items are each refused."""
     courses = [make_course(actor=admin) for _ in range(count)]
     gv = make_group(
-        actor=admin, kind=kind, min_count=min_count,
-        items=list(zip(courses, required, strict=True)), publish=False,
+        actor=admin,
+        kind=kind,
+        min_count=min_count,
+        items=list(zip(courses, required, strict=True)),
+        publish=False,
     )
     before = _group_state()
 
@@ -313,14 +327,22 @@ def test_new_group_draft_copies_the_published_version(admin: Any) -> None:
     v2 = packaging.new_group_draft(actor=admin, group_id=v1.group_id)
 
     assert (v2.version_number, v2.status, v2.kind, v2.min_count, v2.name) == (
-        2, "draft", "choice", 1, "Tracks",
+        2,
+        "draft",
+        "choice",
+        1,
+        "Tracks",
     )
-    copy = list(v2.items.order_by("position").values_list(
-        "position", "course_id", "child_group_id", "child_version_id", "required"
-    ))
-    original = list(v1.items.order_by("position").values_list(
-        "position", "course_id", "child_group_id", "child_version_id", "required"
-    ))
+    copy = list(
+        v2.items.order_by("position").values_list(
+            "position", "course_id", "child_group_id", "child_version_id", "required"
+        )
+    )
+    original = list(
+        v1.items.order_by("position").values_list(
+            "position", "course_id", "child_group_id", "child_version_id", "required"
+        )
+    )
     assert copy == original
 
 

@@ -67,7 +67,9 @@ def test_load_demo_creates_the_described_data_once(settings: Any) -> None:
     assert active is not None and active.version_number == 2
     assert Enrollment.objects.filter(package=cyber).count() == 5
     assert set(Package.objects.values_list("name", flat=True)) == {
-        "2024 Cybersecurity Training", "HR Compliance Package", "Q1 2024 Safety Training",
+        "2024 Cybersecurity Training",
+        "HR Compliance Package",
+        "Q1 2024 Safety Training",
     }
     safety = Package.objects.get(name="Q1 2024 Safety Training")
     assert list(safety.versions.values_list("status", flat=True)) == ["draft"]

@@ -31,7 +31,8 @@ pytestmark = pytest.mark.django_db
 def _statuses(package_id: int) -> list[tuple[int, str]]:
     return list(
         PackageVersion.objects.filter(package_id=package_id)
-        .order_by("version_number").values_list("version_number", "status")
+        .order_by("version_number")
+        .values_list("version_number", "status")
     )
 
 
@@ -53,7 +54,9 @@ def test_publish_makes_the_first_draft_active(admin: Any) -> None:
 
     draft.refresh_from_db()
     assert (draft.status, draft.published_by, draft.change_notes) == (
-        "published", admin, "Initial release",
+        "published",
+        admin,
+        "Initial release",
     )
     assert draft.effective_from == draft.published_at
     assert outcome.previous is None and outcome.scheduled is False
@@ -168,7 +171,9 @@ def test_a_future_effective_date_schedules_the_version(admin: Any) -> None:
     assert v1.archived_at is None
     record = PublishRecord.objects.filter(version=draft).get()
     assert (record.action, record.previous_version_id, record.effective_from) == (
-        "scheduled", v1.pk, effective,
+        "scheduled",
+        v1.pk,
+        effective,
     )
     assert AuditEvent.objects.filter(action="version.scheduled", target_id=str(draft.pk)).exists()
 
@@ -226,7 +231,9 @@ def test_settle_package_stamps_archived_at_with_the_effective_date(admin: Any) -
     assert v1.archived_by is None
     activated = PublishRecord.objects.get(version=draft, action="activated")
     assert (activated.occurred_at, activated.previous_version_id, activated.actor_id) == (
-        effective, v1.pk, None,
+        effective,
+        v1.pk,
+        None,
     )
     archived = PublishRecord.objects.get(version=v1, action="archived")
     assert archived.occurred_at == effective
@@ -305,7 +312,9 @@ def test_moving_learners_to_a_scheduled_version_is_refused(admin: Any) -> None:
 
     with pytest.raises(InvalidInput):
         packaging.publish_version(
-            actor=admin, version_id=draft.pk, effective_at=timezone.now() + timedelta(days=1),
+            actor=admin,
+            version_id=draft.pk,
+            effective_at=timezone.now() + timedelta(days=1),
             inflight_policy="move_not_started",
         )
 

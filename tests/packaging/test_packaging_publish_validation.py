@@ -49,7 +49,11 @@ def test_a_package_without_a_required_item_is_refused(admin: Any) -> None:
 def test_a_choice_asking_for_fewer_than_its_required_items_is_refused(admin: Any) -> None:
     """X = 1 with two required items: unsatisfiable as specified (and the group is a draft)."""
     group = make_group(
-        actor=admin, kind="choice", min_count=1, name="Electives", publish=False,
+        actor=admin,
+        kind="choice",
+        min_count=1,
+        name="Electives",
+        publish=False,
         items=[(make_course(actor=admin), True), (make_course(actor=admin), True)],
     )
     draft = make_draft_package(actor=admin, items=[group])
@@ -66,7 +70,11 @@ def test_a_choice_asking_for_fewer_than_its_required_items_is_refused(admin: Any
 def test_a_choice_asking_for_more_than_its_items_is_refused(admin: Any) -> None:
     """X = 3 of 2 items can never be met."""
     group = make_group(
-        actor=admin, kind="choice", min_count=3, name="Electives", publish=False,
+        actor=admin,
+        kind="choice",
+        min_count=3,
+        name="Electives",
+        publish=False,
         items=[make_course(actor=admin), make_course(actor=admin)],
     )
     draft = make_draft_package(actor=admin, items=[group])
@@ -154,7 +162,11 @@ def test_every_problem_is_listed_at_once(admin: Any) -> None:
     """Four different problems come back together in one PublishValidationFailed."""
     retired = make_course(actor=admin, code="OLD-3")
     group = make_group(
-        actor=admin, kind="choice", min_count=3, name="Electives", publish=False,
+        actor=admin,
+        kind="choice",
+        min_count=3,
+        name="Electives",
+        publish=False,
         items=[make_course(actor=admin), make_course(actor=admin)],
     )
     empty = make_group(actor=admin, name="Hollow", publish=False)

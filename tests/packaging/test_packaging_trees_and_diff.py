@@ -39,18 +39,23 @@ def demo(admin: Any) -> dict[str, Any]:
         actor=admin, kind="family", name="Language", items=[c["SEC-101-EN"], c["SEC-101-ES"]]
     )
     v1 = make_published_package(
-        actor=admin, name="2024 Cybersecurity Training",
+        actor=admin,
+        name="2024 Cybersecurity Training",
         items=[language, c["SEC-120"], (c["PRV-210"], False)],
     )
     return {"c": c, "language": language, "v1": v1}
 
 
-def test_requirement_tree_pins_the_published_group_version(admin: Any, demo: dict[str, Any]) -> None:
+def test_requirement_tree_pins_the_published_group_version(
+    admin: Any, demo: dict[str, Any]
+) -> None:
     """The tree of v1 holds the group version it was published with, items in order."""
     tree = selectors.requirement_tree(demo["v1"].pk)
 
     assert [item.node.name for item in tree.items] == [
-        "Language", "Password Security", "GDPR Overview",
+        "Language",
+        "Password Security",
+        "GDPR Overview",
     ]
     assert [item.required for item in tree.items] == [True, True, False]
     group = tree.items[0].node
@@ -94,7 +99,9 @@ def test_diff_reports_a_removal_and_a_new_group_version_with_its_inner_change(
     )
     packaging.publish_group_version(actor=admin, group_version_id=language_v2.pk)
     v2 = packaging.create_draft_from(actor=admin, version_id=v1.pk)
-    packaging.remove_item(actor=admin, version_id=v2.pk, item_id=v2.items.get(course=c["SEC-120"]).pk)
+    packaging.remove_item(
+        actor=admin, version_id=v2.pk, item_id=v2.items.get(course=c["SEC-120"]).pk
+    )
     packaging.use_latest_group_version(
         actor=admin, version_id=v2.pk, item_id=v2.items.get(group__isnull=False).pk
     )

@@ -6,18 +6,7 @@ from typing import Any
 
 import pytest
 
-from coursepack.packaging import selectors as packaging_selectors
 from tests.factories import make_admin, make_learner
-
-
-@pytest.fixture(autouse=True)
-def _fresh_tree_cache() -> None:
-    """Start every test with an empty requirement-tree cache.
-
-    The cache is keyed by version id, and SQLite hands out the ids of rolled-back
-    rows again: without this, a test would see the trees of an earlier test.
-    """
-    packaging_selectors._tree_cache.clear()
 
 
 @pytest.fixture

@@ -382,7 +382,7 @@ def test_transcript_as_of_t_is_a_replay_of_what_happened_by_t(
     then and the engine's verdict over only the events and voids up to t (or up to its
     withdrawal); each event up to t says whether it counted then, was voided by then,
     or was voided later."""
-    packaging_selectors._tree_cache.clear()
+    packaging_selectors.clear_caches()
     with transaction.atomic(), frozen_clock(setting.start) as clock:
         # Given a catalog, two packages with groups and two learners
         world = World(setting, active=dict(setting.first_versions), moments=[setting.start])

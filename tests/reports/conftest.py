@@ -9,19 +9,7 @@ import pytest
 from django.db import transaction
 from reports_dataset import Dataset, build_dataset
 
-from coursepack.packaging import selectors as packaging_selectors
 from tests.factories import make_admin
-
-
-@pytest.fixture(autouse=True)
-def _fresh_tree_cache() -> None:
-    """Start every test with empty requirement-tree caches.
-
-    SQLite hands out the ids of rolled-back rows again: a cached tree (or its
-    course ids) of an earlier test's version must not answer for a new one.
-    """
-    packaging_selectors._tree_cache.clear()
-    packaging_selectors._course_id_cache.clear()
 
 
 @pytest.fixture

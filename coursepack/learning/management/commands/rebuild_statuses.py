@@ -4,8 +4,9 @@
     manage.py rebuild_statuses --check    # only report; exit status 1 if any drifted
 
 Stored statuses are a cache of the requirement engine; this is how to prove (or
-restore) that the cache agrees with the events. It works in chunks of
-enrollments, each in its own transaction, with a progress bar on stderr.
+restore) that the cache agrees with the events. It works through the
+learners in batches (each fix in its own transaction), with a progress bar of
+enrollments on stderr.
 """
 
 from __future__ import annotations
@@ -40,7 +41,12 @@ class Command(BaseCommand):
             action="store_true",
             help="report drift without fixing it; exit with status 1 if there is any",
         )
-        parser.add_argument("--chunk-size", type=int, default=2000)
+        parser.add_argument(
+            "--learners-per-batch",
+            type=int,
+            default=400,
+            help="learners whose enrollments and events are read at once (default: 400)",
+        )
         parser.add_argument(
             "--actor", help="username the audit log records as the actor (default: system)"
         )
@@ -54,8 +60,8 @@ class Command(BaseCommand):
                 actor = User.objects.get(**{User.USERNAME_FIELD: options["actor"]})
             except User.DoesNotExist:
                 raise CommandError(f"There is no user {options['actor']!r}.") from None
-        if options["chunk_size"] < 1:
-            raise CommandError("--chunk-size must be 1 or more.")
+        if options["learners_per_batch"] < 1:
+            raise CommandError("--learners-per-batch must be 1 or more.")
         check: bool = options["check"]
         # tqdm rewrites its line with "\r": give it the raw stream, not Django's
         # OutputWrapper, which would end every write with a newline.
@@ -70,7 +76,7 @@ class Command(BaseCommand):
             report = learning.rebuild_statuses(
                 actor=actor,
                 fix=not check,
-                chunk_size=options["chunk_size"],
+                learners_per_batch=options["learners_per_batch"],
                 progress=lambda n: _advance(bar, n),
             )
         drifted = report.drifted
