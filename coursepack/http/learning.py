@@ -146,7 +146,7 @@ def progress(request: HttpRequest, enrollment_id: int, query: Query[AsOf]) -> An
         raise InvalidInput(
             "as_of needs a time zone.", problems=["as_of: include a time zone, e.g. Z"]
         )
-    evaluation = selectors.enrollment_progress(enrollment.pk, as_of=query.as_of)
+    evaluation = selectors.enrollment_progress(enrollment, as_of=query.as_of)
     return serialize.progress(enrollment, evaluation, query.as_of)
 
 

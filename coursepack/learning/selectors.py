@@ -143,9 +143,18 @@ def evaluate_enrollment(
     return rules.evaluate(tree, events, as_of)
 
 
-def enrollment_progress(enrollment_id: int, *, as_of: datetime | None = None) -> rules.Evaluation:
-    """Return the full evaluation of one enrollment: states, next steps, explanations."""
-    enrollment = get_enrollment(enrollment_id)
+def enrollment_progress(
+    enrollment: Enrollment | int, *, as_of: datetime | None = None
+) -> rules.Evaluation:
+    """Return the full evaluation of one enrollment: states, next steps, explanations.
+
+    Pass the enrollment itself when the caller has loaded it already (one query
+    less); an id is looked up.
+    """
+    if not isinstance(enrollment, Enrollment):
+        enrollment = get_enrollment(enrollment)
     tree = packaging.requirement_tree(enrollment.version_id)
     events = events_by_learner([enrollment.learner_id], rules.course_ids(tree))
-    return evaluate_enrollment(enrollment, events.get(enrollment.learner_id, []), as_of=as_of)
+    return evaluate_enrollment(
+        enrollment, events.get(enrollment.learner_id, []), as_of=as_of, tree=tree
+    )

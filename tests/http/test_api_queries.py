@@ -154,3 +154,30 @@ def test_a_learners_lists_make_as_many_queries_for_3n_rows_as_for_n(db: None) ->
         _read(learner, "/enrollments?limit=200")[0],
         _read(learner, "/completions?limit=200")[0],
     ] == counts
+
+
+@pytest.mark.parametrize("role", ["admin", "learner"])
+def test_progress_reads_the_token_once_and_the_enrollment_once(db: None, role: str) -> None:
+    """The hot read path: the token brings its user and role in one query, the enrollment
+    is read once (not again by the evaluation), the events once."""
+    caller = make_caller(role=role)
+    course = make_course()
+    version = make_published_package(items=[course, make_course()])
+    learner_id = caller.user.pk if role == "learner" else make_learner().pk
+    enrollment = learning.enroll(actor=None, learner_id=learner_id, package_id=version.package_id)
+    learning.record_completion(actor=None, learner_id=learner_id, course_id=course.pk)
+    caller.call("GET", "/me")  # the first use of a token stamps it
+
+    with CaptureQueriesContext(connection) as captured:
+        response = caller.call("GET", f"/enrollments/{enrollment.pk}/progress")
+
+    assert response.status_code == 200, response.content
+    assert response.json()["done"] == 1
+
+    def reading(table: str) -> int:
+        return sum(1 for q in captured.captured_queries if f'FROM "{table}"' in q["sql"])
+
+    assert reading("accounts_apitoken") == 1
+    assert reading("accounts_account") == 0  # joined to the token's query
+    assert reading("learning_enrollment") == 1
+    assert reading("learning_completionevent") == 1
