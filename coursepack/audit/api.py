@@ -42,7 +42,7 @@ def actor_label(actor: Actor) -> str:
     return str(actor.get_username())
 
 
-def lock_chain() -> None:
+def lock_chain() -> AuditChainHead:
     """Take the audit chain's lock now, before any learner or enrollment lock.
 
     Every audited write holds this lock from its first audit record until it
@@ -50,8 +50,12 @@ def lock_chain() -> None:
     then writes an audit record must take this lock *first*, or it deadlocks with
     a publish that holds it while moving learners. Lock order: package, audit
     chain, learners, enrollments.
+
+    Returns the locked head; a service that appends its records at the end with
+    ``record_all(..., head=...)`` saves reading it again.
     """
-    AuditChainHead.objects.select_for_update().get_or_create(pk=1)
+    head, _ = AuditChainHead.objects.select_for_update().get_or_create(pk=1)
+    return head
 
 
 @dataclass(frozen=True)
@@ -88,16 +92,19 @@ def record(
     return record_all([entry])[0]
 
 
-def record_all(entries: Sequence[Entry]) -> list[AuditEvent]:
+def record_all(entries: Sequence[Entry], *, head: AuditChainHead | None = None) -> list[AuditEvent]:
     """Append several events to the audit log, in order, with one insert.
 
     The chain head is read and written once for all of them: a write that changes
     many things (a completion and the statuses it changes) costs one round of the
-    chain, not one per record.
+    chain, not one per record. ``head`` is the head ``lock_chain`` returned in this
+    transaction, when nothing else has been audited since; without it the head is
+    read (and locked) here.
     """
     if not entries:
         return []
-    head, _ = AuditChainHead.objects.select_for_update().get_or_create(pk=1)
+    if head is None:
+        head, _ = AuditChainHead.objects.select_for_update().get_or_create(pk=1)
     previous = head.last_hash or GENESIS_HASH
     events = []
     for entry in entries:

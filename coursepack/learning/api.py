@@ -378,15 +378,33 @@ def _summaries(
         yield rule.summarize(learner_facts)
 
 
-def _refresh(enrollments: list[Enrollment]) -> list[Enrollment]:
-    """Recompute enrollments' cached statuses in memory; return those that changed."""
-    events = selectors.event_rows_by_learner({e.learner_id for e in enrollments})
+def _refresh(
+    enrollments: list[Enrollment], course_ids: Iterable[int] | None = None
+) -> list[Enrollment]:
+    """Recompute enrollments' cached statuses in memory; return those that changed.
+
+    ``course_ids``, when the caller knows every course of the enrollments' versions,
+    limits the events read to those courses.
+    """
+    events = selectors.event_rows_by_learner({e.learner_id for e in enrollments}, course_ids)
     keys = [(e.pk, e.learner_id, e.version_id, e.withdrawn_at) for e in enrollments]
     return [
         enrollment
         for enrollment, summary in zip(enrollments, _summaries(keys, events), strict=True)
         if _apply(enrollment, summary)
     ]
+
+
+def _store(changed: list[Enrollment]) -> None:
+    """Write the cached fields of changed enrollments (one statement)."""
+    if len(changed) == 1:
+        # The usual case of a completion; cheaper than bulk_update's CASE expressions.
+        (enrollment,) = changed
+        Enrollment.objects.filter(pk=enrollment.pk).update(
+            **{name: getattr(enrollment, name) for name in _CACHE_FIELDS}
+        )
+    elif changed:
+        Enrollment.objects.bulk_update(changed, _CACHE_FIELDS, batch_size=1000)
 
 
 def _affected(learner_id: int, course_id: int) -> list[Enrollment]:
@@ -401,10 +419,14 @@ def _update_statuses(
     """Recompute the learner's enrollments that contain the course; store those that
     changed and return the audit records that say so (for the caller to append)."""
     affected = _affected(learner_id, course_id)
+    if not affected:
+        return []
     befores = {e.pk: _status_snapshot(e) for e in affected}
-    changed = _refresh(affected)
-    if changed:
-        Enrollment.objects.bulk_update(changed, _CACHE_FIELDS)
+    courses: set[int] = set()
+    for enrollment in affected:
+        courses |= packaging.version_course_ids(enrollment.version_id)
+    changed = _refresh(affected, courses)
+    _store(changed)
     return [
         audit.Entry(
             actor=actor,
@@ -468,7 +490,7 @@ def record_completion(
                 problems.add("occurred_at", "cannot be in the future")
     when = occurred_at or now
     with transaction.atomic():
-        audit.lock_chain()
+        chain = audit.lock_chain()
         learner = _lock_learner(learner_id)
         if external_id is not None:
             existing = CompletionEvent.objects.filter(external_id=external_id).first()
@@ -520,7 +542,7 @@ def record_completion(
             now=now,
             cause=f"completion event {event.pk}",
         )
-        audit.record_all([recorded, *changes])
+        audit.record_all([recorded, *changes], head=chain)
     return RecordResult(event=event, created=True, enrollments_changed=len(changes))
 
 
@@ -539,7 +561,7 @@ def void_event(*, actor: Actor, event_id: int, reason: str) -> RecordResult:
             )
         except CompletionEvent.DoesNotExist:
             raise EventNotFound(f"There is no completion event with id {event_id}.") from None
-        audit.lock_chain()
+        chain = audit.lock_chain()
         _lock_learner(learner_id)
         target = CompletionEvent.objects.get(pk=event_id)
         if target.kind == EventKind.VOID:
@@ -573,7 +595,7 @@ def void_event(*, actor: Actor, event_id: int, reason: str) -> RecordResult:
             now=now,
             cause=f"void of event {event_id}",
         )
-        audit.record_all([voided, *changes])
+        audit.record_all([voided, *changes], head=chain)
     return RecordResult(event=void, created=True, enrollments_changed=len(changes))
 
 
