@@ -156,9 +156,11 @@ def authenticate_token(secret: str) -> User | None:
     parts = secret.split("_")
     if len(parts) < 3 or not secret.startswith(_TOKEN_PREFIX):
         return None
+    # Prefixes are unique (a constraint), so at most one row; no ordering needed.
     token = (
         ApiToken.objects.select_related("user", "user__account")
         .filter(prefix=parts[1], revoked_at__isnull=True)
+        .order_by()
         .first()
     )
     if token is None or not hmac.compare_digest(token.digest, _digest(secret)):

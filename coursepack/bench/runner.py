@@ -176,6 +176,9 @@ class Runner:
             name: Package.objects.get(name=name)
             for name in (HISTORY_PACKAGE, LOADED_PACKAGE, EMPTY_PACKAGE)
         }
+        # As a server that has been running a while: every released version's tree
+        # in memory, so no timed operation pays for loading one.
+        packaging_selectors.warm_caches()
 
     # --- helpers ------------------------------------------------------------------
 

@@ -49,9 +49,10 @@ def _visible_enrollments(user: User) -> Any:
 
 def _enrollment(user: User, enrollment_id: int) -> Enrollment:
     # Someone else's enrollment gets the same answer as one that does not exist.
-    found: Enrollment | None = _visible_enrollments(user).filter(pk=enrollment_id).first()
-    if found is None:
-        raise EnrollmentNotFound(f"There is no enrollment with id {enrollment_id}.")
+    try:
+        found: Enrollment = _visible_enrollments(user).get(pk=enrollment_id)
+    except Enrollment.DoesNotExist:
+        raise EnrollmentNotFound(f"There is no enrollment with id {enrollment_id}.") from None
     return found
 
 

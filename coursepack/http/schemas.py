@@ -13,6 +13,7 @@ from typing import Annotated, Any, Literal
 from ninja import Field, Schema
 from ninja.schema import DjangoGetter
 from pydantic import (
+    BaseModel,
     BeforeValidator,
     ConfigDict,
     StrictBool,
@@ -37,6 +38,15 @@ class Input(Schema):
         if not isinstance(body, dict):
             raise ValueError("the body must be a JSON object")
         return data
+
+
+class Output(BaseModel):
+    """A response body built as a dict by ``serialize``: validated as plain data.
+
+    ninja's ``Schema`` wraps every (nested) object to read ORM attributes, which
+    costs more than the rest of a progress request; responses that are always
+    dicts do not need it.
+    """
 
 
 # What the services refuse, said in the schema too, so that clients (and the
@@ -376,7 +386,7 @@ class PublishRecordOut(Schema):
 # --- enrollments and completions -------------------------------------------------------
 
 
-class EnrollmentOut(Schema):
+class EnrollmentOut(Output):
     id: int
     learner_id: int
     learner_username: str
@@ -412,13 +422,13 @@ class BulkEnrollOut(Schema):
     unknown_learners: list[int]
 
 
-class CourseRefOut(Schema):
+class CourseRefOut(Output):
     course_id: int
     code: str
     name: str
 
 
-class NodeOut(Schema):
+class NodeOut(Output):
     path: list[int]
     label: str
     kind: str
@@ -435,7 +445,7 @@ class NodeOut(Schema):
 NodeOut.model_rebuild()
 
 
-class ProgressOut(Schema):
+class ProgressOut(Output):
     enrollment: EnrollmentOut
     as_of: datetime | None
     status: Literal["not_started", "in_progress", "completed"]

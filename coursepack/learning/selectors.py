@@ -56,9 +56,13 @@ def events_by_learner(
 ) -> dict[int, list[rules.LearnerEvent]]:
     """Return the events of these learners on these courses, grouped by learner."""
     grouped: dict[int, list[rules.LearnerEvent]] = defaultdict(list)
-    rows = CompletionEvent.objects.filter(
-        learner_id__in=list(learner_ids), course_id__in=list(course_ids)
-    ).values_list("id", "learner_id", "course_id", "kind", "occurred_at", "voids_id")
+    rows = (
+        CompletionEvent.objects.filter(
+            learner_id__in=list(learner_ids), course_id__in=list(course_ids)
+        )
+        .order_by()
+        .values_list("id", "learner_id", "course_id", "kind", "occurred_at", "voids_id")
+    )
     for event_id, learner_id, course_id, kind, occurred_at, voids_id in rows.iterator(
         chunk_size=5000
     ):
@@ -80,7 +84,10 @@ def event_rows_by_learner(
     events = CompletionEvent.objects.filter(learner_id__in=list(learner_ids))
     if course_ids is not None:
         events = events.filter(course_id__in=list(course_ids))
-    rows = events.values_list("learner_id", "id", "course_id", "kind", "occurred_at", "voids_id")
+    # No ordering: the engine does not depend on it, and sorting a batch's events costs.
+    rows = events.order_by().values_list(
+        "learner_id", "id", "course_id", "kind", "occurred_at", "voids_id"
+    )
     for learner_id, *event in rows.iterator(chunk_size=5000):
         grouped[learner_id].append(tuple(event))  # type: ignore[arg-type]
     return grouped

@@ -41,6 +41,7 @@ __all__ = [
     "status_rule",
     "version_course_ids",
     "version_state",
+    "warm_caches",
 ]
 
 RELEASED = (VersionStatus.SCHEDULED, VersionStatus.PUBLISHED, VersionStatus.ARCHIVED)
@@ -255,6 +256,19 @@ def status_rule(version_id: int) -> rules.StatusRule:
                 _rule_cache.clear()
             _rule_cache[version_id] = rule
     return rule
+
+
+def warm_caches() -> int:
+    """Load the trees and status rules of released versions (newest first, as many
+    as the cache holds), as a server that has run a while has them; return how many."""
+    ids = list(
+        PackageVersion.objects.exclude(status=VersionStatus.DRAFT)
+        .order_by("-id")
+        .values_list("pk", flat=True)[:_CACHE_SIZE]
+    )
+    for version_id in ids:
+        status_rule(version_id)
+    return len(ids)
 
 
 def clear_caches() -> None:
