@@ -6,7 +6,7 @@ from typing import Any, TypeVar
 
 from django.db.models import QuerySet
 from ninja import Field, Schema
-from pydantic import create_model
+from pydantic import BaseModel, create_model
 
 T = TypeVar("T")
 
@@ -23,7 +23,7 @@ class PageParams(Schema):
 _pages: dict[type, type[Schema]] = {}
 
 
-def page_of(item: type[Schema]) -> type[Schema]:
+def page_of(item: type[BaseModel]) -> type[Schema]:
     """Return the schema of a page of ``item``s: count, limit, offset, items."""
     if item not in _pages:
         _pages[item] = create_model(
