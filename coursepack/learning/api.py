@@ -253,6 +253,7 @@ def bulk_enroll(
         version = _enrollable_version(package, None, now)
         rule = packaging.status_rule(version.pk)
         result = BulkEnrollResult(version=version)
+        enrolled_by = getattr(_user(actor), "pk", None)
         seen: set[int] = set()
         enrolled_ids: list[int] = []
         for chunk in _chunks(learner_ids, chunk_size):
@@ -279,12 +280,13 @@ def bulk_enroll(
                 elif learner_id in taken:
                     result.already_enrolled.append(learner_id)
                 else:
+                    # Ids, not instances: the relation descriptors cost at 100k rows.
                     enrollment = Enrollment(
                         learner_id=learner_id,
-                        package=package,
-                        version=version,
+                        package_id=package.pk,
+                        version_id=version.pk,
                         enrolled_at=now,
-                        enrolled_by=_user(actor),
+                        enrolled_by_id=enrolled_by,
                     )
                     facts = rules.course_facts_from_rows(events.get(learner_id, []))
                     _apply(enrollment, rule.summarize(facts))

@@ -54,6 +54,8 @@ def test_bulk_enrol_reports_duplicates_unknown_and_already_enrolled(admin: Any) 
     assert Enrollment.objects.count() == 30
     assert Enrollment.objects.filter(version=version, withdrawn_at__isnull=True).count() == 30
     assert set(Enrollment.objects.values_list("learner_id", flat=True)) == set(ids)
+    # And each says who enrolled it
+    assert set(Enrollment.objects.values_list("enrolled_by_id", flat=True)) == {admin.pk}
     # And each is evaluated: the learner who had done the course is complete since then
     assert stored(Enrollment.objects.get(learner_id=ids[5])) == ("completed", 1, 1, t)
     assert stored(Enrollment.objects.get(learner_id=ids[6])) == ("not_started", 0, 1, None)
