@@ -7,6 +7,8 @@ from collections.abc import Iterable, Iterator
 from datetime import datetime
 from typing import Any
 
+from django.db.models import BigIntegerField, ExpressionWrapper, F, QuerySet
+
 from coursepack import rules
 from coursepack.learning.errors import EnrollmentNotFound
 from coursepack.learning.models import CompletionEvent, Enrollment
@@ -51,15 +53,27 @@ def to_rule_event(
     )
 
 
+def _on_courses(
+    events: QuerySet[CompletionEvent], course_ids: Iterable[int]
+) -> QuerySet[CompletionEvent]:
+    """Keep the events on these courses, found through the learners.
+
+    The course is compared through an expression, not the bare column, so the
+    planner cannot choose the course index and read every event of a popular
+    course to find a few learners' (at 10M events SQLite did, and a bulk enrolment
+    of 100,000 learners took minutes); the (learner, course) index is used.
+    """
+    on_course = ExpressionWrapper(F("course_id") + 0, output_field=BigIntegerField())
+    return events.alias(on_course=on_course).filter(on_course__in=list(course_ids))
+
+
 def events_by_learner(
     learner_ids: Iterable[int], course_ids: Iterable[int]
 ) -> dict[int, list[rules.LearnerEvent]]:
     """Return the events of these learners on these courses, grouped by learner."""
     grouped: dict[int, list[rules.LearnerEvent]] = defaultdict(list)
     rows = (
-        CompletionEvent.objects.filter(
-            learner_id__in=list(learner_ids), course_id__in=list(course_ids)
-        )
+        _on_courses(CompletionEvent.objects.filter(learner_id__in=list(learner_ids)), course_ids)
         .order_by()
         .values_list("id", "learner_id", "course_id", "kind", "occurred_at", "voids_id")
     )
@@ -83,7 +97,7 @@ def event_rows_by_learner(
     grouped: dict[int, list[rules.EventRow]] = defaultdict(list)
     events = CompletionEvent.objects.filter(learner_id__in=list(learner_ids))
     if course_ids is not None:
-        events = events.filter(course_id__in=list(course_ids))
+        events = _on_courses(events, course_ids)
     # No ordering: the engine does not depend on it, and sorting a batch's events costs.
     rows = events.order_by().values_list(
         "learner_id", "id", "course_id", "kind", "occurred_at", "voids_id"
