@@ -120,6 +120,10 @@ def _enrollments(filters: ReportFilters) -> QuerySet[Enrollment]:
 
 
 _OPEN = Q(withdrawn_at__isnull=True)
+# What the enrollment counts count: a column of the covering index
+# enrollment_report_counts (never null), not the id, which is not in it, so that
+# PostgreSQL answers them from the index alone. (Django refuses COUNT(*) FILTER.)
+_ROW = "version_id"
 
 
 def _percent(part: int, whole: int) -> float | None:
@@ -231,13 +235,13 @@ def package_report(filters: ReportFilters, *, now: datetime | None = None) -> li
         _enrollments(filters)
         .values("version_id")
         .annotate(
-            enrolled=Count("id", filter=open_enrolled),
-            withdrawn=Count("id", filter=Q(withdrawn_at__isnull=False) & enrolled),
-            not_started=Count("id", filter=open_enrolled & Q(status=EnrollmentStatus.NOT_STARTED)),
-            in_progress=Count("id", filter=open_enrolled & Q(status=EnrollmentStatus.IN_PROGRESS)),
-            completed=Count("id", filter=open_enrolled & Q(status=EnrollmentStatus.COMPLETED)),
+            enrolled=Count(_ROW, filter=open_enrolled),
+            withdrawn=Count(_ROW, filter=Q(withdrawn_at__isnull=False) & enrolled),
+            not_started=Count(_ROW, filter=open_enrolled & Q(status=EnrollmentStatus.NOT_STARTED)),
+            in_progress=Count(_ROW, filter=open_enrolled & Q(status=EnrollmentStatus.IN_PROGRESS)),
+            completed=Count(_ROW, filter=open_enrolled & Q(status=EnrollmentStatus.COMPLETED)),
             completed_in_range=Count(
-                "id",
+                _ROW,
                 filter=_OPEN & Q(completed_at__isnull=False) & _in_range("completed_at", filters),
             ),
         )
@@ -421,11 +425,11 @@ def learner_rows(
         _learner_scope(filters)
         .values("learner_id", "learner__username", "learner__first_name", "learner__last_name")
         .annotate(
-            enrollments=Count("id", filter=_OPEN),
-            withdrawn=Count("id", filter=Q(withdrawn_at__isnull=False)),
-            not_started=Count("id", filter=_OPEN & Q(status=EnrollmentStatus.NOT_STARTED)),
-            in_progress=Count("id", filter=_OPEN & Q(status=EnrollmentStatus.IN_PROGRESS)),
-            completed=Count("id", filter=_OPEN & Q(status=EnrollmentStatus.COMPLETED)),
+            enrollments=Count(_ROW, filter=_OPEN),
+            withdrawn=Count(_ROW, filter=Q(withdrawn_at__isnull=False)),
+            not_started=Count(_ROW, filter=_OPEN & Q(status=EnrollmentStatus.NOT_STARTED)),
+            in_progress=Count(_ROW, filter=_OPEN & Q(status=EnrollmentStatus.IN_PROGRESS)),
+            completed=Count(_ROW, filter=_OPEN & Q(status=EnrollmentStatus.COMPLETED)),
             last_completed_at=Max("completed_at", filter=_OPEN),
         )
         .order_by("learner__username", "learner_id")
