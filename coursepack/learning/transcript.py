@@ -18,7 +18,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.contrib.auth import get_user_model
 from django.db.models import Count, IntegerField, OuterRef, Q, QuerySet, Subquery
@@ -161,8 +161,40 @@ class Transcript:
         return tuple(e for e in self.events if e.kind != EventKind.VOID)
 
 
-def _label(user: Any) -> str:
-    return SYSTEM_ACTOR_LABEL if user is None else str(user.get_username())
+class _EventRow(NamedTuple):
+    """One stored event with its course and recorder, as the transcript reads it."""
+
+    id: int
+    course_id: int
+    course_code: str
+    course_name: str
+    kind: str
+    occurred_at: datetime
+    recorded_at: datetime
+    # The recorder's username; None when Coursepack recorded it itself.
+    recorded_by: str | None
+    source: str
+    external_id: str | None
+    evidence_note: str
+    voids_id: int | None
+
+
+def _event_columns() -> tuple[str, ...]:
+    username = f"recorded_by__{get_user_model().USERNAME_FIELD}"
+    return (
+        "id",
+        "course_id",
+        "course__code",
+        "course__name",
+        "kind",
+        "occurred_at",
+        "recorded_at",
+        username,
+        "source",
+        "external_id",
+        "evidence_note",
+        "voids_id",
+    )
 
 
 def _version_at(
@@ -211,13 +243,15 @@ def transcript(learner_id: int, as_of: datetime) -> Transcript:
     ):
         moves_of[move.enrollment_id].append(move)
 
-    rows = list(
-        CompletionEvent.objects.filter(learner_id=learner_id)
-        .select_related("course", "recorded_by")
+    # Plain values, not model instances: a learner may have hundreds of events.
+    rows = [
+        _EventRow(*values)
+        for values in CompletionEvent.objects.filter(learner_id=learner_id)
         .order_by("occurred_at", "id")
-    )
+        .values_list(*_event_columns())
+    ]
     rule_events = [
-        to_rule_event(e.pk, e.course_id, e.kind, e.occurred_at, e.voids_id) for e in rows
+        to_rule_event(e.id, e.course_id, e.kind, e.occurred_at, e.voids_id) for e in rows
     ]
 
     entries = []
@@ -269,10 +303,10 @@ def transcript(learner_id: int, as_of: datetime) -> Transcript:
 
     voids = {
         e.voids_id: VoidRecord(
-            void_event_id=e.pk,
+            void_event_id=e.id,
             voided_at=e.occurred_at,
             reason=e.evidence_note,
-            recorded_by=_label(e.recorded_by),
+            recorded_by=e.recorded_by or SYSTEM_ACTOR_LABEL,
         )
         for e in rows
         if e.kind == EventKind.VOID and e.voids_id is not None
@@ -282,18 +316,18 @@ def transcript(learner_id: int, as_of: datetime) -> Transcript:
     for e in rows:
         if e.occurred_at > as_of:
             continue
-        void = voids.get(e.pk)
+        void = voids.get(e.id)
         voided = void is not None and void.voided_at <= as_of
         events.append(
             TranscriptEvent(
-                event_id=e.pk,
+                event_id=e.id,
                 course_id=e.course_id,
-                course_code=e.course.code,
-                course_name=e.course.name,
+                course_code=e.course_code,
+                course_name=e.course_name,
                 kind=e.kind,
                 occurred_at=e.occurred_at,
                 recorded_at=e.recorded_at,
-                recorded_by=_label(e.recorded_by),
+                recorded_by=e.recorded_by or SYSTEM_ACTOR_LABEL,
                 source=e.source,
                 external_id=e.external_id,
                 evidence_note=e.evidence_note,
