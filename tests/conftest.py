@@ -118,3 +118,12 @@ def _fresh_tree_caches() -> None:
     from coursepack.packaging import selectors
 
     selectors.clear_caches()
+
+
+@pytest.fixture
+def postgresql_only(db_engine: str) -> None:
+    """Skip on SQLite: see tests/concurrency.py for why the races cannot occur there."""
+    from tests.concurrency import SQLITE_SERIALISES_WRITES
+
+    if db_engine != "postgresql":
+        pytest.skip(SQLITE_SERIALISES_WRITES)

@@ -2,25 +2,16 @@
 
 from __future__ import annotations
 
-import threading
+from collections.abc import Callable
 
 import pytest
-from django.db import connection
 
 from coursepack.catalog import api as catalog
 from coursepack.catalog.errors import CourseCodeTaken
 from coursepack.catalog.models import Course
+from tests.concurrency import at_once
 
-pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _postgresql_only(db_engine: str) -> None:
-    if db_engine != "postgresql":
-        pytest.skip(
-            "races need concurrent writers: SQLite takes one write lock per database "
-            "(BEGIN IMMEDIATE), so this runs on PostgreSQL only"
-        )
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("postgresql_only")]
 
 
 @pytest.mark.parametrize("attempt", range(3))
@@ -31,23 +22,11 @@ def test_two_creates_of_the_same_code_at_once_leave_one_course_and_a_typed_error
 
     Repeated: the two inserts do not overlap every time.
     """
-    barrier = threading.Barrier(2)
-    results: list[object] = [None, None]
 
-    def create(index: int) -> None:
-        try:
-            barrier.wait(timeout=10)
-            results[index] = catalog.create_course(actor=None, code="RACE-1", name=f"Racer {index}")
-        except Exception as exc:
-            results[index] = exc
-        finally:
-            connection.close()
+    def create(index: int) -> Callable[[], object]:
+        return lambda: catalog.create_course(actor=None, code="RACE-1", name=f"Racer {index}")
 
-    threads = [threading.Thread(target=create, args=(i,)) for i in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
+    results = at_once([create(0), create(1)], timeout=60)
 
     failures = [r for r in results if isinstance(r, Exception)]
     assert len(failures) == 1 and isinstance(failures[0], CourseCodeTaken), results

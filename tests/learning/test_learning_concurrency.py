@@ -11,13 +11,11 @@ cannot happen there; the tests are skipped on it.
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
-from django.db import connection
 from learning_helpers import base_time, drift, make_learners, record, stored
 
 from coursepack.audit.models import AuditEvent
@@ -25,43 +23,12 @@ from coursepack.learning import api as learning
 from coursepack.learning.errors import AlreadyEnrolled
 from coursepack.learning.models import CompletionEvent, Enrollment
 from coursepack.packaging import api as packaging
+from tests.concurrency import at_once
 from tests.factories import add_items, make_course, make_group, make_published_package
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("postgresql_only")]
 
 HOUR = timedelta(hours=1)
-
-
-@pytest.fixture(autouse=True)
-def _postgresql_only(db_engine: str) -> None:
-    if db_engine != "postgresql":
-        pytest.skip(
-            "concurrency needs a server database: SQLite serialises every write "
-            "transaction (BEGIN IMMEDIATE), so these races cannot occur on it"
-        )
-
-
-def _at_once(calls: Sequence[Callable[[], Any]]) -> list[Any]:
-    """Run every call in its own thread, released together; return results or exceptions."""
-    barrier = threading.Barrier(len(calls))
-    results: list[Any] = [None] * len(calls)
-
-    def run(index: int, call: Callable[[], Any]) -> None:
-        try:
-            barrier.wait(timeout=30)
-            results[index] = call()
-        except Exception as exc:  # reported to the test, which asserts on it
-            results[index] = exc
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(i, c)) for i, c in enumerate(calls)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-    assert not any(thread.is_alive() for thread in threads), "a writer is stuck"
-    return results
 
 
 def _errors(results: list[Any]) -> list[BaseException]:
@@ -90,7 +57,7 @@ def test_twenty_concurrent_events_leave_the_right_status(admin: Any, learner: An
     ]
 
     # When they are all recorded at once
-    results = _at_once(
+    results = at_once(
         [
             lambda c=c, at=at, kind=kind: record(learner, courses[c], at, kind=kind)
             for c, at, kind in events
@@ -127,7 +94,7 @@ def test_concurrent_enrolments_leave_one_enrollment(admin: Any, learner: Any) ->
     def bulk() -> Any:
         return learning.bulk_enroll(actor=admin, package_id=package_id, learner_ids=[learner.pk])
 
-    results = _at_once([single, bulk] * 5)
+    results = at_once([single, bulk] * 5)
 
     assert Enrollment.objects.filter(learner=learner, package_id=package_id).count() == 1
     assert _errors(results) == [r for r in results if isinstance(r, AlreadyEnrolled)]
@@ -164,7 +131,7 @@ def test_bulk_enrolment_racing_completions_leaves_no_drift(admin: Any) -> None:
             actor=admin, learner_id=learner_id, course_id=course.pk, occurred_at=t
         )
 
-    results = _at_once([bulk, *(complete(i) for i in ids[::2])])
+    results = at_once([bulk, *(complete(i) for i in ids[::2])])
 
     assert _errors(results) == []
     assert Enrollment.objects.count() == 40
@@ -197,7 +164,7 @@ def test_publish_moving_learners_racing_completions_leaves_no_drift(admin: Any) 
             actor=admin, learner_id=learner_id, course_id=c.pk, occurred_at=t + HOUR
         )
 
-    results = _at_once([publish, *(complete(i) for i in ids)])
+    results = at_once([publish, *(complete(i) for i in ids)])
 
     assert _errors(results) == []
     assert Enrollment.objects.filter(version=draft).count() == 20
@@ -229,7 +196,7 @@ def test_withdrawals_racing_a_publish_that_moves_them(admin: Any) -> None:
     def withdraw(enrollment_id: int) -> Callable[[], Any]:
         return lambda: learning.withdraw(actor=admin, enrollment_id=enrollment_id)
 
-    results = _at_once([publish, *(withdraw(e.pk) for e in enrollments)])
+    results = at_once([publish, *(withdraw(e.pk) for e in enrollments)])
 
     assert _errors(results) == []
     for enrollment in enrollments:
@@ -262,7 +229,7 @@ def test_checking_while_completions_are_recorded_reports_no_drift(admin: Any) ->
             actor=admin, learner_id=learner_id, course_id=course.pk, occurred_at=t
         )
 
-    results = _at_once([check, check, *(complete(i) for i in ids)])
+    results = at_once([check, check, *(complete(i) for i in ids)])
 
     assert _errors(results) == []
     assert results[:2] == [[], []]
@@ -290,7 +257,7 @@ def test_one_external_id_recorded_at_once_is_stored_once(admin: Any, learner: An
             external_id="xapi-7",
         )
 
-    results = _at_once([same] * 7 + [different] * 3)
+    results = at_once([same] * 7 + [different] * 3)
 
     stored_events = CompletionEvent.objects.filter(external_id="xapi-7")
     assert stored_events.count() == 1

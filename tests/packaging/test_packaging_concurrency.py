@@ -6,51 +6,18 @@ released together by a Barrier so their publishes overlap.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 from typing import Any
 
 import pytest
-from django.db import connection
 
 from coursepack.packaging import api as packaging
 from coursepack.packaging.errors import DraftAlreadyExists, VersionNotDraft
 from coursepack.packaging.models import PackageVersion, PublishRecord
+from tests.concurrency import at_once
 from tests.factories import make_admin, make_course, make_draft_package, make_published_package
 
-pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _postgresql_only(db_engine: str) -> None:
-    if db_engine != "postgresql":
-        pytest.skip(
-            "races need concurrent writers: SQLite takes one write lock per database "
-            "(BEGIN IMMEDIATE), so these run on PostgreSQL only"
-        )
-
-
-def _race(calls: list[Callable[[], object]]) -> list[object]:
-    """Run ``calls`` at the same moment, one thread each; return each result or exception."""
-    barrier = threading.Barrier(len(calls))
-    results: list[object] = [None] * len(calls)
-
-    def run(index: int, call: Callable[[], object]) -> None:
-        try:
-            barrier.wait(timeout=10)
-            results[index] = call()
-        except Exception as exc:
-            results[index] = exc
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(i, c)) for i, c in enumerate(calls)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    assert not any(thread.is_alive() for thread in threads), "a publish hung"
-    return results
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("postgresql_only")]
 
 
 def _statuses(package_id: int) -> list[tuple[int, str]]:
@@ -79,7 +46,7 @@ def test_two_publishes_of_the_same_draft_leave_exactly_one_active_version() -> N
     v1 = make_published_package(actor=admin)
     v2 = packaging.create_draft_from(actor=admin, version_id=v1.pk)
 
-    results = _race([_publish(admin, v2.pk), _publish(admin, v2.pk)])
+    results = at_once([_publish(admin, v2.pk), _publish(admin, v2.pk)])
 
     _one_won(results)
     assert _statuses(v1.package_id) == [(1, "archived"), (2, "published")]
@@ -92,7 +59,7 @@ def test_two_first_publishes_of_a_new_package_leave_exactly_one_active_version()
     admins = [make_admin(), make_admin()]
     draft = make_draft_package(actor=admins[0])
 
-    results = _race([_publish(admins[0], draft.pk), _publish(admins[1], draft.pk)])
+    results = at_once([_publish(admins[0], draft.pk), _publish(admins[1], draft.pk)])
 
     _one_won(results)
     assert _statuses(draft.package_id) == [(1, "published")]
@@ -107,7 +74,7 @@ def test_races_on_two_packages_at_once_each_leave_one_active_version() -> None:
         v1 = make_published_package(actor=admin, items=[make_course(actor=admin)])
         drafts.append(packaging.create_draft_from(actor=admin, version_id=v1.pk))
 
-    results = _race([_publish(admin, d.pk) for d in drafts for _ in range(2)])
+    results = at_once([_publish(admin, d.pk) for d in drafts for _ in range(2)])
 
     _one_won(results[:2])
     _one_won(results[2:])
@@ -120,7 +87,7 @@ def test_two_new_drafts_at_once_leave_one_draft() -> None:
     admin = make_admin()
     v1 = make_published_package(actor=admin)
 
-    results = _race(
+    results = at_once(
         [lambda: packaging.create_draft_from(actor=admin, version_id=v1.pk) for _ in range(2)]
     )
 
