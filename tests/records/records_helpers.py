@@ -9,9 +9,18 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
+from typing import Any
 from unittest import mock
 
+from django.test import Client
 from django.utils import timezone
+
+
+def signed_in(user: Any) -> Client:
+    """Return a test client with ``user`` signed in (a browser session)."""
+    client = Client()
+    client.force_login(user)
+    return client
 
 
 class Clock:

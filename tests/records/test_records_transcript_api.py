@@ -6,8 +6,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from django.test import Client
-from records_helpers import frozen_clock
+from records_helpers import frozen_clock, signed_in
 
 from coursepack.accounts import api as accounts
 from coursepack.accounts.models import Role
@@ -17,12 +16,6 @@ from tests.factories import make_course, make_learner, make_published_package
 pytestmark = pytest.mark.django_db
 
 DAY = timedelta(days=1)
-
-
-def _client(user: Any) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 def _url(learner_id: int) -> str:
@@ -69,7 +62,7 @@ def test_as_of_between_event_and_void_shows_the_completion_and_the_later_void(
     """as_of between the completion and its void: the enrollment was completed, the
     event counted, and it says it was voided later, when and why."""
     as_of = (history["done"] + DAY).isoformat()
-    response = _client(admin).get(_url(learner.pk), {"as_of": as_of})
+    response = signed_in(admin).get(_url(learner.pk), {"as_of": as_of})
     assert response.status_code == 200, response.content
     body = response.json()
     assert body["learner_id"] == learner.pk
@@ -97,7 +90,7 @@ def test_default_is_now_and_keeps_the_enrollments_and_events_keys(
 ) -> None:
     """Without as_of the transcript is as of now: withdrawn, the event voided, the void
     listed as its own event (as the current transcript always did)."""
-    body = _client(admin).get(_url(learner.pk)).json()
+    body = signed_in(admin).get(_url(learner.pk)).json()
     (row,) = body["enrollments"]
     assert (row["state"], row["status"]) == ("withdrawn", "not_started")
     assert row["withdrawn_at"] is not None
@@ -114,13 +107,13 @@ def test_as_of_before_enrolment_has_no_enrollment(
 ) -> None:
     """Before the enrolment there is nothing to show."""
     as_of = (history["enrolled"] - DAY).isoformat()
-    body = _client(admin).get(_url(learner.pk), {"as_of": as_of}).json()
+    body = signed_in(admin).get(_url(learner.pk), {"as_of": as_of}).json()
     assert (body["enrollments"], body["events"]) == ([], [])
 
 
 def test_naive_or_malformed_as_of_is_refused(admin: Any, learner: Any) -> None:
     """as_of without a time zone, or not a date-time, is a 422 problem naming as_of."""
-    client = _client(admin)
+    client = signed_in(admin)
     for value in ("2024-03-01T12:00:00", "yesterday"):
         response = client.get(_url(learner.pk), {"as_of": value})
         assert response.status_code == 422, value
@@ -131,12 +124,12 @@ def test_naive_or_malformed_as_of_is_refused(admin: Any, learner: Any) -> None:
 def test_learner_sees_only_their_own_transcript(learner: Any, history: dict[str, Any]) -> None:
     """A learner reads their own transcript; anyone else's is 404, like one that does not exist."""
     other = make_learner()
-    client = _client(learner)
+    client = signed_in(learner)
     assert client.get(_url(learner.pk)).status_code == 200
     response = client.get(_url(other.pk))
     assert response.status_code == 404
     assert response.json()["code"] == "learner_not_found"
-    assert _client(other).get(_url(learner.pk)).status_code == 404
+    assert signed_in(other).get(_url(learner.pk)).status_code == 404
 
 
 def test_auditor_reads_any_transcript_and_unknown_learner_is_404(
@@ -144,6 +137,6 @@ def test_auditor_reads_any_transcript_and_unknown_learner_is_404(
 ) -> None:
     """An auditor may read every learner's transcript; an unknown learner is 404."""
     auditor = accounts.create_user(actor=None, username="auditor", role=Role.AUDITOR)
-    client = _client(auditor)
+    client = signed_in(auditor)
     assert client.get(_url(learner.pk)).status_code == 200
     assert client.get(_url(learner.pk + 1000)).status_code == 404

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from django.test import Client
 from django.utils import timezone
-from records_helpers import frozen_clock
+from records_helpers import frozen_clock, signed_in
 
 from coursepack.accounts import api as accounts
 from coursepack.accounts.models import Role
@@ -30,12 +30,6 @@ pytestmark = pytest.mark.django_db
 DAY = timedelta(days=1)
 
 
-def _client(user: Any) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
-
-
 def _transcript_url(learner: Any) -> str:
     return f"/learners/{learner.pk}/transcript/"
 
@@ -52,7 +46,7 @@ def test_learner_reads_own_transcript_and_gets_404_for_anyone_elses(learner: Any
     """A learner's own transcript opens; another learner's is "not found", like one
     that does not exist; the staff pages are refused."""
     other = make_learner()
-    client = _client(learner)
+    client = signed_in(learner)
     assert client.get(_transcript_url(learner)).status_code == 200
     assert client.get(_transcript_url(other)).status_code == 404
     assert client.get(f"/learners/{other.pk + 100}/transcript/").status_code == 404
@@ -66,7 +60,7 @@ def test_staff_read_any_transcript_and_visitors_are_sent_to_sign_in(
     """Admins and auditors read anyone's transcript; an unknown learner is 404; a visitor
     who is not signed in is sent to the sign-in page."""
     for user in (admin, auditor):
-        client = _client(user)
+        client = signed_in(user)
         assert client.get(_transcript_url(learner)).status_code == 200
         assert client.get(f"/learners/{learner.pk + 100}/transcript/").status_code == 404
         assert client.get("/learners/").status_code == 200
@@ -101,7 +95,7 @@ def test_transcript_as_of_a_day_shows_the_end_of_that_day(
 ) -> None:
     """?as_of=YYYY-MM-DD is the end of that day: the completion counted, voided later."""
     day = voided_completion["done"].date().isoformat()
-    response = _client(admin).get(_transcript_url(learner), {"as_of": day})
+    response = signed_in(admin).get(_transcript_url(learner), {"as_of": day})
     assert response.status_code == 200
     t = response.context["t"]
     assert t.as_of.date().isoformat() == day
@@ -117,7 +111,7 @@ def test_transcript_as_of_a_minute_and_now(
     admin: Any, learner: Any, voided_completion: dict[str, Any]
 ) -> None:
     """?as_of=YYYY-MM-DDTHH:MM is that minute; without it, the transcript is as of now."""
-    client = _client(admin)
+    client = signed_in(admin)
     before = timezone.localtime(voided_completion["done"] - timedelta(minutes=1))
     response = client.get(_transcript_url(learner), {"as_of": before.strftime("%Y-%m-%dT%H:%M")})
     t = response.context["t"]
@@ -134,14 +128,14 @@ def test_transcript_as_of_before_enrolment_says_there_was_nothing(
 ) -> None:
     """Before the enrolment the page says the learner was not enrolled in anything yet."""
     day = (voided_completion["start"] - DAY).date().isoformat()
-    response = _client(admin).get(_transcript_url(learner), {"as_of": day})
+    response = signed_in(admin).get(_transcript_url(learner), {"as_of": day})
     assert response.context["t"].enrollments == ()
     assert "not enrolled in anything yet" in response.content.decode()
 
 
 def test_malformed_as_of_is_explained_and_falls_back_to_now(admin: Any, learner: Any) -> None:
     """A value that names no moment is a 400 that says what to type, showing now instead."""
-    response = _client(admin).get(_transcript_url(learner), {"as_of": "last tuesday"})
+    response = signed_in(admin).get(_transcript_url(learner), {"as_of": "last tuesday"})
     assert response.status_code == 400
     assert "give a date (YYYY-MM-DD)" in response.content.decode()
 
@@ -152,7 +146,7 @@ def test_printable_view_has_the_header_and_no_navigation(
     """?print=1 renders a document: learner, as-of moment, generated-at, enrollments with
     version and status, events; no site navigation."""
     day = voided_completion["done"].date().isoformat()
-    response = _client(admin).get(_transcript_url(learner), {"as_of": day, "print": "1"})
+    response = signed_in(admin).get(_transcript_url(learner), {"as_of": day, "print": "1"})
     assert response.status_code == 200
     body = response.content.decode()
     assert 'class="print-doc"' in body
@@ -172,7 +166,7 @@ def test_learners_list_searches_and_links_to_transcripts(admin: Any) -> None:
     ada.first_name, ada.last_name = "Ada", "Lovelace"
     ada.save()
     make_learner(username="grace")
-    response = _client(admin).get("/learners/", {"q": "lovelace"})
+    response = signed_in(admin).get("/learners/", {"q": "lovelace"})
     people = list(response.context["page"])
     assert [p.username for p in people] == ["ada"]
     assert f'href="/learners/{ada.pk}/transcript/"' in response.content.decode()
@@ -195,7 +189,7 @@ def test_audit_log_filters_by_actor_action_package_and_days(admin: Any, auditor:
     _audit(admin, "test.beta", day + DAY, package_id=902)
     _audit(other, "test.alpha", day + 2 * DAY, package_id=901)
     _audit(None, "test.gamma", day + 3 * DAY)
-    client = _client(auditor)
+    client = signed_in(auditor)
 
     def actions(**params: Any) -> list[tuple[str, str]]:
         response = client.get("/audit/", params)
@@ -228,7 +222,7 @@ def test_audit_log_filters_by_actor_action_package_and_days(admin: Any, auditor:
 
 def test_audit_log_refuses_a_backwards_range_and_unknown_choices(admin: Any) -> None:
     """'From' after 'To', or an action that never occurred, is a 400 that says why."""
-    client = _client(admin)
+    client = signed_in(admin)
     today = timezone.localdate()
     response = client.get("/audit/", {"from": today.isoformat(), "to": (today - DAY).isoformat()})
     assert response.status_code == 400
@@ -241,7 +235,7 @@ def test_audit_log_pages_fifty_at_a_time_keeping_the_filters(admin: Any) -> None
     at = timezone.now()
     for i in range(120):
         _audit(admin, "test.bulk", at + timedelta(seconds=i))
-    client = _client(admin)
+    client = signed_in(admin)
     first = client.get("/audit/", {"action": "test.bulk"})
     page = first.context["page"]
     assert (page.paginator.count, page.paginator.num_pages, len(page.object_list)) == (120, 3, 50)
@@ -273,7 +267,7 @@ def test_audit_rows_summarise_before_and_after() -> None:
 def test_audit_rows_of_a_real_publish(admin: Any) -> None:
     """A publish shows in the log with its target in words and its status change."""
     make_published_package(actor=admin, name="Fire drill", change_notes="First release.")
-    response = _client(admin).get("/audit/", {"action": "version.published"})
+    response = signed_in(admin).get("/audit/", {"action": "version.published"})
     (row,) = response.context["rows"]
     assert row.target_kind == "package version"
     assert "status: draft → published" in row.changes
@@ -296,7 +290,7 @@ def test_publish_log_lists_who_published_and_archived_what_with_policy_and_moves
     packaging.publish_version(
         actor=admin, version_id=draft.pk, change_notes="Second.", inflight_policy="move_not_started"
     )
-    response = _client(admin).get(f"/packages/{v1.package_id}/publish-log/")
+    response = signed_in(admin).get(f"/packages/{v1.package_id}/publish-log/")
     assert response.status_code == 200
     records = response.context["records"]
     assert [(r.action, r.version.version_number) for r in records] == [
@@ -320,7 +314,7 @@ def test_publish_log_of_a_scheduled_version_and_unknown_package(admin: Any) -> N
     draft = packaging.create_draft_from(actor=admin, version_id=v1.pk)
     when = (timezone.now() + 5 * DAY).replace(second=0, microsecond=0)
     packaging.publish_version(actor=admin, version_id=draft.pk, effective_at=when)
-    client = _client(admin)
+    client = signed_in(admin)
     response = client.get(f"/packages/{v1.package_id}/publish-log/")
     records = response.context["records"]
     assert records[0].action == "scheduled"
