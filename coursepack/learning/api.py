@@ -91,9 +91,14 @@ def _chunks(values: Iterable[int], size: int) -> Iterator[list[int]]:
         yield chunk
 
 
+def _cached(summary: rules.StatusSummary) -> tuple[str, int, int, datetime | None]:
+    """Return a status summary as the enrollment's cached fields (``_CACHE_FIELDS``)."""
+    return (str(summary.status), summary.done, summary.needed, summary.completed_at)
+
+
 def _apply(enrollment: Enrollment, summary: rules.StatusSummary) -> bool:
     """Copy a status summary onto the enrollment's cached fields; return whether they changed."""
-    new = (str(summary.status), summary.done, summary.needed, summary.completed_at)
+    new = _cached(summary)
     old = (
         enrollment.status,
         enrollment.progress_done,
@@ -778,7 +783,7 @@ def rebuild_statuses(
         drifted = [
             row[0]
             for row, summary in zip(enrollments, _summaries(keys, events), strict=True)
-            if row[4:] != (str(summary.status), summary.done, summary.needed, summary.completed_at)
+            if row[4:] != _cached(summary)
         ]
         if drifted:
             with transaction.atomic():

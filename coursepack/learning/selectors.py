@@ -67,23 +67,6 @@ def _on_courses(
     return events.alias(on_course=on_course).filter(on_course__in=list(course_ids))
 
 
-def events_by_learner(
-    learner_ids: Iterable[int], course_ids: Iterable[int]
-) -> dict[int, list[rules.LearnerEvent]]:
-    """Return the events of these learners on these courses, grouped by learner."""
-    grouped: dict[int, list[rules.LearnerEvent]] = defaultdict(list)
-    rows = (
-        _on_courses(CompletionEvent.objects.filter(learner_id__in=list(learner_ids)), course_ids)
-        .order_by()
-        .values_list("id", "learner_id", "course_id", "kind", "occurred_at", "voids_id")
-    )
-    for event_id, learner_id, course_id, kind, occurred_at, voids_id in rows.iterator(
-        chunk_size=5000
-    ):
-        grouped[learner_id].append(to_rule_event(event_id, course_id, kind, occurred_at, voids_id))
-    return grouped
-
-
 def event_rows_by_learner(
     learner_ids: Iterable[int], course_ids: Iterable[int] | None = None
 ) -> dict[int, list[rules.EventRow]]:
@@ -105,6 +88,16 @@ def event_rows_by_learner(
     for learner_id, *event in rows.iterator(chunk_size=5000):
         grouped[learner_id].append(tuple(event))  # type: ignore[arg-type]
     return grouped
+
+
+def events_by_learner(
+    learner_ids: Iterable[int], course_ids: Iterable[int]
+) -> dict[int, list[rules.LearnerEvent]]:
+    """Return the events of these learners on these courses as engine events, by learner."""
+    return {
+        learner_id: [to_rule_event(*row) for row in rows]
+        for learner_id, rows in event_rows_by_learner(learner_ids, course_ids).items()
+    }
 
 
 #: The columns of an enrollment that its cached status is computed from and stored in.
