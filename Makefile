@@ -7,6 +7,7 @@
 #   make lint       ruff, mypy, import-linter
 #   make bench      scale benchmarks on SQLite and PostgreSQL (BENCH_SCALE=full|small|smoke)
 #   make bench-smoke  the same benchmarks at a tiny scale, in seconds (part of make test)
+#   make screenshots  browser tests on SQLite; pages marked for docs saved to docs/screenshots/
 #
 # DATABASE_URL switches `make run` to PostgreSQL (default: SQLite under var/).
 # PYTEST_ARGS passes options to pytest, e.g. make test-fast PYTEST_ARGS="-k publish -x".
@@ -27,7 +28,7 @@ unexport PYTHONDONTWRITEBYTECODE
 export PYTHONPYCACHEPREFIX ?= $(or $(XDG_CACHE_HOME),$(if $(HOME),$(HOME)/.cache,/tmp))/coursepack/pycache
 HOST_PORT := 127.0.0.1:8000
 
-.PHONY: help setup run migrate lint test test-fast test-sqlite test-postgresql test-deps bench bench-smoke
+.PHONY: help setup run migrate lint test test-fast test-sqlite test-postgresql test-deps bench bench-smoke screenshots
 
 help:
 	@sed -n 's/^#   //p' Makefile
@@ -77,3 +78,9 @@ bench: setup
 
 bench-smoke: setup
 	@BENCH_SCALE=smoke scripts/bench.sh
+
+# Browser tests on SQLite, keeping the pages they mark for docs in docs/screenshots/.
+screenshots: setup test-deps
+	rm -rf docs/screenshots.new && mkdir -p docs/screenshots.new
+	env -u DATABASE_URL COURSEPACK_SCREENSHOTS_DIR=docs/screenshots.new $(RUN) pytest -m browser -q $(PYTEST_ARGS)
+	rm -rf docs/screenshots && mv docs/screenshots.new docs/screenshots

@@ -73,3 +73,34 @@ def screenshot(db_engine: str) -> ScreenshotFn:
         return path
 
     return take
+
+
+# Where `make screenshots` wants the pages kept for the README and docs: when
+# COURSEPACK_SCREENSHOTS_DIR is set, ``screenshot(page, name, docs=True)`` also
+# writes <dir>/<name>.png (one copy, from whichever engine ran).
+DOCS_SCREENSHOTS = os.environ.get("COURSEPACK_SCREENSHOTS_DIR")
+
+# Phone and laptop viewports every page is judged at.
+PHONE = {"width": 390, "height": 844}
+LAPTOP = {"width": 1280, "height": 800}
+
+
+class DocsScreenshotFn:
+    """``shoot(page, name, docs=False)``: the screenshot fixture, optionally kept for docs."""
+
+    def __init__(self, take: ScreenshotFn) -> None:
+        self._take = take
+
+    def __call__(self, page: Page, name: str, *, docs: bool = False) -> Path:
+        path = self._take(page, name)
+        if docs and DOCS_SCREENSHOTS:
+            target = Path(DOCS_SCREENSHOTS) / f"{name}.png"
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(path.read_bytes())
+        return path
+
+
+@pytest.fixture
+def shoot(screenshot: ScreenshotFn) -> DocsScreenshotFn:
+    """Return ``shoot(page, name, docs=False)``: ``screenshot``, plus a docs copy on request."""
+    return DocsScreenshotFn(screenshot)
