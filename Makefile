@@ -1,7 +1,8 @@
 # Coursepack developer and CI entry points. Needs only python3 (3.11+); uv is
 # bootstrapped into .tools/ and the locked environment synced into .venv/.
 #
-#   make run        set up, migrate, load demo data, serve on 127.0.0.1:8000
+#   make run        set up, migrate, load demo data, serve on 127.0.0.1:8000 (gunicorn + job worker)
+#   make dev        the same with DEBUG on and the auto-reloading development server
 #   make test       everything CI runs: lint + the suite on SQLite and on PostgreSQL
 #   make test-fast  the suite on SQLite without browser tests
 #   make lint       ruff, mypy, import-linter
@@ -28,7 +29,7 @@ unexport PYTHONDONTWRITEBYTECODE
 export PYTHONPYCACHEPREFIX ?= $(or $(XDG_CACHE_HOME),$(if $(HOME),$(HOME)/.cache,/tmp))/coursepack/pycache
 HOST_PORT := 127.0.0.1:8000
 
-.PHONY: help setup run migrate lint test test-fast test-sqlite test-postgresql test-deps bench bench-smoke screenshots
+.PHONY: help setup run dev migrate lint test test-fast test-sqlite test-postgresql test-deps bench bench-smoke screenshots
 
 help:
 	@sed -n 's/^#   //p' Makefile
@@ -40,10 +41,18 @@ migrate: setup
 	@mkdir -p "$${COURSEPACK_VAR_DIR:-var}"
 	$(RUN) python manage.py migrate --noinput
 
+# The production server (docs/deploy.md): gunicorn, static files collected and
+# served by whitenoise, DEBUG off, the background-job worker beside it.
 run: migrate
 	$(RUN) python manage.py load_demo
 	@echo "Coursepack: http://$(HOST_PORT)/  (demo logins: see above)"
-	$(RUN) python manage.py runserver $(HOST_PORT)
+	COURSEPACK_BIND=$(HOST_PORT) PYTHON=".venv/bin/python" scripts/serve.sh
+
+# Development: DEBUG on, runserver reloads on every change (jobs run when you
+# start `manage.py run_jobs` beside it).
+dev: migrate
+	$(RUN) python manage.py load_demo
+	COURSEPACK_DEBUG=1 $(RUN) python manage.py runserver $(HOST_PORT)
 
 # Runs every check even when one fails; fails if any did.
 lint: setup

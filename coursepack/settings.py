@@ -1,23 +1,65 @@
 """Django settings for Coursepack.
 
-Everything that varies between machines comes from the environment:
-``DATABASE_URL`` (default: an embedded SQLite file under ``var/``),
-``COURSEPACK_SECRET_KEY``, ``COURSEPACK_DEBUG`` and ``COURSEPACK_ALLOWED_HOSTS``.
+Everything that varies between machines comes from the environment (see
+docs/deploy.md for the whole list): ``DATABASE_URL`` (default: an embedded
+SQLite file under ``var/``), ``COURSEPACK_SECRET_KEY`` (default: a key generated
+once into ``var/secret_key``, mode 0600), ``COURSEPACK_DEBUG`` (default off),
+``COURSEPACK_ALLOWED_HOSTS``, ``COURSEPACK_HTTPS`` (behind a TLS proxy: secure
+cookies, HSTS, SSL redirect) and the limits below.
+
+The defaults are the safe ones: a machine that sets nothing runs without debug
+pages, with a key nobody else has, and with every security header on.
 """
 
 import os
+import secrets
 from pathlib import Path
 
 import dj_database_url
+from csp.constants import NONE, SELF
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("COURSEPACK_VAR_DIR", BASE_DIR / "var"))
 
-DEBUG = os.environ.get("COURSEPACK_DEBUG", "1") == "1"
-SECRET_KEY = os.environ.get(
-    "COURSEPACK_SECRET_KEY", "coursepack-development-only-key-change-me-in-production"
-)
-ALLOWED_HOSTS = os.environ.get("COURSEPACK_ALLOWED_HOSTS", "127.0.0.1,localhost").split(",")
+
+def _flag(name: str, default: bool = False) -> bool:
+    value = os.environ.get(name)
+    if value is None or value == "":
+        return default
+    return value.strip().lower() in ("1", "true", "yes", "on")
+
+
+def _secret_key() -> str:
+    """Return the configured key, or the one generated once into var/ (mode 0600).
+
+    Generated with O_EXCL, so two processes starting at once (gunicorn workers,
+    the task worker) agree on one key: the loser of the race reads the winner's.
+    """
+    configured = os.environ.get("COURSEPACK_SECRET_KEY", "").strip()
+    if configured:
+        return configured
+    path = VAR_DIR / "secret_key"
+    VAR_DIR.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        key = path.read_text().strip()
+        if key:
+            return key
+        raise RuntimeError(f"{path} is empty: delete it to have a new key generated") from None
+    key = secrets.token_urlsafe(50)
+    with os.fdopen(fd, "w") as f:
+        f.write(key + "\n")
+    return key
+
+
+DEBUG = _flag("COURSEPACK_DEBUG")
+SECRET_KEY = _secret_key()
+ALLOWED_HOSTS = [
+    h.strip()
+    for h in os.environ.get("COURSEPACK_ALLOWED_HOSTS", "127.0.0.1,localhost").split(",")
+    if h.strip()
+]
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -26,6 +68,11 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "csp",
+    "axes",
+    # Background jobs: django-tasks with its database backend (worker: db_worker).
+    "django_tasks",
+    "django_tasks_db",
     # Serves the API docs page (Swagger UI) from local static files, not a CDN.
     "ninja",
     "coursepack.accounts",
@@ -41,12 +88,23 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # Below whitenoise: static files keep their long cache headers; everything
+    # else (pages, API, exports) is personal data and is never stored.
+    "coursepack.http.middleware.NoStoreMiddleware",
+    "csp.middleware.CSPMiddleware",
+    # Refuses oversized bodies (413) and turns every error under /api/ into
+    # problem+json; a locked database becomes 503 + Retry-After, not a 500.
+    "coursepack.http.middleware.ProblemMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Signs out a session idle for longer than SESSION_IDLE_TIMEOUT.
+    "coursepack.http.middleware.SessionIdleTimeoutMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: it answers locked-out sign-ins.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "coursepack.urls"
@@ -92,11 +150,88 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 # above): opening one and running the PRAGMAs costs more than the rest of a small
 # request. No health check: it would cost PostgreSQL a round trip per request.
 
+# Long operations run as background jobs (ADR "task framework"); `make run`
+# starts the worker beside the server.
+TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+
+# Sign-in throttling (django-axes): after AXES_FAILURE_LIMIT failed sign-ins for
+# one username from one address, that pair is locked out for AXES_COOLOFF_TIME.
+# Each failure and each lockout is written to the audit log (accounts.signals).
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = int(os.environ.get("COURSEPACK_SIGNIN_FAILURE_LIMIT", "5"))
+AXES_COOLOFF_TIME = float(os.environ.get("COURSEPACK_SIGNIN_LOCKOUT_HOURS", "0.25"))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "web/locked_out.html"
+AXES_VERBOSE = False
+# Behind a proxy (COURSEPACK_HTTPS=1), the client's address is the last hop the
+# proxy appended to X-Forwarded-For; directly, it is REMOTE_ADDR.
+AXES_IPWARE_META_PRECEDENCE_ORDER = (
+    ["HTTP_X_FORWARDED_FOR", "REMOTE_ADDR"] if _flag("COURSEPACK_HTTPS") else ["REMOTE_ADDR"]
+)
+
+# Sessions: signed out after SESSION_IDLE_TIMEOUT without a request, and after
+# SESSION_COOKIE_AGE whatever happens (the absolute lifetime: the expiry is set at
+# sign-in and not extended, SESSION_SAVE_EVERY_REQUEST stays off).
+SESSION_IDLE_TIMEOUT = int(os.environ.get("COURSEPACK_SESSION_IDLE_MINUTES", "30")) * 60
+SESSION_COOKIE_AGE = int(os.environ.get("COURSEPACK_SESSION_MAX_HOURS", "12")) * 3600
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+
+# Personal API tokens expire: COURSEPACK_TOKEN_DAYS by default, at most
+# COURSEPACK_TOKEN_MAX_DAYS whatever the caller asks.
+API_TOKEN_DEFAULT_DAYS = int(os.environ.get("COURSEPACK_TOKEN_DAYS", "90"))
+API_TOKEN_MAX_DAYS = int(os.environ.get("COURSEPACK_TOKEN_MAX_DAYS", "365"))
+
+# Request bodies above this many bytes are refused with 413 (exports are
+# responses, not bodies; the largest body is a package file or a bulk request).
+DATA_UPLOAD_MAX_MEMORY_SIZE = int(os.environ.get("COURSEPACK_MAX_BODY_BYTES", str(2 * 1024 * 1024)))
+# Seconds a client is asked to wait (Retry-After) when the database is busy.
+COURSEPACK_RETRY_AFTER_SECONDS = 2
+
+# HTTPS behind a TLS-terminating proxy (docs/deploy.md). With it `check --deploy`
+# is clean; without it (a laptop, the test suite) cookies work over plain HTTP.
+if _flag("COURSEPACK_HTTPS"):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_SSL_REDIRECT = True
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    SECURE_HSTS_SECONDS = int(os.environ.get("COURSEPACK_HSTS_SECONDS", str(365 * 24 * 3600)))
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = _flag("COURSEPACK_HSTS_SUBDOMAINS", True)
+    SECURE_HSTS_PRELOAD = _flag("COURSEPACK_HSTS_PRELOAD", True)
+CSRF_TRUSTED_ORIGINS = [
+    o.strip() for o in os.environ.get("COURSEPACK_CSRF_TRUSTED_ORIGINS", "").split(",") if o.strip()
+]
+X_FRAME_OPTIONS = "DENY"
+
+# Content-Security-Policy: scripts only from our own static files (no inline
+# script, no eval). Inline *styles* are allowed: htmx and Swagger UI set them.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF, "'unsafe-inline'"],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    }
+}
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
@@ -104,7 +239,13 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
+STATIC_ROOT = Path(os.environ.get("COURSEPACK_STATIC_ROOT", BASE_DIR / "staticfiles"))
+# collectstatic (run by `make run`) compresses; whitenoise serves STATIC_ROOT.
+# Not the manifest storage: the test suite renders pages without collectstatic.
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+}
 
 LOGIN_URL = "/login/"
 LOGIN_REDIRECT_URL = "/"

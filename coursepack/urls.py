@@ -10,3 +10,6 @@ urlpatterns = [
     path("api/v1/", api.urls),
     path("", include("coursepack.web.urls")),
 ]
+
+# A locked database becomes 503 + Retry-After; under /api/ every error is problem+json.
+handler500 = "coursepack.http.middleware.server_error"

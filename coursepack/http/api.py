@@ -16,6 +16,7 @@ from coursepack.errors import DomainError
 from coursepack.http import accounts, content, learning, reports
 from coursepack.http.auth import BrowserSession, CsrfFailed, TokenAuth
 from coursepack.http.content import IF_MATCH
+from coursepack.http.middleware import server_error_response
 from coursepack.http.problems import PROBLEM_CONTENT_TYPE, domain_error_response, problem_response
 from coursepack.http.schemas import NOT_BLANK, NUL_FREE
 
@@ -131,3 +132,10 @@ def _http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
 @api.exception_handler(Http404)
 def _not_found(request: HttpRequest, exc: Http404) -> HttpResponse:
     return problem_response(status=404, code="not_found", detail="There is no such resource.")
+
+
+@api.exception_handler(Exception)
+def _unexpected(request: HttpRequest, exc: Exception) -> HttpResponse:
+    # A busy database is 503 + Retry-After, a body over the limit 413; anything
+    # else a logged 500 — always problem+json, never a traceback (DEBUG or not).
+    return server_error_response(request, exc)
