@@ -133,12 +133,19 @@ DATABASES = {
         conn_max_age=60,
     )
 }
+# How long a write waits for another write's lock before it gives up: the
+# request then gets 503 + Retry-After (never a 500), and nothing is changed.
+DB_LOCK_TIMEOUT_SECONDS = float(os.environ.get("COURSEPACK_DB_LOCK_TIMEOUT", "5"))
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    DATABASES["default"].setdefault("OPTIONS", {})["options"] = (
+        f"-c lock_timeout={int(DB_LOCK_TIMEOUT_SECONDS * 1000)}"
+    )
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # WAL lets readers proceed during a write; IMMEDIATE takes the write lock at
     # BEGIN so two writers queue instead of failing half-way with "database is locked".
     DATABASES["default"]["OPTIONS"] = {
         "transaction_mode": "IMMEDIATE",
-        "timeout": 20,
+        "timeout": DB_LOCK_TIMEOUT_SECONDS,
         # A 64 MiB page cache per connection (the default is 2 MiB): at millions of
         # rows the indexes a request walks no longer fit the default.
         "init_command": (
@@ -198,6 +205,9 @@ API_TOKEN_MAX_DAYS = int(os.environ.get("COURSEPACK_TOKEN_MAX_DAYS", "365"))
 # Request bodies above this many bytes are refused with 413 (exports are
 # responses, not bodies; the largest body is a package file or a bulk request).
 DATA_UPLOAD_MAX_MEMORY_SIZE = int(os.environ.get("COURSEPACK_MAX_BODY_BYTES", str(2 * 1024 * 1024)))
+# A completion that occurred longer ago than this when it is recorded needs a
+# reason (learning.record_completion), and is marked recorded late.
+COMPLETION_LATE_HORIZON_DAYS = int(os.environ.get("COURSEPACK_LATE_HORIZON_DAYS", "365"))
 # Seconds a client is asked to wait (Retry-After) when the database is busy.
 COURSEPACK_RETRY_AFTER_SECONDS = 2
 

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth.models import AnonymousUser, User
 from django.db import transaction
 from django.utils import timezone
@@ -17,6 +18,7 @@ from coursepack.accounts.errors import TokenNotFound, UsernameTaken
 from coursepack.accounts.models import Account, ApiToken, Role
 from coursepack.audit import api as audit
 from coursepack.audit.api import Actor
+from coursepack.db_busy import WouldWait, without_waiting
 from coursepack.validation import collecting
 
 __all__ = [
@@ -24,6 +26,10 @@ __all__ = [
     "authenticate_token",
     "create_user",
     "issue_token",
+    "record_failed_sign_in",
+    "record_lockout",
+    "record_sign_in",
+    "record_sign_out",
     "revoke_token",
     "role_of",
     "set_role",
@@ -119,18 +125,55 @@ def _digest(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
-def issue_token(*, actor: User, name: str) -> IssuedToken:
-    """Create a personal API token for ``actor``; return it with its secret, shown once."""
+def issue_token(
+    *,
+    actor: Actor,
+    name: str,
+    owner: User | None = None,
+    expires_in_days: int | None = None,
+) -> IssuedToken:
+    """Create a personal API token; return it with its secret, shown once.
+
+    The token belongs to ``owner`` (default: ``actor`` itself, who must then be a
+    user); ``actor`` is who asked, as the audit record names them — an operator
+    issuing a token for someone at the command line is not that someone. It
+    expires after ``expires_in_days`` (default ``API_TOKEN_DEFAULT_DAYS``, at most
+    ``API_TOKEN_MAX_DAYS``).
+    """
+    maximum = settings.API_TOKEN_MAX_DAYS
+    days = settings.API_TOKEN_DEFAULT_DAYS if expires_in_days is None else expires_in_days
     with collecting("The token cannot be created.") as problems:
         name = problems.text("name", name, max_length=100)
+        if isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= maximum:
+            problems.add("expires_in_days", f"must be a whole number of days from 1 to {maximum}")
+        if owner is None and not isinstance(actor, User):
+            problems.add("owner", "is required when the actor is not a user")
+    holder = owner if owner is not None else actor
+    assert isinstance(holder, User)
     prefix = secrets.token_hex(6)
     secret = f"{_TOKEN_PREFIX}{prefix}_{secrets.token_urlsafe(32)}"
     with transaction.atomic():
         now = timezone.now()
+        expires_at = now + timedelta(days=days)
         token = ApiToken.objects.create(
-            user=actor, name=name, prefix=prefix, digest=_digest(secret), created_at=now
+            user=holder,
+            name=name,
+            prefix=prefix,
+            digest=_digest(secret),
+            created_at=now,
+            expires_at=expires_at,
         )
-        audit.record(actor=actor, action="token.issued", target=token, at=now, after={"name": name})
+        audit.record(
+            actor=actor,
+            action="token.issued",
+            target=token,
+            at=now,
+            after={
+                "name": name,
+                "owner": holder.get_username(),
+                "expires_at": expires_at.isoformat(),
+            },
+        )
     return IssuedToken(token=token, secret=secret)
 
 
@@ -168,9 +211,77 @@ def authenticate_token(secret: str) -> User | None:
     if not token.user.is_active:
         return None
     now = timezone.now()
+    if token.expires_at is not None and token.expires_at <= now:
+        return None
     if token.last_used_at is None or now - token.last_used_at > _LAST_USED_RESOLUTION:
-        ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
+        # Best effort: a read must not wait behind a write for a usage stamp.
+        try:
+            with without_waiting():
+                ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
+        except WouldWait:
+            pass
     user: Any = token.user
     # The role comes with the token, so role_of asks nothing more.
     user._coursepack_account = getattr(user, "account", None)
     return user
+
+
+def _address_note(address: str | None) -> str:
+    return f"from {address}" if address else ""
+
+
+def record_sign_in(*, user: User, address: str | None) -> None:
+    """Audit a successful sign-in."""
+    with transaction.atomic():
+        audit.record(
+            actor=user,
+            action="account.signed_in",
+            target=user,
+            at=timezone.now(),
+            notes=_address_note(address),
+        )
+
+
+def record_sign_out(*, user: User, address: str | None, idle: bool = False) -> None:
+    """Audit a sign-out: asked for, or forced after the idle timeout (``idle``)."""
+    with transaction.atomic():
+        audit.record(
+            actor=user,
+            action="account.signed_out_idle" if idle else "account.signed_out",
+            target=user,
+            at=timezone.now(),
+            notes=_address_note(address),
+        )
+
+
+def _named_user(username: str) -> User | audit.Named:
+    user = User.objects.filter(username=username).first()
+    return user if user is not None else audit.Named("auth.user", "", username[:150])
+
+
+def record_failed_sign_in(*, username: str, address: str | None) -> None:
+    """Audit a failed sign-in (wrong password, unknown or inactive user)."""
+    username = str(username or "").replace("\x00", "")[:150]
+    with transaction.atomic():
+        audit.record(
+            actor=AnonymousUser(),
+            action="account.sign_in_failed",
+            target=_named_user(username),
+            at=timezone.now(),
+            after={"username": username},
+            notes=_address_note(address),
+        )
+
+
+def record_lockout(*, username: str, address: str | None) -> None:
+    """Audit that sign-ins for ``username`` from ``address`` are now locked out."""
+    username = str(username or "").replace("\x00", "")[:150]
+    with transaction.atomic():
+        audit.record(
+            actor=AnonymousUser(),
+            action="account.locked_out",
+            target=_named_user(username),
+            at=timezone.now(),
+            after={"username": username},
+            notes=_address_note(address),
+        )

@@ -48,6 +48,10 @@ class ApiToken(models.Model):
     created_at = models.DateTimeField()
     last_used_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
+    # Tokens stop working at this moment (API_TOKEN_DEFAULT_DAYS after issue unless
+    # asked otherwise, at most API_TOKEN_MAX_DAYS). Null only for tokens issued
+    # before expiry existed (the migration gave those the default lifetime).
+    expires_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "id"]

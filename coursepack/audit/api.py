@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import getpass
 import hashlib
 import json
+import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -18,8 +20,11 @@ __all__ = [
     "SYSTEM_ACTOR_LABEL",
     "ChainReport",
     "Entry",
+    "Named",
+    "Operator",
     "actor_label",
     "lock_chain",
+    "operator",
     "record",
     "record_all",
     "verify_chain",
@@ -30,15 +35,54 @@ GENESIS_HASH = "0" * 64
 
 #: How the log names actions Coursepack takes by itself.
 SYSTEM_ACTOR_LABEL = "system"
+#: How the log names someone who is not signed in (a failed sign-in).
+ANONYMOUS_ACTOR_LABEL = "anonymous"
 
-#: Who acts: a signed-in user, or None (or an anonymous user) for the system itself.
-Actor = User | AnonymousUser | None
+
+@dataclass(frozen=True)
+class Operator:
+    """Someone running a management command who is not (or not named as) a Coursepack user:
+    the OS account, so the record never silently says "system"."""
+
+    name: str
+    #: Not a signed-in user: no user row is stored, only the label.
+    is_authenticated = False
+
+    def get_username(self) -> str:
+        return self.name
+
+
+#: Who acts: a signed-in user, an operator at the command line, an anonymous
+#: visitor (a failed sign-in), or None for the system itself.
+Actor = User | AnonymousUser | Operator | None
+
+
+def operator(username: str | None) -> Actor:
+    """Return who runs a management command: the active user ``username`` (``--actor``),
+    or without it the OS user, as ``os:NAME``.
+
+    Raises LookupError if ``username`` names no active user.
+    """
+    if username:
+        user = User.objects.filter(username=username, is_active=True).first()
+        if user is None:
+            raise LookupError(f"There is no active user {username!r} to act as (--actor).")
+        return user
+    try:
+        name = getpass.getuser()
+    except (KeyError, OSError):
+        name = f"uid-{os.getuid()}"
+    return Operator(f"os:{name}")
 
 
 def actor_label(actor: Actor) -> str:
     """Return the name the audit log shows for ``actor``."""
-    if actor is None or not actor.is_authenticated:
+    if actor is None:
         return SYSTEM_ACTOR_LABEL
+    if isinstance(actor, Operator):
+        return actor.name[:150]
+    if not actor.is_authenticated:
+        return ANONYMOUS_ACTOR_LABEL
     return str(actor.get_username())
 
 
@@ -59,12 +103,33 @@ def lock_chain() -> AuditChainHead:
 
 
 @dataclass(frozen=True)
+class Named:
+    """A target that is no row (yet): e.g. the username a failed sign-in tried."""
+
+    type: str
+    id: str
+    label: str
+
+    def __str__(self) -> str:
+        return self.label
+
+
+Target = Model | Named
+
+
+def _target_fields(target: Target) -> tuple[str, str]:
+    if isinstance(target, Named):
+        return target.type, target.id
+    return target._meta.label_lower, str(target.pk)
+
+
+@dataclass(frozen=True)
 class Entry:
     """One record to append to the audit log (see ``record`` for the fields)."""
 
     actor: Actor
     action: str
-    target: Model
+    target: Target
     at: datetime
     before: dict[str, Any] | None = None
     after: dict[str, Any] | None = None
@@ -76,7 +141,7 @@ def record(
     *,
     actor: Actor,
     action: str,
-    target: Model,
+    target: Target,
     at: datetime,
     before: dict[str, Any] | None = None,
     after: dict[str, Any] | None = None,
@@ -109,13 +174,14 @@ def record_all(entries: Sequence[Entry], *, head: AuditChainHead | None = None) 
     events = []
     for entry in entries:
         actor = entry.actor
+        target_type, target_id = _target_fields(entry.target)
         event = AuditEvent(
             occurred_at=entry.at,
-            actor=actor if actor is not None and actor.is_authenticated else None,
+            actor=actor if isinstance(actor, User) else None,
             actor_label=actor_label(actor),
             action=entry.action,
-            target_type=entry.target._meta.label_lower,
-            target_id=str(entry.target.pk),
+            target_type=target_type,
+            target_id=target_id,
             target_label=str(entry.target)[:255],
             package_id=entry.package_id,
             before=entry.before,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -80,7 +81,7 @@ def create_course(
             duration_minutes=duration_minutes,
             created_at=now,
             updated_at=now,
-            created_by=actor if actor is not None and actor.is_authenticated else None,
+            created_by=actor if isinstance(actor, User) else None,
         )
         full_clean(course, exclude=["code", "created_by"])
         try:

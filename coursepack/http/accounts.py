@@ -63,10 +63,12 @@ def list_tokens(request: HttpRequest) -> Any:
     return list(ApiToken.objects.filter(user=caller(request)))
 
 
-@router.post("/tokens", response=responses({201: TokenIssued}), tags=["accounts"])
+@router.post("/tokens", response=responses({201: TokenIssued}, 422), tags=["accounts"])
 def issue_token(request: HttpRequest, body: TokenIn) -> Any:
     """Create a personal API token; its secret is in this response and nowhere else."""
-    issued = accounts.issue_token(actor=caller(request), name=body.name)
+    issued = accounts.issue_token(
+        actor=caller(request), name=body.name, expires_in_days=body.expires_in_days
+    )
     return Status(201, {"token": issued.token, "secret": issued.secret})
 
 

@@ -7,12 +7,13 @@ check lengths and NUL characters and name each bad field.
 from __future__ import annotations
 
 import re
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Annotated, Any, Literal
 
 from ninja import Field, Schema
 from ninja.schema import DjangoGetter
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -80,7 +81,23 @@ def _iso_date(value: Any) -> Any:
     return value
 
 
-DateTimeIn = Annotated[datetime, BeforeValidator(_rfc3339)]
+_EARLIEST = datetime(1, 1, 2, tzinfo=UTC)
+_LATEST = datetime(9999, 12, 30, tzinfo=UTC)
+
+
+def _representable(value: datetime) -> datetime:
+    # A time zone can push a valid-looking moment past year 1 or 9999 in UTC, and
+    # the services add a day here and there: keep a day of room on both sides.
+    try:
+        in_utc = value.astimezone(UTC)
+    except OverflowError:
+        in_utc = None
+    if in_utc is None or not _EARLIEST <= in_utc <= _LATEST:
+        raise ValueError("is out of range: must lie between 0001-01-02 and 9999-12-30 in UTC")
+    return value
+
+
+DateTimeIn = Annotated[datetime, BeforeValidator(_rfc3339), AfterValidator(_representable)]
 DateIn = Annotated[date, BeforeValidator(_iso_date)]
 Id = Annotated[StrictInt, Field(ge=1, le=2**53)]
 Position = Annotated[StrictInt, Field(ge=1, le=100_000)]
@@ -468,6 +485,11 @@ class CompletionIn(Input):
     source: Literal["manual", "api", "import", "xapi"] = "api"
     external_id: ExternalId | None = None
     evidence_note: Text = ""
+    late_reason: Text = Field(
+        "",
+        description="Why it is recorded so late: required when occurred_at is more than "
+        "a year (COURSEPACK_LATE_HORIZON_DAYS) before now.",
+    )
 
 
 class CompletionOut(Schema):
@@ -584,10 +606,16 @@ class TokenOut(Schema):
     created_at: datetime
     last_used_at: datetime | None
     revoked_at: datetime | None
+    expires_at: datetime | None
 
 
 class TokenIn(Input):
     name: TokenName
+    expires_in_days: Annotated[StrictInt, Field(ge=1, le=3650)] | None = Field(
+        None,
+        description="Days until the token stops working (default 90; the server's "
+        "maximum, 365 unless configured, is enforced).",
+    )
 
 
 class TokenIssued(Schema):

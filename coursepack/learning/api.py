@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from itertools import islice
 from typing import Any, Literal
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
 from django.db.models import Count
@@ -57,10 +58,12 @@ __all__ = [
     "RecordResult",
     "bulk_enroll",
     "enroll",
+    "late_horizon",
     "move_inflight",
     "preview_publish",
     "rebuild_statuses",
     "record_completion",
+    "recorded_late",
     "void_event",
     "withdraw",
 ]
@@ -461,6 +464,16 @@ class RecordResult:
 _RECORDABLE = (EventKind.COMPLETED, EventKind.PASSED, EventKind.FAILED)
 
 
+def late_horizon() -> timedelta:
+    """Return how long after it occurred a completion may be recorded without a reason."""
+    return timedelta(days=getattr(settings, "COMPLETION_LATE_HORIZON_DAYS", 365))
+
+
+def recorded_late(event: CompletionEvent) -> bool:
+    """Return whether ``event`` was recorded later than the horizon after it occurred."""
+    return event.recorded_at - event.occurred_at > late_horizon()
+
+
 def record_completion(
     *,
     actor: Actor,
@@ -471,8 +484,13 @@ def record_completion(
     source: str = EventSource.MANUAL,
     external_id: str | None = None,
     evidence_note: str = "",
+    late_reason: str = "",
 ) -> RecordResult:
     """Record that a learner completed, passed or failed a course.
+
+    A completion that occurred more than ``COMPLETION_LATE_HORIZON_DAYS`` (default
+    365) before it is recorded needs a ``late_reason``: it changes reports for
+    periods that may already have been read.
 
     Recording the same ``external_id`` again with the same facts changes nothing
     and returns the stored event; with different facts it is refused. Every
@@ -489,12 +507,19 @@ def record_completion(
         evidence_note = problems.text(
             "evidence_note", evidence_note, max_length=20_000, required=False
         )
+        late_reason = problems.text("late_reason", late_reason, max_length=20_000, required=False)
         now = timezone.now()
         if occurred_at is not None:
             if timezone.is_naive(occurred_at):
                 problems.add("occurred_at", "must include a time zone")
             elif occurred_at > now:
                 problems.add("occurred_at", "cannot be in the future")
+            elif now - occurred_at > late_horizon() and not late_reason:
+                problems.add(
+                    "late_reason",
+                    f"is required: the completion occurred more than {late_horizon().days} "
+                    "days before it is recorded; say why it is recorded this late",
+                )
     when = occurred_at or now
     with transaction.atomic():
         chain = audit.lock_chain()
@@ -526,6 +551,7 @@ def record_completion(
             source=source,
             external_id=external_id,
             evidence_note=evidence_note,
+            late_reason=late_reason,
         )
         recorded = audit.Entry(
             actor=actor,
@@ -539,6 +565,7 @@ def record_completion(
                 "occurred_at": when.isoformat(),
                 "source": source,
                 "external_id": external_id,
+                **({"late_reason": late_reason} if late_reason else {}),
             },
             notes=evidence_note,
         )
@@ -779,6 +806,7 @@ def rebuild_statuses(
     """
     report = RebuildReport(fixed=fix)
     for enrollments, events in selectors.status_batches(learners_per_batch):
+        checked_before = report.checked
         keys = [row[:4] for row in enrollments]
         drifted = [
             row[0]
@@ -790,21 +818,29 @@ def rebuild_statuses(
                 # A write may have committed between reading these rows and reading
                 # their events: look again with every writer held off, so that only
                 # real drift is reported (and fixed).
-                audit.lock_chain()
+                chain = audit.lock_chain()
                 changed = _refresh(list(Enrollment.objects.filter(pk__in=drifted).order_by("pk")))
                 report.drifted.extend(e.pk for e in changed)
                 if fix and changed:
                     Enrollment.objects.bulk_update(changed, _CACHE_FIELDS, batch_size=1000)
+                    # Each batch's fixes are on the record in the batch's own
+                    # transaction: a rebuild killed half-way leaves no fix unaudited.
+                    audit.record_all(
+                        [
+                            audit.Entry(
+                                actor=actor,
+                                action="enrollment.statuses_rebuilt",
+                                target=changed[0],
+                                at=timezone.now(),
+                                after={
+                                    "checked": checked_before + len(enrollments),
+                                    "drifted": [e.pk for e in changed],
+                                },
+                            )
+                        ],
+                        head=chain,
+                    )
         report.checked += len(enrollments)
         if progress is not None:
             progress(len(enrollments))
-    if fix and report.drifted:
-        with transaction.atomic():
-            audit.record(
-                actor=actor,
-                action="enrollment.statuses_rebuilt",
-                target=Enrollment.objects.get(pk=report.drifted[0]),
-                at=timezone.now(),
-                after={"checked": report.checked, "drifted": report.drifted},
-            )
     return report

@@ -139,6 +139,9 @@ class CompletionEvent(models.Model):
     # NULL, not "", when absent: the unique constraint must ignore events without a key.
     external_id = models.CharField(max_length=255, null=True, blank=True)  # noqa: DJ001
     evidence_note = models.TextField(blank=True, default="")
+    # Why it is recorded so long after it occurred (required past the horizon,
+    # COMPLETION_LATE_HORIZON_DAYS): back-dating changes historical reports.
+    late_reason = models.TextField(blank=True, default="")
     voids = models.OneToOneField(
         "self", on_delete=models.PROTECT, null=True, blank=True, related_name="voided_by"
     )

@@ -55,14 +55,23 @@ def test_record_stores_actor_action_target_before_after_and_notes(admin: Any) ->
     )
 
 
-@pytest.mark.parametrize("actor", [None, AnonymousUser()])
-def test_actions_without_a_person_are_recorded_as_the_system(actor: Any) -> None:
-    """No actor (or an anonymous one) is recorded as "system" with no user."""
+@pytest.mark.parametrize(
+    ("actor", "label"),
+    [
+        (None, "system"),
+        # Someone not signed in (a failed sign-in) is not the system.
+        (AnonymousUser(), "anonymous"),
+        # An operator at the command line, named by their OS account.
+        (audit.Operator("os:deploy"), "os:deploy"),
+    ],
+)
+def test_actions_without_a_user_row_are_recorded_with_a_label_only(actor: Any, label: str) -> None:
+    """No actor is "system", an anonymous one "anonymous", an operator their name; none has a user."""
     course = make_course()
 
     event = audit.record(actor=actor, action="x", target=course, at=timezone.now())
 
-    assert (event.actor, event.actor_label) == (None, audit.SYSTEM_ACTOR_LABEL)
+    assert (event.actor, event.actor_label) == (None, label)
 
 
 def test_the_actor_label_survives_a_rename(admin: Any) -> None:

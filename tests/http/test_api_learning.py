@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from api_helpers import Caller, make_caller, problem
+from django.utils import timezone
 
 from coursepack.audit.models import AuditEvent
 from coursepack.learning.models import CompletionEvent, Enrollment
@@ -57,7 +59,7 @@ def test_an_idempotency_key_makes_a_retry_harmless(admin: Caller) -> None:
     for different in (
         {**body, "course_id": other_course.pk},
         {**body, "kind": "failed"},
-        {**body, "occurred_at": "2020-01-01T00:00:00Z"},
+        {**body, "occurred_at": (timezone.now() - timedelta(days=3)).isoformat()},
     ):
         conflict = admin.call("POST", "/completions", different, key)
         assert conflict.status_code == 409, different

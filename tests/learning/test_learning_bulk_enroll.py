@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import getpass
 from collections.abc import Iterator
 from io import StringIO
 from pathlib import Path
@@ -183,7 +184,11 @@ def test_command_enrols_all_learners(admin: Any) -> None:
     assert set(Enrollment.objects.values_list("learner_id", flat=True)) == set(ids)
     assert "Enrolled 12 learner(s)" in out
     assert "12/12" in err
-    assert AuditEvent.objects.get(action="enrollment.bulk_created").actor_label == "system"
+    # No --actor: the OS user running the command, never silently "system".
+    assert (
+        AuditEvent.objects.get(action="enrollment.bulk_created").actor_label
+        == f"os:{getpass.getuser()}"
+    )
 
 
 def test_command_reports_refusals_as_errors(admin: Any, tmp_path: Path) -> None:
@@ -193,7 +198,7 @@ def test_command_reports_refusals_as_errors(admin: Any, tmp_path: Path) -> None:
         _run("--package", str(draft.package_id), "--all-learners")
     with pytest.raises(CommandError, match="Cannot read"):
         _run("--package", str(draft.package_id), "--learners-file", str(tmp_path / "none.txt"))
-    with pytest.raises(CommandError, match="no user 'ghost'"):
+    with pytest.raises(CommandError, match="no active user 'ghost'"):
         _run("--package", str(draft.package_id), "--all-learners", "--actor", "ghost")
     with pytest.raises(CommandError):
         _run("--package", str(draft.package_id))

@@ -37,6 +37,7 @@ def grow(admin: Any, version: PackageVersion, courses: list[Any], count: int, st
                 learner_id=learner.pk,
                 course_id=course.pk,
                 occurred_at=noon(2024, 1, 1) + timedelta(days=start + i),
+                late_reason="Imported from the 2024 training records",
             )
     last = learning.record_completion(
         actor=admin, learner_id=learners[-1].pk, course_id=courses[0].pk, kind="failed"

@@ -23,6 +23,7 @@ from django.db.models import Q
 from tqdm import tqdm
 
 from coursepack.accounts.models import Role
+from coursepack.audit import api as audit
 from coursepack.errors import DomainError
 from coursepack.learning import api as learning
 
@@ -80,7 +81,8 @@ class Command(BaseCommand):
             help="every active user whose role is learner",
         )
         parser.add_argument(
-            "--actor", help="username the audit log records as the actor (default: system)"
+            "--actor",
+            help="the Coursepack user running this, for the audit log (default: the OS user)",
         )
         parser.add_argument("--notes", default="", help="notes for the audit log")
         parser.add_argument("--chunk-size", type=int, default=2000)
@@ -88,12 +90,10 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         User = get_user_model()
-        actor = None
-        if options["actor"]:
-            try:
-                actor = User.objects.get(**{User.USERNAME_FIELD: options["actor"]})
-            except User.DoesNotExist:
-                raise CommandError(f"There is no user {options['actor']!r}.") from None
+        try:
+            actor = audit.operator(options["actor"])
+        except LookupError as exc:
+            raise CommandError(str(exc)) from exc
         chunk_size: int = options["chunk_size"]
         if chunk_size < 1:
             raise CommandError("--chunk-size must be 1 or more.")

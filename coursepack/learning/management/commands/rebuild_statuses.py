@@ -14,10 +14,10 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
 
+from coursepack.audit import api as audit
 from coursepack.learning import api as learning
 from coursepack.learning.models import Enrollment
 
@@ -48,18 +48,16 @@ class Command(BaseCommand):
             help="learners whose enrollments and events are read at once (default: 400)",
         )
         parser.add_argument(
-            "--actor", help="username the audit log records as the actor (default: system)"
+            "--actor",
+            help="the Coursepack user running this, for the audit log (default: the OS user)",
         )
         parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        actor = None
-        if options["actor"]:
-            User = get_user_model()
-            try:
-                actor = User.objects.get(**{User.USERNAME_FIELD: options["actor"]})
-            except User.DoesNotExist:
-                raise CommandError(f"There is no user {options['actor']!r}.") from None
+        try:
+            actor = audit.operator(options["actor"])
+        except LookupError as exc:
+            raise CommandError(str(exc)) from exc
         if options["learners_per_batch"] < 1:
             raise CommandError("--learners-per-batch must be 1 or more.")
         check: bool = options["check"]
