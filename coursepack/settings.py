@@ -141,6 +141,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
         f"-c lock_timeout={int(DB_LOCK_TIMEOUT_SECONDS * 1000)}"
     )
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # Django's SQLite backend with a first-come-first-served writer queue
+    # (coursepack/sqlite_backend): writers no longer sleep in SQLite's busy handler.
+    DATABASES["default"]["ENGINE"] = "coursepack.sqlite_backend"
     # WAL lets readers proceed during a write; IMMEDIATE takes the write lock at
     # BEGIN so two writers queue instead of failing half-way with "database is locked".
     DATABASES["default"]["OPTIONS"] = {

@@ -485,6 +485,7 @@ class _Generator:
             "source",
             "external_id",
             "evidence_note",
+            "late_reason",
             "voids_id",
         )
         statuses: dict[str, int] = {}
@@ -583,6 +584,7 @@ class _Generator:
                             None,
                             "import",
                             None,
+                            "",
                             "",
                             voids,
                         )
@@ -683,6 +685,18 @@ def generate(
         raise ValueError(f"scale {scale.name!r} cannot be generated: {'; '.join(problems)}")
     if Package.objects.filter(name=HISTORY_PACKAGE).exists():
         raise ValueError("this database already has benchmark data; use an empty database")
+    # Generated rows bypass the services (and their audit records): never mix them
+    # with real records.
+    held = [
+        model._meta.verbose_name_plural
+        for model in (get_user_model(), Course, Package, Enrollment, CompletionEvent)
+        if model.objects.exists()
+    ]
+    if held:
+        raise ValueError(
+            f"this database is not empty (it has {', '.join(map(str, held))}); "
+            "generate benchmark data only into a new, empty database"
+        )
     gen = _Generator(scale, seed, end, show_progress)
     report = GenerationReport(scale=scale, seed=seed)
 

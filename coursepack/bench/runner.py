@@ -555,6 +555,10 @@ class Runner:
                 if target:
                     row.target = ">=500 req/s, p99 <=50 ms"
                     row.passed = result.rate >= 500 and (row.p99 or 99) <= 50 * MS
+                else:
+                    # Writers queue fairly (coursepack/sqlite_backend on SQLite).
+                    row.target = "p99 <=100 ms"
+                    row.passed = (row.p99 or 99) <= 100 * MS
                 if result.errors:
                     row.error = f"{len(result.errors)} failed, first: {result.errors[0]}"
                 rows.append(row)

@@ -132,3 +132,14 @@ def test_every_named_scale_can_be_generated() -> None:
     assert {name: scale.problems() for name, scale in SCALES.items()} == {
         name: [] for name in SCALES
     }
+
+
+@pytest.mark.django_db
+def test_the_generator_refuses_a_database_that_is_not_empty() -> None:
+    """Generated rows bypass the audited services: never into a database with real records."""
+    from tests.factories import make_course
+
+    make_course(code="REAL-1")
+
+    with pytest.raises(ValueError, match="not empty"):
+        generate(TINY, seed=1)

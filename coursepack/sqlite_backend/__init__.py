@@ -1,0 +1,1 @@
+"""SQLite with writers that queue fairly (see base.py)."""
