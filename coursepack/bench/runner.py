@@ -228,8 +228,8 @@ class Runner:
             picks.append((enrollment.learner_id, self.rng.choice(tree_courses), outside))
         sql = (
             "INSERT INTO learning_completionevent (learner_id, course_id, kind, occurred_at, "
-            "recorded_at, recorded_by_id, source, external_id, evidence_note, voids_id) "
-            "VALUES (%s, %s, %s, %s, %s, %s, %s, NULL, %s, NULL)"
+            "recorded_at, recorded_by_id, source, external_id, evidence_note, late_reason, voids_id) "
+            "VALUES (%s, %s, %s, %s, %s, %s, %s, NULL, %s, '', NULL)"
         )
         times: list[float] = []
         floor: list[float] = []

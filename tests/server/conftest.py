@@ -53,6 +53,7 @@ class Served:
     url: str
     log: Path
     process: subprocess.Popen[bytes]
+    database_url: str
 
     def log_text(self) -> str:
         return self.log.read_text(errors="replace")
@@ -73,13 +74,14 @@ def serve(tmp_path: Path, static_root: Path) -> Iterator[object]:
         port = _free_port()
         var = tmp_path / "var"
         var.mkdir(exist_ok=True)
+        database_url = _database_url(tmp_path)
         environment = {
             **{
                 k: v
                 for k, v in os.environ.items()
                 if not k.startswith(("COURSEPACK_", "DJANGO_ALLOW_ASYNC"))
             },
-            "DATABASE_URL": _database_url(tmp_path),
+            "DATABASE_URL": database_url,
             "COURSEPACK_VAR_DIR": str(var),
             "COURSEPACK_STATIC_ROOT": str(static_root),
             "COURSEPACK_BIND": f"127.0.0.1:{port}",
@@ -96,7 +98,7 @@ def serve(tmp_path: Path, static_root: Path) -> Iterator[object]:
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-        served = Served(f"http://127.0.0.1:{port}", log, process)
+        served = Served(f"http://127.0.0.1:{port}", log, process, database_url)
         started.append(served)
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
