@@ -80,6 +80,7 @@ INSTALLED_APPS = [
     "coursepack.packaging",
     "coursepack.learning",
     "coursepack.audit",
+    "coursepack.jobs",
     "coursepack.web",
     # Benchmark data generator and runner (manage.py generate_scale_data, run_benchmarks).
     "coursepack.bench",
@@ -163,6 +164,8 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 # Long operations run as background jobs (ADR "task framework"); `make run`
 # starts the worker beside the server.
 TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+# Learners per committed chunk of a bulk-enrolment job (each holds the write lock briefly).
+JOB_CHUNK_LEARNERS = int(os.environ.get("COURSEPACK_JOB_CHUNK", "250"))
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

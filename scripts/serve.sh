@@ -8,7 +8,7 @@ PY=${PYTHON:-.venv/bin/python}
 
 "$PY" manage.py collectstatic --noinput --verbosity 0
 if [ "${COURSEPACK_WORKER:-1}" = "1" ]; then
-    "$PY" manage.py db_worker --queue-name "*" --interval 1 &
+    "$PY" manage.py run_jobs &
     WORKER=$!
     trap 'kill "$WORKER" 2>/dev/null || true; wait "$WORKER" 2>/dev/null || true' EXIT
 fi

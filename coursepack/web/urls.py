@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from coursepack.web import records, reports, views
+from coursepack.web import jobs, records, reports, views
 
 app_name = "web"
 
@@ -22,5 +22,6 @@ urlpatterns = [
     path("learners/", records.learner_list, name="learners"),
     path("learners/<int:learner_id>/transcript/", records.transcript, name="transcript"),
     path("audit/", records.audit_log, name="audit"),
+    path("jobs/<int:job_id>/", jobs.job_page, name="job"),
     path("packages/<int:package_id>/publish-log/", records.publish_log, name="publish-log"),
 ]

@@ -1,0 +1,52 @@
+"""Read background jobs: their progress, as the API, the page and the CLI show it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from coursepack.jobs.errors import JobNotFound
+from coursepack.jobs.models import Job
+
+
+@dataclass(frozen=True)
+class JobProgress:
+    """A job's state and how far it got."""
+
+    id: int
+    kind: str
+    status: str
+    actor: str
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    total: int
+    done: int
+    percent: int
+    result: dict[str, object]
+    error: str
+
+
+def job_progress(job_id: int) -> JobProgress:
+    """Return the progress of job ``job_id``, or raise JobNotFound."""
+    job = Job.objects.filter(pk=job_id).first()
+    if job is None:
+        raise JobNotFound(f"There is no job with id {job_id}.")
+    total = max(job.total, 0)
+    percent = (
+        100 if job.status == "succeeded" else (min(99, job.done * 100 // total) if total else 0)
+    )
+    return JobProgress(
+        id=job.pk,
+        kind=job.kind,
+        status=job.status,
+        actor=job.actor_label,
+        created_at=job.created_at,
+        started_at=job.started_at,
+        finished_at=job.finished_at,
+        total=total,
+        done=min(job.done, total) if total else job.done,
+        percent=percent,
+        result=dict(job.result or {}),
+        error=job.error.split("\n\n")[0] if job.error else "",
+    )

@@ -1,0 +1,19 @@
+"""The django-tasks tasks the worker runs (``manage.py run_jobs``)."""
+
+from __future__ import annotations
+
+from django_tasks import task
+
+from coursepack.jobs import api as jobs
+
+
+@task()
+def run_job_task(job_id: int) -> int:
+    """Run (or resume) job ``job_id``; return its id."""
+    return jobs.run_job(job_id).pk
+
+
+@task()
+def settle_schedules_task() -> int:
+    """Let due scheduled versions take effect; return how many packages were settled."""
+    return jobs.settle_due_schedules()
