@@ -103,7 +103,7 @@ def test_an_atomic_bulk_enrolment_is_one_transaction_and_one_record(
 def test_jobs_are_visible_in_the_api_and_on_a_page(
     world: tuple[Any, PackageVersion, list[int]], django_capture_on_commit_callbacks: Any
 ) -> None:
-    admin, version, learners = world
+    admin, version, _ = world
     client = Client()
     client.force_login(admin)
 
