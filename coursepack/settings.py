@@ -29,17 +29,16 @@ def _flag(name: str, default: bool = False) -> bool:
     return value.strip().lower() in ("1", "true", "yes", "on")
 
 
-def _secret_key() -> str:
-    """Return the configured key, or the one generated once into var/ (mode 0600).
+def _secret_key(variable: str, path: Path) -> str:
+    """Return the key from ``variable``, or the one generated once into ``path`` (mode 0600).
 
     Generated with O_EXCL, so two processes starting at once (gunicorn workers,
     the task worker) agree on one key: the loser of the race reads the winner's.
     """
-    configured = os.environ.get("COURSEPACK_SECRET_KEY", "").strip()
+    configured = os.environ.get(variable, "").strip()
     if configured:
         return configured
-    path = VAR_DIR / "secret_key"
-    VAR_DIR.mkdir(parents=True, exist_ok=True)
+    path.parent.mkdir(parents=True, exist_ok=True)
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:
@@ -54,7 +53,14 @@ def _secret_key() -> str:
 
 
 DEBUG = _flag("COURSEPACK_DEBUG")
-SECRET_KEY = _secret_key()
+SECRET_KEY = _secret_key("COURSEPACK_SECRET_KEY", VAR_DIR / "secret_key")
+# The audit chain's HMAC key (ADR 0013): kept outside the database, so that write
+# access to the database file is not enough to rewrite the log undetected. Keep a
+# copy away from the database's backups; without it keyed records cannot be verified.
+AUDIT_KEY = _secret_key(
+    "COURSEPACK_AUDIT_KEY",
+    Path(os.environ.get("COURSEPACK_AUDIT_KEY_FILE", VAR_DIR / "audit_key")),
+)
 ALLOWED_HOSTS = [
     h.strip()
     for h in os.environ.get("COURSEPACK_ALLOWED_HOSTS", "127.0.0.1,localhost").split(",")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import getpass
 import hashlib
+import hmac
 import json
 import os
 from collections.abc import Iterator, Sequence
@@ -11,6 +12,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from django.apps import apps
+from django.conf import settings
 from django.contrib.auth.models import AnonymousUser, User
 from django.db.models import Model
 
@@ -23,10 +26,13 @@ __all__ = [
     "Named",
     "Operator",
     "actor_label",
+    "checkpoint_is_authentic",
     "lock_chain",
     "operator",
     "record",
     "record_all",
+    "row_hash",
+    "signed_checkpoint",
     "verify_chain",
 ]
 
@@ -188,6 +194,8 @@ def record_all(entries: Sequence[Entry], *, head: AuditChainHead | None = None) 
             after=entry.after,
             notes=entry.notes,
             prev_hash=previous,
+            hash_scheme=KEYED_SCHEME,
+            row_hash=_row_hash_of(entry.target),
         )
         event.hash = previous = _hash(event)
         events.append(event)
@@ -198,13 +206,111 @@ def record_all(entries: Sequence[Entry], *, head: AuditChainHead | None = None) 
         AuditEvent.objects.bulk_create(events)
     head.last_event_id = events[-1].pk
     head.last_hash = previous
-    head.save(update_fields=["last_event_id", "last_hash"])
+    head.mac = head_mac(head.last_event_id, head.last_hash)
+    head.save(update_fields=["last_event_id", "last_hash", "mac"])
     return events
 
 
+def head_mac(last_event_id: int, last_hash: str) -> str:
+    """Return the HMAC that vouches for the chain's head."""
+    message = f"coursepack-head|{last_event_id}|{last_hash}"
+    return hmac.new(audit_key(), message.encode(), hashlib.sha256).hexdigest()
+
+
+#: The scheme of new records: HMAC-SHA256 under the audit key (ADR "keyed chain").
+KEYED_SCHEME = "hmac-sha256"
+#: Records written before the chain was keyed.
+UNKEYED_SCHEME = "sha256"
+
+#: The rows the log vouches for, and the fields of each that a record binds: a
+#: record about such a row carries the hash of these fields as the record saw
+#: them, and verify_chain recomputes it from the row as it is now. Append-only
+#: rows must never differ from their record; for accounts it is the newest
+#: record that must match (every account change is audited).
+BOUND_FIELDS: dict[str, tuple[str, ...]] = {
+    "learning.completionevent": (
+        "learner_id",
+        "course_id",
+        "kind",
+        "occurred_at",
+        "recorded_at",
+        "recorded_by_id",
+        "source",
+        "external_id",
+        "evidence_note",
+        "late_reason",
+        "voids_id",
+    ),
+    "learning.enrollmentmove": (
+        "enrollment_id",
+        "from_version_id",
+        "to_version_id",
+        "moved_at",
+        "actor_id",
+        "policy",
+    ),
+    "packaging.publishrecord": (
+        "package_id",
+        "version_id",
+        "action",
+        "previous_version_id",
+        "occurred_at",
+        "actor_id",
+        "effective_from",
+        "change_notes",
+        "inflight_policy",
+        "moved_enrollments",
+    ),
+    "auth.user": ("username", "is_active", "is_staff", "is_superuser"),
+    "accounts.account": ("user_id", "role"),
+}
+#: Bound rows that never change after their record: each one's *every* record must match.
+APPEND_ONLY = ("learning.completionevent", "learning.enrollmentmove", "packaging.publishrecord")
+
+
+def audit_key() -> bytes:
+    """Return the key of the chain's HMAC (``settings.AUDIT_KEY``), kept outside the database."""
+    key: str = settings.AUDIT_KEY
+    return key.encode()
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).isoformat()
+    if isinstance(value, bool | int | float | str) or value is None:
+        return value
+    return str(value)
+
+
+def row_snapshot(label: str, row: Any) -> dict[str, Any]:
+    """Return the bound fields of ``row`` (a model instance of ``label``) as plain values."""
+    snapshot = {name: _plain(getattr(row, name)) for name in BOUND_FIELDS[label]}
+    if label == "auth.user":
+        # The role lives in accounts.Account; a role change is an account change.
+        Account = apps.get_model("accounts", "Account")
+        snapshot["role"] = (
+            Account.objects.filter(user_id=row.pk).values_list("role", flat=True).first()
+        )
+    return snapshot
+
+
+def row_hash(label: str, row: Any) -> str:
+    """Return the SHA-256 of a bound row's snapshot."""
+    canonical = json.dumps(row_snapshot(label, row), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _row_hash_of(target: Target) -> str:
+    if isinstance(target, Named):
+        return ""
+    label = target._meta.label_lower
+    return row_hash(label, target) if label in BOUND_FIELDS else ""
+
+
 def _hash(event: AuditEvent) -> str:
-    """Return the hash of a record's content chained to the previous record's hash."""
-    content = {
+    """Return the hash of a record's content chained to the previous record's hash:
+    an HMAC under the audit key for keyed records, a bare SHA-256 for old ones."""
+    content: dict[str, Any] = {
         "occurred_at": event.occurred_at.astimezone(UTC).isoformat(),
         "actor_id": event.actor_id,
         "actor_label": event.actor_label,
@@ -218,8 +324,13 @@ def _hash(event: AuditEvent) -> str:
         "notes": event.notes,
         "prev_hash": event.prev_hash,
     }
+    if event.hash_scheme == UNKEYED_SCHEME:
+        canonical = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        return hashlib.sha256(canonical.encode()).hexdigest()
+    content["row_hash"] = event.row_hash
+    content["hash_scheme"] = event.hash_scheme
     canonical = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(canonical.encode()).hexdigest()
+    return hmac.new(audit_key(), canonical.encode(), hashlib.sha256).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -230,6 +341,10 @@ class ChainReport:
     # The id of the first record that does not fit the chain, or None if it is intact.
     first_bad_id: int | None = None
     reason: str = ""
+    # Records hashed before the chain was keyed (weaker: anyone could recompute them).
+    unkeyed: int = 0
+    # Rows the log vouches for that were checked against their records.
+    rows_checked: int = 0
 
     @property
     def intact(self) -> bool:
@@ -240,12 +355,70 @@ def _records() -> Iterator[AuditEvent]:
     return AuditEvent.objects.order_by("id").iterator(chunk_size=2000)
 
 
-def verify_chain() -> ChainReport:
-    """Recompute the audit chain and name the first record that was changed,
-    deleted (its successor then points at a hash that is not there) or reordered."""
+def _check_rows(
+    latest: dict[tuple[str, str], tuple[int, str]], every: list[tuple[int, str, str, str]]
+) -> tuple[int, int | None, str]:
+    """Compare bound rows with their records; return (rows checked, bad record, reason)."""
+    checked = 0
+    by_label: dict[str, dict[str, list[tuple[int, str]]]] = {}
+    for event_id, label, target_id, expected in every:
+        by_label.setdefault(label, {}).setdefault(target_id, []).append((event_id, expected))
+    for (label, target_id), (event_id, expected) in latest.items():
+        if label not in APPEND_ONLY:
+            by_label.setdefault(label, {}).setdefault(target_id, []).append((event_id, expected))
+    for label, targets in sorted(by_label.items()):
+        model = apps.get_model(label)
+        ids = [int(t) for t in targets if t.isdigit()]
+        rows = {}
+        for start in range(0, len(ids), 2000):
+            for row in model._default_manager.filter(pk__in=ids[start : start + 2000]):
+                rows[str(row.pk)] = row
+        for target_id, expectations in sorted(targets.items()):
+            row = rows.get(target_id)
+            for event_id, expected in expectations:
+                checked += 1
+                if row is None:
+                    return checked, event_id, f"it vouches for {label} {target_id}, which is gone"
+                if row_hash(label, row) != expected:
+                    return (
+                        checked,
+                        event_id,
+                        f"it vouches for {label} {target_id}, whose row was changed since "
+                        f"(now: {json.dumps(row_snapshot(label, row), sort_keys=True)})",
+                    )
+        if label in APPEND_ONLY:
+            # Every append-only row must be on the record: one inserted behind the
+            # log's back has no record vouching for it.
+            unvouched = model._default_manager.exclude(pk__in=ids).order_by("pk")
+            stray = unvouched.values_list("pk", flat=True).first()
+            if stray is not None and _vouched_since_binding(label, stray):
+                return checked, None, f"{label} {stray} is on no audit record"
+    return checked, None, ""
+
+
+def _vouched_since_binding(label: str, pk: int) -> bool:
+    """Whether a row newer than the first keyed record exists without a record of its own."""
+    first_keyed = (
+        AuditEvent.objects.filter(hash_scheme=KEYED_SCHEME, target_type=label)
+        .order_by("id")
+        .values_list("target_id", flat=True)
+        .first()
+    )
+    return first_keyed is not None and first_keyed.isdigit() and pk > int(first_keyed)
+
+
+def verify_chain(*, checkpoint: dict[str, Any] | None = None) -> ChainReport:
+    """Recompute the audit chain and name the first record that was changed, deleted,
+    inserted or reordered, or whose row (a completion event, an account…) was changed
+    behind the log's back; with a ``checkpoint`` (``signed_checkpoint``), also check
+    that the chain still passes through it."""
     previous_hash = GENESIS_HASH
     last_id = 0
-    checked = 0
+    checked = unkeyed = 0
+    latest: dict[tuple[str, str], tuple[int, str]] = {}
+    every: list[tuple[int, str, str, str]] = []
+    seen_checkpoint = checkpoint is None
+    seen_keyed = False
     for event in _records():
         if event.prev_hash != previous_hash:
             return ChainReport(
@@ -253,14 +426,62 @@ def verify_chain() -> ChainReport:
                 event.pk,
                 "it does not follow the record before it: a record before it was deleted, "
                 "inserted or reordered",
+                unkeyed,
             )
-        if _hash(event) != event.hash:
+        if event.hash_scheme == KEYED_SCHEME:
+            seen_keyed = True
+            if not hmac.compare_digest(_hash(event), event.hash):
+                return ChainReport(
+                    checked,
+                    event.pk,
+                    "its content does not match its keyed hash: it was changed (or the "
+                    "audit key is not the one it was written with)",
+                    unkeyed,
+                )
+        elif event.hash_scheme == UNKEYED_SCHEME and not seen_keyed:
+            unkeyed += 1
+            if _hash(event) != event.hash:
+                return ChainReport(
+                    checked,
+                    event.pk,
+                    "its content does not match its hash: it was changed",
+                    unkeyed,
+                )
+        else:
+            # An unkeyed record after keyed ones: someone wrote it without the key.
             return ChainReport(
-                checked, event.pk, "its content does not match its hash: it was changed"
+                checked,
+                event.pk,
+                "it is not keyed although records before it are: it was written without the "
+                "audit key",
+                unkeyed,
             )
+        if event.row_hash:
+            key = (event.target_type, event.target_id)
+            if event.target_type in APPEND_ONLY:
+                every.append((event.pk, event.target_type, event.target_id, event.row_hash))
+            else:
+                latest[key] = (event.pk, event.row_hash)
+        if checkpoint is not None and event.pk == checkpoint.get("last_event_id"):
+            seen_checkpoint = True
+            if event.hash != checkpoint.get("last_hash"):
+                return ChainReport(
+                    checked,
+                    event.pk,
+                    "it is not the record the checkpoint signed: the chain was rewritten",
+                    unkeyed,
+                )
         previous_hash = event.hash
         last_id = event.pk
         checked += 1
+    if not seen_checkpoint:
+        return ChainReport(
+            checked,
+            None,
+            f"the checkpoint's record {checkpoint and checkpoint.get('last_event_id')} is "
+            "missing: the chain was cut back or rewritten",
+            unkeyed,
+        )
     head = AuditChainHead.objects.filter(pk=1).first()
     head_id, head_hash = (head.last_event_id, head.last_hash) if head else (0, "")
     if (head_id, head_hash or GENESIS_HASH) != (last_id, previous_hash):
@@ -269,5 +490,51 @@ def verify_chain() -> ChainReport:
             head_id or None,
             f"the chain ends at record {last_id}, but its head says {head_id}: "
             "the newest records were deleted or the head was changed",
+            unkeyed,
         )
-    return ChainReport(checked)
+    if head is not None and not hmac.compare_digest(
+        head.mac, head_mac(head.last_event_id, head.last_hash)
+    ):
+        return ChainReport(
+            checked,
+            head_id or None,
+            "the chain's head is not signed with the audit key: the chain was rewritten or "
+            "cut back without the key (or the key is not the one it was written with)",
+            unkeyed,
+        )
+    rows_checked, bad_id, reason = _check_rows(latest, every)
+    if reason:
+        return ChainReport(checked, bad_id, reason, unkeyed, rows_checked)
+    return ChainReport(checked, unkeyed=unkeyed, rows_checked=rows_checked)
+
+
+def signed_checkpoint() -> dict[str, Any]:
+    """Return the chain's head, signed with the audit key, to store outside the database.
+
+    ``verify_chain(checkpoint=...)`` later proves the chain still passes through
+    this record with this hash: rewriting the chain before it (even with the key)
+    changes the hash there.
+    """
+    head = AuditChainHead.objects.filter(pk=1).first()
+    body = {
+        "last_event_id": head.last_event_id if head else 0,
+        "last_hash": head.last_hash if head else "",
+        "taken_at": datetime.now(UTC).isoformat(),
+    }
+    body["signature"] = _sign(body)
+    return body
+
+
+def _sign(body: dict[str, Any]) -> str:
+    message = (
+        f"coursepack-checkpoint|{body['last_event_id']}|{body['last_hash']}|{body['taken_at']}"
+    )
+    return hmac.new(audit_key(), message.encode(), hashlib.sha256).hexdigest()
+
+
+def checkpoint_is_authentic(body: dict[str, Any]) -> bool:
+    """Whether a checkpoint was signed with this audit key and not altered."""
+    try:
+        return hmac.compare_digest(_sign(body), str(body.get("signature", "")))
+    except KeyError:
+        return False

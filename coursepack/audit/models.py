@@ -34,6 +34,12 @@ class AuditEvent(models.Model):
     # previous record's hash (see audit.api.verify_chain).
     prev_hash = models.CharField(max_length=64)
     hash = models.CharField(max_length=64)
+    # How ``hash`` was computed: "hmac-sha256" (keyed with the audit key, which is
+    # kept outside the database) or "sha256" (records written before keying).
+    hash_scheme = models.CharField(max_length=16, default="sha256")
+    # SHA-256 of the target row as this record saw it, for the rows the log vouches
+    # for (audit.api.BOUND_FIELDS); "" otherwise. Covered by ``hash``.
+    row_hash = models.CharField(max_length=64, blank=True, default="")
 
     class Meta:
         ordering = ["id"]
@@ -52,6 +58,9 @@ class AuditChainHead(models.Model):
 
     last_event_id = models.BigIntegerField(default=0)
     last_hash = models.CharField(max_length=64, default="")
+    # HMAC of (last_event_id, last_hash) under the audit key: a chain rewritten or
+    # cut back by someone without the key cannot update the head to match.
+    mac = models.CharField(max_length=64, blank=True, default="")
 
     def __str__(self) -> str:
         return f"audit chain head at {self.last_event_id}"
