@@ -13,7 +13,7 @@ from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 
 from coursepack.errors import DomainError
-from coursepack.http import accounts, content, jobs, learning, reports
+from coursepack.http import accounts, audit, content, jobs, learning, reports
 from coursepack.http.auth import BrowserSession, CsrfFailed, TokenAuth
 from coursepack.http.content import IF_MATCH
 from coursepack.http.middleware import server_error_response
@@ -62,6 +62,7 @@ api.add_router("", content.router)
 api.add_router("", learning.router)
 api.add_router("", reports.router)
 api.add_router("", jobs.router)
+api.add_router("", audit.router)
 
 
 @api.exception_handler(DomainError)

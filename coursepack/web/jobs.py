@@ -1,11 +1,13 @@
-"""The page of a background job: its state and a progress bar that refreshes itself."""
+"""Operations pages: a background job's progress, and the audit chain's verification."""
 
 from __future__ import annotations
 
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.utils import timezone
 
 from coursepack.accounts.models import Role
+from coursepack.audit import api as audit
 from coursepack.errors import NotFound
 from coursepack.jobs import selectors
 from coursepack.web.access import role_required
@@ -22,4 +24,15 @@ def job_page(request: HttpRequest, job_id: int) -> HttpResponse:
         request,
         "web/job.html",
         {"job": job, "running": job.status in ("queued", "running")},
+    )
+
+
+@role_required(Role.ADMIN, Role.AUDITOR)
+def audit_verification(request: HttpRequest) -> HttpResponse:
+    """Verify the audit chain now and say whether it is intact (auditors' page)."""
+    report = audit.verify_chain()
+    return render(
+        request,
+        "web/audit_verification.html",
+        {"report": report, "verified_at": timezone.now()},
     )

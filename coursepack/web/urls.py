@@ -23,5 +23,6 @@ urlpatterns = [
     path("learners/<int:learner_id>/transcript/", records.transcript, name="transcript"),
     path("audit/", records.audit_log, name="audit"),
     path("jobs/<int:job_id>/", jobs.job_page, name="job"),
+    path("audit/verification/", jobs.audit_verification, name="audit-verification"),
     path("packages/<int:package_id>/publish-log/", records.publish_log, name="publish-log"),
 ]
