@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from django.db import models
+from django.db.models import ForeignObjectRel
 
 __all__ = ["describe_references", "protected_references"]
 
@@ -33,8 +34,9 @@ def protected_references(
     The rows are a lazy queryset; nothing is read until the caller asks.
     """
     meta = record._meta
-    for relation in meta.related_objects:
-        if relation.on_delete not in _PROTECTING:
+    # include_hidden: the foreign keys to a course are declared related_name="+".
+    for relation in meta.get_fields(include_hidden=True):
+        if not isinstance(relation, ForeignObjectRel) or relation.on_delete not in _PROTECTING:
             continue
         model = relation.related_model
         if not isinstance(model, type) or model._meta.app_label == meta.app_label:
