@@ -54,7 +54,7 @@ def _secret_key(variable: str, path: Path) -> str:
 
 DEBUG = _flag("COURSEPACK_DEBUG")
 SECRET_KEY = _secret_key("COURSEPACK_SECRET_KEY", VAR_DIR / "secret_key")
-# The audit chain's HMAC key (ADR 0013): kept outside the database, so that write
+# The audit chain's HMAC key (ADR 0014): kept outside the database, so that write
 # access to the database file is not enough to rewrite the log undetected. Keep a
 # copy away from the database's backups; without it keyed records cannot be verified.
 AUDIT_KEY = _secret_key(
@@ -88,6 +88,8 @@ INSTALLED_APPS = [
     "coursepack.audit",
     "coursepack.jobs",
     "coursepack.web",
+    # Demo data for `make run` (manage.py load_demo); above every domain app.
+    "coursepack.demo",
     # Benchmark data generator and runner (manage.py generate_scale_data, run_benchmarks).
     "coursepack.bench",
 ]
