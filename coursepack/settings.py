@@ -197,6 +197,9 @@ AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "web/locked_out.html"
 AXES_VERBOSE = False
+# Axes' own admin pages would let an admin delete attempts (unlock) unaudited;
+# every failure and lockout is in the audit log instead.
+AXES_ENABLE_ADMIN = False
 # Behind a proxy (COURSEPACK_HTTPS=1), the client's address is the last hop the
 # proxy appended to X-Forwarded-For; directly, it is REMOTE_ADDR.
 AXES_IPWARE_META_PRECEDENCE_ORDER = (
