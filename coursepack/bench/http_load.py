@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-__all__ = ["LoadResult", "Request", "run_load", "server"]
+__all__ = ["LoadResult", "Request", "burst", "run_load", "server"]
 
 HOST = "127.0.0.1"
 
@@ -184,5 +184,57 @@ def run_load(
         thread.start()
     for thread in threads:
         thread.join(max_seconds + 120)
+    result.seconds = time.perf_counter() - started
+    return result
+
+
+def burst(
+    port: int,
+    requests: Sequence[Request],
+    *,
+    clients: int,
+    each: int,
+    headers: dict[str, str],
+) -> LoadResult:
+    """``clients`` clients released at once, each sending ``each`` requests, every one
+    on a new connection (the bursts that reset a small listen queue).
+
+    A reset, a refused connection or any 5xx is an error; other statuses count
+    as answered (the point is the server, not the request).
+    """
+    result = LoadResult()
+    lock = threading.Lock()
+    barrier = threading.Barrier(clients)
+    started = time.perf_counter()
+
+    def client(index: int) -> None:
+        barrier.wait(timeout=60)
+        for n in range(each):
+            req = requests[(index * each + n) % len(requests)]
+            body = json.dumps(req.body).encode() if req.body is not None else None
+            sent = {**headers, **({"Content-Type": "application/json"} if body else {})}
+            t0 = time.perf_counter()
+            try:
+                conn = http.client.HTTPConnection(HOST, port, timeout=120)
+                conn.request(req.method, req.path, body=body, headers=sent)
+                response = conn.getresponse()
+                response.read()
+                conn.close()
+            except (OSError, http.client.HTTPException) as exc:
+                with lock:
+                    result.errors.append(f"{req.method} {req.path}: {exc!r}")
+                continue
+            took = time.perf_counter() - t0
+            with lock:
+                if response.status >= 500:
+                    result.errors.append(f"{req.method} {req.path}: {response.status}")
+                else:
+                    result.latencies.append(took)
+
+    threads = [threading.Thread(target=client, args=(i,), daemon=True) for i in range(clients)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(600)
     result.seconds = time.perf_counter() - started
     return result

@@ -17,6 +17,7 @@ import os
 import platform
 import random
 import resource
+import signal
 import subprocess
 import sys
 import tempfile
@@ -562,6 +563,95 @@ class Runner:
                 if result.errors:
                     row.error = f"{len(result.errors)} failed, first: {result.errors[0]}"
                 rows.append(row)
+        return rows
+
+    # --- 8. Load: a burst of clients, and API traffic during a background job ---------
+
+    def load(self, manage_py: Path, log_dir: Path) -> list[Row]:
+        """50 clients at once on new connections (0 resets, 0 5xx), then 100 interleaved
+        API writes and reads while the job worker enrols every learner in the background."""
+        from coursepack.jobs import api as jobs
+        from coursepack.jobs import selectors as job_selectors
+
+        plan = self.plan
+        token = accounts.issue_token(actor=self.admin, name=f"load {time.time():.0f}").secret
+        headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
+        reads = [
+            http_load.Request("GET", f"/api/v1/enrollments/{e.pk}/progress")
+            for e in self.open_enrollments(50)
+        ]
+        writes = []
+        for e in self.open_enrollments(50):
+            course = self.rng.choice(sorted(packaging_selectors.version_course_ids(e.version_id)))
+            writes.append(
+                http_load.Request(
+                    "POST",
+                    "/api/v1/completions",
+                    {"learner_id": e.learner_id, "course_id": course, "kind": "passed"},
+                    expect=201,
+                )
+            )
+        mixed = [r for pair in zip(reads, writes, strict=False) for r in pair]
+        rows = []
+        with http_load.server(
+            workers=plan.http_workers, threads=8, log=log_dir / "load-server.log"
+        ) as port:
+            burst_requests = [*reads, http_load.Request("GET", "/login/")]
+            each = 4 if self.scale.name == "smoke" else 20
+            result = http_load.burst(port, burst_requests, clients=50, each=each, headers=headers)
+            row = Row.of(
+                f"50 concurrent clients x {each} requests, a new connection each",
+                result.latencies,
+                rate=result.rate,
+                note=f"{len(result.errors)} resets or 5xx",
+            )
+            row.target, row.passed = "0 resets, 0 5xx", not result.errors
+            if result.errors:
+                row.error = f"{len(result.errors)} failed, first: {result.errors[0]}"
+            rows.append(row)
+
+            package = self.packages[EMPTY_PACKAGE]
+            job = jobs.start_bulk_enroll(
+                actor=self.admin, package_id=package.pk, all_learners=True, notes="load benchmark"
+            )
+            worker_log = (log_dir / "load-worker.log").open("ab")
+            worker = subprocess.Popen(
+                [sys.executable, str(manage_py), "run_jobs", "--interval", "0.2"],
+                stdout=worker_log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+            try:
+                deadline = time.monotonic() + 60
+                while job_selectors.job_progress(job.pk).status == "queued":
+                    if time.monotonic() > deadline:
+                        break
+                    time.sleep(0.1)
+                during = http_load.run_load(
+                    port, mixed, concurrency=8, max_seconds=300, headers=headers
+                )
+                at_end = job_selectors.job_progress(job.pk)
+                finish_by = time.monotonic() + (300 if self.scale.name == "smoke" else 3600)
+                while at_end.status in ("queued", "running") and time.monotonic() < finish_by:
+                    time.sleep(0.5)
+                    at_end = job_selectors.job_progress(job.pk)
+            finally:
+                os.killpg(worker.pid, signal.SIGTERM)
+                worker.wait(60)
+                worker_log.close()
+            row = Row.of(
+                f"100 API writes and reads during a background bulk enrolment of {job.total:,} learners",
+                during.latencies,
+                rate=during.rate,
+                note=f"job {at_end.status}, {at_end.done:,} learners",
+            )
+            row.target = "all succeed"
+            row.passed = not during.errors and len(during.latencies) == len(mixed)
+            if during.errors:
+                row.error = f"{len(during.errors)} failed, first: {during.errors[0]}"
+            elif at_end.status != "succeeded":
+                row.error = f"the background job {at_end.status}: {at_end.error}"
+            rows.append(row)
         return rows
 
 

@@ -26,7 +26,7 @@ from coursepack.bench import runner
 from coursepack.bench.measure import render_table
 from coursepack.bench.scales import SCALES, scale_named
 
-_OPERATIONS = ("rebuild", "completion", "counts", "transcript", "bulk", "publish", "http")
+_OPERATIONS = ("rebuild", "completion", "counts", "transcript", "bulk", "publish", "http", "load")
 
 
 class Command(BaseCommand):
@@ -74,6 +74,7 @@ class Command(BaseCommand):
             "bulk": bench.bulk_enroll,
             "publish": bench.publish,
             "http": lambda: bench.http(log_dir),
+            "load": lambda: bench.load(manage_py, log_dir),
         }
         for name in _OPERATIONS:
             if name in only:
