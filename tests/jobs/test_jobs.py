@@ -26,6 +26,12 @@ from tests.factories import make_admin, make_learner, make_published_package
 pytestmark = pytest.mark.django_db
 
 
+# The worker closes old connections between tasks, as it should in production;
+# the tests that run it commit for real (a closed connection would end the
+# test's wrapping transaction on PostgreSQL).
+WORKER = pytest.mark.django_db(transaction=True)
+
+
 def _work(capture: Any) -> None:
     """Run what is queued with the real worker (batch mode), as `make run` does."""
     call_command("run_jobs", batch=True, interval=0, stderr=StringIO(), stdout=StringIO())
@@ -40,6 +46,7 @@ def world(settings: Any) -> tuple[Any, PackageVersion, list[int]]:
     return admin, version, learners
 
 
+@WORKER
 def test_a_bulk_enrolment_job_commits_and_audits_each_chunk(
     world: tuple[Any, PackageVersion, list[int]], django_capture_on_commit_callbacks: Any
 ) -> None:
@@ -100,6 +107,7 @@ def test_an_atomic_bulk_enrolment_is_one_transaction_and_one_record(
     assert AuditEvent.objects.filter(action="enrollment.bulk_created").count() == 1
 
 
+@WORKER
 def test_jobs_are_visible_in_the_api_and_on_a_page(
     world: tuple[Any, PackageVersion, list[int]], django_capture_on_commit_callbacks: Any
 ) -> None:
@@ -129,6 +137,7 @@ def test_jobs_are_visible_in_the_api_and_on_a_page(
     assert missing["Content-Type"] == "application/problem+json"
 
 
+@WORKER
 def test_the_command_queues_a_job_and_follows_it_with_a_progress_bar(
     world: tuple[Any, PackageVersion, list[int]], django_capture_on_commit_callbacks: Any
 ) -> None:
