@@ -502,6 +502,10 @@ class CompletionOut(Schema):
     source: str
     external_id: str | None
     evidence_note: str
+    late_reason: str
+    recorded_late: bool = Field(
+        description="Recorded more than the late horizon (default a year) after it occurred."
+    )
     voids_id: int | None
 
 

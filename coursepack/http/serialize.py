@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from coursepack import rules
+from coursepack.learning import api as learning
 from coursepack.learning.models import CompletionEvent, Enrollment
 from coursepack.learning.transcript import Transcript, TranscriptEnrollment, TranscriptEvent
 from coursepack.packaging.models import (
@@ -116,6 +117,8 @@ def event(e: CompletionEvent) -> dict[str, Any]:
         "source": e.source,
         "external_id": e.external_id,
         "evidence_note": e.evidence_note,
+        "late_reason": e.late_reason,
+        "recorded_late": learning.recorded_late(e),
         "voids_id": e.voids_id,
     }
 

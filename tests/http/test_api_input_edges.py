@@ -129,3 +129,18 @@ def test_a_page_error_is_not_problem_json() -> None:
 
     assert response.status_code == 500
     assert response["Content-Type"].startswith("text/")
+
+
+def test_a_late_completion_over_the_api_needs_a_reason_and_is_marked_late(admin: Caller) -> None:
+    course = make_course(code="LATE-1")
+    learner = User.objects.create_user("late-learner")
+    body = {"learner_id": learner.pk, "course_id": course.pk, "occurred_at": "2001-01-01T00:00:00Z"}
+
+    refused = admin.call("POST", "/completions", body)
+    recorded = admin.call("POST", "/completions", {**body, "late_reason": "Found in archive"})
+
+    assert refused.status_code == 422
+    assert [e["field"] for e in problem(refused)["errors"]] == ["late_reason"]
+    assert recorded.status_code == 201, recorded.content
+    event = recorded.json()["event"]
+    assert (event["late_reason"], event["recorded_late"]) == ("Found in archive", True)
