@@ -22,12 +22,12 @@ from coursepack.http.schemas import (
     BulkEnrollIn,
     BulkEnrollOut,
     CompletionIn,
-    CompletionOut,
     DateTimeIn,
     EnrollIn,
     EnrollmentOut,
     NotesIn,
     ProgressOut,
+    RecordedCompletionOut,
     RecordOut,
     TranscriptOut,
     VoidIn,
@@ -226,7 +226,9 @@ class EventFilters(Schema):
     kind: Literal["completed", "passed", "failed", "void"] | None = None
 
 
-@router.get("/completions", response=responses({200: page_of(CompletionOut)}), tags=["completions"])
+@router.get(
+    "/completions", response=responses({200: page_of(RecordedCompletionOut)}), tags=["completions"]
+)
 def list_completions(
     request: HttpRequest, page: Query[PageParams], filters: Query[EventFilters]
 ) -> Any:

@@ -502,15 +502,20 @@ class CompletionOut(Schema):
     source: str
     external_id: str | None
     evidence_note: str
-    late_reason: str
-    recorded_late: bool = Field(
-        description="Recorded more than the late horizon (default a year) after it occurred."
-    )
     voids_id: int | None
 
 
+class RecordedCompletionOut(CompletionOut):
+    """A completion event as the completions endpoints return it."""
+
+    late_reason: str = Field(description="Why it was recorded so late (see recorded_late).")
+    recorded_late: bool = Field(
+        description="Recorded more than the late horizon (default a year) after it occurred."
+    )
+
+
 class RecordOut(Schema):
-    event: CompletionOut
+    event: RecordedCompletionOut
     created: bool
     enrollments_changed: int
 

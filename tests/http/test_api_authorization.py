@@ -31,6 +31,7 @@ from django.test import Client
 
 from coursepack.accounts import api as accounts
 from coursepack.http.api import api
+from coursepack.jobs import api as jobs
 from coursepack.learning import api as learning
 from coursepack.packaging import api as packaging
 from tests.factories import make_course, make_group, make_published_package
@@ -139,6 +140,7 @@ def build_world() -> World:
         draft_group_item=items[1].pk,
         settled_version=settled.pk,
         third_learner=third.pk,
+        job=jobs.start_rebuild(actor=actor).pk,
     )
     return world
 
@@ -290,6 +292,18 @@ MATRIX: dict[str, Row] = {
     "GET /reports/packages": Row(READERS, "/reports/packages"),
     "GET /reports/courses": Row(READERS, "/reports/courses"),
     "GET /reports/learners": Row(READERS, "/reports/learners"),
+    # background jobs
+    "POST /jobs/bulk-enrollments": Row(
+        ADMIN,
+        "/jobs/bulk-enrollments",
+        lambda ids: {"package_id": ids["package"], "learner_ids": [ids["third_learner"]]},
+        ok=202,
+    ),
+    "POST /jobs/status-rebuilds": Row(ADMIN, "/jobs/status-rebuilds", ok=202),
+    "GET /jobs/{job_id}": Row(READERS, "/jobs/{job}"),
+    # the audit log
+    "GET /audit/verification": Row(READERS, "/audit/verification"),
+    "GET /audit/export": Row(READERS, "/audit/export"),
 }
 
 

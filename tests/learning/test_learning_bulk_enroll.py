@@ -162,9 +162,9 @@ def test_command_enrols_the_learners_a_file_names(admin: Any, tmp_path: Path) ->
     # And the progress bar was drawn on stderr
     assert "Enrolling" in err
     assert "learner" in err
-    # And the audit log names the actor and the notes
-    event = AuditEvent.objects.get(action="enrollment.bulk_created")
-    assert (event.actor, event.notes) == (admin, "HR import")
+    # And the audit log names the actor and the notes, for each committed chunk
+    events = AuditEvent.objects.filter(action="enrollment.bulk_created")
+    assert {(e.actor, e.notes) for e in events} == {(admin, "HR import")}
 
 
 def test_command_enrols_all_learners(admin: Any) -> None:
@@ -184,11 +184,21 @@ def test_command_enrols_all_learners(admin: Any) -> None:
     assert set(Enrollment.objects.values_list("learner_id", flat=True)) == set(ids)
     assert "Enrolled 12 learner(s)" in out
     assert "12/12" in err
-    # No --actor: the OS user running the command, never silently "system".
-    assert (
-        AuditEvent.objects.get(action="enrollment.bulk_created").actor_label
-        == f"os:{getpass.getuser()}"
-    )
+    # A committed, audited chunk of 5 at a time (12 learners: 5, 5, 2), so other
+    # writes interleave; and no --actor means the OS user, never silently "system".
+    chunks = AuditEvent.objects.filter(action="enrollment.bulk_created").order_by("id")
+    assert [len(c.after["learners"]) for c in chunks] == [5, 5, 2]
+    assert {c.actor_label for c in chunks} == {f"os:{getpass.getuser()}"}
+
+
+def test_command_atomic_enrols_everyone_in_one_transaction(admin: Any) -> None:
+    version = make_published_package()
+    make_learners(7)
+
+    _run("--package", str(version.package_id), "--all-learners", "--chunk-size", "3", "--atomic")
+
+    assert AuditEvent.objects.filter(action="enrollment.bulk_created").count() == 1
+    assert Enrollment.objects.count() == 7
 
 
 def test_command_reports_refusals_as_errors(admin: Any, tmp_path: Path) -> None:

@@ -1,7 +1,13 @@
-"""Enrol many learners in a package's active version in one transaction.
+"""Enrol many learners in a package's active version, a committed chunk at a time.
 
     manage.py enroll_learners --package 12 --learners-file people.txt
-    manage.py enroll_learners --package 12 --all-learners
+    manage.py enroll_learners --package 12 --all-learners [--atomic]
+
+Each chunk (``--chunk-size``, 2000) is one transaction with its own audit
+record, so the write lock is held briefly and other writes interleave; run it
+again after an interruption and the learners already enrolled are skipped.
+``--atomic`` makes it all one transaction (all or nothing; every other write
+waits until it ends). The same work as a background job: ``manage.py start_job``.
 
 The file has one username or user id per line (blank lines and lines starting
 with ``#`` are skipped). It is streamed: usernames are resolved a chunk at a
@@ -61,6 +67,26 @@ def _advance(bar: tqdm[Any], n: int) -> None:
     bar.update(n)
 
 
+def _batches(ids: Iterator[int], size: int) -> Iterator[list[int]]:
+    """Yield the ids ``size`` at a time, each id once (a repeat in a later chunk would
+    otherwise count as already enrolled)."""
+    seen: set[int] = set()
+    while batch := list(islice(ids, size)):
+        fresh = [i for i in dict.fromkeys(batch) if i not in seen]
+        seen.update(fresh)
+        if fresh:
+            yield fresh
+
+
+def _paged_ids(learners: Any, size: int) -> Iterator[int]:
+    """Yield the learners' ids page by page (by id), each page its own query: no cursor
+    stays open across the chunks' commits."""
+    last = 0
+    while page := list(learners.filter(pk__gt=last).values_list("pk", flat=True)[:size]):
+        yield from page
+        last = page[-1]
+
+
 class Command(BaseCommand):
     help = (
         "Enrol learners in a package's active version: from a file of usernames or ids "
@@ -86,6 +112,11 @@ class Command(BaseCommand):
         )
         parser.add_argument("--notes", default="", help="notes for the audit log")
         parser.add_argument("--chunk-size", type=int, default=2000)
+        parser.add_argument(
+            "--atomic",
+            action="store_true",
+            help="one transaction for everything (holds the write lock until done)",
+        )
         parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -120,7 +151,7 @@ class Command(BaseCommand):
                 .order_by("pk")
             )
             total = learners.count()
-            ids = learners.values_list("pk", flat=True).iterator(chunk_size=chunk_size)
+            ids = _paged_ids(learners, chunk_size)
         # tqdm rewrites its line with "\r": give it the raw stream, not Django's
         # OutputWrapper, which would end every write with a newline.
         stream = options.get("stderr") or sys.stderr
@@ -132,14 +163,28 @@ class Command(BaseCommand):
                 file=stream,
                 disable=options["no_progress"],
             ) as bar:
-                result = learning.bulk_enroll(
-                    actor=actor,
-                    package_id=options["package"],
-                    learner_ids=ids,
-                    notes=options["notes"],
-                    progress=lambda n: _advance(bar, n),
-                    chunk_size=chunk_size,
-                )
+                batches = [ids] if options["atomic"] else _batches(ids, chunk_size)
+                result = None
+                for batch in batches:
+                    done = learning.bulk_enroll(
+                        actor=actor,
+                        package_id=options["package"],
+                        learner_ids=batch,
+                        notes=options["notes"],
+                        progress=lambda n: _advance(bar, n),
+                        chunk_size=chunk_size,
+                    )
+                    if result is None:
+                        result = done
+                    else:
+                        result.enrolled += done.enrolled
+                        result.already_enrolled += done.already_enrolled
+                        result.unknown_learners += done.unknown_learners
+                if result is None:
+                    # Nobody to enrol: still check the package can take enrolments.
+                    result = learning.bulk_enroll(
+                        actor=actor, package_id=options["package"], learner_ids=[]
+                    )
         except DomainError as exc:
             raise CommandError(str(exc)) from None
         finally:
