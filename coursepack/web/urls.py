@@ -1,5 +1,5 @@
 from django.contrib.auth import views as auth_views
-from django.urls import path
+from django.urls import include, path
 
 from coursepack.web import records, reports, views
 
@@ -23,4 +23,5 @@ urlpatterns = [
     path("learners/<int:learner_id>/transcript/", records.transcript, name="transcript"),
     path("audit/", records.audit_log, name="audit"),
     path("packages/<int:package_id>/publish-log/", records.publish_log, name="publish-log"),
+    path("", include("coursepack.web.operations.urls")),
 ]

@@ -17,10 +17,10 @@ from coursepack.web.access import EVERYONE, STAFF, role_required
 def home(request: HttpRequest) -> HttpResponse:
     """List every package with its active version, draft and history.
 
-    A learner has no use for that list: they are taken to their own transcript.
+    A learner has no use for that list: they are taken to "My training".
     """
     if accounts.role_of(request.user) == Role.LEARNER:
-        return redirect("web:transcript", learner_id=request.user.pk)
+        return redirect("web:my-training")
     summaries = selectors.package_summaries(timezone.now())
     return render(request, "web/package_list.html", {"summaries": summaries})
 
