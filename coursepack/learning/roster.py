@@ -121,8 +121,8 @@ def preview_enrolment(*, package_id: int, lines: Iterable[tuple[str, str]]) -> E
     users: dict[str, Any] = {}
     for start in range(0, len(names), _LOOKUP_CHUNK):
         chunk = names[start : start + _LOOKUP_CHUNK]
-        for user in User.objects.filter(username__in=chunk).select_related("account"):
-            users[user.username] = user
+        for found in User.objects.filter(username__in=chunk).select_related("account"):
+            users[found.username] = found
     # Usernames are matched exactly, then ignoring case (people type "Alice").
     missing = [n for n in names if n not in users]
     if missing:
@@ -131,10 +131,10 @@ def preview_enrolment(*, package_id: int, lines: Iterable[tuple[str, str]]) -> E
             query = Q()
             for name in missing[start : start + _LOOKUP_CHUNK]:
                 query |= Q(username__iexact=name)
-            for user in User.objects.filter(query).select_related("account"):
-                original = folded.get(user.username.casefold())
+            for found in User.objects.filter(query).select_related("account"):
+                original = folded.get(found.username.casefold())
                 if original is not None and original not in users:
-                    users[original] = user
+                    users[original] = found
     enrolled: set[int] = set()
     ids = [u.pk for u in users.values()]
     for start in range(0, len(ids), _LOOKUP_CHUNK):
