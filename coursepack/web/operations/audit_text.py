@@ -197,6 +197,8 @@ def _changes(e: AuditEvent, names: _Names, limit: int = 6) -> list[str]:
                 f"{label}: {_value(key, before[key], names)} → {_value(key, after[key], names)}"
             )
         elif key in after:
+            if after[key] is None:
+                continue  # a field that was not given says nothing
             lines.append(f"{label}: {_value(key, after[key], names)}")
         else:
             lines.append(f"{label}: {_value(key, before[key], names)} → —")
