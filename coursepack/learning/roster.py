@@ -23,6 +23,7 @@ from coursepack.packaging import selectors as packaging
 
 __all__ = [
     "EnrolmentPreview",
+    "NextStep",
     "PreviewRow",
     "TrainingCard",
     "enrollment_events",
@@ -216,13 +217,37 @@ def version_enrollments(version_id: int, *, status: str = "") -> QuerySet[Enroll
 
 
 @dataclass(frozen=True)
+class NextStep:
+    """One required item the learner can work on now, and the courses that advance it."""
+
+    label: str
+    # The engine's words for what is left, e.g. "Complete 1 of: ..."; empty for a course.
+    explanation: str
+    courses: tuple[rules.CourseRef, ...]
+
+
+def _next_steps(evaluation: rules.Evaluation) -> list[NextStep]:
+    steps = []
+    for node in evaluation.root.children:
+        if not node.required or node.satisfied or node.state == rules.NodeState.LOCKED:
+            continue
+        if node.course_id is not None:
+            steps.append(NextStep(label=node.label, explanation="", courses=node.next_courses))
+        elif node.next_courses:
+            steps.append(
+                NextStep(label=node.label, explanation=node.explanation, courses=node.next_courses)
+            )
+    return steps
+
+
+@dataclass(frozen=True)
 class TrainingCard:
     """One of a learner's enrollments as their home page shows it."""
 
     enrollment: Enrollment
     evaluation: rules.Evaluation
-    # Courses to take now (required first, then optional ones that count).
-    next_courses: tuple[rules.CourseRef, ...]
+    # The required items to work on now, in the tree's order.
+    next_steps: list[NextStep]
     # (what is locked, what unlocks it), e.g. ("Fire Safety", "First Aid Basics").
     locked: list[tuple[str, str]]
     why_not_complete: list[str]
@@ -269,7 +294,7 @@ def my_training(learner_id: int, now: datetime) -> tuple[list[TrainingCard], lis
             TrainingCard(
                 enrollment=enrollment,
                 evaluation=evaluation,
-                next_courses=(*evaluation.root.next_courses, *evaluation.optional_next),
+                next_steps=_next_steps(evaluation),
                 locked=locked,
                 why_not_complete=evaluation.why_not_complete(),
             )

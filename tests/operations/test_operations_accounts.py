@@ -189,7 +189,7 @@ def test_django_admin_refuses_every_write_to_users_and_groups(
 ) -> None:
     """Add, change, password change and delete: refused for users and groups, even
     for a superuser; the lists and details can still be read."""
-    client, root = superuser_client
+    client, _root = superuser_client
     target = User.objects.create_user("target", password="target-pass-1")
     group = Group.objects.create(name="Editors")
     before = (

@@ -147,8 +147,10 @@ def _person_page(
         link = {**link, "expires_at": parse_datetime(link["expires_at"])}
     else:
         link = None
+    tokens = accounts.tokens_of(user.pk)
     history = audit.audit_events(audit.AuditFilters()).filter(
-        target_type="auth.user", target_id=str(user.pk)
+        Q(target_type="auth.user", target_id=str(user.pk))
+        | Q(target_type="accounts.apitoken", target_id__in=[str(t.pk) for t in tokens])
     )[:20]
     return render(
         request,
@@ -157,7 +159,7 @@ def _person_page(
             "person": user,
             "role_form": role_form or RoleForm(initial={"role": user.role}),
             "notes_form": notes_form or NotesForm(),
-            "tokens": accounts.tokens_of(user.pk),
+            "tokens": tokens,
             "link": link,
             "history": history,
             "is_self": user.pk == request.user.pk,

@@ -71,6 +71,10 @@ def _progress_page(
             courses=_course_choices(tree),
             initial={"occurred_at": timezone.localtime(now).replace(second=0, microsecond=0)},
         )
+    if form is not None:
+        form.fields[
+            "occurred_at"
+        ].help_text = f"When the learner finished, in {timezone.get_current_timezone_name()} time."
     return render(
         request,
         "web/ops/progress.html",
