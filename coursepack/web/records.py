@@ -19,6 +19,7 @@ from coursepack.accounts import api as accounts
 from coursepack.accounts.models import Role
 from coursepack.audit import selectors as audit
 from coursepack.errors import InvalidInput, NotFound
+from coursepack.learning import roster
 from coursepack.learning import transcript as transcripts
 from coursepack.packaging import selectors as packaging
 from coursepack.web.access import EVERYONE, STAFF, role_required
@@ -31,11 +32,11 @@ PER_PAGE = 50
 
 @role_required(*STAFF)
 def learner_list(request: HttpRequest) -> HttpResponse:
-    """List everyone whose transcript can be read, with counts, searchable by name."""
+    """List the learners (not admins or auditors) with their status and counts,
+    searchable by name; each opens their transcript."""
     search = request.GET.get("q", "")
-    page = Paginator(transcripts.learner_directory(search), PER_PAGE).get_page(
-        request.GET.get("page")
-    )
+    learners = roster.learners_only(transcripts.learner_directory(search))
+    page = Paginator(learners, PER_PAGE).get_page(request.GET.get("page"))
     return render(request, "web/learner_list.html", {"page": page, "search": search})
 
 
