@@ -33,7 +33,7 @@ _KEPT_PREVIEWS = 3
 def _packages() -> list[tuple[int, str]]:
     """Return the packages one can enrol in now (those with an active version)."""
     found = []
-    for summary in packaging.package_summaries(timezone.now()):
+    for summary in learning_selectors.package_summaries(timezone.now()):
         active = summary.active
         if active is not None and summary.package.status == "active":
             found.append(
