@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Any
 
 from browser_checks import page_overflows_viewport, serious_accessibility_violations
-from conftest import LAPTOP, PHONE
 from django.contrib.auth.models import User
 from django.core.management import call_command
 from django.utils import timezone
@@ -33,6 +32,9 @@ from coursepack.packaging import api as packaging
 from coursepack.packaging.models import Package, PackageVersion
 
 SAFETY = "Q1 2024 Safety Training"
+# The viewports every page is judged at (as in tests/browser/conftest.py).
+PHONE = {"width": 390, "height": 844}
+LAPTOP = {"width": 1280, "height": 800}
 
 
 def _checked(page: Page, *, phone: bool = False) -> None:
