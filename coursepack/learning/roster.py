@@ -184,14 +184,18 @@ def _staff(user: Any) -> bool:
     return bool(user.is_superuser)
 
 
-def version_enrollments(version_id: int, *, status: str = "") -> QuerySet[Enrollment]:
+def version_enrollments(
+    version_id: int, *, package_id: int, status: str = ""
+) -> QuerySet[Enrollment]:
     """Return the enrollments on a version (open ones, or withdrawn for
     ``status="withdrawn"``), oldest first, with their learners, for paging.
 
     ``status`` is one of the enrollment statuses, "withdrawn", or empty for every
     open enrollment.
     """
-    rows = Enrollment.objects.filter(version_id=version_id)
+    # The package too: the reports' covering index (package, version, status,
+    # withdrawn_at, ...) then answers the page's count without reading the rows.
+    rows = Enrollment.objects.filter(package_id=package_id, version_id=version_id)
     if status == "withdrawn":
         rows = rows.filter(withdrawn_at__isnull=False)
     else:

@@ -185,9 +185,8 @@ def version_enrollments(request: HttpRequest, version_id: int) -> HttpResponse:
     status = request.GET.get("status", "")
     if status not in dict(_STATUS_FILTERS):
         status = ""
-    page = Paginator(roster.version_enrollments(version_id, status=status), PER_PAGE).get_page(
-        request.GET.get("page")
-    )
+    rows = roster.version_enrollments(version_id, package_id=version.package_id, status=status)
+    page = Paginator(rows, PER_PAGE).get_page(request.GET.get("page"))
     return render(
         request,
         "web/ops/version_enrollments.html",
