@@ -506,22 +506,23 @@ class Runner:
         """Time three pages through Django's whole stack (middleware, session, view,
         template) in this process: the time a server spends, without the network.
 
-        A version's enrollments filtered by status (the history package's largest
-        version, first page), one learner's progress page (as the admin), and
+        A version's enrollments filtered by status (the loaded package's version
+        with the large case's learners, first page), one learner's progress page (as the admin), and
         "My training" (as the learner).
         """
         from django.test import Client
 
-        history = self.packages[HISTORY_PACKAGE]
+        # The loaded package: the large case's learners all on its active version.
+        loaded = self.packages[LOADED_PACKAGE]
         biggest = (
-            Enrollment.objects.filter(package=history, withdrawn_at__isnull=True)
+            Enrollment.objects.filter(package=loaded, withdrawn_at__isnull=True)
             .values("version_id")
             .annotate(n=Count("id"))
             .order_by("-n")
             .first()
         )
         if biggest is None:
-            raise RuntimeError(f"{history.name} has no enrollments")
+            raise RuntimeError(f"{loaded.name} has no enrollments")
         n = self.plan.pages + self.plan.warmup
         admin = Client(HTTP_HOST="localhost")
         admin.force_login(self.admin)
