@@ -411,8 +411,8 @@ def revoke_token(*, actor: User, token_id: int) -> ApiToken:
                 action="token.revoked",
                 target=token,
                 at=now,
-                before={"owner": token.user.get_username(), "revoked": False},
-                after={"revoked": True},
+                before={"revoked": False},
+                after={"revoked": True, "owner": token.user.get_username()},
             )
     return token
 

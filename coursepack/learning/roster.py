@@ -48,8 +48,9 @@ def learners_only(users: QuerySet[Any]) -> QuerySet[Any]:
 def learner_candidates(
     search: str, *, package_id: int | None, keep: Iterable[int] = (), limit: int = 20
 ) -> list[Any]:
-    """Return the learners ``keep`` names (those already ticked), then up to ``limit``
-    other active learners whose username or name contains ``search``; each with
+    """Return the learners ``keep`` names (those already ticked), then, when there is
+    a ``search``, up to ``limit`` other active learners whose username or name
+    contains it; each with
     ``enrolled`` set when they already have an open enrollment in the package."""
     search = search.strip()
     users = learners_only(get_user_model().objects.filter(is_active=True))
@@ -60,9 +61,10 @@ def learner_candidates(
             | Q(first_name__icontains=search)
             | Q(last_name__icontains=search)
         )
-    found = kept + list(
-        users.exclude(pk__in=[u.pk for u in kept]).order_by("username", "pk")[:limit]
-    )
+    found = kept
+    if search:
+        others = users.exclude(pk__in=[u.pk for u in kept]).order_by("username", "pk")
+        found = kept + list(others[:limit])
     open_ids: set[int] = set()
     if package_id is not None and found:
         open_ids = set(

@@ -175,6 +175,7 @@ def test_the_operations_story(
     auditor.fill("#id_confirm", "riley-reads-reports")
     auditor.click("text=Set my password")
     expect(auditor).to_have_url(re.compile(r"/login/$"))
+    expect(auditor.locator(".banner")).to_have_text("Your password is set. Sign in with it now.")
     _sign_in(auditor, base, "riley", "riley-reads-reports")
     auditor.click("header nav >> text=Reports")
     expect(auditor.locator("h1")).to_have_text("Reports")
@@ -234,7 +235,14 @@ def test_the_operations_story(
     admin.reload()
     _checked(admin, phone=True)
     shoot(admin, "audit-log-phone", docs=True)
-    for url in (f"{base}/people/", f"{base}/versions/{v1.pk}/enrollments/", recorded[0]):
+    for url in (
+        f"{base}/",
+        f"{base}/learners/",
+        f"{base}/people/",
+        f"{base}/enrol/",
+        f"{base}/versions/{v1.pk}/enrollments/",
+        recorded[0],
+    ):
         admin.goto(url)
         _checked(admin, phone=True)
     shoot(admin, "progress-phone", docs=True)

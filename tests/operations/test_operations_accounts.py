@@ -159,7 +159,10 @@ def test_an_admin_revokes_anyones_token_on_the_record(admin: User) -> None:
     assert accounts.authenticate_token(issued.secret) is None
     revoked = AuditEvent.objects.get(action="token.revoked")
     assert revoked.actor_label == "jordan"
-    assert revoked.before == {"owner": "ivy", "revoked": False}
+    assert (revoked.before, revoked.after) == (
+        {"revoked": False},
+        {"revoked": True, "owner": "ivy"},
+    )
 
 
 # --- Django admin: users and groups are read-only -------------------------------------
