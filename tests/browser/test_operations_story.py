@@ -238,6 +238,8 @@ def test_the_operations_story(
     for url in (
         f"{base}/",
         f"{base}/learners/",
+        f"{base}/reports/",
+        f"{base}/packages/{safety.pk}/",
         f"{base}/people/",
         f"{base}/enrol/",
         f"{base}/versions/{v1.pk}/enrollments/",
