@@ -178,3 +178,23 @@ def test_a_void_needs_a_reason(world: dict[str, Any]) -> None:
         {"reason": "Wrong course", "next": f"/enrollments/{world['enrollment'].pk}/"},
     )
     assert done.status_code == 302 and done["Location"] == f"/enrollments/{world['enrollment'].pk}/"
+
+
+def test_the_learner_search_works_as_a_plain_form_and_as_a_fragment(
+    world: dict[str, Any],
+) -> None:
+    """GET /enrol/?q= lists matching learners (already enrolled ones disabled), keeping
+    those ticked; /enrol/search/ returns the same list alone, for htmx to swap in."""
+    admin = _client(world["admin"])
+    package_id = world["version"].package_id
+    ticked = world["learners"][2]
+    page = admin.get(
+        "/enrol/", {"package": package_id, "q": "pupil", "learners": [ticked.pk]}
+    ).content.decode()
+    assert f'value="{ticked.pk}" checked' in page
+    assert "pupil0 · already enrolled" in page
+    assert "aud" not in page.split('id="candidates"')[1].split("</fieldset>")[0]
+    fragment = admin.get("/enrol/search/", {"package": package_id, "q": "pupil1"})
+    text = fragment.content.decode()
+    assert text.lstrip().startswith('<fieldset class="candidates" id="candidates"')
+    assert "pupil1" in text and "pupil2" not in text
