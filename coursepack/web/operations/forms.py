@@ -145,7 +145,15 @@ class NotesForm(forms.Form):
 class CreateUserForm(forms.Form):
     """A new user: who they are, their role, and how they get a password."""
 
-    username = forms.CharField(max_length=150, label="Username")
+    username = forms.CharField(
+        max_length=150,
+        label="Username",
+        help_text="What they sign in with: no spaces. A name that reads like an existing "
+        "one (ALICE, a1ice for alice) is refused.",
+        widget=forms.TextInput(
+            attrs={"autocapitalize": "none", "autocomplete": "off", "spellcheck": "false"}
+        ),
+    )
     first_name = forms.CharField(max_length=150, required=False, label="First name")
     last_name = forms.CharField(max_length=150, required=False, label="Last name")
     email = forms.EmailField(max_length=254, required=False, label="Email")
