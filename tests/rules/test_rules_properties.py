@@ -10,8 +10,8 @@ from hypothesis import strategies as st
 from coursepack.rules import (
     CourseRef,
     EnrollmentStatus,
-    EventKind,
     Evaluation,
+    EventKind,
     LearnerEvent,
     NodeResult,
     NodeState,
