@@ -334,9 +334,7 @@ def _do(world: World, now: datetime, step: tuple[Any, ...]) -> bool:
     return True
 
 
-def _expected(
-    world: World, learner: int, t: datetime, r: datetime
-) -> tuple[list[Any], list[Any]]:
+def _expected(world: World, learner: int, t: datetime, r: datetime) -> tuple[list[Any], list[Any]]:
     # Enrolments, moves and withdrawals are on record when they happen.
     cutoff = min(t, r)
     enrollments = []
