@@ -22,7 +22,7 @@ between that made any difference.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -54,6 +54,7 @@ __all__ = [
     "VoidRecord",
     "late_entry_interval",
     "learner_directory",
+    "timeline_answers",
     "transcript",
 ]
 
@@ -533,6 +534,68 @@ def transcript(learner_id: int, as_of: datetime, known_at: datetime | None = Non
         events=tuple(events),
         changes=changes,
     )
+
+
+def timeline_answers(
+    *,
+    as_of: datetime,
+    known_at: datetime,
+    package_id: int | None = None,
+    learners_per_batch: int = 400,
+) -> Iterator[tuple[int, TranscriptEnrollment]]:
+    """Yield (learner id, enrollment) for every enrollment on record as of ``as_of``, as
+    known at ``known_at`` (of one package, or all): exactly the rows of the learners'
+    transcripts for the same two times, computed by the same code.
+
+    Works through the learners in batches, reading their enrollments, moves and events
+    once per batch, so memory stays flat; for reports on a timeline other than the
+    status cache's ("as of now, as known now").
+    """
+    cutoff = min(as_of, known_at)
+    scope = Enrollment.objects.filter(enrolled_at__lte=cutoff)
+    if package_id is not None:
+        scope = scope.filter(package_id=package_id)
+    last = 0
+    while True:
+        batch = list(
+            scope.filter(learner_id__gt=last)
+            .order_by("learner_id")
+            .values_list("learner_id", flat=True)
+            .distinct()[:learners_per_batch]
+        )
+        if not batch:
+            return
+        last = batch[-1]
+        enrollments: dict[int, list[Enrollment]] = defaultdict(list)
+        for enrollment in (
+            scope.filter(learner_id__in=batch)
+            .select_related("package", "version")
+            .order_by("enrolled_at", "id")
+        ):
+            enrollments[enrollment.learner_id].append(enrollment)
+        moves_of: dict[int, list[EnrollmentMove]] = defaultdict(list)
+        for move in (
+            EnrollmentMove.objects.filter(enrollment__learner_id__in=batch)
+            .select_related("from_version", "to_version")
+            .order_by("moved_at", "id")
+        ):
+            moves_of[move.enrollment_id].append(move)
+        events: dict[int, list[rules.LearnerEvent]] = defaultdict(list)
+        for learner_id, event_id, course_id, kind, occurred_at, voids_id, recorded_at in (
+            CompletionEvent.objects.filter(learner_id__in=batch, recorded_at__lte=known_at)
+            .order_by()
+            .values_list(
+                "learner_id", "id", "course_id", "kind", "occurred_at", "voids_id", "recorded_at"
+            )
+            .iterator(chunk_size=5000)
+        ):
+            events[learner_id].append(
+                to_rule_event(event_id, course_id, kind, occurred_at, voids_id, recorded_at)
+            )
+        for learner_id in batch:
+            data = _Loaded(enrollments[learner_id], moves_of, [], events[learner_id])
+            for entry in _entries(data, as_of, known_at):
+                yield learner_id, entry
 
 
 def _count_of(rows: QuerySet[Any]) -> Coalesce:
