@@ -151,7 +151,6 @@ def build_dataset(actor: Any) -> Dataset:
     for code in "ABC":
         record("hal", code, noon(2024, 4, 15))
 
-
     return Dataset(
         courses=courses,
         learners=learners,
