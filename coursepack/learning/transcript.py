@@ -14,9 +14,9 @@ what the system showed at t, and never changes afterwards. Enrolments, moves
 and withdrawals are recorded when they happen, so both cut-offs apply to them.
 
 For a past moment the transcript also compares its answer with the other
-timeline (``changes``): as known at t against as known at r (or, when r is
-before t, as known at r against as known now), and lists the facts recorded in
-between that made any difference.
+timeline (``changes``): as known at r against as known now when r is earlier
+than now, else as known at t (what the record showed then) against as known
+now; and it lists the facts about the moment recorded in between.
 """
 
 from __future__ import annotations
@@ -515,10 +515,10 @@ def transcript(learner_id: int, as_of: datetime, known_at: datetime | None = Non
         if e.occurred_at <= as_of and e.recorded_at <= known
     ]
 
-    # The other timeline: as known at the moment itself when this one knows more, else
-    # as known now.
-    then = min(as_of, known)
-    later = known if known > then else generated_at
+    # The other timeline: as known now when this one is as known earlier, else as known
+    # at the moment itself (what the record showed then).
+    then = known if known < generated_at else as_of
+    later = generated_at
     changes = (
         _changes(data, as_of, then, later, entries, known, late_after) if then < later else None
     )
