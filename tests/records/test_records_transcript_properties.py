@@ -417,7 +417,8 @@ def _live(world: World, setting: Setting, history: list[tuple[int, tuple[Any, ..
 def test_transcript_as_of_t_as_known_at_r_is_a_replay_of_the_facts_recorded_by_r(
     setting: Setting, history: list[tuple[int, tuple[Any, ...]]]
 ) -> None:
-    """For every moment t, as known now and as known at t, each enrollment on record shows
+    """For every moment t, as known now, at t and at an earlier or later moment, each
+    enrollment on record shows
     the version it was on and the engine's verdict over only the events recorded by r,
     less those voided by then, that occurred by t (or by its withdrawal); each such
     event says whether it counted, was voided (as known at r) or was voided later, and
@@ -431,9 +432,13 @@ def test_transcript_as_of_t_as_known_at_r_is_a_replay_of_the_facts_recorded_by_r
         # Then at every moment worth asking about, on both timelines, the transcript is
         # the replay
         with frozen_clock(end):
-            for t in _moments(world):
+            moments = _moments(world)
+            # As known now, as known at the moment itself, and as known at one moment
+            # in the middle of the history (before many of the moments asked about).
+            middle = moments[len(moments) // 2]
+            for t in moments:
                 for learner in world.learners:
-                    for r in (end, t):
+                    for r in (end, t, middle):
                         assert _actual(learner, t, r) == _expected(world, learner, t, r), (t, r)
         transaction.set_rollback(True)
 
@@ -492,7 +497,7 @@ def test_reports_agree_with_transcripts_on_the_same_timeline(
                     data.draw(st.lists(st.sampled_from(moments), min_size=2, max_size=2))
                 )
                 stop += timedelta(hours=1)
-                for r in (end, t):
+                for r in (end, t, data.draw(st.sampled_from(moments))):
                     filters = ReportFilters(start=start, end=stop, as_of=t, known_at=r)
                     assert _report_counts(filters) == _counts_from_transcripts(
                         world, t, r, start, stop
