@@ -428,6 +428,21 @@ def _changes(
     late_after: timedelta,
 ) -> TranscriptChanges:
     """Compare the answer for ``as_of`` as known at ``then`` with it as known at ``later``."""
+    voids = _voids(data.rows)
+    occurred = {e.id: e.occurred_at for e in data.rows}
+    recorded = [
+        _event(e, as_of, later, voids, late_after)
+        for e in sorted(data.rows, key=lambda r: (r.recorded_at, r.id))
+        if then < e.recorded_at <= later
+        and (
+            e.occurred_at <= as_of
+            if e.kind != EventKind.VOID
+            else e.voids_id is not None and occurred.get(e.voids_id, as_of) <= as_of
+        )
+    ]
+    if not recorded and not _enrollment_facts_between(data, min(as_of, then), min(as_of, later)):
+        # The same facts about the moment on both timelines: the same answer, exactly.
+        return TranscriptChanges(then, later, (), ())
     other_known_at = later if ours_known_at == then else then
     other = _entries(data, as_of, other_known_at)
     before, after = (ours, other) if ours_known_at == then else (other, ours)
@@ -441,19 +456,21 @@ def _changes(
         shown = new or old
         assert shown is not None
         changed.append(EnrollmentChange(enrollment_id, shown.package_name, old, new))
-    voids = _voids(data.rows)
-    occurred = {e.id: e.occurred_at for e in data.rows}
-    recorded = [
-        _event(e, as_of, later, voids, late_after)
-        for e in sorted(data.rows, key=lambda r: (r.recorded_at, r.id))
-        if then < e.recorded_at <= later
-        and (
-            e.occurred_at <= as_of
-            if e.kind != EventKind.VOID
-            else e.voids_id is not None and occurred.get(e.voids_id, as_of) <= as_of
-        )
-    ]
     return TranscriptChanges(then, later, tuple(changed), tuple(recorded))
+
+
+def _enrollment_facts_between(data: _Loaded, start: datetime, end: datetime) -> bool:
+    """Return whether an enrolment, move or withdrawal happened in ``(start, end]``."""
+    if start >= end:
+        return False
+    for enrollment in data.enrollments:
+        if start < enrollment.enrolled_at <= end:
+            return True
+        if enrollment.withdrawn_at is not None and start < enrollment.withdrawn_at <= end:
+            return True
+        if any(start < m.moved_at <= end for m in data.moves_of[enrollment.pk]):
+            return True
+    return False
 
 
 def transcript(learner_id: int, as_of: datetime, known_at: datetime | None = None) -> Transcript:
