@@ -412,8 +412,9 @@ def _refresh(
     events = selectors.event_rows_by_learner({e.learner_id for e in enrollments}, course_ids)
     keys = [(e.pk, e.learner_id, e.version_id, e.withdrawn_at, e.enrolled_at) for e in enrollments]
     summaries = list(_summaries(keys, events, {}))
-    # Only a completion can be moved later by a move: read the moves of the completed
-    # ones alone, so the usual write (nothing completed) costs no extra query.
+    # A move matters only to a completion (completed_at is never before it): read the
+    # moves of the completed enrollments alone, so a write that completes nothing
+    # costs no extra query.
     completed = [
         key
         for key, summary in zip(keys, summaries, strict=True)
