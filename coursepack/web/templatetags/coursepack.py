@@ -23,3 +23,20 @@ def rule_text(group: rules.Group) -> str:
         return "Complete all in order"
     wanted = group.min_count if group.min_count is not None else len(group.items)
     return f"Complete {wanted} of {len(group.items)}"
+
+
+@register.simple_tag(takes_context=True)
+def nav_link(context: template.Context, url_name: str, label: str) -> str:
+    """Render a main-navigation link, marked as the current page when the path is under it."""
+    from django.urls import reverse
+    from django.utils.html import format_html
+
+    href = reverse(url_name)
+    request = context.get("request")
+    path = request.path if request is not None else ""
+    current = path == href if href == "/" else path.startswith(href)
+    if href == "/" and request is not None:
+        current = path == "/" or path.startswith("/packages/") or path.startswith("/versions/")
+    if current:
+        return format_html('<a href="{}" aria-current="page">{}</a>', href, label)
+    return format_html('<a href="{}">{}</a>', href, label)
