@@ -7,7 +7,6 @@ Reads only; every write goes through ``packaging.api``.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
 
 from django.db.models import Q
 
@@ -33,12 +32,12 @@ __all__ = [
     "EditorItem",
     "GroupEntry",
     "PackageActions",
-    "group_library",
+    "SearchHit",
     "group_draft_view",
+    "group_library",
     "package_actions",
     "package_draft_view",
     "search_content",
-    "SearchHit",
 ]
 
 
@@ -208,9 +207,7 @@ def _newest_published(group_ids: list[int]) -> dict[int, CourseGroupVersion]:
 def package_draft_view(version_id: int) -> DraftView:
     """Return a package version with its items as the editor lists them."""
     version = (
-        PackageVersion.objects.select_related("package", "based_on")
-        .filter(pk=version_id)
-        .first()
+        PackageVersion.objects.select_related("package", "based_on").filter(pk=version_id).first()
     )
     if version is None:
         raise VersionNotFound(f"There is no package version with id {version_id}.")
@@ -225,7 +222,9 @@ def package_draft_view(version_id: int) -> DraftView:
     for row in rows:
         if row.group_version_id is not None:
             items.append(
-                _group_entry(row.pk, row.position, row.required, groups[row.group_version_id], newest)
+                _group_entry(
+                    row.pk, row.position, row.required, groups[row.group_version_id], newest
+                )
             )
         else:
             assert row.course is not None
@@ -271,7 +270,9 @@ def group_draft_view(group_version_id: int) -> DraftView:
     for row in rows:
         if row.child_version_id is not None:
             items.append(
-                _group_entry(row.pk, row.position, row.required, groups[row.child_version_id], newest)
+                _group_entry(
+                    row.pk, row.position, row.required, groups[row.child_version_id], newest
+                )
             )
         else:
             assert row.course is not None
@@ -318,7 +319,9 @@ class SearchHit:
     detail: str
 
 
-def search_content(text: str, *, exclude_group: int | None = None, limit: int = 20) -> list[SearchHit]:
+def search_content(
+    text: str, *, exclude_group: int | None = None, limit: int = 20
+) -> list[SearchHit]:
     """Return active courses and groups with a published version whose name (or code) has ``text``."""
     text = text.strip()
     hits: list[SearchHit] = []
@@ -337,7 +340,9 @@ def search_content(text: str, *, exclude_group: int | None = None, limit: int = 
         newest[gv.group_id] = gv
     for gv in sorted(newest.values(), key=lambda g: g.name.lower())[:limit]:
         rule = rules_text(gv.kind, gv.min_count, gv.items.count())
-        hits.append(SearchHit("group", gv.group_id, gv.name, f"Group v{gv.version_number} · {rule}"))
+        hits.append(
+            SearchHit("group", gv.group_id, gv.name, f"Group v{gv.version_number} · {rule}")
+        )
     return hits
 
 
@@ -379,9 +384,9 @@ def group_library(search: str = "", group_id: int | None = None) -> list[GroupEn
     ):
         versions.setdefault(gv.group_id, []).append(gv)
     sizes: dict[int, int] = {}
-    for gv_id in CourseGroupItem.objects.filter(
-        group_version__group__in=groups
-    ).values_list("group_version_id", flat=True):
+    for gv_id in CourseGroupItem.objects.filter(group_version__group__in=groups).values_list(
+        "group_version_id", flat=True
+    ):
         sizes[gv_id] = sizes.get(gv_id, 0) + 1
     used: dict[int, list[tuple[str, int, int, int, str]]] = {}
     for row in (
@@ -435,4 +440,3 @@ def draft_of(package_id: int) -> int | None:
         .values_list("pk", flat=True)
         .first()
     )
-

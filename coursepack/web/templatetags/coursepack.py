@@ -40,3 +40,32 @@ def nav_link(context: template.Context, url_name: str, label: str) -> str:
     if current:
         return format_html('<a href="{}" aria-current="page">{}</a>', href, label)
     return format_html('<a href="{}">{}</a>', href, label)
+
+
+@register.filter
+def get(mapping: object, key: str) -> object:
+    """Return ``mapping[key]`` or None (templates cannot index by a variable)."""
+    if isinstance(mapping, dict):
+        return mapping.get(key)
+    return None
+
+
+@register.filter
+def since(moment: object) -> str:
+    """Say how long ago a moment was, in words ("just now", "5 minutes ago", "3 days ago")."""
+    from datetime import datetime
+
+    from django.utils import timezone
+    from django.utils.timesince import timesince
+
+    if not isinstance(moment, datetime):
+        return ""
+    if (timezone.now() - moment).total_seconds() < 60:
+        return "just now"
+    return f"{timesince(moment).split(',')[0]} ago"
+
+
+@register.filter
+def words(code: str) -> str:
+    """Turn a stored code into words ("not_started" → "not started")."""
+    return str(code).replace("_", " ")
