@@ -123,6 +123,7 @@
       handle: ".drag-handle",
       draggable: "li[data-item-id]",
       animation: 120,
+      forceFallback: true,
       onEnd: function (event) {
         if (event.oldIndex === event.newIndex) { return; }
         var item = event.item;
