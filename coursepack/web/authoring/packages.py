@@ -56,7 +56,7 @@ def package_list(request: HttpRequest) -> HttpResponse:
     if accounts.role_of(request.user) == Role.LEARNER:
         return redirect("web:transcript", learner_id=request.user.pk)
     search = request.GET.get("q", "").strip()
-    summaries = selectors.package_summaries(timezone.now())
+    summaries = learning.package_summaries(timezone.now())
     if search:
         summaries = [s for s in summaries if search.lower() in s.package.name.lower()]
     summaries.sort(key=lambda s: s.package.name.lower())
@@ -116,7 +116,7 @@ def package_page(request: HttpRequest, package_id: int) -> HttpResponse:
     """Show a package with one version (the active one unless ``?v=N``): its state and
     dates, requirements, changes from the version before, enrollments and history."""
     now = timezone.now()
-    found = selectors.package_summaries(now, package_ids=[package_id])
+    found = learning.package_summaries(now, package_ids=[package_id])
     if not found:
         raise Http404("There is no such package.")
     summary = found[0]
@@ -172,7 +172,7 @@ def _back(package_id: int) -> HttpResponse:
 @role_required(*ADMIN)
 def new_version(request: HttpRequest, package_id: int) -> HttpResponse:
     """Start the next draft as a copy of the version named (or the active one); open it."""
-    found = selectors.package_summaries(timezone.now(), package_ids=[package_id])
+    found = learning.package_summaries(timezone.now(), package_ids=[package_id])
     if not found:
         raise Http404("There is no such package.")
     summary = found[0]
