@@ -132,14 +132,16 @@ def test_an_admin_builds_publishes_and_compares_a_package(live_server, page: Pag
     # Reorder by drag: GDPR Overview above Data Protection Basics
     handle = gdpr.locator(".drag-handle")
     target = page.locator("#draft-items li", has_text="Data Protection Basics")
+    page.locator("#contents-title").evaluate("el => el.scrollIntoView()")
     start, end = handle.bounding_box(), target.bounding_box()
     assert start is not None and end is not None
     with page.expect_response(re.compile(r"/items/\d+/$")) as moved:
         page.mouse.move(start["x"] + start["width"] / 2, start["y"] + start["height"] / 2)
         page.mouse.down()
         page.mouse.move(start["x"] + 5, start["y"] - 10, steps=5)
-        page.mouse.move(start["x"] + 5, end["y"] + end["height"] / 3, steps=15)
-        page.mouse.move(start["x"] + 5, end["y"] + end["height"] / 4, steps=5)
+        page.mouse.move(start["x"] + 5, end["y"] + end["height"] - 2, steps=10)
+        page.mouse.move(start["x"] + 5, end["y"] + 2, steps=20)
+        page.mouse.move(start["x"] + 5, end["y"] + end["height"] / 3, steps=5)
         page.mouse.up()
     assert moved.value.ok
     _saved(page)
