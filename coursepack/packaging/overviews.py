@@ -20,6 +20,7 @@ from coursepack.packaging.models import (
     CourseGroupItem,
     CourseGroupVersion,
     GroupVersionStatus,
+    Package,
     PackageStatus,
     PackageVersion,
     PackageVersionItem,
@@ -37,6 +38,7 @@ __all__ = [
     "group_library",
     "package_actions",
     "package_draft_view",
+    "package_ids",
     "search_content",
 ]
 
@@ -440,3 +442,11 @@ def draft_of(package_id: int) -> int | None:
         .values_list("pk", flat=True)
         .first()
     )
+
+
+def package_ids(search: str = "") -> list[int]:
+    """Return the ids of the packages whose name has ``search``, by name."""
+    packages = Package.objects.order_by("name", "id")
+    if search.strip():
+        packages = packages.filter(name__icontains=search.strip())
+    return list(packages.values_list("pk", flat=True))

@@ -29,6 +29,7 @@ from coursepack.web.authoring.errors import FormErrors, form_errors
 
 LABELS = {"name": "Name", "description": "Description", "category": "Category"}
 ENROLLMENTS_PER_PAGE = 25
+PACKAGES_PER_PAGE = 30
 STATUS_FILTERS = [
     ("", "Any status"),
     ("not_started", "Not started"),
@@ -56,10 +57,11 @@ def package_list(request: HttpRequest) -> HttpResponse:
     if accounts.role_of(request.user) == Role.LEARNER:
         return redirect("web:transcript", learner_id=request.user.pk)
     search = request.GET.get("q", "").strip()
-    summaries = learning.package_summaries(timezone.now())
-    if search:
-        summaries = [s for s in summaries if search.lower() in s.package.name.lower()]
-    summaries.sort(key=lambda s: s.package.name.lower())
+    page = Paginator(overviews.package_ids(search), PACKAGES_PER_PAGE).get_page(
+        request.GET.get("page")
+    )
+    summaries = learning.package_summaries(timezone.now(), package_ids=list(page.object_list))
+    summaries.sort(key=lambda s: (s.package.name.lower(), s.package.pk))
     edits = overviews.last_edits([s.draft.version.pk for s in summaries if s.draft])
     cards = [
         Card(
@@ -82,7 +84,8 @@ def package_list(request: HttpRequest) -> HttpResponse:
             "active": active,
             "retired": retired,
             "search": search,
-            "total": len(cards),
+            "total": page.paginator.count,
+            "page": page,
         },
     )
 
