@@ -142,6 +142,8 @@ class EditorItem:
     code: str
     kind: str  # "course" or the group's kind
     group: rules.Group | None
+    # "course:<id>" or "group:<group id>": what the item points at.
+    target: str = ""
     newer_version: int | None = None
     newer_changes: list[str] = field(default_factory=list)
 
@@ -168,6 +170,11 @@ class DraftView:
     def is_draft(self) -> bool:
         return self.status == "draft"
 
+    @property
+    def targets(self) -> set[str]:
+        """Return what the draft's items point at ("course:<id>", "group:<id>")."""
+        return {item.target for item in self.items}
+
 
 def _group_entry(
     item_id: int,
@@ -192,6 +199,7 @@ def _group_entry(
         code=f"group v{group.version_number}",
         kind=str(group.kind),
         group=group,
+        target=f"group:{group.group_id}",
         newer_version=newer_version,
         newer_changes=changes,
     )
@@ -239,6 +247,7 @@ def package_draft_view(version_id: int) -> DraftView:
                     code=row.course.code,
                     kind="course",
                     group=None,
+                    target=f"course:{row.course_id}",
                 )
             )
     return DraftView(
@@ -287,6 +296,7 @@ def group_draft_view(group_version_id: int) -> DraftView:
                     code=row.course.code,
                     kind="course",
                     group=None,
+                    target=f"course:{row.course_id}",
                 )
             )
     based_on = (
@@ -319,6 +329,11 @@ class SearchHit:
     id: int
     name: str
     detail: str
+
+    @property
+    def key(self) -> str:
+        """Return what adding the hit would point at ("course:<id>", "group:<id>")."""
+        return f"{self.kind}:{self.id}"
 
 
 def search_content(

@@ -53,6 +53,9 @@ def _add(page: Page, search: str, name: str, *, required: bool = True) -> None:
     row.get_by_role("button", name=f"Add {name}").click()
     expect(page.locator("#draft-items li[data-item-id]", has_text=name)).to_have_count(1)
     _saved(page)
+    # The results are asked for again: they now say the item is in the draft
+    expect(page.locator("#search-results li", has_text=name)).to_contain_text("In this draft")
+    expect(page.get_by_label("Search courses and groups")).to_be_focused()
 
 
 def test_an_admin_builds_publishes_and_compares_a_package(live_server, page: Page, shoot) -> None:
@@ -105,6 +108,7 @@ def test_an_admin_builds_publishes_and_compares_a_package(live_server, page: Pag
     expect(page.get_by_role("heading", name=f"Editing: {GROUP}")).to_be_visible()
     _add(page, "Essentials", "Cybersecurity Essentials (English)")
     _add(page, "Essentials", "Cybersecurity Essentials (Spanish)")
+    shoot(page, "group-editor", docs=True)
     page.get_by_role("link", name="Publish group v1").click()
     page.get_by_role("button", name="Publish group v1").click()
     expect(page.locator(".banner-success")).to_contain_text("is published")

@@ -6,7 +6,7 @@
   "use strict";
 
   var editor, statusEl, revision, conflicted = false, queue = Promise.resolve();
-  var savedAt = null, detailsTimer = null, sortable = null;
+  var savedAt = null, detailsTimer = null, sortable = null, refocusSearch = false;
 
   function setStatus(state, text) {
     statusEl.dataset.state = state;
@@ -84,6 +84,12 @@
           setStatus("saved", "Saved just now");
           var message = response.headers.get("X-Message");
           if (after) { after(message); } else if (message) { announce(message); }
+          var search = document.getElementById("id_q");
+          if (data.get("target") && search && window.htmx) {
+            // The results say what is already in the draft: ask for them again.
+            refocusSearch = true;
+            window.htmx.trigger(search, "search");
+          }
         });
       }).catch(function () {
         setStatus("error", "Not saved: the server could not be reached; try again");
@@ -176,7 +182,13 @@
     details.addEventListener("input", scheduleDetails);
     details.addEventListener("change", scheduleDetails);
     // htmx swaps in new search results: they carry the revision of the page load.
-    document.body.addEventListener("htmx:afterSwap", function () { setRevision(revision); });
+    document.body.addEventListener("htmx:afterSwap", function () {
+      setRevision(revision);
+      if (refocusSearch) {
+        refocusSearch = false;
+        document.getElementById("id_q").focus();
+      }
+    });
     window.addEventListener("beforeunload", function (event) {
       if (statusEl.dataset.state === "saving" || statusEl.dataset.state === "pending") {
         event.preventDefault();
