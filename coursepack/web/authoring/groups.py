@@ -65,7 +65,7 @@ def group_create(request: HttpRequest) -> HttpResponse:
             except DomainError as exc:
                 errors = form_errors(exc, LABELS)
             else:
-                messages.success(request, f"Group {draft.name!r} was created; add its items.")
+                messages.success(request, f"Group “{draft.name}” was created; add its items.")
                 return redirect("web:draft", kind="group", draft_id=draft.pk)
     return render(
         request,
@@ -100,7 +100,7 @@ def group_new_draft(request: HttpRequest, group_id: int) -> HttpResponse:
         return redirect("web:group", group_id=group_id)
     messages.success(
         request,
-        f"Draft v{draft.version_number} of {draft.name!r} was created. Packages keep the "
+        f"Draft v{draft.version_number} of “{draft.name}” was created. Packages keep the "
         "version they pin until an admin takes the new one.",
     )
     return redirect("web:draft", kind="group", draft_id=draft.pk)
@@ -118,7 +118,7 @@ def group_discard(request: HttpRequest, group_version_id: int) -> HttpResponse:
     except DomainError as exc:
         refused(request, exc)
         return redirect("web:group", group_id=view.owner_id)
-    messages.success(request, f"Draft v{view.version_number} of {view.name!r} was discarded.")
+    messages.success(request, f"Draft v{view.version_number} of “{view.name}” was discarded.")
     if overviews.group_library(group_id=view.owner_id):
         return redirect("web:group", group_id=view.owner_id)
     return redirect("web:groups")

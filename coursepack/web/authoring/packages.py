@@ -103,7 +103,7 @@ def package_create(request: HttpRequest) -> HttpResponse:
             errors = form_errors(exc, LABELS)
         else:
             messages.success(
-                request, f"Package {draft.name!r} was created; add its content to draft v1."
+                request, f"Package “{draft.name}” was created; add its content to draft v1."
             )
             return redirect("web:draft", kind="package", draft_id=draft.pk)
     return render(
@@ -213,7 +213,7 @@ def discard_draft(request: HttpRequest, version_id: int) -> HttpResponse:
     except DomainError as exc:
         refused(request, exc)
         return redirect("web:package", package_id=version.package_id)
-    messages.success(request, f"Draft v{version.version_number} of {version.name!r} was discarded.")
+    messages.success(request, f"Draft v{version.version_number} of “{version.name}” was discarded.")
     return redirect("web:package", package_id=version.package_id)
 
 
@@ -261,5 +261,5 @@ def package_delete(request: HttpRequest, package_id: int) -> HttpResponse:
     except DomainError as exc:
         refused(request, exc)
         return _back(package_id)
-    messages.success(request, f"Package {package.name!r} was deleted.")
+    messages.success(request, f"Package “{package.name}” was deleted.")
     return redirect("web:home")

@@ -36,7 +36,9 @@ def nav_link(context: template.Context, url_name: str, label: str) -> str:
     path = request.path if request is not None else ""
     current = path == href if href == "/" else path.startswith(href)
     if href == "/" and request is not None:
-        current = path == "/" or path.startswith("/packages/") or path.startswith("/versions/")
+        current = path == "/" or path.startswith(("/packages/", "/versions/", "/drafts/package/"))
+    elif href == "/groups/":
+        current = path.startswith(("/groups/", "/group-versions/", "/drafts/group/"))
     if current:
         return format_html('<a href="{}" aria-current="page">{}</a>', href, label)
     return format_html('<a href="{}">{}</a>', href, label)
