@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from django.db.models import Q
+from django.db.models import Count, Q
 
 from coursepack import rules
 from coursepack.audit import selectors as audit
@@ -353,10 +353,10 @@ def search_content(
     if exclude_group is not None:
         published = published.exclude(group_id=exclude_group)
     newest: dict[int, CourseGroupVersion] = {}
-    for gv in published.order_by("group_id", "version_number"):
+    for gv in published.annotate(size=Count("items")).order_by("group_id", "version_number"):
         newest[gv.group_id] = gv
     for gv in sorted(newest.values(), key=lambda g: g.name.lower())[:limit]:
-        rule = rules_text(gv.kind, gv.min_count, gv.items.count())
+        rule = rules_text(gv.kind, gv.min_count, gv.size)  # type: ignore[attr-defined]
         hits.append(
             SearchHit("group", gv.group_id, gv.name, f"Group v{gv.version_number} · {rule}")
         )

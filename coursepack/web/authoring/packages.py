@@ -29,7 +29,7 @@ from coursepack.web.authoring.errors import FormErrors, form_errors
 
 LABELS = {"name": "Name", "description": "Description", "category": "Category"}
 ENROLLMENTS_PER_PAGE = 25
-PACKAGES_PER_PAGE = 30
+PACKAGES_PER_PAGE = 20
 STATUS_FILTERS = [
     ("", "Any status"),
     ("not_started", "Not started"),
