@@ -352,14 +352,18 @@ def search_content(
         published = published.filter(name__icontains=text)
     if exclude_group is not None:
         published = published.exclude(group_id=exclude_group)
-    newest: dict[int, CourseGroupVersion] = {}
-    for gv in published.annotate(size=Count("items")).order_by("group_id", "version_number"):
-        newest[gv.group_id] = gv
-    for gv in sorted(newest.values(), key=lambda g: g.name.lower())[:limit]:
-        rule = rules_text(gv.kind, gv.min_count, gv.size)  # type: ignore[attr-defined]
-        hits.append(
-            SearchHit("group", gv.group_id, gv.name, f"Group v{gv.version_number} · {rule}")
-        )
+    newest: dict[int, tuple[str, int, str, int | None, int]] = {}
+    for row in (
+        published.annotate(size=Count("items"))
+        .order_by("group_id", "version_number")
+        .values_list("group_id", "name", "version_number", "kind", "min_count", "size")
+    ):
+        newest[row[0]] = row[1:]
+    for group_id, (name, number, kind, min_count, size) in sorted(
+        newest.items(), key=lambda entry: entry[1][0].lower()
+    )[:limit]:
+        rule = rules_text(kind, min_count, size)
+        hits.append(SearchHit("group", group_id, name, f"Group v{number} · {rule}"))
     return hits
 
 
