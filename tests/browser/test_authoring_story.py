@@ -292,12 +292,32 @@ def test_an_admin_builds_publishes_and_compares_a_package(live_server, page: Pag
     expect(page.locator("table.data")).to_contain_text(f"{PACKAGE} v2 → group v1")
     _accessible(page)
     shoot(page, "groups", docs=True)
+    # The other pages built here pass axe too (the styled 404 included)
+    for path in ("/catalog/1/", "/groups/new/", "/groups/1/", "/packages/new/", "/no-such-page/"):
+        page.goto(f"{url}{path}")
+        _accessible(page)
+    expect(page.get_by_role("heading", name="Page not found")).to_be_visible()
+
+    # At 390 px: a new draft v3 in the editor, then discarded from the list
     page.set_viewport_size({"width": 390, "height": 844})
+    page.goto(f"{url}/packages/1/")
+    page.get_by_role("button", name="Create new version from v2").click()
+    expect(page.get_by_role("heading", name=f"Editing: {PACKAGE}")).to_be_visible()
+    assert page_overflows_viewport(page) == 0
+    shoot(page, "draft-editor-phone", docs=True)
     for path, name in (
         ("/", "package-list-phone"),
         ("/catalog/", "catalog-phone"),
+        ("/packages/1/?v=2", "package-page-phone"),
         ("/packages/1/compare/?from=1&to=2", "compare-phone"),
+        ("/versions/3/publish/", "publish-phone"),
     ):
         page.goto(f"{url}{path}")
         assert page_overflows_viewport(page) == 0, path
         shoot(page, name, docs=name == "package-list-phone")
+    page.goto(f"{url}/")
+    page.locator("[data-section=drafts]", has_text=PACKAGE).get_by_role(
+        "button", name="Discard draft"
+    ).click()
+    expect(page.locator(".banner-success")).to_contain_text("Draft v3 of")
+    expect(page.locator("[data-section=drafts]")).to_have_count(0)
