@@ -238,3 +238,16 @@ def test_a_group_pinned_at_an_older_version_offers_the_newer_one(
     )
     item.refresh_from_db()
     assert item.group_version_id == g2.pk
+
+
+def test_the_500_page_is_styled_and_reads_nothing(django_assert_num_queries: Any) -> None:
+    """The 500 page says what happened in plain words without touching the database
+    (which may be what failed)."""
+    from django.test import RequestFactory
+
+    from coursepack.web.errors import server_error
+
+    with django_assert_num_queries(0):
+        response = server_error(RequestFactory().get("/"))
+    assert response.status_code == 500
+    assert "Sorry, something went wrong" in response.content.decode()
