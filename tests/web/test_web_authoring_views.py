@@ -251,3 +251,32 @@ def test_the_500_page_is_styled_and_reads_nothing(django_assert_num_queries: Any
         response = server_error(RequestFactory().get("/"))
     assert response.status_code == 500
     assert "Sorry, something went wrong" in response.content.decode()
+
+
+def test_publishing_for_a_later_date_schedules_it_and_says_what_that_means(
+    admin: Any, client_as_admin: Client
+) -> None:
+    """A future effective date publishes the draft as scheduled; the banner says when it
+    takes effect and that new enrollments get the active version until then."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    v1 = make_published_package(actor=admin, name="Cyber")
+    v2 = packaging.create_draft_from(actor=admin, version_id=v1.pk)
+    when = timezone.localtime() + timedelta(days=7)
+    response = client_as_admin.post(
+        reverse("web:publish", args=[v2.pk]),
+        {
+            "change_notes": "From next week",
+            "effective": "later",
+            "effective_at": when.strftime("%Y-%m-%dT%H:%M"),
+            "inflight_policy": "keep",
+        },
+        follow=True,
+    )
+    page = response.content.decode()
+    assert "Version 2 is scheduled: it takes effect on" in page
+    assert "Until then new enrollments get the active version." in page
+    v2.refresh_from_db()
+    assert v2.status == "scheduled"
