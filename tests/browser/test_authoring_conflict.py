@@ -29,9 +29,7 @@ def _editor_for(browser: Browser, base: str, username: str, draft_id: int) -> Pa
     return page
 
 
-def test_an_edit_made_elsewhere_is_never_overwritten(
-    live_server, browser: Browser, shoot
-) -> None:
+def test_an_edit_made_elsewhere_is_never_overwritten(live_server, browser: Browser, shoot) -> None:
     """Ada renames the draft; Bob, whose page is older, makes GDPR optional: refused,
     told, reloads, does it again. Ada's next edit is refused the same way. In the end
     both changes are in the draft."""
