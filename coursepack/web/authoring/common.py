@@ -5,14 +5,11 @@ from __future__ import annotations
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest
-from django.utils.http import url_has_allowed_host_and_scheme
 
 from coursepack.accounts import api as accounts
 from coursepack.accounts.models import Role
 from coursepack.audit.api import Actor
 from coursepack.errors import DomainError, NotFound
-
-ADMIN_ONLY_HINT = "Only a training admin can change this."
 
 
 def actor(request: HttpRequest) -> Actor:
@@ -31,22 +28,6 @@ def refused(request: HttpRequest, exc: DomainError) -> None:
     if exc.problems:
         text += " " + " ".join(exc.problems)
     messages.error(request, text)
-
-
-def safe_next(request: HttpRequest, fallback: str) -> str:
-    """Return the ``next`` the form asked to go back to, if it is on this site."""
-    target = request.POST.get("next") or request.GET.get("next") or ""
-    if target and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
-        return target
-    return fallback
-
-
-def int_or_404(value: str | None) -> int:
-    """Return ``value`` as a whole number, or raise 404 (an id in a form that is not one)."""
-    try:
-        return int(value or "")
-    except ValueError:
-        raise Http404("That link does not point at anything.") from None
 
 
 def is_admin(request: HttpRequest) -> bool:
