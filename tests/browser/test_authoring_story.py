@@ -171,11 +171,18 @@ def test_an_admin_builds_publishes_and_compares_a_package(live_server, page: Pag
     assert _names(page) == ["GDPR Overview", "Data Protection Basics", "Password Security", GROUP]
     shoot(page, "draft-editor", docs=True)
 
-    # Publish v1 with notes
+    # Publish v1 with notes, from the editor's publish dialog
     page.get_by_role("link", name="Publish v1").click()
-    expect(page.locator("#current-enrollments")).to_contain_text("first version")
+    dialog = page.get_by_role("dialog", name="Publish version 1?")
+    expect(dialog).to_be_visible()
+    expect(dialog.locator("#current-enrollments")).to_contain_text("first version")
     _accessible(page)
-    shoot(page, "publish-v1")
+    shoot(page, "publish-dialog-v1", docs=True)
+    page.keyboard.press("Escape")
+    expect(dialog).to_have_count(0)
+    expect(page.get_by_role("link", name="Publish v1")).to_be_focused()
+    page.keyboard.press("Enter")
+    expect(dialog).to_be_visible()
     page.get_by_role("button", name="Publish v1").click()
     expect(page.locator("#id_change_notes-error")).to_contain_text("Enter change notes")
     page.get_by_label("Change notes").fill("Initial release of 2024 cybersecurity training")
