@@ -319,3 +319,12 @@ def enrollment_events(enrollment: Enrollment) -> list[CompletionEvent]:
         .select_related("course", "recorded_by", "voided_by", "voids")
         .order_by("occurred_at", "id")
     )
+
+
+def get_event(event_id: int) -> CompletionEvent | None:
+    """Return the completion event with its learner, course and recorder, or None."""
+    return (
+        CompletionEvent.objects.select_related("learner", "course", "recorded_by")
+        .filter(pk=event_id)
+        .first()
+    )

@@ -1,12 +1,18 @@
+"""The server-rendered pages, namespace ``web``.
+
+Each area keeps its own URL module, included here with one line.
+"""
+
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from coursepack.web import records, reports, views
+from coursepack.web import records, reports
+from coursepack.web.authoring import packages
 
 app_name = "web"
 
 urlpatterns = [
-    path("", views.home, name="home"),
+    path("", packages.package_list, name="home"),
     path(
         "login/",
         auth_views.LoginView.as_view(
@@ -15,7 +21,10 @@ urlpatterns = [
         name="login",
     ),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
-    path("packages/<int:package_id>/", views.package_detail, name="package"),
+    # Authoring: catalog, groups, packages, drafts, publishing, versions, preview.
+    path("", include("coursepack.web.authoring.urls")),
+    # Operations: enrolment, completions, people, my training.
+    path("", include("coursepack.web.operations.urls")),
     path("reports/", reports.reports, name="reports"),
     path("reports/<str:kind>.csv", reports.report_csv, name="report-csv"),
     path("reports/report.xlsx", reports.report_xlsx, name="report-xlsx"),
@@ -23,5 +32,4 @@ urlpatterns = [
     path("learners/<int:learner_id>/transcript/", records.transcript, name="transcript"),
     path("audit/", records.audit_log, name="audit"),
     path("packages/<int:package_id>/publish-log/", records.publish_log, name="publish-log"),
-    path("", include("coursepack.web.operations.urls")),
 ]

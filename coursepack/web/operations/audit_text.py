@@ -15,9 +15,7 @@ from django.contrib.auth import get_user_model
 
 from coursepack.audit import selectors as audit
 from coursepack.audit.models import AuditEvent
-from coursepack.catalog.models import Course
-from coursepack.learning.models import CompletionEvent, Enrollment
-from coursepack.packaging.models import PackageVersion
+from coursepack.reports.audit_names import audit_targets
 from coursepack.web.templatetags.records import kind_label, policy_label, source_label, status_label
 
 __all__ = ["ReadableRow", "readable_rows"]
@@ -106,26 +104,18 @@ def _load(events: Sequence[AuditEvent]) -> _Names:
                     course_ids.update(_ints([value]))
                 elif key in _VERSION_KEYS:
                     version_ids.update(_ints([value]))
-    enrollments = {
-        e.pk: e
-        for e in Enrollment.objects.filter(pk__in=enrollment_ids).select_related(
-            "learner", "package"
-        )
-    }
-    completions = {
-        c.pk: c
-        for c in CompletionEvent.objects.filter(pk__in=event_ids).select_related(
-            "learner", "course"
-        )
-    }
+    found = audit_targets(
+        enrollment_ids=enrollment_ids,
+        event_ids=event_ids,
+        course_ids=course_ids,
+        version_ids=version_ids,
+    )
+    enrollments, completions = found.enrollments, found.completions
     user_ids |= {e.learner_id for e in enrollments.values()}
     User = get_user_model()
     users = {u.pk: _person(u) for u in User.objects.filter(pk__in=user_ids)}
-    courses = {c.pk: f"{c.code} {c.name}" for c in Course.objects.filter(pk__in=course_ids)}
-    versions = {
-        v.pk: f"{v.package.name} v{v.version_number}"
-        for v in PackageVersion.objects.filter(pk__in=version_ids).select_related("package")
-    }
+    courses = {pk: f"{c.code} {c.name}" for pk, c in found.courses.items()}
+    versions = {pk: f"{v.package.name} v{v.version_number}" for pk, v in found.versions.items()}
     return _Names(
         users=users,
         courses=courses,

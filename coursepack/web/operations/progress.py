@@ -18,7 +18,7 @@ from coursepack.errors import DomainError, NotFound
 from coursepack.learning import api as learning
 from coursepack.learning import roster
 from coursepack.learning import selectors as learning_selectors
-from coursepack.learning.models import CompletionEvent, Enrollment
+from coursepack.learning.models import Enrollment
 from coursepack.packaging import selectors as packaging
 from coursepack.web.access import EVERYONE, role_required
 from coursepack.web.operations.common import ADMINS, done, safe_next, show_error
@@ -132,11 +132,7 @@ def record_completion(request: HttpRequest, enrollment_id: int) -> HttpResponse:
 @role_required(*ADMINS)
 def void_event(request: HttpRequest, event_id: int) -> HttpResponse:
     """Confirm, with a reason, that a completion event no longer counts."""
-    event = (
-        CompletionEvent.objects.select_related("learner", "course", "recorded_by")
-        .filter(pk=event_id)
-        .first()
-    )
+    event = roster.get_event(event_id)
     if event is None:
         raise Http404("There is no such completion event.")
     back = safe_next(request, reverse("web:transcript", args=[event.learner_id]))
