@@ -13,6 +13,7 @@ pages, with a key nobody else has, and with every security header on.
 
 import os
 import secrets
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -277,3 +278,10 @@ STORAGES = {
 LOGIN_URL = "/login/"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "/login/"
+
+# Transcripts mark an entry "recorded late" when it was recorded more than this long
+# after it occurred (PRODUCT.md, "Two timelines"): COURSEPACK_LATE_ENTRY_INTERVAL, in
+# hours (default 72: a weekend's delay is not late).
+COURSEPACK_LATE_ENTRY_INTERVAL = timedelta(
+    hours=float(os.environ.get("COURSEPACK_LATE_ENTRY_INTERVAL", "72"))
+)

@@ -11,5 +11,8 @@ urlpatterns = [
     path("", include("coursepack.web.urls")),
 ]
 
-# A locked database becomes 503 + Retry-After; under /api/ every error is problem+json.
+handler403 = "coursepack.web.errors.forbidden"
+handler404 = "coursepack.web.errors.not_found"
+# A locked database becomes 503 + Retry-After; under /api/ every error is problem+json;
+# other pages get web's styled 500 (coursepack.http.middleware.server_error_response).
 handler500 = "coursepack.http.middleware.server_error"

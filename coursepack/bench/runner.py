@@ -13,6 +13,7 @@ from __future__ import annotations
 import functools
 import importlib
 import json
+import math
 import os
 import platform
 import random
@@ -32,6 +33,7 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.db import connection, transaction
+from django.db.models import Count
 from django.utils import timezone
 
 from coursepack.accounts import api as accounts
@@ -72,12 +74,13 @@ class Plan:
     http_seconds: float
     http_workers: int
     warmup: int = 3
+    pages: int = 50
 
 
 def plan_for(scale: Scale) -> Plan:
     """Return the sample counts for a scale: fewer at the smoke scale, to stay within seconds."""
     if scale.name == "smoke":
-        return Plan(20, 10, 20, 2, 4, 20, 10, 2, 20, http_workers=1, warmup=2)
+        return Plan(20, 10, 20, 2, 4, 20, 10, 2, 20, http_workers=1, warmup=2, pages=8)
     return Plan(300, 50, 300, 3, 20, 3000, 1000, 8, 60, http_workers=os.cpu_count() or 2)
 
 
@@ -150,7 +153,9 @@ def _read_like_rebuild(tick: Callable[[int], None]) -> int:
     """Read every enrollment and its learner's events, batch by batch, exactly as the
     rebuild does (``learning.selectors.status_batches``), and evaluate nothing."""
     checked = 0
-    for enrollments, _events in learning_selectors.status_batches(learning.LEARNERS_PER_BATCH):
+    for enrollments, _events, _moves in learning_selectors.status_batches(
+        learning.LEARNERS_PER_BATCH
+    ):
         checked += len(enrollments)
         tick(len(enrollments))
     return checked
@@ -424,7 +429,23 @@ class Runner:
                 times.append(took)
         op = Row.of("point-in-time transcript of one learner", times, note=note)
         op.target, op.passed = "p99 <=20 ms", op.p99 is not None and op.p99 <= 20 * MS
-        return [op]
+        if transcript is None:
+            return [op]
+        # The same learners and moments, as known at the moment itself (what the
+        # record showed then): two timelines evaluated, and the changes since listed.
+        known_times = []
+        for index, (learner_id, as_of) in enumerate(zip(learners, moments, strict=False)):
+            took = _timed(functools.partial(transcript, learner_id, as_of, as_of))
+            if index >= self.plan.warmup:
+                known_times.append(took)
+        known = Row.of(
+            "point-in-time transcript as known at that moment (known_at = as_of)",
+            known_times,
+            note="learning.transcript.transcript, compared with as known now",
+        )
+        known.target = "p99 <=20 ms"
+        known.passed = known.p99 is not None and known.p99 <= 20 * MS
+        return [op, known]
 
     # --- 5. bulk enrolment -----------------------------------------------------------
 
@@ -497,6 +518,146 @@ class Runner:
         op.ratio = _ratio(op.median, base.median)
         op.target, op.passed = "ratio <=1.2", op.ratio is not None and op.ratio <= 1.2
         return [op, base]
+
+    # --- 8. authoring pages ------------------------------------------------------------
+
+    def authoring_pages(self) -> list[Row]:
+        """Time the authoring pages in-process (server time: middleware, view, template).
+
+        The floor is the styled 404 page: the same middleware, session and base template
+        with no data read. The 40-item draft is built inside a transaction that is rolled
+        back, so the data set stays as generated.
+        """
+        from django.core import signals
+        from django.db import close_old_connections
+        from django.test import Client
+
+        from coursepack.catalog.models import Course, CourseStatus
+
+        client = Client(HTTP_HOST="localhost")
+        client.force_login(self.admin)
+        history = self.packages[HISTORY_PACKAGE]
+        numbers = list(
+            history.versions.exclude(status="draft")
+            .order_by("version_number")
+            .values_list("version_number", flat=True)
+        )
+        # Requests in one open transaction: keep Django from closing the connection
+        # at each request's end, as its own test client does in tests.
+        signals.request_started.disconnect(close_old_connections)
+        signals.request_finished.disconnect(close_old_connections)
+        rows: list[Row] = []
+        try:
+            with _rolled_back():
+                draft = packaging.create_package(actor=self.admin, name="Bench: 40-item draft")
+                for course_id in (
+                    Course.objects.filter(status=CourseStatus.ACTIVE)
+                    .order_by("pk")
+                    .values_list("pk", flat=True)[:40]
+                ):
+                    packaging.add_item(actor=self.admin, version_id=draft.pk, course_id=course_id)
+                cases = [
+                    ("styled 404 page", "/no-such-page/", 404, True),
+                    ("page: package list (first page)", "/", 200, False),
+                    ("page: package page (most versions)", f"/packages/{history.pk}/", 200, False),
+                    ("page: draft editor, 40 items", f"/drafts/package/{draft.pk}/", 200, False),
+                    (
+                        f"page: compare v{numbers[0]} and v{numbers[-1]}",
+                        f"/packages/{history.pk}/compare/?from={numbers[0]}&to={numbers[-1]}",
+                        200,
+                        False,
+                    ),
+                ]
+                floor_median: float | None = None
+                for label, url, status, is_floor in cases:
+                    times = []
+                    for index in range(self.plan.pages + self.plan.warmup):
+                        started = time.perf_counter()
+                        response = client.get(url)
+                        took = time.perf_counter() - started
+                        if response.status_code != status:
+                            raise RuntimeError(f"{url} answered {response.status_code}")
+                        if index >= self.plan.warmup:
+                            times.append(took)
+                    row = Row.of(label, times, floor=is_floor)
+                    p95 = sorted(times)[max(0, -(-95 * len(times) // 100) - 1)]
+                    row.extra["p95"] = p95
+                    row.note = f"p95 {p95 * 1000:.1f} ms"
+                    if is_floor:
+                        floor_median = row.median
+                    else:
+                        row.ratio = _ratio(row.median, floor_median)
+                        row.target = "p95 <=300 ms (SQLite)"
+                        row.passed = p95 <= 300 * MS
+                    rows.append(row)
+        finally:
+            signals.request_started.connect(close_old_connections)
+            signals.request_finished.connect(close_old_connections)
+        return rows
+
+    # --- 9. the operations pages (server time) ---------------------------------------
+
+    def operations_pages(self) -> list[Row]:
+        """Time three pages through Django's whole stack (middleware, session, view,
+        template) in this process: the time a server spends, without the network.
+
+        A version's enrollments filtered by status (the loaded package's version
+        with the large case's learners, first page), one learner's progress page (as the admin), and
+        "My training" (as the learner).
+        """
+        from django.test import Client
+
+        # The loaded package: the large case's learners all on its active version.
+        loaded = self.packages[LOADED_PACKAGE]
+        biggest = (
+            Enrollment.objects.filter(package=loaded, withdrawn_at__isnull=True)
+            .values("version_id")
+            .annotate(n=Count("id"))
+            .order_by("-n")
+            .first()
+        )
+        if biggest is None:
+            raise RuntimeError(f"{loaded.name} has no enrollments")
+        n = self.plan.pages + self.plan.warmup
+        admin = Client(HTTP_HOST="localhost")
+        admin.force_login(self.admin)
+        picked = self.open_enrollments(n)
+        statuses = ["in_progress", "completed", "not_started"]
+        cases: list[tuple[str, list[tuple[Client, str]]]] = [
+            (
+                f"version's enrollments page ({biggest['n']:,} enrollments), by status",
+                [
+                    (admin, f"/versions/{biggest['version_id']}/enrollments/?status={s}")
+                    for s in (statuses * n)[:n]
+                ],
+            ),
+            ("a learner's progress page", [(admin, f"/enrollments/{e.pk}/") for e in picked]),
+        ]
+        User = get_user_model()
+        learners = {u.pk: u for u in User.objects.filter(pk__in={e.learner_id for e in picked})}
+        mine = []
+        for e in picked:
+            client = Client(HTTP_HOST="localhost")
+            client.force_login(learners[e.learner_id])
+            mine.append((client, "/my-training/"))
+        cases.append(("My training (a learner's home)", mine))
+        rows = []
+        for label, requests in cases:
+            times = []
+            for index, (client, url) in enumerate(requests):
+                started = time.perf_counter()
+                response = client.get(url)
+                took = time.perf_counter() - started
+                if response.status_code != 200:
+                    raise RuntimeError(f"GET {url}: {response.status_code}")
+                if index >= self.plan.warmup:
+                    times.append(took)
+            row = Row.of(label, times, note="server time, in process")
+            p95 = _percentile(times, 0.95)
+            row.target = f"p95 <=300 ms (p95 {p95 * 1000:.0f} ms)"
+            row.passed = p95 <= 300 * MS
+            rows.append(row)
+        return rows
 
     # --- 7. HTTP under load ------------------------------------------------------------
 
@@ -653,6 +814,12 @@ class Runner:
                 row.error = f"the background job {at_end.status}: {at_end.error}"
             rows.append(row)
         return rows
+
+
+def _percentile(samples: list[float], fraction: float) -> float:
+    """Return the nearest-rank percentile of ``samples`` (0 < fraction <= 1)."""
+    ordered = sorted(samples)
+    return ordered[max(0, math.ceil(len(ordered) * fraction) - 1)]
 
 
 def _ratio(value: float | None, floor: float | None) -> float | None:

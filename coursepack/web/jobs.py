@@ -6,14 +6,13 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 
-from coursepack.accounts.models import Role
 from coursepack.audit import api as audit
 from coursepack.errors import NotFound
 from coursepack.jobs import selectors
-from coursepack.web.access import role_required
+from coursepack.web.access import STAFF, role_required
 
 
-@role_required(Role.ADMIN, Role.AUDITOR)
+@role_required(*STAFF)
 def job_page(request: HttpRequest, job_id: int) -> HttpResponse:
     """Show job ``job_id``; the page reloads every few seconds until the job ends."""
     try:
@@ -27,7 +26,7 @@ def job_page(request: HttpRequest, job_id: int) -> HttpResponse:
     )
 
 
-@role_required(Role.ADMIN, Role.AUDITOR)
+@role_required(*STAFF)
 def audit_verification(request: HttpRequest) -> HttpResponse:
     """Verify the audit chain now and say whether it is intact (auditors' page)."""
     report = audit.verify_chain()

@@ -5,9 +5,9 @@ Thin: parse the query, call a selector, render.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime, time
 from typing import Any
+from urllib.parse import urlencode
 
 from django import forms
 from django.core.paginator import Paginator
@@ -19,11 +19,12 @@ from django.utils.dateparse import parse_date, parse_datetime
 from coursepack.accounts import api as accounts
 from coursepack.accounts.models import Role
 from coursepack.audit import selectors as audit
-from coursepack.audit.models import AuditEvent
 from coursepack.errors import InvalidInput, NotFound
+from coursepack.learning import roster
 from coursepack.learning import transcript as transcripts
 from coursepack.packaging import selectors as packaging
 from coursepack.web.access import EVERYONE, STAFF, role_required
+from coursepack.web.operations.audit_text import ReadableRow, readable_rows
 
 PER_PAGE = 50
 
@@ -32,11 +33,11 @@ PER_PAGE = 50
 
 @role_required(*STAFF)
 def learner_list(request: HttpRequest) -> HttpResponse:
-    """List everyone whose transcript can be read, with counts, searchable by name."""
+    """List the learners (not admins or auditors) with their status and counts,
+    searchable by name; each opens their transcript."""
     search = request.GET.get("q", "")
-    page = Paginator(transcripts.learner_directory(search), PER_PAGE).get_page(
-        request.GET.get("page")
-    )
+    learners = roster.learners_only(transcripts.learner_directory(search))
+    page = Paginator(learners, PER_PAGE).get_page(request.GET.get("page"))
     return render(request, "web/learner_list.html", {"page": page, "search": search})
 
 
@@ -63,9 +64,27 @@ def _parse_as_of(value: str) -> tuple[datetime | None, bool]:
     return moment, False
 
 
+def _moment_param(request: HttpRequest, name: str, label: str) -> tuple[datetime | None, bool, str]:
+    """Return the moment of query parameter ``name`` (None when absent or unreadable),
+    whether it was a whole day, and an error message when unreadable."""
+    raw = request.GET.get(name, "")
+    if not raw.strip():
+        return None, False, ""
+    moment, whole_day = _parse_as_of(raw)
+    if moment is None:
+        return (
+            None,
+            False,
+            f"“{raw}” is not a moment: for {label}, give a date (YYYY-MM-DD) or a date "
+            "and time (YYYY-MM-DDTHH:MM). Showing it as of now instead.",
+        )
+    return moment, whole_day, ""
+
+
 @role_required(*EVERYONE)
 def transcript(request: HttpRequest, learner_id: int) -> HttpResponse:
-    """Show a learner's transcript as of ``?as_of=`` (default now); ``?print=1`` for paper.
+    """Show a learner's transcript as of ``?as_of=``, as known at ``?known_at=`` (both
+    default to now); ``?print=1`` for paper.
 
     Admins and auditors may read anyone's; a learner only their own (anyone else's
     is "not found", like a learner who does not exist).
@@ -74,37 +93,40 @@ def transcript(request: HttpRequest, learner_id: int) -> HttpResponse:
     if not staff and request.user.pk != learner_id:
         raise Http404("There is no such learner.")
     now = timezone.now()
-    raw = request.GET.get("as_of", "")
-    error = ""
-    whole_day = False
-    as_of: datetime | None = now
-    if raw.strip():
-        as_of, whole_day = _parse_as_of(raw)
-        if as_of is None:
-            error = (
-                f"“{raw}” is not a moment: give a date (YYYY-MM-DD) or a date and time "
-                "(YYYY-MM-DDTHH:MM). Showing the transcript as of now instead."
-            )
-            as_of, whole_day = now, False
-    assert as_of is not None
+    as_of, whole_day, as_of_error = _moment_param(request, "as_of", "the moment")
+    known_at, known_whole_day, known_error = _moment_param(request, "known_at", "“as known at”")
+    errors = [e for e in (as_of_error, known_error) if e]
     try:
-        found = transcripts.transcript(learner_id, as_of)
+        found = transcripts.transcript(learner_id, as_of or now, known_at)
     except NotFound as exc:
         raise Http404(str(exc)) from exc
+    params = {"as_of": as_of and request.GET["as_of"].strip()}
+    params["known_at"] = known_at and request.GET["known_at"].strip()
+    query = urlencode({k: v for k, v in params.items() if v})
+    then_query = ""
+    if as_of is not None and as_of < found.generated_at:
+        then_query = urlencode({"as_of": params["as_of"], "known_at": params["as_of"]})
     context = {
         "t": found,
         "staff": staff,
-        "error": error,
+        "error": " ".join(errors),
         "whole_day": whole_day,
-        "in_future": as_of > found.generated_at,
-        "is_now": not raw.strip() or bool(error),
-        # The picker shows the moment to the minute, in the current time zone.
-        "as_of_input": timezone.localtime(as_of).strftime("%Y-%m-%dT%H:%M"),
-        "as_of_param": "" if not raw.strip() or error else raw.strip(),
+        "known_whole_day": known_whole_day,
+        "in_future": found.as_of > found.generated_at,
+        "is_now": as_of is None,
+        "known_now": known_at is None,
+        "shown_then": known_at is not None and as_of is not None and known_at == as_of,
+        # The pickers show the moments to the minute, in the current time zone.
+        "as_of_input": timezone.localtime(found.as_of).strftime("%Y-%m-%dT%H:%M"),
+        "known_at_input": (
+            timezone.localtime(known_at).strftime("%Y-%m-%dT%H:%M") if known_at else ""
+        ),
+        "query": query,
+        "then_query": then_query,
         "time_zone": timezone.get_current_timezone_name(),
     }
     template = "web/transcript_print.html" if request.GET.get("print") else "web/transcript.html"
-    return render(request, template, context, status=400 if error else 200)
+    return render(request, template, context, status=400 if errors else 200)
 
 
 # --- the audit log ------------------------------------------------------------------
@@ -155,15 +177,6 @@ class AuditFilterForm(forms.Form):
         )
 
 
-@dataclass(frozen=True)
-class AuditRow:
-    """One audit event as the log page shows it."""
-
-    event: AuditEvent
-    target_kind: str
-    changes: list[str]
-
-
 @role_required(*STAFF)
 def audit_log(request: HttpRequest) -> HttpResponse:
     """The audit log, newest first, 50 to a page, filtered by actor, action, package and days."""
@@ -171,7 +184,7 @@ def audit_log(request: HttpRequest) -> HttpResponse:
     form = AuditFilterForm(request.GET or None, choices=choices)
     filters = form.audit_filters() if request.GET else audit.AuditFilters()
     page = None
-    rows: list[AuditRow] = []
+    rows: list[ReadableRow] = []
     if filters is not None:
         try:
             events = audit.audit_events(filters)
@@ -179,14 +192,7 @@ def audit_log(request: HttpRequest) -> HttpResponse:
             form.add_error(None, exc.message)
         else:
             page = Paginator(events, PER_PAGE).get_page(request.GET.get("page"))
-            rows = [
-                AuditRow(
-                    event=e,
-                    target_kind=audit.target_kind(e.target_type),
-                    changes=audit.change_summary(e.before, e.after),
-                )
-                for e in page.object_list
-            ]
+            rows = readable_rows(list(page.object_list))
     filtered = any(request.GET.get(k) for k in ("actor", "action", "package", "from", "to"))
     return render(
         request,

@@ -80,7 +80,8 @@ def test_transcripts_now_and_as_of_earlier_moments(
     live_server: Any, page: Page, screenshot: Any, history: dict[str, Any]
 ) -> None:
     """Now, Alice's HR enrollment is in progress (a completion was voided); as of the day
-    before the void it was complete and the event counted, marked as voided later.
+    before the void, as known now, too (a void corrects the record); as known then it was
+    complete and the event counted, marked as voided later.
     Dave, moved from v2 to v3 at the publish, shows v2 before it and v3 after."""
     _sign_in(page, live_server.url)
     page.click("nav >> text=Learners")
@@ -100,8 +101,17 @@ def test_transcripts_now_and_as_of_earlier_moments(
     page.fill("#as-of", _picker(history["voided"] - DAY))
     page.click("form.as-of button[type=submit]")
 
-    # Then the enrollment was complete then, and the event counted, voided later
+    # Then, as known now, the void corrects the record: the event never counted
     expect(page.locator(".as-of-line")).to_contain_text("As of")
+    hr = page.locator("tr.enrollment", has_text="HR Compliance Package")
+    expect(hr.locator(".badge")).to_have_text("In progress")
+    expect(page.locator("tr.event", has_text="Handling Customer Data")).to_contain_text("Voided")
+
+    # And as known at that moment (what the record showed then), it was complete and
+    # the event counted, marked as voided later
+    page.fill("#known-at", _picker(history["voided"] - DAY))
+    page.click("form.as-of button[type=submit]")
+    expect(page.locator(".as-of-line")).to_contain_text("then")
     hr = page.locator("tr.enrollment", has_text="HR Compliance Package")
     expect(hr.locator(".badge")).to_have_text("Completed")
     voided_row = page.locator("tr.event", has_text="Handling Customer Data")

@@ -26,7 +26,18 @@ from coursepack.bench import runner
 from coursepack.bench.measure import render_table
 from coursepack.bench.scales import SCALES, scale_named
 
-_OPERATIONS = ("rebuild", "completion", "counts", "transcript", "bulk", "publish", "http", "load")
+_OPERATIONS = (
+    "rebuild",
+    "completion",
+    "counts",
+    "transcript",
+    "bulk",
+    "publish",
+    "authoring_pages",
+    "operations_pages",
+    "http",
+    "load",
+)
 
 
 class Command(BaseCommand):
@@ -73,6 +84,8 @@ class Command(BaseCommand):
             "transcript": bench.transcript,
             "bulk": bench.bulk_enroll,
             "publish": bench.publish,
+            "authoring_pages": bench.authoring_pages,
+            "operations_pages": bench.operations_pages,
             "http": lambda: bench.http(log_dir),
             "load": lambda: bench.load(manage_py, log_dir),
         }

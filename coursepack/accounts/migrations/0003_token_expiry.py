@@ -17,7 +17,7 @@ def expire_existing_tokens(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('accounts', '0001_initial'),
+        ('accounts', '0002_account_username_key'),
     ]
 
     operations = [
