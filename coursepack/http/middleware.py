@@ -157,9 +157,10 @@ def server_error_response(request: HttpRequest, exc: BaseException | None) -> Ht
     logger.error("Server error on %s %s", request.method, request.path, exc_info=exc)
     if _is_api(request):
         return problem_response(status=500, code="server_error", detail=_DETAILS[500])
+    # The styled page, rendered without the request: the database may be the cause.
     return HttpResponse(
-        render_to_string("web/500.html", request=request)
-        if _template_exists("web/500.html")
+        render_to_string("web/errors/500.html")
+        if _template_exists("web/errors/500.html")
         else "Server error: nothing was changed; the error was logged.",
         status=500,
     )
