@@ -192,3 +192,17 @@ def test_an_altered_checkpoint_is_refused(tmp_path: Path) -> None:
 
     with pytest.raises(CommandError, match="signature does not match"):
         call_command("verify_audit", "--checkpoint", str(path))
+
+
+def test_account_changes_through_the_services_keep_the_log_verifiable() -> None:
+    """Every audited account change records the row as it is after the change."""
+    admin = make_admin()
+    user = accounts.create_user(actor=admin, username="lifecycle", role="learner")
+    accounts.set_role(actor=admin, user_id=user.pk, role="auditor")
+    accounts.deactivate_user(actor=admin, user_id=user.pk)
+    accounts.reactivate_user(actor=admin, user_id=user.pk)
+    accounts.reset_password(actor=admin, user_id=user.pk)
+
+    report = audit.verify_chain()
+
+    assert report.intact, report.reason
