@@ -664,8 +664,8 @@ class ImpactPreview:
     policies: list[PolicyImpact]
 
 
-def _fraction(done: int, needed: int) -> float:
-    return 1.0 if needed == 0 else done / needed
+def _remaining(done: int, needed: int) -> int:
+    return max(0, needed - done)
 
 
 def preview_publish(*, version_id: int) -> ImpactPreview:
@@ -696,7 +696,9 @@ def preview_publish(*, version_id: int) -> ImpactPreview:
             )
             was_complete = enrollment.status == "completed"
             now_complete = summary.status == rules.EnrollmentStatus.COMPLETED
-            further = _fraction(summary.done, summary.needed) < _fraction(
+            # Further from completion means more work left, not a smaller fraction:
+            # an item becoming optional turns 1/3 into 0/2 with the same two left.
+            further = _remaining(summary.done, summary.needed) > _remaining(
                 enrollment.progress_done, enrollment.progress_needed
             )
             outcomes[enrollment.status].append(

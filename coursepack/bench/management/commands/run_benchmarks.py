@@ -26,7 +26,16 @@ from coursepack.bench import runner
 from coursepack.bench.measure import render_table
 from coursepack.bench.scales import SCALES, scale_named
 
-_OPERATIONS = ("rebuild", "completion", "counts", "transcript", "bulk", "publish", "http")
+_OPERATIONS = (
+    "rebuild",
+    "completion",
+    "counts",
+    "transcript",
+    "bulk",
+    "publish",
+    "pages",
+    "http",
+)
 
 
 class Command(BaseCommand):
@@ -73,6 +82,7 @@ class Command(BaseCommand):
             "transcript": bench.transcript,
             "bulk": bench.bulk_enroll,
             "publish": bench.publish,
+            "pages": bench.pages,
             "http": lambda: bench.http(log_dir),
         }
         for name in _OPERATIONS:
