@@ -33,7 +33,8 @@ _OPERATIONS = (
     "transcript",
     "bulk",
     "publish",
-    "pages",
+    "authoring_pages",
+    "operations_pages",
     "http",
 )
 
@@ -82,7 +83,8 @@ class Command(BaseCommand):
             "transcript": bench.transcript,
             "bulk": bench.bulk_enroll,
             "publish": bench.publish,
-            "pages": bench.pages,
+            "authoring_pages": bench.authoring_pages,
+            "operations_pages": bench.operations_pages,
             "http": lambda: bench.http(log_dir),
         }
         for name in _OPERATIONS:
