@@ -21,9 +21,19 @@ __all__ = [
     "event_rows_by_learner",
     "events_by_learner",
     "get_enrollment",
+    "open_enrollment_learner_ids",
     "status_batches",
     "to_rule_event",
 ]
+
+
+def open_enrollment_learner_ids(package_id: int) -> set[int]:
+    """Return the ids of the learners with an open (not withdrawn) enrollment in the package."""
+    return set(
+        Enrollment.objects.filter(package_id=package_id, withdrawn_at__isnull=True)
+        .order_by()
+        .values_list("learner_id", flat=True)
+    )
 
 
 def get_enrollment(enrollment_id: int) -> Enrollment:

@@ -233,6 +233,16 @@ def _check_text_inputs(
     return name, description
 
 
+def _check_past(problems: Problems, field: str, moment: datetime | None, now: datetime) -> None:
+    """Check a moment given for history written after the fact: aware and not in the future."""
+    if moment is None:
+        return
+    if timezone.is_naive(moment):
+        problems.add(field, "must include a time zone")
+    elif moment > now:
+        problems.add(field, "cannot be in the future")
+
+
 def _check_notes(notes: str) -> str:
     with collecting() as problems:
         notes = problems.text("notes", notes, max_length=_TEXT_MAX, required=False)
@@ -593,9 +603,16 @@ def publish_group_version(
     group_version_id: int,
     change_notes: str = "",
     expected_revision: int | None = None,
+    published_at: datetime | None = None,
 ) -> CourseGroupVersion:
-    """Publish a group draft; from then on it never changes and may be pinned."""
+    """Publish a group draft; from then on it never changes and may be pinned.
+
+    ``published_at`` stamps the publish with a past moment (a group migrated from
+    another system); the audit record is stamped with now, when it was written.
+    """
     change_notes = _check_notes(change_notes)
+    with collecting("The group cannot be published.") as checks:
+        _check_past(checks, "published_at", published_at, timezone.now())
     with transaction.atomic():
         gv = _lock_group(group_version_id)
         if gv.status != GroupVersionStatus.DRAFT:
@@ -611,7 +628,7 @@ def publish_group_version(
         before = _group_snapshot(gv)
         now = timezone.now()
         gv.status = GroupVersionStatus.PUBLISHED
-        gv.published_at = now
+        gv.published_at = published_at or now
         gv.published_by = _user(actor)
         gv.change_notes = change_notes
         gv.save()
@@ -707,20 +724,30 @@ def discard_group_draft(*, actor: Actor, group_version_id: int) -> None:
 
 
 def create_package(
-    *, actor: Actor, name: str, description: str = "", category: str = ""
+    *,
+    actor: Actor,
+    name: str,
+    description: str = "",
+    category: str = "",
+    created_at: datetime | None = None,
 ) -> PackageVersion:
-    """Create a package and return its draft version 1."""
+    """Create a package and return its draft version 1.
+
+    ``created_at`` keeps a past creation time (a package migrated from another
+    system); the audit record is stamped with now, when it was written.
+    """
     with collecting("The package cannot be created.") as problems:
         name_, description_ = _check_text_inputs(problems, name, description)
         category = problems.text("category", category, max_length=100, required=False)
-    with transaction.atomic():
         now = timezone.now()
+        _check_past(problems, "created_at", created_at, now)
+    with transaction.atomic():
         package = Package.objects.create(
             name=name_ or "",
             description=description_ or "",
             category=category,
-            created_at=now,
-            updated_at=now,
+            created_at=created_at or now,
+            updated_at=created_at or now,
             created_by=_user(actor),
         )
         version = PackageVersion.objects.create(
@@ -728,7 +755,7 @@ def create_package(
             version_number=1,
             name=package.name,
             description=package.description,
-            created_at=now,
+            created_at=package.created_at,
             created_by=_user(actor),
         )
         audit.record(
@@ -1134,6 +1161,7 @@ def publish_version(
     effective_at: datetime | None = None,
     expected_revision: int | None = None,
     inflight_policy: InFlightPolicyName = "keep",
+    published_at: datetime | None = None,
 ) -> PublishOutcome:
     """Publish a draft.
 
@@ -1143,8 +1171,19 @@ def publish_version(
     new enrollments get on that date, with no job needing to run. Learners
     already enrolled stay on their version unless ``inflight_policy`` says to
     move them (see ``learning.api.move_inflight``).
+
+    ``published_at`` records a publish that happened in the past, in another
+    system (a migration): the version is published and in effect from that
+    moment. Only a package's first publish can be back-dated, so no history of
+    this system is rewritten; the audit record is stamped with now.
     """
     change_notes = _check_notes(change_notes)
+    with collecting("The version cannot be published.") as checks:
+        _check_past(checks, "published_at", published_at, timezone.now())
+        if published_at is not None and effective_at is not None:
+            checks.add("published_at", "give either published_at or effective_at, not both")
+        if published_at is not None and inflight_policy != "keep":
+            checks.add("inflight_policy", "a back-dated first publish has no one to move")
     with transaction.atomic():
         package, version = _lock_version(version_id)
         if version.status != VersionStatus.DRAFT:
@@ -1163,6 +1202,19 @@ def publish_version(
                 problems=[
                     "inflight_policy: publish now to move enrolled learners, or keep them "
                     "on their version"
+                ],
+            )
+        if (
+            published_at is not None
+            and PackageVersion.objects.filter(package=package)
+            .exclude(status=VersionStatus.DRAFT)
+            .exists()
+        ):
+            raise InvalidInput(
+                "Only a package's first publish can be back-dated.",
+                problems=[
+                    "published_at: this package already has published history; publish now "
+                    "instead (history cannot be rewritten by back-dating a version)"
                 ],
             )
         problems = publish_problems(version.pk)
@@ -1199,9 +1251,9 @@ def publish_version(
         version.status = (
             VersionStatus.PUBLISHED if scheduled_for is None else VersionStatus.SCHEDULED
         )
-        version.published_at = now
+        version.published_at = published_at or now
         version.published_by = _user(actor)
-        version.effective_from = scheduled_for or now
+        version.effective_from = scheduled_for or published_at or now
         version.change_notes = change_notes
         version.save()
         moved = 0
@@ -1220,7 +1272,7 @@ def publish_version(
             version=version,
             action=PublishAction.PUBLISHED if scheduled_for is None else PublishAction.SCHEDULED,
             previous_version=current,
-            occurred_at=now,
+            occurred_at=version.published_at,
             actor=_user(actor),
             effective_from=version.effective_from,
             change_notes=change_notes,
