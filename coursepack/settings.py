@@ -33,6 +33,8 @@ INSTALLED_APPS = [
     "coursepack.packaging",
     "coursepack.learning",
     "coursepack.audit",
+    # Above learning: legacy migration and package files (import_legacy, export_package, ...).
+    "coursepack.interchange",
     "coursepack.web",
     # Benchmark data generator and runner (manage.py generate_scale_data, run_benchmarks).
     "coursepack.bench",

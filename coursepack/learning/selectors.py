@@ -22,6 +22,7 @@ __all__ = [
     "events_by_learner",
     "get_enrollment",
     "open_enrollment_learner_ids",
+    "recorded_external_ids",
     "status_batches",
     "to_rule_event",
 ]
@@ -33,6 +34,15 @@ def open_enrollment_learner_ids(package_id: int) -> set[int]:
         Enrollment.objects.filter(package_id=package_id, withdrawn_at__isnull=True)
         .order_by()
         .values_list("learner_id", flat=True)
+    )
+
+
+def recorded_external_ids(external_ids: Iterable[str]) -> set[str]:
+    """Return those of these external ids that an event already carries."""
+    return set(
+        CompletionEvent.objects.filter(external_id__in=list(external_ids))
+        .order_by()
+        .values_list("external_id", flat=True)
     )
 
 
