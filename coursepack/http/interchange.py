@@ -23,10 +23,16 @@ class ExportQuery(Schema):
     history: bool = False
 
 
+_FILE = package_files.inlined_schema()
+
+
 @router.get(
     "/packages/{package_id}/export",
     response=responses({200: dict[str, Any]}, 404),
     tags=["package files"],
+    openapi_extra={
+        "responses": {"200": {"content": {"application/json": {"schema": _FILE}}}},
+    },
 )
 def export_package(request: HttpRequest, package_id: int, query: Query[ExportQuery]) -> Any:
     """Return the package as a package file (JSON; see docs/schema/package.schema.json):
@@ -61,6 +67,9 @@ class ImportOut(Schema):
     "/package-files",
     response=responses({201: ImportOut}, 404, 409),
     tags=["package files"],
+    openapi_extra={
+        "requestBody": {"content": {"application/json": {"schema": _FILE}}, "required": True},
+    },
 )
 def import_package(
     request: HttpRequest,

@@ -47,6 +47,7 @@ __all__ = [
     "dumps",
     "export_package",
     "import_package",
+    "inlined_schema",
     "loads",
     "schema",
     "validate",
@@ -61,6 +62,26 @@ def schema() -> dict[str, Any]:
     """Return the published JSON Schema of package files."""
     loaded: dict[str, Any] = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
     return loaded
+
+
+def inlined_schema() -> dict[str, Any]:
+    """Return the schema with its ``$defs`` written in place (for embedding in OpenAPI,
+    where ``#/$defs/...`` would point at the OpenAPI document instead)."""
+    full = schema()
+    defs = full.get("$defs", {})
+
+    def inline(node: Any) -> Any:
+        if isinstance(node, dict):
+            ref = node.get("$ref")
+            if isinstance(ref, str) and ref.startswith("#/$defs/"):
+                return inline(defs[ref.removeprefix("#/$defs/")])
+            return {k: inline(v) for k, v in node.items() if k not in ("$defs", "$schema", "$id")}
+        if isinstance(node, list):
+            return [inline(v) for v in node]
+        return node
+
+    result: dict[str, Any] = inline(full)
+    return result
 
 
 def validate(document: Any) -> None:

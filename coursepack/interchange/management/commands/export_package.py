@@ -22,9 +22,7 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("package_id", type=int)
         which = parser.add_mutually_exclusive_group()
-        which.add_argument(
-            "--number", type=int, help="version number (default: the active one)"
-        )
+        which.add_argument("--number", type=int, help="version number (default: the active one)")
         which.add_argument("--history", action="store_true", help="every version, oldest first")
         parser.add_argument("--format", choices=["json", "yaml"], default="json")
         parser.add_argument("--output", type=Path, help="file to write (default: stdout)")
