@@ -36,6 +36,8 @@ INSTALLED_APPS = [
     # Above learning: legacy migration and package files (import_legacy, export_package, ...).
     "coursepack.interchange",
     "coursepack.web",
+    # Demo data for `make run` (manage.py load_demo); above every domain app.
+    "coursepack.demo",
     # Benchmark data generator and runner (manage.py generate_scale_data, run_benchmarks).
     "coursepack.bench",
 ]
