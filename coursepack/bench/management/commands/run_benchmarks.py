@@ -22,11 +22,20 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from coursepack.bench import runner
+from coursepack.bench import migration, runner
 from coursepack.bench.measure import render_table
 from coursepack.bench.scales import SCALES, scale_named
 
-_OPERATIONS = ("rebuild", "completion", "counts", "transcript", "bulk", "publish", "http")
+_OPERATIONS = (
+    "rebuild",
+    "completion",
+    "counts",
+    "transcript",
+    "bulk",
+    "publish",
+    "migration",
+    "http",
+)
 
 
 class Command(BaseCommand):
@@ -73,6 +82,7 @@ class Command(BaseCommand):
             "transcript": bench.transcript,
             "bulk": bench.bulk_enroll,
             "publish": bench.publish,
+            "migration": lambda: migration.migration_rows(scale),
             "http": lambda: bench.http(log_dir),
         }
         for name in _OPERATIONS:
