@@ -87,9 +87,13 @@ class Command(BaseCommand):
                     self.stdout.write(plan.describe())
                     self.stdout.write(report.to_markdown())
                     return
-                self._write(report, options["report"])
+                # Written first, so that a refused or failed run leaves its report too.
+                self._write(report, options["report"], quiet=True)
                 try:
                     legacy.migrate(source, plan, progress=progress)
+                except DomainError:
+                    self.stderr.write(self._written(options["report"]))
+                    raise
                 finally:
                     close_bars()
                 self._write(report, options["report"])
@@ -97,8 +101,12 @@ class Command(BaseCommand):
         except DomainError as error:
             raise CommandError(str(error)) from None
 
-    def _write(self, report: legacy.Report, prefix: Path) -> None:
+    def _written(self, prefix: Path) -> str:
+        return f"Report written to {prefix}.md and {prefix}.json"
+
+    def _write(self, report: legacy.Report, prefix: Path, *, quiet: bool = False) -> None:
         prefix.parent.mkdir(parents=True, exist_ok=True)
         Path(f"{prefix}.md").write_text(report.to_markdown(rows_listed=10**9), encoding="utf-8")
         Path(f"{prefix}.json").write_text(report.to_json(), encoding="utf-8")
-        self.stderr.write(f"Report written to {prefix}.md and {prefix}.json")
+        if not quiet:
+            self.stderr.write(self._written(prefix))
