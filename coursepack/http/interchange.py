@@ -2,23 +2,26 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from django.http import HttpRequest
 from ninja import Body, Query, Router, Schema, Status
+from pydantic import Field
 
 from coursepack.http.auth import ADMIN, READERS, require
 from coursepack.http.problems import responses
-from coursepack.http.schemas import Id
 from coursepack.interchange import package_files
 from coursepack.packaging import selectors
 
 router = Router()
 
+# Query strings are text: a strict integer would refuse every one.
+QueryId = Annotated[int, Field(ge=1, le=2**53)]
+
 
 class ExportQuery(Schema):
     # The version number; default: the active version (else the newest).
-    version: Id | None = None
+    version: QueryId | None = None
     # Every version, oldest first (``version`` is then ignored).
     history: bool = False
 
@@ -50,7 +53,7 @@ class ImportQuery(Schema):
     # Create the courses the catalog does not have, from the file.
     create_courses: bool = False
     # Make the next draft of this package instead of creating a new package.
-    into: Id | None = None
+    into: QueryId | None = None
 
 
 class ImportOut(Schema):
