@@ -591,8 +591,14 @@ class _Generator:
                 for enrolled, li, package, version, withdrawn in enrollments:
                     withdrawn_at = self.moment(withdrawn) if withdrawn is not None else None
                     # As learning.selectors.evaluate_enrollment: a withdrawn
-                    # enrollment is frozen as of its withdrawal.
-                    evaluation = rules.evaluate(version.tree, by_learner.get(li, ()), withdrawn_at)
+                    # enrollment keeps what it had as of its withdrawal (as known
+                    # now), and it is never complete before its enrolment.
+                    evaluation = rules.evaluate(
+                        version.tree,
+                        by_learner.get(li, ()),
+                        withdrawn_at,
+                        on_version_since=self.moment(enrolled),
+                    )
                     status = str(evaluation.status)
                     statuses[status] = statuses.get(status, 0) + 1
                     enrollment_rows.append(

@@ -1084,11 +1084,15 @@ def analyse(
         # Legacy statuses against the engine.
         marked = [r for r in rows.enrollments if (r[5] or "").strip().lower() == "completed"]
         if marked:
-            event_rows = [(c[0], c[1], c[2], c[3], None) for c in rows.completions]
+            # Recorded when it occurred: the legacy system has no other record time.
+            event_rows: list[rules.EventRow] = [
+                (c[0], c[1], c[2], c[3], None, c[3]) for c in rows.completions
+            ]
             facts = rules.course_facts_from_rows(event_rows)
             for row in marked:
                 assert row[2] is not None
-                summary = status_rules[row[2]].summarize(facts)
+                since = row[3] or planned[row[2]].legacy.created_at
+                summary = status_rules[row[2]].summarize(facts, since)
                 if summary.status != rules.EnrollmentStatus.COMPLETED:
                     tree = trees.get(row[2]) or trees.setdefault(
                         row[2], _tree(planned[row[2]], names)
@@ -1099,6 +1103,7 @@ def analyse(
                             rules.LearnerEvent(c[0], c[1], rules.EventKind(c[2]), c[3])
                             for c in rows.completions
                         ],
+                        on_version_since=since,
                     )
                     report.add(
                         "status_mismatches",

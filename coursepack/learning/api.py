@@ -208,7 +208,8 @@ def enroll(
         )
         rule = packaging.status_rule(version.pk)
         events = selectors.event_rows_by_learner([learner.pk], rule.course_ids)
-        _apply(enrollment, rule.summarize(rules.course_facts_from_rows(events.get(learner.pk, []))))
+        facts = rules.course_facts_from_rows(events.get(learner.pk, []))
+        _apply(enrollment, rule.summarize(facts, now))
         try:
             with transaction.atomic():
                 enrollment.save()
@@ -310,7 +311,7 @@ def bulk_enroll(
                         enrolled_by_id=enrolled_by,
                     )
                     facts = rules.course_facts_from_rows(events.get(learner_id, []))
-                    _apply(enrollment, rule.summarize(facts))
+                    _apply(enrollment, rule.summarize(facts, enrollment.enrolled_at))
                     rows.append(enrollment)
                     enrolled_ids.append(learner_id)
             Enrollment.objects.bulk_create(rows, batch_size=1000)
@@ -336,7 +337,9 @@ def bulk_enroll(
 
 
 def withdraw(*, actor: Actor, enrollment_id: int, notes: str = "") -> Enrollment:
-    """Withdraw an enrollment; its record and status as of withdrawal are kept."""
+    """Withdraw an enrollment; its record is kept, and its status is from now on what the
+    learner had as of the withdrawal, as known now (a completion dated before the
+    withdrawal and recorded after it still counts)."""
     with transaction.atomic():
         try:
             learner_id = Enrollment.objects.values_list("learner_id", flat=True).get(
@@ -371,26 +374,39 @@ def withdraw(*, actor: Actor, enrollment_id: int, notes: str = "") -> Enrollment
     return enrollment
 
 
-def _summaries(
-    enrollments: Iterable[tuple[int, int, int, datetime | None]],
-    events: dict[int, list[rules.EventRow]],
-) -> Iterator[rules.StatusSummary]:
-    """Compute the cached status of each (id, learner, version, withdrawn_at) from the
-    learners' event rows; each learner's facts are gathered once for all enrollments.
+#: What an enrollment's cached status is computed from: (id, learner, version,
+#: withdrawn_at, enrolled_at).
+_Key = tuple[int, int, int, datetime | None, datetime]
 
-    A withdrawn enrollment is frozen: it is computed as of its withdrawal.
+
+def _summaries(
+    enrollments: Iterable[_Key],
+    events: dict[int, list[rules.EventRow]],
+    moved: dict[int, datetime],
+) -> Iterator[rules.StatusSummary]:
+    """Compute the cached status of each enrollment from the learners' event rows and
+    the enrollments' last moves (``moved``); each learner's facts are gathered once for
+    all enrollments.
+
+    The cache is "as of now, as known now", except that a withdrawn enrollment keeps
+    what the learner had as of its withdrawal (as known now). ``completed_at`` is
+    never before the enrollment got onto its version (enrolment or last move).
     """
     status_rules: dict[int, rules.StatusRule] = {}
     facts: dict[int, rules.CourseFacts] = {}
-    for _, learner_id, version_id, withdrawn_at in enrollments:
+    for enrollment_id, learner_id, version_id, withdrawn_at, enrolled_at in enrollments:
         rule = status_rules.get(version_id)
         if rule is None:
             # Once per call: the rule cache only learns a version once its publish
             # has committed, so inside that publish every lookup would load it again.
             rule = status_rules[version_id] = packaging.status_rule(version_id)
+        since = enrolled_at
+        last_move = moved.get(enrollment_id)
+        if last_move is not None and last_move > since:
+            since = last_move
         if withdrawn_at is not None:
             yield rule.summarize(
-                rules.course_facts_from_rows(events.get(learner_id, ()), withdrawn_at)
+                rules.course_facts_from_rows(events.get(learner_id, ()), withdrawn_at), since
             )
             continue
         learner_facts = facts.get(learner_id)
@@ -398,7 +414,7 @@ def _summaries(
             learner_facts = facts[learner_id] = rules.course_facts_from_rows(
                 events.get(learner_id, ())
             )
-        yield rule.summarize(learner_facts)
+        yield rule.summarize(learner_facts, since)
 
 
 def _refresh(
@@ -410,10 +426,27 @@ def _refresh(
     limits the events read to those courses.
     """
     events = selectors.event_rows_by_learner({e.learner_id for e in enrollments}, course_ids)
-    keys = [(e.pk, e.learner_id, e.version_id, e.withdrawn_at) for e in enrollments]
+    keys = [(e.pk, e.learner_id, e.version_id, e.withdrawn_at, e.enrolled_at) for e in enrollments]
+    summaries = list(_summaries(keys, events, {}))
+    # A move matters only to a completion (completed_at is never before it): read the
+    # moves of the completed enrollments alone, so a write that completes nothing
+    # costs no extra query.
+    completed = [
+        key
+        for key, summary in zip(keys, summaries, strict=True)
+        if summary.status == rules.EnrollmentStatus.COMPLETED
+    ]
+    if completed:
+        moved = selectors.latest_moves(key[0] for key in completed)
+        if moved:
+            again = iter(_summaries([k for k in completed if k[0] in moved], events, moved))
+            summaries = [
+                next(again) if key[0] in moved else summary
+                for key, summary in zip(keys, summaries, strict=True)
+            ]
     return [
         enrollment
-        for enrollment, summary in zip(enrollments, _summaries(keys, events), strict=True)
+        for enrollment, summary in zip(enrollments, summaries, strict=True)
         if _apply(enrollment, summary)
     ]
 
@@ -737,10 +770,11 @@ def import_completions(
 
 
 def void_event(*, actor: Actor, event_id: int, reason: str) -> RecordResult:
-    """Void a completion event: a new event says it no longer counts, from now on.
+    """Void a completion event: a new event corrects the record.
 
-    The voided event stays on the record; point-in-time answers before the void
-    still count it, answers after do not.
+    The voided event stays on the record. As known from now on it never happened,
+    at any moment; answers as known before the void (``known_at`` earlier than
+    now) still count it.
     """
     with collecting("The event cannot be voided.") as problems:
         reason = problems.text("reason", reason, max_length=20_000)
@@ -813,8 +847,8 @@ class ImpactPreview:
     policies: list[PolicyImpact]
 
 
-def _fraction(done: int, needed: int) -> float:
-    return 1.0 if needed == 0 else done / needed
+def _remaining(done: int, needed: int) -> int:
+    return max(0, needed - done)
 
 
 def preview_publish(*, version_id: int) -> ImpactPreview:
@@ -839,12 +873,15 @@ def preview_publish(*, version_id: int) -> ImpactPreview:
         rows = list(Enrollment.objects.filter(pk__in=chunk))
         events = selectors.event_rows_by_learner([e.learner_id for e in rows], rule.course_ids)
         for enrollment in rows:
+            # Were they moved now, they would be on the new version from now on.
             summary = rule.summarize(
-                rules.course_facts_from_rows(events.get(enrollment.learner_id, []))
+                rules.course_facts_from_rows(events.get(enrollment.learner_id, [])), now
             )
             was_complete = enrollment.status == "completed"
             now_complete = summary.status == rules.EnrollmentStatus.COMPLETED
-            further = _fraction(summary.done, summary.needed) < _fraction(
+            # Further from completion means more work left, not a smaller fraction:
+            # an item becoming optional turns 1/3 into 0/2 with the same two left.
+            further = _remaining(summary.done, summary.needed) > _remaining(
                 enrollment.progress_done, enrollment.progress_needed
             )
             outcomes[enrollment.status].append(
@@ -962,12 +999,12 @@ def rebuild_statuses(
     the number of enrollments checked in each batch.
     """
     report = RebuildReport(fixed=fix)
-    for enrollments, events in selectors.status_batches(learners_per_batch):
-        keys = [row[:4] for row in enrollments]
+    for enrollments, events, moved in selectors.status_batches(learners_per_batch):
+        keys = [row[:5] for row in enrollments]
         drifted = [
             row[0]
-            for row, summary in zip(enrollments, _summaries(keys, events), strict=True)
-            if row[4:] != _cached(summary)
+            for row, summary in zip(enrollments, _summaries(keys, events, moved), strict=True)
+            if row[5:] != _cached(summary)
         ]
         if drifted:
             with transaction.atomic():

@@ -7,11 +7,11 @@ from collections.abc import Iterable, Iterator
 from datetime import datetime
 from typing import Any
 
-from django.db.models import BigIntegerField, Count, ExpressionWrapper, F, QuerySet
+from django.db.models import BigIntegerField, Count, ExpressionWrapper, F, Max, QuerySet
 
 from coursepack import rules
 from coursepack.learning.errors import EnrollmentNotFound
-from coursepack.learning.models import CompletionEvent, Enrollment
+from coursepack.learning.models import CompletionEvent, Enrollment, EnrollmentMove
 from coursepack.packaging import selectors as packaging
 from coursepack.packaging.models import Package, PackageVersion
 from coursepack.packaging.selectors import PackageSummary, VersionSummary
@@ -24,6 +24,8 @@ __all__ = [
     "event_rows_by_learner",
     "events_by_learner",
     "get_enrollment",
+    "latest_moves",
+    "on_version_since",
     "open_enrollment_learner_ids",
     "package_summaries",
     "recorded_external_ids",
@@ -66,7 +68,12 @@ _EVENT_KINDS = {kind.value: kind for kind in rules.EventKind}
 
 
 def to_rule_event(
-    event_id: int, course_id: int, kind: str, occurred_at: datetime, voids_id: int | None
+    event_id: int,
+    course_id: int,
+    kind: str,
+    occurred_at: datetime,
+    voids_id: int | None,
+    recorded_at: datetime,
 ) -> rules.LearnerEvent:
     """Return the engine's view of one stored event."""
     return rules.LearnerEvent(
@@ -75,6 +82,7 @@ def to_rule_event(
         kind=_EVENT_KINDS.get(kind) or rules.EventKind(kind),
         occurred_at=occurred_at,
         voids=voids_id,
+        recorded_at=recorded_at,
     )
 
 
@@ -108,7 +116,7 @@ def event_rows_by_learner(
         events = _on_courses(events, course_ids)
     # No ordering: the engine does not depend on it, and sorting a batch's events costs.
     rows = events.order_by().values_list(
-        "learner_id", "id", "course_id", "kind", "occurred_at", "voids_id"
+        "learner_id", "id", "course_id", "kind", "occurred_at", "voids_id", "recorded_at"
     )
     for learner_id, *event in rows.iterator(chunk_size=5000):
         grouped[learner_id].append(tuple(event))  # type: ignore[arg-type]
@@ -125,12 +133,36 @@ def events_by_learner(
     }
 
 
+def latest_moves(enrollment_ids: Iterable[int]) -> dict[int, datetime]:
+    """Return when each of these enrollments was last moved to another version (one query;
+    enrollments never moved are absent)."""
+    ids = list(enrollment_ids)
+    if not ids:
+        return {}
+    rows = (
+        EnrollmentMove.objects.filter(enrollment_id__in=ids)
+        .values("enrollment_id")
+        .annotate(last=Max("moved_at"))
+        .order_by()
+        .values_list("enrollment_id", "last")
+    )
+    return dict(rows)
+
+
+def on_version_since(enrollment: Enrollment) -> datetime:
+    """Return when the enrollment got onto its current version: its last move, or its
+    enrolment. Its completion is never earlier (PRODUCT.md, "Two timelines")."""
+    moved = latest_moves([enrollment.pk]).get(enrollment.pk)
+    return enrollment.enrolled_at if moved is None else max(moved, enrollment.enrolled_at)
+
+
 #: The columns of an enrollment that its cached status is computed from and stored in.
 CACHE_COLUMNS = (
     "id",
     "learner_id",
     "version_id",
     "withdrawn_at",
+    "enrolled_at",
     "status",
     "progress_done",
     "progress_needed",
@@ -140,9 +172,10 @@ CACHE_COLUMNS = (
 
 def status_batches(
     learners_per_batch: int,
-) -> Iterator[tuple[list[tuple[Any, ...]], dict[int, list[rules.EventRow]]]]:
-    """Yield every enrollment (``CACHE_COLUMNS``) with its learners' events, a batch of
-    learners at a time in learner order: each event row is read once."""
+) -> Iterator[tuple[list[tuple[Any, ...]], dict[int, list[rules.EventRow]], dict[int, datetime]]]:
+    """Yield every enrollment (``CACHE_COLUMNS``) with its learners' events and the
+    enrollments' last moves, a batch of learners at a time in learner order: each
+    event row is read once."""
     last = 0
     while True:
         learner_ids = list(
@@ -159,7 +192,11 @@ def status_batches(
             .order_by("id")
             .values_list(*CACHE_COLUMNS)
         )
-        yield enrollments, event_rows_by_learner(learner_ids)
+        yield (
+            enrollments,
+            event_rows_by_learner(learner_ids),
+            latest_moves(row[0] for row in enrollments),
+        )
 
 
 def evaluate_enrollment(
@@ -167,23 +204,33 @@ def evaluate_enrollment(
     events: Iterable[rules.LearnerEvent],
     *,
     as_of: datetime | None = None,
+    known_at: datetime | None = None,
     tree: rules.RequirementTree | None = None,
+    since: datetime | None = None,
 ) -> rules.Evaluation:
-    """Evaluate an enrollment's pinned version over the learner's events.
+    """Evaluate an enrollment's pinned version over the learner's events, as of ``as_of``
+    (default now) as known at ``known_at`` (default now).
 
-    A withdrawn enrollment is frozen: it is evaluated as of its withdrawal
-    (or as of ``as_of``, if earlier). ``tree``, when the caller already has the
-    version's tree, saves loading it again.
+    A withdrawn enrollment keeps what the learner had as of the withdrawal (or as of
+    ``as_of``, if earlier), as known at ``known_at``: a completion dated before the
+    withdrawal but recorded after it counts as known now. ``tree``, when the caller
+    already has the version's tree, saves loading it again; ``since``, when the
+    caller knows when the enrollment got onto its version, saves looking it up.
     """
     if enrollment.withdrawn_at is not None and (as_of is None or as_of > enrollment.withdrawn_at):
         as_of = enrollment.withdrawn_at
     if tree is None:
         tree = packaging.requirement_tree(enrollment.version_id)
-    return rules.evaluate(tree, events, as_of)
+    if since is None:
+        since = on_version_since(enrollment)
+    return rules.evaluate(tree, events, as_of, known_at, on_version_since=since)
 
 
 def enrollment_progress(
-    enrollment: Enrollment | int, *, as_of: datetime | None = None
+    enrollment: Enrollment | int,
+    *,
+    as_of: datetime | None = None,
+    known_at: datetime | None = None,
 ) -> rules.Evaluation:
     """Return the full evaluation of one enrollment: states, next steps, explanations.
 
@@ -195,7 +242,7 @@ def enrollment_progress(
     tree = packaging.requirement_tree(enrollment.version_id)
     events = events_by_learner([enrollment.learner_id], rules.course_ids(tree))
     return evaluate_enrollment(
-        enrollment, events.get(enrollment.learner_id, []), as_of=as_of, tree=tree
+        enrollment, events.get(enrollment.learner_id, []), as_of=as_of, known_at=known_at, tree=tree
     )
 
 
@@ -240,3 +287,16 @@ def package_summaries(now: datetime, package_ids: list[int] | None = None) -> li
             )
         )
     return [PackageSummary(package=p, versions=by_package[p.pk]) for p in packages_list]
+
+
+def version_enrollments(version_id: int, *, status: str = "") -> QuerySet[Enrollment]:
+    """Return the open enrollments on one package version, by learner name, with their
+    learner; narrowed to one stored status when ``status`` is given."""
+    found = (
+        Enrollment.objects.filter(version_id=version_id, withdrawn_at__isnull=True)
+        .select_related("learner")
+        .order_by("learner__last_name", "learner__first_name", "learner__username", "id")
+    )
+    if status:
+        found = found.filter(status=status)
+    return found

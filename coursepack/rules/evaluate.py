@@ -1,9 +1,10 @@
-"""Evaluate a requirement tree against one learner's completion events at a point in time.
+"""Evaluate a requirement tree against one learner's completion events on two timelines.
 
 ``evaluate`` is the single source of truth for completion: stored enrollment
-statuses are a cache of it. It is a pure function of (tree, events, as_of), runs
-in time linear in the size of the tree plus the number of events, and explains
-every verdict in plain language.
+statuses are a cache of it. It is a pure function of (tree, events, as_of,
+known_at): the state of the world *as of* one moment, *as known at* another
+(only the facts recorded by then). It runs in time linear in the size of the
+tree plus the number of events, and explains every verdict in plain language.
 """
 
 from __future__ import annotations
@@ -100,13 +101,25 @@ class Evaluation:
 
     root: NodeResult
     status: EnrollmentStatus
-    # The moment the package first became satisfied given the effective events.
+    # The later of the moment the package first became satisfied given the effective
+    # events (``root.satisfied_at``) and ``on_version_since``: an enrollment cannot be
+    # complete before it existed on its version.
     completed_at: datetime | None
     optional_done: int
     optional_total: int
     # Courses that would advance optional package items; never repeats a course
     # already in ``root.next_courses``.
     optional_next: tuple[CourseRef, ...]
+    # When the enrollment got onto the evaluated version (enrolment or move); None
+    # when the evaluation is of the tree alone.
+    on_version_since: datetime | None = None
+
+    @property
+    def satisfied_by_earlier_training(self) -> bool:
+        """Return whether the tree was satisfied before the enrollment was on its version."""
+        satisfied_at = self.root.satisfied_at
+        since = self.on_version_since
+        return satisfied_at is not None and since is not None and satisfied_at < since
 
     def node(self, path: Sequence[int]) -> NodeResult:
         """Return the node at ``path``; raise KeyError if there is none."""
@@ -153,35 +166,45 @@ def evaluate(
     tree: RequirementTree,
     events: Iterable[LearnerEvent],
     as_of: datetime | None = None,
+    known_at: datetime | None = None,
+    *,
+    on_version_since: datetime | None = None,
 ) -> Evaluation:
-    """Return the evaluation of ``tree`` against ``events`` as of ``as_of``.
+    """Return the evaluation of ``tree`` against ``events`` as of ``as_of``, as known at
+    ``known_at``.
 
-    Effective events are those that occurred at or before ``as_of`` (all of them
-    when ``as_of`` is None) and that no VOID event occurred at or before ``as_of``
-    voids. Events on courses outside the tree are ignored. Every ``satisfied_at``
-    is the moment the node first became satisfied given the effective events.
+    Known events are those recorded at or before ``known_at`` (all of them when it
+    is None: as known now). A known VOID removes the event it names at every
+    moment. Effective events are the known, unvoided events that occurred at or
+    before ``as_of`` (all of them when it is None). Events on courses outside the
+    tree are ignored. Every ``satisfied_at`` is the moment the node first became
+    satisfied given the effective events; ``completed_at`` is the later of the
+    root's and ``on_version_since`` (when the enrollment got onto this version).
     """
-    done_at, touched = _course_facts(course_ids(tree), events, as_of)
-    return _Evaluator(done_at, touched).package(tree)
+    done_at, touched = _course_facts(course_ids(tree), events, as_of, known_at)
+    return _Evaluator(done_at, touched).package(tree, on_version_since)
 
 
 def _course_facts(
     tree_courses: frozenset[int],
     events: Iterable[LearnerEvent],
     as_of: datetime | None,
+    known_at: datetime | None,
 ) -> tuple[dict[int, datetime], frozenset[int]]:
     """Return when each course was first done and which courses have any effective event."""
     voided: set[int] = set()
     candidates: list[LearnerEvent] = []
     for event in events:
-        if as_of is not None and event.occurred_at > as_of:
+        if known_at is not None and event.known_from > known_at:
             continue
         if event.kind is EventKind.VOID:
-            # A void is matched by event id alone, whatever course it names; voids
-            # are not themselves voidable, so voiding a void changes nothing.
+            # A void corrects the record: it removes its target at every moment, so
+            # its own occurred_at does not matter. It is matched by event id alone,
+            # whatever course it names; voids are not themselves voidable, so
+            # voiding a void changes nothing.
             if event.voids is not None:
                 voided.add(event.voids)
-        elif event.course_id in tree_courses:
+        elif event.course_id in tree_courses and (as_of is None or event.occurred_at <= as_of):
             candidates.append(event)
     done_at: dict[int, datetime] = {}
     touched: set[int] = set()
@@ -205,7 +228,7 @@ class _Evaluator:
         self._done_at = done_at
         self._touched = touched
 
-    def package(self, tree: RequirementTree) -> Evaluation:
+    def package(self, tree: RequirementTree, on_version_since: datetime | None) -> Evaluation:
         children: list[NodeResult] = []
         any_touched = False
         for index, item in enumerate(tree.items):
@@ -227,8 +250,16 @@ class _Evaluator:
             for c in _merge(o.next_courses for o in optional if not o.satisfied)
             if c.course_id not in in_next
         )
+        completed_at = satisfied_at
         if satisfied_at is not None:
             explanation = _completed_on(satisfied_at)
+            if on_version_since is not None and satisfied_at < on_version_since:
+                completed_at = on_version_since
+                explanation = (
+                    f"Completed on {completed_at.date().isoformat()}, when enrolled on this "
+                    f"version: satisfied by earlier training (done by "
+                    f"{satisfied_at.date().isoformat()})."
+                )
             state = NodeState.COMPLETED
             status = EnrollmentStatus.COMPLETED
         else:
@@ -253,10 +284,11 @@ class _Evaluator:
         return Evaluation(
             root=root,
             status=status,
-            completed_at=satisfied_at,
+            completed_at=completed_at,
             optional_done=sum(1 for c in optional if c.satisfied),
             optional_total=len(optional),
             optional_next=optional_next,
+            on_version_since=on_version_since,
         )
 
     def _node(
@@ -390,20 +422,31 @@ def _series(group: Group, children: list[NodeResult]) -> _Rule:
         return _Rule(None, 0, 0, (), _cannot(group.name, "has no items"))
     if done == needed:
         return _Rule(max(_times(children)), done, needed, (), "")
-    remaining = [c for c in children if not c.satisfied]
-    if len(remaining) == 1:
-        text = f"Complete {remaining[0].label}."
+    # The series' own locks, whether or not an enclosing series locks it too: an
+    # unsatisfied item is locked exactly while its immediate predecessor is.
+    open_now = [children[0]] if not children[0].satisfied else []
+    locked: list[NodeResult] = []
+    notes: list[str] = []
+    for before, child in itertools.pairwise(children):
+        if child.satisfied:
+            continue
+        if before.satisfied:
+            open_now.append(child)
+        else:
+            locked.append(child)
+            notes.append(_unlocks_after(child.label, before.label))
+    if not locked:
+        text = f"Complete {_and(open_now)}."
+    elif len(open_now) == 1:
+        text = "Complete in order: " + ", then ".join(c.label for c in [*open_now, *locked]) + "."
     else:
-        text = "Complete in order: " + ", then ".join(c.label for c in remaining) + "."
-    # The series' own locks, whether or not an enclosing series locks it too.
-    notes = [
-        _unlocks_after(child.label, before.label)
-        for before, child in itertools.pairwise(children)
-        if not before.satisfied and not child.satisfied
-    ]
+        text = f"Complete {_and(open_now)}, then " + ", then ".join(c.label for c in locked) + "."
     if notes:
         text = " ".join([text, *notes])
-    return _Rule(None, done, needed, remaining[0].next_courses, text)
+    # Every item that is neither complete nor locked is offered, in the series' order
+    # (items completed out of order unlock the ones after them).
+    remaining = [c for c in children if not c.satisfied]
+    return _Rule(None, done, needed, _merge(c.next_courses for c in remaining), text)
 
 
 def _choice(group: Group, children: list[NodeResult]) -> _Rule:

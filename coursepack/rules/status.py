@@ -35,8 +35,9 @@ __all__ = [
     "course_facts_from_rows",
 ]
 
-#: One stored event as plain values: (event id, course id, kind, occurred at, voided event id).
-EventRow = tuple[int, int, str, datetime, int | None]
+#: One stored event as plain values:
+#: (event id, course id, kind, occurred at, voided event id, recorded at).
+EventRow = tuple[int, int, str, datetime, int | None, datetime]
 
 _COUNTING = frozenset({EventKind.COMPLETED.value, EventKind.PASSED.value})
 _VOID = EventKind.VOID.value
@@ -44,7 +45,8 @@ _VOID = EventKind.VOID.value
 
 @dataclass(frozen=True, slots=True)
 class CourseFacts:
-    """What one learner's effective events say about each course, as of one moment.
+    """What one learner's effective events say about each course, as of one moment and
+    as known at another.
 
     ``done_at`` holds when each course was first completed or passed; ``touched``
     every course with any effective event (a failed attempt included).
@@ -65,25 +67,29 @@ class StatusSummary:
     completed_at: datetime | None
 
 
-def course_facts_from_rows(rows: Iterable[EventRow], as_of: datetime | None = None) -> CourseFacts:
+def course_facts_from_rows(
+    rows: Iterable[EventRow], as_of: datetime | None = None, known_at: datetime | None = None
+) -> CourseFacts:
     """Return the course facts of one learner's events given as plain rows.
 
-    Effective events are those at or before ``as_of`` (all when None) that no void at
-    or before ``as_of`` names, exactly as in ``evaluate``.
+    Only rows recorded at or before ``known_at`` are known (all when None); a known
+    void removes its target at every moment. Effective events are the known,
+    unvoided ones that occurred at or before ``as_of`` (all when None), exactly as
+    in ``evaluate``.
     """
     voided: set[int] = set()
     kept: list[EventRow] = []
     for row in rows:
-        if as_of is not None and row[3] > as_of:
+        if known_at is not None and row[5] > known_at:
             continue
         if row[2] == _VOID:
             if row[4] is not None:
                 voided.add(row[4])
-        else:
+        elif as_of is None or row[3] <= as_of:
             kept.append(row)
     done_at: dict[int, datetime] = {}
     touched: set[int] = set()
-    for event_id, course_id, kind, occurred_at, _ in kept:
+    for event_id, course_id, kind, occurred_at, _, _ in kept:
         if event_id in voided:
             continue
         touched.add(course_id)
@@ -94,10 +100,17 @@ def course_facts_from_rows(rows: Iterable[EventRow], as_of: datetime | None = No
     return CourseFacts(done_at, frozenset(touched))
 
 
-def course_facts(events: Iterable[LearnerEvent], as_of: datetime | None = None) -> CourseFacts:
+def course_facts(
+    events: Iterable[LearnerEvent], as_of: datetime | None = None, known_at: datetime | None = None
+) -> CourseFacts:
     """Return the course facts of one learner's events."""
     return course_facts_from_rows(
-        ((e.event_id, e.course_id, e.kind.value, e.occurred_at, e.voids) for e in events), as_of
+        (
+            (e.event_id, e.course_id, e.kind.value, e.occurred_at, e.voids, e.known_from)
+            for e in events
+        ),
+        as_of,
+        known_at,
     )
 
 
@@ -155,8 +168,14 @@ class StatusRule:
         """Every course id anywhere in the tree."""
         return self._courses
 
-    def summarize(self, facts: CourseFacts) -> StatusSummary:
-        """Return the status, required done/needed and completion moment under ``facts``."""
+    def summarize(
+        self, facts: CourseFacts, on_version_since: datetime | None = None
+    ) -> StatusSummary:
+        """Return the status, required done/needed and completion moment under ``facts``.
+
+        ``on_version_since`` is when the enrollment got onto this version: the
+        completion moment is never earlier, as in ``evaluate``.
+        """
         done_at = facts.done_at
         needed = done = 0
         latest: datetime | None = None
@@ -170,6 +189,8 @@ class StatusRule:
                 if latest is None or moment > latest:
                     latest = moment
         if needed and done == needed:
+            if on_version_since is not None and latest is not None and latest < on_version_since:
+                latest = on_version_since
             return StatusSummary(EnrollmentStatus.COMPLETED, done, needed, latest)
         if self._courses.isdisjoint(facts.touched):
             return StatusSummary(EnrollmentStatus.NOT_STARTED, done, needed, None)

@@ -27,7 +27,8 @@ class EventKind(StrEnum):
     PASSED = "passed"
     # The learner failed; the course is attempted but not complete.
     FAILED = "failed"
-    # Voids an earlier event (named by ``voids``): from this moment on it no longer counts.
+    # Voids an event (named by ``voids``): a correction of the record. As known from
+    # the void's recording on, the voided event never happened, at every moment.
     VOID = "void"
 
 
@@ -83,9 +84,12 @@ class RequirementTree:
 class LearnerEvent:
     """One completion event of one learner, as the engine sees it.
 
-    A VOID event names the event it voids in ``voids``; from its ``occurred_at`` on,
-    the voided event no longer counts. Events are never edited, so evaluating
-    the same events as of the same moment always gives the same answer.
+    Every fact has two times: ``occurred_at``, when it is true from (the valid
+    time), and ``recorded_at``, when the system learnt it (None: recorded when it
+    occurred). A VOID event names the event it voids in ``voids``; as known from
+    the void's ``recorded_at`` on, the voided event is treated as never having
+    happened, whatever the moment asked about. Events are never edited, so
+    evaluating the same events on the same two timelines always gives the same answer.
     """
 
     event_id: int
@@ -93,3 +97,9 @@ class LearnerEvent:
     kind: EventKind
     occurred_at: datetime
     voids: int | None = None
+    recorded_at: datetime | None = None
+
+    @property
+    def known_from(self) -> datetime:
+        """Return when the system learnt of the event: its recording time."""
+        return self.occurred_at if self.recorded_at is None else self.recorded_at

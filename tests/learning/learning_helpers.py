@@ -73,3 +73,16 @@ def actions(**filters: Any) -> list[str]:
     return list(
         AuditEvent.objects.filter(**filters).order_by("id").values_list("action", flat=True)
     )
+
+
+def backdate(enrollment: Enrollment, at: datetime) -> Enrollment:
+    """Make ``enrollment`` enrolled at ``at``, as if enrolled then, and return it fresh.
+
+    The services enrol *now*, and an enrollment is never complete before it existed
+    on its version (PRODUCT.md, "Two timelines"): tests of the moment a tree became
+    satisfied place their events after ``base_time()`` and enrol at it. Call it right
+    after enrolling, before recording events, so the cache is computed with it.
+    """
+    Enrollment.objects.filter(pk=enrollment.pk).update(enrolled_at=at)
+    enrollment.refresh_from_db()
+    return enrollment

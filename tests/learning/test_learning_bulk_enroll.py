@@ -56,8 +56,11 @@ def test_bulk_enrol_reports_duplicates_unknown_and_already_enrolled(admin: Any) 
     assert set(Enrollment.objects.values_list("learner_id", flat=True)) == set(ids)
     # And each says who enrolled it
     assert set(Enrollment.objects.values_list("enrolled_by_id", flat=True)) == {admin.pk}
-    # And each is evaluated: the learner who had done the course is complete since then
-    assert stored(Enrollment.objects.get(learner_id=ids[5])) == ("completed", 1, 1, t)
+    # And each is evaluated: the learner who had done the course is complete, since the
+    # enrolment (training done before it counts; nobody completes before enrolling)
+    done = Enrollment.objects.get(learner_id=ids[5])
+    assert stored(done) == ("completed", 1, 1, done.enrolled_at)
+    assert done.enrolled_at > t
     assert stored(Enrollment.objects.get(learner_id=ids[6])) == ("not_started", 0, 1, None)
     # And progress was reported chunk by chunk, for every id read
     assert calls == [7, 7, 7, 7, 7]
@@ -210,4 +213,6 @@ def test_command_with_prior_completions(admin: Any, tmp_path: Path) -> None:
     people = tmp_path / "people.txt"
     people.write_text("erin\n", encoding="utf-8")
     _run("--package", str(version.package_id), "--learners-file", str(people), "--no-progress")
-    assert stored(Enrollment.objects.get(learner=learner)) == ("completed", 1, 1, t)
+    enrollment = Enrollment.objects.get(learner=learner)
+    # Complete since enrolment: the training before it counts, never before it existed
+    assert stored(enrollment) == ("completed", 1, 1, enrollment.enrolled_at)

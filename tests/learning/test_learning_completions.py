@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
-from learning_helpers import actions, base_time, drift, record, stored
+from learning_helpers import actions, backdate, base_time, drift, record, stored
 
 from coursepack.audit.models import AuditEvent
 from coursepack.catalog.errors import CourseNotFound
@@ -69,7 +69,7 @@ def test_recording_updates_exactly_the_enrollments_whose_version_has_the_course(
     p2 = make_published_package(items=[make_group(kind="family", items=[a, c])])
     p3 = make_published_package(items=[c])
     mine = {
-        p: learning.enroll(actor=admin, learner_id=learner.pk, package_id=p.package_id)
+        p: backdate(learning.enroll(actor=admin, learner_id=learner.pk, package_id=p.package_id), t)
         for p in (p1, p2, p3)
     }
     other_learner = make_learner()
@@ -139,6 +139,7 @@ def test_same_external_id_twice_changes_nothing(admin: Any, learner: Any) -> Non
     course = make_course()
     version = make_published_package(items=[course])
     enrollment = learning.enroll(actor=admin, learner_id=learner.pk, package_id=version.package_id)
+    backdate(enrollment, t)
     first = record(learner, course, t, source="xapi", external_id="lms-42")
     assert first.created
     counts = _counts()
@@ -191,6 +192,7 @@ def test_failed_attempts_start_but_never_complete(admin: Any, learner: Any) -> N
     course = make_course()
     version = make_published_package(items=[course])
     enrollment = learning.enroll(actor=admin, learner_id=learner.pk, package_id=version.package_id)
+    backdate(enrollment, t)
     record(learner, course, t, kind="failed")
     assert stored(enrollment) == ("in_progress", 0, 1, None)
     assert selectors.enrollment_progress(enrollment.pk).node([0]).state == "in_progress"
@@ -220,6 +222,7 @@ def test_backdated_event_before_withdrawal_counts_for_the_withdrawn_enrollment(
     a, b = make_course(), make_course()
     version = make_published_package(items=[a, b])
     enrollment = learning.enroll(actor=admin, learner_id=learner.pk, package_id=version.package_id)
+    backdate(enrollment, t)
     learning.withdraw(actor=admin, enrollment_id=enrollment.pk)
     record(learner, a, timezone.now())
     assert stored(enrollment) == ("not_started", 0, 2, None)
@@ -274,6 +277,7 @@ def test_void_is_a_new_event_and_statuses_are_recomputed(admin: Any, learner: An
     a, b = make_course(), make_course()
     version = make_published_package(items=[a, b])
     enrollment = learning.enroll(actor=admin, learner_id=learner.pk, package_id=version.package_id)
+    backdate(enrollment, t)
     early = record(learner, a, t).event
     record(learner, a, t + 2 * HOUR)
     wrong = record(learner, b, t + HOUR).event
@@ -303,15 +307,16 @@ def test_void_is_a_new_event_and_statuses_are_recomputed(admin: Any, learner: An
     second = learning.void_event(actor=admin, event_id=wrong.pk, reason="wrong learner").event
     # Then the package is no longer complete
     assert stored(enrollment) == ("in_progress", 1, 2, None)
-    # But point-in-time answers before each void still count what it voided
-    just_before = timedelta(microseconds=1)
-    as_of = selectors.enrollment_progress(enrollment.pk, as_of=second.occurred_at - just_before)
-    assert as_of.completed_at == t + 2 * HOUR
-    as_of = selectors.enrollment_progress(enrollment.pk, as_of=void.occurred_at - just_before)
-    assert as_of.completed_at == t + HOUR
-    assert selectors.enrollment_progress(enrollment.pk, as_of=second.occurred_at).status == (
-        "in_progress"
-    )
+    # But answers as known before each void (what the system showed then) still count
+    # what it voided; as known now, the voided events never counted, at any moment
+    just_before = second.recorded_at - timedelta(microseconds=1)
+    shown = selectors.enrollment_progress(enrollment.pk, as_of=just_before, known_at=just_before)
+    assert shown.completed_at == t + 2 * HOUR
+    just_before = void.recorded_at - timedelta(microseconds=1)
+    shown = selectors.enrollment_progress(enrollment.pk, as_of=just_before, known_at=just_before)
+    assert shown.completed_at == t + HOUR
+    known_now = selectors.enrollment_progress(enrollment.pk, as_of=just_before)
+    assert known_now.status == "in_progress"
 
     # And the log has each void and each status change
     assert actions(action__in=["completion.voided", "enrollment.status_changed"]) == [

@@ -8,10 +8,11 @@ from typing import Any
 import pytest
 from django.db import IntegrityError, transaction
 from django.utils import timezone
-from learning_helpers import actions, base_time, drift, record, stored
+from learning_helpers import actions, backdate, base_time, drift, record, stored
 
 from coursepack.audit.models import AuditEvent
 from coursepack.learning import api as learning
+from coursepack.learning import selectors
 from coursepack.learning.errors import (
     AlreadyEnrolled,
     AlreadyWithdrawn,
@@ -194,9 +195,10 @@ def test_withdraw_then_enrol_again(admin: Any, learner: Any) -> None:
     record(learner, b, finished)
     second = learning.enroll(actor=admin, learner_id=learner.pk, package_id=version.package_id)
 
-    # Then the withdrawn enrollment stays frozen and the new one is complete
+    # Then the withdrawn enrollment stays frozen and the new one is complete since it
+    # began: the training before it counts, and never before the enrollment existed
     assert stored(first) == ("in_progress", 1, 2, None)
-    assert stored(second) == ("completed", 2, 2, finished)
+    assert stored(second) == ("completed", 2, 2, second.enrolled_at)
     assert Enrollment.objects.filter(learner=learner).count() == 2
     assert drift() == []
 
@@ -208,7 +210,9 @@ def test_enrollment_stays_pinned_when_a_new_version_is_published(admin: Any, lea
     t = base_time()
     a, b = make_course(), make_course()
     v1 = make_published_package(items=[a])
-    pinned = learning.enroll(actor=admin, learner_id=learner.pk, package_id=v1.package_id)
+    pinned = backdate(
+        learning.enroll(actor=admin, learner_id=learner.pk, package_id=v1.package_id), t
+    )
 
     # When v2 (A and B) is published with the default policy
     v2 = publish_new_version(from_version=v1, add=[b])
@@ -232,8 +236,8 @@ def test_enrollment_stays_pinned_when_a_new_version_is_published(admin: Any, lea
 
 
 def test_prior_completions_count_from_enrolment(admin: Any) -> None:
-    """A learner who already did the courses is enrolled with the status they earned,
-    completed since the satisfying event, not since enrolment."""
+    """A learner who already did the courses is enrolled with the status they earned:
+    completed, since enrolment (an enrollment is never complete before it existed)."""
     t = base_time()
     a, b = make_course(), make_course()
     version = make_published_package(items=[a, b])
@@ -248,7 +252,9 @@ def test_prior_completions_count_from_enrolment(admin: Any) -> None:
         for who in (done, halfway, failed)
     }
 
-    assert stored(enrollments[done]) == ("completed", 2, 2, t + HOUR)
+    enrolled_at = enrollments[done].enrolled_at
+    assert stored(enrollments[done]) == ("completed", 2, 2, enrolled_at)
+    assert selectors.enrollment_progress(enrollments[done].pk).satisfied_by_earlier_training
     assert stored(enrollments[halfway]) == ("in_progress", 1, 2, None)
     assert stored(enrollments[failed]) == ("in_progress", 0, 2, None)
     assert AuditEvent.objects.get(
@@ -257,7 +263,7 @@ def test_prior_completions_count_from_enrolment(admin: Any) -> None:
         "version": version.pk,
         "status": "completed",
         "progress": "2/2",
-        "completed_at": (t + HOUR).isoformat(),
+        "completed_at": enrolled_at.isoformat(),
     }
     assert drift() == []
 

@@ -16,12 +16,13 @@ from typing import Any
 import pytest
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
-from learning_helpers import base_time, drift, record, stored
+from learning_helpers import backdate, base_time, drift, record, stored
 
 from coursepack.audit.models import AuditEvent
 from coursepack.catalog.models import Course
 from coursepack.errors import InvalidInput
 from coursepack.learning import api as learning
+from coursepack.learning import selectors
 from coursepack.learning.models import Enrollment, EnrollmentMove
 from coursepack.packaging import api as packaging
 from coursepack.packaging.models import PackageVersion, PublishRecord
@@ -73,8 +74,12 @@ def _setting(admin: Any) -> Setting:
     # Completions before enrolment: D and C are not in v1, so "fresh_gain" has not started it.
     record(learners["fresh_gain"], d, t)
     record(learners["fresh_gain"], c, t + HOUR)
+    # Enrolled an hour before t, so completions on v1 count from their own times.
     enrollments = {
-        name: learning.enroll(actor=admin, learner_id=learner.pk, package_id=package_id)
+        name: backdate(
+            learning.enroll(actor=admin, learner_id=learner.pk, package_id=package_id),
+            t - HOUR,
+        )
         for name, learner in learners.items()
     }
     record(learners["gain"], a, t + 2 * HOUR)
@@ -197,15 +202,20 @@ def test_publish_moves_exactly_what_the_preview_counted(admin: Any, policy: str)
 
 
 def test_moved_enrollments_keep_their_credit(admin: Any) -> None:
-    """Completions that still count on the new version count there, with their own
-    times: completed_at is the satisfying event's time, before the move."""
+    """Completions that still count on the new version count there, but an enrollment is
+    never complete on a version before it was on it: completed_at is the move."""
     s = _setting(admin)
     packaging.publish_version(actor=admin, version_id=s.v2.pk, inflight_policy="move_in_progress")
     after = _state(s)
-    # D (in the family) at t and C at t+1h
-    assert after["fresh_gain"] == (s.v2.pk, "completed", 2, 2, s.t + HOUR)
-    # A from v1 (t+2h) counts for the family; C at t+3h completes
-    assert after["gain"] == (s.v2.pk, "completed", 2, 2, s.t + 3 * HOUR)
+    moved_at = s.enrollments["gain"].moves.get().moved_at
+    assert s.enrollments["fresh_gain"].moves.get().moved_at == moved_at
+    # D (in the family) at t and C at t+1h: satisfied before the move, complete at it
+    assert after["fresh_gain"] == (s.v2.pk, "completed", 2, 2, moved_at)
+    # A from v1 (t+2h) counts for the family; C at t+3h satisfies it, also before the move
+    assert after["gain"] == (s.v2.pk, "completed", 2, 2, moved_at)
+    progress = selectors.enrollment_progress(s.enrollments["gain"].pk)
+    assert progress.root.satisfied_at == s.t + 3 * HOUR
+    assert progress.satisfied_by_earlier_training
     # B is not in v2: nothing counts any more
     assert after["lose_ground"] == (s.v2.pk, "not_started", 0, 2, None)
     # A failed attempt still shows as started
@@ -317,3 +327,30 @@ def test_preview_of_a_first_version_moves_nobody(admin: Any) -> None:
         ("move_not_started", 0),
         ("move_in_progress", 0),
     ]
+
+
+def test_preview_does_not_count_an_item_turned_optional_as_further_from_completion(
+    admin: Any,
+) -> None:
+    """A learner who did A of (A, B, C) has two courses left; in a draft where A is
+    optional they still have two left (B, C), so moving them is not "further from
+    completion", although their progress reads 1/3 before and 0/2 after."""
+    # Given v1 (A, B, C, all required) and a learner who completed A
+    t = base_time()
+    a, b, c = (make_course(name=n) for n in "ABC")
+    v1 = make_published_package(items=[a, b, c])
+    learner = make_learner()
+    enrollment = learning.enroll(actor=admin, learner_id=learner.pk, package_id=v1.package_id)
+    record(learner, a, t)
+    assert stored(enrollment)[:3] == ("in_progress", 1, 3)
+    # And a draft v2 where A is optional
+    v2 = packaging.create_draft_from(actor=admin, version_id=v1.pk)
+    first = v2.items.get(course=a)
+    packaging.set_item_required(actor=admin, version_id=v2.pk, item_id=first.pk, required=False)
+
+    # When the admin previews publishing v2
+    preview = learning.preview_publish(version_id=v2.pk)
+
+    # Then moving in-progress learners moves one, and nobody ends further from completion
+    moving = {p.policy: p for p in preview.policies}["move_in_progress"]
+    assert (moving.moves, moving.further_from_completion) == (1, 0)

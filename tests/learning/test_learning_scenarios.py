@@ -12,7 +12,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from learning_helpers import base_time, drift, record, stored
+from learning_helpers import backdate, base_time, drift, record, stored
 
 from coursepack.learning import api as learning
 from coursepack.learning import selectors
@@ -33,6 +33,7 @@ def test_standalone_courses(admin: Any, learner: Any) -> None:
     c = make_course(name="GDPR Overview")
     version = make_published_package(items=[a, b, (c, False)])
     enrollment = learning.enroll(actor=admin, learner_id=learner.pk, package_id=version.package_id)
+    backdate(enrollment, t)
     assert stored(enrollment) == ("not_started", 0, 2, None)
     progress = selectors.enrollment_progress(enrollment.pk)
     assert progress.root.explanation == (
@@ -81,6 +82,7 @@ def test_family_one_of_n(admin: Any, learner: Any) -> None:
     family = make_group(kind="family", name="Language", items=[en, es])
     version = make_published_package(items=[family])
     enrollment = learning.enroll(actor=admin, learner_id=learner.pk, package_id=version.package_id)
+    backdate(enrollment, t)
     assert stored(enrollment) == ("not_started", 0, 1, None)
     node = selectors.enrollment_progress(enrollment.pk).node([0])
     assert node.explanation == (
@@ -123,6 +125,7 @@ def test_series_in_order_locks_but_counts_out_of_order(admin: Any, learner: Any)
     )
     version = make_published_package(items=[series])
     enrollment = learning.enroll(actor=admin, learner_id=learner.pk, package_id=version.package_id)
+    backdate(enrollment, t)
 
     # Then only the first course is open
     progress = selectors.enrollment_progress(enrollment.pk)
@@ -137,7 +140,8 @@ def test_series_in_order_locks_but_counts_out_of_order(admin: Any, learner: Any)
 
     # When the learner completes the locked second course first
     record(learner, fire, t + HOUR)
-    # Then it counts, and the first course is still what to do next
+    # Then it counts; the first course is still to do, and the third, no longer locked
+    # (its predecessor is complete), is offered beside it, in the series' order
     assert stored(enrollment) == ("in_progress", 0, 1, None)
     progress = selectors.enrollment_progress(enrollment.pk)
     assert [n.state for n in progress.node([0]).children] == [
@@ -146,7 +150,8 @@ def test_series_in_order_locks_but_counts_out_of_order(admin: Any, learner: Any)
         "not_started",
     ]
     assert (progress.node([0]).done, progress.node([0]).needed) == (1, 3)
-    assert [c.name for c in progress.root.next_courses] == ["First Aid Basics"]
+    assert [c.name for c in progress.root.next_courses] == ["First Aid Basics", "Evacuation Drill"]
+    assert progress.node([0]).explanation == "Complete First Aid Basics and Evacuation Drill."
 
     # When they complete the last course, and only then record the first one, back-dated
     record(learner, evacuation, t + 3 * HOUR)
@@ -172,6 +177,7 @@ def test_choice_six_of_ten_with_two_required(admin: Any, learner: Any) -> None:
     )
     version = make_published_package(items=[choice])
     enrollment = learning.enroll(actor=admin, learner_id=learner.pk, package_id=version.package_id)
+    backdate(enrollment, t)
     node = selectors.enrollment_progress(enrollment.pk).node([0])
     assert node.explanation == (
         "Complete 6 more of: "
@@ -211,6 +217,7 @@ def test_choice_satisfied_by_fourth_optional_course(admin: Any, learner: Any) ->
     )
     version = make_published_package(items=[choice])
     enrollment = learning.enroll(actor=admin, learner_id=learner.pk, package_id=version.package_id)
+    backdate(enrollment, t)
     record(learner, courses[0], t)
     record(learner, courses[1], t + HOUR)
     for n in range(2, 5):
@@ -236,6 +243,7 @@ def test_nested_three_of_five_groups(admin: Any, learner: Any) -> None:
     tracks = make_group(kind="choice", name="Tracks", min_count=3, items=[g1, g2, g3, g4, g5])
     version = make_published_package(items=[tracks, (c["J"], False)])
     enrollment = learning.enroll(actor=admin, learner_id=learner.pk, package_id=version.package_id)
+    backdate(enrollment, t)
     assert stored(enrollment) == ("not_started", 0, 1, None)
     assert selectors.enrollment_progress(enrollment.pk).why_not_complete() == [
         "Tracks: Complete 3 more of: G1, G2, G3, G4, G5.",

@@ -1,14 +1,19 @@
-"""Property: the transcript as of t is a replay of only what had happened by t.
+"""Property: the transcript as of t, as known at r, is a replay of only what had
+happened by t among the facts recorded by r.
 
 Random histories go through the real services — enrol, record completed /
-passed / failed events that occurred in the past, void, publish new versions
-with each in-flight policy, withdraw — on a clock that moves forward by hours
-or days between steps. The test keeps its own account of what happened and
-when; for many moments t (before the first enrolment, at and just before every
-step and every event, after the voids) the transcript must equal the replay:
-the version each enrollment was on at t (from the test's own account of the
-moves), and the engine over only the events and voids that occurred by t (by
-the withdrawal, if that came first), with nothing cut by the engine's as_of.
+passed / failed events that occurred in the past (late entries), void, publish
+new versions with each in-flight policy, withdraw — on a clock that moves
+forward by hours or days between steps. The test keeps its own account of what
+happened and when it was recorded; for many moments t (before the first
+enrolment, at and just before every step and every event, after the voids),
+as known now and as known at t, the transcript must equal the replay: the
+version each enrollment was on (from the test's own account of the moves), and
+the engine over only the events recorded by r, less those voided by a void
+recorded by r, that occurred by t (by the withdrawal, if that came first), with
+nothing cut by the engine's as_of or known_at; completed_at never before the
+enrollment got onto its version. Reports on the same timeline agree with the
+transcripts.
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ from coursepack.learning.selectors import to_rule_event
 from coursepack.learning.transcript import TranscriptStatus, transcript
 from coursepack.packaging import api as packaging
 from coursepack.packaging import selectors as packaging_selectors
+from coursepack.reports.selectors import ReportFilters, package_report
 from tests.factories import make_admin, make_course, make_group, make_learner
 
 pytestmark = pytest.mark.django_db
@@ -91,6 +97,9 @@ class Enrolled:
     def version_at(self, t: datetime) -> int:
         return [v for at, v in self.versions if at <= t][-1]
 
+    def on_version_since(self, t: datetime) -> datetime:
+        return [at for at, _ in self.versions if at <= t][-1]
+
 
 @dataclass
 class Happened:
@@ -101,11 +110,14 @@ class Happened:
     course: int
     kind: str
     occurred_at: datetime
+    recorded_at: datetime
     voids: int | None = None
     voided_at: datetime | None = None
 
     def rule_event(self) -> rules.LearnerEvent:
-        return to_rule_event(self.id, self.course, self.kind, self.occurred_at, self.voids)
+        return to_rule_event(
+            self.id, self.course, self.kind, self.occurred_at, self.voids, self.recorded_at
+        )
 
 
 @dataclass(frozen=True)
@@ -233,15 +245,28 @@ def _change_draft(world: World, package_index: int, draft_id: int, change: int) 
             toggle()
 
 
-def _replay(world: World, enrolled: Enrolled, version_id: int, until: datetime) -> rules.Evaluation:
-    """Evaluate a version's tree over only the learner's events and voids up to ``until``."""
+def _replay(
+    world: World, enrolled: Enrolled, version_id: int, until: datetime, known_at: datetime
+) -> rules.Evaluation:
+    """Evaluate a version's tree over only the learner's events recorded by ``known_at``,
+    less those voided by a void recorded by then, that occurred by ``until``."""
     tree = world.tree(version_id)
+    known = [e for e in world.events if e.learner == enrolled.learner and e.recorded_at <= known_at]
+    voided = {e.voids for e in known if e.kind == "void"}
     happened = [
         e.rule_event()
-        for e in world.events
-        if e.learner == enrolled.learner and e.occurred_at <= until
+        for e in known
+        if e.kind != "void" and e.id not in voided and e.occurred_at <= until
     ]
     return rules.evaluate(tree, happened)
+
+
+def _completed_at(evaluation: rules.Evaluation, since: datetime) -> datetime | None:
+    """Return when the enrollment was complete: never before it was on its version."""
+    satisfied = evaluation.root.satisfied_at
+    if satisfied is None or evaluation.status != "completed":
+        return None
+    return max(satisfied, since)
 
 
 def _do(world: World, now: datetime, step: tuple[Any, ...]) -> bool:
@@ -266,7 +291,7 @@ def _do(world: World, now: datetime, step: tuple[Any, ...]) -> bool:
         result = learning.record_completion(
             actor=admin, learner_id=learner, course_id=course, kind=step[3], occurred_at=occurred_at
         )
-        world.events.append(Happened(result.event.pk, learner, course, step[3], occurred_at))
+        world.events.append(Happened(result.event.pk, learner, course, step[3], occurred_at, now))
         world.moments.append(occurred_at)
     elif kind == "void":
         open_events = [e for e in world.events if e.kind != "void" and e.voided_at is None]
@@ -276,7 +301,7 @@ def _do(world: World, now: datetime, step: tuple[Any, ...]) -> bool:
         result = learning.void_event(actor=admin, event_id=target.id, reason="Wrong learner.")
         target.voided_at = now
         world.events.append(
-            Happened(result.event.pk, target.learner, target.course, "void", now, target.id)
+            Happened(result.event.pk, target.learner, target.course, "void", now, now, target.id)
         )
     elif kind == "publish":
         package = world.packages[step[1]]
@@ -291,7 +316,7 @@ def _do(world: World, now: datetime, step: tuple[Any, ...]) -> bool:
             if e.package == package
             and e.withdrawn_at is None
             and e.version_at(now) == previous
-            and str(_replay(world, e, previous, now).status) in POLICY_MOVES[step[3]]
+            and str(_replay(world, e, previous, now, now).status) in POLICY_MOVES[step[3]]
         ]
         outcome = packaging.publish_version(
             actor=admin, version_id=draft.pk, change_notes="next", inflight_policy=step[3]
@@ -310,21 +335,23 @@ def _do(world: World, now: datetime, step: tuple[Any, ...]) -> bool:
     return True
 
 
-def _expected(world: World, learner: int, t: datetime) -> tuple[list[Any], list[Any]]:
+def _expected(world: World, learner: int, t: datetime, r: datetime) -> tuple[list[Any], list[Any]]:
+    # Enrolments, moves and withdrawals are on record when they happen.
+    cutoff = min(t, r)
     enrollments = []
     for e in sorted(world.enrollments, key=lambda e: (e.enrolled_at, e.id)):
-        if e.learner != learner or e.enrolled_at > t:
+        if e.learner != learner or e.enrolled_at > cutoff:
             continue
-        version = e.version_at(t)
-        withdrawn = e.withdrawn_at is not None and e.withdrawn_at <= t
-        evaluation = _replay(world, e, version, e.withdrawn_at if withdrawn else t)
+        version = e.version_at(cutoff)
+        withdrawn = e.withdrawn_at is not None and e.withdrawn_at <= cutoff
+        evaluation = _replay(world, e, version, e.withdrawn_at if withdrawn else t, r)
         enrollments.append(
             (
                 e.id,
                 version,
                 TranscriptStatus.WITHDRAWN if withdrawn else TranscriptStatus(evaluation.status),
                 evaluation.status,
-                evaluation.completed_at,
+                _completed_at(evaluation, e.on_version_since(cutoff)),
                 (evaluation.root.done, evaluation.root.needed),
                 tuple(evaluation.why_not_complete()),
                 e.withdrawn_at if withdrawn else None,
@@ -332,17 +359,17 @@ def _expected(world: World, learner: int, t: datetime) -> tuple[list[Any], list[
         )
     events = []
     for h in sorted(world.events, key=lambda h: (h.occurred_at, h.id)):
-        if h.learner != learner or h.occurred_at > t:
+        if h.learner != learner or h.occurred_at > t or h.recorded_at > r:
             continue
-        voided = h.voided_at is not None and h.voided_at <= t
-        later = h.voided_at is not None and h.voided_at > t
+        voided = h.voided_at is not None and h.voided_at <= r
+        later = h.voided_at is not None and h.voided_at > r
         counted = h.kind in ("completed", "passed") and not voided
-        events.append((h.id, h.kind, h.occurred_at, voided, later, counted))
+        events.append((h.id, h.kind, h.occurred_at, voided, later, counted, h.recorded_at > t))
     return enrollments, events
 
 
-def _actual(learner: int, t: datetime) -> tuple[list[Any], list[Any]]:
-    got = transcript(learner, t)
+def _actual(learner: int, t: datetime, r: datetime) -> tuple[list[Any], list[Any]]:
+    got = transcript(learner, t, known_at=r)
     enrollments = [
         (
             e.enrollment_id,
@@ -357,7 +384,8 @@ def _actual(learner: int, t: datetime) -> tuple[list[Any], list[Any]]:
         for e in got.enrollments
     ]
     events = [
-        (e.event_id, e.kind, e.occurred_at, e.voided, e.voided_later, e.counted) for e in got.events
+        (e.event_id, e.kind, e.occurred_at, e.voided, e.voided_later, e.counted, e.recorded_later)
+        for e in got.events
     ]
     return enrollments, events
 
@@ -373,27 +401,111 @@ def _moments(world: World) -> list[datetime]:
     return sorted(wanted)
 
 
-@settings(max_examples=25, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(history=histories)
-def test_transcript_as_of_t_is_a_replay_of_what_happened_by_t(
-    setting: Setting, history: list[tuple[int, tuple[Any, ...]]]
-) -> None:
-    """For every moment t, each enrollment that existed at t shows the version it was on
-    then and the engine's verdict over only the events and voids up to t (or up to its
-    withdrawal); each event up to t says whether it counted then, was voided by then,
-    or was voided later."""
-    packaging_selectors.clear_caches()
-    with transaction.atomic(), frozen_clock(setting.start) as clock:
-        # Given a catalog, two packages with groups and two learners
-        world = World(setting, active=dict(setting.first_versions), moments=[setting.start])
-        # When a random history happens, step by step over days
+def _live(world: World, setting: Setting, history: list[tuple[int, tuple[Any, ...]]]) -> Any:
+    """Play ``history`` through the services on the hand-moved clock; return the clock."""
+    with frozen_clock(setting.start) as clock:
         for pause, step in history:
             now = clock.advance(timedelta(hours=pause))
             if _do(world, now, step):
                 world.moments.append(now)
         clock.advance(timedelta(hours=1))
-        # Then at every moment worth asking about, the transcript is the replay
-        for t in _moments(world):
-            for learner in world.learners:
-                assert _actual(learner, t) == _expected(world, learner, t), t
+        return clock.now()
+
+
+@settings(max_examples=25, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(history=histories)
+def test_transcript_as_of_t_as_known_at_r_is_a_replay_of_the_facts_recorded_by_r(
+    setting: Setting, history: list[tuple[int, tuple[Any, ...]]]
+) -> None:
+    """For every moment t, as known now, at t and at an earlier or later moment, each
+    enrollment on record shows
+    the version it was on and the engine's verdict over only the events recorded by r,
+    less those voided by then, that occurred by t (or by its withdrawal); each such
+    event says whether it counted, was voided (as known at r) or was voided later, and
+    whether it was recorded after t."""
+    packaging_selectors.clear_caches()
+    with transaction.atomic():
+        # Given a catalog, two packages with groups and two learners
+        world = World(setting, active=dict(setting.first_versions), moments=[setting.start])
+        # When a random history happens, step by step over days
+        end = _live(world, setting, history)
+        # Then at every moment worth asking about, on both timelines, the transcript is
+        # the replay
+        with frozen_clock(end):
+            moments = _moments(world)
+            # As known now, as known at the moment itself, and as known at one moment
+            # in the middle of the history (before many of the moments asked about).
+            middle = moments[len(moments) // 2]
+            for t in moments:
+                for learner in world.learners:
+                    for r in (end, t, middle):
+                        assert _actual(learner, t, r) == _expected(world, learner, t, r), (t, r)
+        transaction.set_rollback(True)
+
+
+def _counts_from_transcripts(
+    world: World, t: datetime, r: datetime, start: datetime, end: datetime
+) -> dict[int, tuple[int, ...]]:
+    """Count, per version, what the learners' transcripts for (t, r) say, as the package
+    report defines its columns over the range [start, end)."""
+    found: dict[int, list[int]] = {}
+    for learner in world.learners:
+        for e in transcript(learner, t, known_at=r).enrollments:
+            row = found.setdefault(e.version_id, [0] * 6)
+            enrolled_in_range = start <= e.enrolled_at < end
+            if e.withdrawn_at is None:
+                if enrolled_in_range:
+                    row[0] += 1
+                    row[2 + ["not_started", "in_progress", "completed"].index(e.status)] += 1
+                if e.completed_at is not None and start <= e.completed_at < end:
+                    row[5] += 1
+            elif enrolled_in_range:
+                row[1] += 1
+    return {v: tuple(row) for v, row in found.items() if any(row)}
+
+
+def _report_counts(filters: Any) -> dict[int, tuple[int, ...]]:
+    found = {}
+    for package in package_report(filters):
+        for v in package.versions:
+            c = v.counts
+            row = (c.enrolled, c.withdrawn, c.not_started, c.in_progress, c.completed)
+            row += (c.completed_in_range,)
+            if any(row):
+                found[v.version_id] = row
+    return found
+
+
+@settings(max_examples=15, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(history=histories, data=st.data())
+def test_reports_agree_with_transcripts_on_the_same_timeline(
+    setting: Setting, history: list[tuple[int, tuple[Any, ...]]], data: st.DataObject
+) -> None:
+    """Over random histories with late entries, voids, moves and withdrawals, the package
+    report as of t, as known at r (now, or t itself), counts exactly what the learners'
+    transcripts for the same two times show, "completed in range" included; and the
+    stored-status report (as of now, as known now) equals the transcripts as of now."""
+    packaging_selectors.clear_caches()
+    with transaction.atomic():
+        world = World(setting, active=dict(setting.first_versions), moments=[setting.start])
+        end = _live(world, setting, history)
+        moments = _moments(world)
+        with frozen_clock(end):
+            for _ in range(3):
+                t = data.draw(st.sampled_from(moments))
+                start, stop = sorted(
+                    data.draw(st.lists(st.sampled_from(moments), min_size=2, max_size=2))
+                )
+                stop += timedelta(hours=1)
+                for r in (end, t, data.draw(st.sampled_from(moments))):
+                    filters = ReportFilters(start=start, end=stop, as_of=t, known_at=r)
+                    assert _report_counts(filters) == _counts_from_transcripts(
+                        world, t, r, start, stop
+                    ), (t, r)
+            cached = ReportFilters(
+                start=setting.start - timedelta(days=90), end=end + timedelta(days=1)
+            )
+            assert _report_counts(cached) == _counts_from_transcripts(
+                world, end, end, cached.start, cached.end
+            )
         transaction.set_rollback(True)

@@ -18,11 +18,37 @@ Node = RequirementTree | Group | CourseRef
 Path = tuple[int, ...]
 
 
-def effective_events(events: Iterable[LearnerEvent], as_of: datetime | None) -> list[LearnerEvent]:
-    """Return the events that count as of ``as_of``: known by then, not voided by then."""
-    known = [e for e in events if as_of is None or e.occurred_at <= as_of]
+def recorded(event: LearnerEvent) -> datetime:
+    """Return when the event was recorded (when it occurred, if the event does not say)."""
+    return event.occurred_at if event.recorded_at is None else event.recorded_at
+
+
+def effective_events(
+    events: Iterable[LearnerEvent], as_of: datetime | None, known_at: datetime | None = None
+) -> list[LearnerEvent]:
+    """Return the events that count as of ``as_of``, as known at ``known_at`` (PRODUCT.md,
+    "Two timelines"): recorded by ``known_at``, not voided by a void recorded by then
+    (whenever the void says it occurred), and occurred by ``as_of``."""
+    known = [e for e in events if known_at is None or recorded(e) <= known_at]
     voided = {e.voids for e in known if e.kind == EventKind.VOID}
-    return [e for e in known if e.kind != EventKind.VOID and e.event_id not in voided]
+    return [
+        e
+        for e in known
+        if e.kind != EventKind.VOID
+        and e.event_id not in voided
+        and (as_of is None or e.occurred_at <= as_of)
+    ]
+
+
+def completed_at(
+    tree: RequirementTree, effective: list[LearnerEvent], on_version_since: datetime | None
+) -> datetime | None:
+    """Return when an enrollment on ``tree`` since ``on_version_since`` was complete: not
+    before the tree was satisfied, and not before the enrollment was on the version."""
+    moment = satisfied_at(tree, effective)
+    if moment is None or on_version_since is None:
+        return moment
+    return max(moment, on_version_since)
 
 
 def walk(tree: RequirementTree) -> Iterator[tuple[Path, Node]]:
@@ -152,3 +178,48 @@ def status(tree: RequirementTree, effective: list[LearnerEvent]) -> str:
     return (
         "in_progress" if courses_under(tree) & {e.course_id for e in effective} else "not_started"
     )
+
+
+def next_courses(tree: RequirementTree, effective: list[LearnerEvent]) -> list[int]:
+    """Return the courses offered as next steps, in tree order, each once.
+
+    A course is offered when it is neither complete nor locked and it can still
+    advance the package: every node above it is unsatisfied and counts for its
+    parent (a required package item; in a choice, a required item or an optional
+    one while more optional items are wanted).
+    """
+    done = done_courses(effective, None)
+    offered: list[int] = []
+
+    def wanted_children(node: RequirementTree | Group) -> list[int]:
+        if isinstance(node, RequirementTree):
+            return [i for i, item in enumerate(node.items) if item.required]
+        if node.kind != GroupKind.CHOICE:
+            return list(range(len(node.items)))
+        wanted = len(node.items) if node.min_count is None else node.min_count
+        required = [i for i, item in enumerate(node.items) if item.required]
+        optional_wanted = max(0, wanted - len(required))
+        optional_done = sum(
+            1 for item in node.items if not item.required and satisfied(item.node, done)
+        )
+        if len(required) + optional_wanted == 0 or len(required) + optional_wanted > len(
+            node.items
+        ):
+            return []  # a choice that can never be met offers nothing
+        more = optional_wanted > optional_done
+        return [i for i, item in enumerate(node.items) if item.required or more]
+
+    def visit(node: Node, path: Path) -> None:
+        if satisfied(node, done) or locked(tree, path, done):
+            return
+        if isinstance(node, CourseRef):
+            if node.course_id not in offered:
+                offered.append(node.course_id)
+            return
+        if isinstance(node, Group) and not node.items:
+            return
+        for index in wanted_children(node):
+            visit(node.items[index].node, (*path, index))
+
+    visit(tree, ())
+    return offered

@@ -32,6 +32,9 @@ _GROUP_KINDS = st.sampled_from(list(GroupKind))
 _GROUP_IDS = st.integers(1, 5)
 _VERSIONS = st.integers(1, 3)
 _MINUTES = st.integers(0, 30)
+# How long after it occurred an event was recorded: often at once, often late;
+# None leaves recorded_at unset (recorded when it occurred).
+_DELAYS = st.none() | st.sampled_from([0, 0, 1, 5, 12, 30])
 _EVENT_COURSES = st.sampled_from(EVENT_COURSE_IDS)
 
 
@@ -108,14 +111,17 @@ def histories(
     events: list[LearnerEvent] = []
     for event_id in range(first_id, first_id + count):
         kind = draw(kinds)
+        occurred = draw(_MINUTES)
+        delay = draw(_DELAYS)
         events.append(
             LearnerEvent(
                 event_id=event_id,
                 course_id=draw(_EVENT_COURSES),
                 kind=kind,
-                occurred_at=at(draw(_MINUTES)),
+                occurred_at=at(occurred),
                 # A void may name any event: earlier, later, another void, itself, or none.
                 voids=draw(targets) if kind == EventKind.VOID else None,
+                recorded_at=None if delay is None else at(occurred + delay),
             )
         )
     return events
@@ -124,4 +130,10 @@ def histories(
 def moments(events: list[LearnerEvent]) -> list[datetime | None]:
     """Return as_of values worth checking: None, every event time, and just before each."""
     times = sorted({e.occurred_at for e in events})
+    return [None, BASE - timedelta(minutes=1), *times, *(t - timedelta(seconds=1) for t in times)]
+
+
+def known_moments(events: list[LearnerEvent]) -> list[datetime | None]:
+    """Return known_at values worth checking: None, every recording time, just before each."""
+    times = sorted({e.known_from for e in events})
     return [None, BASE - timedelta(minutes=1), *times, *(t - timedelta(seconds=1) for t in times)]

@@ -235,8 +235,9 @@ def test_a_completion_of_a_locked_course_still_counts() -> None:
     assert late.completed_at == at(8)
 
 
-def test_series_suggests_only_its_first_unfinished_course() -> None:
-    """Out of order, a later item may be open, but next respects the series order."""
+def test_series_offers_every_item_neither_complete_nor_locked() -> None:
+    """C1 -> C2 -> C3 with C2 done out of order: C3 is open (its predecessor is complete),
+    so it is offered beside C1, in the series' order, and the text says the same."""
     series = group(21, "Steps", GroupKind.SERIES, Item(FIRST_AID), Item(FIRE), Item(GDPR))
     tree = package(Item(series))
     history = History()
@@ -245,9 +246,26 @@ def test_series_suggests_only_its_first_unfinished_course() -> None:
     result = evaluate(tree, history.events)
 
     assert result.node((0, 2)).state == NodeState.NOT_STARTED  # its predecessor is done
-    assert result.root.next_courses == (FIRST_AID,)
-    assert (
-        result.node((0,)).explanation == "Complete in order: First Aid Basics, then GDPR Overview."
+    assert result.root.next_courses == (FIRST_AID, GDPR)
+    assert result.node((0,)).explanation == "Complete First Aid Basics and GDPR Overview."
+
+
+def test_series_text_names_what_is_open_now_and_what_stays_locked() -> None:
+    """Open items first, then the locked ones in order, each lock explained."""
+    series = group(
+        21, "Steps", GroupKind.SERIES, Item(FIRST_AID), Item(FIRE), Item(GDPR), Item(PHISHING)
+    )
+    tree = package(Item(series))
+    history = History()
+    history.done(FIRE, 3)
+
+    result = evaluate(tree, history.events)
+
+    assert result.root.next_courses == (FIRST_AID, GDPR)
+    assert result.node((0, 3)).state == NodeState.LOCKED
+    assert result.node((0,)).explanation == (
+        "Complete First Aid Basics and GDPR Overview, then Phishing Awareness. "
+        "Phishing Awareness unlocks after GDPR Overview."
     )
 
 
@@ -444,14 +462,18 @@ def test_a_failed_attempt_is_progress_not_completion() -> None:
     assert passed.completed_at == at(9)
 
 
-def test_a_void_removes_the_completion_from_its_own_time_on() -> None:
-    """Before the void the completion counts; from the void on it never did."""
+def test_a_void_removes_the_completion_at_every_moment_as_known_from_the_void_on() -> None:
+    """As known now the voided completion never happened, also for moments before the
+    void; as known before the void was recorded it counted."""
     tree = package(Item(PHISHING))
     history = History()
     completion = history.done(PHISHING, 5)
     history.void(completion, 20)
 
-    assert evaluate(tree, history.events, at(19)).status == EnrollmentStatus.COMPLETED
+    assert evaluate(tree, history.events, at(19)).status == EnrollmentStatus.NOT_STARTED
+    as_shown_then = evaluate(tree, history.events, at(19), known_at=at(19))
+    assert as_shown_then.status == EnrollmentStatus.COMPLETED
+    assert as_shown_then.completed_at == at(5)
     voided = evaluate(tree, history.events, at(20))
     assert voided.status == EnrollmentStatus.NOT_STARTED
     assert voided.why_not_complete() == ["Complete Phishing Awareness."]
@@ -466,7 +488,8 @@ def test_voiding_the_first_completion_moves_completed_at_to_the_next_one() -> No
     history.done(PHISHING, 12)
     history.void(first, 30)
 
-    assert evaluate(tree, history.events, at(29)).completed_at == at(5)
+    assert evaluate(tree, history.events, at(29), known_at=at(29)).completed_at == at(5)
+    assert evaluate(tree, history.events, at(29)).completed_at == at(12)
     assert evaluate(tree, history.events).completed_at == at(12)
 
 
@@ -489,6 +512,39 @@ def test_voiding_a_void_does_not_restore_the_event() -> None:
     history.events.append(LearnerEvent(3, PHISHING.course_id, EventKind.VOID, at(7), voids=2))
 
     assert evaluate(tree, history.events).status == EnrollmentStatus.NOT_STARTED
+
+
+def test_a_late_entry_changes_the_past_only_as_known_from_its_recording_on() -> None:
+    """A completion recorded at minute 20, dated minute 2: as of minute 5 it counts as
+    known now, but what the system showed at minute 10 (as known then) stays not started."""
+    tree = package(Item(PHISHING))
+    late = LearnerEvent(1, PHISHING.course_id, EventKind.COMPLETED, at(2), recorded_at=at(20))
+
+    assert evaluate(tree, [late], at(5)).completed_at == at(2)
+    shown_then = evaluate(tree, [late], at(5), known_at=at(10))
+    assert shown_then.status == EnrollmentStatus.NOT_STARTED
+    assert evaluate(tree, [late], at(5), known_at=at(20)).status == EnrollmentStatus.COMPLETED
+
+
+def test_an_enrollment_is_never_complete_before_it_was_on_its_version() -> None:
+    """Training done before enrolment satisfies the tree, and completed_at is the enrolment."""
+    tree = package(Item(PHISHING))
+    history = History()
+    history.done(PHISHING, 2)
+
+    result = evaluate(tree, history.events, on_version_since=at(30))
+
+    assert result.status == EnrollmentStatus.COMPLETED
+    assert result.root.satisfied_at == at(2)
+    assert result.completed_at == at(30)
+    assert result.satisfied_by_earlier_training
+    assert result.root.explanation == (
+        "Completed on 2024-03-01, when enrolled on this version: satisfied by earlier "
+        "training (done by 2024-03-01)."
+    )
+    later = evaluate(tree, history.events, on_version_since=at(1))
+    assert later.completed_at == at(2)
+    assert not later.satisfied_by_earlier_training
 
 
 def test_as_of_in_the_past_ignores_later_events() -> None:

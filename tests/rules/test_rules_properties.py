@@ -11,6 +11,7 @@ from coursepack.rules import (
     CourseRef,
     EnrollmentStatus,
     Evaluation,
+    EventKind,
     LearnerEvent,
     NodeResult,
     NodeState,
@@ -20,7 +21,7 @@ from coursepack.rules import (
     validate_tree,
 )
 from tests.rules import rules_oracle as oracle
-from tests.rules.rules_strategies import histories, moments, trees
+from tests.rules.rules_strategies import BASE, at, histories, known_moments, moments, trees
 
 # Generation dominates the cost (~10 ms an example): the oracle comparison gets the
 # most examples, the cheaper invariants fewer, to keep tests/rules near 15 s.
@@ -36,9 +37,14 @@ def all_nodes(node: NodeResult) -> list[NodeResult]:
 
 
 def assert_matches_oracle(
-    tree: RequirementTree, events: list[LearnerEvent], result: Evaluation, as_of: datetime | None
+    tree: RequirementTree,
+    events: list[LearnerEvent],
+    result: Evaluation,
+    as_of: datetime | None,
+    known_at: datetime | None = None,
+    since: datetime | None = None,
 ) -> None:
-    effective = oracle.effective_events(events, as_of)
+    effective = oracle.effective_events(events, as_of, known_at)
     done = oracle.done_courses(effective, None)
     for path, node in oracle.walk(tree):
         got = result.node(path)
@@ -46,17 +52,26 @@ def assert_matches_oracle(
         assert got.satisfied_at == oracle.satisfied_at(node, effective), path
         assert got.state == oracle.state(tree, path, effective), path
     assert result.status == oracle.status(tree, effective)
-    assert result.completed_at == oracle.satisfied_at(tree, effective)
+    assert result.completed_at == oracle.completed_at(tree, effective, since)
+    assert [c.course_id for c in result.root.next_courses] == oracle.next_courses(tree, effective)
+
+
+# Where an enrollment got onto its version: before, amid or after the events.
+SINCE = st.none() | st.sampled_from([BASE - timedelta(days=1), at(10), at(20), at(45)])
 
 
 @THOROUGH
-@given(tree=trees(), events=histories())
+@given(tree=trees(), events=histories(), data=st.data())
 def test_verdicts_match_the_oracle_at_every_moment(
-    tree: RequirementTree, events: list[LearnerEvent]
+    tree: RequirementTree, events: list[LearnerEvent], data: st.DataObject
 ) -> None:
-    """Satisfaction, satisfied_at, state and status agree with the definitions at any as_of."""
+    """Satisfaction, satisfied_at, state, status, completed_at and next steps agree with
+    the definitions at any as_of, as known at any moment, on the version since any time."""
+    known_at = data.draw(st.sampled_from(known_moments(events)))
+    since = data.draw(SINCE)
     for as_of in moments(events):
-        assert_matches_oracle(tree, events, evaluate(tree, events, as_of), as_of)
+        result = evaluate(tree, events, as_of, known_at, on_version_since=since)
+        assert_matches_oracle(tree, events, result, as_of, known_at, since)
 
 
 @FAST
@@ -86,13 +101,97 @@ def test_progress_counts_match_the_oracle(
 
 @FAST
 @given(tree=trees(), events=histories(), data=st.data())
-def test_as_of_equals_evaluating_only_the_events_known_by_then(
+def test_as_of_equals_evaluating_only_the_events_that_occurred_by_then(
     tree: RequirementTree, events: list[LearnerEvent], data: st.DataObject
 ) -> None:
-    """Evaluating as of t is evaluating just the events that occurred by t."""
+    """Evaluating as of t is evaluating just the events that occurred by t, and every void
+    (a void corrects the record at every moment, whenever it was made)."""
     as_of = data.draw(st.sampled_from(moments(events)))
-    known = [e for e in events if as_of is None or e.occurred_at <= as_of]
-    assert evaluate(tree, events, as_of) == evaluate(tree, known)
+    happened = [
+        e for e in events if as_of is None or e.occurred_at <= as_of or e.kind == EventKind.VOID
+    ]
+    assert evaluate(tree, events, as_of) == evaluate(tree, happened)
+
+
+@st.composite
+def recorded_after(
+    draw: st.DrawFn, events: list[LearnerEvent], known_at: datetime
+) -> list[LearnerEvent]:
+    """Draw facts recorded after ``known_at``: completions dated any time (back-dated
+    ones included) and voids of any event, the earlier ones included."""
+    more = draw(histories(first_id=100))
+    ids = [e.event_id for e in events] + [e.event_id for e in more] or [1]
+    later = []
+    for event in more:
+        delay = timedelta(seconds=draw(st.integers(1, 3600)))
+        later.append(
+            LearnerEvent(
+                event.event_id,
+                event.course_id,
+                event.kind,
+                event.occurred_at,
+                draw(st.sampled_from(ids)) if event.kind == EventKind.VOID else None,
+                recorded_at=known_at + delay,
+            )
+        )
+    return later
+
+
+@THOROUGH
+@given(tree=trees(), events=histories(), data=st.data())
+def test_an_answer_as_known_at_r_never_changes_when_facts_are_recorded_after_r(
+    tree: RequirementTree, events: list[LearnerEvent], data: st.DataObject
+) -> None:
+    """Append anything recorded after r (back-dated completions, voids): same answer, for
+    every as_of."""
+    known_at = data.draw(st.sampled_from(known_moments(events)[1:]))
+    assert known_at is not None
+    later = data.draw(recorded_after(events, known_at))
+    since = data.draw(SINCE)
+    for as_of in moments(events + later):
+        before = evaluate(tree, events, as_of, known_at, on_version_since=since)
+        after = evaluate(tree, events + later, as_of, known_at, on_version_since=since)
+        assert after == before
+
+
+@FAST
+@given(tree=trees(), events=histories(), data=st.data())
+def test_the_answer_as_known_at_r_is_the_answer_from_the_facts_recorded_by_r(
+    tree: RequirementTree, events: list[LearnerEvent], data: st.DataObject
+) -> None:
+    """As known at r equals as known now over only the facts recorded by r."""
+    known_at = data.draw(st.sampled_from(known_moments(events)))
+    as_of = data.draw(st.sampled_from(moments(events)))
+    recorded = [e for e in events if known_at is None or oracle.recorded(e) <= known_at]
+    assert evaluate(tree, events, as_of, known_at) == evaluate(tree, recorded, as_of)
+
+
+@THOROUGH
+@given(tree=trees(), events=histories(), data=st.data())
+def test_a_void_removes_exactly_its_event_from_its_recording_on(
+    tree: RequirementTree, events: list[LearnerEvent], data: st.DataObject
+) -> None:
+    """As known once the void is recorded, every answer is the answer without the voided
+    event; as known before, the void changes nothing. A void of a void changes nothing."""
+    target = data.draw(st.sampled_from(events)) if events else None
+    occurred = at(data.draw(st.integers(-5, 40)))
+    recorded = occurred + timedelta(minutes=data.draw(st.integers(0, 10)))
+    target_id = target.event_id if target is not None else 1
+    void = LearnerEvent(999, 1, EventKind.VOID, occurred, target_id, recorded)
+    with_void = [*events, void]
+    if target is None or target.kind == EventKind.VOID:
+        without = events
+    else:
+        without = [e for e in events if e.event_id != target_id]
+    for as_of in moments(with_void):
+        assert evaluate(tree, with_void, as_of) == evaluate(tree, without, as_of)
+        assert evaluate(tree, with_void, as_of, recorded) == evaluate(
+            tree, without, as_of, recorded
+        )
+        just_before = recorded - timedelta(microseconds=1)
+        assert evaluate(tree, with_void, as_of, just_before) == evaluate(
+            tree, events, as_of, just_before
+        )
 
 
 @FAST
@@ -114,7 +213,8 @@ def test_event_order_does_not_matter(
     """Any permutation of the same events gives the same evaluation."""
     shuffled = data.draw(st.permutations(events))
     as_of = data.draw(st.sampled_from(moments(events)))
-    assert evaluate(tree, shuffled, as_of) == evaluate(tree, events, as_of)
+    known_at = data.draw(st.sampled_from(known_moments(events)))
+    assert evaluate(tree, shuffled, as_of, known_at) == evaluate(tree, events, as_of, known_at)
 
 
 @FAST
@@ -178,7 +278,8 @@ def test_next_courses_are_never_locked_or_done(
 @FAST
 @given(tree=trees(), events=histories())
 def test_next_courses_follow_each_rule(tree: RequirementTree, events: list[LearnerEvent]) -> None:
-    """A family offers every alternative; a series only its first unfinished item."""
+    """A family offers every alternative; a series every item that is neither complete nor
+    locked (an item after one completed out of order is open too)."""
     result = evaluate(tree, events)
     for node in all_nodes(result.root):
         open_children = [c for c in node.children if not c.satisfied]
@@ -188,7 +289,12 @@ def test_next_courses_follow_each_rule(tree: RequirementTree, events: list[Learn
             merged = {c.course_id for child in open_children for c in child.next_courses}
             assert {c.course_id for c in node.next_courses} == merged
         if node.kind == "series":
-            assert node.next_courses == open_children[0].next_courses
+            merged = {c.course_id for child in open_children for c in child.next_courses}
+            assert {c.course_id for c in node.next_courses} == merged
+            assert (
+                open_children[0].next_courses
+                == node.next_courses[: len(open_children[0].next_courses)]
+            )
 
 
 @FAST

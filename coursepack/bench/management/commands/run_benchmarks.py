@@ -34,6 +34,7 @@ _OPERATIONS = (
     "bulk",
     "publish",
     "migration",
+    "pages",
     "http",
 )
 
@@ -83,6 +84,7 @@ class Command(BaseCommand):
             "bulk": bench.bulk_enroll,
             "publish": bench.publish,
             "migration": lambda: migration.migration_rows(scale),
+            "pages": bench.pages,
             "http": lambda: bench.http(log_dir),
         }
         for name in _OPERATIONS:
