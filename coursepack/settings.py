@@ -34,6 +34,8 @@ INSTALLED_APPS = [
     "coursepack.learning",
     "coursepack.audit",
     "coursepack.web",
+    # Demo data for `make run` (manage.py load_demo); above every domain app.
+    "coursepack.demo",
     # Benchmark data generator and runner (manage.py generate_scale_data, run_benchmarks).
     "coursepack.bench",
 ]

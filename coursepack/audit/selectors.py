@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -74,10 +75,15 @@ class FilterChoices:
     packages: list[tuple[int, str]]
 
 
-def filter_choices() -> FilterChoices:
-    """Return the actors, actions and packages that occur in the log."""
-    from coursepack.packaging.models import Package
+def filter_choices(
+    *, package_names: Callable[[Collection[int]], Mapping[int, str]]
+) -> FilterChoices:
+    """Return the actors, actions and packages that occur in the log.
 
+    The log stores package ids as plain values; ``package_names`` (the caller's
+    lookup, e.g. ``packaging.selectors.package_names``) names them, so the audit
+    app depends on no domain app.
+    """
     actors = list(
         AuditEvent.objects.order_by("actor_label").values_list("actor_label", flat=True).distinct()
     )
@@ -92,7 +98,7 @@ def filter_choices() -> FilterChoices:
         .distinct()
         if pk is not None
     }
-    names = dict(Package.objects.filter(pk__in=package_ids).values_list("pk", "name"))
+    names = package_names(package_ids)
     packages = sorted(
         ((pk, names.get(pk, f"Package {pk} (deleted)")) for pk in package_ids),
         key=lambda p: (p[1].lower(), p[0]),

@@ -355,10 +355,10 @@ class Runner:
         else:
 
             def fn() -> dict[int, tuple[int, int]]:
-                (summary,) = packaging_selectors.package_summaries(timezone.now(), [package.pk])
+                (summary,) = learning_selectors.package_summaries(timezone.now(), [package.pk])
                 return {v.version.pk: (v.enrolled, v.completed) for v in summary.versions}
 
-            note = f"packaging.selectors.package_summaries (no reports app), {size:,} enrollments"
+            note = f"learning.selectors.package_summaries (no reports app), {size:,} enrollments"
         sql = (
             "SELECT version_id, "
             "COUNT(*) FILTER (WHERE withdrawn_at IS NULL), "

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from django.db import IntegrityError, transaction
+from django.db.models import ProtectedError, RestrictedError
 from django.utils import timezone
 
+from coursepack import references
 from coursepack.audit import api as audit
 from coursepack.audit.api import Actor
 from coursepack.catalog.errors import CourseCodeTaken, CourseInUse, CourseNotFound
@@ -199,30 +201,11 @@ def reactivate_course(*, actor: Actor, course_id: int, notes: str = "") -> Cours
 
 def delete_course(*, actor: Actor, course_id: int, notes: str = "") -> None:
     """Delete a course that nothing refers to; otherwise say to retire it."""
-    from coursepack.learning.models import CompletionEvent
-    from coursepack.packaging.models import CourseGroupItem, PackageVersionItem
-
     with transaction.atomic():
         course = _locked(course_id)
-        uses = []
-        if (
-            PackageVersionItem.objects.filter(course=course)
-            .exclude(version__status="draft")
-            .exists()
-        ):
-            uses.append("a published package version")
-        if (
-            CourseGroupItem.objects.filter(course=course)
-            .exclude(group_version__status="draft")
-            .exists()
-        ):
-            uses.append("a published group version")
-        if PackageVersionItem.objects.filter(course=course, version__status="draft").exists():
-            uses.append("a package draft")
-        if CourseGroupItem.objects.filter(course=course, group_version__status="draft").exists():
-            uses.append("a group draft")
-        if CompletionEvent.objects.filter(course=course).exists():
-            uses.append("learners' completion records")
+        # The layers above refer to a course through PROTECT foreign keys and say
+        # what their rows are (references.describe_references); none is imported here.
+        uses = references.describe_references(course)
         if uses:
             raise CourseInUse(
                 f"Course {course.code} is used by {', '.join(uses)}; retire it instead of deleting it."
@@ -236,4 +219,9 @@ def delete_course(*, actor: Actor, course_id: int, notes: str = "") -> None:
             before=_snapshot(course),
             notes=notes,
         )
-        course.delete()
+        try:
+            course.delete()
+        except (ProtectedError, RestrictedError) as exc:
+            raise CourseInUse(
+                f"Course {course.code} is in use; retire it instead of deleting it."
+            ) from exc

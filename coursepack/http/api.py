@@ -11,6 +11,7 @@ from typing import Any
 from django.http import Http404, HttpRequest, HttpResponse
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
+from ninja.operation import Operation
 
 from coursepack.errors import DomainError
 from coursepack.http import accounts, content, learning, reports
@@ -26,6 +27,17 @@ class CoursepackAPI(NinjaAPI):
     The schema is built once per URL prefix: building it takes seconds, and the
     routes do not change while the process runs.
     """
+
+    def get_openapi_operation_id(self, operation: Operation) -> str:
+        """Name operations ``<module>_<function>``, counting ``http.content``'s modules as one.
+
+        The content routes were one module; splitting it must not rename their
+        operations (clients generate code from these ids).
+        """
+        module = operation.view_func.__module__
+        if module.startswith(f"{content.__name__}."):
+            module = content.__name__
+        return f"{module}_{operation.view_func.__name__}".replace(".", "_")
 
     def get_openapi_schema(
         self, *, path_prefix: str | None = None, path_params: dict[str, Any] | None = None

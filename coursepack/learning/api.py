@@ -726,7 +726,8 @@ def move_inflight(
 ) -> int:
     """Move open enrollments on ``from_version`` that the policy names to ``to_version``.
 
-    Called by ``packaging.api.publish_version`` inside its transaction. Each move
+    Called by ``packaging.api.publish_version`` inside its transaction, through the
+    in-flight mover port ``LearningConfig.ready`` registers. Each move
     is recorded on the enrollment's history and in the audit log; statuses are
     re-evaluated against the new version.
     """

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
@@ -162,3 +164,8 @@ class CompletionEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.learner_id} {self.kind} {self.course_id} at {self.occurred_at:%Y-%m-%d}"
+
+    @classmethod
+    def describe_references(cls, rows: models.QuerySet[Any]) -> list[tuple[int, str]]:
+        """Say what these events (all naming one course) are, for a course-in-use message."""
+        return [(4, "learners' completion records")] if rows.exists() else []

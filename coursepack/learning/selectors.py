@@ -7,15 +7,18 @@ from collections.abc import Iterable, Iterator
 from datetime import datetime
 from typing import Any
 
-from django.db.models import BigIntegerField, ExpressionWrapper, F, Max, QuerySet
+from django.db.models import BigIntegerField, Count, ExpressionWrapper, F, Max, QuerySet
 
 from coursepack import rules
 from coursepack.learning.errors import EnrollmentNotFound
 from coursepack.learning.models import CompletionEvent, Enrollment, EnrollmentMove
 from coursepack.packaging import selectors as packaging
+from coursepack.packaging.models import Package, PackageVersion
+from coursepack.packaging.selectors import PackageSummary, VersionSummary
 
 __all__ = [
     "CACHE_COLUMNS",
+    "enrollment_counts",
     "enrollment_progress",
     "evaluate_enrollment",
     "event_rows_by_learner",
@@ -23,6 +26,7 @@ __all__ = [
     "get_enrollment",
     "latest_moves",
     "on_version_since",
+    "package_summaries",
     "status_batches",
     "to_rule_event",
 ]
@@ -219,3 +223,46 @@ def enrollment_progress(
     return evaluate_enrollment(
         enrollment, events.get(enrollment.learner_id, []), as_of=as_of, known_at=known_at, tree=tree
     )
+
+
+def enrollment_counts(versions: Iterable[PackageVersion | int]) -> dict[tuple[int, str], int]:
+    """Return {(version id, status): open enrollments} for the versions given; one query."""
+    counts: dict[tuple[int, str], int] = {}
+    for row in (
+        Enrollment.objects.filter(version__in=list(versions), withdrawn_at__isnull=True)
+        .values("version_id", "status")
+        .annotate(n=Count("id"))
+    ):
+        counts[(row["version_id"], row["status"])] = row["n"]
+    return counts
+
+
+def package_summaries(now: datetime, package_ids: list[int] | None = None) -> list[PackageSummary]:
+    """Return every package (or the ones named) with its versions and enrollment counts.
+
+    Three queries whatever the number of packages: packages, versions, counts.
+    """
+    packages = Package.objects.all()
+    if package_ids is not None:
+        packages = packages.filter(pk__in=package_ids)
+    packages_list = list(packages)
+    versions = list(
+        PackageVersion.objects.filter(package__in=packages_list)
+        .select_related("based_on", "published_by")
+        .order_by("package_id", "-version_number")
+    )
+    counts = enrollment_counts(versions)
+    # Versions come newest first, as active_version_ids needs.
+    actives = packaging.active_version_ids(versions, now)
+    by_package: dict[int, list[VersionSummary]] = {p.pk: [] for p in packages_list}
+    for v in versions:
+        enrolled = sum(n for (vid, _), n in counts.items() if vid == v.pk)
+        by_package[v.package_id].append(
+            VersionSummary(
+                version=v,
+                state=packaging.version_state(v, active_id=actives.get(v.package_id), now=now),
+                enrolled=enrolled,
+                completed=counts.get((v.pk, "completed"), 0),
+            )
+        )
+    return [PackageSummary(package=p, versions=by_package[p.pk]) for p in packages_list]

@@ -6,6 +6,8 @@ change again, which the database enforces with triggers (see ``db_guards``).
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
@@ -134,6 +136,16 @@ class CourseGroupItem(models.Model):
 
     def __str__(self) -> str:
         return f"item {self.position} of {self.group_version_id}"
+
+    @classmethod
+    def describe_references(cls, rows: models.QuerySet[Any]) -> list[tuple[int, str]]:
+        """Say what these items (all naming one course) are, for a course-in-use message."""
+        found: list[tuple[int, str]] = []
+        if rows.exclude(group_version__status="draft").exists():
+            found.append((1, "a published group version"))
+        if rows.filter(group_version__status="draft").exists():
+            found.append((3, "a group draft"))
+        return found
 
 
 class PackageStatus(models.TextChoices):
@@ -284,6 +296,16 @@ class PackageVersionItem(models.Model):
 
     def __str__(self) -> str:
         return f"item {self.position} of version {self.version_id}"
+
+    @classmethod
+    def describe_references(cls, rows: models.QuerySet[Any]) -> list[tuple[int, str]]:
+        """Say what these items (all naming one course) are, for a course-in-use message."""
+        found: list[tuple[int, str]] = []
+        if rows.exclude(version__status="draft").exists():
+            found.append((0, "a published package version"))
+        if rows.filter(version__status="draft").exists():
+            found.append((2, "a package draft"))
+        return found
 
 
 class PublishAction(models.TextChoices):

@@ -29,13 +29,14 @@ __all__ = [
     "PackageSummary",
     "VersionSummary",
     "active_version",
+    "active_version_ids",
     "clear_caches",
     "diff_versions",
     "get_package",
     "get_version",
     "group_tree",
     "latest_group_version",
-    "package_summaries",
+    "package_names",
     "publish_log",
     "requirement_tree",
     "status_rule",
@@ -53,6 +54,11 @@ def get_package(package_id: int) -> Package:
         return Package.objects.get(pk=package_id)
     except Package.DoesNotExist:
         raise PackageNotFound(f"There is no package with id {package_id}.") from None
+
+
+def package_names(package_ids: Iterable[int]) -> dict[int, str]:
+    """Return {id: name} of the packages named that still exist."""
+    return dict(Package.objects.filter(pk__in=list(package_ids)).values_list("pk", "name"))
 
 
 def get_version(version_id: int) -> PackageVersion:
@@ -324,49 +330,17 @@ class PackageSummary:
         return next((v for v in self.versions if v.state == "draft"), None)
 
 
-def package_summaries(now: datetime, package_ids: list[int] | None = None) -> list[PackageSummary]:
-    """Return every package (or the ones named) with its versions and enrollment counts.
+def active_version_ids(versions: Iterable[PackageVersion], now: datetime) -> dict[int, int]:
+    """Return {package id: id of its version in effect at ``now``} among ``versions``.
 
-    Three queries whatever the number of packages: packages, versions, counts.
+    ``versions`` must come newest first per package: the first one in effect is
+    the active one (the same rule as ``active_version``, applied in memory).
     """
-    from django.db.models import Count
-
-    from coursepack.learning.models import Enrollment
-
-    packages = Package.objects.all()
-    if package_ids is not None:
-        packages = packages.filter(pk__in=package_ids)
-    packages_list = list(packages)
-    versions = list(
-        PackageVersion.objects.filter(package__in=packages_list)
-        .select_related("based_on", "published_by")
-        .order_by("package_id", "-version_number")
-    )
-    counts: dict[tuple[int, str], int] = {}
-    for row in (
-        Enrollment.objects.filter(version__in=versions, withdrawn_at__isnull=True)
-        .values("version_id", "status")
-        .annotate(n=Count("id"))
-    ):
-        counts[(row["version_id"], row["status"])] = row["n"]
-    # Versions come newest first, so the first one in effect is the active one
-    # (the same rule as active_version, applied in memory).
     actives: dict[int, int] = {}
     for v in versions:
         if v.package_id not in actives and _in_effect(v, now):
             actives[v.package_id] = v.pk
-    by_package: dict[int, list[VersionSummary]] = {p.pk: [] for p in packages_list}
-    for v in versions:
-        enrolled = sum(n for (vid, _), n in counts.items() if vid == v.pk)
-        by_package[v.package_id].append(
-            VersionSummary(
-                version=v,
-                state=version_state(v, active_id=actives.get(v.package_id), now=now),
-                enrolled=enrolled,
-                completed=counts.get((v.pk, "completed"), 0),
-            )
-        )
-    return [PackageSummary(package=p, versions=by_package[p.pk]) for p in packages_list]
+    return actives
 
 
 def publish_log(package_id: int) -> list[PublishRecord]:

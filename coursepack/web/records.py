@@ -167,7 +167,7 @@ class AuditRow:
 @role_required(*STAFF)
 def audit_log(request: HttpRequest) -> HttpResponse:
     """The audit log, newest first, 50 to a page, filtered by actor, action, package and days."""
-    choices = audit.filter_choices()
+    choices = audit.filter_choices(package_names=packaging.package_names)
     form = AuditFilterForm(request.GET or None, choices=choices)
     filters = form.audit_filters() if request.GET else audit.AuditFilters()
     page = None

@@ -9,6 +9,7 @@ from django.utils import timezone
 from coursepack.accounts import api as accounts
 from coursepack.accounts.models import Role
 from coursepack.errors import NotFound
+from coursepack.learning import selectors as learning_selectors
 from coursepack.packaging import selectors
 from coursepack.web.access import EVERYONE, STAFF, role_required
 
@@ -21,7 +22,7 @@ def home(request: HttpRequest) -> HttpResponse:
     """
     if accounts.role_of(request.user) == Role.LEARNER:
         return redirect("web:transcript", learner_id=request.user.pk)
-    summaries = selectors.package_summaries(timezone.now())
+    summaries = learning_selectors.package_summaries(timezone.now())
     return render(request, "web/package_list.html", {"summaries": summaries})
 
 
@@ -29,7 +30,7 @@ def home(request: HttpRequest) -> HttpResponse:
 def package_detail(request: HttpRequest, package_id: int) -> HttpResponse:
     """Show one version of a package (the active one unless ``?v=N``), its rules and history."""
     now = timezone.now()
-    found = selectors.package_summaries(now, package_ids=[package_id])
+    found = learning_selectors.package_summaries(now, package_ids=[package_id])
     if not found:
         raise Http404("There is no such package.")
     summary = found[0]
