@@ -6,6 +6,7 @@ Everything that varies between machines comes from the environment:
 """
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -111,3 +112,10 @@ STATIC_ROOT = BASE_DIR / "staticfiles"
 LOGIN_URL = "/login/"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "/login/"
+
+# Transcripts mark an entry "recorded late" when it was recorded more than this long
+# after it occurred (PRODUCT.md, "Two timelines"): COURSEPACK_LATE_ENTRY_INTERVAL, in
+# hours (default 72: a weekend's delay is not late).
+COURSEPACK_LATE_ENTRY_INTERVAL = timedelta(
+    hours=float(os.environ.get("COURSEPACK_LATE_ENTRY_INTERVAL", "72"))
+)

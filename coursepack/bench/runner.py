@@ -149,7 +149,9 @@ def _read_like_rebuild(tick: Callable[[int], None]) -> int:
     """Read every enrollment and its learner's events, batch by batch, exactly as the
     rebuild does (``learning.selectors.status_batches``), and evaluate nothing."""
     checked = 0
-    for enrollments, _events in learning_selectors.status_batches(learning.LEARNERS_PER_BATCH):
+    for enrollments, _events, _moves in learning_selectors.status_batches(
+        learning.LEARNERS_PER_BATCH
+    ):
         checked += len(enrollments)
         tick(len(enrollments))
     return checked

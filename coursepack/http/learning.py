@@ -135,6 +135,16 @@ class AsOf(Schema):
     )
 
 
+class TranscriptQuery(AsOf):
+    known_at: DateTimeIn | None = Field(
+        None,
+        description=(
+            "Use only the facts recorded by this moment (default: now). known_at = as_of "
+            "gives what the system showed at as_of; it never changes afterwards."
+        ),
+    )
+
+
 @router.get(
     "/enrollments/{enrollment_id}/progress",
     response=responses({200: ProgressOut}, 404),
@@ -265,23 +275,30 @@ def void(request: HttpRequest, event_id: int, body: VoidIn) -> Any:
     response=responses({200: TranscriptOut}, 404),
     tags=["learners"],
 )
-def transcript(request: HttpRequest, learner_id: int, query: Query[AsOf]) -> Any:
-    """A learner's training as of ``as_of`` (default: now); learners see their own only.
+def transcript(request: HttpRequest, learner_id: int, query: Query[TranscriptQuery]) -> Any:
+    """A learner's training as of ``as_of``, as known at ``known_at`` (both default to
+    now); learners see their own only.
 
     Every enrollment that existed then, with the version the learner was on then and
-    its status then; every event that occurred by then, and whether it was voided by
-    then or later. Derived from the immutable events, pinned versions and version
-    moves, never from stored statuses.
+    its status then; every event that occurred by then and was on record at
+    ``known_at``, whether it was voided, recorded after ``as_of`` or recorded late.
+    ``changes`` compares the answer with the other timeline (as known at ``as_of``
+    against as known at ``known_at``; as known now when ``known_at`` is earlier than
+    ``as_of``). Derived from the immutable events, pinned versions and version moves,
+    never from stored statuses.
     """
     user = caller(request)
     if not is_staff_reader(user) and user.pk != learner_id:
         raise LearnerNotFound(f"There is no learner with id {learner_id}.")
-    if query.as_of is not None and query.as_of.tzinfo is None:
-        raise InvalidInput(
-            "as_of needs a time zone.", problems=["as_of: include a time zone, e.g. Z"]
-        )
+    problems = [
+        f"{name}: include a time zone, e.g. Z"
+        for name, moment in (("as_of", query.as_of), ("known_at", query.known_at))
+        if moment is not None and moment.tzinfo is None
+    ]
+    if problems:
+        raise InvalidInput("The moment needs a time zone.", problems=problems)
     as_of = query.as_of if query.as_of is not None else timezone.now()
-    return serialize.transcript(transcripts.transcript(learner_id, as_of))
+    return serialize.transcript(transcripts.transcript(learner_id, as_of, query.known_at))
 
 
 __all__ = ["READERS", "router"]

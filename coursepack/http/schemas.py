@@ -523,14 +523,27 @@ class TranscriptEnrollment(EnrollmentOut):
     version_name: str
     optional_done: int
     optional_total: int
+    satisfied_at: datetime | None = Field(
+        description="When the training satisfied the tree; may predate the enrollment."
+    )
+    on_version_since: datetime = Field(
+        description="When the enrollment got onto this version: its enrolment or last move."
+    )
+    satisfied_by_earlier_training: bool = Field(
+        description=(
+            "The tree was satisfied before the enrollment was on this version; "
+            "completed_at is then on_version_since."
+        )
+    )
     why_not_complete: list[str]
     moves: list[VersionMoveOut] = Field(description="Version moves made by as_of, oldest first.")
 
 
 class TranscriptEvent(CompletionOut):
-    """An event that occurred by ``as_of``; ``voided_by_id``/``voided_at``/``void_reason``
-    describe its void whenever it was made, ``voided`` and ``voided_later`` say whether
-    that was by ``as_of`` or after."""
+    """An event that occurred by ``as_of`` and was on record at ``known_at``;
+    ``voided_by_id``/``voided_at``/``void_reason`` describe its void whenever it was
+    recorded; ``voided`` says the void was on record at ``known_at`` (the event then
+    never counted, at any moment), ``voided_later`` that it was recorded after."""
 
     voided_by_id: int | None
     voided_at: datetime | None
@@ -539,18 +552,60 @@ class TranscriptEvent(CompletionOut):
     voided_later: bool
     counted: bool = Field(description="A completed or passed event that counted at as_of.")
     recorded_later: bool = Field(description="Recorded after as_of (back-dated).")
+    late_entry: bool = Field(
+        description="Recorded more than COURSEPACK_LATE_ENTRY_INTERVAL after it occurred."
+    )
     course_code: str
     course_name: str
     recorded_by: str
+
+
+class TranscriptAnswer(Schema):
+    """An enrollment's answer for the transcript's moment on one timeline."""
+
+    version_id: int
+    version_number: int
+    state: Literal["not_started", "in_progress", "completed", "withdrawn"]
+    status: str
+    progress_done: int
+    progress_needed: int
+    completed_at: datetime | None
+    withdrawn_at: datetime | None
+
+
+class TranscriptChange(Schema):
+    id: int
+    package_name: str
+    then: TranscriptAnswer | None = Field(description="As known at known_then; null: no record.")
+    later: TranscriptAnswer | None = Field(description="As known at known_later.")
+
+
+class TranscriptChangesOut(Schema):
+    """The same moment as known at two times: did anything recorded between change it?"""
+
+    known_then: datetime
+    known_later: datetime
+    changed: bool
+    enrollments: list[TranscriptChange]
+    recorded: list[TranscriptEvent] = Field(
+        description="Events about the moment, and voids of them, recorded in between."
+    )
 
 
 class TranscriptOut(Schema):
     learner_id: int
     learner_username: str
     as_of: datetime
+    known_at: datetime = Field(description="Only facts recorded by then count (default: now).")
     generated_at: datetime
     enrollments: list[TranscriptEnrollment]
     events: list[TranscriptEvent]
+    changes: TranscriptChangesOut | None = Field(
+        description=(
+            "The answer as known at as_of against as known at known_at (or at known_at "
+            "against now, when known_at is earlier); null for as_of now or later."
+        )
+    )
 
 
 # --- accounts --------------------------------------------------------------------------

@@ -7,7 +7,12 @@ from typing import Any
 
 from coursepack import rules
 from coursepack.learning.models import CompletionEvent, Enrollment
-from coursepack.learning.transcript import Transcript, TranscriptEnrollment, TranscriptEvent
+from coursepack.learning.transcript import (
+    Transcript,
+    TranscriptChanges,
+    TranscriptEnrollment,
+    TranscriptEvent,
+)
 from coursepack.packaging.models import (
     CourseGroupItem,
     CourseGroupVersion,
@@ -139,6 +144,9 @@ def _transcript_enrollment(t: Transcript, e: TranscriptEnrollment) -> dict[str, 
         "optional_done": e.optional_done,
         "optional_total": e.optional_total,
         "completed_at": e.completed_at,
+        "satisfied_at": e.satisfied_at,
+        "on_version_since": e.on_version_since,
+        "satisfied_by_earlier_training": e.satisfied_by_earlier_training,
         "why_not_complete": list(e.why_not_complete),
         "moves": [
             {
@@ -176,6 +184,42 @@ def _transcript_event(t: Transcript, e: TranscriptEvent) -> dict[str, Any]:
         "voided_later": e.voided_later,
         "counted": e.counted,
         "recorded_later": e.recorded_later,
+        "late_entry": e.late_entry,
+    }
+
+
+def _answer(e: TranscriptEnrollment | None) -> dict[str, Any] | None:
+    if e is None:
+        return None
+    return {
+        "version_id": e.version_id,
+        "version_number": e.version_number,
+        "state": str(e.status),
+        "status": str(e.progress_status),
+        "progress_done": e.progress_done,
+        "progress_needed": e.progress_needed,
+        "completed_at": e.completed_at,
+        "withdrawn_at": e.withdrawn_at,
+    }
+
+
+def _changes(t: Transcript, c: TranscriptChanges | None) -> dict[str, Any] | None:
+    if c is None:
+        return None
+    return {
+        "known_then": c.known_then,
+        "known_later": c.known_later,
+        "changed": c.changed,
+        "enrollments": [
+            {
+                "id": change.enrollment_id,
+                "package_name": change.package_name,
+                "then": _answer(change.before),
+                "later": _answer(change.after),
+            }
+            for change in c.enrollments
+        ],
+        "recorded": [_transcript_event(t, e) for e in c.recorded],
     }
 
 
@@ -184,9 +228,11 @@ def transcript(t: Transcript) -> dict[str, Any]:
         "learner_id": t.learner_id,
         "learner_username": t.learner_username,
         "as_of": t.as_of,
+        "known_at": t.known_at,
         "generated_at": t.generated_at,
         "enrollments": [_transcript_enrollment(t, e) for e in t.enrollments],
         "events": [_transcript_event(t, e) for e in t.events],
+        "changes": _changes(t, t.changes),
     }
 
 

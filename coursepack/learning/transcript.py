@@ -1,25 +1,34 @@
-"""Point-in-time transcripts: what training a learner had at any moment.
+"""Point-in-time transcripts: what training a learner had at any moment, on two timelines.
 
 A transcript is derived only from what is never changed afterwards: the
 enrollment rows' ``enrolled_at``/``withdrawn_at`` stamps, the append-only
 history of version moves, the pinned (immutable) requirement trees and the
-append-only completion events. The cached ``Enrollment.status`` is never read,
-so the answer for a past moment is exact, whatever happened since.
+append-only completion events. The cached ``Enrollment.status`` is never read.
 
-"As of t" is *valid time*: an event counts if it occurred at or before t, even
-when it was recorded later (a back-dated import); ``recorded_later`` says so.
-A void counts from the moment it was made, so an event voided after t is listed
-as counted then and voided later.
+Every question carries two times (PRODUCT.md, "Two timelines"): *as of t* — the
+state of the world at t — and *as known at r* — using only the facts recorded
+by r (default: now). "As of t, as known now" is our best knowledge of the past:
+a completion recorded today with an earlier date counts from its date, and a
+void made today removes its event at every moment. "As of t, as known at t" is
+what the system showed at t, and never changes afterwards. Enrolments, moves
+and withdrawals are recorded when they happen, so both cut-offs apply to them.
+
+For a past moment the transcript also compares its answer with the other
+timeline (``changes``): as known at t against as known at r (or, when r is
+before t, as known at r against as known now), and lists the facts recorded in
+between that made any difference.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any, NamedTuple
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db.models import Count, IntegerField, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
@@ -35,15 +44,27 @@ from coursepack.packaging import selectors as packaging
 from coursepack.packaging.models import PackageVersion
 
 __all__ = [
+    "EnrollmentChange",
     "Transcript",
+    "TranscriptChanges",
     "TranscriptEnrollment",
     "TranscriptEvent",
     "TranscriptStatus",
     "VersionMove",
     "VoidRecord",
+    "late_entry_interval",
     "learner_directory",
     "transcript",
 ]
+
+_DEFAULT_LATE_ENTRY_INTERVAL = timedelta(hours=72)
+
+
+def late_entry_interval() -> timedelta:
+    """Return how long after it occurred an entry may be recorded before it is marked late
+    (the ``COURSEPACK_LATE_ENTRY_INTERVAL`` setting)."""
+    value = getattr(settings, "COURSEPACK_LATE_ENTRY_INTERVAL", _DEFAULT_LATE_ENTRY_INTERVAL)
+    return value if isinstance(value, timedelta) else timedelta(hours=float(value))
 
 
 class TranscriptStatus(StrEnum):
@@ -55,7 +76,8 @@ class TranscriptStatus(StrEnum):
     IN_PROGRESS = "in_progress"
     # The tree was satisfied; ``completed_at`` says since when.
     COMPLETED = "completed"
-    # Withdrawn at or before the moment; progress is frozen as of the withdrawal.
+    # Withdrawn at or before the moment; progress is what the learner had as of the
+    # withdrawal (as known at the transcript's known_at).
     WITHDRAWN = "withdrawn"
 
 
@@ -73,12 +95,15 @@ class VersionMove:
 
 @dataclass(frozen=True)
 class TranscriptEnrollment:
-    """One enrollment as it stood at the transcript's moment.
+    """One enrollment as it stood at the transcript's moment, as known at its known_at.
 
     ``version_*`` name the version the learner was on at that moment (an
     enrollment moved later still shows the version it had then). ``progress_status``
     is the engine's verdict — as of the withdrawal for a withdrawn enrollment —
     and ``status`` is the same but says ``withdrawn`` once it was.
+    ``completed_at`` is never before ``on_version_since``; ``satisfied_at`` is when
+    the training satisfied the tree, which may be earlier ("satisfied by earlier
+    training").
     """
 
     enrollment_id: int
@@ -101,6 +126,22 @@ class TranscriptEnrollment:
     # Moves made at or before the moment, oldest first.
     moves: tuple[VersionMove, ...]
     evaluation: rules.Evaluation
+    # When the enrollment got onto ``version_*``: its enrolment or its last move.
+    on_version_since: datetime
+    satisfied_at: datetime | None
+    satisfied_by_earlier_training: bool
+
+    def answer(self) -> tuple[Any, ...]:
+        """Return what an auditor reads off this row: compared across timelines."""
+        return (
+            self.status,
+            self.version_id,
+            self.completed_at,
+            self.progress_done,
+            self.progress_needed,
+            self.optional_done,
+            self.withdrawn_at,
+        )
 
 
 @dataclass(frozen=True)
@@ -115,7 +156,8 @@ class VoidRecord:
 
 @dataclass(frozen=True)
 class TranscriptEvent:
-    """One completion event (or void) that occurred at or before the transcript's moment."""
+    """One completion event (or void) that occurred by the transcript's moment and was
+    on record at its known_at."""
 
     event_id: int
     course_id: int
@@ -130,35 +172,76 @@ class TranscriptEvent:
     evidence_note: str
     # For a void event: the event it voids.
     voids_id: int | None
-    # The void of this event, whenever it was made (also after the moment).
+    # The void of this event, whenever it was recorded (also after known_at).
     void: VoidRecord | None
-    # Voided at or before the moment: it did not count then.
+    # Voided by a void on record at known_at: it never counted, at any moment.
     voided: bool
-    # Voided after the moment: it counted then and was voided later.
+    # Voided by a void recorded after known_at: it counted as known then.
     voided_later: bool
     # A completed or passed event that counted at the moment.
     counted: bool
     # Recorded after the moment (back-dated): at the moment it was not yet on record.
     recorded_later: bool
+    # Recorded more than ``late_entry_interval()`` after it occurred.
+    late_entry: bool
+
+
+@dataclass(frozen=True)
+class EnrollmentChange:
+    """One enrollment whose answer for the moment differs between the two timelines."""
+
+    enrollment_id: int
+    package_name: str
+    # None: the enrollment was not on record on that timeline.
+    before: TranscriptEnrollment | None
+    after: TranscriptEnrollment | None
+
+
+@dataclass(frozen=True)
+class TranscriptChanges:
+    """Whether facts recorded between ``known_then`` and ``known_later`` changed the
+    answer for the transcript's moment, and what."""
+
+    known_then: datetime
+    known_later: datetime
+    enrollments: tuple[EnrollmentChange, ...]
+    # Completions about the moment (occurred by it) and voids of them, recorded in
+    # (known_then, known_later], oldest record first.
+    recorded: tuple[TranscriptEvent, ...]
+
+    @property
+    def changed(self) -> bool:
+        """Return whether any enrollment's answer differs."""
+        return bool(self.enrollments)
 
 
 @dataclass(frozen=True)
 class Transcript:
-    """A learner's training as of one moment."""
+    """A learner's training as of one moment, as known at another."""
 
     learner_id: int
     learner_username: str
     learner_name: str
     as_of: datetime
+    known_at: datetime
     generated_at: datetime
     enrollments: tuple[TranscriptEnrollment, ...]
-    # Every event that occurred at or before ``as_of``, voids included, oldest first.
+    # Every event that occurred by ``as_of`` and was on record at ``known_at``, voids
+    # included, oldest first.
     events: tuple[TranscriptEvent, ...]
+    # The same moment on the other timeline; None when there is no other (as of now or
+    # later, as known now).
+    changes: TranscriptChanges | None
 
     @property
     def completions(self) -> tuple[TranscriptEvent, ...]:
         """Return the completed, passed and failed events (voids are shown on their target)."""
         return tuple(e for e in self.events if e.kind != EventKind.VOID)
+
+    @property
+    def known_now(self) -> bool:
+        """Return whether the transcript uses everything on record when it was made."""
+        return self.known_at >= self.generated_at
 
 
 class _EventRow(NamedTuple):
@@ -198,72 +281,49 @@ def _event_columns() -> tuple[str, ...]:
 
 
 def _version_at(
-    current: PackageVersion, moves: list[EnrollmentMove], as_of: datetime
+    current: PackageVersion, moves: list[EnrollmentMove], cutoff: datetime
 ) -> tuple[PackageVersion, list[EnrollmentMove]]:
-    """Return the version an enrollment was on at ``as_of`` and the moves made by then.
+    """Return the version an enrollment was on at ``cutoff`` and the moves made by then.
 
-    The version before the first move after ``as_of``; the current one when there is none.
+    The version before the first move after ``cutoff``; the current one when there is none.
     """
     done: list[EnrollmentMove] = []
     for move in moves:
-        if move.moved_at > as_of:
+        if move.moved_at > cutoff:
             return move.from_version, done
         done.append(move)
     return current, done
 
 
-def transcript(learner_id: int, as_of: datetime) -> Transcript:
-    """Return the learner's transcript as of ``as_of``.
+@dataclass(frozen=True)
+class _Loaded:
+    """What one learner's transcripts are computed from, read once."""
 
-    Every enrollment that existed then (``enrolled_at <= as_of``) with the version
-    the learner was on, its status, progress, ``completed_at`` and why it was not
-    complete; every event that occurred by then with its source and evidence, and
-    whether it was voided by then or later.
-    """
-    if timezone.is_naive(as_of):
-        raise InvalidInput(
-            "The moment is ambiguous.", problems=["as_of: include a time zone, e.g. Z"]
-        )
-    generated_at = timezone.now()
-    User = get_user_model()
-    learner = User.objects.filter(pk=learner_id).first()
-    if learner is None:
-        raise LearnerNotFound(f"There is no learner with id {learner_id}.")
+    enrollments: list[Enrollment]
+    moves_of: dict[int, list[EnrollmentMove]]
+    rows: list[_EventRow]
+    rule_events: list[rules.LearnerEvent]
 
-    enrollments = list(
-        Enrollment.objects.filter(learner_id=learner_id, enrolled_at__lte=as_of)
-        .select_related("package", "version")
-        .order_by("enrolled_at", "id")
-    )
-    moves_of: dict[int, list[EnrollmentMove]] = defaultdict(list)
-    for move in (
-        EnrollmentMove.objects.filter(enrollment__in=enrollments)
-        .select_related("from_version", "to_version")
-        .order_by("moved_at", "id")
-    ):
-        moves_of[move.enrollment_id].append(move)
 
-    # Plain values, not model instances: a learner may have hundreds of events.
-    rows = [
-        _EventRow(*values)
-        for values in CompletionEvent.objects.filter(learner_id=learner_id)
-        .order_by("occurred_at", "id")
-        .values_list(*_event_columns())
-    ]
-    rule_events = [
-        to_rule_event(e.id, e.course_id, e.kind, e.occurred_at, e.voids_id) for e in rows
-    ]
-
+def _entries(data: _Loaded, as_of: datetime, known_at: datetime) -> list[TranscriptEnrollment]:
+    """Return every enrollment as of ``as_of``, as known at ``known_at``."""
+    # Enrolments, moves and withdrawals are on record from the moment they happen.
+    cutoff = min(as_of, known_at)
     entries = []
-    for enrollment in enrollments:
-        version, moves = _version_at(enrollment.version, moves_of[enrollment.pk], as_of)
+    for enrollment in data.enrollments:
+        if enrollment.enrolled_at > cutoff:
+            continue
+        version, moves = _version_at(enrollment.version, data.moves_of[enrollment.pk], cutoff)
+        since = moves[-1].moved_at if moves else enrollment.enrolled_at
         withdrawn_at = enrollment.withdrawn_at
-        if withdrawn_at is not None and withdrawn_at > as_of:
+        if withdrawn_at is not None and withdrawn_at > cutoff:
             withdrawn_at = None
-        # A withdrawn enrollment is frozen as of its withdrawal.
+        # A withdrawn enrollment keeps what the learner had as of the withdrawal.
         evaluated_at = withdrawn_at or as_of
         tree = packaging.requirement_tree(version.pk)
-        evaluation = rules.evaluate(tree, rule_events, evaluated_at)
+        evaluation = rules.evaluate(
+            tree, data.rule_events, evaluated_at, known_at, on_version_since=since
+        )
         entries.append(
             TranscriptEnrollment(
                 enrollment_id=enrollment.pk,
@@ -298,56 +358,180 @@ def transcript(learner_id: int, as_of: datetime) -> Transcript:
                     for m in moves
                 ),
                 evaluation=evaluation,
+                on_version_since=since,
+                satisfied_at=evaluation.root.satisfied_at,
+                satisfied_by_earlier_training=evaluation.satisfied_by_earlier_training,
             )
         )
+    return entries
 
-    voids = {
-        e.voids_id: VoidRecord(
-            void_event_id=e.id,
-            voided_at=e.occurred_at,
-            reason=e.evidence_note,
-            recorded_by=e.recorded_by or SYSTEM_ACTOR_LABEL,
+
+def _voids(rows: Sequence[_EventRow]) -> dict[int, tuple[VoidRecord, datetime]]:
+    """Return each voided event's void record and when the void was recorded."""
+    return {
+        e.voids_id: (
+            VoidRecord(
+                void_event_id=e.id,
+                voided_at=e.occurred_at,
+                reason=e.evidence_note,
+                recorded_by=e.recorded_by or SYSTEM_ACTOR_LABEL,
+            ),
+            e.recorded_at,
         )
         for e in rows
         if e.kind == EventKind.VOID and e.voids_id is not None
     }
-    counting = (EventKind.COMPLETED, EventKind.PASSED)
-    events = []
-    for e in rows:
-        if e.occurred_at > as_of:
+
+
+_COUNTING = (EventKind.COMPLETED, EventKind.PASSED)
+
+
+def _event(
+    e: _EventRow,
+    as_of: datetime,
+    known_at: datetime,
+    voids: dict[int, tuple[VoidRecord, datetime]],
+    late_after: timedelta,
+) -> TranscriptEvent:
+    void, void_recorded = voids.get(e.id, (None, None))
+    voided = void_recorded is not None and void_recorded <= known_at
+    return TranscriptEvent(
+        event_id=e.id,
+        course_id=e.course_id,
+        course_code=e.course_code,
+        course_name=e.course_name,
+        kind=e.kind,
+        occurred_at=e.occurred_at,
+        recorded_at=e.recorded_at,
+        recorded_by=e.recorded_by or SYSTEM_ACTOR_LABEL,
+        source=e.source,
+        external_id=e.external_id,
+        evidence_note=e.evidence_note,
+        voids_id=e.voids_id,
+        void=void,
+        voided=voided,
+        voided_later=void is not None and not voided,
+        counted=e.kind in _COUNTING and not voided,
+        recorded_later=e.recorded_at > as_of,
+        late_entry=e.kind != EventKind.VOID and e.recorded_at - e.occurred_at > late_after,
+    )
+
+
+def _changes(
+    data: _Loaded,
+    as_of: datetime,
+    then: datetime,
+    later: datetime,
+    ours: list[TranscriptEnrollment],
+    ours_known_at: datetime,
+    late_after: timedelta,
+) -> TranscriptChanges:
+    """Compare the answer for ``as_of`` as known at ``then`` with it as known at ``later``."""
+    other_known_at = later if ours_known_at == then else then
+    other = _entries(data, as_of, other_known_at)
+    before, after = (ours, other) if ours_known_at == then else (other, ours)
+    before_by = {e.enrollment_id: e for e in before}
+    after_by = {e.enrollment_id: e for e in after}
+    changed = []
+    for enrollment_id in dict.fromkeys([*before_by, *after_by]):
+        old, new = before_by.get(enrollment_id), after_by.get(enrollment_id)
+        if old is not None and new is not None and old.answer() == new.answer():
             continue
-        void = voids.get(e.id)
-        voided = void is not None and void.voided_at <= as_of
-        events.append(
-            TranscriptEvent(
-                event_id=e.id,
-                course_id=e.course_id,
-                course_code=e.course_code,
-                course_name=e.course_name,
-                kind=e.kind,
-                occurred_at=e.occurred_at,
-                recorded_at=e.recorded_at,
-                recorded_by=e.recorded_by or SYSTEM_ACTOR_LABEL,
-                source=e.source,
-                external_id=e.external_id,
-                evidence_note=e.evidence_note,
-                voids_id=e.voids_id,
-                void=void,
-                voided=voided,
-                voided_later=void is not None and not voided,
-                counted=e.kind in counting and not voided,
-                recorded_later=e.recorded_at > as_of,
-            )
+        shown = new or old
+        assert shown is not None
+        changed.append(EnrollmentChange(enrollment_id, shown.package_name, old, new))
+    voids = _voids(data.rows)
+    occurred = {e.id: e.occurred_at for e in data.rows}
+    recorded = [
+        _event(e, as_of, later, voids, late_after)
+        for e in sorted(data.rows, key=lambda r: (r.recorded_at, r.id))
+        if then < e.recorded_at <= later
+        and (
+            e.occurred_at <= as_of
+            if e.kind != EventKind.VOID
+            else e.voids_id is not None and occurred.get(e.voids_id, as_of) <= as_of
         )
+    ]
+    return TranscriptChanges(then, later, tuple(changed), tuple(recorded))
+
+
+def transcript(learner_id: int, as_of: datetime, known_at: datetime | None = None) -> Transcript:
+    """Return the learner's transcript as of ``as_of``, as known at ``known_at`` (default now).
+
+    Every enrollment that existed then (on record at ``known_at``) with the version
+    the learner was on, its status, progress, ``completed_at`` and why it was not
+    complete; every event that occurred by then and was on record at ``known_at``,
+    with its source and evidence, whether it was voided, recorded after the moment
+    or recorded late. For a past moment, ``changes`` compares the answer with the
+    other timeline (see the module docstring).
+    """
+    problems = [
+        f"{name}: include a time zone, e.g. Z"
+        for name, moment in (("as_of", as_of), ("known_at", known_at))
+        if moment is not None and timezone.is_naive(moment)
+    ]
+    if problems:
+        raise InvalidInput("The moment is ambiguous.", problems=problems)
+    generated_at = timezone.now()
+    known = generated_at if known_at is None else known_at
+    User = get_user_model()
+    learner = User.objects.filter(pk=learner_id).first()
+    if learner is None:
+        raise LearnerNotFound(f"There is no learner with id {learner_id}.")
+
+    enrollments = list(
+        Enrollment.objects.filter(learner_id=learner_id, enrolled_at__lte=as_of)
+        .select_related("package", "version")
+        .order_by("enrolled_at", "id")
+    )
+    moves_of: dict[int, list[EnrollmentMove]] = defaultdict(list)
+    for move in (
+        EnrollmentMove.objects.filter(enrollment__in=enrollments)
+        .select_related("from_version", "to_version")
+        .order_by("moved_at", "id")
+    ):
+        moves_of[move.enrollment_id].append(move)
+
+    # Plain values, not model instances: a learner may have hundreds of events.
+    rows = [
+        _EventRow(*values)
+        for values in CompletionEvent.objects.filter(learner_id=learner_id)
+        .order_by("occurred_at", "id")
+        .values_list(*_event_columns())
+    ]
+    rule_events = [
+        to_rule_event(e.id, e.course_id, e.kind, e.occurred_at, e.voids_id, e.recorded_at)
+        for e in rows
+    ]
+    data = _Loaded(enrollments, moves_of, rows, rule_events)
+    late_after = late_entry_interval()
+
+    entries = _entries(data, as_of, known)
+    voids = _voids(rows)
+    events = [
+        _event(e, as_of, known, voids, late_after)
+        for e in rows
+        if e.occurred_at <= as_of and e.recorded_at <= known
+    ]
+
+    # The other timeline: as known at the moment itself when this one knows more, else
+    # as known now.
+    then = min(as_of, known)
+    later = known if known > then else generated_at
+    changes = (
+        _changes(data, as_of, then, later, entries, known, late_after) if then < later else None
+    )
 
     return Transcript(
         learner_id=learner.pk,
         learner_username=str(learner.get_username()),
         learner_name=learner.get_full_name() if hasattr(learner, "get_full_name") else "",
         as_of=as_of,
+        known_at=known,
         generated_at=generated_at,
         enrollments=tuple(entries),
         events=tuple(events),
+        changes=changes,
     )
 
 

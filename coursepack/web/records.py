@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, time
 from typing import Any
+from urllib.parse import urlencode
 
 from django import forms
 from django.core.paginator import Paginator
@@ -63,9 +64,27 @@ def _parse_as_of(value: str) -> tuple[datetime | None, bool]:
     return moment, False
 
 
+def _moment_param(request: HttpRequest, name: str, label: str) -> tuple[datetime | None, bool, str]:
+    """Return the moment of query parameter ``name`` (None when absent or unreadable),
+    whether it was a whole day, and an error message when unreadable."""
+    raw = request.GET.get(name, "")
+    if not raw.strip():
+        return None, False, ""
+    moment, whole_day = _parse_as_of(raw)
+    if moment is None:
+        return (
+            None,
+            False,
+            f"“{raw}” is not a moment: for {label}, give a date (YYYY-MM-DD) or a date "
+            "and time (YYYY-MM-DDTHH:MM). Showing it as of now instead.",
+        )
+    return moment, whole_day, ""
+
+
 @role_required(*EVERYONE)
 def transcript(request: HttpRequest, learner_id: int) -> HttpResponse:
-    """Show a learner's transcript as of ``?as_of=`` (default now); ``?print=1`` for paper.
+    """Show a learner's transcript as of ``?as_of=``, as known at ``?known_at=`` (both
+    default to now); ``?print=1`` for paper.
 
     Admins and auditors may read anyone's; a learner only their own (anyone else's
     is "not found", like a learner who does not exist).
@@ -74,37 +93,40 @@ def transcript(request: HttpRequest, learner_id: int) -> HttpResponse:
     if not staff and request.user.pk != learner_id:
         raise Http404("There is no such learner.")
     now = timezone.now()
-    raw = request.GET.get("as_of", "")
-    error = ""
-    whole_day = False
-    as_of: datetime | None = now
-    if raw.strip():
-        as_of, whole_day = _parse_as_of(raw)
-        if as_of is None:
-            error = (
-                f"“{raw}” is not a moment: give a date (YYYY-MM-DD) or a date and time "
-                "(YYYY-MM-DDTHH:MM). Showing the transcript as of now instead."
-            )
-            as_of, whole_day = now, False
-    assert as_of is not None
+    as_of, whole_day, as_of_error = _moment_param(request, "as_of", "the moment")
+    known_at, known_whole_day, known_error = _moment_param(request, "known_at", "“as known at”")
+    errors = [e for e in (as_of_error, known_error) if e]
     try:
-        found = transcripts.transcript(learner_id, as_of)
+        found = transcripts.transcript(learner_id, as_of or now, known_at)
     except NotFound as exc:
         raise Http404(str(exc)) from exc
+    params = {"as_of": as_of and request.GET["as_of"].strip()}
+    params["known_at"] = known_at and request.GET["known_at"].strip()
+    query = urlencode({k: v for k, v in params.items() if v})
+    then_query = ""
+    if as_of is not None and as_of < found.generated_at:
+        then_query = urlencode({"as_of": params["as_of"], "known_at": params["as_of"]})
     context = {
         "t": found,
         "staff": staff,
-        "error": error,
+        "error": " ".join(errors),
         "whole_day": whole_day,
-        "in_future": as_of > found.generated_at,
-        "is_now": not raw.strip() or bool(error),
-        # The picker shows the moment to the minute, in the current time zone.
-        "as_of_input": timezone.localtime(as_of).strftime("%Y-%m-%dT%H:%M"),
-        "as_of_param": "" if not raw.strip() or error else raw.strip(),
+        "known_whole_day": known_whole_day,
+        "in_future": found.as_of > found.generated_at,
+        "is_now": as_of is None,
+        "known_now": known_at is None,
+        "shown_then": known_at is not None and as_of is not None and known_at == as_of,
+        # The pickers show the moments to the minute, in the current time zone.
+        "as_of_input": timezone.localtime(found.as_of).strftime("%Y-%m-%dT%H:%M"),
+        "known_at_input": (
+            timezone.localtime(known_at).strftime("%Y-%m-%dT%H:%M") if known_at else ""
+        ),
+        "query": query,
+        "then_query": then_query,
         "time_zone": timezone.get_current_timezone_name(),
     }
     template = "web/transcript_print.html" if request.GET.get("print") else "web/transcript.html"
-    return render(request, template, context, status=400 if error else 200)
+    return render(request, template, context, status=400 if errors else 200)
 
 
 # --- the audit log ------------------------------------------------------------------

@@ -115,12 +115,12 @@ def test_withdrawn_enrollment_is_frozen_at_its_withdrawal(admin: Any, learner: A
     assert [e.occurred_at for e in transcript(learner.pk, done_b).events] == [done_a, done_b]
 
 
-def test_event_voided_later_counted_then_and_says_when_and_why_it_was_voided(
+def test_event_voided_later_counted_as_known_then_and_says_when_and_why_it_was_voided(
     admin: Any, learner: Any
 ) -> None:
-    """Between an event and its void the enrollment is complete and the event counted,
-    marked as voided later with the void's date and reason; after the void it no
-    longer counts."""
+    """As known before the void, the enrollment was complete and the event counted,
+    marked as voided later with the void's date and reason; as known now the void
+    corrects the record: the event never counted, at any moment."""
     with frozen_clock() as clock:
         # Given a completed enrollment
         course = make_course(name="Fire Safety")
@@ -133,8 +133,9 @@ def test_event_voided_later_counted_then_and_says_when_and_why_it_was_voided(
         voided_at = clock.advance(2 * DAY)
         void = learning.void_event(actor=admin, event_id=event_id, reason="Wrong learner.")
 
-    # Then as of the day before the void: completed, the event counted, voided later
-    then = transcript(learner.pk, voided_at - DAY)
+    # Then as of the day before the void, as known then: completed, the event counted,
+    # voided later
+    then = transcript(learner.pk, voided_at - DAY, known_at=voided_at - DAY)
     (row,) = then.enrollments
     assert (row.status, row.completed_at) == ("completed", done)
     (event,) = then.events
@@ -143,6 +144,10 @@ def test_event_voided_later_counted_then_and_says_when_and_why_it_was_voided(
     assert event.void is not None
     assert (event.void.voided_at, event.void.reason) == (voided_at, "Wrong learner.")
     assert event.void.recorded_by == admin.username
+    # And as of the same day as known now, the event never counted: not started
+    known_now = transcript(learner.pk, voided_at - DAY)
+    assert [(r.status, r.completed_at) for r in known_now.enrollments] == [("not_started", None)]
+    assert [(e.counted, e.voided) for e in known_now.events] == [(False, True)]
     # And as of the void: not started, the event voided, the void listed as an event
     now = transcript(learner.pk, voided_at)
     (row,) = now.enrollments
@@ -172,7 +177,9 @@ def test_before_enrolment_there_is_no_enrollment_but_earlier_events_are_listed(
     assert [e.occurred_at for e in before.events] == [earlier]
     assert transcript(learner.pk, earlier - SECOND).events == ()
     (row,) = transcript(learner.pk, enrolled_at).enrollments
-    assert (row.status, row.completed_at) == ("completed", earlier)
+    # Complete from the enrolment, never before it: satisfied by earlier training
+    assert (row.status, row.completed_at, row.satisfied_at) == ("completed", enrolled_at, earlier)
+    assert row.satisfied_by_earlier_training
 
 
 def test_back_dated_event_counts_from_when_it_occurred_and_says_it_was_recorded_later(

@@ -59,10 +59,10 @@ def history(admin: Any, learner: Any) -> dict[str, Any]:
 def test_as_of_between_event_and_void_shows_the_completion_and_the_later_void(
     admin: Any, learner: Any, history: dict[str, Any]
 ) -> None:
-    """as_of between the completion and its void: the enrollment was completed, the
-    event counted, and it says it was voided later, when and why."""
+    """as_of between the completion and its void, as known then: the enrollment was
+    completed, the event counted, and it says it was voided later, when and why."""
     as_of = (history["done"] + DAY).isoformat()
-    response = signed_in(admin).get(_url(learner.pk), {"as_of": as_of})
+    response = signed_in(admin).get(_url(learner.pk), {"as_of": as_of, "known_at": as_of})
     assert response.status_code == 200, response.content
     body = response.json()
     assert body["learner_id"] == learner.pk
@@ -83,6 +83,26 @@ def test_as_of_between_event_and_void_shows_the_completion_and_the_later_void(
     assert (event["counted"], event["voided"], event["voided_later"]) == (True, False, True)
     assert event["void_reason"] == "Duplicate certificate."
     assert event["voided_at"] is not None
+    # And it says what was recorded since that changed the answer: the void
+    changes = body["changes"]
+    assert changes["changed"] is True
+    (change,) = changes["enrollments"]
+    assert (change["then"]["state"], change["later"]["state"]) == ("completed", "not_started")
+    assert [e["kind"] for e in changes["recorded"]] == ["void"]
+
+
+def test_as_of_between_event_and_void_as_known_now_the_void_corrects_the_record(
+    admin: Any, learner: Any, history: dict[str, Any]
+) -> None:
+    """As known now (the default), the voided completion never counted, also before the
+    void: the enrollment was not started then."""
+    as_of = (history["done"] + DAY).isoformat()
+    body = signed_in(admin).get(_url(learner.pk), {"as_of": as_of}).json()
+    (row,) = body["enrollments"]
+    assert (row["status"], row["completed_at"]) == ("not_started", None)
+    (event,) = body["events"]
+    assert (event["counted"], event["voided"], event["voided_later"]) == (False, True, False)
+    assert body["changes"]["changed"] is True
 
 
 def test_default_is_now_and_keeps_the_enrollments_and_events_keys(

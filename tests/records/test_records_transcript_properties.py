@@ -1,14 +1,19 @@
-"""Property: the transcript as of t is a replay of only what had happened by t.
+"""Property: the transcript as of t, as known at r, is a replay of only what had
+happened by t among the facts recorded by r.
 
 Random histories go through the real services — enrol, record completed /
-passed / failed events that occurred in the past, void, publish new versions
-with each in-flight policy, withdraw — on a clock that moves forward by hours
-or days between steps. The test keeps its own account of what happened and
-when; for many moments t (before the first enrolment, at and just before every
-step and every event, after the voids) the transcript must equal the replay:
-the version each enrollment was on at t (from the test's own account of the
-moves), and the engine over only the events and voids that occurred by t (by
-the withdrawal, if that came first), with nothing cut by the engine's as_of.
+passed / failed events that occurred in the past (late entries), void, publish
+new versions with each in-flight policy, withdraw — on a clock that moves
+forward by hours or days between steps. The test keeps its own account of what
+happened and when it was recorded; for many moments t (before the first
+enrolment, at and just before every step and every event, after the voids),
+as known now and as known at t, the transcript must equal the replay: the
+version each enrollment was on (from the test's own account of the moves), and
+the engine over only the events recorded by r, less those voided by a void
+recorded by r, that occurred by t (by the withdrawal, if that came first), with
+nothing cut by the engine's as_of or known_at; completed_at never before the
+enrollment got onto its version. Reports on the same timeline agree with the
+transcripts.
 """
 
 from __future__ import annotations
@@ -91,6 +96,9 @@ class Enrolled:
     def version_at(self, t: datetime) -> int:
         return [v for at, v in self.versions if at <= t][-1]
 
+    def on_version_since(self, t: datetime) -> datetime:
+        return [at for at, _ in self.versions if at <= t][-1]
+
 
 @dataclass
 class Happened:
@@ -101,11 +109,14 @@ class Happened:
     course: int
     kind: str
     occurred_at: datetime
+    recorded_at: datetime
     voids: int | None = None
     voided_at: datetime | None = None
 
     def rule_event(self) -> rules.LearnerEvent:
-        return to_rule_event(self.id, self.course, self.kind, self.occurred_at, self.voids)
+        return to_rule_event(
+            self.id, self.course, self.kind, self.occurred_at, self.voids, self.recorded_at
+        )
 
 
 @dataclass(frozen=True)
@@ -233,15 +244,28 @@ def _change_draft(world: World, package_index: int, draft_id: int, change: int) 
             toggle()
 
 
-def _replay(world: World, enrolled: Enrolled, version_id: int, until: datetime) -> rules.Evaluation:
-    """Evaluate a version's tree over only the learner's events and voids up to ``until``."""
+def _replay(
+    world: World, enrolled: Enrolled, version_id: int, until: datetime, known_at: datetime
+) -> rules.Evaluation:
+    """Evaluate a version's tree over only the learner's events recorded by ``known_at``,
+    less those voided by a void recorded by then, that occurred by ``until``."""
     tree = world.tree(version_id)
+    known = [e for e in world.events if e.learner == enrolled.learner and e.recorded_at <= known_at]
+    voided = {e.voids for e in known if e.kind == "void"}
     happened = [
         e.rule_event()
-        for e in world.events
-        if e.learner == enrolled.learner and e.occurred_at <= until
+        for e in known
+        if e.kind != "void" and e.id not in voided and e.occurred_at <= until
     ]
     return rules.evaluate(tree, happened)
+
+
+def _completed_at(evaluation: rules.Evaluation, since: datetime) -> datetime | None:
+    """Return when the enrollment was complete: never before it was on its version."""
+    satisfied = evaluation.root.satisfied_at
+    if satisfied is None or evaluation.status != "completed":
+        return None
+    return max(satisfied, since)
 
 
 def _do(world: World, now: datetime, step: tuple[Any, ...]) -> bool:
@@ -266,7 +290,7 @@ def _do(world: World, now: datetime, step: tuple[Any, ...]) -> bool:
         result = learning.record_completion(
             actor=admin, learner_id=learner, course_id=course, kind=step[3], occurred_at=occurred_at
         )
-        world.events.append(Happened(result.event.pk, learner, course, step[3], occurred_at))
+        world.events.append(Happened(result.event.pk, learner, course, step[3], occurred_at, now))
         world.moments.append(occurred_at)
     elif kind == "void":
         open_events = [e for e in world.events if e.kind != "void" and e.voided_at is None]
@@ -276,7 +300,7 @@ def _do(world: World, now: datetime, step: tuple[Any, ...]) -> bool:
         result = learning.void_event(actor=admin, event_id=target.id, reason="Wrong learner.")
         target.voided_at = now
         world.events.append(
-            Happened(result.event.pk, target.learner, target.course, "void", now, target.id)
+            Happened(result.event.pk, target.learner, target.course, "void", now, now, target.id)
         )
     elif kind == "publish":
         package = world.packages[step[1]]
@@ -291,7 +315,7 @@ def _do(world: World, now: datetime, step: tuple[Any, ...]) -> bool:
             if e.package == package
             and e.withdrawn_at is None
             and e.version_at(now) == previous
-            and str(_replay(world, e, previous, now).status) in POLICY_MOVES[step[3]]
+            and str(_replay(world, e, previous, now, now).status) in POLICY_MOVES[step[3]]
         ]
         outcome = packaging.publish_version(
             actor=admin, version_id=draft.pk, change_notes="next", inflight_policy=step[3]
@@ -310,21 +334,23 @@ def _do(world: World, now: datetime, step: tuple[Any, ...]) -> bool:
     return True
 
 
-def _expected(world: World, learner: int, t: datetime) -> tuple[list[Any], list[Any]]:
+def _expected(world: World, learner: int, t: datetime, r: datetime) -> tuple[list[Any], list[Any]]:
+    # Enrolments, moves and withdrawals are on record when they happen.
+    cutoff = min(t, r)
     enrollments = []
     for e in sorted(world.enrollments, key=lambda e: (e.enrolled_at, e.id)):
-        if e.learner != learner or e.enrolled_at > t:
+        if e.learner != learner or e.enrolled_at > cutoff:
             continue
-        version = e.version_at(t)
-        withdrawn = e.withdrawn_at is not None and e.withdrawn_at <= t
-        evaluation = _replay(world, e, version, e.withdrawn_at if withdrawn else t)
+        version = e.version_at(cutoff)
+        withdrawn = e.withdrawn_at is not None and e.withdrawn_at <= cutoff
+        evaluation = _replay(world, e, version, e.withdrawn_at if withdrawn else t, r)
         enrollments.append(
             (
                 e.id,
                 version,
                 TranscriptStatus.WITHDRAWN if withdrawn else TranscriptStatus(evaluation.status),
                 evaluation.status,
-                evaluation.completed_at,
+                _completed_at(evaluation, e.on_version_since(cutoff)),
                 (evaluation.root.done, evaluation.root.needed),
                 tuple(evaluation.why_not_complete()),
                 e.withdrawn_at if withdrawn else None,
@@ -332,17 +358,17 @@ def _expected(world: World, learner: int, t: datetime) -> tuple[list[Any], list[
         )
     events = []
     for h in sorted(world.events, key=lambda h: (h.occurred_at, h.id)):
-        if h.learner != learner or h.occurred_at > t:
+        if h.learner != learner or h.occurred_at > t or h.recorded_at > r:
             continue
-        voided = h.voided_at is not None and h.voided_at <= t
-        later = h.voided_at is not None and h.voided_at > t
+        voided = h.voided_at is not None and h.voided_at <= r
+        later = h.voided_at is not None and h.voided_at > r
         counted = h.kind in ("completed", "passed") and not voided
-        events.append((h.id, h.kind, h.occurred_at, voided, later, counted))
+        events.append((h.id, h.kind, h.occurred_at, voided, later, counted, h.recorded_at > t))
     return enrollments, events
 
 
-def _actual(learner: int, t: datetime) -> tuple[list[Any], list[Any]]:
-    got = transcript(learner, t)
+def _actual(learner: int, t: datetime, r: datetime) -> tuple[list[Any], list[Any]]:
+    got = transcript(learner, t, known_at=r)
     enrollments = [
         (
             e.enrollment_id,
@@ -357,7 +383,8 @@ def _actual(learner: int, t: datetime) -> tuple[list[Any], list[Any]]:
         for e in got.enrollments
     ]
     events = [
-        (e.event_id, e.kind, e.occurred_at, e.voided, e.voided_later, e.counted) for e in got.events
+        (e.event_id, e.kind, e.occurred_at, e.voided, e.voided_later, e.counted, e.recorded_later)
+        for e in got.events
     ]
     return enrollments, events
 
@@ -373,27 +400,38 @@ def _moments(world: World) -> list[datetime]:
     return sorted(wanted)
 
 
-@settings(max_examples=25, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(history=histories)
-def test_transcript_as_of_t_is_a_replay_of_what_happened_by_t(
-    setting: Setting, history: list[tuple[int, tuple[Any, ...]]]
-) -> None:
-    """For every moment t, each enrollment that existed at t shows the version it was on
-    then and the engine's verdict over only the events and voids up to t (or up to its
-    withdrawal); each event up to t says whether it counted then, was voided by then,
-    or was voided later."""
-    packaging_selectors.clear_caches()
-    with transaction.atomic(), frozen_clock(setting.start) as clock:
-        # Given a catalog, two packages with groups and two learners
-        world = World(setting, active=dict(setting.first_versions), moments=[setting.start])
-        # When a random history happens, step by step over days
+def _live(world: World, setting: Setting, history: list[tuple[int, tuple[Any, ...]]]) -> Any:
+    """Play ``history`` through the services on the hand-moved clock; return the clock."""
+    with frozen_clock(setting.start) as clock:
         for pause, step in history:
             now = clock.advance(timedelta(hours=pause))
             if _do(world, now, step):
                 world.moments.append(now)
         clock.advance(timedelta(hours=1))
-        # Then at every moment worth asking about, the transcript is the replay
-        for t in _moments(world):
-            for learner in world.learners:
-                assert _actual(learner, t) == _expected(world, learner, t), t
+        return clock.now()
+
+
+@settings(max_examples=25, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(history=histories)
+def test_transcript_as_of_t_as_known_at_r_is_a_replay_of_the_facts_recorded_by_r(
+    setting: Setting, history: list[tuple[int, tuple[Any, ...]]]
+) -> None:
+    """For every moment t, as known now and as known at t, each enrollment on record shows
+    the version it was on and the engine's verdict over only the events recorded by r,
+    less those voided by then, that occurred by t (or by its withdrawal); each such
+    event says whether it counted, was voided (as known at r) or was voided later, and
+    whether it was recorded after t."""
+    packaging_selectors.clear_caches()
+    with transaction.atomic():
+        # Given a catalog, two packages with groups and two learners
+        world = World(setting, active=dict(setting.first_versions), moments=[setting.start])
+        # When a random history happens, step by step over days
+        end = _live(world, setting, history)
+        # Then at every moment worth asking about, on both timelines, the transcript is
+        # the replay
+        with frozen_clock(end):
+            for t in _moments(world):
+                for learner in world.learners:
+                    for r in (end, t):
+                        assert _actual(learner, t, r) == _expected(world, learner, t, r), (t, r)
         transaction.set_rollback(True)

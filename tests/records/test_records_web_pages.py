@@ -93,9 +93,10 @@ def voided_completion(admin: Any, learner: Any) -> dict[str, Any]:
 def test_transcript_as_of_a_day_shows_the_end_of_that_day(
     admin: Any, learner: Any, voided_completion: dict[str, Any]
 ) -> None:
-    """?as_of=YYYY-MM-DD is the end of that day: the completion counted, voided later."""
+    """?as_of=YYYY-MM-DD is the end of that day; as known then, the completion counted,
+    voided later; as known now, it never counted, and the page says what changed."""
     day = voided_completion["done"].date().isoformat()
-    response = signed_in(admin).get(_transcript_url(learner), {"as_of": day})
+    response = signed_in(admin).get(_transcript_url(learner), {"as_of": day, "known_at": day})
     assert response.status_code == 200
     t = response.context["t"]
     assert t.as_of.date().isoformat() == day
@@ -105,6 +106,11 @@ def test_transcript_as_of_a_day_shows_the_end_of_that_day(
     assert "(end of that day)" in body
     assert "voided later" in body
     assert "Wrong person." in body
+    assert "what the record showed at that moment" in body
+    assert "Recorded since: the answer changed" in body
+    now = signed_in(admin).get(_transcript_url(learner), {"as_of": day})
+    assert [e.status for e in now.context["t"].enrollments] == ["not_started"]
+    assert "Recorded since: the answer changed" in now.content.decode()
 
 
 def test_transcript_as_of_a_minute_and_now(
