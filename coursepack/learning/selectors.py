@@ -18,6 +18,7 @@ from coursepack.packaging.selectors import PackageSummary, VersionSummary
 
 __all__ = [
     "CACHE_COLUMNS",
+    "CACHE_KEY_COLUMNS",
     "enrollment_counts",
     "enrollment_progress",
     "evaluate_enrollment",
@@ -142,11 +143,20 @@ CACHE_COLUMNS = (
     "version_id",
     "withdrawn_at",
     "enrolled_at",
+    "superseded_at",
+    "counts_from",
+    "due_at",
     "status",
     "progress_done",
     "progress_needed",
     "completed_at",
+    "due_in_force",
+    "overdue_since",
+    "completed_late",
+    "expires_at",
 )
+#: How many of ``CACHE_COLUMNS`` the cached values are computed from (the rest are them).
+CACHE_KEY_COLUMNS = 8
 
 
 def status_batches(
