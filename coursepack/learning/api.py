@@ -1028,3 +1028,31 @@ def rebuild_statuses(
                 after={"checked": report.checked, "drifted": report.drifted},
             )
     return report
+
+
+# The lifecycle services build on the helpers above; they are part of this surface.
+from coursepack.learning.lifecycle_services import (  # noqa: E402
+    EquivalenceImpact,
+    apply_equivalence_retroactively,
+    create_equivalence,
+    end_equivalence,
+    exempt,
+    extend_due_date,
+    open_certification_periods,
+    open_next_period,
+    preview_equivalence,
+    revoke_exemption,
+)
+
+__all__ += [
+    "EquivalenceImpact",
+    "apply_equivalence_retroactively",
+    "create_equivalence",
+    "end_equivalence",
+    "exempt",
+    "extend_due_date",
+    "open_certification_periods",
+    "open_next_period",
+    "preview_equivalence",
+    "revoke_exemption",
+]

@@ -10,6 +10,7 @@ from typing import Any
 from django.db.models import BigIntegerField, Count, ExpressionWrapper, F, Max, QuerySet
 
 from coursepack import rules
+from coursepack.learning import lifecycle_facts
 from coursepack.learning.errors import EnrollmentNotFound
 from coursepack.learning.models import CompletionEvent, Enrollment, EnrollmentMove
 from coursepack.packaging import selectors as packaging
@@ -196,23 +197,46 @@ def evaluate_enrollment(
     known_at: datetime | None = None,
     tree: rules.RequirementTree | None = None,
     since: datetime | None = None,
+    facts: lifecycle_facts.EnrollmentFacts | None = None,
+    equivalences: lifecycle_facts.EquivalenceFacts | None = None,
 ) -> rules.Evaluation:
     """Evaluate an enrollment's pinned version over the learner's events, as of ``as_of``
     (default now) as known at ``known_at`` (default now).
 
     A withdrawn enrollment keeps what the learner had as of the withdrawal (or as of
     ``as_of``, if earlier), as known at ``known_at``: a completion dated before the
-    withdrawal but recorded after it counts as known now. ``tree``, when the caller
-    already has the version's tree, saves loading it again; ``since``, when the
-    caller knows when the enrollment got onto its version, saves looking it up.
+    withdrawal but recorded after it counts as known now; so does a certification
+    period superseded by the next one, and a period counts only events from its
+    window's opening. Its exemptions and the equivalences count as in the engine.
+    ``tree``, when the caller already has the version's tree, saves loading it
+    again; ``since``, when the caller knows when the enrollment got onto its
+    version, saves looking it up; ``facts`` and ``equivalences`` likewise.
     """
-    if enrollment.withdrawn_at is not None and (as_of is None or as_of > enrollment.withdrawn_at):
-        as_of = enrollment.withdrawn_at
+    for closed_at in (enrollment.withdrawn_at, enrollment.superseded_at):
+        if closed_at is not None and (as_of is None or as_of > closed_at):
+            as_of = closed_at
     if tree is None:
         tree = packaging.requirement_tree(enrollment.version_id)
     if since is None:
         since = on_version_since(enrollment)
-    return rules.evaluate(tree, events, as_of, known_at, on_version_since=since)
+    if facts is None:
+        facts = lifecycle_facts.facts_of(
+            lifecycle_facts.enrollment_facts([enrollment.pk], names=True), enrollment.pk
+        )
+    if equivalences is None:
+        equivalences = lifecycle_facts.equivalence_facts(labels=True)
+    return rules.evaluate(
+        tree,
+        events,
+        as_of,
+        known_at,
+        on_version_since=since,
+        exemptions=facts.exemptions,
+        revocations=facts.revocations,
+        equivalences=equivalences.equivalences,
+        equivalence_changes=equivalences.changes,
+        counts_from=enrollment.counts_from,
+    )
 
 
 def enrollment_progress(
@@ -229,9 +253,17 @@ def enrollment_progress(
     if not isinstance(enrollment, Enrollment):
         enrollment = get_enrollment(enrollment)
     tree = packaging.requirement_tree(enrollment.version_id)
-    events = events_by_learner([enrollment.learner_id], rules.course_ids(tree))
+    equivalences = lifecycle_facts.equivalence_facts(labels=True)
+    courses = set(rules.course_ids(tree))
+    courses |= equivalences.sources_for(courses)
+    events = events_by_learner([enrollment.learner_id], courses)
     return evaluate_enrollment(
-        enrollment, events.get(enrollment.learner_id, []), as_of=as_of, known_at=known_at, tree=tree
+        enrollment,
+        events.get(enrollment.learner_id, []),
+        as_of=as_of,
+        known_at=known_at,
+        tree=tree,
+        equivalences=equivalences,
     )
 
 

@@ -44,6 +44,7 @@ __all__ = [
     "status_rule",
     "version_course_ids",
     "version_state",
+    "versions_of_package",
     "warm_caches",
 ]
 
@@ -389,3 +390,12 @@ def lifecycle_rules(
             if version_id in _tree_cache:  # released (see status_rule)
                 _lifecycle_cache[version_id] = value
     return {**found, **loaded}
+
+
+def versions_of_package(package_id: int) -> list[int]:
+    """Return the ids of a package's released versions (those enrollments can be on)."""
+    return list(
+        PackageVersion.objects.filter(package_id=package_id)
+        .exclude(status=VersionStatus.DRAFT)
+        .values_list("pk", flat=True)
+    )
