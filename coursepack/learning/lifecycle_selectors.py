@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from coursepack import rules
 from coursepack.learning import lifecycle_facts
-from coursepack.learning.models import Enrollment
+from coursepack.learning.models import Enrollment, Exemption
 from coursepack.learning.selectors import evaluate_enrollment, events_by_learner, on_version_since
 from coursepack.packaging import selectors as packaging
 
@@ -213,17 +213,15 @@ def _standing_q(name: str, now: datetime, within: timedelta, package_id: int) ->
     return Q(status=status) & ~exempt & ~later & not_overdue
 
 
-def _exempt_ids(package_id: int) -> QuerySet[Enrollment, int]:
-    """Return the open periods of the package with a whole-enrollment exemption in force."""
-    return (
-        _open_periods(package_id)
-        .filter(
-            exemptions__course__isnull=True,
-            exemptions__group__isnull=True,
-            exemptions__revocation__isnull=True,
-        )
-        .values_list("pk", flat=True)
-    )
+def _exempt_ids(package_id: int) -> QuerySet[Exemption, int]:
+    """Return the enrollments of the package with a whole-enrollment exemption in force
+    (revocations are effective from their recording, so none is in the future)."""
+    return Exemption.objects.filter(
+        enrollment__package_id=package_id,
+        course__isnull=True,
+        group__isnull=True,
+        revocation__isnull=True,
+    ).values_list("enrollment_id", flat=True)
 
 
 def standing_counts(
