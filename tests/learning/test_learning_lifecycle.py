@@ -242,6 +242,7 @@ def test_an_equivalence_started_after_a_completion_counts_only_retroactively(
     equivalence, impact = learning.create_equivalence(
         actor=admin, source_course_id=a.pk, target_course_id=b.pk, notes="Same syllabus"
     )
+    assert impact.would_complete == 0
     # Then the earlier completion does not count
     enrollment.refresh_from_db()
     assert enrollment.status == "not_started"
