@@ -282,9 +282,8 @@ def transcript(request: HttpRequest, learner_id: int, query: Query[TranscriptQue
     Every enrollment that existed then, with the version the learner was on then and
     its status then; every event that occurred by then and was on record at
     ``known_at``, whether it was voided, recorded after ``as_of`` or recorded late.
-    ``changes`` compares the answer with the other timeline (as known at ``as_of``
-    against as known at ``known_at``; as known now when ``known_at`` is earlier than
-    ``as_of``). Derived from the immutable events, pinned versions and version moves,
+    ``changes`` compares the answer as known then (at ``known_at`` when it is
+    earlier than now, else at ``as_of``) with the answer as known now. Derived from the immutable events, pinned versions and version moves,
     never from stored statuses.
     """
     user = caller(request)

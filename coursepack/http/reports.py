@@ -15,7 +15,7 @@ from ninja import Field, Query, Router, Schema
 from coursepack.http.auth import READERS, require
 from coursepack.http.pagination import PageParams
 from coursepack.http.problems import responses
-from coursepack.http.schemas import DateIn
+from coursepack.http.schemas import DateIn, DateTimeIn
 from coursepack.reports import selectors
 from coursepack.reports.selectors import ReportFilters, StatusCounts
 
@@ -42,6 +42,20 @@ class ReportQuery(Schema):
     )
     package_id: Id | None = Field(None, description="Only this package.")
     version_id: Id | None = Field(None, description="Only this package version.")
+    as_of: DateTimeIn | None = Field(
+        None,
+        description=(
+            "Count the state of the world at this moment (default: now). With as_of or "
+            "known_at the counts are worked out from the events, as the transcripts are."
+        ),
+    )
+    known_at: DateTimeIn | None = Field(
+        None,
+        description=(
+            "Count only the facts recorded by this moment (default: now); known_at = as_of "
+            "counts what the record showed then."
+        ),
+    )
 
     def filters(self) -> ReportFilters:
         return selectors.make_filters(
@@ -49,6 +63,8 @@ class ReportQuery(Schema):
             date_to=self.date_to,
             package_id=self.package_id,
             version_id=self.version_id,
+            as_of=self.as_of,
+            known_at=self.known_at,
         )
 
 
@@ -59,6 +75,9 @@ class ReportFiltersOut(Schema):
     end: datetime | None
     package_id: int | None
     version_id: int | None
+    as_of: datetime | None = Field(description="The moment counted; null: now.")
+    known_at: datetime | None = Field(description="Facts recorded by then count; null: now.")
+    timeline: str = Field(description="Which timeline the report counts, in words.")
 
 
 class CountsOut(Schema):
@@ -140,6 +159,9 @@ def _filters_out(filters: ReportFilters) -> dict[str, Any]:
         "end": filters.end,
         "package_id": filters.package_id,
         "version_id": filters.version_id,
+        "as_of": filters.as_of,
+        "known_at": filters.known_at,
+        "timeline": filters.timeline,
     }
 
 

@@ -602,8 +602,9 @@ class TranscriptOut(Schema):
     events: list[TranscriptEvent]
     changes: TranscriptChangesOut | None = Field(
         description=(
-            "The answer as known at as_of against as known at known_at (or at known_at "
-            "against now, when known_at is earlier); null for as_of now or later."
+            "The answer as known at known_at (when earlier than now; else as known at "
+            "as_of, what the record showed then) against as known now; null for as_of "
+            "now or later, as known now."
         )
     )
 

@@ -14,15 +14,15 @@ what the system showed at t, and never changes afterwards. Enrolments, moves
 and withdrawals are recorded when they happen, so both cut-offs apply to them.
 
 For a past moment the transcript also compares its answer with the other
-timeline (``changes``): as known at t against as known at r (or, when r is
-before t, as known at r against as known now), and lists the facts recorded in
-between that made any difference.
+timeline (``changes``): as known at r against as known now when r is earlier
+than now, else as known at t (what the record showed then) against as known
+now; and it lists the facts about the moment recorded in between.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -54,6 +54,7 @@ __all__ = [
     "VoidRecord",
     "late_entry_interval",
     "learner_directory",
+    "timeline_answers",
     "transcript",
 ]
 
@@ -427,6 +428,21 @@ def _changes(
     late_after: timedelta,
 ) -> TranscriptChanges:
     """Compare the answer for ``as_of`` as known at ``then`` with it as known at ``later``."""
+    voids = _voids(data.rows)
+    occurred = {e.id: e.occurred_at for e in data.rows}
+    recorded = [
+        _event(e, as_of, later, voids, late_after)
+        for e in sorted(data.rows, key=lambda r: (r.recorded_at, r.id))
+        if then < e.recorded_at <= later
+        and (
+            e.occurred_at <= as_of
+            if e.kind != EventKind.VOID
+            else e.voids_id is not None and occurred.get(e.voids_id, as_of) <= as_of
+        )
+    ]
+    if not recorded and not _enrollment_facts_between(data, min(as_of, then), min(as_of, later)):
+        # The same facts about the moment on both timelines: the same answer, exactly.
+        return TranscriptChanges(then, later, (), ())
     other_known_at = later if ours_known_at == then else then
     other = _entries(data, as_of, other_known_at)
     before, after = (ours, other) if ours_known_at == then else (other, ours)
@@ -440,19 +456,21 @@ def _changes(
         shown = new or old
         assert shown is not None
         changed.append(EnrollmentChange(enrollment_id, shown.package_name, old, new))
-    voids = _voids(data.rows)
-    occurred = {e.id: e.occurred_at for e in data.rows}
-    recorded = [
-        _event(e, as_of, later, voids, late_after)
-        for e in sorted(data.rows, key=lambda r: (r.recorded_at, r.id))
-        if then < e.recorded_at <= later
-        and (
-            e.occurred_at <= as_of
-            if e.kind != EventKind.VOID
-            else e.voids_id is not None and occurred.get(e.voids_id, as_of) <= as_of
-        )
-    ]
     return TranscriptChanges(then, later, tuple(changed), tuple(recorded))
+
+
+def _enrollment_facts_between(data: _Loaded, start: datetime, end: datetime) -> bool:
+    """Return whether an enrolment, move or withdrawal happened in ``(start, end]``."""
+    if start >= end:
+        return False
+    for enrollment in data.enrollments:
+        if start < enrollment.enrolled_at <= end:
+            return True
+        if enrollment.withdrawn_at is not None and start < enrollment.withdrawn_at <= end:
+            return True
+        if any(start < m.moved_at <= end for m in data.moves_of[enrollment.pk]):
+            return True
+    return False
 
 
 def transcript(learner_id: int, as_of: datetime, known_at: datetime | None = None) -> Transcript:
@@ -514,10 +532,10 @@ def transcript(learner_id: int, as_of: datetime, known_at: datetime | None = Non
         if e.occurred_at <= as_of and e.recorded_at <= known
     ]
 
-    # The other timeline: as known at the moment itself when this one knows more, else
-    # as known now.
-    then = min(as_of, known)
-    later = known if known > then else generated_at
+    # The other timeline: as known now when this one is as known earlier, else as known
+    # at the moment itself (what the record showed then).
+    then = known if known < generated_at else as_of
+    later = generated_at
     changes = (
         _changes(data, as_of, then, later, entries, known, late_after) if then < later else None
     )
@@ -533,6 +551,68 @@ def transcript(learner_id: int, as_of: datetime, known_at: datetime | None = Non
         events=tuple(events),
         changes=changes,
     )
+
+
+def timeline_answers(
+    *,
+    as_of: datetime,
+    known_at: datetime,
+    package_id: int | None = None,
+    learners_per_batch: int = 400,
+) -> Iterator[tuple[int, TranscriptEnrollment]]:
+    """Yield (learner id, enrollment) for every enrollment on record as of ``as_of``, as
+    known at ``known_at`` (of one package, or all): exactly the rows of the learners'
+    transcripts for the same two times, computed by the same code.
+
+    Works through the learners in batches, reading their enrollments, moves and events
+    once per batch, so memory stays flat; for reports on a timeline other than the
+    status cache's ("as of now, as known now").
+    """
+    cutoff = min(as_of, known_at)
+    scope = Enrollment.objects.filter(enrolled_at__lte=cutoff)
+    if package_id is not None:
+        scope = scope.filter(package_id=package_id)
+    last = 0
+    while True:
+        batch = list(
+            scope.filter(learner_id__gt=last)
+            .order_by("learner_id")
+            .values_list("learner_id", flat=True)
+            .distinct()[:learners_per_batch]
+        )
+        if not batch:
+            return
+        last = batch[-1]
+        enrollments: dict[int, list[Enrollment]] = defaultdict(list)
+        for enrollment in (
+            scope.filter(learner_id__in=batch)
+            .select_related("package", "version")
+            .order_by("enrolled_at", "id")
+        ):
+            enrollments[enrollment.learner_id].append(enrollment)
+        moves_of: dict[int, list[EnrollmentMove]] = defaultdict(list)
+        for move in (
+            EnrollmentMove.objects.filter(enrollment__learner_id__in=batch)
+            .select_related("from_version", "to_version")
+            .order_by("moved_at", "id")
+        ):
+            moves_of[move.enrollment_id].append(move)
+        events: dict[int, list[rules.LearnerEvent]] = defaultdict(list)
+        for learner_id, event_id, course_id, kind, occurred_at, voids_id, recorded_at in (
+            CompletionEvent.objects.filter(learner_id__in=batch, recorded_at__lte=known_at)
+            .order_by()
+            .values_list(
+                "learner_id", "id", "course_id", "kind", "occurred_at", "voids_id", "recorded_at"
+            )
+            .iterator(chunk_size=5000)
+        ):
+            events[learner_id].append(
+                to_rule_event(event_id, course_id, kind, occurred_at, voids_id, recorded_at)
+            )
+        for learner_id in batch:
+            data = _Loaded(enrollments[learner_id], moves_of, [], events[learner_id])
+            for entry in _entries(data, as_of, known_at):
+                yield learner_id, entry
 
 
 def _count_of(rows: QuerySet[Any]) -> Coalesce:

@@ -9,22 +9,34 @@ to the requirement engine's answer.
 Filters (:class:`ReportFilters`) are a half-open range ``[start, end)`` plus an
 optional package and version; what the range applies to differs per report and
 is said in each function's docstring.
+
+Every report counts on one timeline (PRODUCT.md, "Two timelines") and says which
+(``ReportFilters.timeline``). Without ``as_of`` and ``known_at`` it is "as of now,
+as known now", read from the status cache. With either, the enrollments are
+worked out from the events by the same code as the transcripts
+(``learning.transcript.timeline_answers``), so "completed in a range" agrees
+with the transcripts for the same timeline; that path reads every enrollment in
+scope, so it is slower than the cache's.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections import defaultdict
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta, tzinfo
 from typing import Literal
 
-from django.db.models import Count, Max, Min, Q, QuerySet
+from django.contrib.auth import get_user_model
+from django.db.models import Count, Exists, Max, Min, OuterRef, Q, QuerySet
 from django.db.models.functions import Trunc
 from django.utils import timezone
 
 from coursepack.catalog.models import Course
 from coursepack.errors import InvalidInput
+from coursepack.learning import transcript as transcripts
 from coursepack.learning.models import CompletionEvent, Enrollment, EnrollmentStatus, EventKind
+from coursepack.learning.transcript import TranscriptEnrollment
 from coursepack.packaging import selectors as packaging
 from coursepack.packaging.models import Package, PackageVersion, VersionStatus
 
@@ -67,6 +79,40 @@ class ReportFilters:
     end: datetime | None = None
     package_id: int | None = None
     version_id: int | None = None
+    # The timeline: as of ``as_of``, as known at ``known_at`` (each None: now). Both
+    # None: the status cache, "as of now, as known now".
+    as_of: datetime | None = None
+    known_at: datetime | None = None
+
+    @property
+    def on_timeline(self) -> bool:
+        """Return whether the counts are worked out from events rather than the cache."""
+        return self.as_of is not None or self.known_at is not None
+
+    def moments(self, now: datetime) -> tuple[datetime, datetime]:
+        """Return (as of, as known at), each defaulting to ``now``."""
+        return (self.as_of or now, self.known_at or now)
+
+    @property
+    def timeline(self) -> str:
+        """Say which timeline the report counts, in words."""
+        if not self.on_timeline:
+            return "As of now, as known now (the stored statuses)."
+        as_of = "now" if self.as_of is None else _moment_text(self.as_of)
+        if self.known_at is None:
+            known = "now"
+        elif self.as_of is not None and self.known_at == self.as_of:
+            known = "then (what the record showed at that moment)"
+        else:
+            known = f"at {_moment_text(self.known_at)}"
+        return (
+            f"As of {as_of}, as known {known}: worked out from the events recorded by then, "
+            "as the transcripts are."
+        )
+
+
+def _moment_text(moment: datetime) -> str:
+    return timezone.localtime(moment).strftime("%Y-%m-%d %H:%M %Z")
 
 
 def make_filters(
@@ -76,17 +122,28 @@ def make_filters(
     package_id: int | None = None,
     version_id: int | None = None,
     tz: tzinfo | None = None,
+    as_of: datetime | None = None,
+    known_at: datetime | None = None,
 ) -> ReportFilters:
-    """Return the filters for the days ``[date_from, date_to)``, at midnight in ``tz``.
+    """Return the filters for the days ``[date_from, date_to)``, at midnight in ``tz``,
+    on the timeline as of ``as_of``, as known at ``known_at`` (each None: now).
 
     ``date_to`` is excluded: the first quarter of 2024 is ``2024-01-01`` to
-    ``2024-04-01``. Raise InvalidInput if the range is empty.
+    ``2024-04-01``. Raise InvalidInput if the range is empty or a moment has no
+    time zone.
     """
     if date_from is not None and date_to is not None and date_to <= date_from:
         raise InvalidInput(
             "The date range is empty.",
             problems=[f"to: must be after from ({date_from.isoformat()}); the range excludes 'to'"],
         )
+    naive = [
+        f"{name}: include a time zone, e.g. Z"
+        for name, moment in (("as_of", as_of), ("known_at", known_at))
+        if moment is not None and timezone.is_naive(moment)
+    ]
+    if naive:
+        raise InvalidInput("The moment is ambiguous.", problems=naive)
     zone = tz or timezone.get_current_timezone()
 
     def midnight(day: date | None) -> datetime | None:
@@ -97,6 +154,8 @@ def make_filters(
         end=midnight(date_to),
         package_id=package_id,
         version_id=version_id,
+        as_of=as_of,
+        known_at=known_at,
     )
 
 
@@ -124,6 +183,50 @@ _OPEN = Q(withdrawn_at__isnull=True)
 # enrollment_report_counts (never null), not the id, which is not in it, so that
 # PostgreSQL answers them from the index alone. (Django refuses COUNT(*) FILTER.)
 _ROW = "version_id"
+
+
+def _within(moment: datetime | None, filters: ReportFilters) -> bool:
+    """Whether ``moment`` is in the filters' range ``[start, end)`` (Python's ``_in_range``)."""
+    if moment is None:
+        return False
+    if filters.start is not None and moment < filters.start:
+        return False
+    return filters.end is None or moment < filters.end
+
+
+def _answers(filters: ReportFilters, now: datetime) -> Iterator[tuple[int, TranscriptEnrollment]]:
+    """Yield (learner, enrollment) on the filters' timeline, as the transcripts show them,
+    in the chosen package and (the version the enrollment was on then) version."""
+    as_of, known_at = filters.moments(now)
+    for learner_id, entry in transcripts.timeline_answers(
+        as_of=as_of, known_at=known_at, package_id=filters.package_id
+    ):
+        if filters.version_id is None or entry.version_id == filters.version_id:
+            yield learner_id, entry
+
+
+def _timeline_counts(
+    entries: Iterable[TranscriptEnrollment], filters: ReportFilters
+) -> StatusCounts:
+    """Count enrollments as ``package_report`` does, from transcript rows."""
+    counts = {"enrolled": 0, "withdrawn": 0, "completed_in_range": 0}
+    by_status: dict[str, int] = defaultdict(int)
+    for e in entries:
+        is_open = e.withdrawn_at is None
+        if _within(e.enrolled_at, filters):
+            if is_open:
+                counts["enrolled"] += 1
+                by_status[str(e.progress_status)] += 1
+            else:
+                counts["withdrawn"] += 1
+        if is_open and _within(e.completed_at, filters):
+            counts["completed_in_range"] += 1
+    return StatusCounts(
+        not_started=by_status[EnrollmentStatus.NOT_STARTED],
+        in_progress=by_status[EnrollmentStatus.IN_PROGRESS],
+        completed=by_status[EnrollmentStatus.COMPLETED],
+        **counts,
+    )
 
 
 def _percent(part: int, whole: int) -> float | None:
@@ -219,15 +322,20 @@ def package_report(filters: ReportFilters, *, now: datetime | None = None) -> li
     Enrollments count under the version they are pinned to now (a learner moved
     at publish counts under the new version). Drafts are never listed: nobody is
     enrolled in one. Three queries.
+
+    On a timeline (``filters.as_of`` / ``known_at``) the same counts are of the
+    enrollments as the transcripts show them for those two times: on record then,
+    under the version they were on then, withdrawn if withdrawn by then; version
+    states are as of ``as_of``.
     """
     now = now or timezone.now()
-    versions = PackageVersion.objects.exclude(status=VersionStatus.DRAFT).select_related("package")
-    if filters.package_id is not None:
-        versions = versions.filter(package_id=filters.package_id)
-    if filters.version_id is not None:
-        versions = versions.filter(pk=filters.version_id)
-    version_list = list(versions.order_by("package__name", "package_id", "version_number"))
-    active = _active_version_ids(sorted({v.package_id for v in version_list}), now)
+    if filters.on_timeline:
+        as_of, _ = filters.moments(now)
+        by_version: dict[int, list[TranscriptEnrollment]] = defaultdict(list)
+        for _, entry in _answers(filters, now):
+            by_version[entry.version_id].append(entry)
+        timeline_counts = {v: _timeline_counts(rows, filters) for v, rows in by_version.items()}
+        return _package_rows(filters, as_of, timeline_counts)
 
     enrolled = _in_range("enrolled_at", filters)
     open_enrolled = _OPEN & enrolled
@@ -258,7 +366,20 @@ def package_report(filters: ReportFilters, *, now: datetime | None = None) -> li
         )
         for row in rows
     }
+    return _package_rows(filters, now, counts)
 
+
+def _package_rows(
+    filters: ReportFilters, now: datetime, counts: dict[int, StatusCounts]
+) -> list[PackageRow]:
+    """Return the released versions in scope, per package, with their counts."""
+    versions = PackageVersion.objects.exclude(status=VersionStatus.DRAFT).select_related("package")
+    if filters.package_id is not None:
+        versions = versions.filter(package_id=filters.package_id)
+    if filters.version_id is not None:
+        versions = versions.filter(pk=filters.version_id)
+    version_list = list(versions.order_by("package__name", "package_id", "version_number"))
+    active = _active_version_ids(sorted({v.package_id for v in version_list}), now)
     packages: dict[int, Package] = {}
     by_package: dict[int, list[VersionRow]] = {}
     for version in version_list:
@@ -343,19 +464,35 @@ def course_report(filters: ReportFilters) -> list[CourseRow]:
     listed. Voided events are never counted as completions or failures; they are
     counted, by the time they occurred, in ``events_voided``. Two queries, plus
     the requirement trees of the chosen versions.
+
+    On a timeline, only events recorded by ``known_at`` that occurred by ``as_of``
+    count, voided means voided by a void recorded by ``known_at``, and the learners
+    are those with an enrollment open then.
     """
     course_ids = _report_course_ids(filters)
     events = CompletionEvent.objects.exclude(kind=EventKind.VOID).filter(
         _in_range("occurred_at", filters)
     )
+    voided = Q(voided_by__isnull=False)
+    scope = _enrollments(filters).filter(_OPEN)
+    if filters.on_timeline:
+        as_of, known_at = filters.moments(timezone.now())
+        events = events.filter(recorded_at__lte=known_at, occurred_at__lte=as_of)
+        known_void = CompletionEvent.objects.filter(voids=OuterRef("pk"), recorded_at__lte=known_at)
+        events = events.alias(known_void=Exists(known_void))
+        voided = Q(known_void=True)
+        cutoff = min(as_of, known_at)
+        scope = _enrollments(replace(filters, version_id=None)).filter(
+            Q(withdrawn_at__isnull=True) | Q(withdrawn_at__gt=cutoff), enrolled_at__lte=cutoff
+        )
     courses = Course.objects.order_by("code")
     if course_ids is not None:
         courses = courses.filter(pk__in=course_ids)
         events = events.filter(
             course_id__in=course_ids,
-            learner_id__in=_enrollments(filters).filter(_OPEN).values("learner_id"),
+            learner_id__in=scope.values("learner_id"),
         )
-    counted = Q(voided_by__isnull=True)
+    counted = ~voided
     rows = (
         events.values("course_id")
         .annotate(
@@ -365,7 +502,7 @@ def course_report(filters: ReportFilters) -> list[CourseRow]:
                 filter=counted & Q(kind__in=[EventKind.COMPLETED, EventKind.PASSED]),
             ),
             failed_attempts=Count("id", filter=counted & Q(kind=EventKind.FAILED)),
-            events_voided=Count("id", filter=Q(voided_by__isnull=False)),
+            events_voided=Count("id", filter=voided),
         )
         .order_by()
     )
@@ -419,8 +556,13 @@ def learner_rows(
     range are counted, and ``last_completed_at`` is the latest completion among
     them. Learners with no such enrollment are not listed. Streams from one
     query (a server-side cursor on PostgreSQL), so a million rows take constant
-    memory.
+    memory. On a timeline, counts the enrollments as the transcripts show them.
     """
+    if filters.on_timeline:
+        found = _timeline_learner_rows(filters)
+        end = None if limit is None else offset + limit
+        yield from found[offset:end]
+        return
     rows = (
         _learner_scope(filters)
         .values("learner_id", "learner__username", "learner__first_name", "learner__last_name")
@@ -452,8 +594,44 @@ def learner_rows(
         )
 
 
+def _timeline_learner_rows(filters: ReportFilters) -> list[LearnerRow]:
+    by_learner: dict[int, list[TranscriptEnrollment]] = defaultdict(list)
+    for learner_id, entry in _answers(filters, timezone.now()):
+        if _within(entry.enrolled_at, filters):
+            by_learner[learner_id].append(entry)
+    users = {
+        u.pk: u
+        for u in get_user_model()
+        .objects.filter(pk__in=list(by_learner))
+        .only("username", "first_name", "last_name")
+    }
+    rows = []
+    for learner_id, entries in by_learner.items():
+        user = users[learner_id]
+        open_ones = [e for e in entries if e.withdrawn_at is None]
+        statuses = [str(e.progress_status) for e in open_ones]
+        completed = [e.completed_at for e in open_ones if e.completed_at is not None]
+        rows.append(
+            LearnerRow(
+                learner_id=learner_id,
+                username=user.username,
+                full_name=f"{user.first_name} {user.last_name}".strip(),
+                enrollments=len(open_ones),
+                withdrawn=len(entries) - len(open_ones),
+                not_started=statuses.count(EnrollmentStatus.NOT_STARTED),
+                in_progress=statuses.count(EnrollmentStatus.IN_PROGRESS),
+                completed=statuses.count(EnrollmentStatus.COMPLETED),
+                last_completed_at=max(completed, default=None),
+            )
+        )
+    rows.sort(key=lambda r: (r.username, r.learner_id))
+    return rows
+
+
 def learner_count(filters: ReportFilters) -> int:
     """Return how many learners :func:`learner_rows` lists."""
+    if filters.on_timeline:
+        return len(_timeline_learner_rows(filters))
     return _learner_scope(filters).values("learner_id").distinct().count()
 
 
@@ -545,9 +723,12 @@ def completions_over_time(filters: ReportFilters) -> CompletionsOverTime:
     enrolled), as ``completed_in_range`` of :func:`package_report` does, so the
     periods of a version add up to that column. The period (day, week, month or
     year) follows the length of the range; an open end of the range is closed
-    by the first or last completion. Three queries.
+    by the first or last completion. Three queries. On a timeline, counts the
+    completions as the transcripts show them, as ``package_report`` does.
     """
     zone = timezone.get_current_timezone()
+    if filters.on_timeline:
+        return _timeline_over_time(filters, zone)
     completed = (
         _enrollments(filters)
         .filter(_OPEN, completed_at__isnull=False)
@@ -586,6 +767,52 @@ def completions_over_time(filters: ReportFilters) -> CompletionsOverTime:
         slot = index.get(day)
         if slot is not None:
             counts.setdefault(row["version_id"], [0] * len(periods))[slot] += row["n"]
+    versions = (
+        PackageVersion.objects.filter(pk__in=list(counts))
+        .select_related("package")
+        .order_by("package__name", "package_id", "version_number")
+    )
+    series = tuple(
+        CompletionSeries(
+            version_id=v.pk,
+            package_name=v.package.name,
+            version_number=v.version_number,
+            counts=tuple(counts[v.pk]),
+        )
+        for v in versions
+    )
+    return CompletionsOverTime(bucket=bucket, periods=tuple(periods), series=series)
+
+
+def _timeline_over_time(filters: ReportFilters, zone: tzinfo) -> CompletionsOverTime:
+    moments: dict[int, list[datetime]] = defaultdict(list)
+    for _, entry in _answers(filters, timezone.now()):
+        if entry.withdrawn_at is None and _within(entry.completed_at, filters):
+            assert entry.completed_at is not None
+            moments[entry.version_id].append(entry.completed_at)
+    every = [m for found in moments.values() for m in found]
+    if not every:
+        return CompletionsOverTime(bucket="day", periods=(), series=())
+    first: datetime = filters.start or min(every)
+    last: datetime = max(every) if filters.end is None else filters.end - timedelta(microseconds=1)
+    bucket = _bucket_for(last - first)
+    periods = _periods(
+        timezone.localtime(first, zone).date(), timezone.localtime(last, zone).date(), bucket
+    )
+    if len(periods) > MAX_PERIODS:
+        first, last = min(every), max(every)
+        bucket = _bucket_for(last - first)
+        periods = _periods(
+            timezone.localtime(first, zone).date(), timezone.localtime(last, zone).date(), bucket
+        )
+    index = {day: i for i, day in enumerate(periods)}
+    counts: dict[int, list[int]] = {}
+    for version_id, found in moments.items():
+        for moment in found:
+            day = _period_start(timezone.localtime(moment, zone).date(), bucket)
+            slot = index.get(day)
+            if slot is not None:
+                counts.setdefault(version_id, [0] * len(periods))[slot] += 1
     versions = (
         PackageVersion.objects.filter(pk__in=list(counts))
         .select_related("package")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import tempfile
+from datetime import datetime
 from typing import Any, cast
 from urllib.parse import urlencode
 
@@ -31,7 +32,8 @@ LEARNERS_PER_PAGE = 100
 
 
 class ReportFilterForm(forms.Form):
-    """The report filters, as query parameters ``from``, ``to``, ``package_id``, ``version_id``.
+    """The report filters, as query parameters ``from``, ``to``, ``package_id``,
+    ``version_id``, ``as_of`` and ``known_at``.
 
     The same names as the API's; ``to`` is excluded from the range.
     """
@@ -63,6 +65,19 @@ class ReportFilterForm(forms.Form):
         self.fields["version_id"] = forms.TypedChoiceField(
             required=False, coerce=int, empty_value=None, label="Version", choices=version_choices
         )
+        moment = forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
+        self.fields["as_of"] = forms.DateTimeField(
+            required=False,
+            label="As of",
+            widget=moment,
+            help_text="Empty: now, from the stored statuses.",
+        )
+        self.fields["known_at"] = forms.DateTimeField(
+            required=False,
+            label="As known at",
+            widget=moment,
+            help_text="Empty: everything on record now; the same as 'As of': what the record showed then.",
+        )
 
     def report_filters(self) -> ReportFilters | None:
         """Return the filters, or None (with the problems added to the form's errors)."""
@@ -75,6 +90,8 @@ class ReportFilterForm(forms.Form):
                 date_to=data["to"],
                 package_id=data["package_id"],
                 version_id=data["version_id"],
+                as_of=data["as_of"],
+                known_at=data["known_at"],
             )
         except InvalidInput as exc:
             for problem in exc.problems or [exc.message]:
@@ -88,7 +105,13 @@ class ReportFilterForm(forms.Form):
     def query(self) -> str:
         """The valid filters as a query string, to carry into downloads and page links."""
         params = {
-            name: value.isoformat() if hasattr(value, "isoformat") else value
+            name: (
+                timezone.localtime(value).strftime("%Y-%m-%dT%H:%M")
+                if isinstance(value, datetime)
+                else value.isoformat()
+                if hasattr(value, "isoformat")
+                else value
+            )
             for name, value in self.cleaned_data.items()
             if value is not None
         }

@@ -35,6 +35,7 @@ from coursepack.learning.selectors import to_rule_event
 from coursepack.learning.transcript import TranscriptStatus, transcript
 from coursepack.packaging import api as packaging
 from coursepack.packaging import selectors as packaging_selectors
+from coursepack.reports.selectors import ReportFilters, package_report
 from tests.factories import make_admin, make_course, make_group, make_learner
 
 pytestmark = pytest.mark.django_db
@@ -416,7 +417,8 @@ def _live(world: World, setting: Setting, history: list[tuple[int, tuple[Any, ..
 def test_transcript_as_of_t_as_known_at_r_is_a_replay_of_the_facts_recorded_by_r(
     setting: Setting, history: list[tuple[int, tuple[Any, ...]]]
 ) -> None:
-    """For every moment t, as known now and as known at t, each enrollment on record shows
+    """For every moment t, as known now, at t and at an earlier or later moment, each
+    enrollment on record shows
     the version it was on and the engine's verdict over only the events recorded by r,
     less those voided by then, that occurred by t (or by its withdrawal); each such
     event says whether it counted, was voided (as known at r) or was voided later, and
@@ -430,8 +432,80 @@ def test_transcript_as_of_t_as_known_at_r_is_a_replay_of_the_facts_recorded_by_r
         # Then at every moment worth asking about, on both timelines, the transcript is
         # the replay
         with frozen_clock(end):
-            for t in _moments(world):
+            moments = _moments(world)
+            # As known now, as known at the moment itself, and as known at one moment
+            # in the middle of the history (before many of the moments asked about).
+            middle = moments[len(moments) // 2]
+            for t in moments:
                 for learner in world.learners:
-                    for r in (end, t):
+                    for r in (end, t, middle):
                         assert _actual(learner, t, r) == _expected(world, learner, t, r), (t, r)
+        transaction.set_rollback(True)
+
+
+def _counts_from_transcripts(
+    world: World, t: datetime, r: datetime, start: datetime, end: datetime
+) -> dict[int, tuple[int, ...]]:
+    """Count, per version, what the learners' transcripts for (t, r) say, as the package
+    report defines its columns over the range [start, end)."""
+    found: dict[int, list[int]] = {}
+    for learner in world.learners:
+        for e in transcript(learner, t, known_at=r).enrollments:
+            row = found.setdefault(e.version_id, [0] * 6)
+            enrolled_in_range = start <= e.enrolled_at < end
+            if e.withdrawn_at is None:
+                if enrolled_in_range:
+                    row[0] += 1
+                    row[2 + ["not_started", "in_progress", "completed"].index(e.status)] += 1
+                if e.completed_at is not None and start <= e.completed_at < end:
+                    row[5] += 1
+            elif enrolled_in_range:
+                row[1] += 1
+    return {v: tuple(row) for v, row in found.items() if any(row)}
+
+
+def _report_counts(filters: Any) -> dict[int, tuple[int, ...]]:
+    found = {}
+    for package in package_report(filters):
+        for v in package.versions:
+            c = v.counts
+            row = (c.enrolled, c.withdrawn, c.not_started, c.in_progress, c.completed)
+            row += (c.completed_in_range,)
+            if any(row):
+                found[v.version_id] = row
+    return found
+
+
+@settings(max_examples=15, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(history=histories, data=st.data())
+def test_reports_agree_with_transcripts_on_the_same_timeline(
+    setting: Setting, history: list[tuple[int, tuple[Any, ...]]], data: st.DataObject
+) -> None:
+    """Over random histories with late entries, voids, moves and withdrawals, the package
+    report as of t, as known at r (now, or t itself), counts exactly what the learners'
+    transcripts for the same two times show, "completed in range" included; and the
+    stored-status report (as of now, as known now) equals the transcripts as of now."""
+    packaging_selectors.clear_caches()
+    with transaction.atomic():
+        world = World(setting, active=dict(setting.first_versions), moments=[setting.start])
+        end = _live(world, setting, history)
+        moments = _moments(world)
+        with frozen_clock(end):
+            for _ in range(3):
+                t = data.draw(st.sampled_from(moments))
+                start, stop = sorted(
+                    data.draw(st.lists(st.sampled_from(moments), min_size=2, max_size=2))
+                )
+                stop += timedelta(hours=1)
+                for r in (end, t, data.draw(st.sampled_from(moments))):
+                    filters = ReportFilters(start=start, end=stop, as_of=t, known_at=r)
+                    assert _report_counts(filters) == _counts_from_transcripts(
+                        world, t, r, start, stop
+                    ), (t, r)
+            cached = ReportFilters(
+                start=setting.start - timedelta(days=90), end=end + timedelta(days=1)
+            )
+            assert _report_counts(cached) == _counts_from_transcripts(
+                world, end, end, cached.start, cached.end
+            )
         transaction.set_rollback(True)

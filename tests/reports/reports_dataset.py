@@ -91,6 +91,20 @@ def build_dataset(actor: Any) -> Dataset:
     privacy_v1 = make_published_package(actor=actor, name="Privacy", items=[courses["C"]])
 
     enrolled: dict[tuple[str, int], int] = {}
+    # The services stamp enrollments with "now"; a history needs them in the past. An
+    # enrollment is never complete before it existed, so set enrolled_at right after
+    # enrolling, before any event is recorded (the cache is computed from it).
+    enrolled_on = {
+        "ann": noon(2024, 1, 5),
+        "ben": noon(2024, 1, 5),
+        "cat": noon(2024, 1, 5),
+        "dan": noon(2024, 1, 5),
+        "eve": noon(2024, 1, 5),
+        "fay": noon(2023, 12, 20),
+        "gus": noon(2023, 12, 15),
+        "hal": noon(2024, 4, 2),
+        "ivy": noon(2024, 4, 3),
+    }
 
     def enroll(username: str, version: PackageVersion) -> None:
         enrollment = learning.enroll(
@@ -98,6 +112,8 @@ def build_dataset(actor: Any) -> Dataset:
         )
         assert enrollment.version_id == version.pk
         enrolled[(username, version.package_id)] = enrollment.pk
+        at = noon(2024, 2, 1) if version.pk == privacy_v1.pk else enrolled_on[username]
+        Enrollment.objects.filter(pk=enrollment.pk).update(enrolled_at=at)
 
     for username in ["ann", "ben", "cat", "dan", "eve", "fay", "gus"]:
         enroll(username, safety_v1)
@@ -134,23 +150,6 @@ def build_dataset(actor: Any) -> Dataset:
         enroll(username, safety_v2)
     for code in "ABC":
         record("hal", code, noon(2024, 4, 15))
-
-    # The services stamp enrollments with "now"; a history needs them in the past.
-    # enrolled_at is a plain fact of the row (no status depends on it), so set it.
-    enrolled_on = {
-        "ann": noon(2024, 1, 5),
-        "ben": noon(2024, 1, 5),
-        "cat": noon(2024, 1, 5),
-        "dan": noon(2024, 1, 5),
-        "eve": noon(2024, 1, 5),
-        "fay": noon(2023, 12, 20),
-        "gus": noon(2023, 12, 15),
-        "hal": noon(2024, 4, 2),
-        "ivy": noon(2024, 4, 3),
-    }
-    for (username, package_id), enrollment_id in enrolled.items():
-        at = noon(2024, 2, 1) if package_id == privacy_v1.package_id else enrolled_on[username]
-        Enrollment.objects.filter(pk=enrollment_id).update(enrolled_at=at)
 
     return Dataset(
         courses=courses,

@@ -43,6 +43,9 @@ def test_packages_report_counts_per_package_and_version(auditor: Client) -> None
         "end": "2024-04-01T00:00:00Z",
         "package_id": None,
         "version_id": None,
+        "as_of": None,
+        "known_at": None,
+        "timeline": "As of now, as known now (the stored statuses).",
     }
     safety = next(p for p in body["items"] if p["name"] == "Safety")
     assert safety["totals"] == {
