@@ -44,7 +44,7 @@ class CannotVoid(DomainError):
 class NotAllowedToExempt(DomainError):
     """The actor's role may not grant or revoke exemptions (COURSEPACK_EXEMPTING_ROLES)."""
 
-    code = "not_allowed_to_exempt"
+    code = "permission_denied"
     http_status = 403
 
 

@@ -159,8 +159,6 @@ def test_no_drift_after_any_sequence_with_lifecycle_facts(
                     _lifecycle_op(world, clock, op)
         assert drift() == []
         open_ones = Enrollment.objects.filter(withdrawn_at__isnull=True, superseded_at__isnull=True)
-        assert (
-            open_ones.values("learner_id", "package_id").distinct().count() == open_ones.count()
-        )
+        assert open_ones.values("learner_id", "package_id").distinct().count() == open_ones.count()
         transaction.set_rollback(True)
     clock.now = start
