@@ -18,8 +18,10 @@ from learning_helpers import drift, record
 from coursepack import rules
 from coursepack.audit.models import AuditEvent
 from coursepack.errors import InvalidInput
+from coursepack.http import serialize
 from coursepack.learning import api as learning
 from coursepack.learning import lifecycle_selectors, selectors
+from coursepack.learning import transcript as transcripts
 from coursepack.learning.errors import ItemNotInVersion, NotAllowedToExempt
 from coursepack.learning.models import Enrollment, Equivalence, EquivalenceChange
 from coursepack.packaging import api as packaging
@@ -408,3 +410,55 @@ def test_standing_counts_agree_with_the_engine(clock: Clock, admin: Any) -> None
         got = {k: v for k, v in counts.items() if v and k != "expiring"}
         assert got == expected, moment
     assert drift() == []
+
+
+def test_the_transcript_shows_the_due_date_then_extensions_exemptions_equivalences_and_periods(
+    clock: Clock, admin: Any, learner: Any
+) -> None:
+    """As of day 20 the transcript shows the due date then in force (day 30) and no
+    extension; as of day 30, the extension recorded on day 25; an exemption and an
+    equivalence used are named; recertification periods each have their own row."""
+    a = make_course(name="Manual Handling")
+    b = make_course(name="Manual Handling (external)")
+    c = make_course(name="Ladder Safety")
+    version = published(
+        [a, c], due_kind="after_enrolment", due_days=30, valid_days=365, window_days=60
+    )
+    enrollment = learning.enroll(actor=admin, learner_id=learner.pk, package_id=version.package_id)
+    clock.set(day(25))
+    learning.extend_due_date(
+        actor=admin, enrollment_ids=[enrollment.pk], due_at=day(45), reason="Leave"
+    )
+    learning.create_equivalence(actor=admin, source_course_id=b.pk, target_course_id=a.pk)
+    clock.set(day(26))
+    record(learner, b, day(26))
+    learning.exempt(
+        actor=admin, enrollment_ids=[enrollment.pk], course_id=c.pk, reason="tested_out"
+    )
+    early = transcripts.transcript(learner.pk, day(20))
+    (entry,) = early.enrollments
+    assert entry.lifecycle is not None
+    assert (entry.lifecycle.due_at, entry.lifecycle.extensions) == (day(30), ())
+    later = transcripts.transcript(learner.pk, day(30))
+    (entry,) = later.enrollments
+    assert entry.lifecycle is not None
+    assert entry.lifecycle.due_at == day(45)
+    assert [x.reason for x in entry.lifecycle.extensions] == ["Leave"]
+    assert [x.reason for x in entry.lifecycle.exemptions_used] == [rules.WaiverReason.TESTED_OUT]
+    assert [q.source_course_id for q in entry.lifecycle.equivalences_used] == [b.pk]
+    assert entry.completed_at == day(26)
+    assert entry.lifecycle.expires_at == day(391)
+    # Three periods: each is a row with its own period number and dates
+    clock.set(day(340))
+    learning.open_certification_periods(actor=None)
+    clock.set(day(345))
+    record(learner, a, day(345))
+    record(learner, c, day(345))
+    clock.set(day(700))
+    learning.open_certification_periods(actor=None)
+    final = transcripts.transcript(learner.pk, day(700))
+    periods = [(e.lifecycle.period, e.completed_at) for e in final.enrollments if e.lifecycle]
+    assert periods == [(1, day(26)), (2, day(345)), (3, None)]
+    # The API carries the same
+    body = serialize.transcript(later)
+    assert body["enrollments"][0]["lifecycle"]["due_at"] == day(45)
