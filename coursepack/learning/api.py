@@ -855,7 +855,9 @@ def preview_publish(*, version_id: int) -> ImpactPreview:
     current = packaging.active_version(draft.package_id, now)
     if current is None:
         return ImpactPreview(None, 0, {}, [PolicyImpact(p, 0, 0, 0, 0) for p in POLICY_MOVES])
-    open_enrollments = Enrollment.objects.filter(version=current, withdrawn_at__isnull=True)
+    open_enrollments = Enrollment.objects.filter(
+        version=current, withdrawn_at__isnull=True, superseded_at__isnull=True
+    )
     by_status: dict[str, int] = {
         row["status"]: row["n"]
         for row in open_enrollments.values("status").annotate(n=Count("id")).order_by()
@@ -921,7 +923,10 @@ def move_inflight(
         return 0
     ids = list(
         Enrollment.objects.filter(
-            version=from_version, withdrawn_at__isnull=True, status__in=statuses
+            version=from_version,
+            withdrawn_at__isnull=True,
+            superseded_at__isnull=True,
+            status__in=statuses,
         ).values_list("pk", flat=True)
     )
     moved = 0

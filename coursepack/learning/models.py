@@ -98,6 +98,7 @@ class Enrollment(models.Model):
                     "withdrawn_at",
                     "completed_at",
                     "enrolled_at",
+                    "superseded_at",
                 ],
                 name="enrollment_report_counts",
             ),

@@ -271,7 +271,9 @@ def enrollment_counts(versions: Iterable[PackageVersion | int]) -> dict[tuple[in
     """Return {(version id, status): open enrollments} for the versions given; one query."""
     counts: dict[tuple[int, str], int] = {}
     for row in (
-        Enrollment.objects.filter(version__in=list(versions), withdrawn_at__isnull=True)
+        Enrollment.objects.filter(
+            version__in=list(versions), withdrawn_at__isnull=True, superseded_at__isnull=True
+        )
         .values("version_id", "status")
         .annotate(n=Count("id"))
     ):
