@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from coursepack import rules
@@ -143,6 +143,19 @@ def _open_periods(package_id: int) -> QuerySet[Enrollment]:
     )
 
 
+def _whole_exemption() -> Exists:
+    """Return whether a period has a whole-enrollment exemption in force (revocations are
+    effective from their recording, so none is in the future)."""
+    return Exists(
+        Exemption.objects.filter(
+            enrollment_id=OuterRef("pk"),
+            course__isnull=True,
+            group__isnull=True,
+            revocation__isnull=True,
+        )
+    )
+
+
 def _per_version(
     field: str,
     rules_of: dict[int, rules.CertificationRule],
@@ -155,19 +168,38 @@ def _per_version(
     return found
 
 
-def _standing_q(name: str, now: datetime, within: timedelta, package_id: int) -> Q:
+def _validity_rules(package_id: int) -> dict[int, rules.CertificationRule]:
+    """Return the validity of each released version of the package that has one."""
+    versions = packaging.versions_of_package(package_id)
+    return {v: c for v, (_, c) in packaging.lifecycle_rules(versions).items() if c is not None}
+
+
+def _standing_q(
+    name: str,
+    now: datetime,
+    within: timedelta,
+    package_id: int,
+    rules_of: dict[int, rules.CertificationRule],
+) -> Q:
     """Return the condition of one standing over an open period's cached fields as of
     ``now``: the same verdicts as ``rules.standing`` (a complete period by its own
     expiry, the version's window and grace; a later period not complete yet by its
     previous period's; a first period by its due date in force)."""
-    versions = list(packaging.versions_of_package(package_id))
-    rules_of = {v: c for v, (_, c) in packaging.lifecycle_rules(versions).items() if c is not None}
     days = timedelta(days=1)
-    exempt = Q(pk__in=_exempt_ids(package_id))
+    exempt = Q(_whole_exemption())
     done = Q(status="completed")
     later = Q(period_number__gt=1)
     if name == "exempt":
         return exempt
+    if not rules_of:
+        # No version of the package expires: only the first-period standings occur
+        # (the same verdicts, with the never-true validity branches left out).
+        if name == "current":
+            return done & ~exempt
+        if name == "overdue":
+            return ~done & ~exempt & ~later & Q(overdue_since__lt=now)
+        if name in ("due_for_recertification", "expired", "expiring"):
+            return Q(pk__in=[])
     if name == "expiring":
         return done & ~exempt & Q(expires_at__gt=now, expires_at__lte=now + within)
     if name == "current":
@@ -213,17 +245,6 @@ def _standing_q(name: str, now: datetime, within: timedelta, package_id: int) ->
     return Q(status=status) & ~exempt & ~later & not_overdue
 
 
-def _exempt_ids(package_id: int) -> QuerySet[Exemption, int]:
-    """Return the enrollments of the package with a whole-enrollment exemption in force
-    (revocations are effective from their recording, so none is in the future)."""
-    return Exemption.objects.filter(
-        enrollment__package_id=package_id,
-        course__isnull=True,
-        group__isnull=True,
-        revocation__isnull=True,
-    ).values_list("enrollment_id", flat=True)
-
-
 def standing_counts(
     package_id: int, *, now: datetime | None = None, expiring_within_days: int = 30
 ) -> dict[str, int]:
@@ -232,8 +253,9 @@ def standing_counts(
     depends only on dates). ``expiring`` counts the current ones expiring within N days."""
     moment = now or timezone.now()
     within = timedelta(days=expiring_within_days)
+    rules_of = _validity_rules(package_id)
     aggregates = {
-        name: Count("pk", filter=_standing_q(name, moment, within, package_id))
+        name: Count("pk", filter=_standing_q(name, moment, within, package_id, rules_of))
         for name in STANDING_FILTERS
     }
     return dict(_open_periods(package_id).aggregate(**aggregates))
@@ -251,7 +273,9 @@ def standing_enrollments(
     name; ``search`` filters by user name."""
     moment = now or timezone.now()
     within = timedelta(days=expiring_within_days)
-    rows = _open_periods(package_id).filter(_standing_q(standing, moment, within, package_id))
+    rows = _open_periods(package_id).filter(
+        _standing_q(standing, moment, within, package_id, _validity_rules(package_id))
+    )
     if search:
         rows = rows.filter(learner__username__icontains=search)
     return rows.select_related("learner", "version").order_by("learner__username", "pk")

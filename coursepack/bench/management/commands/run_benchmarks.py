@@ -26,7 +26,16 @@ from coursepack.bench import runner
 from coursepack.bench.measure import render_table
 from coursepack.bench.scales import SCALES, scale_named
 
-_OPERATIONS = ("rebuild", "completion", "counts", "transcript", "bulk", "publish", "http")
+_OPERATIONS = (
+    "rebuild",
+    "completion",
+    "counts",
+    "lifecycle",
+    "transcript",
+    "bulk",
+    "publish",
+    "http",
+)
 
 
 class Command(BaseCommand):
@@ -70,6 +79,7 @@ class Command(BaseCommand):
             "rebuild": lambda: bench.rebuild(manage_py),
             "completion": bench.completion,
             "counts": bench.counts,
+            "lifecycle": bench.lifecycle,
             "transcript": bench.transcript,
             "bulk": bench.bulk_enroll,
             "publish": bench.publish,
