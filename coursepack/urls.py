@@ -10,3 +10,7 @@ urlpatterns = [
     path("api/v1/", api.urls),
     path("", include("coursepack.web.urls")),
 ]
+
+handler403 = "coursepack.web.errors.forbidden"
+handler404 = "coursepack.web.errors.not_found"
+handler500 = "coursepack.web.errors.server_error"

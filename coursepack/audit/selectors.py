@@ -19,9 +19,11 @@ from coursepack.errors import InvalidInput
 __all__ = [
     "AuditFilters",
     "FilterChoices",
+    "LastChange",
     "audit_events",
     "change_summary",
     "filter_choices",
+    "last_changes",
     "target_kind",
 ]
 
@@ -171,3 +173,33 @@ def change_summary(
     if len(lines) > limit:
         lines = [*lines[: limit - 1], f"… and {len(lines) - limit + 1} more"]
     return lines
+
+
+@dataclass(frozen=True)
+class LastChange:
+    """When a record was last changed, and by whom."""
+
+    occurred_at: datetime
+    actor_label: str
+
+
+def last_changes(target_type: str, target_ids: list[int]) -> dict[int, LastChange]:
+    """Return the newest audit event of each target (``target_type`` as the log names it)."""
+    found: dict[int, LastChange] = {}
+    if not target_ids:
+        return found
+    from django.db.models import Max
+
+    newest = (
+        AuditEvent.objects.filter(
+            target_type=target_type, target_id__in=[str(i) for i in target_ids]
+        )
+        .values("target_id")
+        .annotate(last=Max("id"))
+        .values_list("last", flat=True)
+    )
+    for target_id, occurred_at, actor_label in AuditEvent.objects.filter(
+        pk__in=list(newest)
+    ).values_list("target_id", "occurred_at", "actor_label"):
+        found[int(target_id)] = LastChange(occurred_at, actor_label)
+    return found

@@ -72,12 +72,13 @@ class Plan:
     http_seconds: float
     http_workers: int
     warmup: int = 3
+    pages: int = 50
 
 
 def plan_for(scale: Scale) -> Plan:
     """Return the sample counts for a scale: fewer at the smoke scale, to stay within seconds."""
     if scale.name == "smoke":
-        return Plan(20, 10, 20, 2, 4, 20, 10, 2, 20, http_workers=1, warmup=2)
+        return Plan(20, 10, 20, 2, 4, 20, 10, 2, 20, http_workers=1, warmup=2, pages=8)
     return Plan(300, 50, 300, 3, 20, 3000, 1000, 8, 60, http_workers=os.cpu_count() or 2)
 
 
@@ -634,6 +635,82 @@ class Runner:
         op.ratio = _ratio(op.median, base.median)
         op.target, op.passed = "ratio <=1.2", op.ratio is not None and op.ratio <= 1.2
         return [op, base]
+
+    # --- 8. authoring pages ------------------------------------------------------------
+
+    def pages(self) -> list[Row]:
+        """Time the authoring pages in-process (server time: middleware, view, template).
+
+        The floor is the styled 404 page: the same middleware, session and base template
+        with no data read. The 40-item draft is built inside a transaction that is rolled
+        back, so the data set stays as generated.
+        """
+        from django.core import signals
+        from django.db import close_old_connections
+        from django.test import Client
+
+        from coursepack.catalog.models import Course, CourseStatus
+
+        client = Client(HTTP_HOST="localhost")
+        client.force_login(self.admin)
+        history = self.packages[HISTORY_PACKAGE]
+        numbers = list(
+            history.versions.exclude(status="draft")
+            .order_by("version_number")
+            .values_list("version_number", flat=True)
+        )
+        # Requests in one open transaction: keep Django from closing the connection
+        # at each request's end, as its own test client does in tests.
+        signals.request_started.disconnect(close_old_connections)
+        signals.request_finished.disconnect(close_old_connections)
+        rows: list[Row] = []
+        try:
+            with _rolled_back():
+                draft = packaging.create_package(actor=self.admin, name="Bench: 40-item draft")
+                for course_id in (
+                    Course.objects.filter(status=CourseStatus.ACTIVE)
+                    .order_by("pk")
+                    .values_list("pk", flat=True)[:40]
+                ):
+                    packaging.add_item(actor=self.admin, version_id=draft.pk, course_id=course_id)
+                cases = [
+                    ("styled 404 page", "/no-such-page/", 404, True),
+                    ("page: package list (first page)", "/", 200, False),
+                    ("page: package page (most versions)", f"/packages/{history.pk}/", 200, False),
+                    ("page: draft editor, 40 items", f"/drafts/package/{draft.pk}/", 200, False),
+                    (
+                        f"page: compare v{numbers[0]} and v{numbers[-1]}",
+                        f"/packages/{history.pk}/compare/?from={numbers[0]}&to={numbers[-1]}",
+                        200,
+                        False,
+                    ),
+                ]
+                floor_median: float | None = None
+                for label, url, status, is_floor in cases:
+                    times = []
+                    for index in range(self.plan.pages + self.plan.warmup):
+                        started = time.perf_counter()
+                        response = client.get(url)
+                        took = time.perf_counter() - started
+                        if response.status_code != status:
+                            raise RuntimeError(f"{url} answered {response.status_code}")
+                        if index >= self.plan.warmup:
+                            times.append(took)
+                    row = Row.of(label, times, floor=is_floor)
+                    p95 = sorted(times)[max(0, -(-95 * len(times) // 100) - 1)]
+                    row.extra["p95"] = p95
+                    row.note = f"p95 {p95 * 1000:.1f} ms"
+                    if is_floor:
+                        floor_median = row.median
+                    else:
+                        row.ratio = _ratio(row.median, floor_median)
+                        row.target = "p95 <=300 ms (SQLite)"
+                        row.passed = p95 <= 300 * MS
+                    rows.append(row)
+        finally:
+            signals.request_started.connect(close_old_connections)
+            signals.request_finished.connect(close_old_connections)
+        return rows
 
     # --- 7. HTTP under load ------------------------------------------------------------
 

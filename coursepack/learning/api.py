@@ -586,8 +586,9 @@ def _refresh(
     events = selectors.event_rows_by_learner({e.learner_id for e in enrollments}, course_ids)
     keys = [_key(e) for e in enrollments]
     summaries = list(_summaries(keys, events, {}, lifecycle))
-    # Only a completion can be moved later by a move: read the moves of the completed
-    # ones alone, so the usual write (nothing completed) costs no extra query.
+    # A move matters only to a completion (completed_at is never before it): read the
+    # moves of the completed enrollments alone, so a write that completes nothing
+    # costs no extra query.
     completed = [
         key
         for key, summary in zip(keys, summaries, strict=True)
@@ -843,8 +844,8 @@ class ImpactPreview:
     policies: list[PolicyImpact]
 
 
-def _fraction(done: int, needed: int) -> float:
-    return 1.0 if needed == 0 else done / needed
+def _remaining(done: int, needed: int) -> int:
+    return max(0, needed - done)
 
 
 def preview_publish(*, version_id: int) -> ImpactPreview:
@@ -877,7 +878,9 @@ def preview_publish(*, version_id: int) -> ImpactPreview:
             )
             was_complete = enrollment.status == "completed"
             now_complete = summary.status == rules.EnrollmentStatus.COMPLETED
-            further = _fraction(summary.done, summary.needed) < _fraction(
+            # Further from completion means more work left, not a smaller fraction:
+            # an item becoming optional turns 1/3 into 0/2 with the same two left.
+            further = _remaining(summary.done, summary.needed) > _remaining(
                 enrollment.progress_done, enrollment.progress_needed
             )
             outcomes[enrollment.status].append(

@@ -310,3 +310,16 @@ def package_summaries(now: datetime, package_ids: list[int] | None = None) -> li
             )
         )
     return [PackageSummary(package=p, versions=by_package[p.pk]) for p in packages_list]
+
+
+def version_enrollments(version_id: int, *, status: str = "") -> QuerySet[Enrollment]:
+    """Return the open enrollments on one package version, by learner name, with their
+    learner; narrowed to one stored status when ``status`` is given."""
+    found = (
+        Enrollment.objects.filter(version_id=version_id, withdrawn_at__isnull=True)
+        .select_related("learner")
+        .order_by("learner__last_name", "learner__first_name", "learner__username", "id")
+    )
+    if status:
+        found = found.filter(status=status)
+    return found

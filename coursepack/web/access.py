@@ -37,3 +37,4 @@ def role_required(*roles: Role) -> Callable[[View], View]:
 
 STAFF = (Role.ADMIN, Role.AUDITOR)
 EVERYONE = (Role.ADMIN, Role.AUDITOR, Role.LEARNER)
+ADMIN = (Role.ADMIN,)

@@ -1,12 +1,18 @@
-from django.contrib.auth import views as auth_views
-from django.urls import path
+"""The server-rendered pages, namespace ``web``.
 
-from coursepack.web import records, reports, views
+Each area keeps its own URL module, included here with one line.
+"""
+
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+
+from coursepack.web import records, reports
+from coursepack.web.authoring import packages
 
 app_name = "web"
 
 urlpatterns = [
-    path("", views.home, name="home"),
+    path("", packages.package_list, name="home"),
     path(
         "login/",
         auth_views.LoginView.as_view(
@@ -15,7 +21,9 @@ urlpatterns = [
         name="login",
     ),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
-    path("packages/<int:package_id>/", views.package_detail, name="package"),
+    # Authoring: catalog, groups, packages, drafts, publishing, versions, preview.
+    path("", include("coursepack.web.authoring.urls")),
+    # Operations (enrolment, completions, people, my training): one include line here.
     path("reports/", reports.reports, name="reports"),
     path("reports/<str:kind>.csv", reports.report_csv, name="report-csv"),
     path("reports/report.xlsx", reports.report_xlsx, name="report-xlsx"),

@@ -22,14 +22,19 @@ def test_package_list_shows_active_archived_and_draft_versions(
     call_command("load_demo", verbosity=0)
     _sign_in(page, live_server.url)
 
-    cyber = page.locator("li.package", has_text="2024 Cybersecurity Training")
+    cyber = page.locator("[data-section=active]", has_text="2024 Cybersecurity Training")
     expect(cyber.locator(".badge.active")).to_have_text("v2 · Active")
     expect(cyber.locator(".badge.archived")).to_have_text("v1 · Archived")
-    expect(cyber.locator(".badge.draft")).to_have_text("v3 · Draft")
-    expect(cyber.locator("li.version.state-active")).to_contain_text("2 enrolled")
-    expect(cyber.locator("li.version.state-archived")).to_contain_text("3 enrolled · 1 completed")
-    safety = page.locator("li.package", has_text="Q1 2024 Safety Training")
-    expect(safety.locator(".badge")).to_have_text("v1 · Draft")
+    expect(cyber.locator(".version.state-active")).to_contain_text("2 enrolled")
+    expect(cyber.locator(".version.state-archived")).to_contain_text("3 enrolled · 1 completed")
+    cyber_draft = page.locator("[data-section=drafts]", has_text="2024 Cybersecurity Training")
+    expect(cyber_draft.locator(".badge.draft")).to_have_text("Draft v3")
+    expect(cyber_draft).to_contain_text("(based on v2)")
+    safety = page.locator("[data-section=drafts]", has_text="Q1 2024 Safety Training")
+    expect(safety.locator(".badge")).to_have_text("Draft v1")
+    # A package with a draft cannot start another: the action says why
+    expect(cyber.get_by_role("button", name="Create new version")).to_be_disabled()
+    expect(cyber).to_contain_text("Draft v3 already exists; edit or discard it first.")
     screenshot(page, "package-list")
 
 
@@ -38,7 +43,9 @@ def test_package_page_shows_rules_changes_and_history(live_server, page: Page, s
     what changed from the previous version, and the version history."""
     call_command("load_demo", verbosity=0)
     _sign_in(page, live_server.url)
-    page.click("text=2024 Cybersecurity Training")
+    page.locator("[data-section=active]").get_by_role(
+        "link", name="2024 Cybersecurity Training"
+    ).click()
 
     expect(page.locator(".meta .badge")).to_have_text("Version 2 · Active")
     items = page.locator("ol.items > li.item")

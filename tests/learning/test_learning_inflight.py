@@ -327,3 +327,30 @@ def test_preview_of_a_first_version_moves_nobody(admin: Any) -> None:
         ("move_not_started", 0),
         ("move_in_progress", 0),
     ]
+
+
+def test_preview_does_not_count_an_item_turned_optional_as_further_from_completion(
+    admin: Any,
+) -> None:
+    """A learner who did A of (A, B, C) has two courses left; in a draft where A is
+    optional they still have two left (B, C), so moving them is not "further from
+    completion", although their progress reads 1/3 before and 0/2 after."""
+    # Given v1 (A, B, C, all required) and a learner who completed A
+    t = base_time()
+    a, b, c = (make_course(name=n) for n in "ABC")
+    v1 = make_published_package(items=[a, b, c])
+    learner = make_learner()
+    enrollment = learning.enroll(actor=admin, learner_id=learner.pk, package_id=v1.package_id)
+    record(learner, a, t)
+    assert stored(enrollment)[:3] == ("in_progress", 1, 3)
+    # And a draft v2 where A is optional
+    v2 = packaging.create_draft_from(actor=admin, version_id=v1.pk)
+    first = v2.items.get(course=a)
+    packaging.set_item_required(actor=admin, version_id=v2.pk, item_id=first.pk, required=False)
+
+    # When the admin previews publishing v2
+    preview = learning.preview_publish(version_id=v2.pk)
+
+    # Then moving in-progress learners moves one, and nobody ends further from completion
+    moving = {p.policy: p for p in preview.policies}["move_in_progress"]
+    assert (moving.moves, moving.further_from_completion) == (1, 0)

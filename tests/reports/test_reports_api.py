@@ -140,3 +140,36 @@ def test_the_schema_documents_the_reports(auditor: Client) -> None:
             p["name"] for p in operation["parameters"]
         }
         assert {"200", "401", "403", "422"} <= set(operation["responses"])
+
+
+def test_packages_report_counts_a_past_moment_on_either_timeline(auditor: Client) -> None:
+    """as_of 2024-03-01 noon, as known now: the events dated by then count (every one
+    was recorded later, in this test's present); as known then, none was on record yet,
+    so everyone was not started. Each answer says which timeline it counts."""
+    moment = "2024-03-01T12:00:00Z"
+    known_now = get(auditor, f"/packages?as_of={moment}")
+    shown_then = get(auditor, f"/packages?as_of={moment}&known_at={moment}")
+
+    assert known_now["filters"]["timeline"].startswith("As of 2024-03-01 12:00")
+    assert "as known now" in known_now["filters"]["timeline"]
+    assert "what the record showed at that moment" in shown_then["filters"]["timeline"]
+    safety_now = next(p for p in known_now["items"] if p["name"] == "Safety")
+    # ann (02-10) and eve (01-25, withdrawn only later) complete; ben, dan (B voided),
+    # fay (failed 03-01 noon) and gus (A only) in progress; cat not started; hal and
+    # ivy not enrolled yet
+    assert {k: safety_now["totals"][k] for k in ("enrolled", "withdrawn")} == {
+        "enrolled": 7,
+        "withdrawn": 0,
+    }
+    assert (
+        safety_now["totals"]["not_started"],
+        safety_now["totals"]["in_progress"],
+        safety_now["totals"]["completed"],
+    ) == (1, 4, 2)
+    safety_then = next(p for p in shown_then["items"] if p["name"] == "Safety")
+    assert (safety_then["totals"]["not_started"], safety_then["totals"]["completed"]) == (7, 0)
+
+
+def test_reports_refuse_a_moment_without_a_time_zone(auditor: Client) -> None:
+    response = auditor.get(f"{API}/packages", {"as_of": "2024-03-01T12:00:00"})
+    assert response.status_code in (400, 422)

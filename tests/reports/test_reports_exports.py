@@ -302,3 +302,19 @@ def test_auditors_may_read_reports_learners_may_not_and_strangers_sign_in_first(
 
 def test_the_navigation_links_to_the_reports(staff: Client) -> None:
     assert '<a href="/reports/">Reports</a>' in staff.get("/").content.decode()
+
+
+def test_page_and_downloads_say_and_keep_the_timeline(staff: Client, dataset: Dataset) -> None:
+    """The page states which timeline it counts; a past moment carries into the
+    downloads' links and their numbers are the page's."""
+    now = staff.get("/reports/")
+    assert b"As of now, as known now (the stored statuses)." in now.content
+    query = "as_of=2024-03-01T12:00&known_at=2024-03-01T12:00"
+    then = staff.get(f"/reports/?{query}")
+    assert then.status_code == 200
+    page = then.content.decode()
+    assert "what the record showed at that moment" in page
+    assert "as_of=2024-03-01T12%3A00&amp;known_at=2024-03-01T12%3A00" in page
+    tables = page_tables(staff, query)
+    # enrolled, withdrawn, not started, in progress, completed
+    assert row_of(tables["packages"], "Safety", "v1")[3:8] == (7, 0, 7, 0, 0)

@@ -243,6 +243,14 @@ def _check_rule(problems: Problems, kind: str, min_count: int | None) -> None:
 
 def _tree_problems(node: rules.Group | rules.RequirementTree) -> list[str]:
     """Return every reason a tree cannot be published: structure, retired courses, drafts."""
+    return [message for message, _ in _located_problems(node)]
+
+
+def _located_problems(
+    node: rules.Group | rules.RequirementTree,
+) -> list[tuple[str, tuple[int, ...]]]:
+    """Return every reason a tree cannot be published with the path of the item it is
+    about (``()`` for the whole tree): structure, retired courses, draft groups."""
     if isinstance(node, rules.Group):
         # A group is checked as the one required item of a package of its own.
         tree = rules.RequirementTree(
@@ -252,32 +260,42 @@ def _tree_problems(node: rules.Group | rules.RequirementTree) -> list[str]:
             name=node.name,
             items=(rules.Item(node=node, required=True),),
         )
+        offset = 1
     else:
         tree = node
-    problems = [p.message for p in rules.validate_tree(tree)]
-    course_ids: set[int] = set()
-    draft_groups: dict[int, str] = {}
+        offset = 0
+    problems = [(p.message, p.path[offset:]) for p in rules.validate_tree(tree)]
+    courses_at: dict[int, tuple[int, ...]] = {}
+    draft_groups: dict[int, tuple[int, ...]] = {}
 
-    def walk(items: tuple[rules.Item, ...]) -> None:
-        for item in items:
+    def walk(items: tuple[rules.Item, ...], path: tuple[int, ...]) -> None:
+        for index, item in enumerate(items):
+            here = (*path, index)
             if isinstance(item.node, rules.Group):
-                draft_groups[item.node.version_id] = item.node.name
-                walk(item.node.items)
+                draft_groups.setdefault(item.node.version_id, here)
+                walk(item.node.items, here)
             else:
-                course_ids.add(item.node.course_id)
+                courses_at.setdefault(item.node.course_id, here)
 
-    walk(node.items)
-    for course in Course.objects.filter(pk__in=course_ids, status=CourseStatus.RETIRED).order_by(
+    walk(node.items, ())
+    for course in Course.objects.filter(pk__in=courses_at, status=CourseStatus.RETIRED).order_by(
         "code"
     ):
         problems.append(
-            f"Course {course.code} ({course.name}) is retired; remove it or reactivate it."
+            (
+                f"Course {course.code} ({course.name}) is retired; remove it or reactivate it.",
+                courses_at[course.pk],
+            )
         )
     for gv in CourseGroupVersion.objects.filter(
         pk__in=draft_groups, status=GroupVersionStatus.DRAFT
     ).order_by("name"):
         problems.append(
-            f"Group {gv.name!r} is an unpublished draft (v{gv.version_number}); publish the group first."
+            (
+                f"Group {gv.name!r} is an unpublished draft (v{gv.version_number}); "
+                "publish the group first.",
+                draft_groups[gv.pk],
+            )
         )
     return problems
 

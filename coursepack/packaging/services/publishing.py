@@ -9,6 +9,7 @@ from typing import Literal, Protocol
 from django.db import transaction
 from django.utils import timezone
 
+from coursepack import rules
 from coursepack.audit import api as audit
 from coursepack.audit.api import Actor
 from coursepack.errors import InvalidInput
@@ -27,6 +28,7 @@ from coursepack.packaging.models import (
 from coursepack.packaging.services._common import (
     _check_notes,
     _check_revision,
+    _located_problems,
     _lock_version,
     _require_package_open,
     _tree_problems,
@@ -37,6 +39,30 @@ from coursepack.packaging.services._common import (
 def publish_problems(version_id: int) -> list[str]:
     """Return every reason the version cannot be published (empty when it can)."""
     return _tree_problems(selectors.requirement_tree(version_id))
+
+
+@dataclass(frozen=True)
+class PublishProblem:
+    """One reason a draft cannot be published, and the item it is about.
+
+    ``position`` is the 1-based position of the draft's item the problem is in (for a
+    problem inside a group, the group's position); None when it is about the whole draft.
+    """
+
+    message: str
+    position: int | None
+
+
+def located_publish_problems(version_id: int, *, group: bool = False) -> list[PublishProblem]:
+    """Return every reason a package draft (or, with ``group``, a group draft) cannot be
+    published, each with the position of the item to fix."""
+    node: rules.Group | rules.RequirementTree = (
+        selectors.group_tree(version_id) if group else selectors.requirement_tree(version_id)
+    )
+    return [
+        PublishProblem(message, path[0] + 1 if path else None)
+        for message, path in _located_problems(node)
+    ]
 
 
 InFlightPolicyName = Literal["keep", "move_not_started", "move_in_progress"]

@@ -23,3 +23,51 @@ def rule_text(group: rules.Group) -> str:
         return "Complete all in order"
     wanted = group.min_count if group.min_count is not None else len(group.items)
     return f"Complete {wanted} of {len(group.items)}"
+
+
+@register.simple_tag(takes_context=True)
+def nav_link(context: template.Context, url_name: str, label: str) -> str:
+    """Render a main-navigation link, marked as the current page when the path is under it."""
+    from django.urls import reverse
+    from django.utils.html import format_html
+
+    href = reverse(url_name)
+    request = context.get("request")
+    path = request.path if request is not None else ""
+    current = path == href if href == "/" else path.startswith(href)
+    if href == "/" and request is not None:
+        current = path == "/" or path.startswith(("/packages/", "/versions/", "/drafts/package/"))
+    elif href == "/groups/":
+        current = path.startswith(("/groups/", "/group-versions/", "/drafts/group/"))
+    if current:
+        return format_html('<a href="{}" aria-current="page">{}</a>', href, label)
+    return format_html('<a href="{}">{}</a>', href, label)
+
+
+@register.filter
+def get(mapping: object, key: str) -> object:
+    """Return ``mapping[key]`` or None (templates cannot index by a variable)."""
+    if isinstance(mapping, dict):
+        return mapping.get(key)
+    return None
+
+
+@register.filter
+def since(moment: object) -> str:
+    """Say how long ago a moment was, in words ("just now", "5 minutes ago", "3 days ago")."""
+    from datetime import datetime
+
+    from django.utils import timezone
+    from django.utils.timesince import timesince
+
+    if not isinstance(moment, datetime):
+        return ""
+    if (timezone.now() - moment).total_seconds() < 60:
+        return "just now"
+    return f"{timesince(moment).split(',')[0]} ago"
+
+
+@register.filter
+def words(code: str) -> str:
+    """Turn a stored code into words ("not_started" → "not started")."""
+    return str(code).replace("_", " ")

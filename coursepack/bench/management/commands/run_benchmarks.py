@@ -34,6 +34,7 @@ _OPERATIONS = (
     "transcript",
     "bulk",
     "publish",
+    "pages",
     "http",
 )
 
@@ -83,6 +84,7 @@ class Command(BaseCommand):
             "transcript": bench.transcript,
             "bulk": bench.bulk_enroll,
             "publish": bench.publish,
+            "pages": bench.pages,
             "http": lambda: bench.http(log_dir),
         }
         for name in _OPERATIONS:

@@ -1,0 +1,1 @@
+"""The authoring pages: catalog, groups, packages, drafts, publishing, versions, preview."""
