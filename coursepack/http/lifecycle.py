@@ -603,3 +603,61 @@ def enrollment_lifecycle(
         ],
         "periods": [_period(p) for p in periods],
     }
+
+
+# --- exceptions -------------------------------------------------------------------------
+
+
+class ExceptionEntryOut(Output):
+    enrollment_id: int
+    learner_id: int
+    learner_username: str
+    enrolled_at: datetime
+    due_at: datetime | None
+    completed_at: datetime | None
+
+
+class ExceptionsOut(Output):
+    package_id: int
+    due_before_enrolment_count: int
+    due_before_enrolment: list[ExceptionEntryOut]
+    completed_late_count: int
+    completed_late: list[ExceptionEntryOut]
+    exemptions_count: int
+    exemptions: list[ExemptionOut]
+
+
+def _exception(e: Enrollment) -> dict[str, Any]:
+    return {
+        "enrollment_id": e.pk,
+        "learner_id": e.learner_id,
+        "learner_username": e.learner.get_username(),
+        "enrolled_at": e.enrolled_at,
+        "due_at": e.due_at,
+        "completed_at": e.completed_at,
+    }
+
+
+_LISTED = 200
+
+
+@router.get(
+    "/packages/{package_id}/exceptions",
+    response=responses({200: ExceptionsOut}, 404),
+    tags=["lifecycle"],
+)
+def package_exceptions(request: HttpRequest, package_id: int) -> Any:
+    """The exceptions of a package's open periods: enrolled after their due date had
+    passed, completed late, and exemptions in force (each list: the first 200)."""
+    require(request, *READERS)
+    packaging_selectors.get_package(package_id)
+    found = lifecycle_selectors.package_exceptions(package_id)
+    return {
+        "package_id": package_id,
+        "due_before_enrolment_count": found.due_before_enrolment.count(),
+        "due_before_enrolment": [_exception(e) for e in found.due_before_enrolment[:_LISTED]],
+        "completed_late_count": found.completed_late.count(),
+        "completed_late": [_exception(e) for e in found.completed_late[:_LISTED]],
+        "exemptions_count": found.exemptions.count(),
+        "exemptions": [_exemption(x) for x in found.exemptions[:_LISTED]],
+    }

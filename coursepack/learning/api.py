@@ -123,7 +123,8 @@ def _cached(
     expires_at = None
     if summary.status == rules.EnrollmentStatus.COMPLETED and completed_at is not None:
         due_then, _ = rules.due_in_force(due_at, extensions, completed_at)
-        late = due_then is not None and completed_at > due_then
+        # An exemption of the whole enrollment is not a completion: never "late".
+        late = not exempt and due_then is not None and completed_at > due_then
         if certification is not None and not exempt:
             expires_at = completed_at + timedelta(days=certification.valid_days)
     elif not closed:

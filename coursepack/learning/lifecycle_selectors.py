@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from django.db.models import Count, Exists, OuterRef, Q, QuerySet
+from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from coursepack import rules
@@ -19,7 +19,9 @@ from coursepack.packaging import selectors as packaging
 __all__ = [
     "STANDING_FILTERS",
     "EnrollmentLifecycle",
+    "Exceptions",
     "enrollment_lifecycle",
+    "package_exceptions",
     "package_standing",
     "standing_counts",
     "standing_enrollments",
@@ -279,3 +281,32 @@ def standing_enrollments(
     if search:
         rows = rows.filter(learner__username__icontains=search)
     return rows.select_related("learner", "version").order_by("learner__username", "pk")
+
+
+@dataclass(frozen=True)
+class Exceptions:
+    """The exceptions of one package's open periods: what an auditor asks about first."""
+
+    # Enrolled with a due date already passed (e.g. a fixed date before the enrolment).
+    due_before_enrolment: QuerySet[Enrollment]
+    # Completed after the due date then in force.
+    completed_late: QuerySet[Enrollment]
+    # Exemptions in force, newest first.
+    exemptions: QuerySet[Exemption]
+
+
+def package_exceptions(package_id: int) -> Exceptions:
+    """Return the exceptions of one package's open periods (lazy querysets)."""
+    periods = _open_periods(package_id).select_related("learner", "version")
+    return Exceptions(
+        due_before_enrolment=periods.filter(due_at__lt=F("enrolled_at")).order_by("pk"),
+        completed_late=periods.filter(completed_late=True).order_by("pk"),
+        exemptions=Exemption.objects.filter(
+            enrollment__package_id=package_id,
+            enrollment__withdrawn_at__isnull=True,
+            enrollment__superseded_at__isnull=True,
+            revocation__isnull=True,
+        )
+        .select_related("enrollment__learner", "recorded_by")
+        .order_by("-effective_at", "-pk"),
+    )

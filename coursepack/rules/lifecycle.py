@@ -165,7 +165,8 @@ def period_state(
     if evaluation.status == EnrollmentStatus.COMPLETED and completed_at is not None:
         overdue_since = None
         due_then, _ = due_in_force(initial_due, extensions, completed_at, known_at)
-        late = due_then is not None and completed_at > due_then
+        # An exemption of the whole enrollment is not a completion: never "late".
+        late = evaluation.exemption is None and due_then is not None and completed_at > due_then
     else:
         overdue_since = due_at if due_at is not None and as_of > due_at else None
         late = False

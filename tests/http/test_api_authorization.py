@@ -342,6 +342,7 @@ MATRIX: dict[str, Row] = {
         ADMIN, "/equivalences/{equivalence}/apply-retroactively", lambda ids: {}
     ),
     "GET /packages/{package_id}/standing": Row(READERS, "/packages/{package}/standing"),
+    "GET /packages/{package_id}/exceptions": Row(READERS, "/packages/{package}/exceptions"),
     "GET /packages/{package_id}/standing/{standing}": Row(
         READERS, "/packages/{package}/standing/not_started"
     ),

@@ -462,3 +462,25 @@ def test_the_transcript_shows_the_due_date_then_extensions_exemptions_equivalenc
     # The API carries the same
     body = serialize.transcript(later)
     assert body["enrollments"][0]["lifecycle"]["due_at"] == day(45)
+
+
+def test_the_exceptions_of_a_package(clock: Clock, admin: Any, learner: Any) -> None:
+    """Enrolled after a fixed due date, completed late, and exemptions in force are
+    listed; a revoked exemption is not."""
+    a = make_course()
+    version = published([a], due_kind="fixed", due_fixed_at=day(10))
+    clock.set(day(12))
+    late = learning.enroll(actor=admin, learner_id=learner.pk, package_id=version.package_id)
+    other = make_learner()
+    exempted = learning.enroll(actor=admin, learner_id=other.pk, package_id=version.package_id)
+    record(learner, a, day(12))
+    (exemption,) = learning.exempt(
+        actor=admin, enrollment_ids=[exempted.pk], reason="administrative"
+    )
+    found = lifecycle_selectors.package_exceptions(version.package_id)
+    assert {e.pk for e in found.due_before_enrolment} == {late.pk, exempted.pk}
+    assert [e.pk for e in found.completed_late] == [late.pk]
+    assert [x.pk for x in found.exemptions] == [exemption.pk]
+    clock.set(day(13))
+    learning.revoke_exemption(actor=admin, exemption_id=exemption.pk, reason="Wrong person")
+    assert list(lifecycle_selectors.package_exceptions(version.package_id).exemptions) == []
