@@ -6,14 +6,30 @@ import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
+from django.conf import settings
+from django.contrib.auth import password_validation
 from django.contrib.auth.models import AnonymousUser, User
+from django.contrib.auth.tokens import default_token_generator
+from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
+from django.utils.encoding import force_bytes
+from django.utils.http import urlsafe_base64_decode, urlsafe_base64_encode
 
-from coursepack.accounts.errors import TokenNotFound, UsernameTaken
+from coursepack.accounts import usernames
+from coursepack.accounts.errors import (
+    CannotChangeOwnAccess,
+    InvalidPasswordLink,
+    LastAdmin,
+    TokenNotFound,
+    UsernameReserved,
+    UsernameTaken,
+    UserNotFound,
+)
 from coursepack.accounts.models import Account, ApiToken, Role
 from coursepack.audit import api as audit
 from coursepack.audit.api import Actor
@@ -21,12 +37,20 @@ from coursepack.validation import collecting
 
 __all__ = [
     "IssuedToken",
+    "PasswordLink",
     "authenticate_token",
     "create_user",
+    "deactivate_user",
     "issue_token",
+    "password_link",
+    "reactivate_user",
+    "reset_password",
     "revoke_token",
     "role_of",
+    "set_password_from_link",
     "set_role",
+    "tokens_of",
+    "user_of_link",
 ]
 
 _TOKEN_PREFIX = "cp_"
@@ -48,6 +72,35 @@ def role_of(user: User | AnonymousUser | None) -> Role | None:
     return Role.ADMIN if user.is_superuser else Role.LEARNER
 
 
+def _problems_of_password(problems: Any, password: str, user: User | None) -> None:
+    """Add the password's problems (Django's validators, and no NUL characters)."""
+    if "\x00" in password:
+        problems.add("password", "must not contain NUL characters")
+        return
+    try:
+        password_validation.validate_password(password, user)
+    except ValidationError as exc:
+        for message in exc.messages:
+            problems.add("password", message)
+
+
+def _key_holder(key: str) -> str | None:
+    """Return the username of the user whose name has ``key``, if any.
+
+    Accounts carry their key (unique); users made outside these services (the
+    ``createsuperuser`` command, bulk loads) may have no account or key yet, and
+    are compared by name.
+    """
+    holder = Account.objects.filter(username_key=key).select_related("user").first()
+    if holder is not None:
+        return holder.user.get_username()
+    unkeyed = User.objects.filter(Q(account__isnull=True) | Q(account__username_key__isnull=True))
+    for name in unkeyed.values_list("username", flat=True).iterator(chunk_size=5000):
+        if usernames.username_key(name) == key:
+            return name
+    return None
+
+
 def create_user(
     *,
     actor: Actor,
@@ -58,53 +111,259 @@ def create_user(
     email: str = "",
     password: str | None = None,
 ) -> User:
-    """Create a user with a role (learners are usually created by an HR integration)."""
+    """Create a user with a role (learners are usually created by an HR integration).
+
+    Without ``password`` the user cannot sign in until they set one through a
+    set-password link (``password_link``). A username is refused when it is
+    reserved or when it reads the same as an existing one: case, Unicode forms
+    and look-alike characters are ignored (``accounts.usernames``).
+    """
     with collecting("The user cannot be created.") as problems:
         username = problems.text("username", username, max_length=150)
         first_name = problems.text("first_name", first_name, max_length=150, required=False)
         last_name = problems.text("last_name", last_name, max_length=150, required=False)
         email = problems.text("email", email, max_length=254, required=False)
+        if username and any(c.isspace() or not c.isprintable() for c in username):
+            problems.add("username", "must not contain spaces or invisible characters")
         if role not in Role.values:
             problems.add("role", f"must be one of {', '.join(Role.values)}")
-        if password is not None and ("\x00" in password or len(password) < 8):
-            problems.add("password", "must be at least 8 characters, without NUL characters")
+        if password is not None:
+            _problems_of_password(problems, password, User(username=username, email=email))
+    if usernames.is_reserved(username):
+        raise UsernameReserved(
+            f"The username {username!r} is reserved for the system; choose another."
+        )
+    key = usernames.username_key(username)
     with transaction.atomic():
-        if User.objects.filter(username=username).exists():
-            raise UsernameTaken(f"The username {username!r} is taken; choose another.")
+        now = timezone.now()
+        chain = audit.lock_chain()  # serialises user creation, so the key check holds
+        taken = _key_holder(key)
+        if taken is not None:
+            same = "is taken" if taken == username else f"reads the same as {taken!r}"
+            raise UsernameTaken(f"The username {username!r} {same}; choose another.")
         user = User.objects.create_user(
             username, email=email, password=password, first_name=first_name, last_name=last_name
         )
-        Account.objects.create(user=user, role=role)
-        audit.record(
-            actor=actor,
-            action="account.created",
-            target=user,
-            at=timezone.now(),
-            after={"username": username, "role": role},
+        Account.objects.create(user=user, role=role, username_key=key)
+        audit.record_all(
+            [
+                audit.Entry(
+                    actor=actor,
+                    action="account.created",
+                    target=user,
+                    at=now,
+                    after={
+                        "username": username,
+                        "role": role,
+                        "active": True,
+                        "password": "set" if password is not None else "set-password link",
+                    },
+                )
+            ],
+            head=chain,
         )
     return user
 
 
+def _lock_user(user_id: int) -> User:
+    try:
+        return User.objects.select_for_update().get(pk=user_id)
+    except User.DoesNotExist:
+        raise UserNotFound(f"There is no user with id {user_id}.") from None
+
+
+def _other_active_admins(user_id: int) -> bool:
+    """Return whether an active admin other than ``user_id`` exists."""
+    others = User.objects.filter(is_active=True).exclude(pk=user_id)
+    return others.filter(
+        Q(account__role=Role.ADMIN) | Q(account__isnull=True, is_superuser=True)
+    ).exists()
+
+
 def set_role(*, actor: Actor, user_id: int, role: str) -> Account:
-    """Give a user a role."""
+    """Give a user a role.
+
+    An admin cannot take their own admin role away, and the last active admin
+    cannot lose theirs: someone must be left who can give roles.
+    """
     with collecting("The role cannot be set.") as problems:
         if role not in Role.values:
             problems.add("role", f"must be one of {', '.join(Role.values)}")
     with transaction.atomic():
-        user = User.objects.select_for_update().get(pk=user_id)
-        account, _ = Account.objects.get_or_create(user=user)
-        before = account.role
+        chain = audit.lock_chain()
+        user = _lock_user(user_id)
+        before = role_of(user) or Role.LEARNER
+        account = Account.objects.filter(user=user).first() or Account(user=user, username_key=None)
+        if before == role:
+            return account
+        if before == Role.ADMIN:
+            if getattr(actor, "pk", None) == user.pk:
+                raise CannotChangeOwnAccess(
+                    "You cannot take away your own admin role; ask another admin."
+                )
+            if user.is_active and not _other_active_admins(user.pk):
+                raise LastAdmin(
+                    f"{user.get_username()} is the only active admin; "
+                    "make someone else an admin first."
+                )
         account.role = role
         account.save()
-        audit.record(
-            actor=actor,
-            action="account.role_set",
-            target=user,
-            at=timezone.now(),
-            before={"role": before},
-            after={"role": role},
+        user._coursepack_account = account  # type: ignore[attr-defined]
+        audit.record_all(
+            [
+                audit.Entry(
+                    actor=actor,
+                    action="account.role_set",
+                    target=user,
+                    at=timezone.now(),
+                    before={"role": str(before)},
+                    after={"role": role},
+                )
+            ],
+            head=chain,
         )
     return account
+
+
+def _set_active(*, actor: Actor, user_id: int, active: bool, notes: str) -> User:
+    with collecting("The account cannot be changed.") as problems:
+        notes = problems.text("notes", notes, max_length=20_000, required=False)
+    with transaction.atomic():
+        chain = audit.lock_chain()
+        user = _lock_user(user_id)
+        if user.is_active == active:
+            return user
+        if not active:
+            if getattr(actor, "pk", None) == user.pk:
+                raise CannotChangeOwnAccess("You cannot deactivate yourself; ask another admin.")
+            if role_of(user) == Role.ADMIN and not _other_active_admins(user.pk):
+                raise LastAdmin(
+                    f"{user.get_username()} is the only active admin; "
+                    "make someone else an admin first."
+                )
+        user.is_active = active
+        user.save(update_fields=["is_active"])
+        audit.record_all(
+            [
+                audit.Entry(
+                    actor=actor,
+                    action="account.reactivated" if active else "account.deactivated",
+                    target=user,
+                    at=timezone.now(),
+                    before={"active": not active},
+                    after={"active": active},
+                    notes=notes,
+                )
+            ],
+            head=chain,
+        )
+    return user
+
+
+def deactivate_user(*, actor: Actor, user_id: int, notes: str = "") -> User:
+    """Deactivate a user: they can no longer sign in, and their API tokens stop working.
+
+    Their records stay. Nobody can deactivate themselves or the last active admin.
+    """
+    return _set_active(actor=actor, user_id=user_id, active=False, notes=notes)
+
+
+def reactivate_user(*, actor: Actor, user_id: int, notes: str = "") -> User:
+    """Let a deactivated user sign in again (their revoked tokens stay revoked)."""
+    return _set_active(actor=actor, user_id=user_id, active=True, notes=notes)
+
+
+@dataclass(frozen=True)
+class PasswordLink:
+    """What a set-password link carries: the user (base64) and a one-time token.
+
+    The token stops working once the password changes, or after
+    ``settings.PASSWORD_RESET_TIMEOUT`` seconds.
+    """
+
+    uidb64: str
+    token: str
+    expires_at: datetime
+
+
+def password_link(user: User) -> PasswordLink:
+    """Return a set-password link's parts for the user (nothing is written)."""
+    return PasswordLink(
+        uidb64=urlsafe_base64_encode(force_bytes(user.pk)),
+        token=default_token_generator.make_token(user),
+        expires_at=timezone.now() + timedelta(seconds=settings.PASSWORD_RESET_TIMEOUT),
+    )
+
+
+def reset_password(*, actor: Actor, user_id: int) -> PasswordLink:
+    """Stop the user's password working and return a link for them to set a new one."""
+    with transaction.atomic():
+        chain = audit.lock_chain()
+        user = _lock_user(user_id)
+        user.set_unusable_password()
+        user.save(update_fields=["password"])
+        audit.record_all(
+            [
+                audit.Entry(
+                    actor=actor,
+                    action="account.password_reset",
+                    target=user,
+                    at=timezone.now(),
+                    after={"password": "set-password link"},
+                )
+            ],
+            head=chain,
+        )
+    return password_link(user)
+
+
+def user_of_link(*, uidb64: str, token: str) -> User:
+    """Return the user a valid set-password link is for, or raise InvalidPasswordLink."""
+    try:
+        user_id = int(urlsafe_base64_decode(uidb64).decode())
+        user = User.objects.get(pk=user_id, is_active=True)
+    except (ValueError, TypeError, OverflowError, UnicodeDecodeError, User.DoesNotExist):
+        user = None
+    if user is None or not default_token_generator.check_token(user, token):
+        raise InvalidPasswordLink(
+            "This set-password link is not valid: it was used already, has expired, "
+            "or was copied incompletely. Ask a training admin for a new one."
+        )
+    return user
+
+
+def set_password_from_link(*, uidb64: str, token: str, password: str) -> User:
+    """Set a user's password through their set-password link (the link then stops working)."""
+    user = user_of_link(uidb64=uidb64, token=token)
+    with collecting("The password cannot be set.") as problems:
+        _problems_of_password(problems, password, user)
+    with transaction.atomic():
+        chain = audit.lock_chain()
+        user = _lock_user(user.pk)
+        if not default_token_generator.check_token(user, token):
+            raise InvalidPasswordLink("This set-password link was used already.")
+        user.set_password(password)
+        user.save(update_fields=["password"])
+        audit.record_all(
+            [
+                audit.Entry(
+                    actor=user,
+                    action="account.password_set",
+                    target=user,
+                    at=timezone.now(),
+                    after={"password": "set through link"},
+                )
+            ],
+            head=chain,
+        )
+    return user
+
+
+def tokens_of(user_id: int) -> list[ApiToken]:
+    """Return a user's API tokens, newest first (never their secrets)."""
+    if not User.objects.filter(pk=user_id).exists():
+        raise UserNotFound(f"There is no user with id {user_id}.")
+    return list(ApiToken.objects.filter(user_id=user_id))
 
 
 @dataclass(frozen=True)
@@ -137,7 +396,7 @@ def issue_token(*, actor: User, name: str) -> IssuedToken:
 def revoke_token(*, actor: User, token_id: int) -> ApiToken:
     """Revoke one of ``actor``'s tokens (admins may revoke anyone's)."""
     with transaction.atomic():
-        tokens = ApiToken.objects.select_for_update()
+        tokens = ApiToken.objects.select_for_update().select_related("user")
         if role_of(actor) != Role.ADMIN:
             tokens = tokens.filter(user=actor)
         token = tokens.filter(pk=token_id).first()
@@ -147,7 +406,14 @@ def revoke_token(*, actor: User, token_id: int) -> ApiToken:
             now = timezone.now()
             token.revoked_at = now
             token.save(update_fields=["revoked_at"])
-            audit.record(actor=actor, action="token.revoked", target=token, at=now)
+            audit.record(
+                actor=actor,
+                action="token.revoked",
+                target=token,
+                at=now,
+                before={"revoked": False},
+                after={"revoked": True, "owner": token.user.get_username()},
+            )
     return token
 
 

@@ -25,6 +25,10 @@ class Account(models.Model):
     # The learner's hire date, for due dates "N days after hire" (PRODUCT.md,
     # "Compliance lifecycle"); unknown: those due dates count from enrolment.
     hire_date = models.DateField(null=True, blank=True)
+    # The username's key (accounts.usernames.username_key): unique, so that no two
+    # people get names a reader could not tell apart. NULL for accounts made before
+    # the rule whose key another account already had.
+    username_key = models.CharField(max_length=600, null=True, blank=True, unique=True)
 
     class Meta:
         constraints = [

@@ -13,6 +13,7 @@ from __future__ import annotations
 import functools
 import importlib
 import json
+import math
 import os
 import platform
 import random
@@ -31,6 +32,7 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.db import connection, transaction
+from django.db.models import Count
 from django.utils import timezone
 
 from coursepack.accounts import api as accounts
@@ -638,7 +640,7 @@ class Runner:
 
     # --- 8. authoring pages ------------------------------------------------------------
 
-    def pages(self) -> list[Row]:
+    def authoring_pages(self) -> list[Row]:
         """Time the authoring pages in-process (server time: middleware, view, template).
 
         The floor is the styled 404 page: the same middleware, session and base template
@@ -712,6 +714,70 @@ class Runner:
             signals.request_finished.connect(close_old_connections)
         return rows
 
+    # --- 9. the operations pages (server time) ---------------------------------------
+
+    def operations_pages(self) -> list[Row]:
+        """Time three pages through Django's whole stack (middleware, session, view,
+        template) in this process: the time a server spends, without the network.
+
+        A version's enrollments filtered by status (the loaded package's version
+        with the large case's learners, first page), one learner's progress page (as the admin), and
+        "My training" (as the learner).
+        """
+        from django.test import Client
+
+        # The loaded package: the large case's learners all on its active version.
+        loaded = self.packages[LOADED_PACKAGE]
+        biggest = (
+            Enrollment.objects.filter(package=loaded, withdrawn_at__isnull=True)
+            .values("version_id")
+            .annotate(n=Count("id"))
+            .order_by("-n")
+            .first()
+        )
+        if biggest is None:
+            raise RuntimeError(f"{loaded.name} has no enrollments")
+        n = self.plan.pages + self.plan.warmup
+        admin = Client(HTTP_HOST="localhost")
+        admin.force_login(self.admin)
+        picked = self.open_enrollments(n)
+        statuses = ["in_progress", "completed", "not_started"]
+        cases: list[tuple[str, list[tuple[Client, str]]]] = [
+            (
+                f"version's enrollments page ({biggest['n']:,} enrollments), by status",
+                [
+                    (admin, f"/versions/{biggest['version_id']}/enrollments/?status={s}")
+                    for s in (statuses * n)[:n]
+                ],
+            ),
+            ("a learner's progress page", [(admin, f"/enrollments/{e.pk}/") for e in picked]),
+        ]
+        User = get_user_model()
+        learners = {u.pk: u for u in User.objects.filter(pk__in={e.learner_id for e in picked})}
+        mine = []
+        for e in picked:
+            client = Client(HTTP_HOST="localhost")
+            client.force_login(learners[e.learner_id])
+            mine.append((client, "/my-training/"))
+        cases.append(("My training (a learner's home)", mine))
+        rows = []
+        for label, requests in cases:
+            times = []
+            for index, (client, url) in enumerate(requests):
+                started = time.perf_counter()
+                response = client.get(url)
+                took = time.perf_counter() - started
+                if response.status_code != 200:
+                    raise RuntimeError(f"GET {url}: {response.status_code}")
+                if index >= self.plan.warmup:
+                    times.append(took)
+            row = Row.of(label, times, note="server time, in process")
+            p95 = _percentile(times, 0.95)
+            row.target = f"p95 <=300 ms (p95 {p95 * 1000:.0f} ms)"
+            row.passed = p95 <= 300 * MS
+            rows.append(row)
+        return rows
+
     # --- 7. HTTP under load ------------------------------------------------------------
 
     def http(self, log_dir: Path) -> list[Row]:
@@ -774,6 +840,12 @@ class Runner:
                     row.error = f"{len(result.errors)} failed, first: {result.errors[0]}"
                 rows.append(row)
         return rows
+
+
+def _percentile(samples: list[float], fraction: float) -> float:
+    """Return the nearest-rank percentile of ``samples`` (0 < fraction <= 1)."""
+    ordered = sorted(samples)
+    return ordered[max(0, math.ceil(len(ordered) * fraction) - 1)]
 
 
 def _ratio(value: float | None, floor: float | None) -> float | None:

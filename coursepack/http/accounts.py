@@ -6,14 +6,27 @@ from typing import Any
 
 from django.contrib.auth.models import User
 from django.http import HttpRequest
+from django.urls import reverse
 from ninja import Query, Router, Status
 
 from coursepack.accounts import api as accounts
+from coursepack.accounts.errors import UserNotFound
 from coursepack.accounts.models import ApiToken
 from coursepack.http.auth import ADMIN, READERS, caller, require
 from coursepack.http.pagination import PageParams, page_of, paginate
 from coursepack.http.problems import responses
-from coursepack.http.schemas import MeOut, TokenIn, TokenIssued, TokenOut, UserIn, UserOut
+from coursepack.http.schemas import (
+    AccessNotesIn,
+    MeOut,
+    PasswordLinkOut,
+    RoleIn,
+    TokenIn,
+    TokenIssued,
+    TokenOut,
+    UserCreated,
+    UserIn,
+    UserOut,
+)
 
 router = Router()
 
@@ -50,11 +63,87 @@ def list_users(request: HttpRequest, page: Query[PageParams]) -> Any:
     return result
 
 
-@router.post("/users", response=responses({201: UserOut}, 409), tags=["accounts"])
+def _link(request: HttpRequest, link: accounts.PasswordLink) -> dict[str, Any]:
+    path = reverse("web:set-password", kwargs={"uidb64": link.uidb64, "token": link.token})
+    return {"url": request.build_absolute_uri(path), "expires_at": link.expires_at}
+
+
+def _found(user_id: int) -> User:
+    user = User.objects.select_related("account").filter(pk=user_id).first()
+    if user is None:
+        raise UserNotFound(f"There is no user with id {user_id}.")
+    user._coursepack_account = getattr(user, "account", None)  # type: ignore[attr-defined]
+    return user
+
+
+@router.post("/users", response=responses({201: UserCreated}, 409), tags=["accounts"])
 def create_user(request: HttpRequest, body: UserIn) -> Any:
-    """Create a user (e.g. a learner from the HR system) with a role."""
+    """Create a user (e.g. a learner from the HR system) with a role.
+
+    Without ``password`` the person cannot sign in until they open the
+    ``set_password`` link in the response (give it to them privately).
+    """
     actor = require(request, *ADMIN)
-    return Status(201, _user(accounts.create_user(actor=actor, **body.dict())))
+    user = accounts.create_user(actor=actor, **body.dict())
+    link = None if body.password is not None else _link(request, accounts.password_link(user))
+    return Status(201, {**_user(user), "set_password": link})
+
+
+@router.get("/users/{user_id}", response=responses({200: UserOut}, 404), tags=["accounts"])
+def get_user(request: HttpRequest, user_id: int) -> Any:
+    """One user with their role and whether they are active."""
+    require(request, *READERS)
+    return _user(_found(user_id))
+
+
+@router.post(
+    "/users/{user_id}/role", response=responses({200: UserOut}, 404, 409), tags=["accounts"]
+)
+def set_role(request: HttpRequest, user_id: int, body: RoleIn) -> Any:
+    """Give a user a role (audited). The last active admin keeps theirs."""
+    actor = require(request, *ADMIN)
+    accounts.set_role(actor=actor, user_id=user_id, role=body.role)
+    return _user(_found(user_id))
+
+
+@router.post(
+    "/users/{user_id}/deactivate", response=responses({200: UserOut}, 404, 409), tags=["accounts"]
+)
+def deactivate_user(request: HttpRequest, user_id: int, body: AccessNotesIn) -> Any:
+    """Deactivate a user: no more sign-ins, their tokens stop working; records stay."""
+    actor = require(request, *ADMIN)
+    accounts.deactivate_user(actor=actor, user_id=user_id, notes=body.notes)
+    return _user(_found(user_id))
+
+
+@router.post(
+    "/users/{user_id}/reactivate", response=responses({200: UserOut}, 404, 409), tags=["accounts"]
+)
+def reactivate_user(request: HttpRequest, user_id: int, body: AccessNotesIn) -> Any:
+    """Let a deactivated user sign in again."""
+    actor = require(request, *ADMIN)
+    accounts.reactivate_user(actor=actor, user_id=user_id, notes=body.notes)
+    return _user(_found(user_id))
+
+
+@router.post(
+    "/users/{user_id}/password-reset",
+    response=responses({200: PasswordLinkOut}, 404),
+    tags=["accounts"],
+)
+def reset_password(request: HttpRequest, user_id: int) -> Any:
+    """Stop the user's password working; return a set-password link to give them."""
+    actor = require(request, *ADMIN)
+    return _link(request, accounts.reset_password(actor=actor, user_id=user_id))
+
+
+@router.get(
+    "/users/{user_id}/tokens", response=responses({200: list[TokenOut]}, 404), tags=["accounts"]
+)
+def list_user_tokens(request: HttpRequest, user_id: int) -> Any:
+    """A user's API tokens (never their secrets); revoke one with DELETE /tokens/{id}."""
+    require(request, *ADMIN)
+    return accounts.tokens_of(user_id)
 
 
 @router.get("/tokens", response=responses({200: list[TokenOut]}), tags=["accounts"])
@@ -72,5 +161,5 @@ def issue_token(request: HttpRequest, body: TokenIn) -> Any:
 
 @router.delete("/tokens/{token_id}", response=responses({200: TokenOut}, 404), tags=["accounts"])
 def revoke_token(request: HttpRequest, token_id: int) -> Any:
-    """Revoke one of your tokens; it stops working at once."""
+    """Revoke one of your tokens (admins: anyone's); it stops working at once."""
     return accounts.revoke_token(actor=caller(request), token_id=token_id)

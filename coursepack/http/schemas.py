@@ -93,6 +93,7 @@ Reason = Annotated[StrictStr, Field(min_length=1, max_length=20_000, pattern=NOT
 Username = Annotated[StrictStr, Field(min_length=1, max_length=150, pattern=NOT_BLANK)]
 PersonName = Annotated[StrictStr, Field(max_length=150, pattern=NUL_FREE)]
 Email = Annotated[StrictStr, Field(max_length=254, pattern=NUL_FREE)]
+Password = Annotated[StrictStr, Field(min_length=8, max_length=4096, pattern=NUL_FREE)]
 TokenName = Annotated[StrictStr, Field(min_length=1, max_length=100, pattern=NOT_BLANK)]
 InFlightPolicy = Literal["keep", "move_not_started", "move_in_progress"]
 
@@ -674,6 +675,27 @@ class UserIn(Input):
     first_name: PersonName = ""
     last_name: PersonName = ""
     email: Email = ""
+    # Without a password the response carries a set-password link for the person.
+    password: Password | None = None
+
+
+class PasswordLinkOut(Schema):
+    """A link the person opens to set their password: give it to them privately."""
+
+    url: str
+    expires_at: datetime
+
+
+class UserCreated(UserOut):
+    set_password: PasswordLinkOut | None
+
+
+class RoleIn(Input):
+    role: Literal["admin", "auditor", "learner"]
+
+
+class AccessNotesIn(Input):
+    notes: Text = ""
 
 
 class TokenOut(Schema):

@@ -5,7 +5,6 @@ Thin: parse the query, call a selector, render.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime, time
 from typing import Any
 from urllib.parse import urlencode
@@ -20,11 +19,12 @@ from django.utils.dateparse import parse_date, parse_datetime
 from coursepack.accounts import api as accounts
 from coursepack.accounts.models import Role
 from coursepack.audit import selectors as audit
-from coursepack.audit.models import AuditEvent
 from coursepack.errors import InvalidInput, NotFound
+from coursepack.learning import roster
 from coursepack.learning import transcript as transcripts
 from coursepack.packaging import selectors as packaging
 from coursepack.web.access import EVERYONE, STAFF, role_required
+from coursepack.web.operations.audit_text import ReadableRow, readable_rows
 
 PER_PAGE = 50
 
@@ -33,11 +33,11 @@ PER_PAGE = 50
 
 @role_required(*STAFF)
 def learner_list(request: HttpRequest) -> HttpResponse:
-    """List everyone whose transcript can be read, with counts, searchable by name."""
+    """List the learners (not admins or auditors) with their status and counts,
+    searchable by name; each opens their transcript."""
     search = request.GET.get("q", "")
-    page = Paginator(transcripts.learner_directory(search), PER_PAGE).get_page(
-        request.GET.get("page")
-    )
+    learners = roster.learners_only(transcripts.learner_directory(search))
+    page = Paginator(learners, PER_PAGE).get_page(request.GET.get("page"))
     return render(request, "web/learner_list.html", {"page": page, "search": search})
 
 
@@ -177,15 +177,6 @@ class AuditFilterForm(forms.Form):
         )
 
 
-@dataclass(frozen=True)
-class AuditRow:
-    """One audit event as the log page shows it."""
-
-    event: AuditEvent
-    target_kind: str
-    changes: list[str]
-
-
 @role_required(*STAFF)
 def audit_log(request: HttpRequest) -> HttpResponse:
     """The audit log, newest first, 50 to a page, filtered by actor, action, package and days."""
@@ -193,7 +184,7 @@ def audit_log(request: HttpRequest) -> HttpResponse:
     form = AuditFilterForm(request.GET or None, choices=choices)
     filters = form.audit_filters() if request.GET else audit.AuditFilters()
     page = None
-    rows: list[AuditRow] = []
+    rows: list[ReadableRow] = []
     if filters is not None:
         try:
             events = audit.audit_events(filters)
@@ -201,14 +192,7 @@ def audit_log(request: HttpRequest) -> HttpResponse:
             form.add_error(None, exc.message)
         else:
             page = Paginator(events, PER_PAGE).get_page(request.GET.get("page"))
-            rows = [
-                AuditRow(
-                    event=e,
-                    target_kind=audit.target_kind(e.target_type),
-                    changes=audit.change_summary(e.before, e.after),
-                )
-                for e in page.object_list
-            ]
+            rows = readable_rows(list(page.object_list))
     filtered = any(request.GET.get(k) for k in ("actor", "action", "package", "from", "to"))
     return render(
         request,

@@ -23,7 +23,8 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     # Authoring: catalog, groups, packages, drafts, publishing, versions, preview.
     path("", include("coursepack.web.authoring.urls")),
-    # Operations (enrolment, completions, people, my training): one include line here.
+    # Operations: enrolment, completions, people, my training.
+    path("", include("coursepack.web.operations.urls")),
     path("reports/", reports.reports, name="reports"),
     path("reports/<str:kind>.csv", reports.report_csv, name="report-csv"),
     path("reports/report.xlsx", reports.report_xlsx, name="report-xlsx"),

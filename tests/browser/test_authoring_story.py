@@ -16,7 +16,9 @@ from browser_checks import page_overflows_viewport, serious_accessibility_violat
 from django.contrib.auth import get_user_model
 from playwright.sync_api import Page, expect
 
+from coursepack.catalog.models import Course
 from coursepack.learning.models import CompletionEvent, Enrollment
+from coursepack.packaging.models import CourseGroupVersion, Package
 
 PASSWORD = "story-admin-password-1"
 COURSES = [
@@ -300,14 +302,24 @@ def test_an_admin_builds_publishes_and_compares_a_package(live_server, page: Pag
     _accessible(page)
     shoot(page, "groups", docs=True)
     # The other pages built here pass axe too (the styled 404 included)
-    for path in ("/catalog/1/", "/groups/new/", "/groups/1/", "/packages/new/", "/no-such-page/"):
+    # Ids are read, not assumed: PostgreSQL does not restart its sequences between tests.
+    package = Package.objects.get(name=PACKAGE)
+    course = Course.objects.get(code="SEC-101")
+    group = CourseGroupVersion.objects.get(name=GROUP).group_id
+    for path in (
+        f"/catalog/{course.pk}/",
+        "/groups/new/",
+        f"/groups/{group}/",
+        "/packages/new/",
+        "/no-such-page/",
+    ):
         page.goto(f"{url}{path}")
         _accessible(page)
     expect(page.get_by_role("heading", name="Page not found")).to_be_visible()
 
     # At 390 px: a new draft v3 in the editor, then discarded from the list
     page.set_viewport_size({"width": 390, "height": 844})
-    page.goto(f"{url}/packages/1/")
+    page.goto(f"{url}/packages/{package.pk}/")
     page.get_by_role("button", name="Create new version from v2").click()
     expect(page.get_by_role("heading", name=f"Editing: {PACKAGE}")).to_be_visible()
     assert page_overflows_viewport(page) == 0
@@ -315,9 +327,9 @@ def test_an_admin_builds_publishes_and_compares_a_package(live_server, page: Pag
     for path, name in (
         ("/", "package-list-phone"),
         ("/catalog/", "catalog-phone"),
-        ("/packages/1/?v=2", "package-page-phone"),
-        ("/packages/1/compare/?from=1&to=2", "compare-phone"),
-        ("/versions/3/publish/", "publish-phone"),
+        (f"/packages/{package.pk}/?v=2", "package-page-phone"),
+        (f"/packages/{package.pk}/compare/?from=1&to=2", "compare-phone"),
+        (f"/versions/{package.versions.get(version_number=3).pk}/publish/", "publish-phone"),
     ):
         page.goto(f"{url}{path}")
         assert page_overflows_viewport(page) == 0, path

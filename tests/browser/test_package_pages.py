@@ -64,11 +64,9 @@ def test_package_page_shows_rules_changes_and_history(live_server, page: Page, s
     screenshot(page, "package-detail-v1")
 
 
-def test_a_learner_signing_in_lands_on_their_own_transcript(
-    live_server, page: Page, screenshot
-) -> None:
+def test_a_learner_signing_in_lands_on_my_training(live_server, page: Page, screenshot) -> None:
     """A visitor who is not signed in is sent to the sign-in page; a learner who
-    signs in is taken to their own transcript, and the package pages refuse them."""
+    signs in is taken to "My training", and the package pages refuse them."""
     call_command("load_demo", verbosity=0)
     alice = get_user_model().objects.get(username="alice")
     page.goto(f"{live_server.url}/")
@@ -78,9 +76,12 @@ def test_a_learner_signing_in_lands_on_their_own_transcript(
     page.fill("#id_password", "coursepack-learner")
     page.click("form.login button[type=submit]")
 
+    expect(page).to_have_url(f"{live_server.url}/my-training/")
+    expect(page.locator("h1")).to_have_text("My training")
+    expect(page.locator("header nav a")).to_have_text(["My training", "My transcript"])
+    page.click("header nav >> text=My transcript")
     expect(page).to_have_url(f"{live_server.url}/learners/{alice.pk}/transcript/")
     expect(page.locator("h1")).to_contain_text("Alice Nguyen")
-    expect(page.locator("header nav a")).to_have_text(["My transcript"])
     screenshot(page, "learner-landing")
 
     response = page.goto(f"{live_server.url}/packages/1/")

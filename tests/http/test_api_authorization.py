@@ -80,6 +80,8 @@ def build_world() -> World:
     )
     actor = admin.user
     third = accounts.create_user(actor=actor, username="third-learner")
+    away = accounts.create_user(actor=actor, username="away-learner")
+    accounts.deactivate_user(actor=actor, user_id=away.pk)
 
     c1 = make_course(actor=actor)
     c2 = make_course(actor=actor)
@@ -152,6 +154,7 @@ def build_world() -> World:
         draft_group_item=items[1].pk,
         settled_version=settled.pk,
         third_learner=third.pk,
+        deactivated_user=away.pk,
     )
     return world
 
@@ -181,6 +184,18 @@ MATRIX: dict[str, Row] = {
     "GET /me": Row(EVERYONE, "/me"),
     "GET /users": Row(READERS, "/users"),
     "POST /users": Row(ADMIN, "/users", lambda ids: {"username": "new-user"}, ok=201),
+    "GET /users/{user_id}": Row(READERS, "/users/{third_learner}"),
+    "POST /users/{user_id}/role": Row(
+        ADMIN, "/users/{third_learner}/role", lambda ids: {"role": "auditor"}
+    ),
+    "POST /users/{user_id}/deactivate": Row(
+        ADMIN, "/users/{third_learner}/deactivate", lambda ids: {"notes": "Left"}
+    ),
+    "POST /users/{user_id}/reactivate": Row(
+        ADMIN, "/users/{deactivated_user}/reactivate", lambda ids: {}
+    ),
+    "POST /users/{user_id}/password-reset": Row(ADMIN, "/users/{third_learner}/password-reset"),
+    "GET /users/{user_id}/tokens": Row(ADMIN, "/users/{other_learner}/tokens"),
     "GET /tokens": Row(EVERYONE, "/tokens"),
     "POST /tokens": Row(EVERYONE, "/tokens", lambda ids: {"name": "another"}, ok=201),
     "DELETE /tokens/{token_id}": Row(OWN, "/tokens/{own}", own="spare_token"),

@@ -73,3 +73,24 @@ def test_load_demo_creates_the_described_data_once(settings: Any) -> None:
     }
     safety = Package.objects.get(name="Q1 2024 Safety Training")
     assert list(safety.versions.values_list("status", flat=True)) == ["draft"]
+
+
+def test_the_demo_history_reads_like_a_real_organisations(settings: Any) -> None:
+    """Every enrolment comes before the completions that count for it, and versions
+    were published before anyone was enrolled in them; nothing is dated in the future."""
+    from coursepack.learning.models import CompletionEvent
+
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    call_command("load_demo", stdout=StringIO())
+    now = timezone.now()
+    for enrollment in Enrollment.objects.select_related("version"):
+        assert enrollment.version.published_at is not None
+        assert enrollment.version.published_at <= enrollment.enrolled_at <= now
+        if enrollment.completed_at is not None:
+            assert enrollment.enrolled_at <= enrollment.completed_at, enrollment
+        courses = selectors.version_course_ids(enrollment.version_id)
+        events = CompletionEvent.objects.filter(
+            learner_id=enrollment.learner_id, course_id__in=courses
+        )
+        for event in events:
+            assert enrollment.enrolled_at <= event.occurred_at <= event.recorded_at <= now

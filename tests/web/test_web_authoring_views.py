@@ -21,6 +21,8 @@ from tests.factories import make_course, make_draft_package, make_group, make_pu
 
 pytestmark = pytest.mark.django_db
 AUTOSAVE = {"HTTP_X_COURSEPACK_AUTOSAVE": "1"}
+# An id no row has (PostgreSQL sequences are not rolled back, so small ones get used).
+MISSING = 10**9
 
 
 def test_a_course_form_shows_each_problem_at_its_field_and_in_a_summary(
@@ -152,11 +154,11 @@ def test_publish_in_the_past_is_refused_at_the_date_field(
 def test_a_missing_thing_is_the_styled_404(client_as_admin: Client) -> None:
     """Unknown packages, versions and drafts answer the styled 404 with a message."""
     for url in (
-        reverse("web:package", args=[999]),
-        reverse("web:publish", args=[999]),
-        reverse("web:draft", args=["package", 999]),
+        reverse("web:package", args=[MISSING]),
+        reverse("web:publish", args=[MISSING]),
+        reverse("web:draft", args=["package", MISSING]),
         reverse("web:draft", args=["nonsense", 1]),
-        reverse("web:compare", args=[999]),
+        reverse("web:compare", args=[MISSING]),
     ):
         response = client_as_admin.get(url)
         assert response.status_code == 404, url

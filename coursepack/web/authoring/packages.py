@@ -52,10 +52,10 @@ class Card:
 def package_list(request: HttpRequest) -> HttpResponse:
     """List packages in three sections (drafts, active, retired), searchable by name.
 
-    A learner has no use for that list: they are taken to their own transcript.
+    A learner has no use for that list: they are taken to "My training".
     """
     if accounts.role_of(request.user) == Role.LEARNER:
-        return redirect("web:transcript", learner_id=request.user.pk)
+        return redirect("web:my-training")
     search = request.GET.get("q", "").strip()
     page = Paginator(overviews.package_ids(search), PACKAGES_PER_PAGE).get_page(
         request.GET.get("page")

@@ -34,7 +34,8 @@ _OPERATIONS = (
     "transcript",
     "bulk",
     "publish",
-    "pages",
+    "authoring_pages",
+    "operations_pages",
     "http",
 )
 
@@ -84,7 +85,8 @@ class Command(BaseCommand):
             "transcript": bench.transcript,
             "bulk": bench.bulk_enroll,
             "publish": bench.publish,
-            "pages": bench.pages,
+            "authoring_pages": bench.authoring_pages,
+            "operations_pages": bench.operations_pages,
             "http": lambda: bench.http(log_dir),
         }
         for name in _OPERATIONS:

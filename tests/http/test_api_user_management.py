@@ -1,0 +1,87 @@
+"""Managing people over the API: a user created without a password gets a
+set-password link; roles, deactivation and password resets are audited; the last
+admin keeps their access; a look-alike username is refused."""
+
+from __future__ import annotations
+
+import pytest
+from api_helpers import Caller, make_caller, problem
+from django.contrib.auth import get_user_model
+from django.test import Client
+
+from coursepack.audit.models import AuditEvent
+
+
+@pytest.fixture
+def admin(db: None) -> Caller:
+    return make_caller(role="admin", username="ops-admin")
+
+
+def test_a_user_created_without_a_password_gets_a_link_that_sets_it(admin: Caller) -> None:
+    response = admin.call("POST", "/users", {"username": "quinn", "role": "auditor"})
+    assert response.status_code == 201, response.content
+    body = response.json()
+    assert body["role"] == "auditor" and body["is_active"] is True
+    link = body["set_password"]["url"]
+    assert "/set-password/" in link
+
+    browser = Client()
+    path = link.split("testserver", 1)[1]
+    page = browser.get(path)
+    assert page.status_code == 200
+    done = browser.post(path, {"password": "quinn-password", "confirm": "quinn-password"})
+    assert done.status_code == 302
+    assert browser.login(username="quinn", password="quinn-password")
+    assert browser.get(path).status_code == 400  # used once
+
+
+def test_a_user_created_with_a_password_gets_no_link(admin: Caller) -> None:
+    response = admin.call("POST", "/users", {"username": "rosa", "password": "rosa-password"})
+    assert response.status_code == 201
+    assert response.json()["set_password"] is None
+
+
+def test_role_deactivation_and_reset_are_audited_with_the_actor(admin: Caller) -> None:
+    user_id = admin.call("POST", "/users", {"username": "sam"}).json()["id"]
+    assert admin.call("POST", f"/users/{user_id}/role", {"role": "auditor"}).json()["role"] == (
+        "auditor"
+    )
+    deactivated = admin.call("POST", f"/users/{user_id}/deactivate", {"notes": "Left"})
+    assert deactivated.json()["is_active"] is False
+    reset = admin.call("POST", f"/users/{user_id}/password-reset")
+    assert reset.status_code == 200 and "/set-password/" in reset.json()["url"]
+    assert admin.call("POST", f"/users/{user_id}/reactivate", {}).json()["is_active"] is True
+    records = AuditEvent.objects.filter(target_type="auth.user", target_id=str(user_id))
+    assert [(e.action, e.actor_label) for e in records.order_by("id")] == [
+        ("account.created", "ops-admin"),
+        ("account.role_set", "ops-admin"),
+        ("account.deactivated", "ops-admin"),
+        ("account.password_reset", "ops-admin"),
+        ("account.reactivated", "ops-admin"),
+    ]
+
+
+def test_an_admin_cannot_deactivate_themselves(admin: Caller) -> None:
+    me = admin.user.pk
+    refused = admin.call("POST", f"/users/{me}/deactivate", {})
+    assert refused.status_code == 409
+    assert problem(refused)["code"] == "cannot_change_own_access"
+    assert get_user_model().objects.get(pk=me).is_active
+
+
+def test_a_look_alike_username_is_refused(admin: Caller) -> None:
+    admin.call("POST", "/users", {"username": "paul"})
+    refused = admin.call("POST", "/users", {"username": "PAUL"})
+    assert refused.status_code == 409
+    assert "reads the same as 'paul'" in problem(refused)["detail"]
+    reserved = admin.call("POST", "/users", {"username": "system"})
+    assert reserved.status_code == 422
+    assert problem(reserved)["code"] == "username_reserved"
+
+
+def test_an_admin_lists_and_revokes_someone_elses_tokens(admin: Caller) -> None:
+    other = make_caller(role="auditor")
+    tokens = admin.call("GET", f"/users/{other.user.pk}/tokens").json()
+    assert [t["name"] for t in tokens] == ["tests"]
+    assert admin.call("DELETE", f"/tokens/{tokens[0]['id']}").status_code == 200
+    assert other.call("GET", "/me").status_code == 401
