@@ -82,25 +82,34 @@ def _on_courses(
 
 
 def event_rows_by_learner(
-    learner_ids: Iterable[int], course_ids: Iterable[int] | None = None
+    learner_ids: Iterable[int],
+    course_ids: Iterable[int] | None = None,
+    *,
+    with_recorded_at: bool = False,
 ) -> dict[int, list[rules.EventRow]]:
     """Return the events of these learners as plain rows, grouped by learner.
 
     The status cache's view. Without ``course_ids`` every event of the learner is
     read, so one read serves all of the learner's enrollments whatever their
     versions (events on other courses change nothing); with them, only events on
-    those courses and the voids among them.
+    those courses and the voids among them. The cache is "as known now", which
+    needs no recording times: they are read (and parsed) only ``with_recorded_at``,
+    and are None otherwise.
     """
     grouped: dict[int, list[rules.EventRow]] = defaultdict(list)
     events = CompletionEvent.objects.filter(learner_id__in=list(learner_ids))
     if course_ids is not None:
         events = _on_courses(events, course_ids)
     # No ordering: the engine does not depend on it, and sorting a batch's events costs.
-    rows = events.order_by().values_list(
-        "learner_id", "id", "course_id", "kind", "occurred_at", "voids_id", "recorded_at"
-    )
-    for learner_id, *event in rows.iterator(chunk_size=5000):
-        grouped[learner_id].append(tuple(event))  # type: ignore[arg-type]
+    columns = ["learner_id", "id", "course_id", "kind", "occurred_at", "voids_id"]
+    if with_recorded_at:
+        rows = events.order_by().values_list(*columns, "recorded_at")
+        for learner_id, *event in rows.iterator(chunk_size=5000):
+            grouped[learner_id].append(tuple(event))
+    else:
+        rows = events.order_by().values_list(*columns)
+        for learner_id, *event in rows.iterator(chunk_size=5000):
+            grouped[learner_id].append((*event, None))
     return grouped
 
 
@@ -109,8 +118,10 @@ def events_by_learner(
 ) -> dict[int, list[rules.LearnerEvent]]:
     """Return the events of these learners on these courses as engine events, by learner."""
     return {
-        learner_id: [to_rule_event(*row) for row in rows]
-        for learner_id, rows in event_rows_by_learner(learner_ids, course_ids).items()
+        learner_id: [to_rule_event(*row) for row in rows]  # type: ignore[arg-type]
+        for learner_id, rows in event_rows_by_learner(
+            learner_ids, course_ids, with_recorded_at=True
+        ).items()
     }
 
 

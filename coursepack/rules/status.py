@@ -42,8 +42,9 @@ __all__ = [
 ]
 
 #: One stored event as plain values:
-#: (event id, course id, kind, occurred at, voided event id, recorded at).
-EventRow = tuple[int, int, str, datetime, int | None, datetime]
+#: (event id, course id, kind, occurred at, voided event id, recorded at). The
+#: recording time may be None where only answers as known now are asked for.
+EventRow = tuple[int, int, str, datetime, int | None, datetime | None]
 
 _COUNTING = frozenset({EventKind.COMPLETED.value, EventKind.PASSED.value})
 _VOID = EventKind.VOID.value
@@ -87,8 +88,9 @@ def course_facts_from_rows(
     Only rows recorded at or before ``known_at`` are known (all when None); a known
     void removes its target at every moment. Effective events are the known,
     unvoided ones that occurred at or before ``as_of`` (all when None) and not
-    before ``counts_from``, exactly as in ``evaluate``. A completion counts for the
-    target of a known equivalence inside its window, as in ``evaluate``.
+    before ``counts_from``, exactly as in ``evaluate``. Rows without a recording time
+    answer only as known now. A completion counts for the target of a known
+    equivalence inside its window, as in ``evaluate``.
     """
     if counts_from is not None or equivalences:
         return _facts_via_engine(
@@ -97,8 +99,12 @@ def course_facts_from_rows(
     voided: set[int] = set()
     kept: list[EventRow] = []
     for row in rows:
-        if known_at is not None and row[5] > known_at:
-            continue
+        if known_at is not None:
+            recorded = row[5]
+            if recorded is None:
+                raise ValueError("an event row without recorded_at cannot answer as known at")
+            if recorded > known_at:
+                continue
         if row[2] == _VOID:
             if row[4] is not None:
                 voided.add(row[4])
