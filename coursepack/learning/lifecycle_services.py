@@ -16,7 +16,6 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Q
 from django.utils import timezone
 
 from coursepack import rules
@@ -644,7 +643,8 @@ def open_certification_periods(*, actor: Actor, now: datetime | None = None) -> 
             expires_at__isnull=False,
             status=EnrollmentStatus.COMPLETED,
         )
-        .filter(Q(expires_at__lte=moment + timedelta(days=36_600)))
+        # No window opens earlier than the widest window before expiry.
+        .filter(expires_at__lte=moment + timedelta(days=packaging.widest_window_days()))
         .values_list("pk", flat=True)
         .order_by("pk")
     )

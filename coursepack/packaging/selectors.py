@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Max, Q
 
 from coursepack import rules
 from coursepack.packaging.errors import GroupNotFound, PackageNotFound, VersionNotFound
@@ -46,6 +46,7 @@ __all__ = [
     "version_state",
     "versions_of_package",
     "warm_caches",
+    "widest_window_days",
 ]
 
 RELEASED = (VersionStatus.SCHEDULED, VersionStatus.PUBLISHED, VersionStatus.ARCHIVED)
@@ -399,3 +400,11 @@ def versions_of_package(package_id: int) -> list[int]:
         .exclude(status=VersionStatus.DRAFT)
         .values_list("pk", flat=True)
     )
+
+
+def widest_window_days() -> int:
+    """Return the widest recertification window of any version, in days (0 if none)."""
+    found = VersionLifecycle.objects.filter(valid_days__isnull=False).aggregate(
+        widest=Max("window_days")
+    )["widest"]
+    return int(found or 0)
