@@ -34,6 +34,8 @@ INSTALLED_APPS = [
     "coursepack.packaging",
     "coursepack.learning",
     "coursepack.audit",
+    # Above learning: legacy migration and package files (import_legacy, export_package, ...).
+    "coursepack.interchange",
     "coursepack.web",
     # Demo data for `make run` (manage.py load_demo); above every domain app.
     "coursepack.demo",

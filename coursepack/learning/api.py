@@ -7,7 +7,7 @@ change them recomputes them in the same transaction.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from itertools import islice
@@ -53,11 +53,14 @@ __all__ = [
     "LEARNERS_PER_BATCH",
     "BulkEnrollResult",
     "ImpactPreview",
+    "ImportResult",
+    "ImportedCompletion",
     "PolicyImpact",
     "RebuildReport",
     "RecordResult",
     "bulk_enroll",
     "enroll",
+    "import_completions",
     "move_inflight",
     "preview_publish",
     "rebuild_statuses",
@@ -334,14 +337,27 @@ def bulk_enroll(
     notes: str = "",
     progress: Callable[[int], None] | None = None,
     chunk_size: int = _CHUNK,
+    enrolled_at: Mapping[int, datetime] | None = None,
 ) -> BulkEnrollResult:
     """Enrol many learners in the package's active version in one transaction.
 
     Learners are read in chunks from ``learner_ids`` (any iterable, so a file can
     be streamed); those already enrolled or unknown are reported, not errors.
     ``progress`` is called with the number of learners handled in each chunk.
+    ``enrolled_at`` keeps, per learner id, the moment they were really enrolled
+    (a migration from another system); learners not in it are enrolled now.
     """
     User = get_user_model()
+    if enrolled_at:
+        with collecting("The learners cannot be enrolled.") as problems:
+            limit = timezone.now()
+            for learner_id, moment in enrolled_at.items():
+                if timezone.is_naive(moment) or moment > limit:
+                    problems.add(
+                        "enrolled_at",
+                        f"learner {learner_id}: must include a time zone and not be in the future",
+                    )
+                    break
     with transaction.atomic():
         package = _lock_package(package_id)
         audit.lock_chain()
@@ -385,11 +401,13 @@ def bulk_enroll(
                         learner_id=learner_id,
                         package_id=package.pk,
                         version_id=version.pk,
-                        enrolled_at=now,
+                        enrolled_at=enrolled_at.get(learner_id, now) if enrolled_at else now,
                         enrolled_by_id=enrolled_by,
-                        due_at=rules.initial_due_at(
-                            due_rule, enrolled_at=now, hire_date=hired.get(learner_id)
-                        ),
+                    )
+                    enrollment.due_at = rules.initial_due_at(
+                        due_rule,
+                        enrolled_at=enrollment.enrolled_at,
+                        hire_date=hired.get(learner_id),
                     )
                     facts = rules.course_facts_from_rows(
                         events.get(learner_id, []),
@@ -399,7 +417,7 @@ def bulk_enroll(
                     _apply(
                         enrollment,
                         _cached(
-                            rule.summarize(facts, now),
+                            rule.summarize(facts, enrollment.enrolled_at),
                             due_at=enrollment.due_at,
                             certification=certification,
                         ),
@@ -765,6 +783,173 @@ def record_completion(
         )
         audit.record_all([recorded, *changes], head=chain)
     return RecordResult(event=event, created=True, enrollments_changed=len(changes))
+
+
+@dataclass(frozen=True)
+class ImportedCompletion:
+    """One completion recorded by another system, to import as an event."""
+
+    learner_id: int
+    course_id: int
+    kind: str
+    occurred_at: datetime
+    # The other system's key for the record: importing it again changes nothing.
+    external_id: str
+    evidence_note: str = ""
+
+
+@dataclass
+class ImportResult:
+    """What an import of completions did."""
+
+    created: int = 0
+    already_recorded: int = 0
+    enrollments_changed: int = 0
+
+
+def _check_imported(problems: Any, chunk: list[ImportedCompletion], now: datetime) -> None:
+    for c in chunk:
+        where = f"completion {c.external_id!r}"
+        if c.kind not in _RECORDABLE:
+            problems.add("kind", f"{where}: must be completed, passed or failed")
+        if not isinstance(c.external_id, str) or not c.external_id or len(c.external_id) > 255:
+            problems.add("external_id", f"{where}: must be 1 to 255 characters")
+        elif "\x00" in c.external_id or "\x00" in c.evidence_note:
+            problems.add("external_id", f"{where}: must not contain NUL characters")
+        if timezone.is_naive(c.occurred_at):
+            problems.add("occurred_at", f"{where}: must include a time zone")
+        elif c.occurred_at > now:
+            problems.add("occurred_at", f"{where}: cannot be in the future")
+
+
+def import_completions(
+    *,
+    actor: Actor,
+    completions: Iterable[ImportedCompletion],
+    source: str = EventSource.IMPORT,
+    notes: str = "",
+    progress: Callable[[int], None] | None = None,
+    chunk_size: int = _CHUNK,
+) -> ImportResult:
+    """Record many completions from another system in one transaction.
+
+    The bulk form of ``record_completion`` for migrations and file uploads:
+    completions are streamed in chunks, each checked before it is written. A
+    completion whose external id is already recorded with the same facts is
+    skipped (so a repeated import writes nothing); with other facts the whole
+    import is refused. The enrollments of the learners concerned are re-evaluated
+    at the end, and one audit record says what was imported.
+    """
+    with collecting("The completions cannot be imported.") as problems:
+        if source not in EventSource.values:
+            problems.add("source", f"must be one of {', '.join(EventSource.values)}")
+        notes = problems.text("notes", notes, max_length=20_000, required=False)
+    User = get_user_model()
+    result = ImportResult()
+    learners: set[int] = set()
+    last: CompletionEvent | None = None
+    with transaction.atomic():
+        chain = audit.lock_chain()
+        now = timezone.now()
+        recorded_by = getattr(_user(actor), "pk", None)
+        iterator = iter(completions)
+        while chunk := list(islice(iterator, chunk_size)):
+            with collecting("The completions cannot be imported.") as problems:
+                _check_imported(problems, chunk, now)
+            keys = [c.external_id for c in chunk]
+            existing = {
+                row[0]: row[1:]
+                for row in CompletionEvent.objects.filter(external_id__in=keys).values_list(
+                    "external_id", "learner_id", "course_id", "kind", "occurred_at"
+                )
+            }
+            wanted = sorted({c.learner_id for c in chunk})
+            known = set(
+                User.objects.select_for_update()
+                .filter(pk__in=wanted)
+                .order_by("pk")
+                .values_list("pk", flat=True)
+            )
+            courses = set(
+                Course.objects.filter(pk__in={c.course_id for c in chunk}).values_list(
+                    "pk", flat=True
+                )
+            )
+            rows = []
+            for c in chunk:
+                facts = (c.learner_id, c.course_id, c.kind, c.occurred_at)
+                if c.external_id in existing:
+                    if existing[c.external_id] != facts:
+                        raise IdempotencyConflict(
+                            f"External id {c.external_id!r} was already used for another event; "
+                            "use a new id for a new event."
+                        )
+                    result.already_recorded += 1
+                    continue
+                if c.learner_id not in known:
+                    raise LearnerNotFound(f"There is no learner with id {c.learner_id}.")
+                if c.course_id not in courses:
+                    raise CourseNotFound(f"There is no course with id {c.course_id}.")
+                existing[c.external_id] = facts
+                rows.append(
+                    CompletionEvent(
+                        learner_id=c.learner_id,
+                        course_id=c.course_id,
+                        kind=c.kind,
+                        occurred_at=c.occurred_at,
+                        recorded_at=now,
+                        recorded_by_id=recorded_by,
+                        source=source,
+                        external_id=c.external_id,
+                        evidence_note=c.evidence_note,
+                    )
+                )
+                learners.add(c.learner_id)
+            if rows:
+                CompletionEvent.objects.bulk_create(rows, batch_size=1000)
+                result.created += len(rows)
+                last = rows[-1]
+            if progress is not None:
+                progress(len(chunk))
+        if last is None:
+            return result
+        entries = [
+            audit.Entry(
+                actor=actor,
+                action="completion.imported",
+                target=last,
+                at=now,
+                after={
+                    "created": result.created,
+                    "already_recorded": result.already_recorded,
+                    "source": source,
+                },
+                notes=notes,
+            )
+        ]
+        for chunk_ids in _chunks(sorted(learners), _CHUNK):
+            affected = list(Enrollment.objects.filter(learner_id__in=chunk_ids).order_by("pk"))
+            if not affected:
+                continue
+            befores = {e.pk: _status_snapshot(e) for e in affected}
+            changed = _refresh(affected)
+            _store(changed)
+            entries.extend(
+                audit.Entry(
+                    actor=actor,
+                    action="enrollment.status_changed",
+                    target=e,
+                    at=now,
+                    before=befores[e.pk],
+                    after=_status_snapshot(e),
+                    notes="imported completions",
+                    package_id=e.package_id,
+                )
+                for e in changed
+            )
+            result.enrollments_changed += len(changed)
+        audit.record_all(entries, head=chain)
+    return result
 
 
 def void_event(*, actor: Actor, event_id: int, reason: str) -> RecordResult:

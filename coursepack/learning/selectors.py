@@ -28,10 +28,31 @@ __all__ = [
     "get_enrollment",
     "latest_moves",
     "on_version_since",
+    "open_enrollment_learner_ids",
     "package_summaries",
+    "recorded_external_ids",
     "status_batches",
     "to_rule_event",
 ]
+
+
+def open_enrollment_learner_ids(package_id: int) -> set[int]:
+    """Return the ids of the learners with an open (not withdrawn) enrollment in the package."""
+    return set(
+        Enrollment.objects.filter(package_id=package_id, withdrawn_at__isnull=True)
+        .order_by()
+        .values_list("learner_id", flat=True)
+    )
+
+
+def recorded_external_ids(external_ids: Iterable[str]) -> set[str]:
+    """Return those of these external ids that an event already carries."""
+    found = (
+        CompletionEvent.objects.filter(external_id__in=list(external_ids))
+        .order_by()
+        .values_list("external_id", flat=True)
+    )
+    return {key for key in found if key is not None}
 
 
 def get_enrollment(enrollment_id: int) -> Enrollment:

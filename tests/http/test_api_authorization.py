@@ -31,6 +31,7 @@ from django.test import Client
 
 from coursepack.accounts import api as accounts
 from coursepack.http.api import api
+from coursepack.interchange import package_files
 from coursepack.learning import api as learning
 from coursepack.packaging import api as packaging
 from tests.factories import make_course, make_group, make_published_package
@@ -368,6 +369,14 @@ MATRIX: dict[str, Row] = {
     "GET /reports/packages": Row(READERS, "/reports/packages"),
     "GET /reports/courses": Row(READERS, "/reports/courses"),
     "GET /reports/learners": Row(READERS, "/reports/learners"),
+    # package files
+    "GET /packages/{package_id}/export": Row(READERS, "/packages/{package}/export?history=true"),
+    "POST /package-files": Row(
+        ADMIN,
+        "/package-files",
+        lambda ids: package_files.export_package(package_id=ids["package"]),
+        ok=201,
+    ),
 }
 
 
@@ -389,7 +398,7 @@ def test_the_matrix_covers_every_operation() -> None:
 
 # --- running one cell ------------------------------------------------------------------
 
-_COURSEPACK_APPS = ("accounts", "catalog", "packaging", "learning", "audit")
+_COURSEPACK_APPS = ("accounts", "catalog", "packaging", "learning", "audit", "interchange")
 # Reading with a token stamps its last use; that is not a change made by the call.
 _VOLATILE = {("accounts", "apitoken"): {"last_used_at"}}
 
