@@ -121,3 +121,9 @@ LOGOUT_REDIRECT_URL = "/login/"
 COURSEPACK_LATE_ENTRY_INTERVAL = timedelta(
     hours=float(os.environ.get("COURSEPACK_LATE_ENTRY_INTERVAL", "72"))
 )
+
+# Who may grant and revoke exemptions (PRODUCT.md, "Compliance lifecycle"): a comma-
+# separated list of roles (admin, auditor, learner); COURSEPACK_EXEMPTING_ROLES.
+COURSEPACK_EXEMPTING_ROLES = tuple(
+    r.strip() for r in os.environ.get("COURSEPACK_EXEMPTING_ROLES", "admin").split(",") if r.strip()
+)

@@ -14,7 +14,7 @@ from ninja.errors import AuthenticationError, HttpError, ValidationError
 from ninja.operation import Operation
 
 from coursepack.errors import DomainError
-from coursepack.http import accounts, content, interchange, learning, reports
+from coursepack.http import accounts, content, interchange, learning, lifecycle, reports
 from coursepack.http.auth import BrowserSession, CsrfFailed, TokenAuth
 from coursepack.http.content import IF_MATCH
 from coursepack.http.problems import PROBLEM_CONTENT_TYPE, domain_error_response, problem_response
@@ -71,6 +71,7 @@ api = CoursepackAPI(
 api.add_router("", accounts.router)
 api.add_router("", content.router)
 api.add_router("", learning.router)
+api.add_router("", lifecycle.router)
 api.add_router("", reports.router)
 api.add_router("", interchange.router)
 

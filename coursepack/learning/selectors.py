@@ -10,6 +10,7 @@ from typing import Any
 from django.db.models import BigIntegerField, Count, ExpressionWrapper, F, Max, QuerySet
 
 from coursepack import rules
+from coursepack.learning import lifecycle_facts
 from coursepack.learning.errors import EnrollmentNotFound
 from coursepack.learning.models import CompletionEvent, Enrollment, EnrollmentMove
 from coursepack.packaging import selectors as packaging
@@ -18,6 +19,7 @@ from coursepack.packaging.selectors import PackageSummary, VersionSummary
 
 __all__ = [
     "CACHE_COLUMNS",
+    "CACHE_KEY_COLUMNS",
     "enrollment_counts",
     "enrollment_progress",
     "evaluate_enrollment",
@@ -174,11 +176,20 @@ CACHE_COLUMNS = (
     "version_id",
     "withdrawn_at",
     "enrolled_at",
+    "superseded_at",
+    "counts_from",
+    "due_at",
     "status",
     "progress_done",
     "progress_needed",
     "completed_at",
+    "due_in_force",
+    "overdue_since",
+    "completed_late",
+    "expires_at",
 )
+#: How many of ``CACHE_COLUMNS`` the cached values are computed from (the rest are them).
+CACHE_KEY_COLUMNS = 8
 
 
 def status_batches(
@@ -218,23 +229,46 @@ def evaluate_enrollment(
     known_at: datetime | None = None,
     tree: rules.RequirementTree | None = None,
     since: datetime | None = None,
+    facts: lifecycle_facts.EnrollmentFacts | None = None,
+    equivalences: lifecycle_facts.EquivalenceFacts | None = None,
 ) -> rules.Evaluation:
     """Evaluate an enrollment's pinned version over the learner's events, as of ``as_of``
     (default now) as known at ``known_at`` (default now).
 
     A withdrawn enrollment keeps what the learner had as of the withdrawal (or as of
     ``as_of``, if earlier), as known at ``known_at``: a completion dated before the
-    withdrawal but recorded after it counts as known now. ``tree``, when the caller
-    already has the version's tree, saves loading it again; ``since``, when the
-    caller knows when the enrollment got onto its version, saves looking it up.
+    withdrawal but recorded after it counts as known now; so does a certification
+    period superseded by the next one, and a period counts only events from its
+    window's opening. Its exemptions and the equivalences count as in the engine.
+    ``tree``, when the caller already has the version's tree, saves loading it
+    again; ``since``, when the caller knows when the enrollment got onto its
+    version, saves looking it up; ``facts`` and ``equivalences`` likewise.
     """
-    if enrollment.withdrawn_at is not None and (as_of is None or as_of > enrollment.withdrawn_at):
-        as_of = enrollment.withdrawn_at
+    for closed_at in (enrollment.withdrawn_at, enrollment.superseded_at):
+        if closed_at is not None and (as_of is None or as_of > closed_at):
+            as_of = closed_at
     if tree is None:
         tree = packaging.requirement_tree(enrollment.version_id)
     if since is None:
         since = on_version_since(enrollment)
-    return rules.evaluate(tree, events, as_of, known_at, on_version_since=since)
+    if facts is None:
+        facts = lifecycle_facts.facts_of(
+            lifecycle_facts.enrollment_facts([enrollment.pk], names=True), enrollment.pk
+        )
+    if equivalences is None:
+        equivalences = lifecycle_facts.equivalence_facts(labels=True)
+    return rules.evaluate(
+        tree,
+        events,
+        as_of,
+        known_at,
+        on_version_since=since,
+        exemptions=facts.exemptions,
+        revocations=facts.revocations,
+        equivalences=equivalences.equivalences,
+        equivalence_changes=equivalences.changes,
+        counts_from=enrollment.counts_from,
+    )
 
 
 def enrollment_progress(
@@ -251,9 +285,17 @@ def enrollment_progress(
     if not isinstance(enrollment, Enrollment):
         enrollment = get_enrollment(enrollment)
     tree = packaging.requirement_tree(enrollment.version_id)
-    events = events_by_learner([enrollment.learner_id], rules.course_ids(tree))
+    equivalences = lifecycle_facts.equivalence_facts(labels=True)
+    courses = set(rules.course_ids(tree))
+    courses |= equivalences.sources_for(courses)
+    events = events_by_learner([enrollment.learner_id], courses)
     return evaluate_enrollment(
-        enrollment, events.get(enrollment.learner_id, []), as_of=as_of, known_at=known_at, tree=tree
+        enrollment,
+        events.get(enrollment.learner_id, []),
+        as_of=as_of,
+        known_at=known_at,
+        tree=tree,
+        equivalences=equivalences,
     )
 
 
@@ -261,7 +303,9 @@ def enrollment_counts(versions: Iterable[PackageVersion | int]) -> dict[tuple[in
     """Return {(version id, status): open enrollments} for the versions given; one query."""
     counts: dict[tuple[int, str], int] = {}
     for row in (
-        Enrollment.objects.filter(version__in=list(versions), withdrawn_at__isnull=True)
+        Enrollment.objects.filter(
+            version__in=list(versions), withdrawn_at__isnull=True, superseded_at__isnull=True
+        )
         .values("version_id", "status")
         .annotate(n=Count("id"))
     ):
