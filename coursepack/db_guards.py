@@ -59,10 +59,18 @@ _APPEND_ONLY_TABLES = (
     "packaging_publishrecord",
     "learning_completionevent",
     "learning_enrollmentmove",
+    "learning_dueextension",
+    "learning_exemption",
+    "learning_exemptionrevocation",
+    "learning_equivalence",
+    "learning_equivalencechange",
 )
 # (version table, parent column, item table, item's version column)
 _VERSIONED = (
     ("packaging_packageversion", "package_id", "packaging_packageversionitem", "version_id"),
+    # A version's due and validity rules are content too (the version-table triggers
+    # this entry repeats are identical, so installing them twice changes nothing).
+    ("packaging_packageversion", "package_id", "packaging_versionlifecycle", "version_id"),
     (
         "packaging_coursegroupversion",
         "group_id",

@@ -55,7 +55,7 @@ def _secret_key(variable: str, path: Path) -> str:
 
 DEBUG = _flag("COURSEPACK_DEBUG")
 SECRET_KEY = _secret_key("COURSEPACK_SECRET_KEY", VAR_DIR / "secret_key")
-# The audit chain's HMAC key (ADR 0014): kept outside the database, so that write
+# The audit chain's HMAC key (ADR 0019): kept outside the database, so that write
 # access to the database file is not enough to rewrite the log undetected. Keep a
 # copy away from the database's backups; without it keyed records cannot be verified.
 AUDIT_KEY = _secret_key(
@@ -87,6 +87,8 @@ INSTALLED_APPS = [
     "coursepack.packaging",
     "coursepack.learning",
     "coursepack.audit",
+    # Above learning: legacy migration and package files (import_legacy, export_package, ...).
+    "coursepack.interchange",
     "coursepack.jobs",
     "coursepack.web",
     # Demo data for `make run` (manage.py load_demo); above every domain app.
@@ -284,4 +286,10 @@ LOGOUT_REDIRECT_URL = "/login/"
 # hours (default 72: a weekend's delay is not late).
 COURSEPACK_LATE_ENTRY_INTERVAL = timedelta(
     hours=float(os.environ.get("COURSEPACK_LATE_ENTRY_INTERVAL", "72"))
+)
+
+# Who may grant and revoke exemptions (PRODUCT.md, "Compliance lifecycle"): a comma-
+# separated list of roles (admin, auditor, learner); COURSEPACK_EXEMPTING_ROLES.
+COURSEPACK_EXEMPTING_ROLES = tuple(
+    r.strip() for r in os.environ.get("COURSEPACK_EXEMPTING_ROLES", "admin").split(",") if r.strip()
 )

@@ -5,12 +5,15 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from itertools import islice
 from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import password_validation
+from django.contrib.auth.hashers import make_password
 from django.contrib.auth.models import AnonymousUser, User
 from django.contrib.auth.tokens import default_token_generator
 from django.core.exceptions import ValidationError
@@ -38,8 +41,10 @@ from coursepack.validation import collecting
 
 __all__ = [
     "IssuedToken",
+    "NewLearner",
     "PasswordLink",
     "authenticate_token",
+    "create_learners",
     "create_user",
     "deactivate_user",
     "issue_token",
@@ -63,9 +68,12 @@ _TOKEN_PREFIX = "cp_"
 _LAST_USED_RESOLUTION = timedelta(minutes=1)
 
 
-def role_of(user: User | AnonymousUser | None) -> Role | None:
-    """Return the user's role: their account's, admin for superusers, else learner."""
-    if user is None or not user.is_authenticated:
+def role_of(user: User | AnonymousUser | audit.Operator | None) -> Role | None:
+    """Return the user's role: their account's, admin for superusers, else learner.
+
+    None for no one, an anonymous visitor, or an operator at the command line.
+    """
+    if user is None or isinstance(user, audit.Operator) or not user.is_authenticated:
         return None
     # Cached on the user, None included (no account): a list of users that loaded
     # the accounts with select_related must not query again for each one without.
@@ -183,6 +191,94 @@ def _other_active_admins(user_id: int) -> bool:
     return others.filter(
         Q(account__role=Role.ADMIN) | Q(account__isnull=True, is_superuser=True)
     ).exists()
+
+
+@dataclass(frozen=True)
+class NewLearner:
+    """A learner account to create in bulk (e.g. from another system's users)."""
+
+    username: str
+    first_name: str = ""
+    last_name: str = ""
+    email: str = ""
+
+
+def create_learners(
+    *,
+    actor: Actor,
+    learners: Iterable[NewLearner],
+    notes: str = "",
+    chunk_size: int = 2000,
+) -> dict[str, int]:
+    """Create learner accounts in bulk, in one transaction; return every username's id.
+
+    Usernames that exist already are left as they are and returned too, so a
+    repeated call creates nothing. The accounts have no usable password: the people
+    sign in once an admin sets one (or through single sign-on). One audit record
+    lists the usernames created.
+    """
+    ids: dict[str, int] = {}
+    created: list[str] = []
+    last: User | None = None
+    with transaction.atomic():
+        iterator = iter(learners)
+        while chunk := list(islice(iterator, chunk_size)):
+            with collecting("The learners cannot be created.") as problems:
+                for learner in chunk:
+                    problems.text("username", learner.username, max_length=150)
+                    problems.text("first_name", learner.first_name, max_length=150, required=False)
+                    problems.text("last_name", learner.last_name, max_length=150, required=False)
+                    problems.text("email", learner.email, max_length=254, required=False)
+            wanted = {learner.username: learner for learner in chunk if learner.username not in ids}
+            ids.update(User.objects.filter(username__in=wanted).values_list("username", "pk"))
+            new = [
+                User(
+                    username=learner.username,
+                    first_name=learner.first_name,
+                    last_name=learner.last_name,
+                    email=learner.email,
+                    password=make_password(None),
+                )
+                for name, learner in wanted.items()
+                if name not in ids
+            ]
+            if not new:
+                continue
+            # The same rule as create_user: no name that reads like another's.
+            keys = {user.username: usernames.username_key(user.username) for user in new}
+            clashes = set(
+                Account.objects.filter(username_key__in=keys.values()).values_list(
+                    "username_key", flat=True
+                )
+            )
+            if clashes or len(set(keys.values())) < len(keys):
+                taken = sorted(name for name, key in keys.items() if key in clashes)
+                raise UsernameTaken(
+                    "These usernames read like existing ones (or like each other): "
+                    f"{', '.join(taken) or 'two in this list'}. Rename them and try again."
+                )
+            User.objects.bulk_create(new, batch_size=1000)
+            Account.objects.bulk_create(
+                [
+                    Account(user_id=user.pk, role=Role.LEARNER, username_key=keys[user.username])
+                    for user in new
+                ],
+                batch_size=1000,
+            )
+            for user in new:
+                ids[user.username] = user.pk
+                created.append(user.username)
+            last = new[-1]
+        if last is not None:
+            audit.record(
+                actor=actor,
+                action="account.bulk_created",
+                target=last,
+                at=timezone.now(),
+                after={"role": Role.LEARNER, "created": len(created), "usernames": created},
+                notes=notes,
+            )
+    return ids
 
 
 def set_role(*, actor: Actor, user_id: int, role: str) -> Account:

@@ -22,6 +22,9 @@ class Account(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, primary_key=True, related_name="account"
     )
     role = models.CharField(max_length=16, choices=Role.choices, default=Role.LEARNER)
+    # The learner's hire date, for due dates "N days after hire" (PRODUCT.md,
+    # "Compliance lifecycle"); unknown: those due dates count from enrolment.
+    hire_date = models.DateField(null=True, blank=True)
     # The username's key (accounts.usernames.username_key): unique, so that no two
     # people get names a reader could not tell apart. NULL for accounts made before
     # the rule whose key another account already had.

@@ -14,7 +14,16 @@ from ninja.errors import AuthenticationError, HttpError, ValidationError
 from ninja.operation import Operation
 
 from coursepack.errors import DomainError
-from coursepack.http import accounts, audit, content, jobs, learning, reports
+from coursepack.http import (
+    accounts,
+    audit,
+    content,
+    interchange,
+    jobs,
+    learning,
+    lifecycle,
+    reports,
+)
 from coursepack.http.auth import BrowserSession, CsrfFailed, TokenAuth
 from coursepack.http.content import IF_MATCH
 from coursepack.http.middleware import server_error_response
@@ -72,7 +81,9 @@ api = CoursepackAPI(
 api.add_router("", accounts.router)
 api.add_router("", content.router)
 api.add_router("", learning.router)
+api.add_router("", lifecycle.router)
 api.add_router("", reports.router)
+api.add_router("", interchange.router)
 api.add_router("", jobs.router)
 api.add_router("", audit.router)
 

@@ -542,6 +542,48 @@ class VersionMoveOut(Schema):
     policy: str
 
 
+class TranscriptExtensionOut(Output):
+    id: int
+    due_at: datetime
+    effective_at: datetime
+    recorded_at: datetime | None
+    recorded_by: str
+    reason: str
+
+
+class TranscriptExemptionOut(Output):
+    id: int
+    course_id: int | None
+    group_id: int | None
+    reason: str
+    explanation: str
+    note: str
+
+
+class TranscriptEquivalenceOut(Output):
+    id: int
+    source_course_id: int
+    target_course_id: int
+    starts_at: datetime
+    retroactive: bool
+
+
+class TranscriptLifecycleOut(Output):
+    """An enrollment's compliance dates as of ``as_of``, as known at ``known_at``."""
+
+    period: int = Field(description="The certification period (1 for a first enrolment).")
+    previous_period_id: int | None
+    due_at_enrolment: datetime | None
+    due_at: datetime | None = Field(description="The due date in force at as_of.")
+    extensions: list[TranscriptExtensionOut]
+    overdue_since: datetime | None
+    completed_late: bool
+    expires_at: datetime | None
+    recertification_opens_at: datetime | None
+    exemptions_used: list[TranscriptExemptionOut]
+    equivalences_used: list[TranscriptEquivalenceOut]
+
+
 class TranscriptEnrollment(EnrollmentOut):
     """An enrollment as it stood at ``as_of``.
 
@@ -569,6 +611,7 @@ class TranscriptEnrollment(EnrollmentOut):
     )
     why_not_complete: list[str]
     moves: list[VersionMoveOut] = Field(description="Version moves made by as_of, oldest first.")
+    lifecycle: TranscriptLifecycleOut | None = None
 
 
 class TranscriptEvent(CompletionOut):

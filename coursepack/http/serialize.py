@@ -13,6 +13,7 @@ from coursepack.learning.transcript import (
     TranscriptChanges,
     TranscriptEnrollment,
     TranscriptEvent,
+    TranscriptLifecycle,
 )
 from coursepack.packaging.models import (
     CourseGroupItem,
@@ -161,6 +162,52 @@ def _transcript_enrollment(t: Transcript, e: TranscriptEnrollment) -> dict[str, 
                 "policy": m.policy,
             }
             for m in e.moves
+        ],
+        "lifecycle": _transcript_lifecycle(e.lifecycle) if e.lifecycle is not None else None,
+    }
+
+
+def _transcript_lifecycle(x: TranscriptLifecycle) -> dict[str, Any]:
+    return {
+        "period": x.period,
+        "previous_period_id": x.previous_period_id,
+        "due_at_enrolment": x.due_at_enrolment,
+        "due_at": x.due_at,
+        "extensions": [
+            {
+                "id": e.extension_id,
+                "due_at": e.due_at,
+                "effective_at": e.effective_at,
+                "recorded_at": e.recorded_at,
+                "recorded_by": e.granted_by,
+                "reason": e.reason,
+            }
+            for e in x.extensions
+        ],
+        "overdue_since": x.overdue_since,
+        "completed_late": x.completed_late,
+        "expires_at": x.expires_at,
+        "recertification_opens_at": x.recertification_opens_at,
+        "exemptions_used": [
+            {
+                "id": e.exemption_id,
+                "course_id": e.course_id,
+                "group_id": e.group_id,
+                "reason": str(e.reason),
+                "explanation": e.describe(),
+                "note": e.note,
+            }
+            for e in x.exemptions_used
+        ],
+        "equivalences_used": [
+            {
+                "id": q.equivalence_id,
+                "source_course_id": q.source_course_id,
+                "target_course_id": q.target_course_id,
+                "starts_at": q.starts_at,
+                "retroactive": q.retroactive,
+            }
+            for q in x.equivalences_used
         ],
     }
 

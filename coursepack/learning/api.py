@@ -7,9 +7,9 @@ change them recomputes them in the same transaction.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from itertools import islice
 from typing import Any, Literal
 
@@ -20,12 +20,13 @@ from django.db.models import Count
 from django.utils import timezone
 
 from coursepack import rules
+from coursepack.accounts.models import Account
 from coursepack.audit import api as audit
 from coursepack.audit.api import Actor
 from coursepack.catalog.errors import CourseNotFound
 from coursepack.catalog.models import Course
 from coursepack.errors import InvalidInput
-from coursepack.learning import selectors
+from coursepack.learning import lifecycle_facts, selectors
 from coursepack.learning.errors import (
     AlreadyEnrolled,
     AlreadyWithdrawn,
@@ -53,11 +54,14 @@ __all__ = [
     "LEARNERS_PER_BATCH",
     "BulkEnrollResult",
     "ImpactPreview",
+    "ImportResult",
+    "ImportedCompletion",
     "PolicyImpact",
     "RebuildReport",
     "RecordResult",
     "bulk_enroll",
     "enroll",
+    "import_completions",
     "late_horizon",
     "move_inflight",
     "preview_publish",
@@ -94,41 +98,96 @@ def _chunks(values: Iterable[int], size: int) -> Iterator[list[int]]:
         yield chunk
 
 
-def _cached(summary: rules.StatusSummary) -> tuple[str, int, int, datetime | None]:
-    """Return a status summary as the enrollment's cached fields (``_CACHE_FIELDS``)."""
-    return (str(summary.status), summary.done, summary.needed, summary.completed_at)
+#: An enrollment's cached fields (``_CACHE_FIELDS``) as one tuple.
+_Cached = tuple[
+    str, int, int, datetime | None, datetime | None, datetime | None, bool, datetime | None
+]
 
 
-def _apply(enrollment: Enrollment, summary: rules.StatusSummary) -> bool:
-    """Copy a status summary onto the enrollment's cached fields; return whether they changed."""
-    new = _cached(summary)
-    old = (
-        enrollment.status,
-        enrollment.progress_done,
-        enrollment.progress_needed,
-        enrollment.completed_at,
+def _cached(
+    summary: rules.StatusSummary,
+    *,
+    due_at: datetime | None = None,
+    extensions: Iterable[rules.Extension] = (),
+    certification: rules.CertificationRule | None = None,
+    closed: bool = False,
+    exempt: bool = False,
+) -> _Cached:
+    """Return a status summary and the enrollment's dates as its cached fields.
+
+    As of now, as known now: the due date in force (latest extension); the moment the
+    enrollment is overdue from while it is not complete (that date; none once it is
+    complete, withdrawn or superseded by a next period); whether it was completed
+    after the due date in force then; and when a completion expires (never for an
+    exempt enrollment). The same values as ``rules.period_state``.
+    """
+    extensions = list(extensions)
+    due_in_force, _ = rules.due_in_force(due_at, extensions, None)
+    completed_at = summary.completed_at
+    overdue_since = None
+    late = False
+    expires_at = None
+    if summary.status == rules.EnrollmentStatus.COMPLETED and completed_at is not None:
+        due_then, _ = rules.due_in_force(due_at, extensions, completed_at)
+        # An exemption of the whole enrollment is not a completion: never "late".
+        late = not exempt and due_then is not None and completed_at > due_then
+        if certification is not None and not exempt:
+            expires_at = completed_at + timedelta(days=certification.valid_days)
+    elif not closed:
+        overdue_since = due_in_force
+    return (
+        str(summary.status),
+        summary.done,
+        summary.needed,
+        completed_at,
+        due_in_force,
+        overdue_since,
+        late,
+        expires_at,
     )
-    if new == old:
+
+
+def _apply(enrollment: Enrollment, cached: _Cached) -> bool:
+    """Copy cached values onto the enrollment's fields; return whether they changed."""
+    old = tuple(getattr(enrollment, name) for name in _CACHE_FIELDS)
+    if cached == old:
         return False
-    (
-        enrollment.status,
-        enrollment.progress_done,
-        enrollment.progress_needed,
-        enrollment.completed_at,
-    ) = new
+    for name, value in zip(_CACHE_FIELDS, cached, strict=True):
+        setattr(enrollment, name, value)
     return True
 
 
-_CACHE_FIELDS = ["status", "progress_done", "progress_needed", "completed_at"]
+_CACHE_FIELDS = [
+    "status",
+    "progress_done",
+    "progress_needed",
+    "completed_at",
+    "due_in_force",
+    "overdue_since",
+    "completed_late",
+    "expires_at",
+]
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment else None
 
 
 def _status_snapshot(enrollment: Enrollment) -> dict[str, Any]:
-    return {
+    snapshot: dict[str, Any] = {
         "version": enrollment.version_id,
         "status": enrollment.status,
         "progress": f"{enrollment.progress_done}/{enrollment.progress_needed}",
-        "completed_at": enrollment.completed_at.isoformat() if enrollment.completed_at else None,
+        "completed_at": _iso(enrollment.completed_at),
     }
+    # Lifecycle fields only when they say something, so records without them read as before.
+    for name in ("due_in_force", "overdue_since", "expires_at"):
+        value = getattr(enrollment, name)
+        if value is not None:
+            snapshot[name] = value.isoformat()
+    if enrollment.completed_late:
+        snapshot["completed_late"] = True
+    return snapshot
 
 
 def _lock_learner(learner_id: int) -> Any:
@@ -138,6 +197,38 @@ def _lock_learner(learner_id: int) -> Any:
         return User.objects.select_for_update().get(pk=learner_id)
     except User.DoesNotExist:
         raise LearnerNotFound(f"There is no learner with id {learner_id}.") from None
+
+
+def _hire_dates(learner_ids: Iterable[int]) -> dict[int, date]:
+    """Return the known hire dates of these learners (one query)."""
+    rows = (
+        Account.objects.filter(user_id__in=list(learner_ids), hire_date__isnull=False)
+        .values_list("user_id", "hire_date")
+        .order_by()
+    )
+    return {user_id: hired for user_id, hired in rows if hired is not None}
+
+
+def _new_enrollment_cache(
+    enrollment: Enrollment, certification: rules.CertificationRule | None
+) -> _Cached:
+    """Return the cached fields of an enrollment being created (it has no lifecycle facts
+    of its own yet; a certification period counts from its window's opening)."""
+    equivalences = lifecycle_facts.equivalence_facts()
+    rule = packaging.status_rule(enrollment.version_id)
+    courses = set(rule.course_ids) | equivalences.sources_for(rule.course_ids)
+    events = selectors.event_rows_by_learner([enrollment.learner_id], courses)
+    facts = rules.course_facts_from_rows(
+        events.get(enrollment.learner_id, []),
+        counts_from=enrollment.counts_from,
+        equivalences=equivalences.equivalences,
+        equivalence_changes=equivalences.changes,
+    )
+    return _cached(
+        rule.summarize(facts, enrollment.enrolled_at),
+        due_at=enrollment.due_at,
+        certification=certification,
+    )
 
 
 def _enrollable_version(package: Package, version_id: int | None, now: datetime) -> PackageVersion:
@@ -199,17 +290,19 @@ def enroll(
                 f"{learner.get_username()} is already enrolled in {package.name!r}; "
                 "withdraw that enrollment first to enrol again."
             )
+        due_rule, certification = packaging.lifecycle_rules([version.pk])[version.pk]
+        due_at = rules.initial_due_at(
+            due_rule, enrolled_at=now, hire_date=_hire_dates([learner.pk]).get(learner.pk)
+        )
         enrollment = Enrollment(
             learner=learner,
             package=package,
             version=version,
             enrolled_at=now,
             enrolled_by=_user(actor),
+            due_at=due_at,
         )
-        rule = packaging.status_rule(version.pk)
-        events = selectors.event_rows_by_learner([learner.pk], rule.course_ids)
-        facts = rules.course_facts_from_rows(events.get(learner.pk, []))
-        _apply(enrollment, rule.summarize(facts, now))
+        _apply(enrollment, _new_enrollment_cache(enrollment, certification))
         try:
             with transaction.atomic():
                 enrollment.save()
@@ -247,20 +340,36 @@ def bulk_enroll(
     notes: str = "",
     progress: Callable[[int], None] | None = None,
     chunk_size: int = _CHUNK,
+    enrolled_at: Mapping[int, datetime] | None = None,
 ) -> BulkEnrollResult:
     """Enrol many learners in the package's active version in one transaction.
 
     Learners are read in chunks from ``learner_ids`` (any iterable, so a file can
     be streamed); those already enrolled or unknown are reported, not errors.
     ``progress`` is called with the number of learners handled in each chunk.
+    ``enrolled_at`` keeps, per learner id, the moment they were really enrolled
+    (a migration from another system); learners not in it are enrolled now.
     """
     User = get_user_model()
+    if enrolled_at:
+        with collecting("The learners cannot be enrolled.") as problems:
+            limit = timezone.now()
+            for learner_id, moment in enrolled_at.items():
+                if timezone.is_naive(moment) or moment > limit:
+                    problems.add(
+                        "enrolled_at",
+                        f"learner {learner_id}: must include a time zone and not be in the future",
+                    )
+                    break
     with transaction.atomic():
         package = _lock_package(package_id)
         audit.lock_chain()
         now = timezone.now()
         version = _enrollable_version(package, None, now)
         rule = packaging.status_rule(version.pk)
+        due_rule, certification = packaging.lifecycle_rules([version.pk])[version.pk]
+        equivalences = lifecycle_facts.equivalence_facts()
+        courses = set(rule.course_ids) | equivalences.sources_for(rule.course_ids)
         result = BulkEnrollResult(version=version)
         enrolled_by = getattr(_user(actor), "pk", None)
         seen: set[int] = set()
@@ -281,7 +390,8 @@ def bulk_enroll(
                     package=package, learner_id__in=wanted, withdrawn_at__isnull=True
                 ).values_list("learner_id", flat=True)
             )
-            events = selectors.event_rows_by_learner(known - taken, rule.course_ids)
+            events = selectors.event_rows_by_learner(known - taken, courses)
+            hired = _hire_dates(known - taken)
             rows = []
             for learner_id in wanted:
                 if learner_id not in known:
@@ -294,11 +404,27 @@ def bulk_enroll(
                         learner_id=learner_id,
                         package_id=package.pk,
                         version_id=version.pk,
-                        enrolled_at=now,
+                        enrolled_at=enrolled_at.get(learner_id, now) if enrolled_at else now,
                         enrolled_by_id=enrolled_by,
                     )
-                    facts = rules.course_facts_from_rows(events.get(learner_id, []))
-                    _apply(enrollment, rule.summarize(facts, now))
+                    enrollment.due_at = rules.initial_due_at(
+                        due_rule,
+                        enrolled_at=enrollment.enrolled_at,
+                        hire_date=hired.get(learner_id),
+                    )
+                    facts = rules.course_facts_from_rows(
+                        events.get(learner_id, []),
+                        equivalences=equivalences.equivalences,
+                        equivalence_changes=equivalences.changes,
+                    )
+                    _apply(
+                        enrollment,
+                        _cached(
+                            rule.summarize(facts, enrollment.enrolled_at),
+                            due_at=enrollment.due_at,
+                            certification=certification,
+                        ),
+                    )
                     rows.append(enrollment)
                     enrolled_ids.append(learner_id)
             Enrollment.objects.bulk_create(rows, batch_size=1000)
@@ -361,27 +487,67 @@ def withdraw(*, actor: Actor, enrollment_id: int, notes: str = "") -> Enrollment
     return enrollment
 
 
-#: What an enrollment's cached status is computed from: (id, learner, version,
-#: withdrawn_at, enrolled_at).
-_Key = tuple[int, int, int, datetime | None, datetime]
+#: What an enrollment's cached fields are computed from: (id, learner, version,
+#: withdrawn_at, enrolled_at, superseded_at, counts_from, due_at).
+_Key = tuple[
+    int, int, int, datetime | None, datetime, datetime | None, datetime | None, datetime | None
+]
+
+
+def _key(e: Enrollment) -> _Key:
+    return (
+        e.pk,
+        e.learner_id,
+        e.version_id,
+        e.withdrawn_at,
+        e.enrolled_at,
+        e.superseded_at,
+        e.counts_from,
+        e.due_at,
+    )
+
+
+@dataclass(frozen=True)
+class _Lifecycle:
+    """The lifecycle facts a batch of enrollments' cached fields depend on."""
+
+    facts: dict[int, lifecycle_facts.EnrollmentFacts]
+    equivalences: lifecycle_facts.EquivalenceFacts
+
+
+def _lifecycle(
+    enrollment_ids: Iterable[int], equivalences: lifecycle_facts.EquivalenceFacts | None = None
+) -> _Lifecycle:
+    return _Lifecycle(
+        lifecycle_facts.enrollment_facts(enrollment_ids),
+        lifecycle_facts.equivalence_facts() if equivalences is None else equivalences,
+    )
 
 
 def _summaries(
     enrollments: Iterable[_Key],
     events: dict[int, list[rules.EventRow]],
     moved: dict[int, datetime],
-) -> Iterator[rules.StatusSummary]:
-    """Compute the cached status of each enrollment from the learners' event rows and
-    the enrollments' last moves (``moved``); each learner's facts are gathered once for
-    all enrollments.
+    lifecycle: _Lifecycle,
+) -> Iterator[_Cached]:
+    """Compute the cached fields of each enrollment from the learners' event rows, the
+    enrollments' last moves (``moved``) and their lifecycle facts; each learner's facts
+    are gathered once for all enrollments that count every event.
 
-    The cache is "as of now, as known now", except that a withdrawn enrollment keeps
-    what the learner had as of its withdrawal (as known now). ``completed_at`` is
-    never before the enrollment got onto its version (enrolment or last move).
+    The cache is "as of now, as known now", except that a withdrawn enrollment, or a
+    certification period superseded by the next one, keeps what the learner had as of
+    then (as known now); a period counts only events from its window's opening
+    (``counts_from``). ``completed_at`` is never before the enrollment got onto its
+    version (enrolment or last move).
     """
+    keys = list(enrollments)
     status_rules: dict[int, rules.StatusRule] = {}
+    version_rules = packaging.lifecycle_rules({k[2] for k in keys})
     facts: dict[int, rules.CourseFacts] = {}
-    for enrollment_id, learner_id, version_id, withdrawn_at, enrolled_at in enrollments:
+    eq = lifecycle.equivalences
+    for key in keys:
+        enrollment_id, learner_id, version_id, withdrawn_at, enrolled_at = key[:5]
+        superseded_at, counts_from, due_at = key[5:]
         rule = status_rules.get(version_id)
         if rule is None:
             # Once per call: the rule cache only learns a version once its publish
@@ -391,42 +557,71 @@ def _summaries(
         last_move = moved.get(enrollment_id)
         if last_move is not None and last_move > since:
             since = last_move
-        if withdrawn_at is not None:
-            yield rule.summarize(
-                rules.course_facts_from_rows(events.get(learner_id, ()), withdrawn_at), since
+        closed_at = withdrawn_at
+        if superseded_at is not None and (closed_at is None or superseded_at < closed_at):
+            closed_at = superseded_at
+        if closed_at is not None or counts_from is not None:
+            course_facts = rules.course_facts_from_rows(
+                events.get(learner_id, ()),
+                closed_at,
+                counts_from=counts_from,
+                equivalences=eq.equivalences,
+                equivalence_changes=eq.changes,
             )
-            continue
-        learner_facts = facts.get(learner_id)
-        if learner_facts is None:
-            learner_facts = facts[learner_id] = rules.course_facts_from_rows(
-                events.get(learner_id, ())
-            )
-        yield rule.summarize(learner_facts, since)
+        else:
+            learner_facts = facts.get(learner_id)
+            if learner_facts is None:
+                learner_facts = facts[learner_id] = rules.course_facts_from_rows(
+                    events.get(learner_id, ()),
+                    equivalences=eq.equivalences,
+                    equivalence_changes=eq.changes,
+                )
+            course_facts = learner_facts
+        mine = lifecycle_facts.facts_of(lifecycle.facts, enrollment_id)
+        exempt = (
+            rules.exemptions_in_force(mine.exemptions, mine.revocations, closed_at, None)
+            if mine.exemptions
+            else {}
+        )
+        yield _cached(
+            rule.summarize(course_facts, since, exempt),
+            due_at=due_at,
+            extensions=mine.extensions,
+            certification=version_rules[version_id][1],
+            closed=closed_at is not None,
+            exempt=("package", 0) in exempt,
+        )
 
 
 def _refresh(
     enrollments: list[Enrollment], course_ids: Iterable[int] | None = None
 ) -> list[Enrollment]:
-    """Recompute enrollments' cached statuses in memory; return those that changed.
+    """Recompute enrollments' cached fields in memory; return those that changed.
 
     ``course_ids``, when the caller knows every course of the enrollments' versions,
-    limits the events read to those courses.
+    limits the events read to those courses (and the courses equivalent to them).
     """
+    lifecycle = _lifecycle(e.pk for e in enrollments)
+    if course_ids is not None:
+        course_ids = set(course_ids)
+        course_ids |= lifecycle.equivalences.sources_for(course_ids)
     events = selectors.event_rows_by_learner({e.learner_id for e in enrollments}, course_ids)
-    keys = [(e.pk, e.learner_id, e.version_id, e.withdrawn_at, e.enrolled_at) for e in enrollments]
-    summaries = list(_summaries(keys, events, {}))
+    keys = [_key(e) for e in enrollments]
+    summaries = list(_summaries(keys, events, {}, lifecycle))
     # A move matters only to a completion (completed_at is never before it): read the
     # moves of the completed enrollments alone, so a write that completes nothing
     # costs no extra query.
     completed = [
         key
         for key, summary in zip(keys, summaries, strict=True)
-        if summary.status == rules.EnrollmentStatus.COMPLETED
+        if summary[0] == rules.EnrollmentStatus.COMPLETED
     ]
     if completed:
         moved = selectors.latest_moves(key[0] for key in completed)
         if moved:
-            again = iter(_summaries([k for k in completed if k[0] in moved], events, moved))
+            again = iter(
+                _summaries([k for k in completed if k[0] in moved], events, moved, lifecycle)
+            )
             summaries = [
                 next(again) if key[0] in moved else summary
                 for key, summary in zip(keys, summaries, strict=True)
@@ -451,9 +646,13 @@ def _store(changed: list[Enrollment]) -> None:
 
 
 def _affected(learner_id: int, course_id: int) -> list[Enrollment]:
-    """Return the learner's enrollments whose pinned version contains the course."""
+    """Return the learner's enrollments whose pinned version contains the course, or a
+    course it is equivalent to."""
     candidates = list(Enrollment.objects.filter(learner_id=learner_id))
-    return [e for e in candidates if course_id in packaging.version_course_ids(e.version_id)]
+    courses = {course_id} | lifecycle_facts.equivalence_facts().targets_of(course_id)
+    return [
+        e for e in candidates if not courses.isdisjoint(packaging.version_course_ids(e.version_id))
+    ]
 
 
 def _update_statuses(
@@ -613,6 +812,173 @@ def record_completion(
     return RecordResult(event=event, created=True, enrollments_changed=len(changes))
 
 
+@dataclass(frozen=True)
+class ImportedCompletion:
+    """One completion recorded by another system, to import as an event."""
+
+    learner_id: int
+    course_id: int
+    kind: str
+    occurred_at: datetime
+    # The other system's key for the record: importing it again changes nothing.
+    external_id: str
+    evidence_note: str = ""
+
+
+@dataclass
+class ImportResult:
+    """What an import of completions did."""
+
+    created: int = 0
+    already_recorded: int = 0
+    enrollments_changed: int = 0
+
+
+def _check_imported(problems: Any, chunk: list[ImportedCompletion], now: datetime) -> None:
+    for c in chunk:
+        where = f"completion {c.external_id!r}"
+        if c.kind not in _RECORDABLE:
+            problems.add("kind", f"{where}: must be completed, passed or failed")
+        if not isinstance(c.external_id, str) or not c.external_id or len(c.external_id) > 255:
+            problems.add("external_id", f"{where}: must be 1 to 255 characters")
+        elif "\x00" in c.external_id or "\x00" in c.evidence_note:
+            problems.add("external_id", f"{where}: must not contain NUL characters")
+        if timezone.is_naive(c.occurred_at):
+            problems.add("occurred_at", f"{where}: must include a time zone")
+        elif c.occurred_at > now:
+            problems.add("occurred_at", f"{where}: cannot be in the future")
+
+
+def import_completions(
+    *,
+    actor: Actor,
+    completions: Iterable[ImportedCompletion],
+    source: str = EventSource.IMPORT,
+    notes: str = "",
+    progress: Callable[[int], None] | None = None,
+    chunk_size: int = _CHUNK,
+) -> ImportResult:
+    """Record many completions from another system in one transaction.
+
+    The bulk form of ``record_completion`` for migrations and file uploads:
+    completions are streamed in chunks, each checked before it is written. A
+    completion whose external id is already recorded with the same facts is
+    skipped (so a repeated import writes nothing); with other facts the whole
+    import is refused. The enrollments of the learners concerned are re-evaluated
+    at the end, and one audit record says what was imported.
+    """
+    with collecting("The completions cannot be imported.") as problems:
+        if source not in EventSource.values:
+            problems.add("source", f"must be one of {', '.join(EventSource.values)}")
+        notes = problems.text("notes", notes, max_length=20_000, required=False)
+    User = get_user_model()
+    result = ImportResult()
+    learners: set[int] = set()
+    last: CompletionEvent | None = None
+    with transaction.atomic():
+        chain = audit.lock_chain()
+        now = timezone.now()
+        recorded_by = getattr(_user(actor), "pk", None)
+        iterator = iter(completions)
+        while chunk := list(islice(iterator, chunk_size)):
+            with collecting("The completions cannot be imported.") as problems:
+                _check_imported(problems, chunk, now)
+            keys = [c.external_id for c in chunk]
+            existing = {
+                row[0]: row[1:]
+                for row in CompletionEvent.objects.filter(external_id__in=keys).values_list(
+                    "external_id", "learner_id", "course_id", "kind", "occurred_at"
+                )
+            }
+            wanted = sorted({c.learner_id for c in chunk})
+            known = set(
+                User.objects.select_for_update()
+                .filter(pk__in=wanted)
+                .order_by("pk")
+                .values_list("pk", flat=True)
+            )
+            courses = set(
+                Course.objects.filter(pk__in={c.course_id for c in chunk}).values_list(
+                    "pk", flat=True
+                )
+            )
+            rows = []
+            for c in chunk:
+                facts = (c.learner_id, c.course_id, c.kind, c.occurred_at)
+                if c.external_id in existing:
+                    if existing[c.external_id] != facts:
+                        raise IdempotencyConflict(
+                            f"External id {c.external_id!r} was already used for another event; "
+                            "use a new id for a new event."
+                        )
+                    result.already_recorded += 1
+                    continue
+                if c.learner_id not in known:
+                    raise LearnerNotFound(f"There is no learner with id {c.learner_id}.")
+                if c.course_id not in courses:
+                    raise CourseNotFound(f"There is no course with id {c.course_id}.")
+                existing[c.external_id] = facts
+                rows.append(
+                    CompletionEvent(
+                        learner_id=c.learner_id,
+                        course_id=c.course_id,
+                        kind=c.kind,
+                        occurred_at=c.occurred_at,
+                        recorded_at=now,
+                        recorded_by_id=recorded_by,
+                        source=source,
+                        external_id=c.external_id,
+                        evidence_note=c.evidence_note,
+                    )
+                )
+                learners.add(c.learner_id)
+            if rows:
+                CompletionEvent.objects.bulk_create(rows, batch_size=1000)
+                result.created += len(rows)
+                last = rows[-1]
+            if progress is not None:
+                progress(len(chunk))
+        if last is None:
+            return result
+        entries = [
+            audit.Entry(
+                actor=actor,
+                action="completion.imported",
+                target=last,
+                at=now,
+                after={
+                    "created": result.created,
+                    "already_recorded": result.already_recorded,
+                    "source": source,
+                },
+                notes=notes,
+            )
+        ]
+        for chunk_ids in _chunks(sorted(learners), _CHUNK):
+            affected = list(Enrollment.objects.filter(learner_id__in=chunk_ids).order_by("pk"))
+            if not affected:
+                continue
+            befores = {e.pk: _status_snapshot(e) for e in affected}
+            changed = _refresh(affected)
+            _store(changed)
+            entries.extend(
+                audit.Entry(
+                    actor=actor,
+                    action="enrollment.status_changed",
+                    target=e,
+                    at=now,
+                    before=befores[e.pk],
+                    after=_status_snapshot(e),
+                    notes="imported completions",
+                    package_id=e.package_id,
+                )
+                for e in changed
+            )
+            result.enrollments_changed += len(changed)
+        audit.record_all(entries, head=chain)
+    return result
+
+
 def void_event(*, actor: Actor, event_id: int, reason: str) -> RecordResult:
     """Void a completion event: a new event corrects the record.
 
@@ -703,7 +1069,9 @@ def preview_publish(*, version_id: int) -> ImpactPreview:
     current = packaging.active_version(draft.package_id, now)
     if current is None:
         return ImpactPreview(None, 0, {}, [PolicyImpact(p, 0, 0, 0, 0) for p in POLICY_MOVES])
-    open_enrollments = Enrollment.objects.filter(version=current, withdrawn_at__isnull=True)
+    open_enrollments = Enrollment.objects.filter(
+        version=current, withdrawn_at__isnull=True, superseded_at__isnull=True
+    )
     by_status: dict[str, int] = {
         row["status"]: row["n"]
         for row in open_enrollments.values("status").annotate(n=Count("id")).order_by()
@@ -771,7 +1139,10 @@ def move_inflight(
         return 0
     ids = list(
         Enrollment.objects.filter(
-            version=from_version, withdrawn_at__isnull=True, status__in=statuses
+            version=from_version,
+            withdrawn_at__isnull=True,
+            superseded_at__isnull=True,
+            status__in=statuses,
         ).values_list("pk", flat=True)
     )
     moved = 0
@@ -843,13 +1214,18 @@ def rebuild_statuses(
     the number of enrollments checked in each batch.
     """
     report = RebuildReport(fixed=fix)
+    equivalences = lifecycle_facts.equivalence_facts()
     for enrollments, events, moved in selectors.status_batches(learners_per_batch):
         checked_before = report.checked
-        keys = [row[:5] for row in enrollments]
+        split = selectors.CACHE_KEY_COLUMNS
+        keys = [row[:split] for row in enrollments]
+        lifecycle = _lifecycle((row[0] for row in enrollments), equivalences)
         drifted = [
             row[0]
-            for row, summary in zip(enrollments, _summaries(keys, events, moved), strict=True)
-            if row[5:] != _cached(summary)
+            for row, cached in zip(
+                enrollments, _summaries(keys, events, moved, lifecycle), strict=True
+            )
+            if tuple(row[split:]) != cached
         ]
         if drifted:
             with transaction.atomic():
@@ -882,3 +1258,31 @@ def rebuild_statuses(
         if progress is not None:
             progress(len(enrollments))
     return report
+
+
+# The lifecycle services build on the helpers above; they are part of this surface.
+from coursepack.learning.lifecycle_services import (  # noqa: E402
+    EquivalenceImpact,
+    apply_equivalence_retroactively,
+    create_equivalence,
+    end_equivalence,
+    exempt,
+    extend_due_date,
+    open_certification_periods,
+    open_next_period,
+    preview_equivalence,
+    revoke_exemption,
+)
+
+__all__ += [
+    "EquivalenceImpact",
+    "apply_equivalence_retroactively",
+    "create_equivalence",
+    "end_equivalence",
+    "exempt",
+    "extend_due_date",
+    "open_certification_periods",
+    "open_next_period",
+    "preview_equivalence",
+    "revoke_exemption",
+]

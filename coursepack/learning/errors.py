@@ -39,3 +39,34 @@ class IdempotencyConflict(DomainError):
 
 class CannotVoid(DomainError):
     code = "cannot_void"
+
+
+class NotAllowedToExempt(DomainError):
+    """The actor's role may not grant or revoke exemptions (COURSEPACK_EXEMPTING_ROLES)."""
+
+    code = "permission_denied"
+    http_status = 403
+
+
+class ItemNotInVersion(DomainError):
+    code = "item_not_in_version"
+
+
+class ExemptionNotFound(NotFound):
+    code = "exemption_not_found"
+
+
+class AlreadyRevoked(DomainError):
+    code = "already_revoked"
+
+
+class EquivalenceNotFound(NotFound):
+    code = "equivalence_not_found"
+
+
+class EquivalenceAlreadyChanged(DomainError):
+    code = "equivalence_already_changed"
+
+
+class NoPeriodToOpen(DomainError):
+    code = "no_period_to_open"

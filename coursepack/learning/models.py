@@ -50,14 +50,38 @@ class Enrollment(models.Model):
     progress_done = models.PositiveIntegerField(default=0)
     progress_needed = models.PositiveIntegerField(default=0)
     completed_at = models.DateTimeField(null=True, blank=True)
+    # Lifecycle facts, set once when the enrollment is created (never updated):
+    # the due date from the version's rule, the certification period it is (1, 2, ...),
+    # the period it follows, and when events start counting (the window's opening).
+    due_at = models.DateTimeField(null=True, blank=True)
+    # Database defaults too: raw bulk inserts (the benchmark generator) name no new columns.
+    period_number = models.PositiveIntegerField(default=1, db_default=1)
+    previous_period = models.OneToOneField(
+        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="next_period"
+    )
+    counts_from = models.DateTimeField(null=True, blank=True)
+    # When the next period opened: this period keeps what it had as of then.
+    superseded_at = models.DateTimeField(null=True, blank=True)
+    # Lifecycle cache, as of now as known now (rebuilt with the status): the due date
+    # in force, the moment it is overdue from while not complete, whether it was
+    # completed after its due date, and when the completion expires.
+    due_in_force = models.DateTimeField(null=True, blank=True)
+    overdue_since = models.DateTimeField(null=True, blank=True)
+    completed_late = models.BooleanField(default=False, db_default=False)
+    expires_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["id"]
         constraints = [
             models.UniqueConstraint(
                 fields=["learner", "package"],
-                condition=Q(withdrawn_at__isnull=True),
+                condition=Q(withdrawn_at__isnull=True, superseded_at__isnull=True),
                 name="enrollment_one_open_per_learner_package",
+            ),
+            models.CheckConstraint(
+                condition=(Q(period_number=1) & Q(previous_period__isnull=True))
+                | (Q(period_number__gt=1) & Q(previous_period__isnull=False)),
+                name="enrollment_period_links_previous",
             ),
             models.CheckConstraint(
                 condition=Q(status__in=EnrollmentStatus.values), name="enrollment_status_valid"
@@ -75,6 +99,7 @@ class Enrollment(models.Model):
                     "withdrawn_at",
                     "completed_at",
                     "enrolled_at",
+                    "superseded_at",
                 ],
                 name="enrollment_report_counts",
             ),
@@ -172,3 +197,31 @@ class CompletionEvent(models.Model):
     def describe_references(cls, rows: models.QuerySet[Any]) -> list[tuple[int, str]]:
         """Say what these events (all naming one course) are, for a course-in-use message."""
         return [(4, "learners' completion records")] if rows.exists() else []
+
+
+# The lifecycle facts live in their own module; Django finds models through this one.
+from coursepack.learning.lifecycle_models import (  # noqa: E402
+    DueExtension,
+    Equivalence,
+    EquivalenceChange,
+    EquivalenceChangeKind,
+    Exemption,
+    ExemptionRevocation,
+    WaiverReason,
+)
+
+__all__ = [
+    "CompletionEvent",
+    "DueExtension",
+    "Enrollment",
+    "EnrollmentMove",
+    "EnrollmentStatus",
+    "Equivalence",
+    "EquivalenceChange",
+    "EquivalenceChangeKind",
+    "EventKind",
+    "EventSource",
+    "Exemption",
+    "ExemptionRevocation",
+    "WaiverReason",
+]

@@ -10,6 +10,7 @@ from typing import Any
 from django.db.models import BigIntegerField, Count, ExpressionWrapper, F, Max, QuerySet
 
 from coursepack import rules
+from coursepack.learning import lifecycle_facts
 from coursepack.learning.errors import EnrollmentNotFound
 from coursepack.learning.models import CompletionEvent, Enrollment, EnrollmentMove
 from coursepack.packaging import selectors as packaging
@@ -18,6 +19,7 @@ from coursepack.packaging.selectors import PackageSummary, VersionSummary
 
 __all__ = [
     "CACHE_COLUMNS",
+    "CACHE_KEY_COLUMNS",
     "enrollment_counts",
     "enrollment_progress",
     "evaluate_enrollment",
@@ -26,10 +28,31 @@ __all__ = [
     "get_enrollment",
     "latest_moves",
     "on_version_since",
+    "open_enrollment_learner_ids",
     "package_summaries",
+    "recorded_external_ids",
     "status_batches",
     "to_rule_event",
 ]
+
+
+def open_enrollment_learner_ids(package_id: int) -> set[int]:
+    """Return the ids of the learners with an open (not withdrawn) enrollment in the package."""
+    return set(
+        Enrollment.objects.filter(package_id=package_id, withdrawn_at__isnull=True)
+        .order_by()
+        .values_list("learner_id", flat=True)
+    )
+
+
+def recorded_external_ids(external_ids: Iterable[str]) -> set[str]:
+    """Return those of these external ids that an event already carries."""
+    found = (
+        CompletionEvent.objects.filter(external_id__in=list(external_ids))
+        .order_by()
+        .values_list("external_id", flat=True)
+    )
+    return {key for key in found if key is not None}
 
 
 def get_enrollment(enrollment_id: int) -> Enrollment:
@@ -80,25 +103,34 @@ def _on_courses(
 
 
 def event_rows_by_learner(
-    learner_ids: Iterable[int], course_ids: Iterable[int] | None = None
+    learner_ids: Iterable[int],
+    course_ids: Iterable[int] | None = None,
+    *,
+    with_recorded_at: bool = False,
 ) -> dict[int, list[rules.EventRow]]:
     """Return the events of these learners as plain rows, grouped by learner.
 
     The status cache's view. Without ``course_ids`` every event of the learner is
     read, so one read serves all of the learner's enrollments whatever their
     versions (events on other courses change nothing); with them, only events on
-    those courses and the voids among them.
+    those courses and the voids among them. The cache is "as known now", which
+    needs no recording times: they are read (and parsed) only ``with_recorded_at``,
+    and are None otherwise.
     """
     grouped: dict[int, list[rules.EventRow]] = defaultdict(list)
     events = CompletionEvent.objects.filter(learner_id__in=list(learner_ids))
     if course_ids is not None:
         events = _on_courses(events, course_ids)
     # No ordering: the engine does not depend on it, and sorting a batch's events costs.
-    rows = events.order_by().values_list(
-        "learner_id", "id", "course_id", "kind", "occurred_at", "voids_id", "recorded_at"
-    )
-    for learner_id, *event in rows.iterator(chunk_size=5000):
-        grouped[learner_id].append(tuple(event))  # type: ignore[arg-type]
+    columns = ["learner_id", "id", "course_id", "kind", "occurred_at", "voids_id"]
+    if with_recorded_at:
+        rows = events.order_by().values_list(*columns, "recorded_at")
+        for learner_id, *event in rows.iterator(chunk_size=5000):
+            grouped[learner_id].append(tuple(event))
+    else:
+        rows = events.order_by().values_list(*columns)
+        for learner_id, *event in rows.iterator(chunk_size=5000):
+            grouped[learner_id].append((*event, None))
     return grouped
 
 
@@ -107,8 +139,10 @@ def events_by_learner(
 ) -> dict[int, list[rules.LearnerEvent]]:
     """Return the events of these learners on these courses as engine events, by learner."""
     return {
-        learner_id: [to_rule_event(*row) for row in rows]
-        for learner_id, rows in event_rows_by_learner(learner_ids, course_ids).items()
+        learner_id: [to_rule_event(*row) for row in rows]  # type: ignore[arg-type]
+        for learner_id, rows in event_rows_by_learner(
+            learner_ids, course_ids, with_recorded_at=True
+        ).items()
     }
 
 
@@ -142,11 +176,20 @@ CACHE_COLUMNS = (
     "version_id",
     "withdrawn_at",
     "enrolled_at",
+    "superseded_at",
+    "counts_from",
+    "due_at",
     "status",
     "progress_done",
     "progress_needed",
     "completed_at",
+    "due_in_force",
+    "overdue_since",
+    "completed_late",
+    "expires_at",
 )
+#: How many of ``CACHE_COLUMNS`` the cached values are computed from (the rest are them).
+CACHE_KEY_COLUMNS = 8
 
 
 def status_batches(
@@ -186,23 +229,46 @@ def evaluate_enrollment(
     known_at: datetime | None = None,
     tree: rules.RequirementTree | None = None,
     since: datetime | None = None,
+    facts: lifecycle_facts.EnrollmentFacts | None = None,
+    equivalences: lifecycle_facts.EquivalenceFacts | None = None,
 ) -> rules.Evaluation:
     """Evaluate an enrollment's pinned version over the learner's events, as of ``as_of``
     (default now) as known at ``known_at`` (default now).
 
     A withdrawn enrollment keeps what the learner had as of the withdrawal (or as of
     ``as_of``, if earlier), as known at ``known_at``: a completion dated before the
-    withdrawal but recorded after it counts as known now. ``tree``, when the caller
-    already has the version's tree, saves loading it again; ``since``, when the
-    caller knows when the enrollment got onto its version, saves looking it up.
+    withdrawal but recorded after it counts as known now; so does a certification
+    period superseded by the next one, and a period counts only events from its
+    window's opening. Its exemptions and the equivalences count as in the engine.
+    ``tree``, when the caller already has the version's tree, saves loading it
+    again; ``since``, when the caller knows when the enrollment got onto its
+    version, saves looking it up; ``facts`` and ``equivalences`` likewise.
     """
-    if enrollment.withdrawn_at is not None and (as_of is None or as_of > enrollment.withdrawn_at):
-        as_of = enrollment.withdrawn_at
+    for closed_at in (enrollment.withdrawn_at, enrollment.superseded_at):
+        if closed_at is not None and (as_of is None or as_of > closed_at):
+            as_of = closed_at
     if tree is None:
         tree = packaging.requirement_tree(enrollment.version_id)
     if since is None:
         since = on_version_since(enrollment)
-    return rules.evaluate(tree, events, as_of, known_at, on_version_since=since)
+    if facts is None:
+        facts = lifecycle_facts.facts_of(
+            lifecycle_facts.enrollment_facts([enrollment.pk], names=True), enrollment.pk
+        )
+    if equivalences is None:
+        equivalences = lifecycle_facts.equivalence_facts(labels=True)
+    return rules.evaluate(
+        tree,
+        events,
+        as_of,
+        known_at,
+        on_version_since=since,
+        exemptions=facts.exemptions,
+        revocations=facts.revocations,
+        equivalences=equivalences.equivalences,
+        equivalence_changes=equivalences.changes,
+        counts_from=enrollment.counts_from,
+    )
 
 
 def enrollment_progress(
@@ -219,9 +285,17 @@ def enrollment_progress(
     if not isinstance(enrollment, Enrollment):
         enrollment = get_enrollment(enrollment)
     tree = packaging.requirement_tree(enrollment.version_id)
-    events = events_by_learner([enrollment.learner_id], rules.course_ids(tree))
+    equivalences = lifecycle_facts.equivalence_facts(labels=True)
+    courses = set(rules.course_ids(tree))
+    courses |= equivalences.sources_for(courses)
+    events = events_by_learner([enrollment.learner_id], courses)
     return evaluate_enrollment(
-        enrollment, events.get(enrollment.learner_id, []), as_of=as_of, known_at=known_at, tree=tree
+        enrollment,
+        events.get(enrollment.learner_id, []),
+        as_of=as_of,
+        known_at=known_at,
+        tree=tree,
+        equivalences=equivalences,
     )
 
 
@@ -229,7 +303,9 @@ def enrollment_counts(versions: Iterable[PackageVersion | int]) -> dict[tuple[in
     """Return {(version id, status): open enrollments} for the versions given; one query."""
     counts: dict[tuple[int, str], int] = {}
     for row in (
-        Enrollment.objects.filter(version__in=list(versions), withdrawn_at__isnull=True)
+        Enrollment.objects.filter(
+            version__in=list(versions), withdrawn_at__isnull=True, superseded_at__isnull=True
+        )
         .values("version_id", "status")
         .annotate(n=Count("id"))
     ):

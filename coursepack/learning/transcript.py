@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any, NamedTuple
@@ -37,6 +37,7 @@ from django.utils import timezone
 from coursepack import rules
 from coursepack.audit.api import SYSTEM_ACTOR_LABEL
 from coursepack.errors import InvalidInput
+from coursepack.learning import lifecycle_facts
 from coursepack.learning.errors import LearnerNotFound
 from coursepack.learning.models import CompletionEvent, Enrollment, EnrollmentMove, EventKind
 from coursepack.learning.selectors import to_rule_event
@@ -95,6 +96,26 @@ class VersionMove:
 
 
 @dataclass(frozen=True)
+class TranscriptLifecycle:
+    """An enrollment's compliance dates as of the transcript's moment, as known at its
+    known_at (PRODUCT.md, "Compliance lifecycle")."""
+
+    # The certification period this enrollment is (1 for a first enrolment).
+    period: int
+    previous_period_id: int | None
+    due_at_enrolment: datetime | None
+    # The due date in force then, and the extensions on record by then (oldest first).
+    due_at: datetime | None
+    extensions: tuple[rules.Extension, ...]
+    overdue_since: datetime | None
+    completed_late: bool
+    expires_at: datetime | None
+    recertification_opens_at: datetime | None
+    exemptions_used: tuple[rules.Exemption, ...]
+    equivalences_used: tuple[rules.Equivalence, ...]
+
+
+@dataclass(frozen=True)
 class TranscriptEnrollment:
     """One enrollment as it stood at the transcript's moment, as known at its known_at.
 
@@ -131,6 +152,7 @@ class TranscriptEnrollment:
     on_version_since: datetime
     satisfied_at: datetime | None
     satisfied_by_earlier_training: bool
+    lifecycle: TranscriptLifecycle | None = None
 
     def answer(self) -> tuple[Any, ...]:
         """Return what an auditor reads off this row: compared across timelines."""
@@ -304,6 +326,10 @@ class _Loaded:
     moves_of: dict[int, list[EnrollmentMove]]
     rows: list[_EventRow]
     rule_events: list[rules.LearnerEvent]
+    facts: dict[int, lifecycle_facts.EnrollmentFacts] = field(default_factory=dict)
+    equivalences: lifecycle_facts.EquivalenceFacts = field(
+        default_factory=lifecycle_facts.EquivalenceFacts
+    )
 
 
 def _entries(data: _Loaded, as_of: datetime, known_at: datetime) -> list[TranscriptEnrollment]:
@@ -319,12 +345,27 @@ def _entries(data: _Loaded, as_of: datetime, known_at: datetime) -> list[Transcr
         withdrawn_at = enrollment.withdrawn_at
         if withdrawn_at is not None and withdrawn_at > cutoff:
             withdrawn_at = None
-        # A withdrawn enrollment keeps what the learner had as of the withdrawal.
+        # A withdrawn enrollment keeps what the learner had as of the withdrawal; so
+        # does a certification period once the next one opened.
         evaluated_at = withdrawn_at or as_of
+        superseded_at = enrollment.superseded_at
+        if superseded_at is not None and superseded_at < evaluated_at:
+            evaluated_at = superseded_at
         tree = packaging.requirement_tree(version.pk)
+        mine = lifecycle_facts.facts_of(data.facts, enrollment.pk)
         evaluation = rules.evaluate(
-            tree, data.rule_events, evaluated_at, known_at, on_version_since=since
+            tree,
+            data.rule_events,
+            evaluated_at,
+            known_at,
+            on_version_since=since,
+            exemptions=mine.exemptions,
+            revocations=mine.revocations,
+            equivalences=data.equivalences.equivalences,
+            equivalence_changes=data.equivalences.changes,
+            counts_from=enrollment.counts_from,
         )
+        lifecycle = _lifecycle(enrollment, version.pk, evaluation, mine, as_of, known_at)
         entries.append(
             TranscriptEnrollment(
                 enrollment_id=enrollment.pk,
@@ -362,9 +403,53 @@ def _entries(data: _Loaded, as_of: datetime, known_at: datetime) -> list[Transcr
                 on_version_since=since,
                 satisfied_at=evaluation.root.satisfied_at,
                 satisfied_by_earlier_training=evaluation.satisfied_by_earlier_training,
+                lifecycle=lifecycle,
             )
         )
     return entries
+
+
+def _lifecycle(
+    enrollment: Enrollment,
+    version_id: int,
+    evaluation: rules.Evaluation,
+    facts: lifecycle_facts.EnrollmentFacts,
+    as_of: datetime,
+    known_at: datetime,
+) -> TranscriptLifecycle:
+    """Return an enrollment's compliance dates as of ``as_of``, as known at ``known_at``."""
+    _, certification = packaging.lifecycle_rules([version_id])[version_id]
+    state = rules.period_state(
+        evaluation,
+        initial_due=enrollment.due_at,
+        extensions=facts.extensions,
+        certification=certification,
+        as_of=as_of,
+        known_at=known_at,
+    )
+    closed = enrollment.withdrawn_at or enrollment.superseded_at
+    overdue_since = state.overdue_since
+    if closed is not None and closed <= as_of:
+        overdue_since = None  # no longer required once closed
+    extensions = tuple(
+        sorted(
+            (x for x in facts.extensions if x.effective_at <= as_of and x.known_from <= known_at),
+            key=lambda x: (x.effective_at, x.extension_id),
+        )
+    )
+    return TranscriptLifecycle(
+        period=enrollment.period_number,
+        previous_period_id=enrollment.previous_period_id,
+        due_at_enrolment=enrollment.due_at,
+        due_at=state.due_at,
+        extensions=extensions,
+        overdue_since=overdue_since,
+        completed_late=state.completed_late,
+        expires_at=state.expires_at,
+        recertification_opens_at=state.window_opens_at,
+        exemptions_used=evaluation.exemptions_used,
+        equivalences_used=evaluation.equivalences_used,
+    )
 
 
 def _voids(rows: Sequence[_EventRow]) -> dict[int, tuple[VoidRecord, datetime]]:
@@ -521,7 +606,14 @@ def transcript(learner_id: int, as_of: datetime, known_at: datetime | None = Non
         to_rule_event(e.id, e.course_id, e.kind, e.occurred_at, e.voids_id, e.recorded_at)
         for e in rows
     ]
-    data = _Loaded(enrollments, moves_of, rows, rule_events)
+    data = _Loaded(
+        enrollments,
+        moves_of,
+        rows,
+        rule_events,
+        lifecycle_facts.enrollment_facts((e.pk for e in enrollments), names=True),
+        lifecycle_facts.equivalence_facts(labels=True),
+    )
     late_after = late_entry_interval()
 
     entries = _entries(data, as_of, known)
@@ -570,6 +662,7 @@ def timeline_answers(
     """
     cutoff = min(as_of, known_at)
     scope = Enrollment.objects.filter(enrolled_at__lte=cutoff)
+    equivalences = lifecycle_facts.equivalence_facts()
     if package_id is not None:
         scope = scope.filter(package_id=package_id)
     last = 0
@@ -609,8 +702,13 @@ def timeline_answers(
             events[learner_id].append(
                 to_rule_event(event_id, course_id, kind, occurred_at, voids_id, recorded_at)
             )
+        facts = lifecycle_facts.enrollment_facts(
+            e.pk for mine in enrollments.values() for e in mine
+        )
         for learner_id in batch:
-            data = _Loaded(enrollments[learner_id], moves_of, [], events[learner_id])
+            data = _Loaded(
+                enrollments[learner_id], moves_of, [], events[learner_id], facts, equivalences
+            )
             for entry in _entries(data, as_of, known_at):
                 yield learner_id, entry
 

@@ -21,6 +21,7 @@ from coursepack.packaging.services.groups import (
     set_group_item_required,
     update_group_draft,
 )
+from coursepack.packaging.services.lifecycle import set_version_lifecycle
 from coursepack.packaging.services.packages import (
     create_package,
     delete_package,
@@ -77,6 +78,7 @@ __all__ = [
     "retire_package",
     "set_group_item_required",
     "set_item_required",
+    "set_version_lifecycle",
     "settle_package",
     "update_draft",
     "update_group_draft",

@@ -10,7 +10,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
 
 
 class GroupKind(models.TextChoices):
@@ -345,3 +345,62 @@ class PublishRecord(models.Model):
 
     def __str__(self) -> str:
         return f"{self.action} v{self.version_id} at {self.occurred_at:%Y-%m-%d %H:%M}"
+
+
+class DueKind(models.TextChoices):
+    # N days after the enrolment moment.
+    AFTER_ENROLMENT = "after_enrolment", "Days after enrolment"
+    # N days after the learner's hire date (after enrolment when it is unknown).
+    AFTER_HIRE = "after_hire", "Days after hire date"
+    # One fixed moment for everyone.
+    FIXED = "fixed", "Fixed date"
+    # No due date.
+    NEVER = "never", "Never"
+
+
+class VersionLifecycle(models.Model):
+    """When a package version's training is due and how long its completion is valid.
+
+    Part of the version's content: set while it is a draft, copied into the next
+    draft, and refused by the database once the version is released (same guard
+    as the version's items).
+    """
+
+    version = models.OneToOneField(
+        PackageVersion, on_delete=models.CASCADE, primary_key=True, related_name="lifecycle"
+    )
+    due_kind = models.CharField(max_length=16, choices=DueKind.choices, default=DueKind.NEVER)
+    due_days = models.PositiveIntegerField(null=True, blank=True)
+    due_fixed_at = models.DateTimeField(null=True, blank=True)
+    # Validity of a completion in days; NULL: it never expires (no recertification).
+    valid_days = models.PositiveIntegerField(null=True, blank=True)
+    # The recertification window opens this many days before expiry.
+    window_days = models.PositiveIntegerField(default=0)
+    # Overdue, not yet expired, for this many days after expiry.
+    grace_days = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(due_kind__in=DueKind.values), name="lifecycle_due_kind_valid"
+            ),
+            models.CheckConstraint(
+                condition=(
+                    Q(due_kind__in=["after_enrolment", "after_hire"], due_days__isnull=False)
+                    | Q(due_kind="fixed", due_fixed_at__isnull=False)
+                    | Q(due_kind="never")
+                ),
+                name="lifecycle_due_rule_complete",
+            ),
+            models.CheckConstraint(
+                condition=Q(valid_days__isnull=True) | Q(valid_days__gt=0),
+                name="lifecycle_valid_days_positive",
+            ),
+            models.CheckConstraint(
+                condition=Q(valid_days__isnull=True) | Q(window_days__lte=F("valid_days")),
+                name="lifecycle_window_within_validity",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"lifecycle of version {self.version_id}"

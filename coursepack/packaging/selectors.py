@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Max, Q
 
 from coursepack import rules
 from coursepack.packaging.errors import GroupNotFound, PackageNotFound, VersionNotFound
@@ -22,6 +22,7 @@ from coursepack.packaging.models import (
     PackageVersion,
     PackageVersionItem,
     PublishRecord,
+    VersionLifecycle,
     VersionStatus,
 )
 
@@ -36,13 +37,16 @@ __all__ = [
     "get_version",
     "group_tree",
     "latest_group_version",
+    "lifecycle_rules",
     "package_names",
     "publish_log",
     "requirement_tree",
     "status_rule",
     "version_course_ids",
     "version_state",
+    "versions_of_package",
     "warm_caches",
+    "widest_window_days",
 ]
 
 RELEASED = (VersionStatus.SCHEDULED, VersionStatus.PUBLISHED, VersionStatus.ARCHIVED)
@@ -282,6 +286,7 @@ def clear_caches() -> None:
     with _cache_lock:
         _tree_cache.clear()
         _rule_cache.clear()
+        _lifecycle_cache.clear()
 
 
 def version_course_ids(version_id: int) -> frozenset[int]:
@@ -352,3 +357,54 @@ def publish_log(package_id: int) -> list[PublishRecord]:
         .select_related("version", "previous_version", "actor")
         .order_by("-occurred_at", "-id")
     )
+
+
+_lifecycle_cache: dict[int, tuple[rules.DueRule, rules.CertificationRule | None]] = {}
+
+
+def lifecycle_rules(
+    version_ids: Iterable[int],
+) -> dict[int, tuple[rules.DueRule, rules.CertificationRule | None]]:
+    """Return each version's due-date rule and validity as engine values (versions
+    without lifecycle rules: no due date, never expire). Cached for released versions,
+    whose rules never change; at most one query for the others."""
+    ids = set(version_ids)
+    found = {i: _lifecycle_cache[i] for i in ids if i in _lifecycle_cache}
+    missing = ids - found.keys()
+    if not missing:
+        return found
+    loaded: dict[int, tuple[rules.DueRule, rules.CertificationRule | None]] = dict.fromkeys(
+        missing, (rules.DueRule(), None)
+    )
+    for row in VersionLifecycle.objects.filter(version_id__in=missing):
+        due = rules.DueRule(
+            kind=rules.DueKind(row.due_kind), days=row.due_days, fixed_at=row.due_fixed_at
+        )
+        certification = (
+            None
+            if row.valid_days is None
+            else rules.CertificationRule(row.valid_days, row.window_days, row.grace_days)
+        )
+        loaded[row.version_id] = (due, certification)
+    with _cache_lock:
+        for version_id, value in loaded.items():
+            if version_id in _tree_cache:  # released (see status_rule)
+                _lifecycle_cache[version_id] = value
+    return {**found, **loaded}
+
+
+def versions_of_package(package_id: int) -> list[int]:
+    """Return the ids of a package's released versions (those enrollments can be on)."""
+    return list(
+        PackageVersion.objects.filter(package_id=package_id)
+        .exclude(status=VersionStatus.DRAFT)
+        .values_list("pk", flat=True)
+    )
+
+
+def widest_window_days() -> int:
+    """Return the widest recertification window of any version, in days (0 if none)."""
+    found = VersionLifecycle.objects.filter(valid_days__isnull=False).aggregate(
+        widest=Max("window_days")
+    )["widest"]
+    return int(found or 0)

@@ -178,7 +178,8 @@ def _enrollments(filters: ReportFilters) -> QuerySet[Enrollment]:
     return enrollments
 
 
-_OPEN = Q(withdrawn_at__isnull=True)
+# Open: not withdrawn, and not a certification period superseded by the next one.
+_OPEN = Q(withdrawn_at__isnull=True, superseded_at__isnull=True)
 # What the enrollment counts count: a column of the covering index
 # enrollment_report_counts (never null), not the id, which is not in it, so that
 # PostgreSQL answers them from the index alone. (Django refuses COUNT(*) FILTER.)
@@ -483,7 +484,9 @@ def course_report(filters: ReportFilters) -> list[CourseRow]:
         voided = Q(known_void=True)
         cutoff = min(as_of, known_at)
         scope = _enrollments(replace(filters, version_id=None)).filter(
-            Q(withdrawn_at__isnull=True) | Q(withdrawn_at__gt=cutoff), enrolled_at__lte=cutoff
+            Q(withdrawn_at__isnull=True) | Q(withdrawn_at__gt=cutoff),
+            Q(superseded_at__isnull=True) | Q(superseded_at__gt=cutoff),
+            enrolled_at__lte=cutoff,
         )
     courses = Course.objects.order_by("code")
     if course_ids is not None:

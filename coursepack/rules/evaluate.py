@@ -12,11 +12,19 @@ from __future__ import annotations
 import heapq
 import itertools
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
 from typing import Literal
 
+from coursepack.rules.facts import (
+    Equivalence,
+    EquivalenceChange,
+    Exemption,
+    ExemptionKey,
+    ExemptionRevocation,
+    exemptions_in_force,
+)
 from coursepack.rules.tree import (
     CourseRef,
     EventKind,
@@ -88,6 +96,10 @@ class NodeResult:
     children: tuple[NodeResult, ...]
     course_id: int | None
     group_id: int | None
+    # The exemption that satisfied the node (earlier than any real completion).
+    exemption: Exemption | None = None
+    # The equivalence through which a course was satisfied (a completion of another course).
+    equivalence: Equivalence | None = None
 
     @property
     def satisfied(self) -> bool:
@@ -113,6 +125,34 @@ class Evaluation:
     # When the enrollment got onto the evaluated version (enrolment or move); None
     # when the evaluation is of the tree alone.
     on_version_since: datetime | None = None
+    # The whole-enrollment exemption in force, if any.
+    exemption: Exemption | None = None
+    # Only events that occurred at or after this moment counted (a certification period).
+    counts_from: datetime | None = None
+
+    @property
+    def exemptions_used(self) -> tuple[Exemption, ...]:
+        """Return every exemption that satisfied a node, the whole-enrollment one first."""
+        found = [self.exemption] if self.exemption is not None else []
+        stack = [self.root]
+        while stack:
+            node = stack.pop()
+            if node.exemption is not None and node.exemption not in found:
+                found.append(node.exemption)
+            stack.extend(reversed(node.children))
+        return tuple(found)
+
+    @property
+    def equivalences_used(self) -> tuple[Equivalence, ...]:
+        """Return every equivalence through which a course of the tree was satisfied."""
+        found: list[Equivalence] = []
+        stack = [self.root]
+        while stack:
+            node = stack.pop()
+            if node.equivalence is not None and node.equivalence not in found:
+                found.append(node.equivalence)
+            stack.extend(reversed(node.children))
+        return tuple(found)
 
     @property
     def satisfied_by_earlier_training(self) -> bool:
@@ -169,6 +209,11 @@ def evaluate(
     known_at: datetime | None = None,
     *,
     on_version_since: datetime | None = None,
+    exemptions: Iterable[Exemption] = (),
+    revocations: Iterable[ExemptionRevocation] = (),
+    equivalences: Iterable[Equivalence] = (),
+    equivalence_changes: Iterable[EquivalenceChange] = (),
+    counts_from: datetime | None = None,
 ) -> Evaluation:
     """Return the evaluation of ``tree`` against ``events`` as of ``as_of``, as known at
     ``known_at``.
@@ -176,13 +221,59 @@ def evaluate(
     Known events are those recorded at or before ``known_at`` (all of them when it
     is None: as known now). A known VOID removes the event it names at every
     moment. Effective events are the known, unvoided events that occurred at or
-    before ``as_of`` (all of them when it is None). Events on courses outside the
-    tree are ignored. Every ``satisfied_at`` is the moment the node first became
-    satisfied given the effective events; ``completed_at`` is the later of the
-    root's and ``on_version_since`` (when the enrollment got onto this version).
+    before ``as_of`` (all of them when it is None) and, with ``counts_from`` (a
+    certification period), not before it. Events on courses outside the tree are
+    ignored, except a completion that counts for a course of the tree through a
+    known equivalence. An exemption in force (see ``exemptions_in_force``)
+    satisfies its node from its effective moment, or the whole package. Every
+    ``satisfied_at`` is the moment the node first became satisfied given the
+    effective facts; ``completed_at`` is the later of the root's and
+    ``on_version_since`` (when the enrollment got onto this version).
     """
-    done_at, touched = _course_facts(course_ids(tree), events, as_of, known_at)
-    return _Evaluator(done_at, touched).package(tree, on_version_since)
+    courses = course_ids(tree)
+    active = _equivalences_in_force(courses, equivalences, equivalence_changes, known_at)
+    done_at, touched, via = _course_facts(
+        courses, events, as_of, known_at, counts_from=counts_from, equivalences=active
+    )
+    exempt = exemptions_in_force(exemptions, revocations, as_of, known_at)
+    evaluation = _Evaluator(done_at, touched, exempt, via).package(tree, on_version_since)
+    if counts_from is not None:
+        evaluation = replace(evaluation, counts_from=counts_from)
+    return evaluation
+
+
+#: An equivalence as it counts: (equivalence, counts completions from, until).
+_ActiveEquivalence = tuple[Equivalence, datetime | None, datetime | None]
+
+
+def _equivalences_in_force(
+    tree_courses: frozenset[int],
+    equivalences: Iterable[Equivalence],
+    changes: Iterable[EquivalenceChange],
+    known_at: datetime | None,
+) -> list[_ActiveEquivalence]:
+    """Return the known equivalences into the tree, each with the window of completion
+    moments that count through it (None: unbounded)."""
+    ends: dict[int, datetime] = {}
+    retroactive: set[int] = set()
+    for change in changes:
+        if known_at is not None and change.known_from > known_at:
+            continue
+        if change.kind == "retroactive":
+            retroactive.add(change.equivalence_id)
+        else:
+            previous = ends.get(change.equivalence_id)
+            if previous is None or change.occurred_at < previous:
+                ends[change.equivalence_id] = change.occurred_at
+    found: list[_ActiveEquivalence] = []
+    for eq in equivalences:
+        if eq.target_course_id not in tree_courses:
+            continue
+        if known_at is not None and eq.known_from > known_at:
+            continue
+        retro = eq.retroactive or eq.equivalence_id in retroactive
+        found.append((eq, None if retro else eq.starts_at, ends.get(eq.equivalence_id)))
+    return found
 
 
 def _course_facts(
@@ -190,8 +281,13 @@ def _course_facts(
     events: Iterable[LearnerEvent],
     as_of: datetime | None,
     known_at: datetime | None,
-) -> tuple[dict[int, datetime], frozenset[int]]:
-    """Return when each course was first done and which courses have any effective event."""
+    *,
+    counts_from: datetime | None = None,
+    equivalences: Sequence[_ActiveEquivalence] = (),
+) -> tuple[dict[int, datetime], frozenset[int], dict[int, Equivalence]]:
+    """Return when each course was first done, which courses have any effective event,
+    and the courses first done through an equivalence."""
+    wanted = tree_courses | {eq.source_course_id for eq, _, _ in equivalences}
     voided: set[int] = set()
     candidates: list[LearnerEvent] = []
     for event in events:
@@ -204,29 +300,68 @@ def _course_facts(
             # voiding a void changes nothing.
             if event.voids is not None:
                 voided.add(event.voids)
-        elif event.course_id in tree_courses and (as_of is None or event.occurred_at <= as_of):
+        elif (
+            event.course_id in wanted
+            and (as_of is None or event.occurred_at <= as_of)
+            and (counts_from is None or event.occurred_at >= counts_from)
+        ):
             candidates.append(event)
-    done_at: dict[int, datetime] = {}
+    own_done: dict[int, datetime] = {}
     touched: set[int] = set()
     for event in candidates:
         if event.event_id in voided:
             continue
         touched.add(event.course_id)
         if event.kind in _COUNTING_KINDS:
-            previous = done_at.get(event.course_id)
+            previous = own_done.get(event.course_id)
             if previous is None or event.occurred_at < previous:
-                done_at[event.course_id] = event.occurred_at
-    return done_at, frozenset(touched)
+                own_done[event.course_id] = event.occurred_at
+    done_at = {c: t for c, t in own_done.items() if c in tree_courses}
+    via: dict[int, Equivalence] = {}
+    if equivalences:
+        # First counting moment of each source course inside each equivalence's window:
+        # recomputed per equivalence, since windows differ.
+        for eq, start, end in sorted(equivalences, key=lambda a: a[0].equivalence_id):
+            first: datetime | None = None
+            for event in candidates:
+                if (
+                    event.course_id != eq.source_course_id
+                    or event.event_id in voided
+                    or event.kind not in _COUNTING_KINDS
+                    or (start is not None and event.occurred_at < start)
+                    or (end is not None and event.occurred_at >= end)
+                ):
+                    continue
+                if first is None or event.occurred_at < first:
+                    first = event.occurred_at
+            if first is None:
+                continue
+            target = eq.target_course_id
+            touched.add(target)
+            previous = done_at.get(target)
+            if previous is None or first < previous:
+                done_at[target] = first
+                via[target] = eq
+    touched &= tree_courses
+    return done_at, frozenset(touched), via
 
 
 class _Evaluator:
     """One evaluation pass over a tree, given the per-course facts."""
 
-    __slots__ = ("_done_at", "_touched")
+    __slots__ = ("_done_at", "_exempt", "_touched", "_via")
 
-    def __init__(self, done_at: dict[int, datetime], touched: frozenset[int]) -> None:
+    def __init__(
+        self,
+        done_at: dict[int, datetime],
+        touched: frozenset[int],
+        exempt: dict[ExemptionKey, Exemption] | None = None,
+        via: dict[int, Equivalence] | None = None,
+    ) -> None:
         self._done_at = done_at
         self._touched = touched
+        self._exempt = exempt or {}
+        self._via = via or {}
 
     def package(self, tree: RequirementTree, on_version_since: datetime | None) -> Evaluation:
         children: list[NodeResult] = []
@@ -250,6 +385,11 @@ class _Evaluator:
             for c in _merge(o.next_courses for o in optional if not o.satisfied)
             if c.course_id not in in_next
         )
+        whole = self._exempt.get(("package", 0))
+        exempted = False
+        if whole is not None and (satisfied_at is None or whole.effective_at < satisfied_at):
+            satisfied_at = whole.effective_at
+            exempted = True
         completed_at = satisfied_at
         if satisfied_at is not None:
             explanation = _completed_on(satisfied_at)
@@ -260,6 +400,8 @@ class _Evaluator:
                     f"version: satisfied by earlier training (done by "
                     f"{satisfied_at.date().isoformat()})."
                 )
+            if exempted and whole is not None:
+                explanation = f"{whole.describe()} {explanation}"
             state = NodeState.COMPLETED
             status = EnrollmentStatus.COMPLETED
         else:
@@ -280,6 +422,7 @@ class _Evaluator:
             children=tuple(children),
             course_id=None,
             group_id=None,
+            exemption=whole if exempted else None,
         )
         return Evaluation(
             root=root,
@@ -289,6 +432,7 @@ class _Evaluator:
             optional_total=len(optional),
             optional_next=optional_next,
             on_version_since=on_version_since,
+            exemption=whole,
         )
 
     def _node(
@@ -315,7 +459,23 @@ class _Evaluator:
     ) -> tuple[NodeResult, bool]:
         satisfied_at = self._done_at.get(course.course_id)
         touched = course.course_id in self._touched
-        if satisfied_at is not None:
+        equivalence = self._via.get(course.course_id)
+        exemption = self._exempt.get(("course", course.course_id))
+        if exemption is not None and (
+            satisfied_at is None or exemption.effective_at < satisfied_at
+        ):
+            satisfied_at = exemption.effective_at
+            equivalence = None
+        else:
+            exemption = None
+        if exemption is not None:
+            explanation = exemption.describe()
+        elif satisfied_at is not None and equivalence is not None:
+            source = equivalence.source_label or f"course {equivalence.source_course_id}"
+            explanation = (
+                f"Completed on {satisfied_at.date().isoformat()} through {source} (equivalence)."
+            )
+        elif satisfied_at is not None:
             explanation = _completed_on(satisfied_at)
         elif locked_by is not None:
             explanation = _unlocks_after(course.name, locked_by)
@@ -335,6 +495,8 @@ class _Evaluator:
             children=(),
             course_id=course.course_id,
             group_id=None,
+            exemption=exemption,
+            equivalence=equivalence,
         )
         return result, touched
 
@@ -364,7 +526,16 @@ class _Evaluator:
             rule = _series(group, children)
         else:
             rule = _choice(group, children)
-        if rule.satisfied_at is not None:
+        exemption = self._exempt.get(("group", group.group_id))
+        if exemption is not None and (
+            rule.satisfied_at is None or exemption.effective_at < rule.satisfied_at
+        ):
+            rule = _Rule(exemption.effective_at, rule.needed, rule.needed, (), "")
+        else:
+            exemption = None
+        if exemption is not None:
+            explanation = exemption.describe()
+        elif rule.satisfied_at is not None:
             explanation = _completed_on(rule.satisfied_at)
         elif locked_by is not None:
             explanation = f"{_unlocks_after(group.name, locked_by)} {rule.text}"
@@ -384,6 +555,7 @@ class _Evaluator:
             children=tuple(children),
             course_id=None,
             group_id=group.group_id,
+            exemption=exemption,
         )
         return result, touched
 

@@ -12,11 +12,17 @@ test holds it to that.
 from __future__ import annotations
 
 import heapq
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from coursepack.rules.evaluate import EnrollmentStatus, course_ids
+from coursepack.rules.evaluate import (
+    EnrollmentStatus,
+    _course_facts,
+    _equivalences_in_force,
+    course_ids,
+)
+from coursepack.rules.facts import Equivalence, EquivalenceChange, Exemption, ExemptionKey
 from coursepack.rules.tree import (
     CourseRef,
     EventKind,
@@ -36,8 +42,9 @@ __all__ = [
 ]
 
 #: One stored event as plain values:
-#: (event id, course id, kind, occurred at, voided event id, recorded at).
-EventRow = tuple[int, int, str, datetime, int | None, datetime]
+#: (event id, course id, kind, occurred at, voided event id, recorded at). The
+#: recording time may be None where only answers as known now are asked for.
+EventRow = tuple[int, int, str, datetime, int | None, datetime | None]
 
 _COUNTING = frozenset({EventKind.COMPLETED.value, EventKind.PASSED.value})
 _VOID = EventKind.VOID.value
@@ -68,20 +75,36 @@ class StatusSummary:
 
 
 def course_facts_from_rows(
-    rows: Iterable[EventRow], as_of: datetime | None = None, known_at: datetime | None = None
+    rows: Iterable[EventRow],
+    as_of: datetime | None = None,
+    known_at: datetime | None = None,
+    *,
+    counts_from: datetime | None = None,
+    equivalences: Sequence[Equivalence] = (),
+    equivalence_changes: Sequence[EquivalenceChange] = (),
 ) -> CourseFacts:
     """Return the course facts of one learner's events given as plain rows.
 
     Only rows recorded at or before ``known_at`` are known (all when None); a known
     void removes its target at every moment. Effective events are the known,
-    unvoided ones that occurred at or before ``as_of`` (all when None), exactly as
-    in ``evaluate``.
+    unvoided ones that occurred at or before ``as_of`` (all when None) and not
+    before ``counts_from``, exactly as in ``evaluate``. Rows without a recording time
+    answer only as known now. A completion counts for the target of a known
+    equivalence inside its window, as in ``evaluate``.
     """
+    if counts_from is not None or equivalences:
+        return _facts_via_engine(
+            rows, as_of, known_at, counts_from, equivalences, equivalence_changes
+        )
     voided: set[int] = set()
     kept: list[EventRow] = []
     for row in rows:
-        if known_at is not None and row[5] > known_at:
-            continue
+        if known_at is not None:
+            recorded = row[5]
+            if recorded is None:
+                raise ValueError("an event row without recorded_at cannot answer as known at")
+            if recorded > known_at:
+                continue
         if row[2] == _VOID:
             if row[4] is not None:
                 voided.add(row[4])
@@ -100,8 +123,33 @@ def course_facts_from_rows(
     return CourseFacts(done_at, frozenset(touched))
 
 
+def _facts_via_engine(
+    rows: Iterable[EventRow],
+    as_of: datetime | None,
+    known_at: datetime | None,
+    counts_from: datetime | None,
+    equivalences: Sequence[Equivalence],
+    changes: Sequence[EquivalenceChange],
+) -> CourseFacts:
+    """Return the course facts with a counting window or equivalences: the engine's own
+    per-course pass, over every course the rows name (rare, so not specialised)."""
+    events = [LearnerEvent(r[0], r[1], EventKind(r[2]), r[3], r[4], r[5]) for r in rows]
+    courses = frozenset(e.course_id for e in events) | {eq.target_course_id for eq in equivalences}
+    active = _equivalences_in_force(courses, equivalences, changes, known_at)
+    done_at, touched, _ = _course_facts(
+        courses, events, as_of, known_at, counts_from=counts_from, equivalences=active
+    )
+    return CourseFacts(done_at, touched)
+
+
 def course_facts(
-    events: Iterable[LearnerEvent], as_of: datetime | None = None, known_at: datetime | None = None
+    events: Iterable[LearnerEvent],
+    as_of: datetime | None = None,
+    known_at: datetime | None = None,
+    *,
+    counts_from: datetime | None = None,
+    equivalences: Sequence[Equivalence] = (),
+    equivalence_changes: Sequence[EquivalenceChange] = (),
 ) -> CourseFacts:
     """Return the course facts of one learner's events."""
     return course_facts_from_rows(
@@ -111,11 +159,14 @@ def course_facts(
         ),
         as_of,
         known_at,
+        counts_from=counts_from,
+        equivalences=equivalences,
+        equivalence_changes=equivalence_changes,
     )
 
 
-# A compiled node: a course id, or (kind, min_count, children, required flags).
-_Node = int | tuple[GroupKind, int | None, tuple["_Node", ...], tuple[bool, ...]]
+# A compiled node: a course id, or (kind, min_count, children, required flags, group id).
+_Node = int | tuple[GroupKind, int | None, tuple["_Node", ...], tuple[bool, ...], int]
 
 
 def _compile(node: CourseRef | Group) -> _Node:
@@ -126,14 +177,41 @@ def _compile(node: CourseRef | Group) -> _Node:
         node.min_count,
         tuple(_compile(i.node) for i in node.items),
         tuple(i.required for i in node.items),
+        node.group_id,
     )
 
 
-def _satisfied_at(node: _Node, done_at: Mapping[int, datetime]) -> datetime | None:
+def _earlier(a: datetime | None, b: datetime | None) -> datetime | None:
+    if a is None:
+        return b
+    if b is None:
+        return a
+    return min(a, b)
+
+
+def _satisfied_at(
+    node: _Node, done_at: Mapping[int, datetime], exempt: Mapping[ExemptionKey, Exemption]
+) -> datetime | None:
     if isinstance(node, int):
-        return done_at.get(node)
-    kind, min_count, children, flags = node
-    times = [_satisfied_at(child, done_at) for child in children]
+        moment = done_at.get(node)
+        if exempt:
+            exemption = exempt.get(("course", node))
+            if exemption is not None:
+                return _earlier(moment, exemption.effective_at)
+        return moment
+    if exempt:
+        exemption = exempt.get(("group", node[4]))
+        if exemption is not None:
+            return _earlier(_group_satisfied_at(node, done_at, exempt), exemption.effective_at)
+    return _group_satisfied_at(node, done_at, exempt)
+
+
+def _group_satisfied_at(
+    node: _Node, done_at: Mapping[int, datetime], exempt: Mapping[ExemptionKey, Exemption]
+) -> datetime | None:
+    assert not isinstance(node, int)
+    kind, min_count, children, flags, _ = node
+    times = [_satisfied_at(child, done_at, exempt) for child in children]
     if kind is GroupKind.FAMILY:
         return min((t for t in times if t is not None), default=None)
     if kind is GroupKind.SERIES:
@@ -169,25 +247,38 @@ class StatusRule:
         return self._courses
 
     def summarize(
-        self, facts: CourseFacts, on_version_since: datetime | None = None
+        self,
+        facts: CourseFacts,
+        on_version_since: datetime | None = None,
+        exempt: Mapping[ExemptionKey, Exemption] | None = None,
     ) -> StatusSummary:
         """Return the status, required done/needed and completion moment under ``facts``.
 
         ``on_version_since`` is when the enrollment got onto this version: the
-        completion moment is never earlier, as in ``evaluate``.
+        completion moment is never earlier, as in ``evaluate``. ``exempt`` holds the
+        exemptions in force (``exemptions_in_force``).
         """
         done_at = facts.done_at
+        exempt = exempt or {}
         needed = done = 0
         latest: datetime | None = None
         for node, required in self._items:
             if not required:
                 continue
             needed += 1
-            moment = _satisfied_at(node, done_at)
+            moment = _satisfied_at(node, done_at, exempt)
             if moment is not None:
                 done += 1
                 if latest is None or moment > latest:
                     latest = moment
+        whole = exempt.get(("package", 0))
+        if whole is not None and (
+            not needed or done < needed or latest is None or whole.effective_at < latest
+        ):
+            latest = whole.effective_at
+            if on_version_since is not None and latest < on_version_since:
+                latest = on_version_since
+            return StatusSummary(EnrollmentStatus.COMPLETED, done, needed, latest)
         if needed and done == needed:
             if on_version_since is not None and latest is not None and latest < on_version_since:
                 latest = on_version_since

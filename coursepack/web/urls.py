@@ -6,7 +6,7 @@ Each area keeps its own URL module, included here with one line.
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from coursepack.web import jobs, records, reports
+from coursepack.web import jobs, lifecycle, records, reports
 from coursepack.web.authoring import packages
 
 app_name = "web"
@@ -29,6 +29,9 @@ urlpatterns = [
     path("reports/<str:kind>.csv", reports.report_csv, name="report-csv"),
     path("reports/report.xlsx", reports.report_xlsx, name="report-xlsx"),
     path("learners/", records.learner_list, name="learners"),
+    path("packages/<int:package_id>/standing/", lifecycle.standing, name="standing"),
+    path("packages/<int:package_id>/standing.csv", lifecycle.standing_csv, name="standing-csv"),
+    path("packages/<int:package_id>/standing.xlsx", lifecycle.standing_xlsx, name="standing-xlsx"),
     path("learners/<int:learner_id>/transcript/", records.transcript, name="transcript"),
     path("audit/", records.audit_log, name="audit"),
     path("jobs/<int:job_id>/", jobs.job_page, name="job"),

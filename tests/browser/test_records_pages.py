@@ -80,8 +80,9 @@ def test_transcripts_now_and_as_of_earlier_moments(
     live_server: Any, page: Page, screenshot: Any, history: dict[str, Any]
 ) -> None:
     """Now, Alice's HR enrollment is in progress (a completion was voided); as of the day
-    before the void, as known now, too (a void corrects the record); as known then it was
-    complete and the event counted, marked as voided later.
+    before the void, as known now, too (a void corrects the record), and the page says
+    the answer changed since; as known then it was complete and the event counted,
+    marked as voided later.
     Dave, moved from v2 to v3 at the publish, shows v2 before it and v3 after."""
     _sign_in(page, live_server.url)
     page.click("nav >> text=Learners")
@@ -97,21 +98,27 @@ def test_transcripts_now_and_as_of_earlier_moments(
     expect(voided_row).to_contain_text("Certificate belongs to another Alice.")
     screenshot(page, "transcript-now")
 
-    # When the admin picks a moment the day before the void
+    # When the admin picks a moment the day before the void: as known now, the void
+    # corrected the record, and the page says that the answer has changed since
     page.fill("#as-of", _picker(history["voided"] - DAY))
     page.click("form.as-of button[type=submit]")
-
-    # Then, as known now, the void corrects the record: the event never counted
-    expect(page.locator(".as-of-line")).to_contain_text("As of")
+    expect(page.locator(".as-of-line .known-at")).to_have_text("now")
+    changes = page.locator(".timeline-changes")
+    expect(changes.locator("h2")).to_have_text("Recorded since: the answer changed")
+    expect(changes.locator("tr", has_text="HR Compliance Package")).to_contain_text("Completed")
+    expect(changes.locator(".recorded-since")).to_contain_text("Void of")
+    expect(changes.locator(".recorded-since")).to_contain_text("Handling Customer Data")
+    # And, as known now, the void corrects the record: the event never counted
     hr = page.locator("tr.enrollment", has_text="HR Compliance Package")
     expect(hr.locator(".badge")).to_have_text("In progress")
     expect(page.locator("tr.event", has_text="Handling Customer Data")).to_contain_text("Voided")
+    screenshot(page, "transcript-changes")
 
-    # And as known at that moment (what the record showed then), it was complete and
-    # the event counted, marked as voided later
-    page.fill("#known-at", _picker(history["voided"] - DAY))
-    page.click("form.as-of button[type=submit]")
-    expect(page.locator(".as-of-line")).to_contain_text("then")
+    # And, asking what the record showed then, the enrollment was complete, and the
+    # event counted, voided later
+    page.get_by_role("link", name="What the record showed then").click()
+    expect(page.locator(".as-of-line")).to_contain_text("As of")
+    expect(page.locator(".as-of-line .known-at")).to_contain_text("what the record showed")
     hr = page.locator("tr.enrollment", has_text="HR Compliance Package")
     expect(hr.locator(".badge")).to_have_text("Completed")
     voided_row = page.locator("tr.event", has_text="Handling Customer Data")

@@ -31,6 +31,7 @@ from django.test import Client
 
 from coursepack.accounts import api as accounts
 from coursepack.http.api import api
+from coursepack.interchange import package_files
 from coursepack.jobs import api as jobs
 from coursepack.learning import api as learning
 from coursepack.packaging import api as packaging
@@ -117,6 +118,19 @@ def build_world() -> World:
         ids[f"{name}_enrollment"] = enrollment.pk
         ids[f"{name}_event"] = event.pk
         ids[f"{name}_learner"] = caller.user.pk
+    # Lifecycle facts: an exemption to revoke, an equivalence to end or apply.
+    (exemption,) = learning.exempt(
+        actor=actor,
+        enrollment_ids=[ids["other_enrollment"]],
+        course_id=c1.pk,
+        reason="tested_out",
+    )
+    equivalence, _ = learning.create_equivalence(
+        actor=actor,
+        source_course_id=make_course(actor=actor).pk,
+        target_course_id=make_course(actor=actor).pk,
+    )
+    ids.update(exemption=exemption.pk, equivalence=equivalence.pk)
     for role in ROLES[1:]:
         ids[f"{role}_spare_token"] = accounts.issue_token(
             actor=world.caller(role).user,
@@ -303,6 +317,56 @@ MATRIX: dict[str, Row] = {
         ADMIN, "/completions/{other_event}/void", lambda ids: {"reason": "Wrong learner"}, ok=201
     ),
     "GET /learners/{learner_id}/transcript": Row(OWN, "/learners/{own}/transcript", own="learner"),
+    # lifecycle
+    "GET /versions/{version_id}/lifecycle": Row(READERS, "/versions/{draft}/lifecycle"),
+    "PUT /versions/{version_id}/lifecycle": Row(
+        ADMIN,
+        "/versions/{draft}/lifecycle",
+        lambda ids: {"due_kind": "after_enrolment", "due_days": 30},
+    ),
+    "POST /due-extensions": Row(
+        ADMIN,
+        "/due-extensions",
+        lambda ids: {
+            "enrollment_ids": [ids["other_enrollment"]],
+            "due_at": "2099-01-01T00:00:00Z",
+            "reason": "Long leave",
+        },
+        ok=201,
+    ),
+    "POST /exemptions": Row(
+        ADMIN,
+        "/exemptions",
+        lambda ids: {"enrollment_ids": [ids["other_enrollment"]], "reason": "administrative"},
+        ok=201,
+    ),
+    "POST /exemptions/{exemption_id}/revoke": Row(
+        ADMIN, "/exemptions/{exemption}/revoke", lambda ids: {"reason": "In error"}, ok=201
+    ),
+    "GET /equivalences": Row(READERS, "/equivalences"),
+    "GET /equivalences/preview": Row(
+        READERS, "/equivalences/preview?source_course_id={unused_course}&target_course_id={course2}"
+    ),
+    "POST /equivalences": Row(
+        ADMIN,
+        "/equivalences",
+        lambda ids: {"source_course_id": ids["unused_course"], "target_course_id": ids["course2"]},
+        ok=201,
+    ),
+    "POST /equivalences/{equivalence_id}/end": Row(
+        ADMIN, "/equivalences/{equivalence}/end", lambda ids: {}
+    ),
+    "POST /equivalences/{equivalence_id}/apply-retroactively": Row(
+        ADMIN, "/equivalences/{equivalence}/apply-retroactively", lambda ids: {}
+    ),
+    "GET /packages/{package_id}/standing": Row(READERS, "/packages/{package}/standing"),
+    "GET /packages/{package_id}/exceptions": Row(READERS, "/packages/{package}/exceptions"),
+    "GET /packages/{package_id}/standing/{standing}": Row(
+        READERS, "/packages/{package}/standing/not_started"
+    ),
+    "GET /enrollments/{enrollment_id}/lifecycle": Row(
+        OWN, "/enrollments/{own}/lifecycle", own="enrollment"
+    ),
     # reports
     "GET /reports/packages": Row(READERS, "/reports/packages"),
     "GET /reports/courses": Row(READERS, "/reports/courses"),
@@ -319,6 +383,14 @@ MATRIX: dict[str, Row] = {
     # the audit log
     "GET /audit/verification": Row(READERS, "/audit/verification"),
     "GET /audit/export": Row(READERS, "/audit/export"),
+    # package files
+    "GET /packages/{package_id}/export": Row(READERS, "/packages/{package}/export?history=true"),
+    "POST /package-files": Row(
+        ADMIN,
+        "/package-files",
+        lambda ids: package_files.export_package(package_id=ids["package"]),
+        ok=201,
+    ),
 }
 
 
@@ -340,7 +412,7 @@ def test_the_matrix_covers_every_operation() -> None:
 
 # --- running one cell ------------------------------------------------------------------
 
-_COURSEPACK_APPS = ("accounts", "catalog", "packaging", "learning", "audit")
+_COURSEPACK_APPS = ("accounts", "catalog", "packaging", "learning", "audit", "interchange")
 # Reading with a token stamps its last use; that is not a change made by the call.
 _VOLATILE = {("accounts", "apitoken"): {"last_used_at"}}
 

@@ -19,7 +19,8 @@ from django.core.management import call_command
 from coursepack.accounts import api as accounts
 from coursepack.catalog.models import Course
 from coursepack.http.api import api
-from coursepack.learning.models import CompletionEvent, Enrollment
+from coursepack.learning import api as learning
+from coursepack.learning.models import CompletionEvent, Enrollment, Equivalence, Exemption
 from coursepack.packaging import api as packaging
 from coursepack.packaging.models import (
     CourseGroup,
@@ -53,6 +54,12 @@ def _known_ids() -> dict[str, list[int]]:
     # A group draft to edit (the demo's groups are all published).
     electives = CourseGroup.objects.get(versions__name="Data Protection Electives")
     packaging.new_group_draft(actor=admin, group_id=electives.pk)
+    # An exemption and an equivalence, so the lifecycle endpoints reach their logic.
+    enrollment = Enrollment.objects.filter(withdrawn_at__isnull=True).order_by("pk").first()
+    assert enrollment is not None
+    learning.exempt(actor=admin, enrollment_ids=[enrollment.pk], reason="administrative")
+    first, second = _ids(Course)[:2]
+    learning.create_equivalence(actor=admin, source_course_id=first, target_course_id=second)
     return {
         "course_id": _ids(Course),
         "group_id": _ids(CourseGroup),
@@ -63,6 +70,8 @@ def _known_ids() -> dict[str, list[int]]:
         "enrollment_id": _ids(Enrollment),
         "event_id": _ids(CompletionEvent),
         "learner_id": _ids(get_user_model()),
+        "exemption_id": _ids(Exemption),
+        "equivalence_id": _ids(Equivalence),
     }
 
 

@@ -12,7 +12,19 @@ from collections.abc import Iterable, Iterator
 from datetime import datetime
 from itertools import combinations
 
-from coursepack.rules import CourseRef, EventKind, Group, GroupKind, LearnerEvent, RequirementTree
+from coursepack.rules import (
+    CourseRef,
+    Equivalence,
+    EquivalenceChange,
+    EventKind,
+    Exemption,
+    ExemptionRevocation,
+    Group,
+    GroupKind,
+    Item,
+    LearnerEvent,
+    RequirementTree,
+)
 
 Node = RequirementTree | Group | CourseRef
 Path = tuple[int, ...]
@@ -223,3 +235,124 @@ def next_courses(tree: RequirementTree, effective: list[LearnerEvent]) -> list[i
 
     visit(tree, ())
     return offered
+
+
+# --- the lifecycle facts (PRODUCT.md, "Compliance lifecycle") ----------------------
+
+
+def exemption_keys_in_force(
+    exemptions: Iterable[Exemption],
+    revocations: Iterable[ExemptionRevocation],
+    as_of: datetime | None,
+    known_at: datetime | None,
+) -> dict[tuple[str, int], datetime]:
+    """Return, per exempted node, the earliest moment an exemption in force covers it:
+    known by ``known_at``, effective by ``as_of``, not revoked by a known revocation
+    effective by ``as_of``."""
+    revoked = {
+        r.exemption_id
+        for r in revocations
+        if (known_at is None or r.known_from <= known_at)
+        and (as_of is None or r.effective_at <= as_of)
+    }
+    found: dict[tuple[str, int], datetime] = {}
+    for e in exemptions:
+        if e.exemption_id in revoked:
+            continue
+        if known_at is not None and e.known_from > known_at:
+            continue
+        if as_of is not None and e.effective_at > as_of:
+            continue
+        if e.course_id is not None:
+            key: tuple[str, int] = ("course", e.course_id)
+        elif e.group_id is not None:
+            key = ("group", e.group_id)
+        else:
+            key = ("package", 0)
+        if key not in found or e.effective_at < found[key]:
+            found[key] = e.effective_at
+    return found
+
+
+def lifecycle_effective_events(
+    events: Iterable[LearnerEvent],
+    as_of: datetime | None,
+    known_at: datetime | None,
+    *,
+    counts_from: datetime | None,
+    equivalences: Iterable[Equivalence],
+    changes: Iterable[EquivalenceChange],
+) -> list[LearnerEvent]:
+    """Return the effective events, each completion of an equivalence's source inside its
+    window doubled by a completion of its target at the same moment."""
+    effective = [
+        e
+        for e in effective_events(events, as_of, known_at)
+        if counts_from is None or e.occurred_at >= counts_from
+    ]
+    known_changes = [c for c in changes if known_at is None or c.known_from <= known_at]
+    extra: list[LearnerEvent] = []
+    for eq in equivalences:
+        if known_at is not None and eq.known_from > known_at:
+            continue
+        retro = eq.retroactive or any(
+            c.equivalence_id == eq.equivalence_id and c.kind == "retroactive" for c in known_changes
+        )
+        ends = [
+            c.occurred_at
+            for c in known_changes
+            if c.equivalence_id == eq.equivalence_id and c.kind == "end"
+        ]
+        for e in effective:
+            if e.course_id != eq.source_course_id or e.kind not in (
+                EventKind.COMPLETED,
+                EventKind.PASSED,
+            ):
+                continue
+            if not retro and e.occurred_at < eq.starts_at:
+                continue
+            if ends and e.occurred_at >= min(ends):
+                continue
+            extra.append(
+                LearnerEvent(-e.event_id, eq.target_course_id, EventKind.COMPLETED, e.occurred_at)
+            )
+    return effective + extra
+
+
+def satisfied_exempt(node: Node, done: frozenset[int], exempt: set[tuple[str, int]]) -> bool:
+    """Return whether ``node`` is satisfied when the courses ``done`` are complete and the
+    nodes named by ``exempt`` are exempt."""
+    if isinstance(node, CourseRef):
+        return node.course_id in done or ("course", node.course_id) in exempt
+    if isinstance(node, Group) and ("group", node.group_id) in exempt:
+        return True
+    if isinstance(node, RequirementTree) and ("package", 0) in exempt:
+        return True
+    if not exempt:
+        return satisfied(node, done)
+    verdicts = [satisfied_exempt(item.node, done, exempt) for item in node.items]
+    # Reuse the plain definition over pseudo-courses standing for each child's verdict.
+    pseudo = tuple(
+        Item(CourseRef(1000 + i, "", ""), item.required) for i, item in enumerate(node.items)
+    )
+    pseudo_done = frozenset(1000 + i for i, v in enumerate(verdicts) if v)
+    if isinstance(node, RequirementTree):
+        return satisfied(
+            RequirementTree(node.package_id, node.version_id, 1, node.name, pseudo), pseudo_done
+        )
+    return satisfied(
+        Group(node.group_id, node.version_id, 1, node.name, node.kind, node.min_count, pseudo),
+        pseudo_done,
+    )
+
+
+def satisfied_at_exempt(
+    node: Node, effective: list[LearnerEvent], exempt: dict[tuple[str, int], datetime]
+) -> datetime | None:
+    """Return the first moment (an event's or an exemption's) at which ``node`` is satisfied."""
+    candidates = {e.occurred_at for e in effective} | set(exempt.values())
+    for moment in sorted(candidates):
+        keys = {k for k, t in exempt.items() if t <= moment}
+        if satisfied_exempt(node, done_courses(effective, moment), keys):
+            return moment
+    return None

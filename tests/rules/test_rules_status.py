@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -146,3 +147,11 @@ def test_a_choice_completes_when_its_last_needed_optional_item_does() -> None:
     got = StatusRule(tree).summarize(course_facts(events))
     assert (got.status, got.done, got.needed, got.completed_at) == ("completed", 1, 1, at(9))
     assert _expected(tree, events, None) == ("completed", 1, 1, at(9))
+
+
+def test_rows_without_recording_times_answer_only_as_known_now() -> None:
+    """The status cache reads no recording times; asking such rows "as known at" is refused."""
+    rows = [(1, 7, "completed", at(1), None, None)]
+    assert course_facts_from_rows(rows).done_at == {7: at(1)}
+    with pytest.raises(ValueError, match="recorded_at"):
+        course_facts_from_rows(rows, known_at=at(2))

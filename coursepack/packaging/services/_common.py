@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from django.db.models import F, Model, QuerySet
+from django.utils import timezone
 
 from coursepack import rules
 from coursepack.audit.api import Actor
@@ -178,6 +180,16 @@ def _check_text_inputs(
             "description", description, max_length=_TEXT_MAX, required=False
         )
     return name, description
+
+
+def _check_past(problems: Problems, field: str, moment: datetime | None, now: datetime) -> None:
+    """Check a moment given for history written after the fact: aware and not in the future."""
+    if moment is None:
+        return
+    if timezone.is_naive(moment):
+        problems.add(field, "must include a time zone")
+    elif moment > now:
+        problems.add(field, "cannot be in the future")
 
 
 def _check_notes(notes: str) -> str:

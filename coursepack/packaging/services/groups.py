@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from django.db import transaction
@@ -33,6 +34,7 @@ from coursepack.packaging.services._common import (
     _active_course,
     _check_item_target,
     _check_notes,
+    _check_past,
     _check_position,
     _check_revision,
     _check_rule,
@@ -304,9 +306,16 @@ def publish_group_version(
     group_version_id: int,
     change_notes: str = "",
     expected_revision: int | None = None,
+    published_at: datetime | None = None,
 ) -> CourseGroupVersion:
-    """Publish a group draft; from then on it never changes and may be pinned."""
+    """Publish a group draft; from then on it never changes and may be pinned.
+
+    ``published_at`` stamps the publish with a past moment (a group migrated from
+    another system); the audit record is stamped with now, when it was written.
+    """
     change_notes = _check_notes(change_notes)
+    with collecting("The group cannot be published.") as checks:
+        _check_past(checks, "published_at", published_at, timezone.now())
     with transaction.atomic():
         gv = _lock_group(group_version_id)
         if gv.status != GroupVersionStatus.DRAFT:
@@ -322,7 +331,7 @@ def publish_group_version(
         before = _group_snapshot(gv)
         now = timezone.now()
         gv.status = GroupVersionStatus.PUBLISHED
-        gv.published_at = now
+        gv.published_at = published_at or now
         gv.published_by = _user(actor)
         gv.change_notes = change_notes
         gv.save()

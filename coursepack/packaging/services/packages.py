@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from django.db import transaction
 from django.utils import timezone
 
@@ -20,6 +22,7 @@ from coursepack.packaging.models import (
 )
 from coursepack.packaging.services._common import (
     _check_notes,
+    _check_past,
     _check_text_inputs,
     _lock_package,
     _package_snapshot,
@@ -30,20 +33,30 @@ from coursepack.validation import collecting
 
 
 def create_package(
-    *, actor: Actor, name: str, description: str = "", category: str = ""
+    *,
+    actor: Actor,
+    name: str,
+    description: str = "",
+    category: str = "",
+    created_at: datetime | None = None,
 ) -> PackageVersion:
-    """Create a package and return its draft version 1."""
+    """Create a package and return its draft version 1.
+
+    ``created_at`` keeps a past creation time (a package migrated from another
+    system); the audit record is stamped with now, when it was written.
+    """
     with collecting("The package cannot be created.") as problems:
         name_, description_ = _check_text_inputs(problems, name, description)
         category = problems.text("category", category, max_length=100, required=False)
-    with transaction.atomic():
         now = timezone.now()
+        _check_past(problems, "created_at", created_at, now)
+    with transaction.atomic():
         package = Package.objects.create(
             name=name_ or "",
             description=description_ or "",
             category=category,
-            created_at=now,
-            updated_at=now,
+            created_at=created_at or now,
+            updated_at=created_at or now,
             created_by=_user(actor),
         )
         version = PackageVersion.objects.create(
@@ -51,7 +64,7 @@ def create_package(
             version_number=1,
             name=package.name,
             description=package.description,
-            created_at=now,
+            created_at=package.created_at,
             created_by=_user(actor),
         )
         audit.record(

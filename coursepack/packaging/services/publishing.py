@@ -27,6 +27,7 @@ from coursepack.packaging.models import (
 )
 from coursepack.packaging.services._common import (
     _check_notes,
+    _check_past,
     _check_revision,
     _located_problems,
     _lock_version,
@@ -34,6 +35,7 @@ from coursepack.packaging.services._common import (
     _tree_problems,
     _user,
 )
+from coursepack.validation import collecting
 
 
 def publish_problems(version_id: int) -> list[str]:
@@ -219,6 +221,7 @@ def publish_version(
     effective_at: datetime | None = None,
     expected_revision: int | None = None,
     inflight_policy: InFlightPolicyName = "keep",
+    published_at: datetime | None = None,
 ) -> PublishOutcome:
     """Publish a draft.
 
@@ -228,8 +231,19 @@ def publish_version(
     new enrollments get on that date, with no job needing to run. Learners
     already enrolled stay on their version unless ``inflight_policy`` says to
     move them (see ``learning.api.move_inflight``).
+
+    ``published_at`` records a publish that happened in the past, in another
+    system (a migration): the version is published and in effect from that
+    moment. Only a package's first publish can be back-dated, so no history of
+    this system is rewritten; the audit record is stamped with now.
     """
     change_notes = _check_notes(change_notes)
+    with collecting("The version cannot be published.") as checks:
+        _check_past(checks, "published_at", published_at, timezone.now())
+        if published_at is not None and effective_at is not None:
+            checks.add("published_at", "give either published_at or effective_at, not both")
+        if published_at is not None and inflight_policy != "keep":
+            checks.add("inflight_policy", "a back-dated first publish has no one to move")
     with transaction.atomic():
         package, version = _lock_version(version_id)
         if version.status != VersionStatus.DRAFT:
@@ -248,6 +262,19 @@ def publish_version(
                 problems=[
                     "inflight_policy: publish now to move enrolled learners, or keep them "
                     "on their version"
+                ],
+            )
+        if (
+            published_at is not None
+            and PackageVersion.objects.filter(package=package)
+            .exclude(status=VersionStatus.DRAFT)
+            .exists()
+        ):
+            raise InvalidInput(
+                "Only a package's first publish can be back-dated.",
+                problems=[
+                    "published_at: this package already has published history; publish now "
+                    "instead (history cannot be rewritten by back-dating a version)"
                 ],
             )
         problems = publish_problems(version.pk)
@@ -284,9 +311,9 @@ def publish_version(
         version.status = (
             VersionStatus.PUBLISHED if scheduled_for is None else VersionStatus.SCHEDULED
         )
-        version.published_at = now
+        version.published_at = published_at or now
         version.published_by = _user(actor)
-        version.effective_from = scheduled_for or now
+        version.effective_from = scheduled_for or published_at or now
         version.change_notes = change_notes
         version.save()
         moved = 0
@@ -303,7 +330,7 @@ def publish_version(
             version=version,
             action=PublishAction.PUBLISHED if scheduled_for is None else PublishAction.SCHEDULED,
             previous_version=current,
-            occurred_at=now,
+            occurred_at=version.published_at,
             actor=_user(actor),
             effective_from=version.effective_from,
             change_notes=change_notes,

@@ -312,6 +312,10 @@ def create_draft_from(*, actor: Actor, version_id: int, notes: str = "") -> Pack
             )
             for i in source.items.order_by("position", "id")
         )
+        # Imported here: the lifecycle module builds on this one's helpers.
+        from coursepack.packaging.services.lifecycle import copy_lifecycle
+
+        copy_lifecycle(source, draft)
         audit.record(
             actor=actor,
             action="version.draft_created",

@@ -98,7 +98,12 @@ def package_create(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         values = {k: request.POST.get(k, "") for k in values}
         try:
-            draft = packaging.create_package(actor=actor(request), **values)
+            draft = packaging.create_package(
+                actor=actor(request),
+                name=values["name"],
+                description=values["description"],
+                category=values["category"],
+            )
         except DomainError as exc:
             errors = form_errors(exc, LABELS)
         else:

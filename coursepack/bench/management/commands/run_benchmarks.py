@@ -22,7 +22,7 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from coursepack.bench import runner
+from coursepack.bench import migration, runner
 from coursepack.bench.measure import render_table
 from coursepack.bench.scales import SCALES, scale_named
 
@@ -30,9 +30,11 @@ _OPERATIONS = (
     "rebuild",
     "completion",
     "counts",
+    "lifecycle",
     "transcript",
     "bulk",
     "publish",
+    "migration",
     "authoring_pages",
     "operations_pages",
     "http",
@@ -81,9 +83,11 @@ class Command(BaseCommand):
             "rebuild": lambda: bench.rebuild(manage_py),
             "completion": bench.completion,
             "counts": bench.counts,
+            "lifecycle": bench.lifecycle,
             "transcript": bench.transcript,
             "bulk": bench.bulk_enroll,
             "publish": bench.publish,
+            "migration": lambda: migration.migration_rows(scale),
             "authoring_pages": bench.authoring_pages,
             "operations_pages": bench.operations_pages,
             "http": lambda: bench.http(log_dir),

@@ -17,7 +17,7 @@ def expire_existing_tokens(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('accounts', '0002_account_username_key'),
+        ('accounts', '0003_account_hire_date'),
     ]
 
     operations = [

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('learning', '0002_report_counts_index'),
+        ('learning', '0003_lifecycle'),
     ]
 
     operations = [

@@ -1,0 +1,68 @@
+"""Package files over the API: export (one version or the history) and import as a draft."""
+
+from __future__ import annotations
+
+import pytest
+from api_helpers import make_caller, problem
+
+from coursepack.interchange import package_files
+from coursepack.packaging.models import PackageVersion
+from tests.factories import make_course, make_group, make_published_package
+
+pytestmark = pytest.mark.django_db
+
+
+def test_export_then_import_over_the_api_makes_a_draft_that_exports_the_same() -> None:
+    """GET export gives the command's file; POST /package-files creates a draft whose
+    export is the same file; published history is not touched."""
+    admin = make_caller(role="admin")
+    a, b = make_course(actor=admin.user), make_course(actor=admin.user)
+    group = make_group(actor=admin.user, name="Either", items=[a, b])
+    version = make_published_package(actor=admin.user, items=[group], name="Over HTTP")
+
+    exported = admin.call("GET", f"/packages/{version.package_id}/export")
+
+    assert exported.status_code == 200
+    document = exported.json()
+    assert document == package_files.export_package(package_id=version.package_id)
+    history = admin.call("GET", f"/packages/{version.package_id}/export?history=true").json()
+    assert [v["number"] for v in history["versions"]] == [1]
+    assert admin.call("GET", f"/packages/{version.package_id}/export?version=1").json() == document
+    assert admin.call("GET", f"/packages/{version.package_id}/export?version=2").status_code == 404
+
+    created = admin.call("POST", "/package-files", document)
+
+    assert created.status_code == 201, created.content
+    body = created.json()
+    assert body["reused_groups"] == ["Either v1"]
+    draft = PackageVersion.objects.get(pk=body["draft_version_id"])
+    assert (draft.status, draft.version_number) == ("draft", 1)
+    again = admin.call("GET", f"/packages/{body['package_id']}/export").json()
+    assert again == document
+
+
+def test_import_over_the_api_refuses_invalid_files_and_missing_courses() -> None:
+    """An invalid file is a 422 naming every problem; missing courses are listed unless
+    create_courses=true; a package that already has a draft answers 409."""
+    admin = make_caller(role="admin")
+    version = make_published_package(actor=admin.user, name="Base")
+    document = package_files.export_package(package_id=version.package_id)
+
+    invalid = admin.call("POST", "/package-files", {"format": "coursepack-package/1"})
+    assert invalid.status_code == 422
+    assert "(document): 'versions' is a required property" in problem(invalid)["problems"]
+
+    document["courses"][0]["code"] = "ELSEWHERE-1"
+    document["versions"][0]["items"][0]["course"] = "ELSEWHERE-1"
+    missing = admin.call("POST", "/package-files", document)
+    assert missing.status_code == 422
+    assert problem(missing)["problems"][0].startswith("ELSEWHERE-1:")
+    created = admin.call("POST", "/package-files?create_courses=true", document)
+    assert created.json()["created_courses"] == ["ELSEWHERE-1"]
+
+    into = admin.call("POST", f"/package-files?into={version.package_id}", document)
+    assert into.status_code == 201
+    refused = admin.call("POST", f"/package-files?into={version.package_id}", document)
+    assert refused.status_code == 409
+    assert problem(refused)["code"] == "draft_already_exists"
+    assert admin.call("GET", "/packages/987654321/export").status_code == 404
