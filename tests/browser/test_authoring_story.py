@@ -193,6 +193,28 @@ def test_an_admin_builds_publishes_and_compares_a_package(live_server, page: Pag
     expect(page.locator(".meta .badge")).to_have_text("Version 1 · Active")
     _accessible(page)
 
+    # Two learners join (People), are enrolled on v1 (Enrol, pasted usernames), and one
+    # completes Password Security, so the next publish has people to keep or move
+    for username, first in (("sam", "Sam"), ("kim", "Kim")):
+        page.get_by_role("link", name="People", exact=True).click()
+        page.get_by_role("link", name="Add a person").click()
+        page.get_by_label("Username").fill(username)
+        page.get_by_label("First name").fill(first)
+        page.get_by_role("button", name="Add this person").click()
+        expect(page.locator(".banner").first).to_contain_text(f"Created {username}")
+    page.get_by_role("link", name="Enrol", exact=True).click()
+    page.get_by_label("Package").select_option(label=f"{PACKAGE} (v1)")
+    page.locator("#id_usernames").fill("sam\nkim")
+    page.get_by_role("button", name="Check who would be enrolled").click()
+    page.get_by_role("button", name="Enrol 2 learners").click()
+    expect(page.locator(".banner").first).to_contain_text(f"Enrolled 2 learners in {PACKAGE} v1.")
+    page.locator("tr", has_text="sam").get_by_role("link").first.click()
+    page.get_by_label("Course").select_option(label="SEC-101 Password Security")
+    page.get_by_role("button", name=re.compile("^Record for")).click()
+    expect(page.locator(".banner").first).to_contain_text("Recorded SEC-101")
+    page.get_by_role("link", name="Packages", exact=True).click()
+    page.get_by_role("link", name=PACKAGE).first.click()
+
     # Create v2 from v1: add Phishing Awareness, make GDPR Overview required
     page.get_by_role("button", name="Create new version from v1").click()
     expect(page.locator(".banner-success")).to_contain_text("Draft v2 was created from v1")
@@ -241,9 +263,13 @@ def test_an_admin_builds_publishes_and_compares_a_package(live_server, page: Pag
     drafts.get_by_role("link", name="Publish").click()
     expect(page.locator("#problems")).to_have_count(0)
     expect(page.locator("#current-enrollments")).to_contain_text(
-        "Current enrollments in v1: 0 learners"
+        "Current enrollments in v1: 2 learners"
     )
     expect(page.locator("tr[data-policy]")).to_have_count(3)
+    # Each policy's impact: nobody moves / Kim (not started) / both
+    for policy, moved in (("keep", "0"), ("move_not_started", "1"), ("move_in_progress", "2")):
+        row = page.locator(f"tr[data-policy={policy}]")
+        expect(row.locator("td[data-label=Moved]")).to_have_text(moved)
     _accessible(page)
     shoot(page, "publish-dialog", docs=True)
     page.get_by_label(re.compile("Keep everyone on their version")).check()
@@ -274,6 +300,8 @@ def test_an_admin_builds_publishes_and_compares_a_package(live_server, page: Pag
     shoot(page, "compare", docs=True)
 
     # Preview v2 as a learner, simulate completions: nothing is stored
+    stored = (Enrollment.objects.count(), CompletionEvent.objects.count())
+    assert stored == (2, 1)  # Sam and Kim, and Sam's Password Security
     page.get_by_role("link", name=f"Back to {PACKAGE}").click()
     page.get_by_role("link", name="Preview as learner").click()
     expect(page.locator(".banner-preview")).to_contain_text("nothing is stored")
@@ -293,8 +321,7 @@ def test_an_admin_builds_publishes_and_compares_a_package(live_server, page: Pag
     expect(page.locator("#preview-status")).to_contain_text("Completed")
     _accessible(page)
     shoot(page, "preview", docs=True)
-    assert Enrollment.objects.count() == 0
-    assert CompletionEvent.objects.count() == 0
+    assert (Enrollment.objects.count(), CompletionEvent.objects.count()) == stored
 
     # The group library shows who pins the group, and everything reads at 390 px
     page.get_by_role("link", name="Groups", exact=True).click()
