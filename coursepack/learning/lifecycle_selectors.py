@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from coursepack import rules
 from coursepack.learning import lifecycle_facts
-from coursepack.learning.models import Enrollment, Exemption
+from coursepack.learning.models import Enrollment, Equivalence, Exemption
 from coursepack.learning.selectors import evaluate_enrollment, events_by_learner, on_version_since
 from coursepack.packaging import selectors as packaging
 
@@ -20,7 +20,9 @@ __all__ = [
     "STANDING_FILTERS",
     "EnrollmentLifecycle",
     "Exceptions",
+    "enrollment_exemptions",
     "enrollment_lifecycle",
+    "equivalences",
     "package_exceptions",
     "package_standing",
     "standing_counts",
@@ -309,4 +311,22 @@ def package_exceptions(package_id: int) -> Exceptions:
         )
         .select_related("enrollment__learner", "recorded_by")
         .order_by("-effective_at", "-pk"),
+    )
+
+
+def enrollment_exemptions(enrollment_id: int) -> QuerySet[Exemption]:
+    """Return an enrollment's exemptions, revoked ones too, oldest first."""
+    return (
+        Exemption.objects.filter(enrollment_id=enrollment_id)
+        .select_related("course", "group", "recorded_by", "revocation")
+        .order_by("effective_at", "pk")
+    )
+
+
+def equivalences() -> QuerySet[Equivalence]:
+    """Return every equivalence with its courses and its changes (end, retroactive)."""
+    return (
+        Equivalence.objects.select_related("source", "target", "recorded_by")
+        .prefetch_related("changes")
+        .order_by("-pk")
     )

@@ -14,6 +14,8 @@ from django.shortcuts import render
 from django.utils import timezone
 from django.utils.http import content_disposition_header
 
+from coursepack.accounts import api as accounts
+from coursepack.accounts.models import Role
 from coursepack.errors import NotFound
 from coursepack.learning import lifecycle_selectors
 from coursepack.packaging import selectors as packaging
@@ -103,6 +105,8 @@ def standing(request: HttpRequest, package_id: int) -> HttpResponse:
             "search": search,
             "page": page,
             "now": now,
+            "is_admin": accounts.role_of(request.user) == Role.ADMIN,
+            "time_zone": timezone.get_current_timezone_name(),
         },
     )
 
@@ -148,4 +152,26 @@ def standing_xlsx(request: HttpRequest, package_id: int) -> HttpResponseBase:
         as_attachment=True,
         filename=exports.export_filename(kind, "xlsx", timezone.localdate()),
         content_type=exports.XLSX_CONTENT_TYPE,
+    )
+
+
+@role_required(*STAFF)
+def exceptions(request: HttpRequest, package_id: int) -> HttpResponse:
+    """Show a package's exceptions: due already passed at enrolment, completed late,
+    exemptions in force (the first 200 of each, with the count)."""
+    package, _, _, _ = _query(request, package_id)
+    found = lifecycle_selectors.package_exceptions(package_id)
+    sections = [
+        ("due-before", "Due date already passed at enrolment", found.due_before_enrolment),
+        ("late", "Completed late", found.completed_late),
+    ]
+    return render(
+        request,
+        "web/lifecycle/exceptions.html",
+        {
+            "package": package,
+            "sections": [(key, title, rows.count(), rows[:200]) for key, title, rows in sections],
+            "exemptions_count": found.exemptions.count(),
+            "exemptions": found.exemptions.select_related("course", "group")[:200],
+        },
     )

@@ -30,6 +30,7 @@ urlpatterns = [
     path("reports/report.xlsx", reports.report_xlsx, name="report-xlsx"),
     path("learners/", records.learner_list, name="learners"),
     path("packages/<int:package_id>/standing/", lifecycle.standing, name="standing"),
+    path("packages/<int:package_id>/exceptions/", lifecycle.exceptions, name="exceptions"),
     path("packages/<int:package_id>/standing.csv", lifecycle.standing_csv, name="standing-csv"),
     path("packages/<int:package_id>/standing.xlsx", lifecycle.standing_xlsx, name="standing-xlsx"),
     path("learners/<int:learner_id>/transcript/", records.transcript, name="transcript"),

@@ -16,7 +16,7 @@ from coursepack.accounts import api as accounts
 from coursepack.accounts.models import Role
 from coursepack.errors import DomainError, NotFound
 from coursepack.learning import api as learning
-from coursepack.learning import roster
+from coursepack.learning import lifecycle_selectors, roster
 from coursepack.learning import selectors as learning_selectors
 from coursepack.learning.models import Enrollment
 from coursepack.packaging import selectors as packaging
@@ -66,6 +66,7 @@ def _progress_page(
     tree = packaging.requirement_tree(enrollment.version_id)
     evaluation = learning_selectors.enrollment_progress(enrollment, as_of=now)
     is_admin = accounts.role_of(request.user) == Role.ADMIN
+    lifecycle = lifecycle_selectors.enrollment_lifecycle(enrollment, as_of=now)
     if is_admin and form is None:
         form = RecordCompletionForm(
             courses=_course_choices(tree),
@@ -86,6 +87,8 @@ def _progress_page(
             "events": roster.enrollment_events(enrollment),
             "form": form,
             "is_admin": is_admin,
+            "lifecycle": lifecycle,
+            "exemptions": lifecycle_selectors.enrollment_exemptions(enrollment.pk),
             "own": enrollment.learner_id == request.user.pk,
             "time_zone": timezone.get_current_timezone_name(),
         },

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from coursepack.web.operations import enrolment, people, progress
+from coursepack.web.operations import enrolment, lifecycle, people, progress
 
 urlpatterns = [
     path("my-training/", progress.my_training, name="my-training"),
@@ -21,6 +21,14 @@ urlpatterns = [
         progress.record_completion,
         name="record-completion",
     ),
+    path("enrollments/<int:enrollment_id>/extend/", lifecycle.extend_due, name="extend-due"),
+    path("enrollments/<int:enrollment_id>/exempt/", lifecycle.exempt, name="exempt"),
+    path(
+        "enrollments/<int:enrollment_id>/exemptions/<int:exemption_id>/revoke/",
+        lifecycle.revoke_exemption,
+        name="revoke-exemption",
+    ),
+    path("packages/<int:package_id>/standing/extend/", lifecycle.bulk_extend, name="bulk-extend"),
     path("events/<int:event_id>/void/", progress.void_event, name="void-event"),
     path("people/", people.people, name="people"),
     path("people/new/", people.create_person, name="person-new"),

@@ -1,0 +1,189 @@
+"""The lifecycle pages through Django's test client: extend one learner's due date,
+exempt them from an item, revoke an exemption, extend ticked learners' due dates from
+the standing page, and the exceptions page; each form's success and its refusal."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+import pytest
+from django.test import Client
+from django.utils import timezone
+
+from coursepack.learning import api as learning
+from coursepack.learning import lifecycle_selectors
+from coursepack.learning import selectors as learning_selectors
+from coursepack.packaging import api as packaging
+from tests.factories import make_course, make_draft_package, make_learner
+
+pytestmark = pytest.mark.django_db
+
+
+def _local(moment: datetime) -> str:
+    return timezone.localtime(moment).strftime("%Y-%m-%dT%H:%M")
+
+
+@pytest.fixture
+def world(admin: Any) -> dict[str, Any]:
+    first, second = make_course(), make_course()
+    draft = make_draft_package(items=[first, second])
+    packaging.set_version_lifecycle(
+        actor=admin, version_id=draft.pk, due_kind="after_enrolment", due_days=30
+    )
+    packaging.publish_version(actor=admin, version_id=draft.pk, change_notes="Release.")
+    learners = [make_learner(username=f"pupil{n}") for n in range(3)]
+    enrollments = [
+        learning.enroll(actor=admin, learner_id=p.pk, package_id=draft.package_id) for p in learners
+    ]
+    return {"package_id": draft.package_id, "enrollments": enrollments, "courses": (first, second)}
+
+
+def _due(enrollment_id: int) -> datetime:
+    due = learning_selectors.get_enrollment(enrollment_id).due_in_force
+    assert due is not None
+    return due
+
+
+def test_extending_one_due_date_shows_it_on_the_progress_page(
+    client_as_admin: Client, world: dict[str, Any]
+) -> None:
+    e = world["enrollments"][0]
+    assert client_as_admin.get(f"/enrollments/{e.pk}/extend/").status_code == 200
+    later = (timezone.now() + timedelta(days=60)).replace(second=0, microsecond=0)
+    response = client_as_admin.post(
+        f"/enrollments/{e.pk}/extend/",
+        {"due_at": _local(later), "reason": "Parental leave"},
+        follow=True,
+    )
+    text = response.content.decode()
+    assert response.status_code == 200
+    assert "is now due on" in text  # the success banner
+    assert "Parental leave" in text and "(extended)" in text
+    assert _due(e.pk) == later
+
+
+def test_an_earlier_due_date_is_refused_at_the_field(
+    client_as_admin: Client, world: dict[str, Any]
+) -> None:
+    e = world["enrollments"][0]
+    before = _due(e.pk)
+    response = client_as_admin.post(
+        f"/enrollments/{e.pk}/extend/",
+        {"due_at": _local(before - timedelta(days=1)), "reason": "Too early"},
+    )
+    text = response.content.decode()
+    assert response.status_code == 400
+    assert "There is a problem" in text and 'href="#id_due_at"' in text
+    assert "choose a later date" in text
+    assert _due(e.pk) == before
+    missing = client_as_admin.post(f"/enrollments/{e.pk}/extend/", {"due_at": "", "reason": ""})
+    assert missing.status_code == 400 and "This field is required" in missing.content.decode()
+
+
+def test_exempting_from_one_item_then_revoking_it(
+    client_as_admin: Client, world: dict[str, Any]
+) -> None:
+    e = world["enrollments"][0]
+    first = world["courses"][0]
+    form = client_as_admin.get(f"/enrollments/{e.pk}/exempt/").content.decode()
+    assert f'value="course:{first.pk}"' in form and "The whole enrollment" in form
+    response = client_as_admin.post(
+        f"/enrollments/{e.pk}/exempt/",
+        {"item": f"course:{first.pk}", "reason": "tested_out", "note": "Passed the test"},
+        follow=True,
+    )
+    text = response.content.decode()
+    assert "is exempt from course" in text and "Passed the test" in text
+    exemption = lifecycle_selectors.enrollment_exemptions(e.pk).get()
+    assert exemption.course_id == first.pk and exemption.reason == "tested_out"
+    url = f"/enrollments/{e.pk}/exemptions/{exemption.pk}/revoke/"
+    assert url in text  # the progress page offers the revocation
+    refused = client_as_admin.post(url, {"reason": ""})
+    assert refused.status_code == 400 and "There is a problem" in refused.content.decode()
+    revoked = client_as_admin.post(url, {"reason": "Granted in error"}, follow=True)
+    assert "no longer counts from now" in revoked.content.decode()
+    assert "revoked" in revoked.content.decode()
+    again = client_as_admin.post(url, {"reason": "Twice"})
+    assert again.status_code == 400 and "already revoked" in again.content.decode()
+
+
+def test_an_exemption_needs_a_reason_and_an_item_of_the_version(
+    client_as_admin: Client, world: dict[str, Any]
+) -> None:
+    e = world["enrollments"][0]
+    no_reason = client_as_admin.post(f"/enrollments/{e.pk}/exempt/", {"item": "", "reason": ""})
+    assert no_reason.status_code == 400
+    assert 'href="#id_reason"' in no_reason.content.decode()
+    stranger = make_course()
+    foreign = client_as_admin.post(
+        f"/enrollments/{e.pk}/exempt/", {"item": f"course:{stranger.pk}", "reason": "tested_out"}
+    )
+    assert foreign.status_code == 400  # not a choice of this version
+    assert not lifecycle_selectors.enrollment_exemptions(e.pk).exists()
+
+
+def test_only_admins_extend_or_exempt(world: dict[str, Any]) -> None:
+    e = world["enrollments"][0]
+    learner = Client()
+    learner.force_login(e.learner)
+    assert learner.get(f"/enrollments/{e.pk}/extend/").status_code in (302, 403)
+    assert learner.post(f"/enrollments/{e.pk}/exempt/", {"reason": "tested_out"}).status_code in (
+        302,
+        403,
+    )
+    assert not lifecycle_selectors.enrollment_exemptions(e.pk).exists()
+
+
+def test_ticked_learners_get_a_later_due_date_from_the_standing_page(
+    client_as_admin: Client, world: dict[str, Any]
+) -> None:
+    package_id = world["package_id"]
+    first, second, third = world["enrollments"]
+    page = client_as_admin.get(f"/packages/{package_id}/standing/", {"standing": "not_started"})
+    assert f'name="enrollments" value="{first.pk}"' in page.content.decode()
+    later = (timezone.now() + timedelta(days=90)).replace(second=0, microsecond=0)
+    response = client_as_admin.post(
+        f"/packages/{package_id}/standing/extend/",
+        {
+            "enrollments": [first.pk, second.pk],
+            "due_at": _local(later),
+            "reason": "Audit moved",
+            "standing": "not_started",
+        },
+        follow=True,
+    )
+    assert "Extended 2 learners" in response.content.decode()
+    assert _due(first.pk) == later and _due(second.pk) == later and _due(third.pk) != later
+
+
+def test_the_bulk_extension_refuses_nothing_ticked_or_an_earlier_date(
+    client_as_admin: Client, world: dict[str, Any]
+) -> None:
+    package_id = world["package_id"]
+    first = world["enrollments"][0]
+    before = _due(first.pk)
+    url = f"/packages/{package_id}/standing/extend/"
+    none = client_as_admin.post(url, {"due_at": _local(before + timedelta(days=5)), "reason": "x"})
+    assert none.status_code == 400 and "Tick at least one learner" in none.content.decode()
+    early = client_as_admin.post(
+        url,
+        {"enrollments": [first.pk], "due_at": _local(before - timedelta(days=5)), "reason": "x"},
+    )
+    text = early.content.decode()
+    assert early.status_code == 400 and "choose a later date" in text
+    assert f'name="enrollments" value="{first.pk}"' in text  # kept for the retry
+    assert _due(first.pk) == before
+
+
+def test_the_exceptions_page_lists_exemptions_in_force(
+    client_as_admin: Client, admin: Any, world: dict[str, Any]
+) -> None:
+    e = world["enrollments"][1]
+    learning.exempt(actor=admin, enrollment_ids=[e.pk], reason="administrative", note="Retired")
+    standing = client_as_admin.get(f"/packages/{world['package_id']}/standing/").content.decode()
+    assert f"/packages/{world['package_id']}/exceptions/" in standing
+    page = client_as_admin.get(f"/packages/{world['package_id']}/exceptions/")
+    text = page.content.decode()
+    assert page.status_code == 200
+    assert "Exemptions in force" in text and "pupil1" in text and "Retired" in text
