@@ -6,7 +6,7 @@ Each area keeps its own URL module, included here with one line.
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from coursepack.web import jobs, lifecycle, records, reports
+from coursepack.web import equivalences, jobs, lifecycle, records, reports
 from coursepack.web.authoring import packages
 
 app_name = "web"
@@ -30,6 +30,13 @@ urlpatterns = [
     path("reports/report.xlsx", reports.report_xlsx, name="report-xlsx"),
     path("learners/", records.learner_list, name="learners"),
     path("packages/<int:package_id>/standing/", lifecycle.standing, name="standing"),
+    path("equivalences/", equivalences.equivalences, name="equivalences"),
+    path("equivalences/new/", equivalences.create, name="equivalence-new"),
+    path(
+        "equivalences/<int:equivalence_id>/<str:kind>/",
+        equivalences.change,
+        name="equivalence-change",
+    ),
     path("packages/<int:package_id>/exceptions/", lifecycle.exceptions, name="exceptions"),
     path("packages/<int:package_id>/standing.csv", lifecycle.standing_csv, name="standing-csv"),
     path("packages/<int:package_id>/standing.xlsx", lifecycle.standing_xlsx, name="standing-xlsx"),

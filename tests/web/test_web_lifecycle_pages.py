@@ -187,3 +187,66 @@ def test_the_exceptions_page_lists_exemptions_in_force(
     text = page.content.decode()
     assert page.status_code == 200
     assert "Exemptions in force" in text and "pupil1" in text and "Retired" in text
+
+
+@pytest.fixture
+def credit(admin: Any, world: dict[str, Any]) -> dict[str, Any]:
+    """pupil0 completed an outside course before any equivalence; the package needs
+    the first course (and the second, which pupil0 completed too)."""
+    outside = make_course()
+    learner = world["enrollments"][0].learner
+    learning.record_completion(actor=admin, learner_id=learner.pk, course_id=outside.pk)
+    learning.record_completion(actor=admin, learner_id=learner.pk, course_id=world["courses"][1].pk)
+    return {"outside": outside, "target": world["courses"][0]}
+
+
+def test_an_equivalence_is_checked_then_confirmed(
+    client_as_admin: Client, world: dict[str, Any], credit: dict[str, Any]
+) -> None:
+    fields = {
+        "source_course_id": credit["outside"].pk,
+        "target_course_id": credit["target"].pk,
+        "retroactive": "on",
+    }
+    check = client_as_admin.post("/equivalences/new/", {**fields, "step": "check"})
+    text = check.content.decode()
+    assert check.status_code == 200 and "1 enrollment would become complete" in text
+    assert not lifecycle_selectors.equivalences().exists()  # nothing stored by the check
+    confirm = client_as_admin.post("/equivalences/new/", {**fields, "step": "confirm"}, follow=True)
+    assert "Created the equivalence; 1 enrollment became complete." in confirm.content.decode()
+    assert learning_selectors.get_enrollment(world["enrollments"][0].pk).status == "completed"
+    eq = lifecycle_selectors.equivalences().get()
+    assert eq.retroactive and eq.source_id == credit["outside"].pk
+
+
+def test_an_equivalence_of_a_course_with_itself_is_refused(
+    client_as_admin: Client, credit: dict[str, Any]
+) -> None:
+    same = credit["target"].pk
+    response = client_as_admin.post(
+        "/equivalences/new/",
+        {"source_course_id": same, "target_course_id": same, "step": "check"},
+    )
+    text = response.content.decode()
+    assert response.status_code == 400 and "There is a problem" in text
+    assert "choose a different course" in text and 'href="#id_target_course_id"' in text
+
+
+def test_applying_retroactively_shows_the_impact_then_ending(
+    client_as_admin: Client, admin: Any, world: dict[str, Any], credit: dict[str, Any]
+) -> None:
+    eq, impact = learning.create_equivalence(
+        actor=admin, source_course_id=credit["outside"].pk, target_course_id=credit["target"].pk
+    )
+    assert impact.would_complete == 0  # the earlier completion does not count
+    url = f"/equivalences/{eq.pk}/retroactive/"
+    page = client_as_admin.get(url).content.decode()
+    assert "1 enrollment would become complete" in page
+    applied = client_as_admin.post(url, {"notes": "Agreed"}, follow=True).content.decode()
+    assert "Applied retroactively" in applied
+    assert learning_selectors.get_enrollment(world["enrollments"][0].pk).status == "completed"
+    again = client_as_admin.post(url, {"notes": "Twice"})
+    assert again.status_code == 400 and "There is a problem" in again.content.decode()
+    ended = client_as_admin.post(f"/equivalences/{eq.pk}/end/", {}, follow=True)
+    assert "Ended:" in ended.content.decode()
+    assert client_as_admin.get(f"/equivalences/{eq.pk}/other/").status_code == 404

@@ -49,7 +49,7 @@ def _who(enrollment: Any) -> str:
 def extend_due(request: HttpRequest, enrollment_id: int) -> HttpResponse:
     """Give one learner a later due date, with a reason."""
     enrollment = _enrollment(enrollment_id)
-    form = ExtendDueForm(request.POST or None)
+    form = ExtendDueForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
         due_at = _aware(form.cleaned_data["due_at"])
         try:
@@ -84,7 +84,7 @@ def exempt(request: HttpRequest, enrollment_id: int) -> HttpResponse:
     enrollment = _enrollment(enrollment_id)
     tree = packaging.requirement_tree(enrollment.version_id)
     items = item_choices(tree)
-    form = ExemptForm(request.POST or None, items=items)
+    form = ExemptForm(request.POST if request.method == "POST" else None, items=items)
     if request.method == "POST" and form.is_valid():
         course_id, group_id = form.target()
         try:
@@ -120,7 +120,7 @@ def revoke_exemption(request: HttpRequest, enrollment_id: int, exemption_id: int
     )
     if exemption is None:
         raise Http404("There is no such exemption.")
-    form = ReasonForm(request.POST or None)
+    form = ReasonForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
         try:
             learning.revoke_exemption(
