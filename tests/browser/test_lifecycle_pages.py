@@ -64,3 +64,16 @@ def test_extend_a_due_date_and_exempt_an_item_by_clicks(
     expect(page.locator(".lifecycle-exemptions")).to_contain_text("Passed the fire-warden test")
     _check(page)
     shoot(page, "lifecycle-progress", docs=True)
+
+    # The standing page (with its tick boxes) and the equivalences page read at 390 px.
+    page.goto(f"{live_server.url}/packages/{draft.package_id}/standing/?standing=not_started")
+    expect(page.locator("legend")).to_contain_text("Extend the ticked learners' due dates")
+    _check(page)
+    shoot(page, "lifecycle-standing-bulk")
+    page.goto(f"{live_server.url}/equivalences/")
+    page.select_option("#id_source_course_id", label=f"{second.code} First aid")
+    page.select_option("#id_target_course_id", label=f"{first.code} Fire safety")
+    page.click("button:has-text('Check the impact')")
+    expect(page.locator("#impact")).to_contain_text("would become complete")
+    _check(page)
+    shoot(page, "lifecycle-equivalence-check")
