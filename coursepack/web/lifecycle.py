@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import tempfile
 from collections.abc import Iterator
+from datetime import datetime
 from typing import Any
 
 from django.core.paginator import Paginator
@@ -66,7 +67,7 @@ def _query(request: HttpRequest, package_id: int) -> tuple[Any, str, int, str]:
     return package, standing, days, search
 
 
-def _rows(entries: Iterator[Any]) -> Iterator[TableRow]:
+def _rows(entries: Iterator[Any], now: datetime) -> Iterator[TableRow]:
     for e in entries:
         yield TableRow(
             (
@@ -76,11 +77,20 @@ def _rows(entries: Iterator[Any]) -> Iterator[TableRow]:
                 e.status.replace("_", " "),
                 e.completed_at,
                 e.due_in_force,
-                e.overdue_since,
+                _overdue_since(e.overdue_since, now),
                 "yes" if e.completed_late else "",
                 e.expires_at,
             )
         )
+
+
+def _overdue_since(moment: datetime | None, now: datetime) -> datetime | None:
+    """Return when the enrollment became overdue, or None while it is not (yet) overdue.
+
+    The cache stores the moment it *will* be overdue from (its due date in force), so
+    that overdue is derived from dates with no job; a future moment is not shown.
+    """
+    return moment if moment is not None and moment < now else None
 
 
 @role_required(*STAFF)
@@ -113,11 +123,12 @@ def standing(request: HttpRequest, package_id: int) -> HttpResponse:
 
 def _table(request: HttpRequest, package_id: int) -> tuple[ReportTable, str]:
     package, name, days, search = _query(request, package_id)
+    now = timezone.now()
     entries = lifecycle_selectors.standing_enrollments(
-        package_id, name, expiring_within_days=days, search=search
+        package_id, name, now=now, expiring_within_days=days, search=search
     )
     title = f"{package.name} — {LABELS[name]}"
-    table = ReportTable("learners", title[:31], _COLUMNS, _rows(entries.iterator()))
+    table = ReportTable("learners", title[:31], _COLUMNS, _rows(entries.iterator(), now))
     return table, f"standing-{name}"
 
 

@@ -52,3 +52,29 @@ def test_the_standing_page_counts_lists_and_downloads(admin: Any) -> None:
     other = Client()
     other.force_login(done)
     assert other.get(url).status_code in (302, 403)
+
+
+def test_a_learner_not_yet_due_shows_no_overdue_date(admin: Any) -> None:
+    """The cache keeps the moment an enrollment will be overdue from (its due date);
+    before that moment the page and the CSV say it is not overdue, not a future date."""
+    course = make_course()
+    draft = make_draft_package(items=[course])
+    packaging.set_version_lifecycle(
+        actor=admin, version_id=draft.pk, due_kind="after_enrolment", due_days=30
+    )
+    packaging.publish_version(actor=admin, version_id=draft.pk, change_notes="Release.")
+    waiting = make_learner(username="not-yet-due")
+    learning.enroll(actor=admin, learner_id=waiting.pk, package_id=draft.package_id)
+    enrollment = waiting.enrollments.get()
+    assert enrollment.overdue_since == enrollment.due_in_force  # stored, in the future
+    client = Client()
+    client.force_login(admin)
+    query = {"standing": "not_started"}
+    page = client.get(f"/packages/{draft.package_id}/standing/", query).content.decode()
+    due = f"{enrollment.due_in_force:%Y-%m-%d}"
+    row = page[page.index("not-yet-due") :]
+    row = row[: row.index("</tr>")]
+    assert row.count(due) == 1  # the Due column only
+    csv = b"".join(client.get(f"/packages/{draft.package_id}/standing.csv", query)).decode()
+    line = next(line for line in csv.splitlines() if "not-yet-due" in line)
+    assert line.count(due) == 1
