@@ -88,7 +88,12 @@ class Enrollment(models.Model):
             ),
         ]
         indexes = [
-            models.Index(fields=["version", "status"]),
+            # Covers the open-enrollment counts per version and status (package list,
+            # package page): counted from the index alone, no row read.
+            models.Index(
+                fields=["version", "status", "withdrawn_at", "superseded_at"],
+                name="enrollment_version_counts",
+            ),
             # Covers the per-package, per-version counts of the reports (every column
             # they filter or count on), so they are answered from the index alone.
             models.Index(
