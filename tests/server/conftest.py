@@ -41,6 +41,11 @@ def _database_url(tmp: Path) -> str:
         connection.ensure_connection()
         dest = sqlite3.connect(target)
         connection.connection.backup(dest)  # type: ignore[union-attr]
+        # The test database lives in memory, so the copy comes out in rollback-journal
+        # mode; a real database is in WAL from its first migrate. Without this, the
+        # server's first connection switches the file to WAL, which needs an exclusive
+        # lock: a test holding the write lock at that moment saw its reads refused.
+        dest.execute("PRAGMA journal_mode=WAL")
         dest.close()
         return f"sqlite:///{target}"
     return f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
