@@ -25,6 +25,11 @@ class Account(models.Model):
     # The learner's hire date, for due dates "N days after hire" (PRODUCT.md,
     # "Compliance lifecycle"); unknown: those due dates count from enrolment.
     hire_date = models.DateField(null=True, blank=True)
+    # The person's id in the HR system that keeps Coursepack's people in sync:
+    # unique when given, so a sync or an integrator can address a person by it.
+    external_id = models.CharField(max_length=64, null=True, blank=True, unique=True)
+    # The person's job title as HR states it (audiences select on it).
+    job_title = models.CharField(max_length=200, blank=True, default="")
     # The username's key (accounts.usernames.username_key): unique, so that no two
     # people get names a reader could not tell apart. NULL for accounts made before
     # the rule whose key another account already had.
