@@ -83,6 +83,8 @@ INSTALLED_APPS = [
     # Serves the API docs page (Swagger UI) from local static files, not a CDN.
     "ninja",
     "coursepack.accounts",
+    # Org units, placements and unit managers (kept in sync from HR).
+    "coursepack.organisation",
     "coursepack.catalog",
     "coursepack.packaging",
     "coursepack.learning",

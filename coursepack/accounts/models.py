@@ -10,7 +10,9 @@ class Role(models.TextChoices):
     # Manages the catalog, groups, packages and enrollments; records completions.
     ADMIN = "admin", "Training admin"
     # Reads everything, writes nothing.
-    AUDITOR = "auditor", "Manager / auditor"
+    AUDITOR = "auditor", "Auditor"
+    # Reads the records of the people in the org units they manage (and below).
+    MANAGER = "manager", "Manager"
     # Reads their own enrollments, progress and transcript only.
     LEARNER = "learner", "Learner"
 
