@@ -11,6 +11,20 @@ class JobKind(models.TextChoices):
     BULK_ENROLL = "bulk_enroll", "Bulk enrolment"
     # Recompute every stored status (learning.rebuild_statuses), a batch per transaction.
     REBUILD_STATUSES = "rebuild_statuses", "Rebuild stored statuses"
+    # Publish a version and move in-flight learners onto it, a chunk per transaction.
+    PUBLISH_WITH_MOVES = "publish_with_moves", "Publish with moves"
+    # Write a large report export (XLSX) to a file the requester downloads when done.
+    EXPORT = "export", "Report export"
+    # Apply an HR people file: upsert people by external id, deactivate leavers.
+    PEOPLE_SYNC = "people_sync", "People sync"
+    # Enrol an audience's new members and withdraw its leavers.
+    AUDIENCE_SYNC = "audience_sync", "Audience enrolment"
+    # Send the reminders and digests that are due.
+    REMINDERS = "reminders", "Reminder run"
+    # Migrate a legacy database (interchange.import_legacy).
+    LEGACY_IMPORT = "legacy_import", "Legacy migration"
+    # Verify the whole audit chain and every row it vouches for.
+    AUDIT_VERIFY = "audit_verify", "Audit verification"
 
 
 class JobStatus(models.TextChoices):
