@@ -161,7 +161,9 @@ def issue_token(request: HttpRequest, body: TokenIn) -> Any:
     return Status(201, {"token": issued.token, "secret": issued.secret})
 
 
-@router.delete("/tokens/{token_id}", response=responses({200: TokenOut}, 404), tags=["accounts"])
+@router.delete("/tokens/{token_id}", response=responses({204: None}, 404), tags=["accounts"])
 def revoke_token(request: HttpRequest, token_id: int) -> Any:
-    """Revoke one of your tokens (admins: anyone's); it stops working at once."""
-    return accounts.revoke_token(actor=caller(request), token_id=token_id)
+    """Revoke one of your tokens (admins: anyone's); it stops working at once (204, as
+    every DELETE answers; revoking a revoked token again is 204 too)."""
+    accounts.revoke_token(actor=caller(request), token_id=token_id)
+    return Status(204, None)

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.core.exceptions import ImproperlyConfigured
 from django.http import Http404, HttpRequest, HttpResponse
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 from ninja.operation import Operation
+from ninja.parser import Parser
 
 from coursepack.errors import DomainError
 from coursepack.http import (
@@ -27,7 +29,13 @@ from coursepack.http import (
 from coursepack.http.auth import BrowserSession, CsrfFailed, TokenAuth
 from coursepack.http.content import IF_MATCH
 from coursepack.http.middleware import server_error_response
-from coursepack.http.problems import PROBLEM_CONTENT_TYPE, domain_error_response, problem_response
+from coursepack.http.problems import (
+    PROBLEM_CONTENT_TYPE,
+    WWW_AUTHENTICATE,
+    domain_error_response,
+    json_pointer,
+    problem_response,
+)
 from coursepack.http.schemas import NOT_BLANK, NUL_FREE
 
 
@@ -39,15 +47,17 @@ class CoursepackAPI(NinjaAPI):
     """
 
     def get_openapi_operation_id(self, operation: Operation) -> str:
-        """Name operations ``<module>_<function>``, counting ``http.content``'s modules as one.
-
-        The content routes were one module; splitting it must not rename their
-        operations (clients generate code from these ids).
-        """
-        module = operation.view_func.__module__
-        if module.startswith(f"{content.__name__}."):
-            module = content.__name__
-        return f"{module}_{operation.view_func.__name__}".replace(".", "_")
+        """Name each operation after its view function (``create_course``), so a generated
+        client reads ``create_course.sync(...)``; two views of one name are refused."""
+        name = operation.view_func.__name__
+        seen: dict[str, str] = self.__dict__.setdefault("_coursepack_operation_ids", {})
+        where = f"{operation.view_func.__module__}.{name}"
+        if seen.setdefault(name, where) != where:
+            raise ImproperlyConfigured(
+                f"Two API views are called {name!r} ({seen[name]} and {where}): "
+                "operation ids come from view names and must be unique."
+            )
+        return name
 
     def get_openapi_schema(
         self, *, path_prefix: str | None = None, path_params: dict[str, Any] | None = None
@@ -59,12 +69,51 @@ class CoursepackAPI(NinjaAPI):
             schema = super().get_openapi_schema(path_prefix=path_prefix)
             for operations in schema["paths"].values():
                 for operation in operations.values():
+                    for parameter in operation.get("parameters", []):
+                        _not_nullable(parameter)
                     for status, response in operation.get("responses", {}).items():
                         content = response.get("content")
                         if int(status) >= 400 and content and "application/json" in content:
                             content[PROBLEM_CONTENT_TYPE] = content.pop("application/json")
             cache[path_prefix] = schema
         return cache[path_prefix]
+
+
+def _not_nullable(parameter: dict[str, Any]) -> None:
+    """Declare an optional parameter as its type, not "type or null": a parameter is
+    left out, never sent as null, and a generated client given None would crash."""
+    schema = parameter.get("schema", {})
+    variants = schema.get("anyOf")
+    if parameter.get("required") or not variants:
+        return
+    kept = [v for v in variants if v.get("type") != "null"]
+    if len(kept) == len(variants):
+        return
+    del schema["anyOf"]
+    if len(kept) == 1:
+        schema.update(kept[0])
+    else:
+        schema["anyOf"] = kept
+
+
+class UnsupportedMediaType(Exception):
+    """A request body that is not JSON, sent to an operation that reads one."""
+
+
+def _is_json(content_type: str | None) -> bool:
+    media = (content_type or "").split(";")[0].strip().lower()
+    return media == "application/json" or (
+        media.startswith("application/") and media.endswith("+json")
+    )
+
+
+class JsonOnlyParser(Parser):
+    """ninja's JSON parser, refusing a body of another media type (415, not "unreadable")."""
+
+    def parse_body(self, request: HttpRequest) -> Any:
+        if not _is_json(request.content_type):
+            raise UnsupportedMediaType(request.content_type or "")
+        return super().parse_body(request)
 
 
 api = CoursepackAPI(
@@ -77,6 +126,7 @@ api = CoursepackAPI(
     ),
     auth=[TokenAuth(), BrowserSession()],
     urls_namespace="api-v1",
+    parser=JsonOnlyParser(),
 )
 api.add_router("", accounts.router)
 api.add_router("", content.router)
@@ -93,13 +143,17 @@ def _domain_error(request: HttpRequest, exc: DomainError) -> HttpResponse:
     return domain_error_response(request, exc)
 
 
-def _location(loc: Any) -> str:
-    parts = [str(p) for p in loc if p not in ("body", "query", "path", "header")]
-    return ".".join(
-        parts[1:]
-        if parts and parts[0] in ("payload", "page", "filters", "query", "body")
-        else parts
-    )
+def _location(loc: Any) -> dict[str, str]:
+    """Name where an invalid input is: a JSON Pointer into the body, or a parameter."""
+    loc = [str(p) for p in loc]
+    where = loc[0] if loc and loc[0] in ("body", "query", "path", "header") else "body"
+    parts = loc[1:] if loc and loc[0] == where else loc
+    if where == "body":
+        # ninja names the body argument first ("body", "payload", "document", …).
+        return {"pointer": json_pointer(parts[1:])}
+    if parts and parts[0] in ("page", "filters", "query") and len(parts) > 1:
+        parts = parts[1:]
+    return {"parameter": parts[0] if parts else where, "in": where}
 
 
 _PATTERN_MESSAGES = {
@@ -121,29 +175,43 @@ def _message(error: dict[str, Any]) -> str:
 
 @api.exception_handler(ValidationError)
 def _validation_error(request: HttpRequest, exc: ValidationError) -> HttpResponse:
-    errors = [
-        {"field": _location(e.get("loc", ())) or "body", "message": _message(e)} for e in exc.errors
-    ]
+    errors = [{**_location(e.get("loc", ())), "message": _message(e)} for e in exc.errors]
     return problem_response(
         status=422,
         code="invalid_input",
         detail="The request is not valid; see errors for each field.",
-        problems=[f"{e['field']}: {e['message']}" for e in errors],
+        problems=[f"{e.get('pointer', e.get('parameter'))}: {e['message']}" for e in errors],
         errors=errors,
     )
 
 
 @api.exception_handler(AuthenticationError)
 def _unauthenticated(request: HttpRequest, exc: AuthenticationError) -> HttpResponse:
-    return problem_response(
+    response = problem_response(
         status=401,
         code="unauthenticated",
         detail="Sign in, or send a personal API token as 'Authorization: Bearer <token>'.",
     )
+    response["WWW-Authenticate"] = WWW_AUTHENTICATE
+    return response
 
 
 @api.exception_handler(HttpError)
 def _http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
+    if isinstance(exc.__cause__, UnsupportedMediaType):
+        # ninja wraps whatever the parser raises in a 400.
+        response = problem_response(
+            status=415,
+            code="unsupported_media_type",
+            detail=(
+                f"The body is {exc.__cause__ or 'of no declared type'}; this API reads "
+                "application/json. Send the header Content-Type: application/json."
+            ),
+        )
+        response["Accept-Patch" if request.method == "PATCH" else "Accept-Post"] = (
+            "application/json"
+        )
+        return response
     if isinstance(exc, CsrfFailed):
         code = "csrf_failed"
     elif exc.status_code == 400:

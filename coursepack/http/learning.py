@@ -22,9 +22,9 @@ from coursepack.http.schemas import (
     BulkEnrollIn,
     BulkEnrollOut,
     CompletionIn,
-    DateTimeIn,
     EnrollIn,
     EnrollmentOut,
+    MomentIn,
     NotesIn,
     ProgressOut,
     RecordedCompletionOut,
@@ -130,13 +130,13 @@ def withdraw(request: HttpRequest, enrollment_id: int, body: NotesIn) -> Any:
 
 
 class AsOf(Schema):
-    as_of: DateTimeIn | None = Field(
+    as_of: MomentIn | None = Field(
         None, description="A moment with a time zone, e.g. 2025-01-31T09:00:00Z (default: now)."
     )
 
 
 class TranscriptQuery(AsOf):
-    known_at: DateTimeIn | None = Field(
+    known_at: MomentIn | None = Field(
         None,
         description=(
             "Use only the facts recorded by this moment (default: now). known_at = as_of "
@@ -225,9 +225,17 @@ def record_batch(request: HttpRequest, body: BatchIn) -> Any:
             try:
                 results.append(_record_out(_record(actor, event, None)))
             except InvalidInput as exc:
-                exc.problems = [f"events[{index}].{p}" for p in exc.problems]
+                exc.problems = [_in_item(f"/events/{index}", p) for p in exc.problems]
                 raise
     return {"results": results}
+
+
+def _in_item(pointer: str, problem: str) -> str:
+    """Say which batch item a service's problem is about: ``/events/1/kind: …``."""
+    field, sep, message = problem.partition(": ")
+    if sep and " " not in field:
+        return f"{pointer}/{field.replace('.', '/')}: {message}"
+    return f"{pointer}: {problem}"
 
 
 class EventFilters(Schema):

@@ -18,7 +18,7 @@ from coursepack.errors import InvalidInput
 from coursepack.http.auth import ADMIN, READERS, caller, is_staff_reader, require
 from coursepack.http.pagination import PageParams, page_of, paginate
 from coursepack.http.problems import responses
-from coursepack.http.schemas import DateTimeIn, Id, Input, Output, Reason, Text
+from coursepack.http.schemas import DateTimeIn, Id, Input, MomentIn, Output, Reason, Text
 from coursepack.learning import api as learning
 from coursepack.learning import lifecycle_selectors
 from coursepack.learning.errors import EnrollmentNotFound
@@ -475,8 +475,8 @@ def standing_list(
 
 
 class LifecycleQuery(BaseModel):
-    as_of: DateTimeIn | None = Field(None, description="Default: now.")
-    known_at: DateTimeIn | None = Field(None, description="Only facts recorded by then.")
+    as_of: MomentIn | None = Field(None, description="Default: now.")
+    known_at: MomentIn | None = Field(None, description="Only facts recorded by then.")
 
 
 class PeriodOut(Output):

@@ -119,12 +119,20 @@ def _out_of_range_fields(request: HttpRequest, path_kwargs: dict[str, object]) -
 def out_of_range_response(request: HttpRequest, fields: list[str] | None = None) -> HttpResponse:
     """Return 422 (problem+json) under /api/, 404 for a page's path, 400 for a page's query."""
     if _is_api(request):
-        errors = [{"field": f, "message": f"must be at most {_MAX_INT64}"} for f in fields or []]
+        errors = [
+            {
+                "parameter": f,
+                "in": "query" if f in request.GET else "path",
+                "message": f"must be at most {_MAX_INT64}",
+            }
+            for f in fields or []
+        ]
         return problem_response(
             status=422,
             code="invalid_input",
             detail=_OUT_OF_RANGE_DETAIL,
-            problems=[f"{e['field']}: {e['message']}" for e in errors] or [_OUT_OF_RANGE_DETAIL],
+            problems=[f"{e['parameter']}: {e['message']}" for e in errors]
+            or [_OUT_OF_RANGE_DETAIL],
             errors=errors,
         )
     return HttpResponse(_OUT_OF_RANGE_DETAIL, status=400, content_type="text/plain; charset=utf-8")

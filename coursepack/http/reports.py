@@ -15,7 +15,7 @@ from ninja import Field, Query, Router, Schema
 from coursepack.http.auth import READERS, require
 from coursepack.http.pagination import PageParams
 from coursepack.http.problems import responses
-from coursepack.http.schemas import DateIn, DateTimeIn
+from coursepack.http.schemas import DateIn, MomentIn
 from coursepack.reports import selectors
 from coursepack.reports.selectors import ReportFilters, StatusCounts
 
@@ -42,14 +42,14 @@ class ReportQuery(Schema):
     )
     package_id: Id | None = Field(None, description="Only this package.")
     version_id: Id | None = Field(None, description="Only this package version.")
-    as_of: DateTimeIn | None = Field(
+    as_of: MomentIn | None = Field(
         None,
         description=(
             "Count the state of the world at this moment (default: now). With as_of or "
             "known_at the counts are worked out from the events, as the transcripts are."
         ),
     )
-    known_at: DateTimeIn | None = Field(
+    known_at: MomentIn | None = Field(
         None,
         description=(
             "Count only the facts recorded by this moment (default: now); known_at = as_of "

@@ -201,7 +201,7 @@ MATRIX: dict[str, Row] = {
     "GET /users/{user_id}/tokens": Row(ADMIN, "/users/{other_learner}/tokens"),
     "GET /tokens": Row(EVERYONE, "/tokens"),
     "POST /tokens": Row(EVERYONE, "/tokens", lambda ids: {"name": "another"}, ok=201),
-    "DELETE /tokens/{token_id}": Row(OWN, "/tokens/{own}", own="spare_token"),
+    "DELETE /tokens/{token_id}": Row(OWN, "/tokens/{own}", ok=204, own="spare_token"),
     # catalog
     "GET /courses": Row(READERS, "/courses"),
     "POST /courses": Row(
