@@ -91,6 +91,8 @@ INSTALLED_APPS = [
     "coursepack.audit",
     # Above learning: legacy migration and package files (import_legacy, export_package, ...).
     "coursepack.interchange",
+    # The integrator API's state: events feed, idempotency keys, webhooks (ADRs 0028, 0029).
+    "coursepack.integrations",
     "coursepack.jobs",
     "coursepack.web",
     # Demo data for `make run` (manage.py load_demo); above every domain app.

@@ -20,6 +20,7 @@ from coursepack.http import (
     accounts,
     audit,
     content,
+    events,
     interchange,
     jobs,
     learning,
@@ -31,6 +32,7 @@ from coursepack.http.content import IF_MATCH
 from coursepack.http.middleware import server_error_response
 from coursepack.http.problems import (
     PROBLEM_CONTENT_TYPE,
+    RESPONSE_HEADERS,
     WWW_AUTHENTICATE,
     domain_error_response,
     json_pointer,
@@ -71,12 +73,28 @@ class CoursepackAPI(NinjaAPI):
                 for operation in operations.values():
                     for parameter in operation.get("parameters", []):
                         _not_nullable(parameter)
+                    _declare_headers(operation)
                     for status, response in operation.get("responses", {}).items():
                         content = response.get("content")
                         if int(status) >= 400 and content and "application/json" in content:
                             content[PROBLEM_CONTENT_TYPE] = content.pop("application/json")
             cache[path_prefix] = schema
         return cache[path_prefix]
+
+
+def _declare_headers(operation: dict[str, Any]) -> None:
+    """Move the headers an operation declared with ``response_headers`` into its responses."""
+    responses = operation["responses"]
+    for status, headers in operation.pop(RESPONSE_HEADERS, {}).items():
+        # ninja keys responses by int; a JSON round trip would make them str.
+        key = next((k for k in responses if str(k) == str(status)), int(status))
+        response = responses.setdefault(key, {"description": "OK"})
+        response.setdefault("headers", {}).update(
+            {
+                name: {"description": text, "schema": {"type": "string"}}
+                for name, text in headers.items()
+            }
+        )
 
 
 def _not_nullable(parameter: dict[str, Any]) -> None:
@@ -136,6 +154,7 @@ api.add_router("", reports.router)
 api.add_router("", interchange.router)
 api.add_router("", jobs.router)
 api.add_router("", audit.router)
+api.add_router("", events.router)
 
 
 @api.exception_handler(DomainError)

@@ -133,3 +133,18 @@ def responses(ok: dict[int, Any], *codes: int) -> dict[int, Any]:
     for code in (400, 401, 403, 422, *codes):
         declared[code] = Problem
     return declared
+
+
+#: The ``x-`` key under which an operation's ``openapi_extra`` names its response
+#: headers; ``CoursepackAPI`` moves them into the responses of the schema.
+RESPONSE_HEADERS = "x-coursepack-response-headers"
+LINK_NEXT = 'The next page of the list: `<…?after=…>; rel="next"` (RFC 8288).'
+ETAG = 'The draft\'s version tag, e.g. `"7"`: send it back as If-Match.'
+LOCATION = "The URL of what was created."
+
+
+def response_headers(*statuses: int, **headers: str) -> dict[str, Any]:
+    """Declare headers (name: description) that the responses of ``statuses`` carry:
+    pass as ``openapi_extra``. Underscores in names become dashes."""
+    declared = {name.replace("_", "-"): text for name, text in headers.items()}
+    return {RESPONSE_HEADERS: {str(s): declared for s in statuses}}

@@ -382,6 +382,7 @@ MATRIX: dict[str, Row] = {
     "GET /jobs/{job_id}": Row(READERS, "/jobs/{job}"),
     # the audit log
     "GET /audit/verification": Row(READERS, "/audit/verification"),
+    "GET /events": Row(READERS, "/events?limit=5"),
     "GET /audit/export": Row(READERS, "/audit/export"),
     # package files
     "GET /packages/{package_id}/export": Row(READERS, "/packages/{package}/export?history=true"),
