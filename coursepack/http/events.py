@@ -87,7 +87,7 @@ def event_out(event: FeedEvent) -> dict[str, Any]:
     """Return the feed's JSON for one event."""
     return {
         "id": event.id,
-        "cursor": cursors.encode(FEED, event.id),
+        "cursor": cursors.encode_id(FEED, event.id),
         "type": event.type,
         "occurred_at": event.occurred_at,
         "actor": event.actor,
@@ -111,7 +111,7 @@ def feed_page(after: str | None, limit: int, types: str | None) -> dict[str, Any
     last = events[-1].id if events else after_id
     return {
         "items": [event_out(e) for e in events],
-        "next": cursors.encode(FEED, last),
+        "next": cursors.encode_id(FEED, last),
         "more": more,
     }
 

@@ -63,10 +63,11 @@ SUBJECT_TYPES = {
 }
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class FeedEvent:
     """One change, as the feed tells it."""
 
+    # In the order of _FIELDS: built positionally, one per row.
     id: int
     type: str
     occurred_at: datetime
@@ -101,20 +102,8 @@ _FIELDS = (
 
 
 def _event(row: tuple[Any, ...]) -> FeedEvent:
-    pk, action, at, actor, target_type, target_id, label, package_id, before, after, notes = row
-    return FeedEvent(
-        id=pk,
-        type=action,
-        occurred_at=at,
-        actor=actor,
-        subject_type=SUBJECT_TYPES.get(target_type, target_type),
-        subject_id=target_id,
-        subject_label=label,
-        package_id=package_id,
-        before=before,
-        data=after,
-        notes=notes,
-    )
+    pk, action, at, actor, target_type, *rest = row
+    return FeedEvent(pk, action, at, actor, SUBJECT_TYPES.get(target_type, target_type), *rest)
 
 
 def _feed(after_id: int, types: Iterable[str] | None) -> Any:

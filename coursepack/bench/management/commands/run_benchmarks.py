@@ -22,7 +22,7 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from coursepack.bench import migration, runner
+from coursepack.bench import events, migration, runner
 from coursepack.bench.measure import render_table
 from coursepack.bench.scales import SCALES, scale_named
 
@@ -37,6 +37,7 @@ _OPERATIONS = (
     "migration",
     "authoring_pages",
     "operations_pages",
+    "events",
     "http",
     "load",
 )
@@ -90,6 +91,7 @@ class Command(BaseCommand):
             "migration": lambda: migration.migration_rows(scale),
             "authoring_pages": bench.authoring_pages,
             "operations_pages": bench.operations_pages,
+            "events": lambda: events.events_feed(bench),
             "http": lambda: bench.http(log_dir),
             "load": lambda: bench.load(manage_py, log_dir),
         }
