@@ -13,14 +13,14 @@ completion event (as ``learning.record_completion`` would), then reads them all:
   (server-side on PostgreSQL) cursor, building the same dict per row (without
   a per-event cursor, and timestamps as the driver returns them).
 
-Target (issue 17): the feed ≤ 2× the floor.
+Target (issue 17): the feed at most 2x the floor.
 """
 
 from __future__ import annotations
 
 import json
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from django.db import connection, transaction
 
