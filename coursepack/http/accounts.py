@@ -56,7 +56,7 @@ def me(request: HttpRequest) -> Any:
 def list_users(request: HttpRequest, page: Query[PageParams]) -> Any:
     """List users with their roles."""
     require(request, *READERS)
-    result = paginate(User.objects.select_related("account").order_by("id"), page)
+    result = paginate(User.objects.select_related("account").order_by("id"), page, request)
     for u in result["items"]:
         u._coursepack_account = getattr(u, "account", None)
     result["items"] = [_user(u) for u in result["items"]]

@@ -6,6 +6,7 @@ serialise. Every error leaves as ``application/problem+json`` (RFC 9457).
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
@@ -20,6 +21,7 @@ from coursepack.http import (
     accounts,
     audit,
     content,
+    cursors,
     events,
     interchange,
     jobs,
@@ -30,7 +32,9 @@ from coursepack.http import (
 from coursepack.http.auth import BrowserSession, CsrfFailed, TokenAuth
 from coursepack.http.content import IF_MATCH
 from coursepack.http.middleware import server_error_response
+from coursepack.http.pagination import NEXT_ATTRIBUTE
 from coursepack.http.problems import (
+    LINK_NEXT,
     PROBLEM_CONTENT_TYPE,
     RESPONSE_HEADERS,
     WWW_AUTHENTICATE,
@@ -61,6 +65,22 @@ class CoursepackAPI(NinjaAPI):
             )
         return name
 
+    def create_response(
+        self,
+        request: HttpRequest,
+        data: Any,
+        *,
+        status: int | None = None,
+        temporal_response: HttpResponse | None = None,
+    ) -> HttpResponse:
+        response = super().create_response(
+            request, data, status=status, temporal_response=temporal_response
+        )
+        following = getattr(request, NEXT_ATTRIBUTE, None)
+        if following is not None and "Link" not in response:
+            cursors.link_next(request, response, "after", following)
+        return response
+
     def get_openapi_schema(
         self, *, path_prefix: str | None = None, path_params: dict[str, Any] | None = None
     ) -> Any:
@@ -83,8 +103,13 @@ class CoursepackAPI(NinjaAPI):
 
 
 def _declare_headers(operation: dict[str, Any]) -> None:
-    """Move the headers an operation declared with ``response_headers`` into its responses."""
+    """Move the headers an operation declared with ``response_headers`` into its responses,
+    and declare the Link header of every page of a list."""
     responses = operation["responses"]
+    ok = responses.get(200, {})
+    ref = ok.get("content", {}).get("application/json", {}).get("schema", {}).get("$ref", "")
+    if ref.endswith("Page"):
+        operation.setdefault(RESPONSE_HEADERS, {}).setdefault("200", {})["Link"] = LINK_NEXT
     for status, headers in operation.pop(RESPONSE_HEADERS, {}).items():
         # ninja keys responses by int; a JSON round trip would make them str.
         key = next((k for k in responses if str(k) == str(status)), int(status))
@@ -251,3 +276,22 @@ def _unexpected(request: HttpRequest, exc: Exception) -> HttpResponse:
     # A busy database is 503 + Retry-After, a body over the limit 413; anything
     # else a logged 500 — always problem+json, never a traceback (DEBUG or not).
     return server_error_response(request, exc)
+
+
+_ROUTE_PARAMETER = re.compile(r"<(?:\w+:)?(\w+)>")
+
+
+def declared_query_parameters(route: str, method: str) -> frozenset[str] | None:
+    """Return the query parameters the operation at URL ``route`` (Django's pattern,
+    e.g. ``api/v1/courses/<int:course_id>``) declares, or None if it is none of ours."""
+    table: dict[tuple[str, str], frozenset[str]] = api.__dict__.setdefault(
+        "_coursepack_query_parameters", {}
+    )
+    if not table:
+        schema = api.get_openapi_schema(path_prefix="/api/v1/")
+        for path, operations in schema["paths"].items():
+            for verb, operation in operations.items():
+                table[(path, verb.upper())] = frozenset(
+                    p["name"] for p in operation.get("parameters", []) if p["in"] == "query"
+                )
+    return table.get(("/" + _ROUTE_PARAMETER.sub(r"{\1}", route), method.upper()))

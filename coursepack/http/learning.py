@@ -76,7 +76,7 @@ def list_enrollments(
             enrollments = enrollments.filter(**{name: value})
     if filters.open is not None:
         enrollments = enrollments.filter(withdrawn_at__isnull=filters.open)
-    result = paginate(enrollments, page)
+    result = paginate(enrollments, page, request)
     result["items"] = [serialize.enrollment(e) for e in result["items"]]
     return result
 
@@ -259,7 +259,7 @@ def list_completions(
         value = getattr(filters, name)
         if value is not None:
             events = events.filter(**{name: value})
-    result = paginate(events, page)
+    result = paginate(events, page, request)
     result["items"] = [serialize.event(e) for e in result["items"]]
     return result
 

@@ -310,7 +310,7 @@ def list_equivalences(request: HttpRequest, page: Query[PageParams]) -> Any:
     """Every equivalence, with its end or retroactive application if any."""
     require(request, *READERS)
     rows = Equivalence.objects.select_related("recorded_by").prefetch_related("changes")
-    result = paginate(rows.order_by("id"), page)
+    result = paginate(rows.order_by("id"), page, request)
     result["items"] = [_equivalence(e) for e in result["items"]]
     return result
 
@@ -457,7 +457,7 @@ def standing_list(
     page: Query[PageParams],
     query: Query[StandingListQuery],
 ) -> Any:
-    """The learners of a package in one standing now, by user name (paged, searchable)."""
+    """The learners of a package in one standing now, in enrollment id order (paged, searchable)."""
     require(request, *READERS)
     packaging_selectors.get_package(package_id)
     rows = lifecycle_selectors.standing_enrollments(
@@ -466,7 +466,7 @@ def standing_list(
         expiring_within_days=query.expiring_within_days,
         search=query.search,
     )
-    result = paginate(rows, page)
+    result = paginate(rows, page, request)
     result["items"] = [_entry(e) for e in result["items"]]
     return result
 

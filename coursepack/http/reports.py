@@ -13,7 +13,7 @@ from django.http import HttpRequest
 from ninja import Field, Query, Router, Schema
 
 from coursepack.http.auth import READERS, require
-from coursepack.http.pagination import PageParams
+from coursepack.http.pagination import OffsetPageParams
 from coursepack.http.problems import responses
 from coursepack.http.schemas import DateIn, MomentIn
 from coursepack.reports import selectors
@@ -219,7 +219,7 @@ def courses_report(request: HttpRequest, query: Query[ReportQuery]) -> Any:
 
 @router.get("/reports/learners", response=responses({200: LearnersReportOut}))
 def learners_report(
-    request: HttpRequest, query: Query[ReportQuery], page: Query[PageParams]
+    request: HttpRequest, query: Query[ReportQuery], page: Query[OffsetPageParams]
 ) -> Any:
     """Per learner, by username: enrollments by status and the last completion (paged)."""
     require(request, *READERS)

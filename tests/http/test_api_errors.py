@@ -50,8 +50,20 @@ def test_a_missing_required_field_and_a_bad_query_parameter_are_named(admin: Cal
     assert _fields(problem(admin.call("POST", "/courses", {"code": "X-1"}))) == {
         "/name": "Field required"
     }
-    body = problem(admin.call("GET", "/courses?limit=0&offset=-1"))
-    assert set(_fields(body)) == {"limit", "offset"}
+    body = problem(admin.call("GET", "/courses?limit=0&after=nonsense"))
+    assert set(_fields(body)) == {"limit"}
+
+
+def test_an_unknown_query_parameter_is_refused_not_ignored(admin: Caller) -> None:
+    """?updated_sinse=… (misspelt) is 422 naming it, not every course with 200."""
+    response = admin.call("GET", "/courses?updated_sinse=2025-01-01&limit=5&offset=3")
+
+    assert response.status_code == 422
+    body = problem(response)
+    assert [(e["parameter"], e["in"]) for e in body["errors"]] == [
+        ("offset", "query"),
+        ("updated_sinse", "query"),
+    ]
 
 
 def test_a_body_that_is_not_a_json_object_is_refused(admin: Caller) -> None:
