@@ -31,6 +31,7 @@ from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from coursepack.accounts import usernames
@@ -291,6 +292,10 @@ def _people() -> tuple[dict[str, _Person], dict[str, int], dict[str, int]]:
         if key
     }
     names = dict(User.objects.values_list("username", "pk"))
+    # People made outside the services (no account, or no key yet) are compared by key too.
+    unkeyed = User.objects.filter(Q(account__isnull=True) | Q(account__username_key__isnull=True))
+    for name, pk in unkeyed.values_list("username", "pk"):
+        keys.setdefault(usernames.username_key(name), pk)
     return by_external, keys, names
 
 
@@ -388,7 +393,13 @@ def plan_people_sync(
             holder = keys.get(key)
             if holder is None:
                 holder = names.get(name)
-            adopting = holder is not None and person is None and holder not in with_external
+            # Adopt only the exact name: a look-alike is someone else.
+            adopting = (
+                holder is not None
+                and person is None
+                and holder not in with_external
+                and names.get(name) == holder
+            )
             if holder is not None and (person is None or holder != person.user_id) and not adopting:
                 found.append(f"username: {name!r} is another person's (or reads like it)")
             elif key in key_in_file and key_in_file[key] != ext:
