@@ -19,26 +19,12 @@ from coursepack.jobs.models import JobKind
 from coursepack.organisation import api as organisation
 from coursepack.organisation.errors import InvalidPeopleFile, PeopleSyncNotStaged
 from coursepack.organisation.models import OrgUnit, Placement
+from coursepack.organisation.sync import COLUMNS
 from tests.factories import make_admin, make_learner
 
 pytestmark = pytest.mark.django_db
 
-HEADER = (
-    list(organisation.COLUMNS)
-    if hasattr(organisation, "COLUMNS")
-    else [
-        "external_id",
-        "username",
-        "first_name",
-        "last_name",
-        "email",
-        "job_title",
-        "hire_date",
-        "org_unit",
-        "manager_external_id",
-        "active",
-    ]
-)
+HEADER = list(COLUMNS)
 
 
 def _csv(people: list[dict[str, Any]], header: list[str] = HEADER) -> bytes:
@@ -204,7 +190,7 @@ def test_a_partial_file_leaves_absent_people_and_missing_columns_alone() -> None
     _sync(admin, _csv(people), full=True)
     # Only external_id and job_title: the rest of each person stays as it is.
     changed = [{"external_id": "E000000", "job_title": "Director"}]
-    preview, result = _sync(admin, _csv(changed, ["external_id", "job_title"]), full=False)
+    preview, _ = _sync(admin, _csv(changed, ["external_id", "job_title"]), full=False)
     assert (preview["updates"], preview["deactivations"], preview["unchanged"]) == (1, 0, 0)
     account = Account.objects.get(external_id="E000000")
     assert account.job_title == "Director"
