@@ -15,7 +15,7 @@ from ninja import Field, Query, Router, Status
 from pydantic import BaseModel, StrictBool, StrictInt
 
 from coursepack.errors import InvalidInput
-from coursepack.http.auth import ADMIN, READERS, caller, is_staff_reader, require
+from coursepack.http.auth import ADMIN, READERS, caller, in_scope, require
 from coursepack.http.pagination import PageParams, page_of, paginate
 from coursepack.http.problems import responses
 from coursepack.http.schemas import DateTimeIn, Id, Input, Output, Reason, Text
@@ -553,10 +553,7 @@ def enrollment_lifecycle(
     standing in the package and every certification period (learners: their own)."""
     user = caller(request)
     _aware(as_of=query.as_of, known_at=query.known_at)
-    rows = Enrollment.objects.all()
-    if not is_staff_reader(user):
-        rows = rows.filter(learner=user)
-    enrollment = rows.filter(pk=enrollment_id).first()
+    enrollment = in_scope(user, Enrollment.objects.all()).filter(pk=enrollment_id).first()
     if enrollment is None:
         raise EnrollmentNotFound(f"There is no enrollment with id {enrollment_id}.")
     as_of = query.as_of or timezone.now()

@@ -28,22 +28,26 @@ from coursepack.organisation.errors import (
 )
 from coursepack.organisation.models import OrgUnit, Placement, UnitManager
 from coursepack.organisation.sync import (
+    COLUMNS,
     PeopleSyncPlan,
     SyncChanges,
     SyncRow,
     apply_people_sync_chunk,
     finish_people_sync,
+    get_people_sync,
     mark_people_sync_applying,
     parse_people_csv,
     plan_people_sync,
     prepare_people_sync,
     rows_from_dicts,
     stage_people_sync,
+    stored_rows,
     sync_changes,
 )
 from coursepack.validation import collecting
 
 __all__ = [
+    "COLUMNS",
     "PeopleSyncPlan",
     "SyncChanges",
     "SyncRow",
@@ -51,6 +55,7 @@ __all__ = [
     "create_unit",
     "deactivate_unit",
     "finish_people_sync",
+    "get_people_sync",
     "mark_people_sync_applying",
     "move_unit",
     "parse_people_csv",
@@ -63,6 +68,7 @@ __all__ = [
     "set_person_details",
     "set_unit_managers",
     "stage_people_sync",
+    "stored_rows",
     "sync_changes",
 ]
 
