@@ -14,6 +14,7 @@ from django.utils import timezone
 from ninja import Field, Query, Router, Status
 from pydantic import BaseModel, StrictBool, StrictInt
 
+from coursepack.accounts.models import Role
 from coursepack.errors import InvalidInput
 from coursepack.http.auth import ADMIN, READERS, caller, in_scope, require
 from coursepack.http.pagination import PageParams, page_of, paginate
@@ -457,8 +458,9 @@ def standing_list(
     page: Query[PageParams],
     query: Query[StandingListQuery],
 ) -> Any:
-    """The learners of a package in one standing now, by user name (paged, searchable)."""
-    require(request, *READERS)
+    """The learners of a package in one standing now, by user name (paged, searchable;
+    managers: their people only)."""
+    user = require(request, *READERS, Role.MANAGER)
     packaging_selectors.get_package(package_id)
     rows = lifecycle_selectors.standing_enrollments(
         package_id,
@@ -466,6 +468,7 @@ def standing_list(
         expiring_within_days=query.expiring_within_days,
         search=query.search,
     )
+    rows = in_scope(user, rows)
     result = paginate(rows, page)
     result["items"] = [_entry(e) for e in result["items"]]
     return result

@@ -398,7 +398,7 @@ MATRIX: dict[str, Row] = {
     "GET /packages/{package_id}/standing": Row(READERS, "/packages/{package}/standing"),
     "GET /packages/{package_id}/exceptions": Row(READERS, "/packages/{package}/exceptions"),
     "GET /packages/{package_id}/standing/{standing}": Row(
-        READERS, "/packages/{package}/standing/not_started"
+        MANAGERS, "/packages/{package}/standing/not_started"
     ),
     "GET /enrollments/{enrollment_id}/lifecycle": Row(
         OWN, "/enrollments/{own}/lifecycle", own="enrollment"
@@ -716,7 +716,15 @@ def _managers_units(world: World, page: dict[str, Any]) -> None:
     assert page["count"] == 1
 
 
+def _managers_standing(world: World, page: dict[str, Any]) -> None:
+    learners = {e["learner_id"] for e in page["items"]}
+    assert world.ids["own_learner"] not in learners
+    assert learners <= {world.ids["other_learner"], world.manager.user.pk}
+    assert page["count"] == len(page["items"])
+
+
 MANAGER_LISTS: dict[str, Callable[[World, Any], None]] = {
+    "GET /packages/{package_id}/standing/{standing}": _managers_standing,
     "GET /enrollments": _managers_enrollments,
     "GET /completions": _managers_events,
     "GET /people": _managers_people,
