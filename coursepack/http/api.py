@@ -27,6 +27,7 @@ from coursepack.http import (
     jobs,
     learning,
     lifecycle,
+    organisation,
     reports,
 )
 from coursepack.http.auth import BrowserSession, CsrfFailed, TokenAuth
@@ -178,6 +179,7 @@ api.add_router("", lifecycle.router)
 api.add_router("", reports.router)
 api.add_router("", interchange.router)
 api.add_router("", jobs.router)
+api.add_router("", organisation.router)
 api.add_router("", audit.router)
 api.add_router("", events.router)
 

@@ -71,6 +71,24 @@ def page_of(item: type[BaseModel]) -> type[Schema]:
     return _pages[item]
 
 
+_offset_pages: dict[type, type[Schema]] = {}
+
+
+def offset_page_of(item: type[BaseModel]) -> type[Schema]:
+    """Return the schema of a page of a ranked list (``OffsetPageParams``): count, limit,
+    offset, items."""
+    if item not in _offset_pages:
+        _offset_pages[item] = create_model(
+            f"{item.__name__}OffsetPage",
+            __base__=Schema,
+            count=(int, Field(description="How many items the whole list holds.")),
+            limit=(int, Field(description="The most items a page holds.")),
+            offset=(int, Field(description="How many items were skipped.")),
+            items=(list[item], Field(description="The items, in the list's order.")),  # type: ignore[valid-type]
+        )
+    return _offset_pages[item]
+
+
 def paginate(queryset: QuerySet[Any], params: PageParams, request: HttpRequest) -> dict[str, Any]:
     """Return one page of ``queryset`` in id order after ``params.after`` (two queries:
     the count and the slice), and remember the next page's cursor for the Link header."""
