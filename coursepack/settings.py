@@ -115,6 +115,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # A POST under /api/ retried with its Idempotency-Key gets the first answer again.
+    "coursepack.http.idempotency.IdempotencyMiddleware",
     # Signs out a session idle for longer than SESSION_IDLE_TIMEOUT.
     "coursepack.http.middleware.SessionIdleTimeoutMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",

@@ -95,6 +95,9 @@ class CoursepackAPI(NinjaAPI):
                     for parameter in operation.get("parameters", []):
                         _not_nullable(parameter)
                     _declare_headers(operation)
+                for method, operation in operations.items():
+                    if method == "post":
+                        _idempotent(operation)
                     for status, response in operation.get("responses", {}).items():
                         content = response.get("content")
                         if int(status) >= 400 and content and "application/json" in content:
@@ -121,6 +124,31 @@ def _declare_headers(operation: dict[str, Any]) -> None:
                 for name, text in headers.items()
             }
         )
+
+
+_IDEMPOTENCY_KEY = {
+    "in": "header",
+    "name": "Idempotency-Key",
+    "required": False,
+    "description": (
+        "Any unique string (e.g. a UUID) naming this request: sending it again with the "
+        "same request returns the first answer (with `Idempotent-Replayed: true`) and "
+        "changes nothing; with another request it is 409 `idempotency_conflict`."
+    ),
+    "schema": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[!-~]+$"},
+}
+
+
+def _idempotent(operation: dict[str, Any]) -> None:
+    """Declare the Idempotency-Key every POST takes (``http.idempotency``) and its 409."""
+    parameters = operation.setdefault("parameters", [])
+    if not any(p["name"] == "Idempotency-Key" for p in parameters):
+        parameters.append(dict(_IDEMPOTENCY_KEY))
+    problem = {"$ref": "#/components/schemas/Problem"}
+    operation["responses"].setdefault(
+        409,
+        {"description": "Conflict", "content": {PROBLEM_CONTENT_TYPE: {"schema": problem}}},
+    )
 
 
 def _not_nullable(parameter: dict[str, Any]) -> None:
