@@ -91,3 +91,20 @@ def test_every_post_declares_the_key_and_its_409() -> None:
             names = [p["name"] for p in post.get("parameters", [])]
             assert "Idempotency-Key" in names, path
             assert 409 in post["responses"] or "409" in post["responses"], path
+
+
+def test_a_409_that_something_exists_names_its_id(admin: Caller) -> None:
+    """A taken course code, a taken username and an open enrollment: existing_id is theirs."""
+    course = admin.call("POST", "/courses", {"code": "SEC-9", "name": "Security"}).json()
+    again = admin.call("POST", "/courses", {"code": "SEC-9", "name": "Again"})
+    assert (again.status_code, problem(again)["existing_id"]) == (409, course["id"])
+
+    user = admin.call("POST", "/users", {"username": "ann"}).json()
+    twice = admin.call("POST", "/users", {"username": "ann"})
+    assert (twice.status_code, problem(twice)["existing_id"]) == (409, user["id"])
+
+    version = make_published_package()
+    body = {"learner_id": user["id"], "package_id": version.package_id}
+    enrollment = admin.call("POST", "/enrollments", body).json()
+    enrolled = admin.call("POST", "/enrollments", body)
+    assert (enrolled.status_code, problem(enrolled)["existing_id"]) == (409, enrollment["id"])
