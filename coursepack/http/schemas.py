@@ -735,6 +735,9 @@ class MeOut(Schema):
 class UserOut(MeOut):
     email: str
     is_active: bool
+    external_id: str | None = Field(
+        None, description="The person's id in the HR system, when one was given."
+    )
 
 
 class UserIn(Input):

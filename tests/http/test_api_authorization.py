@@ -37,6 +37,7 @@ from django.db import connection, transaction
 from django.test import Client
 
 from coursepack.accounts import api as accounts
+from coursepack.accounts.models import Account
 from coursepack.http.api import api
 from coursepack.interchange import package_files
 from coursepack.jobs import api as jobs
@@ -107,6 +108,7 @@ def build_world() -> World:
     retired_unit = organisation.create_unit(actor=actor, code="OLD", name="Old")
     organisation.deactivate_unit(actor=actor, unit_id=retired_unit.pk)
     third = accounts.create_user(actor=actor, username="third-learner")
+    Account.objects.filter(user=third).update(external_id="4711")
     away = accounts.create_user(actor=actor, username="away-learner")
     accounts.deactivate_user(actor=actor, user_id=away.pk)
 
@@ -182,6 +184,7 @@ def build_world() -> World:
         draft_group_item=items[1].pk,
         settled_version=settled.pk,
         third_learner=third.pk,
+        external_person=4711,
         job=jobs.start_rebuild(actor=actor).pk,
         deactivated_user=away.pk,
         own_unit=elsewhere.pk,
@@ -224,6 +227,9 @@ MATRIX: dict[str, Row] = {
     "GET /users": Row(READERS, "/users"),
     "POST /users": Row(ADMIN, "/users", lambda ids: {"username": "new-user"}, ok=201),
     "GET /users/{user_id}": Row(READERS, "/users/{third_learner}"),
+    "GET /users/by-external-id/{external_id}": Row(
+        READERS, "/users/by-external-id/{external_person}"
+    ),
     "POST /users/{user_id}/role": Row(
         ADMIN, "/users/{third_learner}/role", lambda ids: {"role": "auditor"}
     ),
