@@ -179,6 +179,12 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
 # Learners per committed chunk of a bulk-enrolment job (each holds the write lock briefly).
 JOB_CHUNK_LEARNERS = int(os.environ.get("COURSEPACK_JOB_CHUNK", "250"))
+# A publish that would move more enrolled learners than this publishes at once and
+# moves them in a background job, a committed chunk at a time (ADR 0020); at or
+# under it the moves happen in the publish's own transaction (well under a second).
+PUBLISH_MOVES_IN_BACKGROUND_OVER = int(os.environ.get("COURSEPACK_PUBLISH_MOVES_OVER", "500"))
+# How often the worker verifies the whole audit log (AUDIT_VERIFY job), in hours.
+AUDIT_VERIFY_EVERY_HOURS = float(os.environ.get("COURSEPACK_AUDIT_VERIFY_HOURS", "24"))
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
