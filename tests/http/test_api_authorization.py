@@ -379,6 +379,7 @@ MATRIX: dict[str, Row] = {
         ok=202,
     ),
     "POST /jobs/status-rebuilds": Row(ADMIN, "/jobs/status-rebuilds", ok=202),
+    "POST /jobs/audit-verifications": Row(READERS, "/jobs/audit-verifications", ok=202),
     "GET /jobs/{job_id}": Row(READERS, "/jobs/{job}"),
     # the audit log
     "GET /audit/verification": Row(READERS, "/audit/verification"),
