@@ -57,7 +57,7 @@ def released() -> tuple[Any, PackageVersion, PackageVersion]:
 def test_the_untouched_history_of_versions_verifies(
     released: tuple[Any, PackageVersion, PackageVersion],
 ) -> None:
-    _, v1, v2 = released
+    _, _v1, v2 = released
 
     report = audit.verify_chain()
 
