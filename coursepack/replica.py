@@ -53,7 +53,9 @@ READ_PRIMARY_COOKIE = "cp_read_primary"
 
 #: Apps whose rows are always read from the primary: who someone is and what they
 #: may do must never lag (a new token, a role just revoked).
-_PRIMARY_ONLY_APPS = frozenset({"auth", "accounts", "sessions", "axes", "contenttypes"})
+_PRIMARY_ONLY_APPS = frozenset(
+    {"auth", "accounts", "organisation", "sessions", "axes", "contenttypes"}
+)
 
 _reading = contextvars.ContextVar("coursepack_replica_reads", default=False)
 

@@ -697,7 +697,7 @@ class MeOut(Schema):
     username: str
     first_name: str
     last_name: str
-    role: Literal["admin", "auditor", "learner"]
+    role: Literal["admin", "auditor", "manager", "learner"]
 
 
 class UserOut(MeOut):
@@ -707,7 +707,7 @@ class UserOut(MeOut):
 
 class UserIn(Input):
     username: Username
-    role: Literal["admin", "auditor", "learner"] = "learner"
+    role: Literal["admin", "auditor", "manager", "learner"] = "learner"
     first_name: PersonName = ""
     last_name: PersonName = ""
     email: Email = ""
@@ -727,7 +727,7 @@ class UserCreated(UserOut):
 
 
 class RoleIn(Input):
-    role: Literal["admin", "auditor", "learner"]
+    role: Literal["admin", "auditor", "manager", "learner"]
 
 
 class AccessNotesIn(Input):

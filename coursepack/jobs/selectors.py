@@ -18,6 +18,7 @@ class JobProgress:
 
     id: int
     kind: str
+    # What the kind is called on pages ("People sync").
     kind_label: str
     status: str
     actor: str
@@ -43,7 +44,7 @@ def job_progress(job_id: int) -> JobProgress:
     return JobProgress(
         id=job.pk,
         kind=job.kind,
-        kind_label=str(JobKind(job.kind).label),
+        kind_label=JobKind(job.kind).label if job.kind in JobKind.values else job.kind,
         status=job.status,
         actor=job.actor_label,
         created_at=job.created_at,
