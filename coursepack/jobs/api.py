@@ -21,6 +21,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
+from coursepack.audiences import api as audiences
 from coursepack.audit import api as audit
 from coursepack.audit.api import Actor
 from coursepack.jobs.errors import JobNotFound
@@ -32,6 +33,8 @@ from coursepack.validation import collecting
 
 __all__ = [
     "get_job",
+    "save_audience",
+    "start_audience_sync",
     "resume_unfinished",
     "run_job",
     "settle_due_schedules",
@@ -122,6 +125,33 @@ def start_rebuild(*, actor: Actor) -> Job:
         )
 
 
+def start_audience_sync(*, actor: Actor, audience_id: int) -> Job:
+    """Queue a reconciliation of one audience: its new members enrolled, its leavers
+    handled by its policy, a committed, audited chunk of people at a time."""
+    with transaction.atomic():
+        total = len(audiences.candidate_ids(audience_id))
+        return _create(
+            actor=actor,
+            kind=JobKind.AUDIENCE_SYNC,
+            params={"audience_id": audience_id},
+            total=total,
+        )
+
+
+def save_audience(
+    *, actor: Actor, package_id: int, rule: audiences.Rule, notes: str = ""
+) -> tuple[audiences.SaveResult, Job | None]:
+    """Save a package's audience; apply it at once when it changes few people, else
+    queue the job that applies it (in the same transaction as the save, so a saved
+    rule always has its reconciliation coming)."""
+    with transaction.atomic():
+        saved = audiences.save_audience(actor=actor, package_id=package_id, rule=rule, notes=notes)
+        job = None
+        if not saved.applied:
+            job = start_audience_sync(actor=actor, audience_id=saved.audience.pk)
+    return saved, job
+
+
 def get_job(job_id: int) -> Job:
     """Return a job, or raise JobNotFound."""
     job = Job.objects.filter(pk=job_id).first()
@@ -190,7 +220,33 @@ def _run_rebuild(job: Job) -> None:
     job.save(update_fields=["result"])
 
 
-_RUNNERS = {JobKind.BULK_ENROLL: _run_bulk_enroll, JobKind.REBUILD_STATUSES: _run_rebuild}
+def _run_audience_sync(job: Job) -> None:
+    actor = _actor_of(job)
+    audience_id = job.params["audience_id"]
+    size = _chunk_size()
+    totals = dict(job.result or {"enrolled": 0, "withdrawn": 0, "kept": 0})
+    # The people to look at are fixed when the job starts (resumed: those after the
+    # cursor); each chunk re-reads membership, so a chunk run twice changes nothing.
+    remaining = [i for i in audiences.candidate_ids(audience_id) if i > job.cursor]
+    for start in range(0, len(remaining), size):
+        chunk = remaining[start : start + size]
+        with transaction.atomic():
+            result = audiences.apply_chunk(
+                actor=actor, audience_id=audience_id, learner_ids=chunk
+            )
+            for name, count in result.counts().items():
+                totals[name] += count
+            job.cursor = chunk[-1]
+            job.done += len(chunk)
+            job.result = totals
+            job.save(update_fields=["cursor", "done", "result"])
+
+
+_RUNNERS = {
+    JobKind.BULK_ENROLL: _run_bulk_enroll,
+    JobKind.REBUILD_STATUSES: _run_rebuild,
+    JobKind.AUDIENCE_SYNC: _run_audience_sync,
+}
 
 
 def run_job(job_id: int) -> Job:
