@@ -422,12 +422,14 @@ def reconcile(
     size = chunk_size or _chunk_size()
     among = None if person_ids is None else sorted(set(person_ids))
     result = ReconcileResult()
-    for audience_id, package_id in Audience.objects.order_by("pk").values_list(
-        "pk", "package_id"
-    ):
+    for audience_id, package_id in Audience.objects.order_by("pk").values_list("pk", "package_id"):
         done = ChunkResult()
         ids = candidate_ids(audience_id, among)
         for start in range(0, len(ids), size):
-            done.add(apply_chunk(actor=actor, audience_id=audience_id, learner_ids=ids[start : start + size]))
+            done.add(
+                apply_chunk(
+                    actor=actor, audience_id=audience_id, learner_ids=ids[start : start + size]
+                )
+            )
         result.per_package[package_id] = done
     return result

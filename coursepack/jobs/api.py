@@ -33,11 +33,11 @@ from coursepack.validation import collecting
 
 __all__ = [
     "get_job",
-    "save_audience",
-    "start_audience_sync",
     "resume_unfinished",
     "run_job",
+    "save_audience",
     "settle_due_schedules",
+    "start_audience_sync",
     "start_bulk_enroll",
     "start_rebuild",
 ]
@@ -231,9 +231,7 @@ def _run_audience_sync(job: Job) -> None:
     for start in range(0, len(remaining), size):
         chunk = remaining[start : start + size]
         with transaction.atomic():
-            result = audiences.apply_chunk(
-                actor=actor, audience_id=audience_id, learner_ids=chunk
-            )
+            result = audiences.apply_chunk(actor=actor, audience_id=audience_id, learner_ids=chunk)
             for name, count in result.counts().items():
                 totals[name] += count
             job.cursor = chunk[-1]

@@ -31,9 +31,7 @@ def place(
 ) -> Any:
     """Put ``user`` in ``unit`` with a job title and hire date (HR's facts)."""
     Placement.objects.update_or_create(user=user, defaults={"org_unit": unit, "manager": manager})
-    Account.objects.update_or_create(
-        user=user, defaults={"job_title": title, "hire_date": hired}
-    )
+    Account.objects.update_or_create(user=user, defaults={"job_title": title, "hire_date": hired})
     return user
 
 
@@ -67,4 +65,6 @@ def make_org() -> Org:
     south = make_unit("south", sales)
     support = make_unit("support", company)
     desk = make_unit("desk", support)
-    return Org(company, sales, north, south, support, desk, [company, sales, north, south, support, desk])
+    return Org(
+        company, sales, north, south, support, desk, [company, sales, north, south, support, desk]
+    )

@@ -119,9 +119,7 @@ def test_a_rule_must_name_a_criterion_and_real_units(org: Org) -> None:
     assert "987654" in text and "NUL" in text and "leaver_policy" in text
 
 
-def test_a_package_without_an_active_version_cannot_take_an_audience(
-    admin: Any, org: Org
-) -> None:
+def test_a_package_without_an_active_version_cannot_take_an_audience(admin: Any, org: Org) -> None:
     draft = make_draft_package(actor=admin)
     with pytest.raises(NoActiveVersion):
         audiences.save_audience(
@@ -251,10 +249,7 @@ def test_people_who_join_later_are_due_relative_to_their_own_hire_date(
 
     audiences.reconcile(actor=admin, person_ids=[newcomer.pk])
 
-    due = {
-        e.learner_id: e.due_at
-        for e in Enrollment.objects.filter(package_id=draft.package_id)
-    }
+    due = {e.learner_id: e.due_at for e in Enrollment.objects.filter(package_id=draft.package_id)}
     assert set(due) == {early.pk, newcomer.pk}
     assert due[early.pk] is not None and due[early.pk].date() == date(2020, 1, 31)
     assert due[newcomer.pk] is not None

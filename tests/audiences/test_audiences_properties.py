@@ -82,11 +82,8 @@ def _oracle(
             return False
     if spec["titles"] and person.title not in spec["titles"]:
         return False
-    if spec["hired_after"] is not None and (
-        person.hired is None or person.hired <= spec["hired_after"]
-    ):
-        return False
-    return True
+    hired_after = spec["hired_after"]
+    return hired_after is None or (person.hired is not None and person.hired > hired_after)
 
 
 def _open() -> dict[int, str]:
@@ -127,12 +124,14 @@ def test_preview_equals_saving_and_the_oracle(
         preview = audiences.preview(package_id=version.package_id, rule=rule)
         saved = audiences.save_audience(actor=admin, package_id=version.package_id, rule=rule)
         assert preview == saved.impact
-        members = {u.pk for u, s, n in zip(users, specs, units) if _oracle(org, first, s, n)}
+        members = {
+            u.pk for u, s, n in zip(users, specs, units, strict=True) if _oracle(org, first, s, n)
+        }
         assert set(preview.enrol) == members - before.keys()
         assert _open().keys() == before.keys() | members
 
         # Between the saves: some complete, some move, some leave.
-        for user, spec in zip(users, specs):
+        for user, spec in zip(users, specs, strict=True):
             if spec.completes and user.pk in _open():
                 learning.record_completion(actor=admin, learner_id=user.pk, course_id=course_id)
             if not spec.active:
@@ -155,7 +154,11 @@ def test_preview_equals_saving_and_the_oracle(
         preview = audiences.preview(package_id=version.package_id, rule=rule)
         audiences.save_audience(actor=admin, package_id=version.package_id, rule=rule)
         after = _open()
-        members = {u.pk for u, s, n in zip(users, specs, units) if _oracle(org, second, s, n, active=s.active)}
+        members = {
+            u.pk
+            for u, s, n in zip(users, specs, units, strict=True)
+            if _oracle(org, second, s, n, active=s.active)
+        }
         assert set(preview.enrol) == after.keys() - before.keys() == members - before.keys()
         assert set(preview.withdraw) == before.keys() - after.keys()
         leavers = (assigned - members) & before.keys()
