@@ -13,9 +13,10 @@ units they manage and below (``OrgUnit.path`` prefix); anyone else nobody.
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import IO, Any
 
 from django.contrib.auth import get_user_model
@@ -42,7 +43,9 @@ __all__ = [
     "OverdueEntry",
     "Scope",
     "cell_state",
+    "export_filename",
     "matrix_page",
+    "matrix_xlsx_file",
     "overdue_list",
     "people",
     "scope_for",
@@ -560,3 +563,21 @@ _MEANINGS = {
     "not_started": "Nothing done yet, not yet due",
     "not_assigned": "No open enrollment in this package",
 }
+
+
+def matrix_xlsx_file(scope: Scope, filters: MatrixFilters, *, sort: str = "name") -> IO[bytes]:
+    """Return a temporary file holding the matrix as XLSX, at its start (the caller's
+    response closes it)."""
+    spool = tempfile.TemporaryFile(suffix=".xlsx")  # noqa: SIM115
+    try:
+        write_matrix_xlsx(scope, filters, spool, sort=sort)
+        spool.seek(0)
+    except BaseException:
+        spool.close()
+        raise
+    return spool
+
+
+def export_filename(today: date) -> str:
+    """Return e.g. ``coursepack-training-matrix-2026-12-02.xlsx``."""
+    return f"coursepack-training-matrix-{today.isoformat()}.xlsx"

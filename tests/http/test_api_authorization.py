@@ -30,10 +30,12 @@ from django.db import connection, transaction
 from django.test import Client
 
 from coursepack.accounts import api as accounts
+from coursepack.audiences import api as audiences
 from coursepack.http.api import api
 from coursepack.interchange import package_files
 from coursepack.jobs import api as jobs
 from coursepack.learning import api as learning
+from coursepack.organisation.models import OrgUnit
 from coursepack.packaging import api as packaging
 from tests.factories import make_course, make_group, make_published_package
 
@@ -131,6 +133,15 @@ def build_world() -> World:
         target_course_id=make_course(actor=actor).pk,
     )
     ids.update(exemption=exemption.pk, equivalence=equivalence.pk)
+    # An org unit nobody is placed in, and an audience of it (so saving changes nobody).
+    unit = OrgUnit.objects.create(code="empty-unit", name="Empty unit", path="")
+    OrgUnit.objects.filter(pk=unit.pk).update(path=f"/{unit.pk}/")
+    audiences.save_audience(
+        actor=actor,
+        package_id=settled.package_id,
+        rule=audiences.check_rule(org_unit_ids=[unit.pk]),
+    )
+    ids.update(org_unit=unit.pk, audience_package=settled.package_id)
     for role in ROLES[1:]:
         ids[f"{role}_spare_token"] = accounts.issue_token(
             actor=world.caller(role).user,
@@ -380,6 +391,22 @@ MATRIX: dict[str, Row] = {
     ),
     "POST /jobs/status-rebuilds": Row(ADMIN, "/jobs/status-rebuilds", ok=202),
     "GET /jobs/{job_id}": Row(READERS, "/jobs/{job}"),
+    # audiences and the training matrix
+    "GET /audiences": Row(READERS, "/audiences"),
+    "GET /packages/{package_id}/audience": Row(READERS, "/packages/{audience_package}/audience"),
+    "POST /packages/{package_id}/audience/preview": Row(
+        ADMIN,
+        "/packages/{package}/audience/preview",
+        lambda ids: {"org_unit_ids": [ids["org_unit"]]},
+    ),
+    "PUT /packages/{package_id}/audience": Row(
+        ADMIN, "/packages/{package}/audience", lambda ids: {"org_unit_ids": [ids["org_unit"]]}
+    ),
+    "DELETE /packages/{package_id}/audience": Row(
+        ADMIN, "/packages/{audience_package}/audience", ok=204
+    ),
+    "GET /matrix": Row(READERS, "/matrix"),
+    "GET /matrix/export": Row(READERS, "/matrix/export"),
     # the audit log
     "GET /audit/verification": Row(READERS, "/audit/verification"),
     "GET /audit/export": Row(READERS, "/audit/export"),
