@@ -21,6 +21,7 @@ __all__ = [
     "member_ids",
     "members_q",
     "rule_of",
+    "unit_options",
 ]
 
 
@@ -102,3 +103,9 @@ def audience_of_package(package_id: int) -> Audience:
 def audiences() -> QuerySet[Audience]:
     """Return every audience with its package, by package."""
     return Audience.objects.select_related("package").prefetch_related("org_units")
+
+
+def unit_options() -> list[tuple[int, str]]:
+    """Return every active org unit as (id, name indented by depth), in tree order."""
+    rows = OrgUnit.objects.filter(active=True).order_by("path").values_list("pk", "name", "path")
+    return [(pk, "\u2003" * (path.count("/") - 2) + name) for pk, name, path in rows]

@@ -50,6 +50,7 @@ __all__ = [
     "people",
     "scope_for",
     "state_q",
+    "unit_options",
     "write_matrix_xlsx",
 ]
 
@@ -120,6 +121,18 @@ class MatrixFilters:
     state: str = ""  # people with at least one cell in this standing
     package_ids: tuple[int, ...] = ()  # the columns (and the state filter's packages)
     search: str = ""  # username contains
+
+
+def unit_options(scope: Scope) -> list[tuple[int, str]]:
+    """Return the active org units in ``scope`` as (id, name indented by depth)."""
+    rows = OrgUnit.objects.filter(active=True)
+    if not scope.everyone:
+        within = Q(pk__in=[])
+        for path in scope.unit_paths:
+            within |= Q(path__startswith=path)
+        rows = rows.filter(within)
+    found = rows.order_by("path").values_list("pk", "name", "path")[:2000]
+    return [(pk, "\u2003" * (path.count("/") - 2) + name) for pk, name, path in found]
 
 
 # --- standings ---------------------------------------------------------------------------

@@ -48,14 +48,17 @@ class Card:
     edited: LastChange | None
 
 
-@role_required(*EVERYONE)
+@role_required(*EVERYONE, Role.MANAGER)
 def package_list(request: HttpRequest) -> HttpResponse:
     """List packages in three sections (drafts, active, retired), searchable by name.
 
-    A learner has no use for that list: they are taken to "My training".
+    A learner has no use for that list: they are taken to "My training"; a manager
+    to their team's page.
     """
     if accounts.role_of(request.user) == Role.LEARNER:
         return redirect("web:my-training")
+    if accounts.role_of(request.user) == Role.MANAGER:
+        return redirect("web:team")
     search = request.GET.get("q", "").strip()
     page = Paginator(overviews.package_ids(search), PACKAGES_PER_PAGE).get_page(
         request.GET.get("page")
