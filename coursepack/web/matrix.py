@@ -187,8 +187,12 @@ def audience(request: HttpRequest, package_id: int) -> HttpResponse:
                             f"Saved the audience ({saved.impact.summary}); a job applies it.",
                         )
                         return redirect(reverse("web:job", args=[job.pk]))
-                    summary = saved.impact.summary.replace("would be", "were")
-                    done(request, f"Saved the audience: {summary}.")
+                    i = saved.impact
+                    done(
+                        request,
+                        f"Saved the audience: {len(i.enrol)} enrolled, {len(i.withdraw)} "
+                        f"withdrawn, {len(i.keep)} leavers' records kept.",
+                    )
                     return redirect(reverse("web:audience", args=[package_id]))
             except DomainError as exc:
                 show_error(form, exc)
