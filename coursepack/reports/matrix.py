@@ -148,10 +148,10 @@ def _validity() -> dict[tuple[int, int], list[int]]:
     return groups
 
 
-def _whole_exemption(enrollment: Any = None) -> Exists:
+def _whole_exemption() -> Exists:
     return Exists(
         Exemption.objects.filter(
-            enrollment_id=enrollment if enrollment is not None else OuterRef("pk"),
+            enrollment_id=OuterRef("pk"),
             course__isnull=True,
             group__isnull=True,
             revocation__isnull=True,
@@ -313,7 +313,7 @@ def people(scope: Scope, filters: MatrixFilters, *, now: datetime | None = None)
             # Not assigned to at least one of the chosen packages.
             found = Q(pk__in=[])
             for package_id in filters.package_ids:
-                found |= ~Exists(enrollments.filter(package_id=package_id))
+                found |= Q(~Exists(enrollments.filter(package_id=package_id)))
             rows = rows.filter(found)
         else:
             rows = rows.filter(
@@ -524,7 +524,7 @@ def write_matrix_xlsx(
 
     def cell(
         value: Any, *, fill: PatternFill | None = None, font: Font | None = None
-    ) -> WriteOnlyCell:
+    ) -> Any:
         c = WriteOnlyCell(sheet, value=value)
         if fill is not None:
             c.fill = fill
