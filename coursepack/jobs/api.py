@@ -27,6 +27,7 @@ from coursepack.audit.api import Actor
 from coursepack.jobs.errors import JobNotFound
 from coursepack.jobs.models import Job, JobKind, JobStatus
 from coursepack.learning import api as learning
+from coursepack.organisation import api as organisation
 from coursepack.packaging import api as packaging
 from coursepack.packaging.models import Package, PackageVersion
 from coursepack.validation import collecting
@@ -39,6 +40,7 @@ __all__ = [
     "settle_due_schedules",
     "start_audience_sync",
     "start_bulk_enroll",
+    "start_people_sync",
     "start_rebuild",
 ]
 
@@ -152,6 +154,20 @@ def save_audience(
     return saved, job
 
 
+def start_people_sync(*, actor: Actor, sync_id: int) -> Job:
+    """Queue the applying of a staged (previewed) people sync, a committed chunk at a time."""
+    with transaction.atomic():
+        job = _create(actor=actor, kind=JobKind.PEOPLE_SYNC, params={"sync_id": sync_id}, total=0)
+        sync = organisation.mark_people_sync_applying(sync_id=sync_id, job_id=job.pk)
+        job.total = (
+            int(sync.preview.get("creates", 0))
+            + int(sync.preview.get("updates", 0))
+            + int(sync.preview.get("deactivations", 0))
+        )
+        job.save(update_fields=["total"])
+        return job
+
+
 def get_job(job_id: int) -> Job:
     """Return a job, or raise JobNotFound."""
     job = Job.objects.filter(pk=job_id).first()
@@ -240,10 +256,51 @@ def _run_audience_sync(job: Job) -> None:
             job.save(update_fields=["cursor", "done", "result"])
 
 
+def _run_people_sync(job: Job) -> None:
+    """Plan the sync once, apply its actions a chunk per transaction, then finish it.
+
+    The cursor is the number of actions applied; ``result`` holds the counts and
+    ``sync_id`` (``organisation.sync_changes(sync_id)`` lists the people changed).
+    """
+    actor = _actor_of(job)
+    sync_id = int(job.params["sync_id"])
+    total = organisation.prepare_people_sync(sync_id=sync_id, actor=actor)
+    if job.total != total:
+        job.total = total
+        job.save(update_fields=["total"])
+    size = int(getattr(settings, "JOB_CHUNK_PEOPLE", 1000))
+    totals = dict(job.result or {"sync_id": sync_id, "created": 0, "updated": 0, "deactivated": 0})
+    while job.cursor < total:
+        with transaction.atomic():
+            applied, counts = organisation.apply_people_sync_chunk(
+                actor=actor, sync_id=sync_id, start=int(job.cursor), size=size
+            )
+            for key in ("created", "updated", "deactivated"):
+                totals[key] = totals.get(key, 0) + counts.get(key, 0)
+            job.cursor += applied
+            job.done = job.cursor
+            job.result = totals
+            job.save(update_fields=["cursor", "done", "result"])
+        if not applied:
+            break
+    job.result = {**totals, **organisation.finish_people_sync(sync_id=sync_id, actor=actor)}
+    job.save(update_fields=["result"])
+    # Audiences follow the sync: exactly the people it created, updated (moved,
+    # retitled, re-hired) or deactivated are enrolled or handled as leavers, a
+    # committed, audited chunk at a time (ADR 0025).
+    changed = organisation.sync_changes(sync_id)
+    reconciled = audiences.reconcile(
+        actor=actor, person_ids=[*changed.created, *changed.updated, *changed.deactivated]
+    )
+    job.result = {**job.result, "audiences": reconciled.counts()}
+    job.save(update_fields=["result"])
+
+
 _RUNNERS = {
     JobKind.BULK_ENROLL: _run_bulk_enroll,
     JobKind.REBUILD_STATUSES: _run_rebuild,
     JobKind.AUDIENCE_SYNC: _run_audience_sync,
+    JobKind.PEOPLE_SYNC: _run_people_sync,
 }
 
 

@@ -8,7 +8,8 @@ computed in Python for the page (``cell_state``) and as SQL for the state filter
 (``state_q``); a test holds the two to each other.
 
 Scope: admins and auditors see everyone; a manager sees the people placed in the org
-units they manage and below (``OrgUnit.path`` prefix); anyone else nobody.
+units they manage and below (``organisation.selectors.managed_paths``, matched by
+``OrgUnit.path`` prefix); anyone else nobody.
 """
 
 from __future__ import annotations
@@ -27,10 +28,9 @@ from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Font, PatternFill
 
-from coursepack.accounts import api as accounts
-from coursepack.accounts.models import Role
 from coursepack.learning.models import Enrollment, Exemption
-from coursepack.organisation.models import OrgUnit, UnitManager
+from coursepack.organisation import selectors as organisation
+from coursepack.organisation.models import OrgUnit
 from coursepack.packaging.models import Package, PackageStatus, VersionLifecycle
 
 __all__ = [
@@ -95,21 +95,11 @@ class Scope:
 
 def scope_for(viewer: User) -> Scope:
     """Return whose rows ``viewer`` may read: admins and auditors everyone, a manager
-    the people in the units they manage and below, anyone else nobody."""
-    role = accounts.role_of(viewer)
-    if role in (Role.ADMIN, Role.AUDITOR):
+    the people in the units they manage and below (the organisation's scope, without
+    the manager's own row unless they are placed there), anyone else nobody."""
+    if organisation.reads_everyone(viewer):
         return Scope(everyone=True)
-    if role == Role.MANAGER:
-        paths = UnitManager.objects.filter(user=viewer, unit__active=True).values_list(
-            "unit__path", flat=True
-        )
-        # A unit under another managed unit adds nobody.
-        kept: list[str] = []
-        for path in sorted(paths):
-            if not any(path.startswith(k) for k in kept):
-                kept.append(path)
-        return Scope(unit_paths=tuple(kept))
-    return Scope()
+    return Scope(unit_paths=tuple(organisation.managed_paths(viewer)))
 
 
 @dataclass(frozen=True)
@@ -522,9 +512,7 @@ def write_matrix_xlsx(
     bold = Font(bold=True)
     fills = {k: PatternFill("solid", start_color=c, end_color=c) for k, (_, c) in STATES.items()}
 
-    def cell(
-        value: Any, *, fill: PatternFill | None = None, font: Font | None = None
-    ) -> Any:
+    def cell(value: Any, *, fill: PatternFill | None = None, font: Font | None = None) -> Any:
         c = WriteOnlyCell(sheet, value=value)
         if fill is not None:
             c.fill = fill

@@ -102,7 +102,9 @@ def test_an_admin_previews_an_audience_then_saves_it(
     page.goto(f"{live_server.url}/matrix/?state=overdue")
     expect(page.locator("table.matrix tbody th")).to_have_count(5)
     page.goto(f"{live_server.url}/matrix/")
-    expect(page.locator("table.matrix tbody th")).to_have_count(8)  # admin, boss, a team of 4, 2 others
+    expect(page.locator("table.matrix tbody th")).to_have_count(
+        8
+    )  # admin, boss, a team of 4, 2 others
     screenshot(page, "matrix-1280")
     page.set_viewport_size({"width": 390, "height": 800})
     assert page_overflows_viewport(page) == 0
