@@ -88,6 +88,7 @@ INSTALLED_APPS = [
     "coursepack.catalog",
     "coursepack.packaging",
     "coursepack.learning",
+    "coursepack.audiences",
     "coursepack.audit",
     # Above learning: legacy migration and package files (import_legacy, export_package, ...).
     "coursepack.interchange",

@@ -23,6 +23,7 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from coursepack.audiences import api as audiences
 from coursepack.audit import api as audit
 from coursepack.audit.api import Actor
 from coursepack.jobs.errors import JobNotFound
@@ -39,8 +40,10 @@ __all__ = [
     "get_job",
     "resume_unfinished",
     "run_job",
+    "save_audience",
     "schedule_audit_verify",
     "settle_due_schedules",
+    "start_audience_sync",
     "start_audit_verify",
     "start_bulk_enroll",
     "start_people_sync",
@@ -233,6 +236,31 @@ def schedule_audit_verify(now: datetime | None = None) -> Job | None:
     if recent.exists():
         return None
     return start_audit_verify(actor=None)
+def start_audience_sync(*, actor: Actor, audience_id: int) -> Job:
+    """Queue a reconciliation of one audience: its new members enrolled, its leavers
+    handled by its policy, a committed, audited chunk of people at a time."""
+    with transaction.atomic():
+        total = len(audiences.candidate_ids(audience_id))
+        return _create(
+            actor=actor,
+            kind=JobKind.AUDIENCE_SYNC,
+            params={"audience_id": audience_id},
+            total=total,
+        )
+
+
+def save_audience(
+    *, actor: Actor, package_id: int, rule: audiences.Rule, notes: str = ""
+) -> tuple[audiences.SaveResult, Job | None]:
+    """Save a package's audience; apply it at once when it changes few people, else
+    queue the job that applies it (in the same transaction as the save, so a saved
+    rule always has its reconciliation coming)."""
+    with transaction.atomic():
+        saved = audiences.save_audience(actor=actor, package_id=package_id, rule=rule, notes=notes)
+        job = None
+        if not saved.applied:
+            job = start_audience_sync(actor=actor, audience_id=saved.audience.pk)
+    return saved, job
 
 
 def start_people_sync(*, actor: Actor, sync_id: int) -> Job:
@@ -346,6 +374,22 @@ def _run_publish_moves(job: Job) -> None:
             totals["moved"] += len(chunk.moved)
             job.cursor = chunk.last_id
             job.done = totals["moved"]
+def _run_audience_sync(job: Job) -> None:
+    actor = _actor_of(job)
+    audience_id = job.params["audience_id"]
+    size = _chunk_size()
+    totals = dict(job.result or {"enrolled": 0, "withdrawn": 0, "kept": 0})
+    # The people to look at are fixed when the job starts (resumed: those after the
+    # cursor); each chunk re-reads membership, so a chunk run twice changes nothing.
+    remaining = [i for i in audiences.candidate_ids(audience_id) if i > job.cursor]
+    for start in range(0, len(remaining), size):
+        chunk = remaining[start : start + size]
+        with transaction.atomic():
+            result = audiences.apply_chunk(actor=actor, audience_id=audience_id, learner_ids=chunk)
+            for name, count in result.counts().items():
+                totals[name] += count
+            job.cursor = chunk[-1]
+            job.done += len(chunk)
             job.result = totals
             job.save(update_fields=["cursor", "done", "result"])
 
@@ -399,6 +443,15 @@ def _run_people_sync(job: Job) -> None:
             break
     job.result = {**totals, **organisation.finish_people_sync(sync_id=sync_id, actor=actor)}
     job.save(update_fields=["result"])
+    # Audiences follow the sync: exactly the people it created, updated (moved,
+    # retitled, re-hired) or deactivated are enrolled or handled as leavers, a
+    # committed, audited chunk at a time (ADR 0025).
+    changed = organisation.sync_changes(sync_id)
+    reconciled = audiences.reconcile(
+        actor=actor, person_ids=[*changed.created, *changed.updated, *changed.deactivated]
+    )
+    job.result = {**job.result, "audiences": reconciled.counts()}
+    job.save(update_fields=["result"])
 
 
 _RUNNERS = {
@@ -406,6 +459,7 @@ _RUNNERS = {
     JobKind.REBUILD_STATUSES: _run_rebuild,
     JobKind.PUBLISH_WITH_MOVES: _run_publish_moves,
     JobKind.AUDIT_VERIFY: _run_audit_verify,
+    JobKind.AUDIENCE_SYNC: _run_audience_sync,
     JobKind.PEOPLE_SYNC: _run_people_sync,
 }
 
