@@ -374,6 +374,10 @@ def _run_publish_moves(job: Job) -> None:
             totals["moved"] += len(chunk.moved)
             job.cursor = chunk.last_id
             job.done = totals["moved"]
+            job.result = totals
+            job.save(update_fields=["cursor", "done", "result"])
+
+
 def _run_audience_sync(job: Job) -> None:
     actor = _actor_of(job)
     audience_id = job.params["audience_id"]
