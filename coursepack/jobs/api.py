@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import traceback
 from collections.abc import Iterator
+from datetime import datetime
 from typing import Any
 
 from django.conf import settings
@@ -26,6 +27,8 @@ from coursepack.audit.api import Actor
 from coursepack.jobs.errors import JobNotFound
 from coursepack.jobs.models import Job, JobKind, JobStatus
 from coursepack.learning import api as learning
+from coursepack.notifications import api as notifications
+from coursepack.notifications import selectors as notification_selectors
 from coursepack.packaging import api as packaging
 from coursepack.packaging.models import Package, PackageVersion
 from coursepack.validation import collecting
@@ -37,6 +40,7 @@ __all__ = [
     "settle_due_schedules",
     "start_bulk_enroll",
     "start_rebuild",
+    "start_reminder_run",
 ]
 
 
@@ -122,6 +126,33 @@ def start_rebuild(*, actor: Actor) -> Job:
         )
 
 
+def start_reminder_run(
+    *, actor: Actor, dry_run: bool = False, as_of: datetime | None = None
+) -> Job:
+    """Queue a reminder run: a dry run says what a run at ``as_of`` (default: when it
+    runs) would send and sends nothing; a real run claims and sends (ADR 0026). A real
+    run is always as of its own clock: reminders are never sent for another day."""
+    with collecting("The reminder run cannot be started.") as problems:
+        if as_of is not None and not dry_run:
+            problems.add("as_of", "only a dry run may look at another moment")
+        if as_of is not None and as_of.tzinfo is None:
+            problems.add("as_of", "must say its time zone")
+    with transaction.atomic():
+        return _create(
+            actor=actor,
+            kind=JobKind.REMINDERS,
+            params={"dry_run": dry_run, "as_of": as_of.isoformat() if as_of else None},
+            total=1 if dry_run else 0,
+        )
+
+
+def reminder_run_due() -> bool:
+    """Return whether the periodic reminder run should queue one (none queued or running)."""
+    return not Job.objects.filter(
+        kind=JobKind.REMINDERS, status__in=(JobStatus.QUEUED, JobStatus.RUNNING)
+    ).exists()
+
+
 def get_job(job_id: int) -> Job:
     """Return a job, or raise JobNotFound."""
     job = Job.objects.filter(pk=job_id).first()
@@ -190,7 +221,35 @@ def _run_rebuild(job: Job) -> None:
     job.save(update_fields=["result"])
 
 
-_RUNNERS = {JobKind.BULK_ENROLL: _run_bulk_enroll, JobKind.REBUILD_STATUSES: _run_rebuild}
+def _run_reminders(job: Job) -> None:
+    as_of = job.params.get("as_of")
+    moment = datetime.fromisoformat(as_of) if as_of else timezone.now()
+    if job.params.get("dry_run"):
+        plan = notification_selectors.plan(moment)
+        job.result = {"dry_run": True, **plan.as_dict()}
+        job.done = 1
+        job.save(update_fields=["result", "done"])
+        return
+
+    def claimed(total: int) -> None:
+        Job.objects.filter(pk=job.pk).update(total=total)
+
+    def progress(n: int) -> None:
+        Job.objects.filter(pk=job.pk).update(done=F("done") + n)
+
+    result = notifications.run_reminders(
+        actor=_actor_of(job), now=moment, run_id=job.pk, progress=progress, claimed=claimed
+    )
+    job.refresh_from_db()
+    job.result = {"dry_run": False, **result.as_dict()}
+    job.save(update_fields=["result"])
+
+
+_RUNNERS = {
+    JobKind.BULK_ENROLL: _run_bulk_enroll,
+    JobKind.REBUILD_STATUSES: _run_rebuild,
+    JobKind.REMINDERS: _run_reminders,
+}
 
 
 def run_job(job_id: int) -> Job:
