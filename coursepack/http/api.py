@@ -22,6 +22,7 @@ from coursepack.http import (
     jobs,
     learning,
     lifecycle,
+    notifications,
     reports,
 )
 from coursepack.http.auth import BrowserSession, CsrfFailed, TokenAuth
@@ -85,6 +86,7 @@ api.add_router("", lifecycle.router)
 api.add_router("", reports.router)
 api.add_router("", interchange.router)
 api.add_router("", jobs.router)
+api.add_router("", notifications.router)
 api.add_router("", audit.router)
 
 

@@ -50,3 +50,14 @@ def job_progress(job_id: int) -> JobProgress:
         result=dict(job.result or {}),
         error=job.error.split("\n\n")[0] if job.error else "",
     )
+
+
+def jobs_of_kind(kind: str, *, offset: int = 0, limit: int = 50) -> list[JobProgress]:
+    """Return a page of the jobs of ``kind``, newest first."""
+    ids = Job.objects.filter(kind=kind).order_by("-created_at", "-id").values_list("pk", flat=True)
+    return [job_progress(pk) for pk in ids[offset : offset + limit]]
+
+
+def count_of_kind(kind: str) -> int:
+    """Return how many jobs of ``kind`` there are."""
+    return Job.objects.filter(kind=kind).count()

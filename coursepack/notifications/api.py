@@ -257,9 +257,10 @@ def claim_due(*, actor: Actor, now: datetime, run_id: int | None = None) -> dict
     claimed: Counter[str] = Counter()
     created = timezone.now()
     for found in selectors.candidates(now):
+        # "anchor" and "offset" are annotations (mypy's plugin knows only fields).
         rows = found.rows.order_by("pk").values_list(
             "pk", "learner_id", "package_id", "anchor", "offset"
-        )
+        )  # type: ignore[misc]
         batch: list[Message] = []
         for pk, learner_id, package_id, anchor, offset in rows.iterator(chunk_size=_CLAIM_BATCH):
             batch.append(
@@ -360,7 +361,9 @@ def _compose(message: Message, now: datetime) -> texts.Rendered | str:
         overdue = selectors.team_overdue(user.pk, now)
         if not overdue:
             return "nobody in the team is overdue any more"
-        lines = [f"{r.person} — {r.package}, overdue since {_date(r.overdue_since)}" for r in overdue]
+        lines = [
+            f"{r.person} — {r.package}, overdue since {_date(r.overdue_since)}" for r in overdue
+        ]
         values = {
             "first_name": user.first_name or user.get_username(),
             "full_name": user.get_full_name() or user.get_username(),
@@ -416,7 +419,11 @@ def send_claimed(
             taken = (
                 selectors.retryable(attempt)
                 .filter(pk=pk)
-                .update(status=MessageStatus.SENDING, attempts=F("attempts") + 1, last_attempt_at=attempt)
+                .update(
+                    status=MessageStatus.SENDING,
+                    attempts=F("attempts") + 1,
+                    last_attempt_at=attempt,
+                )
             )
             if not taken:
                 continue
@@ -448,7 +455,9 @@ def send_claimed(
             except Exception as exc:
                 connection.close()
                 Message.objects.filter(pk=pk).update(
-                    status=MessageStatus.FAILED, error=f"{type(exc).__name__}: {exc}"[:2000], **fields
+                    status=MessageStatus.FAILED,
+                    error=f"{type(exc).__name__}: {exc}"[:2000],
+                    **fields,
                 )
                 result.failed += 1
             else:
@@ -484,4 +493,3 @@ def run_reminders(
     result = send_claimed(now=moment, limit=limit, progress=progress)
     result.claimed = counts
     return result
-

@@ -12,3 +12,7 @@ class TemplateInvalid(DomainError):
 
     code = "template_invalid"
     http_status = 422
+
+
+class MessageNotFound(NotFound):
+    code = "message_not_found"

@@ -33,6 +33,8 @@ from coursepack.notifications.models import (
     ReminderSchedule,
 )
 from coursepack.organisation.models import Placement, UnitManager
+from coursepack.packaging.errors import PackageNotFound
+from coursepack.packaging.models import Package
 
 __all__ = [
     "DEFAULT_SCHEDULE",
@@ -45,6 +47,7 @@ __all__ = [
     "plan",
     "retryable",
     "schedule_of",
+    "schedule_of_package",
     "team_overdue",
     "template_of",
 ]
@@ -76,6 +79,13 @@ def schedule_of(package_id: int) -> Schedule:
     """Return the package's schedule (the defaults if an admin has not set one)."""
     row = ReminderSchedule.objects.filter(package_id=package_id).first()
     return _schedule(row) if row is not None else DEFAULT_SCHEDULE
+
+
+def schedule_of_package(package_id: int) -> Schedule:
+    """Return the package's schedule, or raise PackageNotFound."""
+    if not Package.objects.filter(pk=package_id).exists():
+        raise PackageNotFound(f"There is no package with id {package_id}.")
+    return schedule_of(package_id)
 
 
 def _schedule(row: ReminderSchedule) -> Schedule:
@@ -147,7 +157,7 @@ def _whole_exemption() -> Exists:
     )
 
 
-def _not_claimed(kind: str, anchor: str) -> Exists:
+def _not_claimed(kind: str, anchor: str) -> Any:
     return ~Exists(
         Message.objects.filter(
             enrollment_id=OuterRef("pk"),
@@ -296,10 +306,7 @@ def digest_recipients(now: datetime) -> QuerySet[Any]:
         )
     )
     return (
-        User.objects.filter(is_active=True)
-        .exclude(email="")
-        .filter(line | units)
-        .exclude(claimed)
+        User.objects.filter(is_active=True).exclude(email="").filter(line | units).exclude(claimed)
     )
 
 
@@ -314,7 +321,9 @@ class OverdueRow:
 def team_people(manager_id: int) -> Q:
     """Return a condition on users: in ``manager_id``'s team (direct reports, people in
     the units they manage and below), the manager themself excluded."""
-    paths = list(UnitManager.objects.filter(user_id=manager_id).values_list("unit__path", flat=True))
+    paths = list(
+        UnitManager.objects.filter(user_id=manager_id).values_list("unit__path", flat=True)
+    )
     team = Q(placement__manager_id=manager_id)
     for path in paths:
         team |= Q(placement__org_unit__path__startswith=path)
@@ -386,7 +395,7 @@ class Plan:
 
 def plan(now: datetime) -> Plan:
     """Return what a run at ``now`` would send, without writing anything."""
-    result = Plan(as_of=now, by_kind={k: 0 for k in MessageKind.values})
+    result = Plan(as_of=now, by_kind=dict.fromkeys(MessageKind.values, 0))
     people: QuerySet[Any] | None = None
     for found in candidates(now):
         result.by_kind[found.kind] += found.rows.count()
@@ -425,4 +434,3 @@ def messages(
 def kinds() -> Iterable[tuple[str, str]]:
     """Return every kind of message, (value, label)."""
     return MessageKind.choices
-

@@ -28,12 +28,15 @@ from api_helpers import API, Caller, make_caller, problem, send
 from django.apps import apps
 from django.db import connection, transaction
 from django.test import Client
+from django.utils import timezone
 
 from coursepack.accounts import api as accounts
 from coursepack.http.api import api
 from coursepack.interchange import package_files
 from coursepack.jobs import api as jobs
 from coursepack.learning import api as learning
+from coursepack.notifications import api as notifications
+from coursepack.notifications import selectors as notification_selectors
 from coursepack.packaging import api as packaging
 from tests.factories import make_course, make_group, make_published_package
 
@@ -158,7 +161,18 @@ def build_world() -> World:
         third_learner=third.pk,
         job=jobs.start_rebuild(actor=actor).pk,
         deactivated_user=away.pk,
+        reminder_run=jobs.start_reminder_run(actor=actor, dry_run=True).pk,
     )
+    # One message to each learner (the "assigned" of their enrolment above).
+    for name, caller in (("own", world.learner), ("other", world.other)):
+        caller.user.email = f"{name}@example.org"
+        caller.user.save(update_fields=["email"])
+    notifications.claim_due(actor=actor, now=timezone.now())
+    for name in ("own", "other"):
+        (message,) = notification_selectors.messages(
+            recipient_id=ids[f"{name}_learner"], kind="assigned"
+        )
+        ids[f"{name}_message"] = message.pk
     return world
 
 
@@ -380,6 +394,32 @@ MATRIX: dict[str, Row] = {
     ),
     "POST /jobs/status-rebuilds": Row(ADMIN, "/jobs/status-rebuilds", ok=202),
     "GET /jobs/{job_id}": Row(READERS, "/jobs/{job}"),
+    # reminders and notifications
+    "GET /notifications/schedules/{package_id}": Row(
+        READERS, "/notifications/schedules/{package}"
+    ),
+    "PUT /notifications/schedules/{package_id}": Row(
+        ADMIN, "/notifications/schedules/{package}", lambda ids: {"due_soon_days": [10, 2]}
+    ),
+    "GET /notifications/templates": Row(READERS, "/notifications/templates"),
+    "PUT /notifications/templates/{kind}": Row(
+        ADMIN,
+        "/notifications/templates/due_soon",
+        lambda ids: {"subject": "Due: $package", "body_text": "Hello $first_name"},
+    ),
+    "DELETE /notifications/templates/{kind}": Row(ADMIN, "/notifications/templates/due_soon"),
+    "POST /notifications/templates/{kind}/preview": Row(
+        ADMIN, "/notifications/templates/overdue/preview", lambda ids: {"subject": "$package"}
+    ),
+    "POST /notifications/runs": Row(
+        ADMIN, "/notifications/runs", lambda ids: {"dry_run": True}, ok=202
+    ),
+    "GET /notifications/runs": Row(READERS, "/notifications/runs"),
+    "GET /notifications/runs/{job_id}": Row(READERS, "/notifications/runs/{reminder_run}"),
+    "GET /notifications/messages": Row(EVERYONE, "/notifications/messages"),
+    "GET /notifications/messages/{message_id}": Row(
+        OWN, "/notifications/messages/{own}", own="message"
+    ),
     # the audit log
     "GET /audit/verification": Row(READERS, "/audit/verification"),
     "GET /audit/export": Row(READERS, "/audit/export"),
@@ -412,7 +452,15 @@ def test_the_matrix_covers_every_operation() -> None:
 
 # --- running one cell ------------------------------------------------------------------
 
-_COURSEPACK_APPS = ("accounts", "catalog", "packaging", "learning", "audit", "interchange")
+_COURSEPACK_APPS = (
+    "accounts",
+    "catalog",
+    "packaging",
+    "learning",
+    "audit",
+    "interchange",
+    "notifications",
+)
 # Reading with a token stamps its last use; that is not a change made by the call.
 _VOLATILE = {("accounts", "apitoken"): {"last_used_at"}}
 
@@ -543,6 +591,7 @@ def _not_found(row: Row) -> str:
         "enrollment": "enrollment_not_found",
         "learner": "learner_not_found",
         "spare_token": "token_not_found",
+        "message": "message_not_found",
     }[row.own]
 
 
@@ -574,7 +623,14 @@ def _me(world: World, me: dict[str, Any]) -> None:
     assert me["role"] == "learner"
 
 
+def _only_own_messages(world: World, page: dict[str, Any]) -> None:
+    assert {m["recipient_id"] for m in page["items"]} == {world.learner.user.pk}
+    assert world.ids["other_message"] not in {m["id"] for m in page["items"]}
+    assert world.ids["own_message"] in {m["id"] for m in page["items"]}
+
+
 LEARNER_LISTS: dict[str, Callable[[World, Any], None]] = {
+    "GET /notifications/messages": _only_own_messages,
     "GET /enrollments": _only_own_enrollments,
     "GET /completions": _only_own_events,
     "GET /tokens": _only_own_tokens,

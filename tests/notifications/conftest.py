@@ -51,7 +51,9 @@ class Mailbox:
             return "451 4.3.0 Mailbox temporarily unavailable"
         with self.lock:
             self.messages.append(
-                Received(time.monotonic(), list(envelope.rcpt_tos), message_from_bytes(envelope.content))
+                Received(
+                    time.monotonic(), list(envelope.rcpt_tos), message_from_bytes(envelope.content)
+                )
             )
         return "250 Message accepted for delivery"
 
