@@ -417,11 +417,20 @@ def messages(
     kind: str | None = None,
     status: str | None = None,
     package_id: int | None = None,
+    person: str = "",
 ) -> QuerySet[Message]:
-    """Return the message log, newest first, filtered."""
+    """Return the message log, newest first, filtered (``person``: part of the
+    recipient's user name, name or address)."""
     rows = Message.objects.select_related("recipient", "package")
     if recipient_id is not None:
         rows = rows.filter(recipient_id=recipient_id)
+    if person:
+        rows = rows.filter(
+            Q(recipient__username__icontains=person)
+            | Q(recipient__first_name__icontains=person)
+            | Q(recipient__last_name__icontains=person)
+            | Q(to_address__icontains=person)
+        )
     if kind:
         rows = rows.filter(kind=kind)
     if status:

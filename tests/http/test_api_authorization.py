@@ -395,9 +395,7 @@ MATRIX: dict[str, Row] = {
     "POST /jobs/status-rebuilds": Row(ADMIN, "/jobs/status-rebuilds", ok=202),
     "GET /jobs/{job_id}": Row(READERS, "/jobs/{job}"),
     # reminders and notifications
-    "GET /notifications/schedules/{package_id}": Row(
-        READERS, "/notifications/schedules/{package}"
-    ),
+    "GET /notifications/schedules/{package_id}": Row(READERS, "/notifications/schedules/{package}"),
     "PUT /notifications/schedules/{package_id}": Row(
         ADMIN, "/notifications/schedules/{package}", lambda ids: {"due_soon_days": [10, 2]}
     ),
