@@ -107,6 +107,7 @@ def run(request: HttpRequest, job_id: int) -> HttpResponse:
             "dry_run": result.get("dry_run", job.total == 1),
             "by_kind": [(KIND_LABELS.get(k, k), n) for k, n in by_kind.items()],
             "result": result,
+            "as_of": datetime.fromisoformat(str(result["as_of"])) if result.get("as_of") else None,
         },
     )
 
