@@ -23,6 +23,7 @@ from coursepack.http import (
     learning,
     lifecycle,
     notifications,
+    organisation,
     reports,
 )
 from coursepack.http.auth import BrowserSession, CsrfFailed, TokenAuth
@@ -87,6 +88,7 @@ api.add_router("", reports.router)
 api.add_router("", interchange.router)
 api.add_router("", jobs.router)
 api.add_router("", notifications.router)
+api.add_router("", organisation.router)
 api.add_router("", audit.router)
 
 

@@ -692,7 +692,7 @@ class MeOut(Schema):
     username: str
     first_name: str
     last_name: str
-    role: Literal["admin", "auditor", "learner"]
+    role: Literal["admin", "auditor", "manager", "learner"]
 
 
 class UserOut(MeOut):
@@ -702,7 +702,7 @@ class UserOut(MeOut):
 
 class UserIn(Input):
     username: Username
-    role: Literal["admin", "auditor", "learner"] = "learner"
+    role: Literal["admin", "auditor", "manager", "learner"] = "learner"
     first_name: PersonName = ""
     last_name: PersonName = ""
     email: Email = ""
@@ -722,7 +722,7 @@ class UserCreated(UserOut):
 
 
 class RoleIn(Input):
-    role: Literal["admin", "auditor", "learner"]
+    role: Literal["admin", "auditor", "manager", "learner"]
 
 
 class AccessNotesIn(Input):

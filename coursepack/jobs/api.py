@@ -29,6 +29,7 @@ from coursepack.jobs.models import Job, JobKind, JobStatus
 from coursepack.learning import api as learning
 from coursepack.notifications import api as notifications
 from coursepack.notifications import selectors as notification_selectors
+from coursepack.organisation import api as organisation
 from coursepack.packaging import api as packaging
 from coursepack.packaging.models import Package, PackageVersion
 from coursepack.validation import collecting
@@ -39,6 +40,7 @@ __all__ = [
     "run_job",
     "settle_due_schedules",
     "start_bulk_enroll",
+    "start_people_sync",
     "start_rebuild",
     "start_reminder_run",
 ]
@@ -153,6 +155,20 @@ def reminder_run_due() -> bool:
     ).exists()
 
 
+def start_people_sync(*, actor: Actor, sync_id: int) -> Job:
+    """Queue the applying of a staged (previewed) people sync, a committed chunk at a time."""
+    with transaction.atomic():
+        job = _create(actor=actor, kind=JobKind.PEOPLE_SYNC, params={"sync_id": sync_id}, total=0)
+        sync = organisation.mark_people_sync_applying(sync_id=sync_id, job_id=job.pk)
+        job.total = (
+            int(sync.preview.get("creates", 0))
+            + int(sync.preview.get("updates", 0))
+            + int(sync.preview.get("deactivations", 0))
+        )
+        job.save(update_fields=["total"])
+        return job
+
+
 def get_job(job_id: int) -> Job:
     """Return a job, or raise JobNotFound."""
     job = Job.objects.filter(pk=job_id).first()
@@ -245,10 +261,42 @@ def _run_reminders(job: Job) -> None:
     job.save(update_fields=["result"])
 
 
+def _run_people_sync(job: Job) -> None:
+    """Plan the sync once, apply its actions a chunk per transaction, then finish it.
+
+    The cursor is the number of actions applied; ``result`` holds the counts and
+    ``sync_id`` (``organisation.sync_changes(sync_id)`` lists the people changed).
+    """
+    actor = _actor_of(job)
+    sync_id = int(job.params["sync_id"])
+    total = organisation.prepare_people_sync(sync_id=sync_id, actor=actor)
+    if job.total != total:
+        job.total = total
+        job.save(update_fields=["total"])
+    size = int(getattr(settings, "JOB_CHUNK_PEOPLE", 1000))
+    totals = dict(job.result or {"sync_id": sync_id, "created": 0, "updated": 0, "deactivated": 0})
+    while job.cursor < total:
+        with transaction.atomic():
+            applied, counts = organisation.apply_people_sync_chunk(
+                actor=actor, sync_id=sync_id, start=int(job.cursor), size=size
+            )
+            for key in ("created", "updated", "deactivated"):
+                totals[key] = totals.get(key, 0) + counts.get(key, 0)
+            job.cursor += applied
+            job.done = job.cursor
+            job.result = totals
+            job.save(update_fields=["cursor", "done", "result"])
+        if not applied:
+            break
+    job.result = {**totals, **organisation.finish_people_sync(sync_id=sync_id, actor=actor)}
+    job.save(update_fields=["result"])
+
+
 _RUNNERS = {
     JobKind.BULK_ENROLL: _run_bulk_enroll,
     JobKind.REBUILD_STATUSES: _run_rebuild,
     JobKind.REMINDERS: _run_reminders,
+    JobKind.PEOPLE_SYNC: _run_people_sync,
 }
 
 

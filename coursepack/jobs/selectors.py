@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from coursepack.jobs.errors import JobNotFound
-from coursepack.jobs.models import Job
+from coursepack.jobs.models import Job, JobKind
 
 
 @dataclass(frozen=True)
@@ -15,6 +15,8 @@ class JobProgress:
 
     id: int
     kind: str
+    # What the kind is called on pages ("People sync").
+    kind_label: str
     status: str
     actor: str
     created_at: datetime
@@ -39,6 +41,7 @@ def job_progress(job_id: int) -> JobProgress:
     return JobProgress(
         id=job.pk,
         kind=job.kind,
+        kind_label=JobKind(job.kind).label if job.kind in JobKind.values else job.kind,
         status=job.status,
         actor=job.actor_label,
         created_at=job.created_at,

@@ -23,6 +23,7 @@ from django.db.models import (
     When,
 )
 
+from coursepack.accounts.models import Role
 from coursepack.learning.models import Enrollment, Exemption
 from coursepack.notifications import texts
 from coursepack.notifications.models import (
@@ -32,6 +33,7 @@ from coursepack.notifications.models import (
     MessageTemplate,
     ReminderSchedule,
 )
+from coursepack.organisation import selectors as organisation
 from coursepack.organisation.models import Placement, UnitManager
 from coursepack.packaging.errors import PackageNotFound
 from coursepack.packaging.models import Package
@@ -277,7 +279,12 @@ def digest_anchor(now: datetime) -> datetime:
 
 def digest_recipients(now: datetime) -> QuerySet[Any]:
     """Return the managers (active, with an address) who have at least one overdue
-    person in their team at ``now`` and no digest claimed for this period."""
+    person in their team at ``now`` and no digest claimed for this period.
+
+    The team (``team_people``): the people whose placement names them as line manager,
+    and — for people with the manager role, as the organisation's scope rule says
+    (ADR 0024) — the people placed in the units they manage and below.
+    """
     User = get_user_model()
     overdue_people = _overdue(now).values("learner_id")
     # Line management: the overdue person's placement names the manager.
@@ -287,7 +294,7 @@ def digest_recipients(now: datetime) -> QuerySet[Any]:
         )
     )
     # Unit management: the overdue person's unit is the managed unit or below it.
-    units = Exists(
+    units = Q(account__role=Role.MANAGER) & Exists(
         UnitManager.objects.filter(user_id=OuterRef("pk")).filter(
             Exists(
                 Placement.objects.filter(
@@ -319,14 +326,13 @@ class OverdueRow:
 
 
 def team_people(manager_id: int) -> Q:
-    """Return a condition on users: in ``manager_id``'s team (direct reports, people in
-    the units they manage and below), the manager themself excluded."""
-    paths = list(
-        UnitManager.objects.filter(user_id=manager_id).values_list("unit__path", flat=True)
-    )
+    """Return a condition on users: in ``manager_id``'s team — their direct reports, and
+    the people in the units they manage and below when they have the manager role
+    (``organisation.selectors.units_in_scope``) — the manager themself excluded."""
     team = Q(placement__manager_id=manager_id)
-    for path in paths:
-        team |= Q(placement__org_unit__path__startswith=path)
+    manager = get_user_model().objects.filter(pk=manager_id).first()
+    if organisation.managed_paths(manager):
+        team |= Q(placement__org_unit__in=organisation.units_in_scope(manager).values("pk"))
     return team & ~Q(pk=manager_id)
 
 

@@ -14,6 +14,7 @@ import pytest
 from conftest import Mailbox
 from django.utils import timezone
 
+from coursepack.accounts import api as accounts
 from coursepack.errors import InvalidInput
 from coursepack.jobs import api as jobs
 from coursepack.jobs.models import Job
@@ -187,6 +188,7 @@ def _org() -> dict[str, Any]:
         "pat": person("pat", last_name="Parker"),  # team B, Maria's report, overdue
         "bob": person("bob", last_name="Baker"),  # team B, overdue, not Maria's
     }
+    accounts.set_role(actor=None, user_id=maria.pk, role="manager")
     UnitManager.objects.create(unit=team_a, user=maria)
     for name, where in (("maria", team_a), ("ann", team_a), ("sam", squad), ("alf", team_a)):
         Placement.objects.create(user=people[name], org_unit=where)
@@ -230,6 +232,21 @@ def test_the_manager_digest_lists_exactly_the_teams_overdue_people(mailbox: Mail
         Message.objects.filter(kind="manager_digest").exclude(recipient=people["maria"]).count()
         == 0
     )
+
+
+def test_without_the_manager_role_a_unit_manager_gets_only_their_direct_reports(
+    mailbox: Mailbox,
+) -> None:
+    admin = make_admin()
+    people = _org()
+    accounts.set_role(actor=None, user_id=people["maria"].pk, role="learner")
+    late = due_package(10, name="Late")
+    for name in ("ann", "sam", "pat", "bob"):
+        learning.enroll(actor=admin, learner_id=people[name].pk, package_id=late.package_id)
+    run(timezone.now() + 20 * DAY, admin)
+    (digest,) = [m for m in mailbox.to("maria@example.org") if m.subject.startswith("Your team")]
+    assert digest.subject == "Your team: 1 overdue"
+    assert "Pat Parker —" in digest.text() and "Ann Anders" not in digest.text()
 
 
 def test_a_dry_run_says_what_it_would_send_and_sends_nothing(mailbox: Mailbox) -> None:
