@@ -11,7 +11,7 @@ from django.http import HttpRequest
 from ninja import Field, Query, Router, Schema, Status
 from pydantic import StrictBool, StrictInt, StrictStr
 
-from coursepack.http.auth import ADMIN, READERS, caller, is_staff_reader, require
+from coursepack.http.auth import ADMIN, READERS, caller, require
 from coursepack.http.jobs import JobOut
 from coursepack.http.pagination import PageParams, page_of, paginate
 from coursepack.http.problems import responses
@@ -24,6 +24,7 @@ from coursepack.notifications import api as notifications
 from coursepack.notifications import selectors, texts
 from coursepack.notifications.errors import MessageNotFound
 from coursepack.notifications.models import Message
+from coursepack.organisation import selectors as organisation
 
 router = Router(tags=["notifications"])
 
@@ -242,16 +243,19 @@ def get_run(request: HttpRequest, job_id: int) -> Any:
 
 
 def _visible(request: HttpRequest) -> Any:
-    user = caller(request)
+    """The messages the caller may read: everyone's (admins, auditors), their people's
+    and their own (managers, ADR 0024), their own (learners)."""
+    scope = organisation.person_scope(caller(request), "recipient")
     rows = selectors.messages()
-    return rows if is_staff_reader(user) else rows.filter(recipient_id=user.pk)
+    return rows if scope is None else rows.filter(scope)
 
 
 @router.get("/notifications/messages", response=responses({200: page_of(MessageOut)}))
 def list_messages(
     request: HttpRequest, page: Query[PageParams], filters: Query[MessageFilters]
 ) -> Any:
-    """The message log, newest first (a learner sees only their own messages)."""
+    """The message log, newest first (a learner sees only their own messages, a manager
+    also their people's)."""
     rows = _visible(request)
     for name, value in filters.dict().items():
         if value is not None:
@@ -263,7 +267,7 @@ def list_messages(
 
 @router.get("/notifications/messages/{message_id}", response=responses({200: MessageDetail}, 404))
 def get_message(request: HttpRequest, message_id: int) -> Any:
-    """One message as sent (a learner sees only their own)."""
+    """One message as sent (a learner: only their own; a manager: also their people's)."""
     message = _visible(request).filter(pk=message_id).first()
     if message is None:
         raise MessageNotFound(f"There is no message with id {message_id}.")
