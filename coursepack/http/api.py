@@ -23,6 +23,7 @@ from coursepack.http import (
     jobs,
     learning,
     lifecycle,
+    notifications,
     organisation,
     reports,
 )
@@ -88,6 +89,7 @@ api.add_router("", reports.router)
 api.add_router("", interchange.router)
 api.add_router("", jobs.router)
 api.add_router("", audiences.router)
+api.add_router("", notifications.router)
 api.add_router("", organisation.router)
 api.add_router("", audit.router)
 

@@ -22,7 +22,7 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from coursepack.bench import matrix, migration, runner
+from coursepack.bench import matrix, migration, reminders, runner
 from coursepack.bench.measure import render_table
 from coursepack.bench.scales import SCALES, scale_named
 
@@ -31,6 +31,7 @@ _OPERATIONS = (
     "completion",
     "counts",
     "lifecycle",
+    "reminders",
     "transcript",
     "bulk",
     "publish",
@@ -85,6 +86,7 @@ class Command(BaseCommand):
             "completion": bench.completion,
             "counts": bench.counts,
             "lifecycle": bench.lifecycle,
+            "reminders": lambda: reminders.reminder_rows(bench),
             "transcript": bench.transcript,
             "bulk": bench.bulk_enroll,
             "publish": bench.publish,
