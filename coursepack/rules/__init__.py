@@ -35,6 +35,7 @@ from coursepack.rules.facts import (
     ExemptionRevocation,
     WaiverReason,
     exemptions_in_force,
+    next_lapse,
 )
 from coursepack.rules.lifecycle import (
     CertificationRule,
@@ -118,6 +119,7 @@ __all__ = [
     "due_in_force",
     "evaluate",
     "exemptions_in_force",
+    "next_lapse",
     "initial_due_at",
     "item_key",
     "period_state",
