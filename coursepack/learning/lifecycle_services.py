@@ -219,12 +219,16 @@ def exempt(
     note: str = "",
     course_id: int | None = None,
     group_id: int | None = None,
+    ends_at: datetime | None = None,
 ) -> list[Exemption]:
     """Exempt one enrollment or many from one course or group item (or, with neither,
     from the whole package), from now on, with a cmi5 waived reason and a note.
 
     The item must be in each enrollment's version. An exempt item counts as
-    satisfied from now; it never makes anyone less complete.
+    satisfied from now; it never makes anyone less complete. With ``ends_at`` (a
+    waiver valid until a date) it lapses then: from that moment it no longer counts,
+    with no job needed. All or nothing: one refused enrollment refuses the whole
+    selection, naming it.
     """
     _require_may_exempt(actor)
     with collecting("The exemption cannot be recorded.") as problems:
@@ -234,6 +238,11 @@ def exempt(
         note = problems.text("note", note, max_length=20_000, required=False)
         if course_id is not None and group_id is not None:
             problems.add("group_id", "exempt from a course or a group, not both at once")
+        if ends_at is not None:
+            if timezone.is_naive(ends_at):
+                problems.add("ends_at", "must include a time zone")
+            elif ends_at <= timezone.now():
+                problems.add("ends_at", "must be in the future (leave it empty for no end)")
     with transaction.atomic():
         chain = audit.lock_chain()
         enrollments = _lock_enrollments(ids)
@@ -256,6 +265,7 @@ def exempt(
                 reason=reason,
                 note=note,
                 effective_at=now,
+                ends_at=ends_at,
                 recorded_at=now,
                 recorded_by=_user(actor),
             )
@@ -267,7 +277,12 @@ def exempt(
                 action="enrollment.exempted",
                 target=e,
                 at=now,
-                after={"reason": reason, "course": course_id, "group": group_id},
+                after={
+                    "reason": reason,
+                    "course": course_id,
+                    "group": group_id,
+                    **({"ends_at": ends_at.isoformat()} if ends_at is not None else {}),
+                },
                 notes=note,
                 package_id=e.package_id,
             )

@@ -187,6 +187,7 @@ CACHE_COLUMNS = (
     "overdue_since",
     "completed_late",
     "expires_at",
+    "exemption_lapses_at",
 )
 #: How many of ``CACHE_COLUMNS`` the cached values are computed from (the rest are them).
 CACHE_KEY_COLUMNS = 8

@@ -8,7 +8,7 @@ over completions (PRODUCT.md, "Compliance lifecycle").
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -94,9 +94,7 @@ class Exemption:
         """Return the explanation line: "Exempt — Tested Out, by J. Admin on 2026-03-03."."""
         by = f", by {self.granted_by}" if self.granted_by else ""
         until = f" until {self.ends_at.date().isoformat()}" if self.ends_at is not None else ""
-        return (
-            f"Exempt — {self.reason.label}{by} on {self.effective_at.date().isoformat()}{until}."
-        )
+        return f"Exempt — {self.reason.label}{by} on {self.effective_at.date().isoformat()}{until}."
 
     def lapsed(self, as_of: datetime | None) -> bool:
         """Return whether the exemption has lapsed by ``as_of`` (None: the end of time)."""
@@ -195,7 +193,7 @@ def exemptions_in_force(
     return found
 
 
-def next_lapse(exempt: dict[ExemptionKey, Exemption], after: datetime) -> datetime | None:
+def next_lapse(exempt: Mapping[ExemptionKey, Exemption], after: datetime) -> datetime | None:
     """Return the earliest end after ``after`` of the exemptions in force ``exempt`` (from
     ``exemptions_in_force``): until then an answer computed at ``after`` stays right."""
     ends = [e.ends_at for e in exempt.values() if e.ends_at is not None and e.ends_at > after]
