@@ -484,3 +484,117 @@ def test_the_exceptions_of_a_package(clock: Clock, admin: Any, learner: Any) -> 
     clock.set(day(13))
     learning.revoke_exemption(actor=admin, exemption_id=exemption.pk, reason="Wrong person")
     assert list(lifecycle_selectors.package_exceptions(version.package_id).exemptions) == []
+
+
+def test_a_waiver_valid_until_a_date_lapses_then_with_no_job(
+    clock: Clock, admin: Any, learner: Any
+) -> None:
+    """A medical-leave waiver of the whole enrollment until day 20 (due day 5): exempt
+    and complete before day 20; from day 20, as if never exempt — overdue since day 5 —
+    with nothing run in between. The cache says until when it holds; the standing reads
+    are right without settling; rebuild finds no drift, only a lapsed row, and settling
+    it is audited. The transcript names the end."""
+    a = make_course(name="Fire Safety")
+    version = published([a], due_kind="after_enrolment", due_days=5)
+    enrollment = learning.enroll(actor=admin, learner_id=learner.pk, package_id=version.package_id)
+    clock.set(day(2))
+    with pytest.raises(InvalidInput):
+        learning.exempt(
+            actor=admin, enrollment_ids=[enrollment.pk], reason="administrative", ends_at=day(1)
+        )
+    (waiver,) = learning.exempt(
+        actor=admin,
+        enrollment_ids=[enrollment.pk],
+        reason="administrative",
+        note="Medical leave",
+        ends_at=day(20),
+    )
+    enrollment.refresh_from_db()
+    assert (enrollment.status, enrollment.exemption_lapses_at) == ("completed", day(20))
+    assert standing(enrollment, day(19)).standing == rules.Standing.EXEMPT
+    assert state(enrollment, day(19)).state.overdue_since is None
+    assert lifecycle_selectors.standing_counts(version.package_id, now=day(19))["exempt"] == 1
+    entry = transcripts.transcript(learner.pk, day(10)).enrollments[0]
+    assert entry.lifecycle is not None
+    (used,) = entry.lifecycle.exemptions_used
+    assert used.ends_at == day(20) and used.describe().endswith("until 2026-01-25.")
+    # Day 21: lapsed; nothing has run since day 2.
+    clock.set(day(21))
+    result = standing(enrollment, day(21))
+    assert (result.standing, result.since) == (rules.Standing.OVERDUE, day(5))
+    counts = lifecycle_selectors.standing_counts(version.package_id, now=day(21))
+    assert (counts["exempt"], counts["overdue"]) == (0, 1)
+    listed = lifecycle_selectors.standing_enrollments(version.package_id, "overdue", now=day(21))
+    assert [e.pk for e in listed] == [enrollment.pk]
+    assert not lifecycle_selectors.standing_enrollments(version.package_id, "exempt", now=day(21))
+    assert list(lifecycle_selectors.package_exceptions(version.package_id).exemptions) == []
+    report = learning.rebuild_statuses(actor=None, fix=False)
+    assert (report.drifted, report.lapsed) == ([], [enrollment.pk])
+    assert learning.settle_lapsed_exemptions(actor=None) == 1
+    enrollment.refresh_from_db()
+    assert (enrollment.status, enrollment.overdue_since, enrollment.exemption_lapses_at) == (
+        "not_started",
+        day(5),
+        None,
+    )
+    assert AuditEvent.objects.filter(
+        action="enrollment.status_changed", notes="exemption lapsed"
+    ).exists()
+    assert learning.rebuild_statuses(actor=None, fix=False).lapsed == []
+    # As of day 10 the record still says exempt (the past is not rewritten).
+    assert standing(enrollment, day(10)).standing == rules.Standing.EXEMPT
+    assert waiver.ends_at == day(20)
+    assert drift() == []
+
+
+def test_an_item_waiver_lapses_and_the_counts_follow_the_engine(clock: Clock, admin: Any) -> None:
+    """Item waivers ending on different days (and one with no end): at every moment the
+    standing counts and lists equal the engine's standings, settled or not."""
+    a, b = make_course(), make_course()
+    version = published([a, b], due_kind="after_enrolment", due_days=10)
+    learners = [make_learner() for _ in range(4)]
+    enrollments = [
+        learning.enroll(actor=admin, learner_id=u.pk, package_id=version.package_id)
+        for u in learners
+    ]
+    clock.set(day(1))
+    for u in learners:
+        record(u, a, day(1))
+    learning.exempt(
+        actor=admin,
+        enrollment_ids=[enrollments[0].pk],
+        course_id=b.pk,
+        reason="tested_out",
+        ends_at=day(8),
+    )
+    learning.exempt(
+        actor=admin,
+        enrollment_ids=[enrollments[1].pk],
+        course_id=b.pk,
+        reason="tested_out",
+        ends_at=day(15),
+    )
+    learning.exempt(
+        actor=admin, enrollment_ids=[enrollments[1].pk], reason="administrative", ends_at=day(4)
+    )
+    learning.exempt(
+        actor=admin, enrollment_ids=[enrollments[2].pk], course_id=b.pk, reason="tested_out"
+    )
+    for moment in (day(2), day(5), day(9), day(12), day(16)):
+        clock.set(moment)
+        counts = lifecycle_selectors.standing_counts(version.package_id, now=moment)
+        expected: dict[str, int] = {}
+        for enrollment in enrollments:
+            result = standing(enrollment, moment)
+            assert result is not None
+            expected[str(result.standing)] = expected.get(str(result.standing), 0) + 1
+            listed = lifecycle_selectors.standing_enrollments(
+                version.package_id, str(result.standing), now=moment
+            )
+            assert enrollment.pk in {e.pk for e in listed}, (moment, enrollment.pk)
+        assert {k: v for k, v in counts.items() if v and k != "expiring"} == expected, moment
+        assert drift() == []
+        if moment == day(12):
+            learning.settle_lapsed_exemptions(actor=None)
+    enrollments[0].refresh_from_db()
+    assert enrollments[0].status == "in_progress"
