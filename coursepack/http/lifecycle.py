@@ -335,7 +335,7 @@ class PreviewQuery(BaseModel):
 def preview_equivalence(request: HttpRequest, query: Query[PreviewQuery]) -> Any:
     """How many open enrollments an equivalence created now would complete."""
     require(request, *READERS)
-    return _impact(learning.preview_equivalence(**query.model_dump()))
+    return _impact(learning.equivalence_impact(**query.model_dump()))
 
 
 @router.post(

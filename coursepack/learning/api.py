@@ -1352,11 +1352,11 @@ from coursepack.learning.lifecycle_services import (  # noqa: E402
     apply_equivalence_retroactively,
     create_equivalence,
     end_equivalence,
+    equivalence_impact,
     exempt,
     extend_due_date,
     open_certification_periods,
     open_next_period,
-    preview_equivalence,
     revoke_exemption,
 )
 
@@ -1365,10 +1365,10 @@ __all__ += [
     "apply_equivalence_retroactively",
     "create_equivalence",
     "end_equivalence",
+    "equivalence_impact",
     "exempt",
     "extend_due_date",
     "open_certification_periods",
     "open_next_period",
-    "preview_equivalence",
     "revoke_exemption",
 ]

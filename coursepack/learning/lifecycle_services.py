@@ -66,11 +66,11 @@ __all__ = [
     "apply_equivalence_retroactively",
     "create_equivalence",
     "end_equivalence",
+    "equivalence_impact",
     "exempt",
     "extend_due_date",
     "open_certification_periods",
     "open_next_period",
-    "preview_equivalence",
     "revoke_exemption",
 ]
 
@@ -346,20 +346,15 @@ class EquivalenceImpact:
     would_complete_ids: list[int]
 
 
-def _enrollments_with(course_ids: set[int]) -> list[Enrollment]:
-    """Return the open enrollments whose version contains any of these courses."""
-    version_ids = (
-        Enrollment.objects.filter(withdrawn_at__isnull=True, superseded_at__isnull=True)
-        .values_list("version_id", flat=True)
-        .distinct()
-        .order_by()
-    )
+def _enrollments_with(course_ids: set[int], *, closed_too: bool = False) -> list[Enrollment]:
+    """Return the open enrollments (with ``closed_too``, every one) whose version contains
+    any of these courses."""
+    rows = Enrollment.objects.all()
+    if not closed_too:
+        rows = rows.filter(withdrawn_at__isnull=True, superseded_at__isnull=True)
+    version_ids = rows.values_list("version_id", flat=True).distinct().order_by()
     wanted = [v for v in version_ids if not course_ids.isdisjoint(packaging.version_course_ids(v))]
-    return list(
-        Enrollment.objects.filter(
-            version_id__in=wanted, withdrawn_at__isnull=True, superseded_at__isnull=True
-        ).order_by("pk")
-    )
+    return list(rows.filter(version_id__in=wanted).order_by("pk"))
 
 
 def _impact(equivalences: lifecycle_facts.EquivalenceFacts, targets: set[int]) -> EquivalenceImpact:
@@ -405,16 +400,36 @@ def _check_equivalence(problems: Any, source_course_id: int, target_course_id: i
         problems.add("target_course_id", "choose a different course from the source")
 
 
-def preview_equivalence(
+def equivalence_impact(
     *,
-    source_course_id: int,
-    target_course_id: int,
+    source_course_id: int | None = None,
+    target_course_id: int | None = None,
     both_ways: bool = False,
     retroactive: bool = False,
+    equivalence_id: int | None = None,
 ) -> EquivalenceImpact:
-    """Return how many open enrollments an equivalence created now would complete."""
-    with collecting("The equivalence cannot be previewed.") as problems:
-        _check_equivalence(problems, source_course_id, target_course_id)
+    """Return what creating an equivalence now would change — or, given
+    ``equivalence_id``, what applying that one retroactively now would — without
+    writing anything: how many open enrollments it touches and which would become
+    complete. The engine's pure computation over the proposed facts, the same one
+    ``create_equivalence`` and ``apply_equivalence_retroactively`` record."""
+    if equivalence_id is not None:
+        try:
+            existing = Equivalence.objects.get(pk=equivalence_id)
+        except Equivalence.DoesNotExist:
+            raise EquivalenceNotFound(
+                f"There is no equivalence with id {equivalence_id}."
+            ) from None
+        source_course_id, target_course_id = existing.source_id, existing.target_id
+        both_ways, retroactive = existing.both_ways, True
+    with collecting("The equivalence's impact cannot be computed.") as problems:
+        if source_course_id is None:
+            problems.add("source_course_id", "choose the course whose completions count")
+        if target_course_id is None:
+            problems.add("target_course_id", "choose the course they count for")
+        if source_course_id is not None and target_course_id is not None:
+            _check_equivalence(problems, source_course_id, target_course_id)
+    assert source_course_id is not None and target_course_id is not None
     for course_id in (source_course_id, target_course_id):
         if not Course.objects.filter(pk=course_id).exists():
             raise CourseNotFound(f"There is no course with id {course_id}.")
@@ -480,7 +495,9 @@ def create_equivalence(
 
 
 def _recompute_courses(actor: Actor, courses: set[int], now: datetime, cause: str) -> list:
-    enrollments = _enrollments_with(courses)
+    # Closed ones too: a withdrawn enrollment keeps what it had as of its withdrawal *as
+    # known now*, and a retroactive equivalence changes what is known of then.
+    enrollments = _enrollments_with(courses, closed_too=True)
     for learner_id in sorted({e.learner_id for e in enrollments}):
         _lock_learner(learner_id)
     return _recompute(actor, enrollments, now, cause) if enrollments else []

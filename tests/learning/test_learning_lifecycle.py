@@ -239,7 +239,7 @@ def test_an_equivalence_started_after_a_completion_counts_only_retroactively(
     record(learner, a, day(1))
     # When an equivalence A -> B is created on day 5
     clock.set(day(5))
-    preview = learning.preview_equivalence(source_course_id=a.pk, target_course_id=b.pk)
+    preview = learning.equivalence_impact(source_course_id=a.pk, target_course_id=b.pk)
     assert preview.would_complete == 0
     equivalence, impact = learning.create_equivalence(
         actor=admin, source_course_id=a.pk, target_course_id=b.pk, notes="Same syllabus"
@@ -250,7 +250,7 @@ def test_an_equivalence_started_after_a_completion_counts_only_retroactively(
     assert enrollment.status == "not_started"
     # When it is applied retroactively on day 6, after seeing its impact
     clock.set(day(6))
-    retro = learning.preview_equivalence(
+    retro = learning.equivalence_impact(
         source_course_id=a.pk, target_course_id=b.pk, retroactive=True
     )
     assert retro.would_complete == 1 and retro.would_complete_ids == [enrollment.pk]
@@ -598,3 +598,73 @@ def test_an_item_waiver_lapses_and_the_counts_follow_the_engine(clock: Clock, ad
             learning.settle_lapsed_exemptions(actor=None)
     enrollments[0].refresh_from_db()
     assert enrollments[0].status == "in_progress"
+
+
+def _stored_statuses() -> dict[int, str]:
+    """Return the stored status of every open enrollment (the impact is about them)."""
+    return dict(
+        Enrollment.objects.filter(withdrawn_at__isnull=True).values_list("pk", "status")
+    )
+
+
+@pytest.mark.parametrize(
+    ("retroactive", "both_ways"), [(False, False), (True, False), (True, True), (False, True)]
+)
+def test_the_equivalence_impact_is_what_creating_it_changes(
+    clock: Clock, admin: Any, retroactive: bool, both_ways: bool
+) -> None:
+    """The impact computed before creating an equivalence (nothing written) names exactly
+    the enrollments that creating it then completes, retroactive or not, one way or
+    both; so does the impact of applying it retroactively later."""
+    a, b, c = make_course(), make_course(), make_course()
+    needs_b = published([b])
+    needs_a_and_c = published([a, c])
+    people = [make_learner() for _ in range(6)]
+    enrol = lambda u, v: learning.enroll(actor=admin, learner_id=u.pk, package_id=v.package_id)  # noqa: E731
+    clock.set(day(1))
+    record(people[0], a, day(1))  # counts for B only retroactively
+    enrol(people[0], needs_b)
+    record(people[1], b, day(1))  # counts for A (with C) only both ways, retroactively
+    record(people[1], c, day(1))
+    enrol(people[1], needs_a_and_c)
+    enrol(people[2], needs_b)  # nothing done
+    record(people[3], b, day(1))
+    enrol(people[3], needs_b)  # complete already
+    record(people[4], a, day(1))
+    withdrawn = enrol(people[4], needs_b)
+    learning.withdraw(actor=admin, enrollment_id=withdrawn.pk)  # closed: not counted
+    record(people[5], b, day(1))  # A missing C: not complete even both ways
+    enrol(people[5], needs_a_and_c)
+    clock.set(day(5))
+    before = _stored_statuses()
+    impact = learning.equivalence_impact(
+        source_course_id=a.pk, target_course_id=b.pk, both_ways=both_ways, retroactive=retroactive
+    )
+    assert _stored_statuses() == before  # nothing written
+    equivalence, recorded = learning.create_equivalence(
+        actor=admin,
+        source_course_id=a.pk,
+        target_course_id=b.pk,
+        both_ways=both_ways,
+        retroactive=retroactive,
+    )
+    after = _stored_statuses()
+    completed = sorted(
+        pk for pk, status in after.items() if status == "completed" and before[pk] != "completed"
+    )
+    assert impact.would_complete_ids == completed == recorded.would_complete_ids
+    assert impact.would_complete == len(completed)
+    assert impact.enrollments_checked == recorded.enrollments_checked
+    expected = 0 if not retroactive else (2 if both_ways else 1)
+    assert len(completed) == expected
+    if not retroactive:
+        clock.set(day(6))
+        later = learning.equivalence_impact(equivalence_id=equivalence.pk)
+        before = _stored_statuses()
+        learning.apply_equivalence_retroactively(actor=admin, equivalence_id=equivalence.pk)
+        after = _stored_statuses()
+        applied = sorted(
+            pk for pk, st in after.items() if st == "completed" and before[pk] != "completed"
+        )
+        assert later.would_complete_ids == applied and len(applied) == (2 if both_ways else 1)
+    assert drift() == []
