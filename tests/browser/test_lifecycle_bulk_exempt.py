@@ -39,8 +39,7 @@ def test_the_phone_menu_and_a_bulk_exemption_by_keyboard_and_clicks(
     packaging.publish_version(actor=admin, version_id=draft.pk, change_notes="Release.")
     learners = [make_learner(username=name) for name in ("ada", "ben", "cy")]
     enrollments = [
-        learning.enroll(actor=admin, learner_id=u.pk, package_id=draft.package_id)
-        for u in learners
+        learning.enroll(actor=admin, learner_id=u.pk, package_id=draft.package_id) for u in learners
     ]
     page.set_viewport_size(PHONE)
     page.goto(f"{live_server.url}/login/")

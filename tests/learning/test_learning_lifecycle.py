@@ -602,9 +602,7 @@ def test_an_item_waiver_lapses_and_the_counts_follow_the_engine(clock: Clock, ad
 
 def _stored_statuses() -> dict[int, str]:
     """Return the stored status of every open enrollment (the impact is about them)."""
-    return dict(
-        Enrollment.objects.filter(withdrawn_at__isnull=True).values_list("pk", "status")
-    )
+    return dict(Enrollment.objects.filter(withdrawn_at__isnull=True).values_list("pk", "status"))
 
 
 @pytest.mark.parametrize(
