@@ -666,3 +666,35 @@ def test_the_equivalence_impact_is_what_creating_it_changes(
         )
         assert later.would_complete_ids == applied and len(applied) == (2 if both_ways else 1)
     assert drift() == []
+
+
+def test_a_versions_enrollments_are_the_open_periods_as_counted(clock: Clock, admin: Any) -> None:
+    """The one read of a version's enrollments (package page and operations page) lists
+    the open periods, by learner name — not a period superseded by the next, nor a
+    withdrawn one — and the withdrawn ones on their own; as the counts count them."""
+    a = make_course()
+    version = annual([a])
+    zoe, amy, bob = (make_learner(username=n) for n in ("zoe", "amy", "bob"))
+    first = learning.enroll(actor=admin, learner_id=zoe.pk, package_id=version.package_id)
+    learning.enroll(actor=admin, learner_id=amy.pk, package_id=version.package_id)
+    gone = learning.enroll(actor=admin, learner_id=bob.pk, package_id=version.package_id)
+    learning.withdraw(actor=admin, enrollment_id=gone.pk)
+    clock.set(day(5))
+    record(zoe, a, day(5))
+    clock.set(day(320))
+    assert learning.open_certification_periods(actor=None) == 1
+    first.refresh_from_db()
+    listed = selectors.version_enrollments(version.pk)
+    assert [(e.learner.username, e.period_number) for e in listed] == [("amy", 1), ("zoe", 2)]
+    assert first.pk not in {e.pk for e in listed}
+    assert [e.pk for e in selectors.version_enrollments(version.pk, status="withdrawn")] == [
+        gone.pk
+    ]
+    assert [
+        e.learner.username
+        for e in selectors.version_enrollments(
+            version.pk, status="not_started", package_id=version.package_id
+        )
+    ] == ["amy", "zoe"]
+    counts = selectors.enrollment_counts([version.pk])
+    assert sum(counts.values()) == listed.count()
