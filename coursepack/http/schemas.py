@@ -561,6 +561,7 @@ class TranscriptExemptionOut(Output):
     course_id: int | None
     group_id: int | None
     reason: str
+    ends_at: datetime | None
     explanation: str
     note: str
 

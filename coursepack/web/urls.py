@@ -47,6 +47,14 @@ urlpatterns = [
         name="equivalence-change",
     ),
     path("packages/<int:package_id>/exceptions/", lifecycle.exceptions, name="exceptions"),
+    path(
+        "packages/<int:package_id>/exceptions.csv", lifecycle.exceptions_csv, name="exceptions-csv"
+    ),
+    path(
+        "packages/<int:package_id>/exceptions.xlsx",
+        lifecycle.exceptions_xlsx,
+        name="exceptions-xlsx",
+    ),
     path("packages/<int:package_id>/standing.csv", lifecycle.standing_csv, name="standing-csv"),
     path("packages/<int:package_id>/standing.xlsx", lifecycle.standing_xlsx, name="standing-xlsx"),
     path("learners/<int:learner_id>/transcript/", records.transcript, name="transcript"),
