@@ -32,6 +32,7 @@ from coursepack.bench.measure import Row
 from coursepack.bench.scales import Scale
 from coursepack.catalog.models import Course
 from coursepack.interchange import legacy, legacy_example
+from coursepack.interchange.legacy.source import start_evidence
 from coursepack.learning.models import CompletionEvent, Enrollment
 from coursepack.packaging.models import Package, PackageVersion, PackageVersionItem
 
@@ -110,7 +111,7 @@ def _floor(path: str) -> dict[str, int]:
             user_ids.update({u: n.pk for u, n in zip(chunk, new_users, strict=True)})
         written["learners"] = len(user_ids)
         batch: list[CompletionEvent] = []
-        for cid, uid, course, _, _, done, _ in source.completions():
+        for cid, uid, course, _, started, done, _ in source.completions():
             if uid is None or course not in course_ids or done is None:
                 continue
             batch.append(
@@ -122,6 +123,7 @@ def _floor(path: str) -> dict[str, int]:
                     recorded_at=now,
                     source="import",
                     external_id=f"floor:{cid}",
+                    evidence_note=start_evidence(started),
                 )
             )
             if len(batch) >= _BATCH:

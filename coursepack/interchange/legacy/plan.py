@@ -201,6 +201,10 @@ def _result(status: str | None, completed_at: datetime | None) -> str | None:
     return _RESULTS.get(status.strip().lower())
 
 
+# (legacy completion id, course id, kind, completed at, started at) of a row kept for import
+KeptCompletion = tuple[int, int, str, datetime, datetime | None]
+
+
 @dataclass
 class _UserRows:
     """One legacy user's rows, as the walk classified them."""
@@ -209,7 +213,7 @@ class _UserRows:
     # (legacy enrollment row) kept for import
     enrollments: list[EnrollmentRow]
     # (legacy completion id, course id, kind, completed at) kept for import
-    completions: list[tuple[int, int, str, datetime]]
+    completions: list[KeptCompletion]
 
 
 def _by_user(
@@ -296,9 +300,9 @@ def walk(
             else:
                 seen_packages[package_id] = eid
                 kept_enrollments.append(row)
-        kept_completions: list[tuple[int, int, str, datetime]] = []
+        kept_completions: list[KeptCompletion] = []
         seen: dict[tuple[int, str, datetime], int] = {}
-        for cid, _, course_id, _, _, completed_at, status in comps:
+        for cid, _, course_id, _, started_at, completed_at, status in comps:
             kind = _result(status, completed_at)
             if not known_user:
                 note(
@@ -321,8 +325,11 @@ def walk(
                     user_id=user_id,
                     course_id=course_id,
                     status=status,
+                    started_at=started_at,
                     completed_at=completed_at,
                 )
+                if report is not None and started_at is not None:
+                    report.starts["unfinished_with_start"] += 1
             elif (course_id, kind, completed_at) in seen:
                 note(
                     "duplicate_completions",
@@ -333,7 +340,20 @@ def walk(
                 )
             else:
                 seen[(course_id, kind, completed_at)] = cid
-                kept_completions.append((cid, course_id, kind, completed_at))
+                kept_completions.append((cid, course_id, kind, completed_at, started_at))
+                if report is not None:
+                    report.starts[
+                        "events_with_start" if started_at is not None else "events_without_start"
+                    ] += 1
+                if started_at is not None and started_at > completed_at:
+                    note(
+                        "started_after_finished",
+                        completion_id=cid,
+                        user_id=user_id,
+                        course_id=course_id,
+                        started_at=started_at,
+                        completed_at=completed_at,
+                    )
         if progress is not None:
             progress("rows", len(ens) + len(comps))
         yield _UserRows(user_id, kept_enrollments, kept_completions)

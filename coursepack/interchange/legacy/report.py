@@ -82,7 +82,14 @@ ANOMALIES: tuple[tuple[str, str, str, bool], ...] = (
     (
         "unfinished_completions",
         "Completion rows that record no finished attempt",
-        "not imported (no completion time, or a status that is not a result)",
+        "not imported (no completion time, or a status that is not a result); "
+        "the report keeps their start time",
+        False,
+    ),
+    (
+        "started_after_finished",
+        "Completions that started after they finished",
+        "imported at their completion time; the start is kept as given, in the event's evidence",
         False,
     ),
     (
@@ -101,6 +108,20 @@ READ_TABLES = (
     "user_package_enrollments",
     "user_course_completions",
 )
+#: What became of the legacy ``started_at`` of completion rows, in report order.
+START_COUNTS = (
+    # Imported rows whose start time is kept as the event's evidence.
+    "events_with_start",
+    # Imported rows with no start time.
+    "events_without_start",
+    # Rows with a start and no result: not events; kept in this report.
+    "unfinished_with_start",
+)
+START_TITLES = {
+    "events_with_start": "imported; start kept in the event's evidence",
+    "events_without_start": "imported; no start time in the legacy row",
+    "unfinished_with_start": "started, never finished: not an event; listed in this report",
+}
 WRITE_TABLES = (
     "courses",
     "course_groups",
@@ -122,6 +143,8 @@ class Report:
     written: dict[str, int] | None = None
     anomalies: dict[str, Anomaly] = field(default_factory=dict)
     skip_orphans: bool = False
+    # What became of the legacy start times (START_COUNTS).
+    starts: dict[str, int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if not self.anomalies:
@@ -130,6 +153,7 @@ class Report:
                 for code, title, action, blocking in ANOMALIES
             }
         self.would_write = self.would_write or dict.fromkeys(WRITE_TABLES, 0)
+        self.starts = self.starts or dict.fromkeys(START_COUNTS, 0)
 
     def add(self, code: str, **row: Any) -> None:
         """Record one anomalous row."""
@@ -154,6 +178,7 @@ class Report:
             "read": self.read,
             "would_write": self.would_write,
             "written": self.written,
+            "starts": self.starts,
             "anomalies": [
                 {
                     "code": a.code,
@@ -191,6 +216,10 @@ class Report:
             if self.written is not None:
                 line += f" {self.written.get(table, 0)} |"
             lines.append(line)
+        lines += ["", "## Start times of completion rows", ""]
+        lines += ["| legacy rows | rows |", "|---|---:|"]
+        for key in START_COUNTS:
+            lines.append(f"| {START_TITLES[key]} | {self.starts.get(key, 0)} |")
         lines += ["", "## Anomalies", "", "| anomaly | rows | what the migration does |"]
         lines.append("|---|---:|---|")
         for a in self.anomalies.values():

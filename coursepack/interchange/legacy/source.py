@@ -35,6 +35,14 @@ def event_key(legacy_id: int) -> str:
     return f"legacy:user_course_completions:{legacy_id}"
 
 
+def start_evidence(started_at: datetime | None) -> str:
+    """Return the evidence note that keeps a legacy completion row's ``started_at`` on
+    the event it becomes (empty when the row has no start time)."""
+    if started_at is None:
+        return ""
+    return f"Legacy attempt started {started_at.isoformat()}"
+
+
 # --- the legacy database -----------------------------------------------------------
 
 

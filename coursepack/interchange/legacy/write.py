@@ -24,6 +24,7 @@ from coursepack.interchange.legacy.source import (
     ProgressFn,
     course_code,
     event_key,
+    start_evidence,
     username,
 )
 from coursepack.interchange.models import LegacyKey
@@ -88,7 +89,7 @@ def migrate(
                     package = plan.packages[row[2]].legacy
                     when = row[3] or package.created_at or now
                     enrollments[row[2]][learner_ids[rows.user_id]] = when
-                for cid, course, kind, at in rows.completions:
+                for cid, course, kind, at, started in rows.completions:
                     assert rows.user_id is not None
                     yield learning.ImportedCompletion(
                         learner_id=learner_ids[rows.user_id],
@@ -96,6 +97,7 @@ def migrate(
                         kind=kind,
                         occurred_at=at,
                         external_id=event_key(cid),
+                        evidence_note=start_evidence(started),
                     )
 
         result = learning.import_completions(
