@@ -23,13 +23,14 @@ reads the mapping file, ``plan`` walks the rows and builds the plan and the
 
 from coursepack.interchange.legacy.mapping import MappedGroup, Mapping, load_mapping
 from coursepack.interchange.legacy.plan import Plan, analyse
-from coursepack.interchange.legacy.report import ANOMALIES, Anomaly, Report
+from coursepack.interchange.legacy.report import ANOMALIES, Anomaly, Report, write_report
 from coursepack.interchange.legacy.source import (
     CHANGE_NOTES,
     MIGRATION_ACTOR,
     LegacySource,
     course_code,
     event_key,
+    redacted,
     username,
 )
 from coursepack.interchange.legacy.write import migrate, migration_actor
@@ -50,5 +51,7 @@ __all__ = [
     "load_mapping",
     "migrate",
     "migration_actor",
+    "redacted",
     "username",
+    "write_report",
 ]

@@ -25,6 +25,7 @@ from coursepack.interchange.legacy.source import (
     ProgressFn,
     course_code,
     event_key,
+    redacted,
     username,
 )
 from coursepack.interchange.models import LegacyKey
@@ -373,7 +374,7 @@ def analyse(
     complete migration it is all zeros.
     """
     mapping = mapping or Mapping()
-    report = Report(source=_redacted(source.url), dry_run=dry_run, skip_orphans=skip_orphans)
+    report = Report(source=redacted(source.url), dry_run=dry_run, skip_orphans=skip_orphans)
     for table in READ_TABLES:
         report.read[table] = None if table == "users" and not source.has_users else 0
     packages = source.packages()
@@ -478,16 +479,6 @@ def analyse(
     existing_users = existing_usernames([username(u) for u in plan.learners])
     report.would_write["learners"] = len(plan.learners) - existing_users
     return plan
-
-
-def _redacted(url: str) -> str:
-    """Return the URL without its password, for reports."""
-    if "://" in url and "@" in url:
-        scheme, rest = url.split("://", 1)
-        credentials, host = rest.rsplit("@", 1)
-        user = credentials.split(":", 1)[0]
-        return f"{scheme}://{user}@{host}"
-    return url
 
 
 def migrated_keys(table: str) -> dict[str, int]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 # --- the report -------------------------------------------------------------------
@@ -238,6 +239,13 @@ class Report:
             if len(a.rows) > rows_listed:
                 lines.append(f"- … and {len(a.rows) - rows_listed} more (see the JSON report)")
         return "\n".join(lines) + "\n"
+
+
+def write_report(report: Report, prefix: Path) -> None:
+    """Write the report as ``PREFIX.md`` (every row listed) and ``PREFIX.json``."""
+    prefix.parent.mkdir(parents=True, exist_ok=True)
+    Path(f"{prefix}.md").write_text(report.to_markdown(rows_listed=10**9), encoding="utf-8")
+    Path(f"{prefix}.json").write_text(report.to_json(), encoding="utf-8")
 
 
 def _show(value: Any) -> str:

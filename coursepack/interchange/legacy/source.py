@@ -43,6 +43,16 @@ def start_evidence(started_at: datetime | None) -> str:
     return f"Legacy attempt started {started_at.isoformat()}"
 
 
+def redacted(url: str) -> str:
+    """Return the URL without its password, for reports and the audit log."""
+    if "://" in url and "@" in url:
+        scheme, rest = url.split("://", 1)
+        credentials, host = rest.rsplit("@", 1)
+        user = credentials.split(":", 1)[0]
+        return f"{scheme}://{user}@{host}"
+    return url
+
+
 # --- the legacy database -----------------------------------------------------------
 
 

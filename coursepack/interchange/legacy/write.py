@@ -126,20 +126,16 @@ def migrate(
 
 def _migrate_courses(actor: Actor, plan: Plan, written: dict[str, int]) -> dict[int, int]:
     codes = {course_code(c.id): c for c in plan.courses}
-    ids = dict(Course.objects.filter(code__in=codes).values_list("code", "pk"))
-    result: dict[int, int] = {}
-    for code, course in codes.items():
-        if code not in ids:
-            created = catalog.create_course(
-                actor=actor,
-                code=code,
-                name=course.name or code,
-                description=course.description,
-            )
-            ids[code] = created.pk
-            written["courses"] += 1
-        result[course.id] = ids[code]
-    return result
+    before = Course.objects.filter(code__in=list(codes)).count()
+    ids = catalog.create_courses(
+        actor=actor,
+        courses=(
+            catalog.NewCourse(code=code, name=c.name or code, description=c.description)
+            for code, c in codes.items()
+        ),
+    )
+    written["courses"] += len(codes) - before
+    return {course.id: ids[code] for code, course in codes.items()}
 
 
 def _migrate_packages(

@@ -3,6 +3,7 @@
     manage.py start_job bulk_enroll --package 3 --all-learners [--atomic] [--actor NAME]
     manage.py start_job bulk_enroll --package 3 --learner-ids 7,8,9
     manage.py start_job rebuild_statuses
+    manage.py start_job legacy_import --from legacy.sqlite3 --mapping groups.yaml [--skip-orphans]
     manage.py start_job --watch 12           # follow an existing job
 
 The worker (`manage.py run_jobs`, started by `make run`) does the work; this
@@ -25,10 +26,15 @@ from coursepack.jobs import selectors
 
 
 class Command(BaseCommand):
-    help = "Queue a background job (bulk_enroll, rebuild_statuses) and show its progress."
+    help = (
+        "Queue a background job (bulk_enroll, rebuild_statuses, legacy_import) "
+        "and show its progress."
+    )
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("kind", nargs="?", choices=["bulk_enroll", "rebuild_statuses"])
+        parser.add_argument(
+            "kind", nargs="?", choices=["bulk_enroll", "rebuild_statuses", "legacy_import"]
+        )
         parser.add_argument("--package", type=int)
         parser.add_argument("--all-learners", action="store_true")
         parser.add_argument("--learner-ids", default="", help="comma-separated learner ids")
@@ -36,6 +42,16 @@ class Command(BaseCommand):
             "--atomic", action="store_true", help="all or nothing (one transaction)"
         )
         parser.add_argument("--notes", default="")
+        parser.add_argument(
+            "--from", dest="source", help="legacy_import: the legacy database (file or URL)"
+        )
+        parser.add_argument("--mapping", help="legacy_import: the mapping file (YAML)")
+        parser.add_argument(
+            "--skip-orphans", action="store_true", help="legacy_import: leave out orphan rows"
+        )
+        parser.add_argument(
+            "--report", help="legacy_import: report prefix (default var/legacy-migration-JOB)"
+        )
         parser.add_argument("--actor", default=None, help="who runs this (default: the OS user)")
         parser.add_argument("--watch", type=int, default=None, help="follow job ID")
         parser.add_argument("--detach", action="store_true", help="queue and return")
@@ -55,6 +71,16 @@ class Command(BaseCommand):
             actor = audit.operator(options["actor"])
             if options["kind"] == "rebuild_statuses":
                 return jobs.start_rebuild(actor=actor).pk
+            if options["kind"] == "legacy_import":
+                if not options["source"]:
+                    raise CommandError("Say which legacy database: legacy_import --from PATH.")
+                return jobs.start_legacy_import(
+                    actor=actor,
+                    source=options["source"],
+                    mapping=options["mapping"],
+                    skip_orphans=options["skip_orphans"],
+                    report=options["report"],
+                ).pk
             if options["kind"] != "bulk_enroll" or options["package"] is None:
                 raise CommandError("Say what to do: bulk_enroll --package N, or rebuild_statuses.")
             ids = [int(i) for i in options["learner_ids"].split(",") if i.strip()]
