@@ -21,7 +21,7 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import User
-from django.db import connection, transaction
+from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -261,7 +261,8 @@ class _LiveProgress:
         self._shown = time.monotonic()
         if connection.vendor == "postgresql":
             if self._side is None:
-                self._side = type(connection)(dict(connection.settings_dict), alias="live")
+                default = connections[DEFAULT_DB_ALIAS]
+                self._side = type(default)(dict(default.settings_dict), alias="live-progress")
             table = connection.ops.quote_name(Job._meta.db_table)
             with self._side.cursor() as cursor:
                 cursor.execute(

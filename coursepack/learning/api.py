@@ -919,9 +919,9 @@ def import_completions(
             keys = [c.external_id for c in chunk]
             existing = {
                 row[0]: row[1:]
-                for row in CompletionEvent.objects.filter(external_id__in=keys).values_list(
-                    "external_id", "learner_id", "course_id", "kind", "occurred_at"
-                )
+                for row in CompletionEvent.objects.filter(
+                    selectors.external_ids_in(keys)
+                ).values_list("external_id", "learner_id", "course_id", "kind", "occurred_at")
             }
             wanted = sorted({c.learner_id for c in chunk})
             known = set(
