@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from django.db import transaction
+from django.test import Client
 
 from coursepack.catalog.models import Course
 from coursepack.errors import InvalidInput
@@ -87,6 +88,10 @@ def test_a_refused_legacy_import_job_fails_and_writes_nothing(
     assert progress.status == "failed"
     assert "cannot place" in progress.error
     assert not Course.objects.filter(code__startswith="legacy-").exists()
+    client = Client()
+    client.force_login(admin)
+    page = client.get(f"/jobs/{job.pk}/").content.decode()
+    assert "one transaction: nothing of it was written" in page
     with pytest.raises(InvalidInput, match="password"):
         jobs.start_legacy_import(actor=admin, source="postgresql://me:secret@127.0.0.1:1/legacy")
 
