@@ -19,6 +19,7 @@ from ninja.parser import Parser
 from coursepack.errors import DomainError
 from coursepack.http import (
     accounts,
+    audiences,
     audit,
     content,
     cursors,
@@ -27,6 +28,7 @@ from coursepack.http import (
     jobs,
     learning,
     lifecycle,
+    notifications,
     organisation,
     reports,
 )
@@ -207,6 +209,8 @@ api.add_router("", lifecycle.router)
 api.add_router("", reports.router)
 api.add_router("", interchange.router)
 api.add_router("", jobs.router)
+api.add_router("", audiences.router)
+api.add_router("", notifications.router)
 api.add_router("", organisation.router)
 api.add_router("", audit.router)
 api.add_router("", events.router)
