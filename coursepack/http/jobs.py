@@ -21,7 +21,7 @@ router = Router()
 
 class JobOut(Schema):
     id: int
-    kind: str = Field(description="bulk_enroll or rebuild_statuses")
+    kind: str = Field(description="bulk_enroll, rebuild_statuses, reminders, people_sync, …")
     status: str = Field(description="queued, running, succeeded or failed")
     actor: str
     created_at: datetime
