@@ -22,3 +22,11 @@ def settle_schedules_task() -> int:
     settled = jobs.settle_due_schedules()
     learning.settle_lapsed_exemptions(actor=None)
     return settled
+
+
+@task()
+def reminders_task() -> int | None:
+    """Queue a reminder run unless one is queued or running; return its job id."""
+    if not jobs.reminder_run_due():
+        return None
+    return jobs.start_reminder_run(actor=None).pk
