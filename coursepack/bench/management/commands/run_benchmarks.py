@@ -22,7 +22,7 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from coursepack.bench import migration, runner
+from coursepack.bench import migration, organisation, runner
 from coursepack.bench.measure import render_table
 from coursepack.bench.scales import SCALES, scale_named
 
@@ -39,6 +39,7 @@ _OPERATIONS = (
     "operations_pages",
     "http",
     "load",
+    "people_sync",
 )
 
 
@@ -92,6 +93,7 @@ class Command(BaseCommand):
             "operations_pages": bench.operations_pages,
             "http": lambda: bench.http(log_dir),
             "load": lambda: bench.load(manage_py, log_dir),
+            "people_sync": lambda: organisation.people_sync(bench),
         }
         for name in _OPERATIONS:
             if name in only:
