@@ -88,6 +88,7 @@ INSTALLED_APPS = [
     "coursepack.catalog",
     "coursepack.packaging",
     "coursepack.learning",
+    "coursepack.audiences",
     "coursepack.audit",
     # Above learning: legacy migration and package files (import_legacy, export_package, ...).
     "coursepack.interchange",
@@ -117,6 +118,8 @@ MIDDLEWARE = [
     "coursepack.http.middleware.SessionIdleTimeoutMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # After a write, this client reads the primary for a while (read-your-writes).
+    "coursepack.replica.ReadYourWritesMiddleware",
     # Last, as django-axes asks: it answers locked-out sign-ins.
     "axes.middleware.AxesMiddleware",
 ]
@@ -170,6 +173,24 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
             "PRAGMA cache_size=-65536;"
         ),
     }
+# A PostgreSQL streaming replica for report, export and transcript reads (ADR 0021,
+# docs/deploy.md): views opt in with coursepack.replica.reads_from_replica; writes,
+# and reads of identities and permissions, stay on the primary. Refused on SQLite.
+if os.environ.get("DATABASE_REPLICA_URL", "").strip():
+    from coursepack.replica import replica_database
+
+    DATABASES["replica"] = replica_database(
+        os.environ["DATABASE_REPLICA_URL"].strip(),
+        primary_engine=DATABASES["default"]["ENGINE"],
+    )
+    DATABASES["replica"].setdefault("OPTIONS", {})["options"] = (
+        f"-c lock_timeout={int(DB_LOCK_TIMEOUT_SECONDS * 1000)}"
+    )
+DATABASE_ROUTERS = ["coursepack.replica.ReplicaRouter"]
+# Pages read from the replica say so when its replay is further behind than this.
+REPLICA_LAG_NOTICE_SECONDS = float(os.environ.get("COURSEPACK_REPLICA_LAG_NOTICE", "30"))
+# After a write, that client reads the primary for this long (read-your-writes).
+REPLICA_READ_YOUR_WRITES_SECONDS = float(os.environ.get("COURSEPACK_READ_YOUR_WRITES", "30"))
 # Connections are kept (per thread) for a minute on both engines (conn_max_age
 # above): opening one and running the PRAGMAs costs more than the rest of a small
 # request. No health check: it would cost PostgreSQL a round trip per request.
@@ -179,6 +200,12 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
 # Learners per committed chunk of a bulk-enrolment job (each holds the write lock briefly).
 JOB_CHUNK_LEARNERS = int(os.environ.get("COURSEPACK_JOB_CHUNK", "250"))
+# A publish that would move more enrolled learners than this publishes at once and
+# moves them in a background job, a committed chunk at a time (ADR 0020); at or
+# under it the moves happen in the publish's own transaction (well under a second).
+PUBLISH_MOVES_IN_BACKGROUND_OVER = int(os.environ.get("COURSEPACK_PUBLISH_MOVES_OVER", "500"))
+# How often the worker verifies the whole audit log (AUDIT_VERIFY job), in hours.
+AUDIT_VERIFY_EVERY_HOURS = float(os.environ.get("COURSEPACK_AUDIT_VERIFY_HOURS", "24"))
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

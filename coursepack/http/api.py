@@ -16,6 +16,7 @@ from ninja.operation import Operation
 from coursepack.errors import DomainError
 from coursepack.http import (
     accounts,
+    audiences,
     audit,
     content,
     interchange,
@@ -86,6 +87,7 @@ api.add_router("", lifecycle.router)
 api.add_router("", reports.router)
 api.add_router("", interchange.router)
 api.add_router("", jobs.router)
+api.add_router("", audiences.router)
 api.add_router("", organisation.router)
 api.add_router("", audit.router)
 

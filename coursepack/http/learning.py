@@ -9,6 +9,7 @@ from django.db import transaction
 from django.http import HttpRequest
 from django.utils import timezone
 from ninja import Field, Header, Query, Router, Schema, Status
+from ninja.decorators import decorate_view
 
 from coursepack.errors import InvalidInput
 from coursepack.http import serialize
@@ -37,6 +38,7 @@ from coursepack.learning import selectors
 from coursepack.learning import transcript as transcripts
 from coursepack.learning.errors import EnrollmentNotFound, LearnerNotFound
 from coursepack.learning.models import CompletionEvent, Enrollment
+from coursepack.replica import reads_from_replica
 
 router = Router()
 
@@ -275,6 +277,7 @@ def void(request: HttpRequest, event_id: int, body: VoidIn) -> Any:
     response=responses({200: TranscriptOut}, 404),
     tags=["learners"],
 )
+@decorate_view(reads_from_replica)
 def transcript(request: HttpRequest, learner_id: int, query: Query[TranscriptQuery]) -> Any:
     """A learner's training as of ``as_of``, as known at ``known_at`` (both default to
     now); learners see their own only.

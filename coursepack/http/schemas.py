@@ -315,6 +315,11 @@ class PublishOut(Schema):
     previous_version_id: int | None
     scheduled: bool
     moved_enrollments: int
+    moves_job_id: int | None = Field(
+        None,
+        description="When many learners move, the background job moving them "
+        "(GET /jobs/{id}); moved_enrollments is then 0 and the job counts the moves.",
+    )
 
 
 class PolicyImpactOut(Schema):

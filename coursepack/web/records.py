@@ -24,6 +24,7 @@ from coursepack.learning import roster
 from coursepack.learning import transcript as transcripts
 from coursepack.organisation import selectors as organisation
 from coursepack.packaging import selectors as packaging
+from coursepack.replica import reads_from_replica
 from coursepack.web.access import EVERYONE, PEOPLE_READERS, STAFF, role_required
 from coursepack.web.operations.audit_text import ReadableRow, readable_rows
 
@@ -86,6 +87,7 @@ def _moment_param(request: HttpRequest, name: str, label: str) -> tuple[datetime
 
 
 @role_required(*EVERYONE)
+@reads_from_replica
 def transcript(request: HttpRequest, learner_id: int) -> HttpResponse:
     """Show a learner's transcript as of ``?as_of=``, as known at ``?known_at=`` (both
     default to now); ``?print=1`` for paper.

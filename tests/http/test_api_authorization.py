@@ -37,6 +37,7 @@ from django.db import connection, transaction
 from django.test import Client
 
 from coursepack.accounts import api as accounts
+from coursepack.audiences import api as audiences
 from coursepack.http.api import api
 from coursepack.interchange import package_files
 from coursepack.jobs import api as jobs
@@ -157,6 +158,13 @@ def build_world() -> World:
         target_course_id=make_course(actor=actor).pk,
     )
     ids.update(exemption=exemption.pk, equivalence=equivalence.pk)
+    # An audience of the spare unit, where nobody is placed (so saving changes nobody).
+    audiences.save_audience(
+        actor=actor,
+        package_id=settled.package_id,
+        rule=audiences.check_rule(org_unit_ids=[spare_unit.pk]),
+    )
+    ids.update(audience_unit=spare_unit.pk, audience_package=settled.package_id)
     for role in ROLES[1:]:
         ids[f"{role}_spare_token"] = accounts.issue_token(
             actor=world.caller(role).user,
@@ -415,7 +423,25 @@ MATRIX: dict[str, Row] = {
         ok=202,
     ),
     "POST /jobs/status-rebuilds": Row(ADMIN, "/jobs/status-rebuilds", ok=202),
+    "POST /jobs/audit-verifications": Row(READERS, "/jobs/audit-verifications", ok=202),
     "GET /jobs/{job_id}": Row(READERS, "/jobs/{job}"),
+    # audiences and the training matrix
+    "GET /audiences": Row(READERS, "/audiences"),
+    "GET /packages/{package_id}/audience": Row(READERS, "/packages/{audience_package}/audience"),
+    "POST /packages/{package_id}/audience/preview": Row(
+        ADMIN,
+        "/packages/{package}/audience/preview",
+        lambda ids: {"org_unit_ids": [ids["audience_unit"]]},
+    ),
+    "PUT /packages/{package_id}/audience": Row(
+        ADMIN, "/packages/{package}/audience", lambda ids: {"org_unit_ids": [ids["audience_unit"]]}
+    ),
+    "DELETE /packages/{package_id}/audience": Row(
+        ADMIN, "/packages/{audience_package}/audience", ok=204
+    ),
+    # A manager's matrix holds only their people (tests/http/test_api_audiences.py).
+    "GET /matrix": Row(MANAGERS, "/matrix"),
+    "GET /matrix/export": Row(MANAGERS, "/matrix/export"),
     # the audit log
     "GET /audit/verification": Row(READERS, "/audit/verification"),
     "GET /audit/export": Row(READERS, "/audit/export"),

@@ -22,7 +22,7 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from coursepack.bench import migration, organisation, runner
+from coursepack.bench import matrix, migration, organisation, runner
 from coursepack.bench.measure import render_table
 from coursepack.bench.scales import SCALES, scale_named
 
@@ -35,6 +35,7 @@ _OPERATIONS = (
     "bulk",
     "publish",
     "migration",
+    "matrix",
     "authoring_pages",
     "operations_pages",
     "http",
@@ -89,6 +90,7 @@ class Command(BaseCommand):
             "bulk": bench.bulk_enroll,
             "publish": bench.publish,
             "migration": lambda: migration.migration_rows(scale),
+            "matrix": lambda: matrix.matrix_rows(scale),
             "authoring_pages": bench.authoring_pages,
             "operations_pages": bench.operations_pages,
             "http": lambda: bench.http(log_dir),

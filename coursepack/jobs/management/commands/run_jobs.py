@@ -5,7 +5,8 @@
 On start it queues again every job a stopped worker left unfinished (they
 resume after their last committed chunk); then it runs django-tasks' database
 worker, and every ``--settle-every`` seconds (default 60) queues the periodic
-task that lets due scheduled versions take effect.
+task that lets due scheduled versions take effect, and a full audit verification
+when the last one is older than ``AUDIT_VERIFY_EVERY_HOURS``.
 """
 
 from __future__ import annotations
@@ -43,6 +44,9 @@ class Command(BaseCommand):
             while not stop.wait(options["settle_every"]):
                 try:
                     settle_schedules_task.enqueue()
+                    # A full audit verification when the last one is older than
+                    # AUDIT_VERIFY_EVERY_HOURS (pages check only what came since).
+                    jobs.schedule_audit_verify()
                 finally:
                     close_old_connections()
             connection.close()
