@@ -34,6 +34,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from coursepack.accounts import api as accounts_api
 from coursepack.accounts import usernames
 from coursepack.accounts.models import Account, Role
 from coursepack.audit import api as audit
@@ -382,6 +383,7 @@ def plan_people_sync(
     units = dict(OrgUnit.objects.values_list("code", "active"))
     actor_id = getattr(actor, "pk", None)
     with_external = {p.user_id for p in people.values()}
+    reserved = {usernames.username_key(n) for n in usernames.RESERVED_USERNAMES}
     # Pass 1: each row on its own.
     values: dict[int, dict[str, Any]] = {}
     problems: dict[int, list[str]] = {}
@@ -401,7 +403,7 @@ def plan_people_sync(
             found.append("username: is required for a new person")
         if name and (person is None or name != person.username):
             # Only new or changed names are checked: the rest were checked when given.
-            if usernames.is_reserved(name):
+            if usernames.username_key(name) in reserved:
                 found.append(f"username: {name!r} is reserved for the system")
             key = usernames.username_key(name)
             holder = keys.get(key)
@@ -756,6 +758,7 @@ def _apply(
         )
         for user, a in zip(new_users, creates, strict=True):
             created.append(user.pk)
+            user._audit_role = Role.LEARNER.value  # type: ignore[attr-defined]
             after = {k: v for k, v in a.items() if k != "kind"}
             entries.append(
                 audit.Entry(
@@ -781,7 +784,12 @@ def _apply(
         if found is None:
             continue  # gone since the plan (deleted by hand): nothing to change
         user = found
-        account = accounts_by_user.get(user.pk) or Account(user_id=user.pk, role=Role.LEARNER)
+        stored = accounts_by_user.get(user.pk)
+        # Someone made without an account (a superuser is an admin) keeps their role.
+        account = stored or Account(
+            user_id=user.pk, role=accounts_api.role_of(user) or Role.LEARNER, username_key=None
+        )
+        user._audit_role = stored.role if stored else None  # type: ignore[attr-defined]
         placement = placements.get(user.pk) or Placement(user_id=user.pk)
         if action["kind"] == "link":
             manager_id = ids_by_external.get(action["manager"])
@@ -825,6 +833,7 @@ def _apply(
         if user_fields:
             user.save(update_fields=user_fields)
         account.save()
+        user._audit_role = account.role  # type: ignore[attr-defined]
         if "org_unit" in after or "manager_external_id" in after:
             if "org_unit" in after:
                 placement.org_unit_id = (
