@@ -22,7 +22,7 @@ from typing import IO, Any
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import User
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import Exists, F, OuterRef, Q, QuerySet
 from django.utils import timezone
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
@@ -360,7 +360,11 @@ def _cells(
     rules_by_version = _rules_by_version(_validity())
     rows = (
         _open_enrollments()
-        .filter(learner_id__in=list(person_ids), package_id__in=list(package_ids))
+        # By the learner index: "package_id + 0" keeps SQLite (which has no statistics
+        # here) from choosing the package index, which reads every enrollment of the
+        # page's packages instead of the page's people's few.
+        .alias(package_plus=F("package_id") + 0)
+        .filter(learner_id__in=list(person_ids), package_plus__in=list(package_ids))
         .order_by()
         .annotate(exempt=_whole_exemption())
         .values(
