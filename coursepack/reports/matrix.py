@@ -94,7 +94,7 @@ class Scope:
         return Q(placement__org_unit__in=_units_under(self.unit_paths))
 
 
-def _units_under(paths: Sequence[str]) -> QuerySet[OrgUnit]:
+def _units_under(paths: Sequence[str]) -> QuerySet[OrgUnit, Any]:
     within = Q(pk__in=[])
     for path in paths:
         within |= Q(path__startswith=path)
