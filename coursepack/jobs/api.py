@@ -10,24 +10,31 @@ worker start resumes after the cursor, and a chunk run twice changes nothing
 
 from __future__ import annotations
 
+import json
+import os
+import time
 import traceback
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import User
-from django.db import transaction
+from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
 from coursepack.audiences import api as audiences
 from coursepack.audit import api as audit
 from coursepack.audit.api import Actor
+from coursepack.errors import InvalidInput
+from coursepack.interchange import legacy
 from coursepack.jobs.errors import JobNotFound
 from coursepack.jobs.models import Job, JobKind, JobStatus
+from coursepack.jobs.selectors import live_progress_path
 from coursepack.learning import api as learning
 from coursepack.notifications import api as notifications
 from coursepack.notifications import selectors as notification_selectors
@@ -48,6 +55,7 @@ __all__ = [
     "start_audience_sync",
     "start_audit_verify",
     "start_bulk_enroll",
+    "start_legacy_import",
     "start_people_sync",
     "start_publish",
     "start_rebuild",
@@ -377,6 +385,125 @@ def _run_rebuild(job: Job) -> None:
     job.save(update_fields=["result"])
 
 
+def start_legacy_import(
+    *,
+    actor: Actor,
+    source: str,
+    mapping: str | None = None,
+    skip_orphans: bool = False,
+    report: str | None = None,
+) -> Job:
+    """Queue a migration of the legacy database ``source`` (``import_legacy`` as a job).
+
+    It is one transaction, all or nothing, like the command: readers see none of
+    it until it commits, only the job's progress. The source and mapping are
+    checked now, so a job that cannot start is never queued. A PostgreSQL
+    source's password is refused in the URL (the job stores the URL): the worker
+    takes it from libpq's PGPASSWORD or ~/.pgpass.
+    """
+    if legacy.redacted(source) != source:
+        raise InvalidInput(
+            "The legacy database URL must not hold a password: the job stores it. "
+            "Give the password to the worker in PGPASSWORD or ~/.pgpass."
+        )
+    with legacy.LegacySource(source) as legacy_source:
+        legacy.load_mapping(Path(mapping) if mapping else None)
+        rows = legacy_source.count("user_package_enrollments") + legacy_source.count(
+            "user_course_completions"
+        )
+    with transaction.atomic():
+        job = _create(
+            actor=actor,
+            kind=JobKind.LEGACY_IMPORT,
+            params={
+                "source": source,
+                "mapping": str(Path(mapping).resolve()) if mapping else None,
+                "skip_orphans": skip_orphans,
+                "report": str(Path(report).resolve()) if report else None,
+            },
+            # Both passes read every enrollment and completion row.
+            total=2 * rows,
+        )
+    return job
+
+
+class _LiveProgress:
+    """How far a job whose work is one long transaction got, written where readers see
+    it before that transaction commits: through a second connection on PostgreSQL;
+    to a small file beside the database on SQLite (one host, and a second SQLite
+    writer would wait for the transaction's write lock)."""
+
+    def __init__(self, job: Job) -> None:
+        self.job_id = job.pk
+        self.done = 0
+        self._shown = 0.0
+        self._side: Any = None
+
+    def add(self, n: int) -> None:
+        self.done += n
+        if time.monotonic() - self._shown >= 0.5:
+            self.flush()
+
+    def flush(self) -> None:
+        self._shown = time.monotonic()
+        if connection.vendor == "postgresql":
+            if self._side is None:
+                default = connections[DEFAULT_DB_ALIAS]
+                self._side = type(default)(dict(default.settings_dict), alias="live-progress")
+            table = connection.ops.quote_name(Job._meta.db_table)
+            with self._side.cursor() as cursor:
+                cursor.execute(
+                    f"UPDATE {table} SET done = %s WHERE id = %s", [self.done, self.job_id]
+                )
+            return
+        path = live_progress_path(self.job_id)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        scratch = path.with_suffix(".tmp")
+        scratch.write_text(json.dumps({"done": self.done}), encoding="utf-8")
+        os.replace(scratch, path)
+
+    def close(self) -> None:
+        if self._side is not None:
+            self._side.close()
+        live_progress_path(self.job_id).unlink(missing_ok=True)
+
+
+def _run_legacy_import(job: Job) -> None:
+    params = job.params
+    # A restart begins again: the transaction of an interrupted run never committed.
+    Job.objects.filter(pk=job.pk).update(done=0)
+    live = _LiveProgress(job)
+
+    def progress(what: str, n: int) -> None:
+        if what == "rows":
+            live.add(n)
+
+    try:
+        with legacy.LegacySource(params["source"]) as source:
+            mapping = legacy.load_mapping(Path(params["mapping"]) if params["mapping"] else None)
+            plan = legacy.analyse(
+                source,
+                mapping=mapping,
+                dry_run=False,
+                skip_orphans=params["skip_orphans"],
+                progress=progress,
+            )
+            prefix = Path(params["report"] or settings.VAR_DIR / f"legacy-migration-{job.pk}")
+            legacy.write_report(plan.report, prefix)
+            report = legacy.migrate(source, plan, progress=progress)
+            legacy.write_report(report, prefix)
+    finally:
+        live.close()
+    job.refresh_from_db()
+    job.done = live.done
+    job.result = {
+        "written": report.written or {},
+        "anomalies": sum(report.counts().values()),
+        "report": f"{prefix}.md",
+    }
+    job.save(update_fields=["done", "result"])
+
+
 def _run_publish_moves(job: Job) -> None:
     """Move the in-flight learners of a publish, a committed and audited chunk at a time.
 
@@ -517,6 +644,7 @@ def _run_people_sync(job: Job) -> None:
 _RUNNERS = {
     JobKind.BULK_ENROLL: _run_bulk_enroll,
     JobKind.REBUILD_STATUSES: _run_rebuild,
+    JobKind.LEGACY_IMPORT: _run_legacy_import,
     JobKind.PUBLISH_WITH_MOVES: _run_publish_moves,
     JobKind.AUDIT_VERIFY: _run_audit_verify,
     JobKind.AUDIENCE_SYNC: _run_audience_sync,

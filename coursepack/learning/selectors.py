@@ -7,7 +7,18 @@ from collections.abc import Iterable, Iterator
 from datetime import datetime
 from typing import Any
 
-from django.db.models import BigIntegerField, Count, ExpressionWrapper, F, Max, QuerySet
+from django.db import connection
+from django.db.models import (
+    BigIntegerField,
+    BooleanField,
+    Count,
+    ExpressionWrapper,
+    F,
+    Max,
+    Q,
+    QuerySet,
+)
+from django.db.models.expressions import RawSQL
 
 from coursepack import rules
 from coursepack.learning import lifecycle_facts
@@ -30,6 +41,7 @@ __all__ = [
     "evaluate_enrollment",
     "event_rows_by_learner",
     "events_by_learner",
+    "external_ids_in",
     "get_enrollment",
     "latest_moves",
     "on_version_since",
@@ -50,10 +62,26 @@ def open_enrollment_learner_ids(package_id: int) -> set[int]:
     )
 
 
+def external_ids_in(external_ids: list[str]) -> Q | ExpressionWrapper:
+    """Return a filter of the events carrying one of these external ids.
+
+    On PostgreSQL one array parameter (``= ANY(%s)``): an ``IN`` of thousands of
+    placeholders costs more to build, send and parse than the index lookup itself.
+    """
+    if connection.vendor != "postgresql":
+        return Q(external_id__in=external_ids)
+    column = ".".join(
+        connection.ops.quote_name(n) for n in (CompletionEvent._meta.db_table, "external_id")
+    )
+    return ExpressionWrapper(
+        RawSQL(f"{column} = ANY(%s)", (external_ids,)), output_field=BooleanField()
+    )
+
+
 def recorded_external_ids(external_ids: Iterable[str]) -> set[str]:
     """Return those of these external ids that an event already carries."""
     found = (
-        CompletionEvent.objects.filter(external_id__in=list(external_ids))
+        CompletionEvent.objects.filter(external_ids_in(list(external_ids)))
         .order_by()
         .values_list("external_id", flat=True)
     )
