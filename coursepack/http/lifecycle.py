@@ -277,7 +277,7 @@ class EquivalenceOut(Output):
     notes: str
 
 
-class ImpactOut(Output):
+class EquivalenceImpactOut(Output):
     enrollments_checked: int
     would_complete: int
     would_complete_ids: list[int]
@@ -285,7 +285,7 @@ class ImpactOut(Output):
 
 class CreatedEquivalenceOut(Output):
     equivalence: EquivalenceOut
-    impact: ImpactOut
+    impact: EquivalenceImpactOut
 
 
 def _equivalence(eq: Equivalence) -> dict[str, Any]:
@@ -332,7 +332,11 @@ class PreviewQuery(BaseModel):
     retroactive: bool = False
 
 
-@router.get("/equivalences/preview", response=responses({200: ImpactOut}, 404), tags=["lifecycle"])
+@router.get(
+    "/equivalences/preview",
+    response=responses({200: EquivalenceImpactOut}, 404),
+    tags=["lifecycle"],
+)
 def preview_equivalence(request: HttpRequest, query: Query[PreviewQuery]) -> Any:
     """How many open enrollments an equivalence created now would complete."""
     require(request, *READERS)
