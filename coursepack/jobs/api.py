@@ -36,6 +36,8 @@ from coursepack.jobs.errors import JobNotFound
 from coursepack.jobs.models import Job, JobKind, JobStatus
 from coursepack.jobs.selectors import live_progress_path
 from coursepack.learning import api as learning
+from coursepack.notifications import api as notifications
+from coursepack.notifications import selectors as notification_selectors
 from coursepack.organisation import api as organisation
 from coursepack.packaging import api as packaging
 from coursepack.packaging import selectors as packaging_selectors
@@ -57,6 +59,7 @@ __all__ = [
     "start_people_sync",
     "start_publish",
     "start_rebuild",
+    "start_reminder_run",
 ]
 
 
@@ -271,6 +274,33 @@ def save_audience(
         if not saved.applied:
             job = start_audience_sync(actor=actor, audience_id=saved.audience.pk)
     return saved, job
+
+
+def start_reminder_run(
+    *, actor: Actor, dry_run: bool = False, as_of: datetime | None = None
+) -> Job:
+    """Queue a reminder run: a dry run says what a run at ``as_of`` (default: when it
+    runs) would send and sends nothing; a real run claims and sends (ADR 0026). A real
+    run is always as of its own clock: reminders are never sent for another day."""
+    with collecting("The reminder run cannot be started.") as problems:
+        if as_of is not None and not dry_run:
+            problems.add("as_of", "only a dry run may look at another moment")
+        if as_of is not None and as_of.tzinfo is None:
+            problems.add("as_of", "must say its time zone")
+    with transaction.atomic():
+        return _create(
+            actor=actor,
+            kind=JobKind.REMINDERS,
+            params={"dry_run": dry_run, "as_of": as_of.isoformat() if as_of else None},
+            total=1 if dry_run else 0,
+        )
+
+
+def reminder_run_due() -> bool:
+    """Return whether the periodic reminder run should queue one (none queued or running)."""
+    return not Job.objects.filter(
+        kind=JobKind.REMINDERS, status__in=(JobStatus.QUEUED, JobStatus.RUNNING)
+    ).exists()
 
 
 def start_people_sync(*, actor: Actor, sync_id: int) -> Job:
@@ -503,6 +533,8 @@ def _run_publish_moves(job: Job) -> None:
             totals["moved"] += len(chunk.moved)
             job.cursor = chunk.last_id
             job.done = totals["moved"]
+            job.result = totals
+            job.save(update_fields=["cursor", "done", "result"])
 
 
 def _run_audience_sync(job: Job) -> None:
@@ -543,6 +575,30 @@ def _run_audit_verify(job: Job) -> None:
         "last_hash": report.last_hash,
     }
     job.save(update_fields=["total", "result"])
+
+
+def _run_reminders(job: Job) -> None:
+    as_of = job.params.get("as_of")
+    moment = datetime.fromisoformat(as_of) if as_of else timezone.now()
+    if job.params.get("dry_run"):
+        plan = notification_selectors.plan(moment)
+        job.result = {"dry_run": True, **plan.as_dict()}
+        job.done = 1
+        job.save(update_fields=["result", "done"])
+        return
+
+    def claimed(total: int) -> None:
+        Job.objects.filter(pk=job.pk).update(total=total)
+
+    def progress(n: int) -> None:
+        Job.objects.filter(pk=job.pk).update(done=F("done") + n)
+
+    result = notifications.run_reminders(
+        actor=_actor_of(job), now=moment, run_id=job.pk, progress=progress, claimed=claimed
+    )
+    job.refresh_from_db()
+    job.result = {"dry_run": False, **result.as_dict()}
+    job.save(update_fields=["result"])
 
 
 def _run_people_sync(job: Job) -> None:
@@ -592,6 +648,7 @@ _RUNNERS = {
     JobKind.PUBLISH_WITH_MOVES: _run_publish_moves,
     JobKind.AUDIT_VERIFY: _run_audit_verify,
     JobKind.AUDIENCE_SYNC: _run_audience_sync,
+    JobKind.REMINDERS: _run_reminders,
     JobKind.PEOPLE_SYNC: _run_people_sync,
 }
 

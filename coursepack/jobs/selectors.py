@@ -168,3 +168,14 @@ def verification_status() -> VerificationStatus:
         checked_at=timezone.now(),
         pending_job_id=pending,
     )
+
+
+def jobs_of_kind(kind: str, *, offset: int = 0, limit: int = 50) -> list[JobProgress]:
+    """Return a page of the jobs of ``kind``, newest first."""
+    ids = Job.objects.filter(kind=kind).order_by("-created_at", "-id").values_list("pk", flat=True)
+    return [job_progress(pk) for pk in ids[offset : offset + limit]]
+
+
+def count_of_kind(kind: str) -> int:
+    """Return how many jobs of ``kind`` there are."""
+    return Job.objects.filter(kind=kind).count()

@@ -23,7 +23,12 @@ from django.db.models.expressions import RawSQL
 from coursepack import rules
 from coursepack.learning import lifecycle_facts
 from coursepack.learning.errors import EnrollmentNotFound
-from coursepack.learning.models import CompletionEvent, Enrollment, EnrollmentMove
+from coursepack.learning.models import (
+    CompletionEvent,
+    Enrollment,
+    EnrollmentMove,
+    EnrollmentStatus,
+)
 from coursepack.packaging import selectors as packaging
 from coursepack.packaging.models import Package, PackageVersion
 from coursepack.packaging.selectors import PackageSummary, VersionSummary
@@ -215,6 +220,7 @@ CACHE_COLUMNS = (
     "overdue_since",
     "completed_late",
     "expires_at",
+    "exemption_lapses_at",
 )
 #: How many of ``CACHE_COLUMNS`` the cached values are computed from (the rest are them).
 CACHE_KEY_COLUMNS = 8
@@ -372,14 +378,26 @@ def package_summaries(now: datetime, package_ids: list[int] | None = None) -> li
     return [PackageSummary(package=p, versions=by_package[p.pk]) for p in packages_list]
 
 
-def version_enrollments(version_id: int, *, status: str = "") -> QuerySet[Enrollment]:
-    """Return the open enrollments on one package version, by learner name, with their
-    learner; narrowed to one stored status when ``status`` is given."""
-    found = (
-        Enrollment.objects.filter(version_id=version_id, withdrawn_at__isnull=True)
-        .select_related("learner")
-        .order_by("learner__last_name", "learner__first_name", "learner__username", "id")
+def version_enrollments(
+    version_id: int, *, status: str = "", package_id: int | None = None
+) -> QuerySet[Enrollment]:
+    """Return the enrollments on one package version, by learner name, with their
+    learner, for paging: the open ones (neither withdrawn nor superseded by a next
+    certification period, as the counts count them), narrowed to one stored status
+    when ``status`` is one, or the withdrawn ones for ``status="withdrawn"``.
+
+    ``package_id``, when the caller knows it, lets the reports' covering index
+    (package, version, status, withdrawn_at, ...) answer the page's count alone.
+    """
+    found = Enrollment.objects.filter(version_id=version_id)
+    if package_id is not None:
+        found = found.filter(package_id=package_id)
+    if status == "withdrawn":
+        found = found.filter(withdrawn_at__isnull=False)
+    else:
+        found = found.filter(withdrawn_at__isnull=True, superseded_at__isnull=True)
+        if status in EnrollmentStatus.values:
+            found = found.filter(status=status)
+    return found.select_related("learner").order_by(
+        "learner__last_name", "learner__first_name", "learner__username", "id"
     )
-    if status:
-        found = found.filter(status=status)
-    return found
