@@ -6,3 +6,8 @@ from django.core.wsgi import get_wsgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "coursepack.settings")
 application = get_wsgi_application()
+
+# Built once per worker at start, so no request waits for it (coursepack.http.api).
+from coursepack.http.api import warm_query_parameters  # noqa: E402
+
+warm_query_parameters()

@@ -7,6 +7,7 @@ serialise. Every error leaves as ``application/problem+json`` (RFC 9457).
 from __future__ import annotations
 
 import re
+import threading
 from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
@@ -315,17 +316,33 @@ def _unexpected(request: HttpRequest, exc: Exception) -> HttpResponse:
 _ROUTE_PARAMETER = re.compile(r"<(?:\w+:)?(\w+)>")
 
 
-def declared_query_parameters(route: str, method: str) -> frozenset[str] | None:
-    """Return the query parameters the operation at URL ``route`` (Django's pattern,
-    e.g. ``api/v1/courses/<int:course_id>``) declares, or None if it is none of ours."""
-    table: dict[tuple[str, str], frozenset[str]] = api.__dict__.setdefault(
-        "_coursepack_query_parameters", {}
-    )
-    if not table:
+_QUERY_PARAMETERS: dict[tuple[str, str], frozenset[str]] = {}
+_QUERY_PARAMETERS_LOCK = threading.Lock()
+
+
+def warm_query_parameters() -> None:
+    """Build the table of every operation's declared query parameters from the schema.
+
+    Building the OpenAPI schema takes a second or more: the server does it when a
+    worker starts (coursepack/wsgi.py), not in its first API request.
+    """
+    with _QUERY_PARAMETERS_LOCK:
+        if _QUERY_PARAMETERS:
+            return
+        table: dict[tuple[str, str], frozenset[str]] = {}
         schema = api.get_openapi_schema(path_prefix="/api/v1/")
         for path, operations in schema["paths"].items():
             for verb, operation in operations.items():
                 table[(path, verb.upper())] = frozenset(
                     p["name"] for p in operation.get("parameters", []) if p["in"] == "query"
                 )
+        _QUERY_PARAMETERS.update(table)
+
+
+def declared_query_parameters(route: str, method: str) -> frozenset[str] | None:
+    """Return the query parameters the operation at URL ``route`` (Django's pattern,
+    e.g. ``api/v1/courses/<int:course_id>``) declares, or None if it is none of ours."""
+    if not _QUERY_PARAMETERS:
+        warm_query_parameters()
+    table = _QUERY_PARAMETERS
     return table.get(("/" + _ROUTE_PARAMETER.sub(r"{\1}", route), method.upper()))
