@@ -11,11 +11,13 @@ from typing import Annotated, Any
 
 from django.http import HttpRequest
 from ninja import Field, Query, Router, Schema
+from ninja.decorators import decorate_view
 
 from coursepack.http.auth import READERS, require
-from coursepack.http.pagination import PageParams
+from coursepack.http.pagination import OffsetPageParams
 from coursepack.http.problems import responses
-from coursepack.http.schemas import DateIn, DateTimeIn
+from coursepack.http.schemas import DateIn, MomentIn
+from coursepack.replica import reads_from_replica
 from coursepack.reports import selectors
 from coursepack.reports.selectors import ReportFilters, StatusCounts
 
@@ -42,14 +44,14 @@ class ReportQuery(Schema):
     )
     package_id: Id | None = Field(None, description="Only this package.")
     version_id: Id | None = Field(None, description="Only this package version.")
-    as_of: DateTimeIn | None = Field(
+    as_of: MomentIn | None = Field(
         None,
         description=(
             "Count the state of the world at this moment (default: now). With as_of or "
             "known_at the counts are worked out from the events, as the transcripts are."
         ),
     )
-    known_at: DateTimeIn | None = Field(
+    known_at: MomentIn | None = Field(
         None,
         description=(
             "Count only the facts recorded by this moment (default: now); known_at = as_of "
@@ -178,6 +180,7 @@ def _counts(counts: StatusCounts) -> dict[str, Any]:
 
 
 @router.get("/reports/packages", response=responses({200: PackagesReportOut}))
+@decorate_view(reads_from_replica)
 def packages_report(request: HttpRequest, query: Query[ReportQuery]) -> Any:
     """Enrollment counts per package (all versions together) and per released version."""
     require(request, *READERS)
@@ -207,6 +210,7 @@ def packages_report(request: HttpRequest, query: Query[ReportQuery]) -> Any:
 
 
 @router.get("/reports/courses", response=responses({200: CoursesReportOut}))
+@decorate_view(reads_from_replica)
 def courses_report(request: HttpRequest, query: Query[ReportQuery]) -> Any:
     """Per course: learners who completed it, failed attempts, voided events."""
     require(request, *READERS)
@@ -218,8 +222,9 @@ def courses_report(request: HttpRequest, query: Query[ReportQuery]) -> Any:
 
 
 @router.get("/reports/learners", response=responses({200: LearnersReportOut}))
+@decorate_view(reads_from_replica)
 def learners_report(
-    request: HttpRequest, query: Query[ReportQuery], page: Query[PageParams]
+    request: HttpRequest, query: Query[ReportQuery], page: Query[OffsetPageParams]
 ) -> Any:
     """Per learner, by username: enrollments by status and the last completion (paged)."""
     require(request, *READERS)

@@ -10,38 +10,56 @@ worker start resumes after the cursor, and a chunk run twice changes nothing
 
 from __future__ import annotations
 
+import json
+import os
+import time
 import traceback
 from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import User
-from django.db import transaction
-from django.db.models import F
+from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
+from django.db.models import F, Q
 from django.utils import timezone
 
 from coursepack.audiences import api as audiences
 from coursepack.audit import api as audit
 from coursepack.audit.api import Actor
+from coursepack.errors import InvalidInput
+from coursepack.interchange import legacy
 from coursepack.jobs.errors import JobNotFound
 from coursepack.jobs.models import Job, JobKind, JobStatus
+from coursepack.jobs.selectors import live_progress_path
 from coursepack.learning import api as learning
+from coursepack.notifications import api as notifications
+from coursepack.notifications import selectors as notification_selectors
 from coursepack.organisation import api as organisation
 from coursepack.packaging import api as packaging
+from coursepack.packaging import selectors as packaging_selectors
 from coursepack.packaging.models import Package, PackageVersion
 from coursepack.validation import collecting
 
 __all__ = [
+    "PublishStarted",
     "get_job",
     "resume_unfinished",
     "run_job",
     "save_audience",
+    "schedule_audit_verify",
     "settle_due_schedules",
     "start_audience_sync",
+    "start_audit_verify",
     "start_bulk_enroll",
+    "start_legacy_import",
     "start_people_sync",
+    "start_publish",
     "start_rebuild",
+    "start_reminder_run",
 ]
 
 
@@ -127,6 +145,110 @@ def start_rebuild(*, actor: Actor) -> Job:
         )
 
 
+@dataclass(frozen=True)
+class PublishStarted:
+    """What a publish did: the publish itself, and the job moving learners if there is one."""
+
+    outcome: packaging.PublishOutcome
+    # The background job moving in-flight learners onto the version, or None when
+    # they moved in the publish's transaction (or nobody moves).
+    moves_job: Job | None
+
+
+def _moves_in_background_over() -> int:
+    return int(getattr(settings, "PUBLISH_MOVES_IN_BACKGROUND_OVER", 500))
+
+
+def start_publish(
+    *,
+    actor: Actor,
+    version_id: int,
+    change_notes: str = "",
+    effective_at: datetime | None = None,
+    expected_revision: int | None = None,
+    inflight_policy: packaging.InFlightPolicyName = "keep",
+    background: bool | None = None,
+) -> PublishStarted:
+    """Publish a draft; move in-flight learners in the publish's transaction when they are
+    few, or in a background job when they are many (ADR 0020).
+
+    With many learners to move, the version and its publish log are committed at
+    once (new enrollments get it from that moment) and a PUBLISH_WITH_MOVES job
+    moves the learners in committed, audited chunks. ``background`` forces one way
+    or the other; by default more than ``PUBLISH_MOVES_IN_BACKGROUND_OVER`` moves
+    go to the background.
+    """
+    if inflight_policy != "keep" and effective_at is None:
+        current = packaging_selectors.active_version(
+            packaging_selectors.get_version(version_id).package_id, timezone.now()
+        )
+        to_move = (
+            learning.count_inflight(from_version_id=current.pk, policy=inflight_policy)
+            if current is not None
+            else 0
+        )
+        if background is None:
+            background = to_move > _moves_in_background_over()
+    else:
+        background, to_move = False, 0
+    with transaction.atomic():
+        outcome = packaging.publish_version(
+            actor=actor,
+            version_id=version_id,
+            change_notes=change_notes,
+            effective_at=effective_at,
+            expected_revision=expected_revision,
+            inflight_policy=inflight_policy,
+            defer_moves=background,
+        )
+        if not background or outcome.previous is None or outcome.scheduled:
+            return PublishStarted(outcome, None)
+        job = _create(
+            actor=actor,
+            kind=JobKind.PUBLISH_WITH_MOVES,
+            params={
+                "package_id": outcome.version.package_id,
+                "from_version_id": outcome.previous.pk,
+                "to_version_id": outcome.version.pk,
+                "policy": inflight_policy,
+            },
+            total=to_move,
+        )
+    return PublishStarted(outcome, job)
+
+
+def start_audit_verify(*, actor: Actor) -> Job:
+    """Queue a full verification of the audit log (every record and every bound row).
+
+    Its result (intact or the first bad record, and where it ended) is kept on the
+    job, so pages show the last full run and check only what was appended since.
+    """
+    from coursepack.audit.models import AuditChainHead
+
+    with transaction.atomic():
+        head = AuditChainHead.objects.filter(pk=1).first()
+        return _create(
+            actor=actor,
+            kind=JobKind.AUDIT_VERIFY,
+            params={},
+            # Ids are dense enough for a progress bar; verification counts the real number.
+            total=head.last_event_id if head else 0,
+        )
+
+
+def schedule_audit_verify(now: datetime | None = None) -> Job | None:
+    """Queue a full verification when none ran (or is waiting) within
+    ``AUDIT_VERIFY_EVERY_HOURS``; return it, or None. The worker calls this periodically."""
+    now = now or timezone.now()
+    every = timedelta(hours=float(getattr(settings, "AUDIT_VERIFY_EVERY_HOURS", 24)))
+    recent = Job.objects.filter(kind=JobKind.AUDIT_VERIFY).filter(
+        Q(status__in=(JobStatus.QUEUED, JobStatus.RUNNING)) | Q(created_at__gt=now - every)
+    )
+    if recent.exists():
+        return None
+    return start_audit_verify(actor=None)
+
+
 def start_audience_sync(*, actor: Actor, audience_id: int) -> Job:
     """Queue a reconciliation of one audience: its new members enrolled, its leavers
     handled by its policy, a committed, audited chunk of people at a time."""
@@ -152,6 +274,33 @@ def save_audience(
         if not saved.applied:
             job = start_audience_sync(actor=actor, audience_id=saved.audience.pk)
     return saved, job
+
+
+def start_reminder_run(
+    *, actor: Actor, dry_run: bool = False, as_of: datetime | None = None
+) -> Job:
+    """Queue a reminder run: a dry run says what a run at ``as_of`` (default: when it
+    runs) would send and sends nothing; a real run claims and sends (ADR 0026). A real
+    run is always as of its own clock: reminders are never sent for another day."""
+    with collecting("The reminder run cannot be started.") as problems:
+        if as_of is not None and not dry_run:
+            problems.add("as_of", "only a dry run may look at another moment")
+        if as_of is not None and as_of.tzinfo is None:
+            problems.add("as_of", "must say its time zone")
+    with transaction.atomic():
+        return _create(
+            actor=actor,
+            kind=JobKind.REMINDERS,
+            params={"dry_run": dry_run, "as_of": as_of.isoformat() if as_of else None},
+            total=1 if dry_run else 0,
+        )
+
+
+def reminder_run_due() -> bool:
+    """Return whether the periodic reminder run should queue one (none queued or running)."""
+    return not Job.objects.filter(
+        kind=JobKind.REMINDERS, status__in=(JobStatus.QUEUED, JobStatus.RUNNING)
+    ).exists()
 
 
 def start_people_sync(*, actor: Actor, sync_id: int) -> Job:
@@ -236,6 +385,158 @@ def _run_rebuild(job: Job) -> None:
     job.save(update_fields=["result"])
 
 
+def start_legacy_import(
+    *,
+    actor: Actor,
+    source: str,
+    mapping: str | None = None,
+    skip_orphans: bool = False,
+    report: str | None = None,
+) -> Job:
+    """Queue a migration of the legacy database ``source`` (``import_legacy`` as a job).
+
+    It is one transaction, all or nothing, like the command: readers see none of
+    it until it commits, only the job's progress. The source and mapping are
+    checked now, so a job that cannot start is never queued. A PostgreSQL
+    source's password is refused in the URL (the job stores the URL): the worker
+    takes it from libpq's PGPASSWORD or ~/.pgpass.
+    """
+    if legacy.redacted(source) != source:
+        raise InvalidInput(
+            "The legacy database URL must not hold a password: the job stores it. "
+            "Give the password to the worker in PGPASSWORD or ~/.pgpass."
+        )
+    with legacy.LegacySource(source) as legacy_source:
+        legacy.load_mapping(Path(mapping) if mapping else None)
+        rows = legacy_source.count("user_package_enrollments") + legacy_source.count(
+            "user_course_completions"
+        )
+    with transaction.atomic():
+        job = _create(
+            actor=actor,
+            kind=JobKind.LEGACY_IMPORT,
+            params={
+                "source": source,
+                "mapping": str(Path(mapping).resolve()) if mapping else None,
+                "skip_orphans": skip_orphans,
+                "report": str(Path(report).resolve()) if report else None,
+            },
+            # Both passes read every enrollment and completion row.
+            total=2 * rows,
+        )
+    return job
+
+
+class _LiveProgress:
+    """How far a job whose work is one long transaction got, written where readers see
+    it before that transaction commits: through a second connection on PostgreSQL;
+    to a small file beside the database on SQLite (one host, and a second SQLite
+    writer would wait for the transaction's write lock)."""
+
+    def __init__(self, job: Job) -> None:
+        self.job_id = job.pk
+        self.done = 0
+        self._shown = 0.0
+        self._side: Any = None
+
+    def add(self, n: int) -> None:
+        self.done += n
+        if time.monotonic() - self._shown >= 0.5:
+            self.flush()
+
+    def flush(self) -> None:
+        self._shown = time.monotonic()
+        if connection.vendor == "postgresql":
+            if self._side is None:
+                default = connections[DEFAULT_DB_ALIAS]
+                self._side = type(default)(dict(default.settings_dict), alias="live-progress")
+            table = connection.ops.quote_name(Job._meta.db_table)
+            with self._side.cursor() as cursor:
+                cursor.execute(
+                    f"UPDATE {table} SET done = %s WHERE id = %s", [self.done, self.job_id]
+                )
+            return
+        path = live_progress_path(self.job_id)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        scratch = path.with_suffix(".tmp")
+        scratch.write_text(json.dumps({"done": self.done}), encoding="utf-8")
+        os.replace(scratch, path)
+
+    def close(self) -> None:
+        if self._side is not None:
+            self._side.close()
+        live_progress_path(self.job_id).unlink(missing_ok=True)
+
+
+def _run_legacy_import(job: Job) -> None:
+    params = job.params
+    # A restart begins again: the transaction of an interrupted run never committed.
+    Job.objects.filter(pk=job.pk).update(done=0)
+    live = _LiveProgress(job)
+
+    def progress(what: str, n: int) -> None:
+        if what == "rows":
+            live.add(n)
+
+    try:
+        with legacy.LegacySource(params["source"]) as source:
+            mapping = legacy.load_mapping(Path(params["mapping"]) if params["mapping"] else None)
+            plan = legacy.analyse(
+                source,
+                mapping=mapping,
+                dry_run=False,
+                skip_orphans=params["skip_orphans"],
+                progress=progress,
+            )
+            prefix = Path(params["report"] or settings.VAR_DIR / f"legacy-migration-{job.pk}")
+            legacy.write_report(plan.report, prefix)
+            report = legacy.migrate(source, plan, progress=progress)
+            legacy.write_report(report, prefix)
+    finally:
+        live.close()
+    job.refresh_from_db()
+    job.done = live.done
+    job.result = {
+        "written": report.written or {},
+        "anomalies": sum(report.counts().values()),
+        "report": f"{prefix}.md",
+    }
+    job.save(update_fields=["done", "result"])
+
+
+def _run_publish_moves(job: Job) -> None:
+    """Move the in-flight learners of a publish, a committed and audited chunk at a time.
+
+    The cursor is the last enrollment id a committed chunk looked at; each chunk
+    commits the moves, their audit record and the cursor together.
+    """
+    actor = _actor_of(job)
+    params = job.params
+    totals = dict(job.result or {"moved": 0})
+    while True:
+        with transaction.atomic():
+            chunk = learning.move_inflight_chunk(
+                actor=actor,
+                from_version_id=params["from_version_id"],
+                to_version_id=params["to_version_id"],
+                policy=params["policy"],
+                after_id=job.cursor,
+                limit=_chunk_size(),
+                notes=f"job {job.pk}",
+            )
+            if chunk.last_id is None:
+                if chunk.stopped:
+                    totals["stopped"] = chunk.stopped
+                    job.result = totals
+                    job.save(update_fields=["result"])
+                return
+            totals["moved"] += len(chunk.moved)
+            job.cursor = chunk.last_id
+            job.done = totals["moved"]
+            job.result = totals
+            job.save(update_fields=["cursor", "done", "result"])
+
+
 def _run_audience_sync(job: Job) -> None:
     actor = _actor_of(job)
     audience_id = job.params["audience_id"]
@@ -254,6 +555,50 @@ def _run_audience_sync(job: Job) -> None:
             job.done += len(chunk)
             job.result = totals
             job.save(update_fields=["cursor", "done", "result"])
+
+
+def _run_audit_verify(job: Job) -> None:
+    def progress(n: int) -> None:
+        Job.objects.filter(pk=job.pk).update(done=F("done") + n)
+
+    report = audit.verify_chain(progress=progress)
+    job.refresh_from_db()
+    job.total = max(job.done, report.checked)
+    job.result = {
+        "intact": report.intact,
+        "checked": report.checked,
+        "rows_checked": report.rows_checked,
+        "unkeyed": report.unkeyed,
+        "first_bad_id": report.first_bad_id,
+        "reason": report.reason,
+        "last_id": report.last_id,
+        "last_hash": report.last_hash,
+    }
+    job.save(update_fields=["total", "result"])
+
+
+def _run_reminders(job: Job) -> None:
+    as_of = job.params.get("as_of")
+    moment = datetime.fromisoformat(as_of) if as_of else timezone.now()
+    if job.params.get("dry_run"):
+        plan = notification_selectors.plan(moment)
+        job.result = {"dry_run": True, **plan.as_dict()}
+        job.done = 1
+        job.save(update_fields=["result", "done"])
+        return
+
+    def claimed(total: int) -> None:
+        Job.objects.filter(pk=job.pk).update(total=total)
+
+    def progress(n: int) -> None:
+        Job.objects.filter(pk=job.pk).update(done=F("done") + n)
+
+    result = notifications.run_reminders(
+        actor=_actor_of(job), now=moment, run_id=job.pk, progress=progress, claimed=claimed
+    )
+    job.refresh_from_db()
+    job.result = {"dry_run": False, **result.as_dict()}
+    job.save(update_fields=["result"])
 
 
 def _run_people_sync(job: Job) -> None:
@@ -299,7 +644,11 @@ def _run_people_sync(job: Job) -> None:
 _RUNNERS = {
     JobKind.BULK_ENROLL: _run_bulk_enroll,
     JobKind.REBUILD_STATUSES: _run_rebuild,
+    JobKind.LEGACY_IMPORT: _run_legacy_import,
+    JobKind.PUBLISH_WITH_MOVES: _run_publish_moves,
+    JobKind.AUDIT_VERIFY: _run_audit_verify,
     JobKind.AUDIENCE_SYNC: _run_audience_sync,
+    JobKind.REMINDERS: _run_reminders,
     JobKind.PEOPLE_SYNC: _run_people_sync,
 }
 

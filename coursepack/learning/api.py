@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Count
 from django.utils import timezone
 
@@ -60,14 +60,17 @@ __all__ = [
     "RebuildReport",
     "RecordResult",
     "bulk_enroll",
+    "count_inflight",
     "enroll",
     "import_completions",
     "late_horizon",
     "move_inflight",
+    "move_inflight_chunk",
     "preview_publish",
     "rebuild_statuses",
     "record_completion",
     "recorded_late",
+    "settle_lapsed_exemptions",
     "void_event",
     "withdraw",
 ]
@@ -100,7 +103,15 @@ def _chunks(values: Iterable[int], size: int) -> Iterator[list[int]]:
 
 #: An enrollment's cached fields (``_CACHE_FIELDS``) as one tuple.
 _Cached = tuple[
-    str, int, int, datetime | None, datetime | None, datetime | None, bool, datetime | None
+    str,
+    int,
+    int,
+    datetime | None,
+    datetime | None,
+    datetime | None,
+    bool,
+    datetime | None,
+    datetime | None,
 ]
 
 
@@ -112,6 +123,7 @@ def _cached(
     certification: rules.CertificationRule | None = None,
     closed: bool = False,
     exempt: bool = False,
+    lapses_at: datetime | None = None,
 ) -> _Cached:
     """Return a status summary and the enrollment's dates as its cached fields.
 
@@ -119,7 +131,8 @@ def _cached(
     enrollment is overdue from while it is not complete (that date; none once it is
     complete, withdrawn or superseded by a next period); whether it was completed
     after the due date in force then; and when a completion expires (never for an
-    exempt enrollment). The same values as ``rules.period_state``.
+    exempt enrollment). The same values as ``rules.period_state``. ``lapses_at`` is the
+    earliest end of an exemption counted: the values hold until then.
     """
     extensions = list(extensions)
     due_in_force, _ = rules.due_in_force(due_at, extensions, None)
@@ -144,6 +157,7 @@ def _cached(
         overdue_since,
         late,
         expires_at,
+        lapses_at,
     )
 
 
@@ -166,6 +180,7 @@ _CACHE_FIELDS = [
     "overdue_since",
     "completed_late",
     "expires_at",
+    "exemption_lapses_at",
 ]
 
 
@@ -283,12 +298,16 @@ def enroll(
         learner = _lock_learner(learner_id)
         now = timezone.now()
         version = _enrollable_version(package, version_id, now)
-        if Enrollment.objects.filter(
-            learner=learner, package=package, withdrawn_at__isnull=True
-        ).exists():
+        existing = (
+            Enrollment.objects.filter(learner=learner, package=package, withdrawn_at__isnull=True)
+            .values_list("pk", flat=True)
+            .first()
+        )
+        if existing is not None:
             raise AlreadyEnrolled(
                 f"{learner.get_username()} is already enrolled in {package.name!r}; "
-                "withdraw that enrollment first to enrol again."
+                "withdraw that enrollment first to enrol again.",
+                existing_id=existing,
             )
         due_rule, certification = packaging.lifecycle_rules([version.pk])[version.pk]
         due_at = rules.initial_due_at(
@@ -529,6 +548,9 @@ def _summaries(
     events: dict[int, list[rules.EventRow]],
     moved: dict[int, datetime],
     lifecycle: _Lifecycle,
+    *,
+    now: datetime | None = None,
+    moments: Mapping[int, datetime] | None = None,
 ) -> Iterator[_Cached]:
     """Compute the cached fields of each enrollment from the learners' event rows, the
     enrollments' last moves (``moved``) and their lifecycle facts; each learner's facts
@@ -538,9 +560,12 @@ def _summaries(
     certification period superseded by the next one, keeps what the learner had as of
     then (as known now); a period counts only events from its window's opening
     (``counts_from``). ``completed_at`` is never before the enrollment got onto its
-    version (enrolment or last move).
+    version (enrolment or last move). "Now" is ``now`` (default: the clock), or per
+    enrollment its entry in ``moments``: it decides which exemptions have lapsed.
     """
     keys = list(enrollments)
+    now = now or timezone.now()
+    moments = moments or {}
     status_rules: dict[int, rules.StatusRule] = {}
     version_rules = packaging.lifecycle_rules({k[2] for k in keys})
     facts: dict[int, rules.CourseFacts] = {}
@@ -578,11 +603,14 @@ def _summaries(
                 )
             course_facts = learner_facts
         mine = lifecycle_facts.facts_of(lifecycle.facts, enrollment_id)
-        exempt = (
-            rules.exemptions_in_force(mine.exemptions, mine.revocations, closed_at, None)
-            if mine.exemptions
-            else {}
-        )
+        exempt: Mapping[rules.ExemptionKey, rules.Exemption] = {}
+        lapses_at = None
+        if mine.exemptions:
+            # A closed period keeps what it had when it closed: no later end matters.
+            at = closed_at or moments.get(enrollment_id, now)
+            exempt = rules.exemptions_in_force(mine.exemptions, mine.revocations, at, None)
+            if closed_at is None:
+                lapses_at = rules.next_lapse(exempt, at)
         yield _cached(
             rule.summarize(course_facts, since, exempt),
             due_at=due_at,
@@ -590,6 +618,7 @@ def _summaries(
             certification=version_rules[version_id][1],
             closed=closed_at is not None,
             exempt=("package", 0) in exempt,
+            lapses_at=lapses_at,
         )
 
 
@@ -849,6 +878,39 @@ def _check_imported(problems: Any, chunk: list[ImportedCompletion], now: datetim
             problems.add("occurred_at", f"{where}: cannot be in the future")
 
 
+_EVENT_COLUMNS = (
+    "learner_id",
+    "course_id",
+    "kind",
+    "occurred_at",
+    "recorded_at",
+    "recorded_by_id",
+    "source",
+    "external_id",
+    "evidence_note",
+    "late_reason",
+)
+
+
+def _insert_events(rows: list[tuple[Any, ...]]) -> None:
+    """Insert checked event rows (in ``_EVENT_COLUMNS`` order): COPY on PostgreSQL, one
+    round trip for the whole chunk instead of a parameter-bound INSERT per thousand."""
+    if connection.vendor == "postgresql":
+        quote = connection.ops.quote_name
+        table = quote(CompletionEvent._meta.db_table)
+        columns = ", ".join(quote(c) for c in _EVENT_COLUMNS)
+        with connection.cursor() as cursor:
+            raw: Any = cursor.cursor
+            with raw.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+        return
+    CompletionEvent.objects.bulk_create(
+        (CompletionEvent(**dict(zip(_EVENT_COLUMNS, row, strict=True))) for row in rows),
+        batch_size=1000,
+    )
+
+
 def import_completions(
     *,
     actor: Actor,
@@ -874,7 +936,7 @@ def import_completions(
     User = get_user_model()
     result = ImportResult()
     learners: set[int] = set()
-    last: CompletionEvent | None = None
+    last_key: str | None = None
     with transaction.atomic():
         chain = audit.lock_chain()
         now = timezone.now()
@@ -886,9 +948,9 @@ def import_completions(
             keys = [c.external_id for c in chunk]
             existing = {
                 row[0]: row[1:]
-                for row in CompletionEvent.objects.filter(external_id__in=keys).values_list(
-                    "external_id", "learner_id", "course_id", "kind", "occurred_at"
-                )
+                for row in CompletionEvent.objects.filter(
+                    selectors.external_ids_in(keys)
+                ).values_list("external_id", "learner_id", "course_id", "kind", "occurred_at")
             }
             wanted = sorted({c.learner_id for c in chunk})
             known = set(
@@ -902,7 +964,7 @@ def import_completions(
                     "pk", flat=True
                 )
             )
-            rows = []
+            rows: list[tuple[Any, ...]] = []
             for c in chunk:
                 facts = (c.learner_id, c.course_id, c.kind, c.occurred_at)
                 if c.external_id in existing:
@@ -919,27 +981,29 @@ def import_completions(
                     raise CourseNotFound(f"There is no course with id {c.course_id}.")
                 existing[c.external_id] = facts
                 rows.append(
-                    CompletionEvent(
-                        learner_id=c.learner_id,
-                        course_id=c.course_id,
-                        kind=c.kind,
-                        occurred_at=c.occurred_at,
-                        recorded_at=now,
-                        recorded_by_id=recorded_by,
-                        source=source,
-                        external_id=c.external_id,
-                        evidence_note=c.evidence_note,
+                    (
+                        c.learner_id,
+                        c.course_id,
+                        c.kind,
+                        c.occurred_at,
+                        now,
+                        recorded_by,
+                        source,
+                        c.external_id,
+                        c.evidence_note,
+                        "",
                     )
                 )
                 learners.add(c.learner_id)
             if rows:
-                CompletionEvent.objects.bulk_create(rows, batch_size=1000)
+                _insert_events(rows)
                 result.created += len(rows)
-                last = rows[-1]
+                last_key = rows[-1][7]
             if progress is not None:
                 progress(len(chunk))
-        if last is None:
+        if last_key is None:
             return result
+        last = CompletionEvent.objects.get(external_id=last_key)
         entries = [
             audit.Entry(
                 actor=actor,
@@ -1186,6 +1250,127 @@ def move_inflight(
     return moved
 
 
+def _inflight(from_version_id: int, policy: str) -> Any:
+    if policy not in POLICY_MOVES:
+        raise InvalidInput(
+            "Unknown in-flight policy.",
+            problems=[f"inflight_policy: must be one of {', '.join(POLICY_MOVES)}"],
+        )
+    return Enrollment.objects.filter(
+        version_id=from_version_id,
+        withdrawn_at__isnull=True,
+        superseded_at__isnull=True,
+        status__in=POLICY_MOVES[policy],
+    )
+
+
+def count_inflight(*, from_version_id: int, policy: InFlightPolicy) -> int:
+    """Return how many open enrollments on ``from_version_id`` the policy would move now."""
+    return _inflight(from_version_id, policy).count() if POLICY_MOVES.get(policy) else 0
+
+
+@dataclass(frozen=True)
+class MoveChunk:
+    """What one chunk of a background move did."""
+
+    moved: list[int]
+    # The highest enrollment id this chunk looked at (the job's cursor), or None when
+    # there was nothing left to look at.
+    last_id: int | None
+    # Why the moves stopped early (the target is no longer the active version), or "".
+    stopped: str = ""
+
+
+def move_inflight_chunk(
+    *,
+    actor: Actor,
+    from_version_id: int,
+    to_version_id: int,
+    policy: InFlightPolicy,
+    after_id: int,
+    limit: int,
+    notes: str = "",
+) -> MoveChunk:
+    """Move the next ``limit`` open enrollments (by id, after ``after_id``) that the
+    policy names from one version to the next, in one transaction with one audit record.
+
+    The background half of a publish with moves (``jobs.start_publish``): the version
+    is already published; this moves learners onto it a committed chunk at a time.
+    Each enrollment's status is read when its chunk runs, so a learner who started
+    (or finished) meanwhile is judged by the status they have then. Running a chunk
+    again moves nobody twice (a moved enrollment is no longer on ``from_version``).
+    If ``to_version`` is no longer the active version (a newer one was published),
+    nothing moves and ``stopped`` says why.
+    """
+    with transaction.atomic():
+        # Lock order: audit chain, learners, enrollments (ADR 0009).
+        head = audit.lock_chain()
+        to_version = PackageVersion.objects.get(pk=to_version_id)
+        if to_version.status != "published":
+            return MoveChunk(
+                [],
+                None,
+                f"v{to_version.version_number} is {to_version.status} now: "
+                "the learners left were not moved onto it",
+            )
+        from_version = PackageVersion.objects.get(pk=from_version_id)
+        window = list(
+            Enrollment.objects.filter(version_id=from_version_id, pk__gt=after_id)
+            .order_by("pk")
+            .values_list("pk", flat=True)[:limit]
+        )
+        if not window:
+            return MoveChunk([], None)
+        User = get_user_model()
+        learner_ids = list(
+            Enrollment.objects.filter(pk__in=window).values_list("learner_id", flat=True)
+        )
+        list(
+            User.objects.select_for_update()
+            .filter(pk__in=learner_ids)
+            .order_by("pk")
+            .values_list("pk", flat=True)
+        )
+        # Read the statuses with the learners held: a completion committed before this
+        # point is already in them, one after it waits and sees the new version.
+        rows = list(_inflight(from_version_id, policy).filter(pk__in=window).order_by("pk"))
+        if not rows:
+            return MoveChunk([], window[-1])
+        now = timezone.now()
+        EnrollmentMove.objects.bulk_create(
+            EnrollmentMove(
+                enrollment=e,
+                from_version=from_version,
+                to_version=to_version,
+                moved_at=now,
+                actor=_user(actor),
+                policy=policy,
+            )
+            for e in rows
+        )
+        for e in rows:
+            e.version = to_version
+        _refresh(rows)
+        Enrollment.objects.bulk_update(rows, ["version", *_CACHE_FIELDS], batch_size=1000)
+        moved = [e.pk for e in rows]
+        audit.record_all(
+            [
+                audit.Entry(
+                    actor=actor,
+                    action="enrollment.bulk_moved",
+                    target=to_version,
+                    at=now,
+                    before={"version": from_version.pk},
+                    after={"version": to_version.pk, "enrollments": moved},
+                    notes=f"in-flight policy {policy}{f' ({notes})' if notes else ''}",
+                    package_id=to_version.package_id,
+                )
+            ],
+            head=head,
+        )
+        return MoveChunk(moved, window[-1])
+
+
 # --- the cache ------------------------------------------------------------------
 
 
@@ -1196,6 +1381,8 @@ class RebuildReport:
     checked: int = 0
     drifted: list[int] = field(default_factory=list)
     fixed: bool = False
+    # Right until an exemption they count ended, and not recomputed since (not drift).
+    lapsed: list[int] = field(default_factory=list)
 
 
 def rebuild_statuses(
@@ -1220,13 +1407,25 @@ def rebuild_statuses(
         split = selectors.CACHE_KEY_COLUMNS
         keys = [row[:split] for row in enrollments]
         lifecycle = _lifecycle((row[0] for row in enrollments), equivalences)
+        now = timezone.now()
+        # A row waiting on an exemption's end that has passed is not drift: its values
+        # were right until then (compare them as of just before it), and it is due for
+        # settling, which a fixing rebuild does below.
+        lapsed = {
+            row[0]: row[-1] - _INSTANT
+            for row in enrollments
+            if row[-1] is not None and row[-1] <= now
+        }
         drifted = [
             row[0]
             for row, cached in zip(
-                enrollments, _summaries(keys, events, moved, lifecycle), strict=True
+                enrollments,
+                _summaries(keys, events, moved, lifecycle, now=now, moments=lapsed),
+                strict=True,
             )
             if tuple(row[split:]) != cached
         ]
+        report.lapsed.extend(sorted(set(lapsed) - set(drifted)))
         if drifted:
             with transaction.atomic():
                 # A write may have committed between reading these rows and reading
@@ -1257,7 +1456,56 @@ def rebuild_statuses(
         report.checked += len(enrollments)
         if progress is not None:
             progress(len(enrollments))
+    if fix and report.lapsed:
+        settle_lapsed_exemptions(actor=actor)
     return report
+
+
+_INSTANT = timedelta(microseconds=1)
+
+
+def settle_lapsed_exemptions(*, actor: Actor, now: datetime | None = None) -> int:
+    """Recompute the cached fields of the open periods whose counted exemption has ended
+    by ``now`` (default: now), one transaction, audited; return how many changed.
+
+    Reads are right without it (the standing reads derive those periods at read
+    time); it keeps them few, and the other reads of the cache exact. The worker runs
+    it with the periodic settling.
+    """
+    moment = now or timezone.now()
+    with transaction.atomic():
+        chain = audit.lock_chain()
+        ids = list(
+            Enrollment.objects.filter(exemption_lapses_at__lte=moment)
+            .order_by("pk")
+            .values_list("pk", flat=True)
+        )
+        if not ids:
+            return 0
+        learners = Enrollment.objects.filter(pk__in=ids).values_list("learner_id", flat=True)
+        for learner_id in sorted(set(learners)):
+            _lock_learner(learner_id)
+        enrollments = list(Enrollment.objects.filter(pk__in=ids).order_by("pk"))
+        befores = {e.pk: _status_snapshot(e) for e in enrollments}
+        changed = _refresh(enrollments)
+        _store(changed)
+        audit.record_all(
+            [
+                audit.Entry(
+                    actor=actor,
+                    action="enrollment.status_changed",
+                    target=e,
+                    at=moment,
+                    before=befores[e.pk],
+                    after=_status_snapshot(e),
+                    notes="exemption lapsed",
+                    package_id=e.package_id,
+                )
+                for e in changed
+            ],
+            head=chain,
+        )
+    return len(changed)
 
 
 # The lifecycle services build on the helpers above; they are part of this surface.
@@ -1266,11 +1514,11 @@ from coursepack.learning.lifecycle_services import (  # noqa: E402
     apply_equivalence_retroactively,
     create_equivalence,
     end_equivalence,
+    equivalence_impact,
     exempt,
     extend_due_date,
     open_certification_periods,
     open_next_period,
-    preview_equivalence,
     revoke_exemption,
 )
 
@@ -1279,10 +1527,10 @@ __all__ += [
     "apply_equivalence_retroactively",
     "create_equivalence",
     "end_equivalence",
+    "equivalence_impact",
     "exempt",
     "extend_due_date",
     "open_certification_periods",
     "open_next_period",
-    "preview_equivalence",
     "revoke_exemption",
 ]

@@ -22,8 +22,10 @@ from coursepack.audit import selectors as audit
 from coursepack.errors import InvalidInput, NotFound
 from coursepack.learning import roster
 from coursepack.learning import transcript as transcripts
+from coursepack.notifications import selectors as notification_selectors
 from coursepack.organisation import selectors as organisation
 from coursepack.packaging import selectors as packaging
+from coursepack.replica import reads_from_replica
 from coursepack.web.access import EVERYONE, PEOPLE_READERS, STAFF, role_required
 from coursepack.web.operations.audit_text import ReadableRow, readable_rows
 
@@ -86,6 +88,7 @@ def _moment_param(request: HttpRequest, name: str, label: str) -> tuple[datetime
 
 
 @role_required(*EVERYONE)
+@reads_from_replica
 def transcript(request: HttpRequest, learner_id: int) -> HttpResponse:
     """Show a learner's transcript as of ``?as_of=``, as known at ``?known_at=`` (both
     default to now); ``?print=1`` for paper.
@@ -128,6 +131,9 @@ def transcript(request: HttpRequest, learner_id: int) -> HttpResponse:
         "query": query,
         "then_query": then_query,
         "time_zone": timezone.get_current_timezone_name(),
+        # The messages sent to the learner (reminders, notices), newest first.
+        "sent_messages": notification_selectors.messages(recipient_id=learner_id)[:20],
+        "message_count": notification_selectors.messages(recipient_id=learner_id).count(),
     }
     template = "web/transcript_print.html" if request.GET.get("print") else "web/transcript.html"
     return render(request, template, context, status=400 if errors else 200)
