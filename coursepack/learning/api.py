@@ -1085,6 +1085,8 @@ def void_event(*, actor: Actor, event_id: int, reason: str) -> RecordResult:
             at=now,
             after={"void_event": void.pk},
             notes=reason,
+            # The void is a completion event too: bound here, so it is on the record.
+            binds=(void,),
         )
         changes = _update_statuses(
             actor=actor,

@@ -11,8 +11,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
-from conftest import Mailbox
 from django.utils import timezone
+from notifications_smtp import Mailbox
 
 from coursepack.accounts import api as accounts
 from coursepack.errors import InvalidInput
