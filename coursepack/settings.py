@@ -88,9 +88,14 @@ INSTALLED_APPS = [
     "coursepack.catalog",
     "coursepack.packaging",
     "coursepack.learning",
+    "coursepack.audiences",
+    # Reminders and notifications by email (above learning).
+    "coursepack.notifications",
     "coursepack.audit",
     # Above learning: legacy migration and package files (import_legacy, export_package, ...).
     "coursepack.interchange",
+    # The integrator API's state: events feed, idempotency keys, webhooks (ADRs 0028, 0029).
+    "coursepack.integrations",
     "coursepack.jobs",
     "coursepack.web",
     # Demo data for `make run` (manage.py load_demo); above every domain app.
@@ -113,6 +118,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # A POST under /api/ retried with its Idempotency-Key gets the first answer again.
+    "coursepack.http.idempotency.IdempotencyMiddleware",
     # Signs out a session idle for longer than SESSION_IDLE_TIMEOUT.
     "coursepack.http.middleware.SessionIdleTimeoutMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
@@ -321,3 +328,36 @@ COURSEPACK_LATE_ENTRY_INTERVAL = timedelta(
 COURSEPACK_EXEMPTING_ROLES = tuple(
     r.strip() for r in os.environ.get("COURSEPACK_EXEMPTING_ROLES", "admin").split(",") if r.strip()
 )
+
+# Email (reminders and manager digests, coursepack.notifications). With EMAIL_HOST set,
+# mail goes out by SMTP; without it (make run / make dev on a laptop) it is printed
+# to the console. EMAIL_PORT, EMAIL_HOST_USER, EMAIL_HOST_PASSWORD, EMAIL_USE_TLS,
+# EMAIL_USE_SSL, EMAIL_TIMEOUT and DEFAULT_FROM_EMAIL are Django's own settings, read
+# from the environment variables of the same names (docs/deploy.md).
+EMAIL_HOST = os.environ.get("EMAIL_HOST", "").strip()
+EMAIL_BACKEND = os.environ.get(
+    "EMAIL_BACKEND",
+    "django.core.mail.backends.smtp.EmailBackend"
+    if EMAIL_HOST
+    else "django.core.mail.backends.console.EmailBackend",
+)
+EMAIL_PORT = int(os.environ.get("EMAIL_PORT", "25"))
+EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = _flag("EMAIL_USE_TLS")
+EMAIL_USE_SSL = _flag("EMAIL_USE_SSL")
+EMAIL_TIMEOUT = float(os.environ.get("EMAIL_TIMEOUT", "30"))
+DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "Coursepack <coursepack@localhost>")
+# Reminder runs (ADR 0026): at most this many messages a minute, and per run (the rest
+# wait for the next run); a failed send is retried by later runs up to MAX_ATTEMPTS.
+NOTIFICATIONS_RATE_PER_MINUTE = float(os.environ.get("COURSEPACK_MAIL_RATE_PER_MINUTE", "120"))
+NOTIFICATIONS_MAX_PER_RUN = int(os.environ.get("COURSEPACK_MAIL_MAX_PER_RUN", "5000"))
+NOTIFICATIONS_MAX_ATTEMPTS = int(os.environ.get("COURSEPACK_MAIL_MAX_ATTEMPTS", "5"))
+# "Assigned" and "completed" go out for enrolments / completions this recent (days).
+NOTIFICATIONS_LOOKBACK_DAYS = int(os.environ.get("COURSEPACK_MAIL_LOOKBACK_DAYS", "7"))
+# Managers get a digest of their team's overdue people once per this many days.
+NOTIFICATIONS_DIGEST_DAYS = int(os.environ.get("COURSEPACK_MAIL_DIGEST_DAYS", "7"))
+# The address of Coursepack's pages, for the links in messages.
+NOTIFICATIONS_SITE_URL = os.environ.get("COURSEPACK_SITE_URL", "http://127.0.0.1:8000").rstrip("/")
+# The worker queues a reminder run this often (seconds); 0: never (runs by hand only).
+NOTIFICATIONS_RUN_EVERY_SECONDS = float(os.environ.get("COURSEPACK_REMINDERS_EVERY", "3600"))

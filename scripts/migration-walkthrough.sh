@@ -54,6 +54,18 @@ show "${PY[@]}" manage.py import_legacy --from "$V/legacy.sqlite3" --mapping "$V
 show head -c 700 "$V/legacy-report.json"
 echo; echo
 show "${PY[@]}" manage.py import_legacy --from "$V/legacy.sqlite3" --mapping "$V/groups.yaml" --skip-orphans --report "$V/legacy-report-2" --no-progress
+# The same run as a background job: queued, run by the worker, followed.
+echo '```console'
+echo '$ python manage.py start_job legacy_import --from var/legacy.sqlite3 --mapping var/groups.yaml --skip-orphans --report var/legacy-report-3 --detach'
+"${PY[@]}" manage.py start_job legacy_import --from "$V/legacy.sqlite3" --mapping "$V/groups.yaml" \
+    --skip-orphans --report "$V/legacy-report-3" --detach 2>&1 | sed "s#$V#var#g"
+JOB=$("${PY[@]}" manage.py shell -v 0 -c "from coursepack.jobs.models import Job; print(Job.objects.latest('pk').pk)" | tail -n 1)
+echo '$ python manage.py run_jobs --batch     # the worker; `make run` starts one'
+"${PY[@]}" manage.py run_jobs --batch >/dev/null 2>&1
+echo "\$ python manage.py start_job --watch $JOB 2>/dev/null"
+"${PY[@]}" manage.py start_job --watch "$JOB" 2>/dev/null | sed "s#$V#var#g"
+echo '```'
+echo
 show "${PY[@]}" manage.py rebuild_statuses --no-progress
 show "${PY[@]}" manage.py verify_audit
 show "${PY[@]}" manage.py export_package 1 --format yaml --output "$V/cyber-v1.yaml"
@@ -88,4 +100,15 @@ echo '$ curl -s -X POST -H "Authorization: Bearer $TOKEN" -H "Content-Type: appl
 curl -s -X POST -H "Authorization: Bearer $TOKEN" -H "Content-Type: application/json" --data @"$V/hr.json" "http://127.0.0.1:$PORT/api/v1/package-files"; echo
 echo '$ curl -s -X POST -H "Authorization: Bearer $TOKEN" -H "Content-Type: application/json" --data '"'"'{"format": "coursepack-package/1"}'"'"' "http://127.0.0.1:8000/api/v1/package-files"'
 curl -s -X POST -H "Authorization: Bearer $TOKEN" -H "Content-Type: application/json" --data '{"format": "coursepack-package/1"}' "http://127.0.0.1:$PORT/api/v1/package-files"; echo
+echo '```'
+echo
+echo '```console'
+echo '$ curl -s -H "Authorization: Bearer $TOKEN" -H "Accept: application/yaml" "http://127.0.0.1:8000/api/v1/packages/2/export" > hr.yaml'
+curl -s -H "Authorization: Bearer $TOKEN" -H "Accept: application/yaml" "http://127.0.0.1:$PORT/api/v1/packages/2/export" > "$V/hr.yaml"
+echo '$ head -n 14 hr.yaml'
+head -n 14 "$V/hr.yaml"
+echo '$ curl -s -X POST -H "Authorization: Bearer $TOKEN" -H "Content-Type: application/yaml" --data-binary @hr.yaml "http://127.0.0.1:8000/api/v1/package-files"'
+curl -s -X POST -H "Authorization: Bearer $TOKEN" -H "Content-Type: application/yaml" --data-binary @"$V/hr.yaml" "http://127.0.0.1:$PORT/api/v1/package-files"; echo
+echo '$ curl -s -X POST -H "Authorization: Bearer $TOKEN" -H "Content-Type: text/csv" --data "name,courses" "http://127.0.0.1:8000/api/v1/package-files"'
+curl -s -X POST -H "Authorization: Bearer $TOKEN" -H "Content-Type: text/csv" --data "name,courses" "http://127.0.0.1:$PORT/api/v1/package-files"; echo
 echo '```'

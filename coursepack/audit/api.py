@@ -370,11 +370,20 @@ def row_snapshot(label: str, row: Any) -> dict[str, Any]:
     snapshot = {name: _plain(getattr(row, name)) for name in BOUND_FIELDS[label]}
     if label == "auth.user":
         # The role lives in accounts.Account; a role change is an account change.
-        Account = apps.get_model("accounts", "Account")
-        snapshot["role"] = (
-            Account.objects.filter(user_id=row.pk).values_list("role", flat=True).first()
-        )
+        # A bulk write that has just stored the account says its role on the row
+        # (``_audit_role``, read once), saving a query per record.
+        known = row.__dict__.pop("_audit_role", _UNKNOWN)
+        if known is not _UNKNOWN:
+            snapshot["role"] = known
+        else:
+            Account = apps.get_model("accounts", "Account")
+            snapshot["role"] = (
+                Account.objects.filter(user_id=row.pk).values_list("role", flat=True).first()
+            )
     return snapshot
+
+
+_UNKNOWN = object()
 
 
 def row_hash(label: str, row: Any) -> str:

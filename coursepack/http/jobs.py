@@ -22,7 +22,7 @@ router = Router()
 class JobOut(Schema):
     id: int
     kind: str = Field(
-        description="bulk_enroll, rebuild_statuses, publish_with_moves, audit_verify, …"
+        description="bulk_enroll, rebuild_statuses, publish_with_moves, audit_verify, reminders, …"
     )
     kind_label: str
     status: str = Field(description="queued, running, succeeded or failed")

@@ -19,7 +19,7 @@ from coursepack.errors import InvalidInput
 from coursepack.http.auth import ADMIN, READERS, caller, in_scope, require
 from coursepack.http.pagination import PageParams, page_of, paginate
 from coursepack.http.problems import responses
-from coursepack.http.schemas import DateTimeIn, Id, Input, Output, Reason, Text
+from coursepack.http.schemas import DateTimeIn, Id, Input, MomentIn, Output, Reason, Text
 from coursepack.learning import api as learning
 from coursepack.learning import lifecycle_selectors
 from coursepack.learning.errors import EnrollmentNotFound
@@ -183,6 +183,9 @@ class ExemptIn(Input):
     note: Text = ""
     course_id: Id | None = Field(None, description="Exempt from this course item.")
     group_id: Id | None = Field(None, description="Or from this group item; neither: all of it.")
+    ends_at: DateTimeIn | None = Field(
+        None, description="A waiver valid until then (in the future); none: until revoked."
+    )
 
 
 class ExemptionOut(Output):
@@ -193,6 +196,7 @@ class ExemptionOut(Output):
     reason: str
     note: str
     effective_at: datetime
+    ends_at: datetime | None
     recorded_at: datetime
     recorded_by: str | None
     revoked_at: datetime | None
@@ -212,6 +216,7 @@ def _exemption(e: Exemption) -> dict[str, Any]:
         "reason": e.reason,
         "note": e.note,
         "effective_at": e.effective_at,
+        "ends_at": e.ends_at,
         "recorded_at": e.recorded_at,
         "recorded_by": e.recorded_by.get_username() if e.recorded_by else None,
         "revoked_at": revocation.effective_at if revocation is not None else None,
@@ -227,6 +232,7 @@ def exempt(request: HttpRequest, body: ExemptIn) -> Any:
     """Exempt one enrollment or many from an item, or from all of it (roles allowed by
     COURSEPACK_EXEMPTING_ROLES; others get 403)."""
     actor = caller(request)
+    _aware(ends_at=body.ends_at)
     rows = learning.exempt(actor=actor, **body.dict())
     return Status(201, {"exemptions": [_exemption(e) for e in rows]})
 
@@ -311,7 +317,7 @@ def list_equivalences(request: HttpRequest, page: Query[PageParams]) -> Any:
     """Every equivalence, with its end or retroactive application if any."""
     require(request, *READERS)
     rows = Equivalence.objects.select_related("recorded_by").prefetch_related("changes")
-    result = paginate(rows.order_by("id"), page)
+    result = paginate(rows.order_by("id"), page, request)
     result["items"] = [_equivalence(e) for e in result["items"]]
     return result
 
@@ -330,7 +336,7 @@ class PreviewQuery(BaseModel):
 def preview_equivalence(request: HttpRequest, query: Query[PreviewQuery]) -> Any:
     """How many open enrollments an equivalence created now would complete."""
     require(request, *READERS)
-    return _impact(learning.preview_equivalence(**query.model_dump()))
+    return _impact(learning.equivalence_impact(**query.model_dump()))
 
 
 @router.post(
@@ -458,8 +464,8 @@ def standing_list(
     page: Query[PageParams],
     query: Query[StandingListQuery],
 ) -> Any:
-    """The learners of a package in one standing now, by user name (paged, searchable;
-    managers: their people only)."""
+    """The learners of a package in one standing now, in enrollment id order (paged,
+    searchable; managers: their people only)."""
     user = require(request, *READERS, Role.MANAGER)
     packaging_selectors.get_package(package_id)
     rows = lifecycle_selectors.standing_enrollments(
@@ -469,7 +475,7 @@ def standing_list(
         search=query.search,
     )
     rows = in_scope(user, rows)
-    result = paginate(rows, page)
+    result = paginate(rows, page, request)
     result["items"] = [_entry(e) for e in result["items"]]
     return result
 
@@ -478,8 +484,8 @@ def standing_list(
 
 
 class LifecycleQuery(BaseModel):
-    as_of: DateTimeIn | None = Field(None, description="Default: now.")
-    known_at: DateTimeIn | None = Field(None, description="Only facts recorded by then.")
+    as_of: MomentIn | None = Field(None, description="Default: now.")
+    known_at: MomentIn | None = Field(None, description="Only facts recorded by then.")
 
 
 class PeriodOut(Output):
@@ -501,6 +507,7 @@ class UsedExemptionOut(Output):
     course_id: int | None
     group_id: int | None
     reason: str
+    ends_at: datetime | None
     explanation: str
 
 
@@ -588,6 +595,7 @@ def enrollment_lifecycle(
                 "course_id": x.course_id,
                 "group_id": x.group_id,
                 "reason": str(x.reason),
+                "ends_at": x.ends_at,
                 "explanation": x.describe(),
             }
             for x in mine.evaluation.exemptions_used
@@ -625,6 +633,15 @@ class ExceptionsOut(Output):
     completed_late: list[ExceptionEntryOut]
     exemptions_count: int
     exemptions: list[ExemptionOut]
+    lapsing_within_days: int
+    lapsing_count: int
+    lapsing: list[ExemptionOut]
+
+
+class ExceptionsQuery(BaseModel):
+    within: Annotated[int, Field(ge=0, le=3660)] = Field(
+        30, description="Exemptions about to lapse: those ending within this many days."
+    )
 
 
 def _exception(e: Enrollment) -> dict[str, Any]:
@@ -646,12 +663,13 @@ _LISTED = 200
     response=responses({200: ExceptionsOut}, 404),
     tags=["lifecycle"],
 )
-def package_exceptions(request: HttpRequest, package_id: int) -> Any:
+def package_exceptions(request: HttpRequest, package_id: int, query: Query[ExceptionsQuery]) -> Any:
     """The exceptions of a package's open periods: enrolled after their due date had
-    passed, completed late, and exemptions in force (each list: the first 200)."""
+    passed, completed late, exemptions in force, and those about to lapse (ending within
+    ``within`` days; each list: the first 200, soonest end first)."""
     require(request, *READERS)
     packaging_selectors.get_package(package_id)
-    found = lifecycle_selectors.package_exceptions(package_id)
+    found = lifecycle_selectors.package_exceptions(package_id, lapsing_within_days=query.within)
     return {
         "package_id": package_id,
         "due_before_enrolment_count": found.due_before_enrolment.count(),
@@ -660,4 +678,7 @@ def package_exceptions(request: HttpRequest, package_id: int) -> Any:
         "completed_late": [_exception(e) for e in found.completed_late[:_LISTED]],
         "exemptions_count": found.exemptions.count(),
         "exemptions": [_exemption(x) for x in found.exemptions[:_LISTED]],
+        "lapsing_within_days": query.within,
+        "lapsing_count": found.lapsing.count(),
+        "lapsing": [_exemption(x) for x in found.lapsing[:_LISTED]],
     }

@@ -194,6 +194,7 @@ def _transcript_lifecycle(x: TranscriptLifecycle) -> dict[str, Any]:
                 "course_id": e.course_id,
                 "group_id": e.group_id,
                 "reason": str(e.reason),
+                "ends_at": e.ends_at,
                 "explanation": e.describe(),
                 "note": e.note,
             }

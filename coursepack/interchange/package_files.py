@@ -108,13 +108,28 @@ def dumps(document: dict[str, Any], fmt: str = "json") -> str:
     return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
 
 
-def loads(text: str) -> Any:
-    """Parse JSON or YAML text (JSON is YAML, but is parsed as JSON for exact errors)."""
-    stripped = text.lstrip()
+class _PlainYamlLoader(yaml.SafeLoader):
+    """YAML without aliases: a package file never needs them, and an alias bomb
+    (nested references expanding to billions of nodes) must not reach the validator."""
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            raise yaml.composer.ComposerError(
+                None, None, "aliases (*name) are not allowed in a package file", event.start_mark
+            )
+        return super().compose_node(parent, index)
+
+
+def loads(text: str, fmt: str | None = None) -> Any:
+    """Parse JSON or YAML text; ``fmt`` says which (``json`` or ``yaml``), else text
+    starting with ``{`` is JSON (JSON is YAML, but is parsed as JSON for exact errors)."""
+    if fmt is None:
+        fmt = "json" if text.lstrip().startswith("{") else "yaml"
     try:
-        if stripped.startswith("{"):
+        if fmt == "json":
             return json.loads(text)
-        return yaml.safe_load(text)
+        return yaml.load(text, Loader=_PlainYamlLoader)
     except (json.JSONDecodeError, yaml.YAMLError) as error:
         raise PackageFileInvalid(f"The package file cannot be parsed: {error}") from None
 

@@ -10,24 +10,34 @@ worker start resumes after the cursor, and a chunk run twice changes nothing
 
 from __future__ import annotations
 
+import json
+import os
+import time
 import traceback
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import User
-from django.db import transaction
+from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from coursepack.audiences import api as audiences
 from coursepack.audit import api as audit
 from coursepack.audit.api import Actor
+from coursepack.errors import InvalidInput
+from coursepack.interchange import legacy
 from coursepack.jobs.errors import JobNotFound
 from coursepack.jobs.models import Job, JobKind, JobStatus
+from coursepack.jobs.selectors import live_progress_path
 from coursepack.learning import api as learning
+from coursepack.notifications import api as notifications
+from coursepack.notifications import selectors as notification_selectors
 from coursepack.organisation import api as organisation
 from coursepack.packaging import api as packaging
 from coursepack.packaging import selectors as packaging_selectors
@@ -39,13 +49,17 @@ __all__ = [
     "get_job",
     "resume_unfinished",
     "run_job",
+    "save_audience",
     "schedule_audit_verify",
     "settle_due_schedules",
+    "start_audience_sync",
     "start_audit_verify",
     "start_bulk_enroll",
+    "start_legacy_import",
     "start_people_sync",
     "start_publish",
     "start_rebuild",
+    "start_reminder_run",
 ]
 
 
@@ -235,6 +249,60 @@ def schedule_audit_verify(now: datetime | None = None) -> Job | None:
     return start_audit_verify(actor=None)
 
 
+def start_audience_sync(*, actor: Actor, audience_id: int) -> Job:
+    """Queue a reconciliation of one audience: its new members enrolled, its leavers
+    handled by its policy, a committed, audited chunk of people at a time."""
+    with transaction.atomic():
+        total = len(audiences.candidate_ids(audience_id))
+        return _create(
+            actor=actor,
+            kind=JobKind.AUDIENCE_SYNC,
+            params={"audience_id": audience_id},
+            total=total,
+        )
+
+
+def save_audience(
+    *, actor: Actor, package_id: int, rule: audiences.Rule, notes: str = ""
+) -> tuple[audiences.SaveResult, Job | None]:
+    """Save a package's audience; apply it at once when it changes few people, else
+    queue the job that applies it (in the same transaction as the save, so a saved
+    rule always has its reconciliation coming)."""
+    with transaction.atomic():
+        saved = audiences.save_audience(actor=actor, package_id=package_id, rule=rule, notes=notes)
+        job = None
+        if not saved.applied:
+            job = start_audience_sync(actor=actor, audience_id=saved.audience.pk)
+    return saved, job
+
+
+def start_reminder_run(
+    *, actor: Actor, dry_run: bool = False, as_of: datetime | None = None
+) -> Job:
+    """Queue a reminder run: a dry run says what a run at ``as_of`` (default: when it
+    runs) would send and sends nothing; a real run claims and sends (ADR 0026). A real
+    run is always as of its own clock: reminders are never sent for another day."""
+    with collecting("The reminder run cannot be started.") as problems:
+        if as_of is not None and not dry_run:
+            problems.add("as_of", "only a dry run may look at another moment")
+        if as_of is not None and as_of.tzinfo is None:
+            problems.add("as_of", "must say its time zone")
+    with transaction.atomic():
+        return _create(
+            actor=actor,
+            kind=JobKind.REMINDERS,
+            params={"dry_run": dry_run, "as_of": as_of.isoformat() if as_of else None},
+            total=1 if dry_run else 0,
+        )
+
+
+def reminder_run_due() -> bool:
+    """Return whether the periodic reminder run should queue one (none queued or running)."""
+    return not Job.objects.filter(
+        kind=JobKind.REMINDERS, status__in=(JobStatus.QUEUED, JobStatus.RUNNING)
+    ).exists()
+
+
 def start_people_sync(*, actor: Actor, sync_id: int) -> Job:
     """Queue the applying of a staged (previewed) people sync, a committed chunk at a time."""
     with transaction.atomic():
@@ -317,6 +385,125 @@ def _run_rebuild(job: Job) -> None:
     job.save(update_fields=["result"])
 
 
+def start_legacy_import(
+    *,
+    actor: Actor,
+    source: str,
+    mapping: str | None = None,
+    skip_orphans: bool = False,
+    report: str | None = None,
+) -> Job:
+    """Queue a migration of the legacy database ``source`` (``import_legacy`` as a job).
+
+    It is one transaction, all or nothing, like the command: readers see none of
+    it until it commits, only the job's progress. The source and mapping are
+    checked now, so a job that cannot start is never queued. A PostgreSQL
+    source's password is refused in the URL (the job stores the URL): the worker
+    takes it from libpq's PGPASSWORD or ~/.pgpass.
+    """
+    if legacy.redacted(source) != source:
+        raise InvalidInput(
+            "The legacy database URL must not hold a password: the job stores it. "
+            "Give the password to the worker in PGPASSWORD or ~/.pgpass."
+        )
+    with legacy.LegacySource(source) as legacy_source:
+        legacy.load_mapping(Path(mapping) if mapping else None)
+        rows = legacy_source.count("user_package_enrollments") + legacy_source.count(
+            "user_course_completions"
+        )
+    with transaction.atomic():
+        job = _create(
+            actor=actor,
+            kind=JobKind.LEGACY_IMPORT,
+            params={
+                "source": source,
+                "mapping": str(Path(mapping).resolve()) if mapping else None,
+                "skip_orphans": skip_orphans,
+                "report": str(Path(report).resolve()) if report else None,
+            },
+            # Both passes read every enrollment and completion row.
+            total=2 * rows,
+        )
+    return job
+
+
+class _LiveProgress:
+    """How far a job whose work is one long transaction got, written where readers see
+    it before that transaction commits: through a second connection on PostgreSQL;
+    to a small file beside the database on SQLite (one host, and a second SQLite
+    writer would wait for the transaction's write lock)."""
+
+    def __init__(self, job: Job) -> None:
+        self.job_id = job.pk
+        self.done = 0
+        self._shown = 0.0
+        self._side: Any = None
+
+    def add(self, n: int) -> None:
+        self.done += n
+        if time.monotonic() - self._shown >= 0.5:
+            self.flush()
+
+    def flush(self) -> None:
+        self._shown = time.monotonic()
+        if connection.vendor == "postgresql":
+            if self._side is None:
+                default = connections[DEFAULT_DB_ALIAS]
+                self._side = type(default)(dict(default.settings_dict), alias="live-progress")
+            table = connection.ops.quote_name(Job._meta.db_table)
+            with self._side.cursor() as cursor:
+                cursor.execute(
+                    f"UPDATE {table} SET done = %s WHERE id = %s", [self.done, self.job_id]
+                )
+            return
+        path = live_progress_path(self.job_id)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        scratch = path.with_suffix(".tmp")
+        scratch.write_text(json.dumps({"done": self.done}), encoding="utf-8")
+        os.replace(scratch, path)
+
+    def close(self) -> None:
+        if self._side is not None:
+            self._side.close()
+        live_progress_path(self.job_id).unlink(missing_ok=True)
+
+
+def _run_legacy_import(job: Job) -> None:
+    params = job.params
+    # A restart begins again: the transaction of an interrupted run never committed.
+    Job.objects.filter(pk=job.pk).update(done=0)
+    live = _LiveProgress(job)
+
+    def progress(what: str, n: int) -> None:
+        if what == "rows":
+            live.add(n)
+
+    try:
+        with legacy.LegacySource(params["source"]) as source:
+            mapping = legacy.load_mapping(Path(params["mapping"]) if params["mapping"] else None)
+            plan = legacy.analyse(
+                source,
+                mapping=mapping,
+                dry_run=False,
+                skip_orphans=params["skip_orphans"],
+                progress=progress,
+            )
+            prefix = Path(params["report"] or settings.VAR_DIR / f"legacy-migration-{job.pk}")
+            legacy.write_report(plan.report, prefix)
+            report = legacy.migrate(source, plan, progress=progress)
+            legacy.write_report(report, prefix)
+    finally:
+        live.close()
+    job.refresh_from_db()
+    job.done = live.done
+    job.result = {
+        "written": report.written or {},
+        "anomalies": sum(report.counts().values()),
+        "report": f"{prefix}.md",
+    }
+    job.save(update_fields=["done", "result"])
+
+
 def _run_publish_moves(job: Job) -> None:
     """Move the in-flight learners of a publish, a committed and audited chunk at a time.
 
@@ -350,6 +537,26 @@ def _run_publish_moves(job: Job) -> None:
             job.save(update_fields=["cursor", "done", "result"])
 
 
+def _run_audience_sync(job: Job) -> None:
+    actor = _actor_of(job)
+    audience_id = job.params["audience_id"]
+    size = _chunk_size()
+    totals = dict(job.result or {"enrolled": 0, "withdrawn": 0, "kept": 0})
+    # The people to look at are fixed when the job starts (resumed: those after the
+    # cursor); each chunk re-reads membership, so a chunk run twice changes nothing.
+    remaining = [i for i in audiences.candidate_ids(audience_id) if i > job.cursor]
+    for start in range(0, len(remaining), size):
+        chunk = remaining[start : start + size]
+        with transaction.atomic():
+            result = audiences.apply_chunk(actor=actor, audience_id=audience_id, learner_ids=chunk)
+            for name, count in result.counts().items():
+                totals[name] += count
+            job.cursor = chunk[-1]
+            job.done += len(chunk)
+            job.result = totals
+            job.save(update_fields=["cursor", "done", "result"])
+
+
 def _run_audit_verify(job: Job) -> None:
     def progress(n: int) -> None:
         Job.objects.filter(pk=job.pk).update(done=F("done") + n)
@@ -368,6 +575,30 @@ def _run_audit_verify(job: Job) -> None:
         "last_hash": report.last_hash,
     }
     job.save(update_fields=["total", "result"])
+
+
+def _run_reminders(job: Job) -> None:
+    as_of = job.params.get("as_of")
+    moment = datetime.fromisoformat(as_of) if as_of else timezone.now()
+    if job.params.get("dry_run"):
+        plan = notification_selectors.plan(moment)
+        job.result = {"dry_run": True, **plan.as_dict()}
+        job.done = 1
+        job.save(update_fields=["result", "done"])
+        return
+
+    def claimed(total: int) -> None:
+        Job.objects.filter(pk=job.pk).update(total=total)
+
+    def progress(n: int) -> None:
+        Job.objects.filter(pk=job.pk).update(done=F("done") + n)
+
+    result = notifications.run_reminders(
+        actor=_actor_of(job), now=moment, run_id=job.pk, progress=progress, claimed=claimed
+    )
+    job.refresh_from_db()
+    job.result = {"dry_run": False, **result.as_dict()}
+    job.save(update_fields=["result"])
 
 
 def _run_people_sync(job: Job) -> None:
@@ -399,13 +630,25 @@ def _run_people_sync(job: Job) -> None:
             break
     job.result = {**totals, **organisation.finish_people_sync(sync_id=sync_id, actor=actor)}
     job.save(update_fields=["result"])
+    # Audiences follow the sync: exactly the people it created, updated (moved,
+    # retitled, re-hired) or deactivated are enrolled or handled as leavers, a
+    # committed, audited chunk at a time (ADR 0025).
+    changed = organisation.sync_changes(sync_id)
+    reconciled = audiences.reconcile(
+        actor=actor, person_ids=[*changed.created, *changed.updated, *changed.deactivated]
+    )
+    job.result = {**job.result, "audiences": reconciled.counts()}
+    job.save(update_fields=["result"])
 
 
 _RUNNERS = {
     JobKind.BULK_ENROLL: _run_bulk_enroll,
     JobKind.REBUILD_STATUSES: _run_rebuild,
+    JobKind.LEGACY_IMPORT: _run_legacy_import,
     JobKind.PUBLISH_WITH_MOVES: _run_publish_moves,
     JobKind.AUDIT_VERIFY: _run_audit_verify,
+    JobKind.AUDIENCE_SYNC: _run_audience_sync,
+    JobKind.REMINDERS: _run_reminders,
     JobKind.PEOPLE_SYNC: _run_people_sync,
 }
 

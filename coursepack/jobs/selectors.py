@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 
+from django.conf import settings
+from django.db import connection
 from django.utils import timezone
 
 from coursepack.audit import api as audit
@@ -32,12 +36,29 @@ class JobProgress:
     error: str
 
 
+def live_progress_path(job_id: int) -> Path:
+    """Return where a SQLite installation's one-transaction job writes how far it got
+    (its rows are invisible until it commits, and the database is one file on one host)."""
+    return Path(settings.VAR_DIR) / "jobs" / f"{job_id}.progress.json"
+
+
+def _live_done(job: Job) -> int:
+    if job.status != "running" or connection.vendor == "postgresql":
+        return job.done
+    try:
+        data = json.loads(live_progress_path(job.pk).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return job.done
+    return max(job.done, int(data.get("done", 0)))
+
+
 def job_progress(job_id: int) -> JobProgress:
     """Return the progress of job ``job_id``, or raise JobNotFound."""
     job = Job.objects.filter(pk=job_id).first()
     if job is None:
         raise JobNotFound(f"There is no job with id {job_id}.")
     total = max(job.total, 0)
+    job.done = _live_done(job)
     percent = (
         100 if job.status == "succeeded" else (min(99, job.done * 100 // total) if total else 0)
     )
@@ -147,3 +168,14 @@ def verification_status() -> VerificationStatus:
         checked_at=timezone.now(),
         pending_job_id=pending,
     )
+
+
+def jobs_of_kind(kind: str, *, offset: int = 0, limit: int = 50) -> list[JobProgress]:
+    """Return a page of the jobs of ``kind``, newest first."""
+    ids = Job.objects.filter(kind=kind).order_by("-created_at", "-id").values_list("pk", flat=True)
+    return [job_progress(pk) for pk in ids[offset : offset + limit]]
+
+
+def count_of_kind(kind: str) -> int:
+    """Return how many jobs of ``kind`` there are."""
+    return Job.objects.filter(kind=kind).count()

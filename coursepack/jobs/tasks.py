@@ -5,6 +5,7 @@ from __future__ import annotations
 from django_tasks import task
 
 from coursepack.jobs import api as jobs
+from coursepack.learning import api as learning
 
 
 @task()
@@ -15,5 +16,17 @@ def run_job_task(job_id: int) -> int:
 
 @task()
 def settle_schedules_task() -> int:
-    """Let due scheduled versions take effect; return how many packages were settled."""
-    return jobs.settle_due_schedules()
+    """Let due scheduled versions take effect, and recompute the stored statuses of the
+    periods whose waiver has lapsed (reads are right without it; ADR 0022); return how
+    many packages were settled."""
+    settled = jobs.settle_due_schedules()
+    learning.settle_lapsed_exemptions(actor=None)
+    return settled
+
+
+@task()
+def reminders_task() -> int | None:
+    """Queue a reminder run unless one is queued or running; return its job id."""
+    if not jobs.reminder_run_due():
+        return None
+    return jobs.start_reminder_run(actor=None).pk

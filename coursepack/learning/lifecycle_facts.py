@@ -92,6 +92,7 @@ def enrollment_facts(
                 recorded_at=e.recorded_at,
                 granted_by=_name(e.recorded_by) if names else "",
                 note=e.note,
+                ends_at=e.ends_at,
             )
         )
         revocation = getattr(e, "revocation", None)

@@ -62,6 +62,9 @@ class Exemption(models.Model):
     reason = models.CharField(max_length=32, choices=WaiverReason.choices)
     note = models.TextField(blank=True, default="")
     effective_at = models.DateTimeField()
+    # A waiver valid until a date (e.g. a medical leave): it lapses then, derived at
+    # read time; None: until revoked.
+    ends_at = models.DateTimeField(null=True, blank=True)
     recorded_at = models.DateTimeField()
     recorded_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
@@ -70,6 +73,10 @@ class Exemption(models.Model):
     class Meta:
         ordering = ["enrollment_id", "effective_at", "id"]
         constraints = [
+            models.CheckConstraint(
+                condition=Q(ends_at__isnull=True) | Q(ends_at__gt=F("effective_at")),
+                name="exemption_ends_after_it_starts",
+            ),
             models.CheckConstraint(
                 condition=Q(course__isnull=True) | Q(group__isnull=True),
                 name="exemption_one_item_at_most",

@@ -147,11 +147,13 @@ def _open_periods(package_id: int) -> QuerySet[Enrollment]:
     )
 
 
-def _whole_exemption() -> Exists:
-    """Return whether a period has a whole-enrollment exemption in force (revocations are
-    effective from their recording, so none is in the future)."""
+def _whole_exemption(now: datetime) -> Exists:
+    """Return whether a period has a whole-enrollment exemption in force as of ``now``
+    (revocations are effective from their recording, so none is in the future; an end
+    is compared with ``now``: a lapse is derived here, at read time)."""
     return Exists(
         Exemption.objects.filter(
+            Q(ends_at__isnull=True) | Q(ends_at__gt=now),
             enrollment_id=OuterRef("pk"),
             course__isnull=True,
             group__isnull=True,
@@ -190,7 +192,7 @@ def _standing_q(
     expiry, the version's window and grace; a later period not complete yet by its
     previous period's; a first period by its due date in force)."""
     days = timedelta(days=1)
-    exempt = Q(_whole_exemption())
+    exempt = Q(_whole_exemption(now))
     done = Q(status="completed")
     later = Q(period_number__gt=1)
     if name == "exempt":
@@ -262,7 +264,50 @@ def standing_counts(
         name: Count("pk", filter=_standing_q(name, moment, within, package_id, rules_of))
         for name in STANDING_FILTERS
     }
-    return dict(_open_periods(package_id).aggregate(**aggregates))
+    counts = dict(_open_periods(package_id).aggregate(**aggregates))
+    lapsed = _lapsed_periods(package_id, moment)
+    if lapsed:
+        # Their cached fields were right until an exemption ended: take away what the
+        # cache says of them and count what the engine says as of now instead.
+        stale = _open_periods(package_id).filter(pk__in=[e.pk for e in lapsed])
+        for name, n in stale.aggregate(**aggregates).items():
+            counts[name] -= n
+        for e in lapsed:
+            for name in _engine_standings(e, moment, within):
+                counts[name] += 1
+    return counts
+
+
+def _lapsed_periods(package_id: int, now: datetime) -> list[Enrollment]:
+    """Return the open periods whose cache counts an exemption that has ended by ``now``
+    and that no write or settling has recomputed since (a small indexed query, usually
+    empty)."""
+    return list(
+        _open_periods(package_id)
+        .filter(exemption_lapses_at__lte=now)
+        .select_related("learner", "version")
+        .order_by("pk")
+    )
+
+
+def _engine_standings(enrollment: Enrollment, now: datetime, within: timedelta) -> list[str]:
+    """Return the standing filters an open period falls under as of ``now``, from the
+    engine (``package_standing``): what ``_standing_q`` says over a fresh cache."""
+    result, periods = package_standing(enrollment.learner_id, enrollment.package_id, as_of=now)
+    if result is None:
+        return []
+    names = [str(result.standing)]
+    last = periods[-1] if periods else None
+    if (
+        result.standing in (rules.Standing.CURRENT, rules.Standing.DUE_FOR_RECERTIFICATION)
+        and last is not None
+        and last.enrollment.pk == enrollment.pk
+        and last.evaluation.status == rules.EnrollmentStatus.COMPLETED
+        and last.state.expires_at is not None
+        and now < last.state.expires_at <= now + within
+    ):
+        names.append("expiring")
+    return names
 
 
 def standing_enrollments(
@@ -280,6 +325,12 @@ def standing_enrollments(
     rows = _open_periods(package_id).filter(
         _standing_q(standing, moment, within, package_id, _validity_rules(package_id))
     )
+    lapsed = _lapsed_periods(package_id, moment)
+    if lapsed:
+        # As in standing_counts: the engine, not the stale cache, places these.
+        rows = rows.exclude(pk__in=[e.pk for e in lapsed]) | _open_periods(package_id).filter(
+            pk__in=[e.pk for e in lapsed if standing in _engine_standings(e, moment, within)]
+        )
     if search:
         rows = rows.filter(learner__username__icontains=search)
     return rows.select_related("learner", "version").order_by("learner__username", "pk")
@@ -295,22 +346,31 @@ class Exceptions:
     completed_late: QuerySet[Enrollment]
     # Exemptions in force, newest first.
     exemptions: QuerySet[Exemption]
+    # Exemptions in force that end within the window asked for, soonest end first.
+    lapsing: QuerySet[Exemption]
 
 
-def package_exceptions(package_id: int) -> Exceptions:
-    """Return the exceptions of one package's open periods (lazy querysets)."""
+def package_exceptions(
+    package_id: int, *, now: datetime | None = None, lapsing_within_days: int = 30
+) -> Exceptions:
+    """Return the exceptions of one package's open periods (lazy querysets) as of ``now``
+    (default now); an exemption whose end has passed is no longer in force."""
+    moment = now or timezone.now()
     periods = _open_periods(package_id).select_related("learner", "version")
+    in_force = Exemption.objects.filter(
+        Q(ends_at__isnull=True) | Q(ends_at__gt=moment),
+        enrollment__package_id=package_id,
+        enrollment__withdrawn_at__isnull=True,
+        enrollment__superseded_at__isnull=True,
+        revocation__isnull=True,
+    ).select_related("enrollment__learner", "recorded_by", "course", "group")
     return Exceptions(
         due_before_enrolment=periods.filter(due_at__lt=F("enrolled_at")).order_by("pk"),
         completed_late=periods.filter(completed_late=True).order_by("pk"),
-        exemptions=Exemption.objects.filter(
-            enrollment__package_id=package_id,
-            enrollment__withdrawn_at__isnull=True,
-            enrollment__superseded_at__isnull=True,
-            revocation__isnull=True,
-        )
-        .select_related("enrollment__learner", "recorded_by")
-        .order_by("-effective_at", "-pk"),
+        exemptions=in_force.order_by("-effective_at", "-pk"),
+        lapsing=in_force.filter(ends_at__lte=moment + timedelta(days=lapsing_within_days)).order_by(
+            "ends_at", "pk"
+        ),
     )
 
 

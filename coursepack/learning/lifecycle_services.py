@@ -66,11 +66,11 @@ __all__ = [
     "apply_equivalence_retroactively",
     "create_equivalence",
     "end_equivalence",
+    "equivalence_impact",
     "exempt",
     "extend_due_date",
     "open_certification_periods",
     "open_next_period",
-    "preview_equivalence",
     "revoke_exemption",
 ]
 
@@ -219,12 +219,16 @@ def exempt(
     note: str = "",
     course_id: int | None = None,
     group_id: int | None = None,
+    ends_at: datetime | None = None,
 ) -> list[Exemption]:
     """Exempt one enrollment or many from one course or group item (or, with neither,
     from the whole package), from now on, with a cmi5 waived reason and a note.
 
     The item must be in each enrollment's version. An exempt item counts as
-    satisfied from now; it never makes anyone less complete.
+    satisfied from now; it never makes anyone less complete. With ``ends_at`` (a
+    waiver valid until a date) it lapses then: from that moment it no longer counts,
+    with no job needed. All or nothing: one refused enrollment refuses the whole
+    selection, naming it.
     """
     _require_may_exempt(actor)
     with collecting("The exemption cannot be recorded.") as problems:
@@ -234,6 +238,11 @@ def exempt(
         note = problems.text("note", note, max_length=20_000, required=False)
         if course_id is not None and group_id is not None:
             problems.add("group_id", "exempt from a course or a group, not both at once")
+        if ends_at is not None:
+            if timezone.is_naive(ends_at):
+                problems.add("ends_at", "must include a time zone")
+            elif ends_at <= timezone.now():
+                problems.add("ends_at", "must be in the future (leave it empty for no end)")
     with transaction.atomic():
         chain = audit.lock_chain()
         enrollments = _lock_enrollments(ids)
@@ -256,6 +265,7 @@ def exempt(
                 reason=reason,
                 note=note,
                 effective_at=now,
+                ends_at=ends_at,
                 recorded_at=now,
                 recorded_by=_user(actor),
             )
@@ -267,7 +277,12 @@ def exempt(
                 action="enrollment.exempted",
                 target=e,
                 at=now,
-                after={"reason": reason, "course": course_id, "group": group_id},
+                after={
+                    "reason": reason,
+                    "course": course_id,
+                    "group": group_id,
+                    **({"ends_at": ends_at.isoformat()} if ends_at is not None else {}),
+                },
                 notes=note,
                 package_id=e.package_id,
             )
@@ -331,20 +346,15 @@ class EquivalenceImpact:
     would_complete_ids: list[int]
 
 
-def _enrollments_with(course_ids: set[int]) -> list[Enrollment]:
-    """Return the open enrollments whose version contains any of these courses."""
-    version_ids = (
-        Enrollment.objects.filter(withdrawn_at__isnull=True, superseded_at__isnull=True)
-        .values_list("version_id", flat=True)
-        .distinct()
-        .order_by()
-    )
+def _enrollments_with(course_ids: set[int], *, closed_too: bool = False) -> list[Enrollment]:
+    """Return the open enrollments (with ``closed_too``, every one) whose version contains
+    any of these courses."""
+    rows = Enrollment.objects.all()
+    if not closed_too:
+        rows = rows.filter(withdrawn_at__isnull=True, superseded_at__isnull=True)
+    version_ids = rows.values_list("version_id", flat=True).distinct().order_by()
     wanted = [v for v in version_ids if not course_ids.isdisjoint(packaging.version_course_ids(v))]
-    return list(
-        Enrollment.objects.filter(
-            version_id__in=wanted, withdrawn_at__isnull=True, superseded_at__isnull=True
-        ).order_by("pk")
-    )
+    return list(rows.filter(version_id__in=wanted).order_by("pk"))
 
 
 def _impact(equivalences: lifecycle_facts.EquivalenceFacts, targets: set[int]) -> EquivalenceImpact:
@@ -390,16 +400,36 @@ def _check_equivalence(problems: Any, source_course_id: int, target_course_id: i
         problems.add("target_course_id", "choose a different course from the source")
 
 
-def preview_equivalence(
+def equivalence_impact(
     *,
-    source_course_id: int,
-    target_course_id: int,
+    source_course_id: int | None = None,
+    target_course_id: int | None = None,
     both_ways: bool = False,
     retroactive: bool = False,
+    equivalence_id: int | None = None,
 ) -> EquivalenceImpact:
-    """Return how many open enrollments an equivalence created now would complete."""
-    with collecting("The equivalence cannot be previewed.") as problems:
-        _check_equivalence(problems, source_course_id, target_course_id)
+    """Return what creating an equivalence now would change — or, given
+    ``equivalence_id``, what applying that one retroactively now would — without
+    writing anything: how many open enrollments it touches and which would become
+    complete. The engine's pure computation over the proposed facts, the same one
+    ``create_equivalence`` and ``apply_equivalence_retroactively`` record."""
+    if equivalence_id is not None:
+        try:
+            existing = Equivalence.objects.get(pk=equivalence_id)
+        except Equivalence.DoesNotExist:
+            raise EquivalenceNotFound(
+                f"There is no equivalence with id {equivalence_id}."
+            ) from None
+        source_course_id, target_course_id = existing.source_id, existing.target_id
+        both_ways, retroactive = existing.both_ways, True
+    with collecting("The equivalence's impact cannot be computed.") as problems:
+        if source_course_id is None:
+            problems.add("source_course_id", "choose the course whose completions count")
+        if target_course_id is None:
+            problems.add("target_course_id", "choose the course they count for")
+        if source_course_id is not None and target_course_id is not None:
+            _check_equivalence(problems, source_course_id, target_course_id)
+    assert source_course_id is not None and target_course_id is not None
     for course_id in (source_course_id, target_course_id):
         if not Course.objects.filter(pk=course_id).exists():
             raise CourseNotFound(f"There is no course with id {course_id}.")
@@ -465,7 +495,9 @@ def create_equivalence(
 
 
 def _recompute_courses(actor: Actor, courses: set[int], now: datetime, cause: str) -> list:
-    enrollments = _enrollments_with(courses)
+    # Closed ones too: a withdrawn enrollment keeps what it had as of its withdrawal *as
+    # known now*, and a retroactive equivalence changes what is known of then.
+    enrollments = _enrollments_with(courses, closed_too=True)
     for learner_id in sorted({e.learner_id for e in enrollments}):
         _lock_learner(learner_id)
     return _recompute(actor, enrollments, now, cause) if enrollments else []

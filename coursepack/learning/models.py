@@ -69,6 +69,10 @@ class Enrollment(models.Model):
     overdue_since = models.DateTimeField(null=True, blank=True)
     completed_late = models.BooleanField(default=False, db_default=False)
     expires_at = models.DateTimeField(null=True, blank=True)
+    # The earliest end of an exemption (valid until a date) the cached fields count:
+    # they are right until then, and recomputed from then on (by any write, the
+    # settling job, or at read time by the standing reads; ADR 0022).
+    exemption_lapses_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["id"]
@@ -107,6 +111,12 @@ class Enrollment(models.Model):
                     "superseded_at",
                 ],
                 name="enrollment_report_counts",
+            ),
+            # The few periods whose cache waits on an exemption's end.
+            models.Index(
+                fields=["exemption_lapses_at"],
+                condition=Q(exemption_lapses_at__isnull=False),
+                name="enrollment_exemption_lapses",
             ),
         ]
 

@@ -18,7 +18,7 @@ from django.db.models import Q, QuerySet
 from coursepack import rules
 from coursepack.accounts.models import Role
 from coursepack.learning import selectors
-from coursepack.learning.models import CompletionEvent, Enrollment, EnrollmentStatus
+from coursepack.learning.models import CompletionEvent, Enrollment
 from coursepack.packaging import selectors as packaging
 
 __all__ = [
@@ -31,7 +31,6 @@ __all__ = [
     "learners_only",
     "my_training",
     "preview_enrolment",
-    "version_enrollments",
 ]
 
 # How many usernames one question to the database names (SQLite's variable limit
@@ -184,42 +183,6 @@ def _staff(user: Any) -> bool:
     if account is not None:
         return bool(account.role != Role.LEARNER)
     return bool(user.is_superuser)
-
-
-def version_enrollments(
-    version_id: int, *, package_id: int, status: str = ""
-) -> QuerySet[Enrollment]:
-    """Return the enrollments on a version (open ones, or withdrawn for
-    ``status="withdrawn"``), oldest first, with their learners, for paging.
-
-    ``status`` is one of the enrollment statuses, "withdrawn", or empty for every
-    open enrollment.
-    """
-    # The package too: the reports' covering index (package, version, status,
-    # withdrawn_at, ...) then answers the page's count without reading the rows.
-    rows = Enrollment.objects.filter(package_id=package_id, version_id=version_id)
-    if status == "withdrawn":
-        rows = rows.filter(withdrawn_at__isnull=False)
-    else:
-        rows = rows.filter(withdrawn_at__isnull=True)
-        if status in EnrollmentStatus.values:
-            rows = rows.filter(status=status)
-    return (
-        rows.select_related("learner")
-        .only(
-            "id",
-            "learner__username",
-            "learner__first_name",
-            "learner__last_name",
-            "status",
-            "progress_done",
-            "progress_needed",
-            "enrolled_at",
-            "completed_at",
-            "withdrawn_at",
-        )
-        .order_by("id")
-    )
 
 
 @dataclass(frozen=True)

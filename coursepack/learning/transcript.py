@@ -337,6 +337,9 @@ def _entries(data: _Loaded, as_of: datetime, known_at: datetime) -> list[Transcr
     # Enrolments, moves and withdrawals are on record from the moment they happen.
     cutoff = min(as_of, known_at)
     entries = []
+    # Per version, once: a learner's certification periods are often on one version.
+    trees: dict[int, rules.RequirementTree] = {}
+    certifications: dict[int, rules.CertificationRule | None] = {}
     for enrollment in data.enrollments:
         if enrollment.enrolled_at > cutoff:
             continue
@@ -351,7 +354,11 @@ def _entries(data: _Loaded, as_of: datetime, known_at: datetime) -> list[Transcr
         superseded_at = enrollment.superseded_at
         if superseded_at is not None and superseded_at < evaluated_at:
             evaluated_at = superseded_at
-        tree = packaging.requirement_tree(version.pk)
+        tree = trees.get(version.pk)
+        if tree is None:
+            tree = trees[version.pk] = packaging.requirement_tree(version.pk)
+        if version.pk not in certifications:
+            certifications[version.pk] = packaging.lifecycle_rules([version.pk])[version.pk][1]
         mine = lifecycle_facts.facts_of(data.facts, enrollment.pk)
         evaluation = rules.evaluate(
             tree,
@@ -365,7 +372,9 @@ def _entries(data: _Loaded, as_of: datetime, known_at: datetime) -> list[Transcr
             equivalence_changes=data.equivalences.changes,
             counts_from=enrollment.counts_from,
         )
-        lifecycle = _lifecycle(enrollment, version.pk, evaluation, mine, as_of, known_at)
+        lifecycle = _lifecycle(
+            enrollment, certifications[version.pk], evaluation, mine, as_of, known_at
+        )
         entries.append(
             TranscriptEnrollment(
                 enrollment_id=enrollment.pk,
@@ -411,14 +420,14 @@ def _entries(data: _Loaded, as_of: datetime, known_at: datetime) -> list[Transcr
 
 def _lifecycle(
     enrollment: Enrollment,
-    version_id: int,
+    certification: rules.CertificationRule | None,
     evaluation: rules.Evaluation,
     facts: lifecycle_facts.EnrollmentFacts,
     as_of: datetime,
     known_at: datetime,
 ) -> TranscriptLifecycle:
-    """Return an enrollment's compliance dates as of ``as_of``, as known at ``known_at``."""
-    _, certification = packaging.lifecycle_rules([version_id])[version_id]
+    """Return an enrollment's compliance dates as of ``as_of``, as known at ``known_at``
+    (``certification``: its version's validity)."""
     state = rules.period_state(
         evaluation,
         initial_due=enrollment.due_at,

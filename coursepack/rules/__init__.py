@@ -35,6 +35,7 @@ from coursepack.rules.facts import (
     ExemptionRevocation,
     WaiverReason,
     exemptions_in_force,
+    next_lapse,
 )
 from coursepack.rules.lifecycle import (
     CertificationRule,
@@ -120,6 +121,7 @@ __all__ = [
     "exemptions_in_force",
     "initial_due_at",
     "item_key",
+    "next_lapse",
     "period_state",
     "standing",
     "validate_tree",

@@ -8,7 +8,7 @@ over completions (PRODUCT.md, "Compliance lifecycle").
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -22,6 +22,7 @@ __all__ = [
     "ExemptionRevocation",
     "WaiverReason",
     "exemptions_in_force",
+    "next_lapse",
 ]
 
 
@@ -60,7 +61,9 @@ class Exemption:
 
     With neither ``course_id`` nor ``group_id`` the whole enrollment is exempt. The
     exempt node counts as satisfied from ``effective_at``; ``granted_by`` and the
-    reason name it in explanations.
+    reason name it in explanations. With ``ends_at`` (a waiver valid until a date) it
+    lapses then: as of any moment from ``ends_at`` on it no longer counts, exactly as
+    if revoked at ``ends_at`` (known from the exemption's own recording).
     """
 
     exemption_id: int
@@ -71,6 +74,7 @@ class Exemption:
     recorded_at: datetime | None = None
     granted_by: str = ""
     note: str = ""
+    ends_at: datetime | None = None
 
     @property
     def known_from(self) -> datetime:
@@ -89,7 +93,12 @@ class Exemption:
     def describe(self) -> str:
         """Return the explanation line: "Exempt — Tested Out, by J. Admin on 2026-03-03."."""
         by = f", by {self.granted_by}" if self.granted_by else ""
-        return f"Exempt — {self.reason.label}{by} on {self.effective_at.date().isoformat()}."
+        until = f" until {self.ends_at.date().isoformat()}" if self.ends_at is not None else ""
+        return f"Exempt — {self.reason.label}{by} on {self.effective_at.date().isoformat()}{until}."
+
+    def lapsed(self, as_of: datetime | None) -> bool:
+        """Return whether the exemption has lapsed by ``as_of`` (None: the end of time)."""
+        return self.ends_at is not None and (as_of is None or self.ends_at <= as_of)
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,8 +164,9 @@ def exemptions_in_force(
     known_at: datetime | None,
 ) -> dict[ExemptionKey, Exemption]:
     """Return, per exempted node, the earliest exemption in force as of ``as_of`` as
-    known at ``known_at``: recorded by then, effective by then, and not revoked by a
-    revocation effective by then (and recorded by ``known_at``)."""
+    known at ``known_at``: recorded by then, effective by then, not lapsed by then (its
+    ``ends_at``), and not revoked by a revocation effective by then (and recorded by
+    ``known_at``). ``as_of`` None is the end of time: every end has passed."""
     revoked = {
         r.exemption_id
         for r in revocations
@@ -171,6 +181,8 @@ def exemptions_in_force(
             continue
         if as_of is not None and exemption.effective_at > as_of:
             continue
+        if exemption.lapsed(as_of):
+            continue
         key = exemption.key
         current = found.get(key)
         if current is None or (exemption.effective_at, exemption.exemption_id) < (
@@ -179,3 +191,10 @@ def exemptions_in_force(
         ):
             found[key] = exemption
     return found
+
+
+def next_lapse(exempt: Mapping[ExemptionKey, Exemption], after: datetime) -> datetime | None:
+    """Return the earliest end after ``after`` of the exemptions in force ``exempt`` (from
+    ``exemptions_in_force``): until then an answer computed at ``after`` stays right."""
+    ends = [e.ends_at for e in exempt.values() if e.ends_at is not None and e.ends_at > after]
+    return min(ends, default=None)

@@ -94,7 +94,7 @@ def create(request: HttpRequest) -> HttpResponse:
     }
     try:
         if request.POST.get("step") != "confirm":
-            impact = learning.preview_equivalence(**args)
+            impact = learning.equivalence_impact(**args)
             return _page(request, form, impact=impact)
         _, impact = learning.create_equivalence(actor=request.user, notes=data["notes"], **args)
     except DomainError as exc:
@@ -126,12 +126,7 @@ def change(request: HttpRequest, equivalence_id: int, kind: str) -> HttpResponse
     form = NotesForm(request.POST if request.method == "POST" else None)
     impact = None
     if kind == "retroactive":
-        impact = learning.preview_equivalence(
-            source_course_id=eq.source_id,
-            target_course_id=eq.target_id,
-            both_ways=eq.both_ways,
-            retroactive=True,
-        )
+        impact = learning.equivalence_impact(equivalence_id=eq.pk)
     if request.method == "POST" and form.is_valid():
         service = (
             learning.end_equivalence if kind == "end" else learning.apply_equivalence_retroactively

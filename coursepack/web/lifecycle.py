@@ -132,10 +132,7 @@ def _table(request: HttpRequest, package_id: int) -> tuple[ReportTable, str]:
     return table, f"standing-{name}"
 
 
-@role_required(*STAFF)
-def standing_csv(request: HttpRequest, package_id: int) -> HttpResponseBase:
-    """Stream the learners in one standing as CSV."""
-    table, kind = _table(request, package_id)
+def _csv(table: ReportTable, kind: str) -> HttpResponseBase:
     response = StreamingHttpResponse(
         exports.csv_lines(table), content_type=exports.CSV_CONTENT_TYPE
     )
@@ -147,10 +144,7 @@ def standing_csv(request: HttpRequest, package_id: int) -> HttpResponseBase:
     return response
 
 
-@role_required(*STAFF)
-def standing_xlsx(request: HttpRequest, package_id: int) -> HttpResponseBase:
-    """Send the learners in one standing as an XLSX workbook."""
-    table, kind = _table(request, package_id)
+def _xlsx(table: ReportTable, kind: str) -> HttpResponseBase:
     spool = tempfile.TemporaryFile(suffix=".xlsx")  # noqa: SIM115
     try:
         exports.write_xlsx([table], spool)
@@ -167,22 +161,142 @@ def standing_xlsx(request: HttpRequest, package_id: int) -> HttpResponseBase:
 
 
 @role_required(*STAFF)
+def standing_csv(request: HttpRequest, package_id: int) -> HttpResponseBase:
+    """Stream the learners in one standing as CSV."""
+    table, kind = _table(request, package_id)
+    return _csv(table, kind)
+
+
+@role_required(*STAFF)
+def standing_xlsx(request: HttpRequest, package_id: int) -> HttpResponseBase:
+    """Send the learners in one standing as an XLSX workbook."""
+    table, kind = _table(request, package_id)
+    return _xlsx(table, kind)
+
+
+#: The exceptions report's sections, in the page's order.
+SECTIONS = {
+    "due-before": "Due date already passed at enrolment",
+    "late": "Completed late",
+    "exempt": "Exemptions in force",
+    "lapsing": "Exemptions about to lapse",
+}
+
+_PERIOD_COLUMNS = (
+    Column("Learner", width=24),
+    Column("Version", numeric=True, width=8),
+    Column("Period", numeric=True, width=8),
+    Column("Enrolled", width=20),
+    Column("Due", width=20),
+    Column("Completed at", width=20),
+)
+
+_EXEMPTION_COLUMNS = (
+    Column("Learner", width=24),
+    Column("Exempt from", width=30),
+    Column("Reason", width=26),
+    Column("Note", width=30),
+    Column("Since", width=20),
+    Column("Valid until", width=20),
+    Column("By", width=16),
+)
+
+
+def _exceptions_query(request: HttpRequest, package_id: int) -> tuple[Any, str, int, Any]:
+    package, _, days, _ = _query(request, package_id)
+    section = request.GET.get("section", "due-before")
+    if section not in SECTIONS:
+        section = "due-before"
+    found = lifecycle_selectors.package_exceptions(package_id, lapsing_within_days=days)
+    return package, section, days, found
+
+
+def _section_rows(found: Any, section: str) -> Any:
+    return {
+        "due-before": found.due_before_enrolment,
+        "late": found.completed_late,
+        "exempt": found.exemptions,
+        "lapsing": found.lapsing,
+    }[section]
+
+
+def _exempt_from(x: Any) -> str:
+    if x.course is not None:
+        return f"{x.course.code} {x.course.name}"
+    if x.group is not None:
+        return str(x.group.name)
+    return "Whole enrollment"
+
+
+def _exception_rows(entries: Iterator[Any], section: str) -> Iterator[TableRow]:
+    for e in entries:
+        if section in ("exempt", "lapsing"):
+            yield TableRow(
+                (
+                    e.enrollment.learner.get_username(),
+                    _exempt_from(e),
+                    e.get_reason_display(),
+                    e.note,
+                    e.effective_at,
+                    e.ends_at,
+                    e.recorded_by.get_username() if e.recorded_by else "",
+                )
+            )
+        else:
+            yield TableRow(
+                (
+                    e.learner.get_username(),
+                    e.version.version_number,
+                    e.period_number,
+                    e.enrolled_at,
+                    e.due_in_force,
+                    e.completed_at,
+                )
+            )
+
+
+@role_required(*STAFF)
 def exceptions(request: HttpRequest, package_id: int) -> HttpResponse:
-    """Show a package's exceptions: due already passed at enrolment, completed late,
-    exemptions in force (the first 200 of each, with the count)."""
-    package, _, _, _ = _query(request, package_id)
-    found = lifecycle_selectors.package_exceptions(package_id)
-    sections = [
-        ("due-before", "Due date already passed at enrolment", found.due_before_enrolment),
-        ("late", "Completed late", found.completed_late),
-    ]
+    """Show a package's exceptions, one section at a time (paged, CSV and XLSX): due
+    already passed at enrolment, completed late, exemptions in force, and exemptions
+    about to lapse (ending within N days)."""
+    package, section, days, found = _exceptions_query(request, package_id)
+    rows = _section_rows(found, section)
+    page = Paginator(rows, PER_PAGE).get_page(request.GET.get("page"))
     return render(
         request,
         "web/lifecycle/exceptions.html",
         {
             "package": package,
-            "sections": [(key, title, rows.count(), rows[:200]) for key, title, rows in sections],
-            "exemptions_count": found.exemptions.count(),
-            "exemptions": found.exemptions.select_related("course", "group")[:200],
+            "sections": [
+                (key, title, _section_rows(found, key).count()) for key, title in SECTIONS.items()
+            ],
+            "section": section,
+            "section_title": SECTIONS[section],
+            "exemption_rows": section in ("exempt", "lapsing"),
+            "within": days,
+            "page": page,
         },
     )
+
+
+def _exceptions_table(request: HttpRequest, package_id: int) -> tuple[ReportTable, str]:
+    package, section, _, found = _exceptions_query(request, package_id)
+    columns = _EXEMPTION_COLUMNS if section in ("exempt", "lapsing") else _PERIOD_COLUMNS
+    title = f"{package.name} — {SECTIONS[section]}"
+    rows = _exception_rows(_section_rows(found, section).iterator(), section)
+    return ReportTable("learners", title[:31], columns, rows), f"exceptions-{section}"
+
+
+@role_required(*STAFF)
+def exceptions_csv(request: HttpRequest, package_id: int) -> HttpResponseBase:
+    """Stream one section of the exceptions as CSV."""
+    table, kind = _exceptions_table(request, package_id)
+    return _csv(table, kind)
+
+
+@role_required(*STAFF)
+def exceptions_xlsx(request: HttpRequest, package_id: int) -> HttpResponseBase:
+    """Send one section of the exceptions as an XLSX workbook."""
+    table, kind = _exceptions_table(request, package_id)
+    return _xlsx(table, kind)

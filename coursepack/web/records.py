@@ -22,6 +22,7 @@ from coursepack.audit import selectors as audit
 from coursepack.errors import InvalidInput, NotFound
 from coursepack.learning import roster
 from coursepack.learning import transcript as transcripts
+from coursepack.notifications import selectors as notification_selectors
 from coursepack.organisation import selectors as organisation
 from coursepack.packaging import selectors as packaging
 from coursepack.replica import reads_from_replica
@@ -130,6 +131,9 @@ def transcript(request: HttpRequest, learner_id: int) -> HttpResponse:
         "query": query,
         "then_query": then_query,
         "time_zone": timezone.get_current_timezone_name(),
+        # The messages sent to the learner (reminders, notices), newest first.
+        "sent_messages": notification_selectors.messages(recipient_id=learner_id)[:20],
+        "message_count": notification_selectors.messages(recipient_id=learner_id).count(),
     }
     template = "web/transcript_print.html" if request.GET.get("print") else "web/transcript.html"
     return render(request, template, context, status=400 if errors else 200)

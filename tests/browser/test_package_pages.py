@@ -78,7 +78,7 @@ def test_a_learner_signing_in_lands_on_my_training(live_server, page: Page, scre
 
     expect(page).to_have_url(f"{live_server.url}/my-training/")
     expect(page.locator("h1")).to_have_text("My training")
-    expect(page.locator("header nav a")).to_have_text(["My training", "My transcript"])
+    expect(page.locator("header nav.nav-wide a")).to_have_text(["My training", "My transcript"])
     page.click("header nav >> text=My transcript")
     expect(page).to_have_url(f"{live_server.url}/learners/{alice.pk}/transcript/")
     expect(page.locator("h1")).to_contain_text("Alice Nguyen")

@@ -323,3 +323,51 @@ def test_a_duration_beyond_the_storable_range_is_refused_on_create_and_update(
     assert [p.split(":")[0] for p in created.value.problems] == ["duration_minutes"]
     assert [p.split(":")[0] for p in updated.value.problems] == ["duration_minutes"]
     assert _catalog_state() == before
+
+
+def test_create_courses_adds_the_missing_ones_with_an_audit_record_each(admin: Any) -> None:
+    """Bulk creation adds only codes the catalog lacks, audits each course it creates,
+    returns every code's id, and a second call creates nothing."""
+    existing = make_course(actor=admin, code="BULK-1")
+    audited = AuditEvent.objects.count()
+
+    ids = catalog.create_courses(
+        actor=admin,
+        courses=[
+            catalog.NewCourse(code="BULK-1", name="Already there"),
+            catalog.NewCourse(code=" BULK-2 ", name="Second", description="two"),
+            catalog.NewCourse(code="BULK-3", name="Third", duration_minutes=15),
+        ],
+    )
+
+    assert ids[" BULK-2 "] == Course.objects.get(code="BULK-2").pk
+    assert ids["BULK-1"] == existing.pk
+    third = Course.objects.get(pk=ids["BULK-3"])
+    assert (third.name, third.duration_minutes, third.created_by) == ("Third", 15, admin)
+    assert Course.objects.get(pk=existing.pk).name == existing.name
+    newest = AuditEvent.objects.filter(action="course.created").order_by("-pk")
+    assert list(newest.values_list("target_id", flat=True)[:2]) == [
+        str(ids["BULK-3"]),
+        str(ids[" BULK-2 "]),
+    ]
+    assert AuditEvent.objects.count() == audited + 2
+    assert catalog.create_courses(
+        actor=admin, courses=[catalog.NewCourse(code="BULK-3", name="Third")]
+    ) == {"BULK-3": ids["BULK-3"]}
+    assert AuditEvent.objects.count() == audited + 2
+
+
+def test_create_courses_checks_every_course_before_writing_any(admin: Any) -> None:
+    """One invalid course refuses the whole call, naming each problem; nothing is written."""
+    before = _catalog_state()
+    with pytest.raises(InvalidInput) as refused:
+        catalog.create_courses(
+            actor=admin,
+            courses=[
+                catalog.NewCourse(code="OK-1", name="Fine"),
+                catalog.NewCourse(code="BAD\x00", name=""),
+                catalog.NewCourse(code="OK-2", name="Fine", duration_minutes=-1),
+            ],
+        )
+    assert len(refused.value.problems) == 3
+    assert _catalog_state() == before

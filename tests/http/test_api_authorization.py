@@ -35,12 +35,17 @@ from api_helpers import API, Caller, make_caller, problem, send
 from django.apps import apps
 from django.db import connection, transaction
 from django.test import Client
+from django.utils import timezone
 
 from coursepack.accounts import api as accounts
+from coursepack.accounts.models import Account
+from coursepack.audiences import api as audiences
 from coursepack.http.api import api
 from coursepack.interchange import package_files
 from coursepack.jobs import api as jobs
 from coursepack.learning import api as learning
+from coursepack.notifications import api as notifications
+from coursepack.notifications import selectors as notification_selectors
 from coursepack.organisation import api as organisation
 from coursepack.packaging import api as packaging
 from tests.factories import make_course, make_group, make_published_package
@@ -107,6 +112,7 @@ def build_world() -> World:
     retired_unit = organisation.create_unit(actor=actor, code="OLD", name="Old")
     organisation.deactivate_unit(actor=actor, unit_id=retired_unit.pk)
     third = accounts.create_user(actor=actor, username="third-learner")
+    Account.objects.filter(user=third).update(external_id="4711")
     away = accounts.create_user(actor=actor, username="away-learner")
     accounts.deactivate_user(actor=actor, user_id=away.pk)
 
@@ -157,6 +163,13 @@ def build_world() -> World:
         target_course_id=make_course(actor=actor).pk,
     )
     ids.update(exemption=exemption.pk, equivalence=equivalence.pk)
+    # An audience of the spare unit, where nobody is placed (so saving changes nobody).
+    audiences.save_audience(
+        actor=actor,
+        package_id=settled.package_id,
+        rule=audiences.check_rule(org_unit_ids=[spare_unit.pk]),
+    )
+    ids.update(audience_unit=spare_unit.pk, audience_package=settled.package_id)
     for role in ROLES[1:]:
         ids[f"{role}_spare_token"] = accounts.issue_token(
             actor=world.caller(role).user,
@@ -182,8 +195,10 @@ def build_world() -> World:
         draft_group_item=items[1].pk,
         settled_version=settled.pk,
         third_learner=third.pk,
+        external_person=4711,
         job=jobs.start_rebuild(actor=actor).pk,
         deactivated_user=away.pk,
+        reminder_run=jobs.start_reminder_run(actor=actor, dry_run=True).pk,
         own_unit=elsewhere.pk,
         other_unit=team.pk,
         spare_unit=spare_unit.pk,
@@ -195,6 +210,16 @@ def build_world() -> World:
             rows=[organisation.SyncRow(line=2, cells={"external_id": "HR-1", "username": "hr-1"})],
         )[0].pk,
     )
+    # One message to each learner (the "assigned" of their enrolment above).
+    for name, caller in (("own", world.learner), ("other", world.other)):
+        caller.user.email = f"{name}@example.org"
+        caller.user.save(update_fields=["email"])
+    notifications.claim_due(actor=actor, now=timezone.now())
+    for name in ("own", "other"):
+        (message,) = notification_selectors.messages(
+            recipient_id=ids[f"{name}_learner"], kind="assigned"
+        )
+        ids[f"{name}_message"] = message.pk
     return world
 
 
@@ -224,6 +249,9 @@ MATRIX: dict[str, Row] = {
     "GET /users": Row(READERS, "/users"),
     "POST /users": Row(ADMIN, "/users", lambda ids: {"username": "new-user"}, ok=201),
     "GET /users/{user_id}": Row(READERS, "/users/{third_learner}"),
+    "GET /users/by-external-id/{external_id}": Row(
+        READERS, "/users/by-external-id/{external_person}"
+    ),
     "POST /users/{user_id}/role": Row(
         ADMIN, "/users/{third_learner}/role", lambda ids: {"role": "auditor"}
     ),
@@ -237,7 +265,7 @@ MATRIX: dict[str, Row] = {
     "GET /users/{user_id}/tokens": Row(ADMIN, "/users/{other_learner}/tokens"),
     "GET /tokens": Row(EVERYONE, "/tokens"),
     "POST /tokens": Row(EVERYONE, "/tokens", lambda ids: {"name": "another"}, ok=201),
-    "DELETE /tokens/{token_id}": Row(OWN, "/tokens/{own}", own="spare_token"),
+    "DELETE /tokens/{token_id}": Row(OWN, "/tokens/{own}", ok=204, own="spare_token"),
     # catalog
     "GET /courses": Row(READERS, "/courses"),
     "POST /courses": Row(
@@ -417,8 +445,50 @@ MATRIX: dict[str, Row] = {
     "POST /jobs/status-rebuilds": Row(ADMIN, "/jobs/status-rebuilds", ok=202),
     "POST /jobs/audit-verifications": Row(READERS, "/jobs/audit-verifications", ok=202),
     "GET /jobs/{job_id}": Row(READERS, "/jobs/{job}"),
+    # audiences and the training matrix
+    "GET /audiences": Row(READERS, "/audiences"),
+    "GET /packages/{package_id}/audience": Row(READERS, "/packages/{audience_package}/audience"),
+    "POST /packages/{package_id}/audience/preview": Row(
+        ADMIN,
+        "/packages/{package}/audience/preview",
+        lambda ids: {"org_unit_ids": [ids["audience_unit"]]},
+    ),
+    "PUT /packages/{package_id}/audience": Row(
+        ADMIN, "/packages/{package}/audience", lambda ids: {"org_unit_ids": [ids["audience_unit"]]}
+    ),
+    "DELETE /packages/{package_id}/audience": Row(
+        ADMIN, "/packages/{audience_package}/audience", ok=204
+    ),
+    # A manager's matrix holds only their people (tests/http/test_api_audiences.py).
+    "GET /matrix": Row(MANAGERS, "/matrix"),
+    "GET /matrix/export": Row(MANAGERS, "/matrix/export"),
+    # reminders and notifications
+    "GET /notifications/schedules/{package_id}": Row(READERS, "/notifications/schedules/{package}"),
+    "PUT /notifications/schedules/{package_id}": Row(
+        ADMIN, "/notifications/schedules/{package}", lambda ids: {"due_soon_days": [10, 2]}
+    ),
+    "GET /notifications/templates": Row(READERS, "/notifications/templates"),
+    "PUT /notifications/templates/{kind}": Row(
+        ADMIN,
+        "/notifications/templates/due_soon",
+        lambda ids: {"subject": "Due: $package", "body_text": "Hello $first_name"},
+    ),
+    "DELETE /notifications/templates/{kind}": Row(ADMIN, "/notifications/templates/due_soon"),
+    "POST /notifications/templates/{kind}/preview": Row(
+        ADMIN, "/notifications/templates/overdue/preview", lambda ids: {"subject": "$package"}
+    ),
+    "POST /notifications/runs": Row(
+        ADMIN, "/notifications/runs", lambda ids: {"dry_run": True}, ok=202
+    ),
+    "GET /notifications/runs": Row(READERS, "/notifications/runs"),
+    "GET /notifications/runs/{job_id}": Row(READERS, "/notifications/runs/{reminder_run}"),
+    "GET /notifications/messages": Row(EVERYONE, "/notifications/messages"),
+    "GET /notifications/messages/{message_id}": Row(
+        OWN, "/notifications/messages/{own}", own="message"
+    ),
     # the audit log
     "GET /audit/verification": Row(READERS, "/audit/verification"),
+    "GET /events": Row(READERS, "/events?limit=5"),
     "GET /audit/export": Row(READERS, "/audit/export"),
     # the organisation
     "GET /org-units": Row(MANAGERS, "/org-units"),
@@ -488,6 +558,7 @@ _COURSEPACK_APPS = (
     "learning",
     "audit",
     "interchange",
+    "notifications",
     "organisation",
 )
 # Reading with a token stamps its last use; that is not a change made by the call.
@@ -651,6 +722,7 @@ def _not_found(row: Row) -> str:
         "enrollment": "enrollment_not_found",
         "learner": "learner_not_found",
         "spare_token": "token_not_found",
+        "message": "message_not_found",
         "person": "person_not_found",
         "unit": "org_unit_not_found",
     }[row.own]
@@ -684,7 +756,14 @@ def _me(world: World, me: dict[str, Any]) -> None:
     assert me["role"] == "learner"
 
 
+def _only_own_messages(world: World, page: dict[str, Any]) -> None:
+    assert {m["recipient_id"] for m in page["items"]} == {world.learner.user.pk}
+    assert world.ids["other_message"] not in {m["id"] for m in page["items"]}
+    assert world.ids["own_message"] in {m["id"] for m in page["items"]}
+
+
 LEARNER_LISTS: dict[str, Callable[[World, Any], None]] = {
+    "GET /notifications/messages": _only_own_messages,
     "GET /enrollments": _only_own_enrollments,
     "GET /completions": _only_own_events,
     "GET /tokens": _only_own_tokens,

@@ -86,3 +86,37 @@ def test_due_rule_extension_exemption_equivalence_and_dates_over_the_api(admin: 
     assert counts["current"] == 1 and counts["not_started"] == 0
     listed = admin.call("GET", f"/packages/{draft.package_id}/standing/current").json()
     assert [e["learner_username"] for e in listed["items"]] == ["pat"]
+
+
+def test_an_exemption_with_an_end_over_the_api(admin: Caller) -> None:
+    """An exemption may carry ends_at (in the future, with a time zone): it is returned,
+    named in the enrollment's dates, and listed among the exemptions about to lapse
+    within the days asked for; a past or zone-less end is refused, naming the field."""
+    course = make_course()
+    draft = make_draft_package(items=[course])
+    packaging.publish_version(actor=None, version_id=draft.pk, change_notes="Release.")
+    learner = admin.call("POST", "/users", {"username": "sam"}).json()["id"]
+    enrollment = admin.call(
+        "POST", "/enrollments", {"learner_id": learner, "package_id": draft.package_id}
+    ).json()
+    ends = (timezone.now() + timedelta(days=10)).replace(microsecond=0)
+    body = {"enrollment_ids": [enrollment["id"]], "reason": "administrative"}
+    past = admin.call(
+        "POST", "/exemptions", {**body, "ends_at": (timezone.now() - timedelta(days=1)).isoformat()}
+    )
+    assert past.status_code == 422 and "ends_at" in str(problem(past))
+    naive = admin.call("POST", "/exemptions", {**body, "ends_at": "2099-01-01T00:00:00"})
+    assert naive.status_code == 422
+    made = admin.call("POST", "/exemptions", {**body, "ends_at": ends.isoformat()})
+    assert made.status_code == 201, made.content
+    (row,) = made.json()["exemptions"]
+    assert row["ends_at"].startswith(ends.date().isoformat())
+    dates = admin.call("GET", f"/enrollments/{enrollment['id']}/lifecycle").json()
+    (used,) = dates["exemptions_used"]
+    assert used["ends_at"] == row["ends_at"] and "until" in used["explanation"]
+    assert dates["standing"] == "exempt"
+    near = admin.call("GET", f"/packages/{draft.package_id}/exceptions?within=30").json()
+    assert near["lapsing_within_days"] == 30 and near["lapsing_count"] == 1
+    assert [x["id"] for x in near["lapsing"]] == [row["id"]]
+    far = admin.call("GET", f"/packages/{draft.package_id}/exceptions?within=5").json()
+    assert far["lapsing_count"] == 0 and far["exemptions_count"] == 1

@@ -44,6 +44,8 @@ def every_anomaly() -> LegacyData:
         (7, 3, 3, 8, T1, None, "in_progress"),  # unfinished
         (8, 3, 5, None, T1, T1, "passed"),  # a course whose package is missing
         (9, 2, 2, 6, T3, T3, "failed"),  # a failed attempt: an event, not complete
+        (10, 1, 1, 1, T3, T2, "passed"),  # started after it finished
+        (11, 1, 2, 1, None, T3, "completed"),  # no start time
     ]
     return LegacyData(packages, courses, enrollments, completions, users)
 
@@ -59,14 +61,20 @@ EXPECTED_ANOMALIES = {
     "completions_unknown_user": 1,
     "completions_unknown_course": 1,
     "unfinished_completions": 1,
+    "started_after_finished": 1,
     "status_mismatches": 1,
+}
+EXPECTED_STARTS = {
+    "events_with_start": 6,
+    "events_without_start": 1,
+    "unfinished_with_start": 1,
 }
 EXPECTED_READ = {
     "packages": 3,
     "courses": 5,
     "users": 3,
     "user_package_enrollments": 8,
-    "user_course_completions": 9,
+    "user_course_completions": 11,
 }
 EXPECTED_WRITE = {
     "courses": 5,
@@ -74,5 +82,5 @@ EXPECTED_WRITE = {
     "packages": 2,
     "learners": 3,
     "enrollments": 3,
-    "completion_events": 5,
+    "completion_events": 7,
 }

@@ -11,7 +11,13 @@ from typing import Any
 import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
-from legacy_dataset import EXPECTED_ANOMALIES, EXPECTED_READ, EXPECTED_WRITE, every_anomaly
+from legacy_dataset import (
+    EXPECTED_ANOMALIES,
+    EXPECTED_READ,
+    EXPECTED_STARTS,
+    EXPECTED_WRITE,
+    every_anomaly,
+)
 
 from coursepack.audit.models import AuditEvent
 from coursepack.catalog.models import Course
@@ -73,7 +79,15 @@ def test_dry_run_reports_every_anomaly_with_exact_counts_and_writes_nothing(
     assert report.counts() == EXPECTED_ANOMALIES
     assert report.read == EXPECTED_READ
     assert report.would_write == EXPECTED_WRITE
+    assert report.starts == EXPECTED_STARTS
     assert _row_counts() == before
+    late_start = report.anomalies["started_after_finished"].rows[0]
+    assert (late_start["completion_id"], late_start["started_at"]) == (
+        10,
+        datetime(2024, 1, 12, 10, tzinfo=UTC),
+    )
+    unfinished = report.anomalies["unfinished_completions"].rows[0]
+    assert unfinished["started_at"] == datetime(2024, 1, 10, 10, tzinfo=UTC)
     mismatch = report.anomalies["status_mismatches"].rows[0]
     assert mismatch["enrollment_id"] == 6
     assert mismatch["computed_status"] == "in_progress"
@@ -113,10 +127,16 @@ def test_migration_writes_what_the_dry_run_said_and_a_second_run_writes_nothing(
 
     assert report.written == EXPECTED_WRITE
     assert report.counts() == EXPECTED_ANOMALIES
-    assert CompletionEvent.objects.filter(source="import").count() == 5
+    assert CompletionEvent.objects.filter(source="import").count() == 7
     assert set(CompletionEvent.objects.values_list("external_id", flat=True)) == {
-        legacy.event_key(i) for i in (1, 2, 6, 8, 9)
+        legacy.event_key(i) for i in (1, 2, 6, 8, 9, 10, 11)
     }
+    # The legacy start time is kept as the event's evidence (none: no note).
+    evidence = dict(CompletionEvent.objects.values_list("external_id", "evidence_note"))
+    assert evidence[legacy.event_key(1)] == "Legacy attempt started 2024-01-10T10:00:00+00:00"
+    assert evidence[legacy.event_key(10)] == "Legacy attempt started 2024-01-12T10:00:00+00:00"
+    assert evidence[legacy.event_key(11)] == ""
+    assert report.starts == EXPECTED_STARTS
     ada = get_user_model().objects.get(username="legacy-1")
     assert (ada.first_name, ada.email) == ("Ada", "ada@example.org")
     assert not ada.has_usable_password()

@@ -239,7 +239,7 @@ def test_an_equivalence_started_after_a_completion_counts_only_retroactively(
     record(learner, a, day(1))
     # When an equivalence A -> B is created on day 5
     clock.set(day(5))
-    preview = learning.preview_equivalence(source_course_id=a.pk, target_course_id=b.pk)
+    preview = learning.equivalence_impact(source_course_id=a.pk, target_course_id=b.pk)
     assert preview.would_complete == 0
     equivalence, impact = learning.create_equivalence(
         actor=admin, source_course_id=a.pk, target_course_id=b.pk, notes="Same syllabus"
@@ -250,7 +250,7 @@ def test_an_equivalence_started_after_a_completion_counts_only_retroactively(
     assert enrollment.status == "not_started"
     # When it is applied retroactively on day 6, after seeing its impact
     clock.set(day(6))
-    retro = learning.preview_equivalence(
+    retro = learning.equivalence_impact(
         source_course_id=a.pk, target_course_id=b.pk, retroactive=True
     )
     assert retro.would_complete == 1 and retro.would_complete_ids == [enrollment.pk]
@@ -484,3 +484,217 @@ def test_the_exceptions_of_a_package(clock: Clock, admin: Any, learner: Any) -> 
     clock.set(day(13))
     learning.revoke_exemption(actor=admin, exemption_id=exemption.pk, reason="Wrong person")
     assert list(lifecycle_selectors.package_exceptions(version.package_id).exemptions) == []
+
+
+def test_a_waiver_valid_until_a_date_lapses_then_with_no_job(
+    clock: Clock, admin: Any, learner: Any
+) -> None:
+    """A medical-leave waiver of the whole enrollment until day 20 (due day 5): exempt
+    and complete before day 20; from day 20, as if never exempt — overdue since day 5 —
+    with nothing run in between. The cache says until when it holds; the standing reads
+    are right without settling; rebuild finds no drift, only a lapsed row, and settling
+    it is audited. The transcript names the end."""
+    a = make_course(name="Fire Safety")
+    version = published([a], due_kind="after_enrolment", due_days=5)
+    enrollment = learning.enroll(actor=admin, learner_id=learner.pk, package_id=version.package_id)
+    clock.set(day(2))
+    with pytest.raises(InvalidInput):
+        learning.exempt(
+            actor=admin, enrollment_ids=[enrollment.pk], reason="administrative", ends_at=day(1)
+        )
+    (waiver,) = learning.exempt(
+        actor=admin,
+        enrollment_ids=[enrollment.pk],
+        reason="administrative",
+        note="Medical leave",
+        ends_at=day(20),
+    )
+    enrollment.refresh_from_db()
+    assert (enrollment.status, enrollment.exemption_lapses_at) == ("completed", day(20))
+    assert standing(enrollment, day(19)).standing == rules.Standing.EXEMPT
+    assert state(enrollment, day(19)).state.overdue_since is None
+    assert lifecycle_selectors.standing_counts(version.package_id, now=day(19))["exempt"] == 1
+    entry = transcripts.transcript(learner.pk, day(10)).enrollments[0]
+    assert entry.lifecycle is not None
+    (used,) = entry.lifecycle.exemptions_used
+    assert used.ends_at == day(20) and used.describe().endswith("until 2026-01-25.")
+    # Day 21: lapsed; nothing has run since day 2.
+    clock.set(day(21))
+    result = standing(enrollment, day(21))
+    assert (result.standing, result.since) == (rules.Standing.OVERDUE, day(5))
+    counts = lifecycle_selectors.standing_counts(version.package_id, now=day(21))
+    assert (counts["exempt"], counts["overdue"]) == (0, 1)
+    listed = lifecycle_selectors.standing_enrollments(version.package_id, "overdue", now=day(21))
+    assert [e.pk for e in listed] == [enrollment.pk]
+    assert not lifecycle_selectors.standing_enrollments(version.package_id, "exempt", now=day(21))
+    assert list(lifecycle_selectors.package_exceptions(version.package_id).exemptions) == []
+    report = learning.rebuild_statuses(actor=None, fix=False)
+    assert (report.drifted, report.lapsed) == ([], [enrollment.pk])
+    assert learning.settle_lapsed_exemptions(actor=None) == 1
+    enrollment.refresh_from_db()
+    assert (enrollment.status, enrollment.overdue_since, enrollment.exemption_lapses_at) == (
+        "not_started",
+        day(5),
+        None,
+    )
+    assert AuditEvent.objects.filter(
+        action="enrollment.status_changed", notes="exemption lapsed"
+    ).exists()
+    assert learning.rebuild_statuses(actor=None, fix=False).lapsed == []
+    # As of day 10 the record still says exempt (the past is not rewritten).
+    assert standing(enrollment, day(10)).standing == rules.Standing.EXEMPT
+    assert waiver.ends_at == day(20)
+    assert drift() == []
+
+
+def test_an_item_waiver_lapses_and_the_counts_follow_the_engine(clock: Clock, admin: Any) -> None:
+    """Item waivers ending on different days (and one with no end): at every moment the
+    standing counts and lists equal the engine's standings, settled or not."""
+    a, b = make_course(), make_course()
+    version = published([a, b], due_kind="after_enrolment", due_days=10)
+    learners = [make_learner() for _ in range(4)]
+    enrollments = [
+        learning.enroll(actor=admin, learner_id=u.pk, package_id=version.package_id)
+        for u in learners
+    ]
+    clock.set(day(1))
+    for u in learners:
+        record(u, a, day(1))
+    learning.exempt(
+        actor=admin,
+        enrollment_ids=[enrollments[0].pk],
+        course_id=b.pk,
+        reason="tested_out",
+        ends_at=day(8),
+    )
+    learning.exempt(
+        actor=admin,
+        enrollment_ids=[enrollments[1].pk],
+        course_id=b.pk,
+        reason="tested_out",
+        ends_at=day(15),
+    )
+    learning.exempt(
+        actor=admin, enrollment_ids=[enrollments[1].pk], reason="administrative", ends_at=day(4)
+    )
+    learning.exempt(
+        actor=admin, enrollment_ids=[enrollments[2].pk], course_id=b.pk, reason="tested_out"
+    )
+    for moment in (day(2), day(5), day(9), day(12), day(16)):
+        clock.set(moment)
+        counts = lifecycle_selectors.standing_counts(version.package_id, now=moment)
+        expected: dict[str, int] = {}
+        for enrollment in enrollments:
+            result = standing(enrollment, moment)
+            assert result is not None
+            expected[str(result.standing)] = expected.get(str(result.standing), 0) + 1
+            listed = lifecycle_selectors.standing_enrollments(
+                version.package_id, str(result.standing), now=moment
+            )
+            assert enrollment.pk in {e.pk for e in listed}, (moment, enrollment.pk)
+        assert {k: v for k, v in counts.items() if v and k != "expiring"} == expected, moment
+        assert drift() == []
+        if moment == day(12):
+            learning.settle_lapsed_exemptions(actor=None)
+    enrollments[0].refresh_from_db()
+    assert enrollments[0].status == "in_progress"
+
+
+def _stored_statuses() -> dict[int, str]:
+    """Return the stored status of every open enrollment (the impact is about them)."""
+    return dict(Enrollment.objects.filter(withdrawn_at__isnull=True).values_list("pk", "status"))
+
+
+@pytest.mark.parametrize(
+    ("retroactive", "both_ways"), [(False, False), (True, False), (True, True), (False, True)]
+)
+def test_the_equivalence_impact_is_what_creating_it_changes(
+    clock: Clock, admin: Any, retroactive: bool, both_ways: bool
+) -> None:
+    """The impact computed before creating an equivalence (nothing written) names exactly
+    the enrollments that creating it then completes, retroactive or not, one way or
+    both; so does the impact of applying it retroactively later."""
+    a, b, c = make_course(), make_course(), make_course()
+    needs_b = published([b])
+    needs_a_and_c = published([a, c])
+    people = [make_learner() for _ in range(6)]
+    enrol = lambda u, v: learning.enroll(actor=admin, learner_id=u.pk, package_id=v.package_id)  # noqa: E731
+    clock.set(day(1))
+    record(people[0], a, day(1))  # counts for B only retroactively
+    enrol(people[0], needs_b)
+    record(people[1], b, day(1))  # counts for A (with C) only both ways, retroactively
+    record(people[1], c, day(1))
+    enrol(people[1], needs_a_and_c)
+    enrol(people[2], needs_b)  # nothing done
+    record(people[3], b, day(1))
+    enrol(people[3], needs_b)  # complete already
+    record(people[4], a, day(1))
+    withdrawn = enrol(people[4], needs_b)
+    learning.withdraw(actor=admin, enrollment_id=withdrawn.pk)  # closed: not counted
+    record(people[5], b, day(1))  # A missing C: not complete even both ways
+    enrol(people[5], needs_a_and_c)
+    clock.set(day(5))
+    before = _stored_statuses()
+    impact = learning.equivalence_impact(
+        source_course_id=a.pk, target_course_id=b.pk, both_ways=both_ways, retroactive=retroactive
+    )
+    assert _stored_statuses() == before  # nothing written
+    equivalence, recorded = learning.create_equivalence(
+        actor=admin,
+        source_course_id=a.pk,
+        target_course_id=b.pk,
+        both_ways=both_ways,
+        retroactive=retroactive,
+    )
+    after = _stored_statuses()
+    completed = sorted(
+        pk for pk, status in after.items() if status == "completed" and before[pk] != "completed"
+    )
+    assert impact.would_complete_ids == completed == recorded.would_complete_ids
+    assert impact.would_complete == len(completed)
+    assert impact.enrollments_checked == recorded.enrollments_checked
+    expected = 0 if not retroactive else (2 if both_ways else 1)
+    assert len(completed) == expected
+    if not retroactive:
+        clock.set(day(6))
+        later = learning.equivalence_impact(equivalence_id=equivalence.pk)
+        before = _stored_statuses()
+        learning.apply_equivalence_retroactively(actor=admin, equivalence_id=equivalence.pk)
+        after = _stored_statuses()
+        applied = sorted(
+            pk for pk, st in after.items() if st == "completed" and before[pk] != "completed"
+        )
+        assert later.would_complete_ids == applied and len(applied) == (2 if both_ways else 1)
+    assert drift() == []
+
+
+def test_a_versions_enrollments_are_the_open_periods_as_counted(clock: Clock, admin: Any) -> None:
+    """The one read of a version's enrollments (package page and operations page) lists
+    the open periods, by learner name — not a period superseded by the next, nor a
+    withdrawn one — and the withdrawn ones on their own; as the counts count them."""
+    a = make_course()
+    version = annual([a])
+    zoe, amy, bob = (make_learner(username=n) for n in ("zoe", "amy", "bob"))
+    first = learning.enroll(actor=admin, learner_id=zoe.pk, package_id=version.package_id)
+    learning.enroll(actor=admin, learner_id=amy.pk, package_id=version.package_id)
+    gone = learning.enroll(actor=admin, learner_id=bob.pk, package_id=version.package_id)
+    learning.withdraw(actor=admin, enrollment_id=gone.pk)
+    clock.set(day(5))
+    record(zoe, a, day(5))
+    clock.set(day(320))
+    assert learning.open_certification_periods(actor=None) == 1
+    first.refresh_from_db()
+    listed = selectors.version_enrollments(version.pk)
+    assert [(e.learner.username, e.period_number) for e in listed] == [("amy", 1), ("zoe", 2)]
+    assert first.pk not in {e.pk for e in listed}
+    assert [e.pk for e in selectors.version_enrollments(version.pk, status="withdrawn")] == [
+        gone.pk
+    ]
+    assert [
+        e.learner.username
+        for e in selectors.version_enrollments(
+            version.pk, status="not_started", package_id=version.package_id
+        )
+    ] == ["amy", "zoe"]
+    counts = selectors.enrollment_counts([version.pk])
+    assert sum(counts.values()) == listed.count()

@@ -247,8 +247,8 @@ def exemption_keys_in_force(
     known_at: datetime | None,
 ) -> dict[tuple[str, int], datetime]:
     """Return, per exempted node, the earliest moment an exemption in force covers it:
-    known by ``known_at``, effective by ``as_of``, not revoked by a known revocation
-    effective by ``as_of``."""
+    known by ``known_at``, effective by ``as_of``, not ended by ``as_of``, not revoked by a
+    known revocation effective by ``as_of``."""
     revoked = {
         r.exemption_id
         for r in revocations
@@ -262,6 +262,9 @@ def exemption_keys_in_force(
         if known_at is not None and e.known_from > known_at:
             continue
         if as_of is not None and e.effective_at > as_of:
+            continue
+        # A waiver valid until a date lapses then (as_of None: after every end).
+        if e.ends_at is not None and (as_of is None or e.ends_at <= as_of):
             continue
         if e.course_id is not None:
             key: tuple[str, int] = ("course", e.course_id)

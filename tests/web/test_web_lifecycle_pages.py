@@ -11,6 +11,7 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
+from coursepack.audit.models import AuditEvent
 from coursepack.learning import api as learning
 from coursepack.learning import lifecycle_selectors
 from coursepack.learning import selectors as learning_selectors
@@ -108,6 +109,23 @@ def test_exempting_from_one_item_then_revoking_it(
     assert again.status_code == 400 and "already revoked" in again.content.decode()
 
 
+def test_one_learners_waiver_until_a_date_is_shown_with_its_end(
+    client_as_admin: Client, world: dict[str, Any]
+) -> None:
+    """The exemption form takes "valid until"; the progress page shows the end."""
+    e = world["enrollments"][2]
+    until = (timezone.now() + timedelta(days=9)).replace(second=0, microsecond=0)
+    response = client_as_admin.post(
+        f"/enrollments/{e.pk}/exempt/",
+        {"item": "", "reason": "administrative", "note": "Leave", "ends_at": _local(until)},
+        follow=True,
+    )
+    text = response.content.decode()
+    assert "is exempt from the whole enrollment" in text
+    assert f"until {timezone.localtime(until):%Y-%m-%d %H:%M}" in text
+    assert lifecycle_selectors.enrollment_exemptions(e.pk).get().ends_at == until
+
+
 def test_an_exemption_needs_a_reason_and_an_item_of_the_version(
     client_as_admin: Client, world: dict[str, Any]
 ) -> None:
@@ -183,10 +201,105 @@ def test_the_exceptions_page_lists_exemptions_in_force(
     learning.exempt(actor=admin, enrollment_ids=[e.pk], reason="administrative", note="Retired")
     standing = client_as_admin.get(f"/packages/{world['package_id']}/standing/").content.decode()
     assert f"/packages/{world['package_id']}/exceptions/" in standing
-    page = client_as_admin.get(f"/packages/{world['package_id']}/exceptions/")
+    page = client_as_admin.get(
+        f"/packages/{world['package_id']}/exceptions/", {"section": "exempt"}
+    )
     text = page.content.decode()
     assert page.status_code == 200
     assert "Exemptions in force" in text and "pupil1" in text and "Retired" in text
+
+
+def test_the_exceptions_page_lists_exemptions_about_to_lapse_with_downloads(
+    client_as_admin: Client, admin: Any, world: dict[str, Any]
+) -> None:
+    """Exemptions ending within N days are listed soonest first, paged, and downloadable
+    as CSV and XLSX; one ending later, or with no end, is not among them."""
+    first, second, third = world["enrollments"]
+    soon = timezone.now() + timedelta(days=3)
+    learning.exempt(
+        actor=admin, enrollment_ids=[first.pk], reason="administrative", note="Leave", ends_at=soon
+    )
+    learning.exempt(
+        actor=admin,
+        enrollment_ids=[second.pk],
+        reason="administrative",
+        ends_at=timezone.now() + timedelta(days=40),
+    )
+    learning.exempt(actor=admin, enrollment_ids=[third.pk], reason="administrative")
+    url = f"/packages/{world['package_id']}/exceptions/"
+    page = client_as_admin.get(url, {"section": "lapsing", "within": "30"})
+    text = page.content.decode()
+    assert page.status_code == 200
+    assert "Exemptions about to lapse within 30 days" in text
+    assert "pupil0" in text and "pupil1" not in text and "pupil2" not in text
+    assert timezone.localtime(soon).strftime("%Y-%m-%d %H:%M") in text
+    wider = client_as_admin.get(url, {"section": "lapsing", "within": "60"}).content.decode()
+    assert wider.index("pupil0") < wider.index("pupil1") and "pupil2" not in wider
+    csv = client_as_admin.get(
+        f"/packages/{world['package_id']}/exceptions.csv", {"section": "lapsing", "within": "30"}
+    )
+    lines = b"".join(csv.streaming_content).decode("utf-8-sig").strip().splitlines()
+    assert lines[0].startswith("Learner,Exempt from,Reason,Note,Since,Valid until")
+    assert len(lines) == 2 and lines[1].startswith("pupil0,Whole enrollment,Administrative,Leave")
+    xlsx = client_as_admin.get(
+        f"/packages/{world['package_id']}/exceptions.xlsx", {"section": "lapsing"}
+    )
+    assert xlsx.status_code == 200 and b"".join(xlsx.streaming_content)[:2] == b"PK"
+
+
+def test_ticked_learners_are_exempted_from_the_standing_page_in_one_go(
+    client_as_admin: Client, admin: Any, world: dict[str, Any]
+) -> None:
+    """The standing page's selection opens the exemption dialog; its post exempts every
+    ticked learner (until the date given), audited, or — one refused — none of them."""
+    package_id = world["package_id"]
+    first, second, third = world["enrollments"]
+    url = f"/packages/{package_id}/standing/exempt/"
+    dialog = client_as_admin.post(url, {"enrollments": [first.pk, second.pk]})
+    text = dialog.content.decode()
+    assert dialog.status_code == 200 and "Exempt 2 learners" in text
+    assert "Valid until (optional)" in text and 'name="step" value="exempt"' in text
+    until = (timezone.now() + timedelta(days=20)).replace(second=0, microsecond=0)
+    done = client_as_admin.post(
+        url,
+        {
+            "step": "exempt",
+            "enrollments": [first.pk, second.pk],
+            "item": f"course:{world['courses'][0].pk}",
+            "reason": "equivalent_outside_activity",
+            "note": "External certificate",
+            "ends_at": _local(until),
+            "standing": "not_started",
+        },
+        follow=True,
+    )
+    assert "Exempted 2 learners from course" in done.content.decode()
+    for e in (first, second):
+        (x,) = lifecycle_selectors.enrollment_exemptions(e.pk)
+        assert x.ends_at == until and x.course_id == world["courses"][0].pk
+    assert not lifecycle_selectors.enrollment_exemptions(third.pk).exists()
+    assert AuditEvent.objects.filter(action="enrollment.exempted").count() == 2
+    # One closed enrollment among the ticked: nothing is recorded, and the page says why.
+    learning.withdraw(actor=admin, enrollment_id=third.pk)
+    refused = client_as_admin.post(
+        url,
+        {"step": "exempt", "enrollments": [first.pk, third.pk], "reason": "administrative"},
+    )
+    text = refused.content.decode()
+    assert refused.status_code == 400 and f"Enrollment {third.pk} is closed" in text
+    assert lifecycle_selectors.enrollment_exemptions(first.pk).count() == 1
+    nothing = client_as_admin.post(url, {"step": "exempt", "reason": "administrative"})
+    assert nothing.status_code == 400 and "Tick at least one learner" in nothing.content.decode()
+    past = client_as_admin.post(
+        url,
+        {
+            "step": "exempt",
+            "enrollments": [first.pk],
+            "reason": "administrative",
+            "ends_at": _local(timezone.now() - timedelta(days=1)),
+        },
+    )
+    assert past.status_code == 400 and "must be in the future" in past.content.decode()
 
 
 @pytest.fixture

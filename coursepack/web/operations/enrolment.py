@@ -185,7 +185,9 @@ def version_enrollments(request: HttpRequest, version_id: int) -> HttpResponse:
     status = request.GET.get("status", "")
     if status not in dict(_STATUS_FILTERS):
         status = ""
-    rows = roster.version_enrollments(version_id, package_id=version.package_id, status=status)
+    rows = learning_selectors.version_enrollments(
+        version_id, package_id=version.package_id, status=status
+    )
     page = Paginator(rows, PER_PAGE).get_page(request.GET.get("page"))
     return render(
         request,

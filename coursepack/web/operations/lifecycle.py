@@ -22,6 +22,7 @@ from coursepack.web.access import role_required
 from coursepack.web.operations.common import ADMINS, done, show_error
 from coursepack.web.operations.forms import ReasonForm
 from coursepack.web.operations.lifecycle_forms import (
+    BulkExemptForm,
     BulkExtendForm,
     ExemptForm,
     ExtendDueForm,
@@ -87,6 +88,7 @@ def exempt(request: HttpRequest, enrollment_id: int) -> HttpResponse:
     form = ExemptForm(request.POST if request.method == "POST" else None, items=items)
     if request.method == "POST" and form.is_valid():
         course_id, group_id = form.target()
+        ends_at = form.cleaned_data["ends_at"]
         try:
             learning.exempt(
                 actor=request.user,
@@ -95,6 +97,7 @@ def exempt(request: HttpRequest, enrollment_id: int) -> HttpResponse:
                 note=form.cleaned_data["note"],
                 course_id=course_id,
                 group_id=group_id,
+                ends_at=_aware(ends_at) if ends_at is not None else None,
             )
         except DomainError as exc:
             show_error(form, exc)
@@ -106,7 +109,11 @@ def exempt(request: HttpRequest, enrollment_id: int) -> HttpResponse:
     return render(
         request,
         "web/ops/exempt.html",
-        {"enrollment": enrollment, "form": form},
+        {
+            "enrollment": enrollment,
+            "form": form,
+            "time_zone": timezone.get_current_timezone_name(),
+        },
         status=400 if form.errors else 200,
     )
 
@@ -182,4 +189,70 @@ def bulk_extend(request: HttpRequest, package_id: int) -> HttpResponse:
             "time_zone": timezone.get_current_timezone_name(),
         },
         status=400,
+    )
+
+
+@role_required(*ADMINS)
+def bulk_exempt(request: HttpRequest, package_id: int) -> HttpResponse:
+    """Exempt the learners ticked on the standing page: the first post (from the standing
+    page) shows the exemption dialog for them; the dialog's post exempts them all in one
+    transaction, or none, saying which enrollment was refused and why."""
+    try:
+        package = packaging.get_package(package_id)
+    except NotFound:
+        raise Http404("There is no such package.") from None
+    back = reverse("web:standing", args=[package_id])
+    if request.method != "POST":
+        return redirect(back)
+    active = packaging.active_version(package_id, timezone.now())
+    items = item_choices(packaging.requirement_tree(active.pk)) if active is not None else []
+    confirming = request.POST.get("step") == "exempt"
+    form = BulkExemptForm(request.POST if confirming else None, items=items)
+    ticked = request.POST.getlist("enrollments")
+    status = 200
+    if not ticked:
+        form.add_error(None, "Tick at least one learner on the standing page first.")
+        status = 400
+    elif confirming and form.is_valid():
+        course_id, group_id = form.target()
+        ends_at = form.cleaned_data["ends_at"]
+        try:
+            rows = learning.exempt(
+                actor=request.user,
+                enrollment_ids=form.cleaned_data["enrollments"],
+                reason=form.cleaned_data["reason"],
+                note=form.cleaned_data["note"],
+                course_id=course_id,
+                group_id=group_id,
+                ends_at=_aware(ends_at) if ends_at is not None else None,
+            )
+        except DomainError as exc:
+            show_error(form, exc)
+        else:
+            n = len(rows)
+            choices: Any = form.fields["item"]
+            what = str(dict(choices.choices)[form.cleaned_data["item"]])
+            until = ""
+            if ends_at is not None:
+                until = f" until {timezone.localtime(_aware(ends_at)):%Y-%m-%d %H:%M}"
+            done(
+                request,
+                f"Exempted {n} {'learner' if n == 1 else 'learners'} from "
+                f"{what[0].lower()}{what[1:]}{until}.",
+            )
+            standing = request.POST.get("standing", "")
+            return redirect(back + (f"?standing={standing}" if standing.isidentifier() else ""))
+    if form.errors:
+        status = 400
+    return render(
+        request,
+        "web/lifecycle/bulk_exempt.html",
+        {
+            "package": package,
+            "form": form,
+            "ticked": ticked,
+            "standing": request.POST.get("standing", ""),
+            "time_zone": timezone.get_current_timezone_name(),
+        },
+        status=status,
     )

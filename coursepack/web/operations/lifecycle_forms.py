@@ -51,6 +51,13 @@ class ExemptForm(forms.Form):
     note = forms.CharField(
         label="Note", required=False, max_length=20_000, widget=forms.Textarea(attrs={"rows": 3})
     )
+    ends_at = forms.DateTimeField(
+        label="Valid until (optional)",
+        required=False,
+        widget=_DATETIME,
+        help_text="For a waiver with an end, e.g. a leave: from then on it no longer counts. "
+        "Leave empty for no end.",
+    )
 
     def __init__(self, *args: Any, items: list[tuple[str, str]], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -79,3 +86,17 @@ def item_choices(tree: rules.RequirementTree) -> list[tuple[str, str]]:
             found.setdefault(f"group:{node.group_id}", f"Group {node.name}")
             stack.extend(reversed(node.items))
     return list(found.items())
+
+
+class BulkExemptForm(ExemptForm):
+    """An exemption for the ticked enrollments."""
+
+    enrollments = forms.TypedMultipleChoiceField(coerce=int, label="Learners")
+
+    def __init__(self, *args: Any, items: list[tuple[str, str]], **kwargs: Any) -> None:
+        super().__init__(*args, items=items, **kwargs)
+        # Any ticked id is accepted here; the service refuses unknown or closed ones.
+        field: Any = self.fields["enrollments"]
+        data: Any = self.data
+        field.choices = [(v, v) for v in (data.getlist("enrollments") if self.is_bound else [])]
+        field.error_messages["required"] = "Tick at least one learner."

@@ -29,6 +29,7 @@ urlpatterns = [
         name="revoke-exemption",
     ),
     path("packages/<int:package_id>/standing/extend/", lifecycle.bulk_extend, name="bulk-extend"),
+    path("packages/<int:package_id>/standing/exempt/", lifecycle.bulk_exempt, name="bulk-exempt"),
     path("events/<int:event_id>/void/", progress.void_event, name="void-event"),
     path("people/", people.people, name="people"),
     path("people/new/", people.create_person, name="person-new"),

@@ -105,8 +105,6 @@ class Command(BaseCommand):
         return f"Report written to {prefix}.md and {prefix}.json"
 
     def _write(self, report: legacy.Report, prefix: Path, *, quiet: bool = False) -> None:
-        prefix.parent.mkdir(parents=True, exist_ok=True)
-        Path(f"{prefix}.md").write_text(report.to_markdown(rows_listed=10**9), encoding="utf-8")
-        Path(f"{prefix}.json").write_text(report.to_json(), encoding="utf-8")
+        legacy.write_report(report, prefix)
         if not quiet:
             self.stderr.write(self._written(prefix))

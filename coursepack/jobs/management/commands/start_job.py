@@ -3,6 +3,7 @@
     manage.py start_job bulk_enroll --package 3 --all-learners [--atomic] [--actor NAME]
     manage.py start_job bulk_enroll --package 3 --learner-ids 7,8,9
     manage.py start_job rebuild_statuses
+    manage.py start_job legacy_import --from legacy.sqlite3 --mapping groups.yaml [--skip-orphans]
     manage.py start_job audit_verify
     manage.py start_job publish --draft 9 --policy move_in_progress --notes "why"
     manage.py start_job --watch 12           # follow an existing job
@@ -29,14 +30,14 @@ from coursepack.jobs import selectors
 class Command(BaseCommand):
     help = (
         "Queue a background job (bulk_enroll, rebuild_statuses, audit_verify, publish with "
-        "moves) and show its progress."
+        "moves, legacy_import) and show its progress."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(
             "kind",
             nargs="?",
-            choices=["bulk_enroll", "rebuild_statuses", "audit_verify", "publish"],
+            choices=["bulk_enroll", "rebuild_statuses", "audit_verify", "publish", "legacy_import"],
         )
         parser.add_argument("--draft", type=int, help="the draft version id to publish (publish)")
         parser.add_argument(
@@ -52,6 +53,16 @@ class Command(BaseCommand):
             "--atomic", action="store_true", help="all or nothing (one transaction)"
         )
         parser.add_argument("--notes", default="")
+        parser.add_argument(
+            "--from", dest="source", help="legacy_import: the legacy database (file or URL)"
+        )
+        parser.add_argument("--mapping", help="legacy_import: the mapping file (YAML)")
+        parser.add_argument(
+            "--skip-orphans", action="store_true", help="legacy_import: leave out orphan rows"
+        )
+        parser.add_argument(
+            "--report", help="legacy_import: report prefix (default var/legacy-migration-JOB)"
+        )
         parser.add_argument("--actor", default=None, help="who runs this (default: the OS user)")
         parser.add_argument("--watch", type=int, default=None, help="follow job ID")
         parser.add_argument("--detach", action="store_true", help="queue and return")
@@ -73,6 +84,16 @@ class Command(BaseCommand):
             actor = audit.operator(options["actor"])
             if options["kind"] == "rebuild_statuses":
                 return jobs.start_rebuild(actor=actor).pk
+            if options["kind"] == "legacy_import":
+                if not options["source"]:
+                    raise CommandError("Say which legacy database: legacy_import --from PATH.")
+                return jobs.start_legacy_import(
+                    actor=actor,
+                    source=options["source"],
+                    mapping=options["mapping"],
+                    skip_orphans=options["skip_orphans"],
+                    report=options["report"],
+                ).pk
             if options["kind"] == "audit_verify":
                 return jobs.start_audit_verify(actor=actor).pk
             if options["kind"] == "publish":
