@@ -212,7 +212,7 @@ class CellOut(Schema):
     expires: datetime | None
 
 
-class PersonOut(Schema):
+class MatrixPersonOut(Schema):
     person_id: int
     username: str
     name: str
@@ -228,7 +228,7 @@ class ColumnOut(Schema):
 class MatrixOut(Schema):
     as_of: datetime
     columns: list[ColumnOut]
-    rows: list[PersonOut]
+    rows: list[MatrixPersonOut]
     total: int = Field(description="People matching the filters, in the caller's scope.")
     page: int
     pages: int
