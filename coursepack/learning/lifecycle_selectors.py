@@ -5,15 +5,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
-from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet
+from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Sum
 from django.utils import timezone
 
 from coursepack import rules
 from coursepack.learning import lifecycle_facts
-from coursepack.learning.models import Enrollment, Equivalence, Exemption
+from coursepack.learning.models import Enrollment, Equivalence, Exemption, StandingCount
 from coursepack.learning.selectors import evaluate_enrollment, events_by_learner, on_version_since
+from coursepack.learning.summary_models import NO_DAY
 from coursepack.packaging import selectors as packaging
 
 __all__ = [
@@ -23,10 +24,12 @@ __all__ = [
     "enrollment_exemptions",
     "enrollment_lifecycle",
     "equivalences",
+    "exact_standing_counts",
     "package_exceptions",
     "package_standing",
     "standing_counts",
     "standing_enrollments",
+    "standing_thresholds",
 ]
 
 
@@ -160,6 +163,45 @@ def _whole_exemption() -> Exists:
     )
 
 
+class _Columns:
+    """How a standing condition reads its columns: here the enrollments' cached
+    fields, exactly; ``summaries_read.DayColumns`` reads the standing summary rows."""
+
+    version = "version_id"
+    previous_version = "previous_period__version_id"
+    _fields = {
+        "overdue": "overdue_since",
+        "expires": "expires_at",
+        "previous_expires": "previous_period__expires_at",
+    }
+
+    def __init__(self, *, exemptions: bool = True) -> None:
+        self.exemptions = exemptions
+
+    def exempt(self) -> Q | None:
+        """Return the condition of a whole-enrollment exemption in force (None: never)."""
+        return Q(_whole_exemption()) if self.exemptions else None
+
+    def done(self) -> Q:
+        return Q(status="completed")
+
+    def later(self) -> Q:
+        return Q(period_number__gt=1)
+
+    def status(self, status: str) -> Q:
+        return Q(status=status)
+
+    def isnull(self, name: str) -> Q:
+        return Q(**{f"{self._fields[name]}__isnull": True})
+
+    def cmp(self, name: str, op: str, moment: datetime) -> Q:
+        """Return ``<moment column> <op> moment`` (op: lt, lte, gt, gte)."""
+        return Q(**{f"{self._fields[name]}__{op}": moment})
+
+
+_EXACT = _Columns()
+
+
 def _per_version(
     field: str,
     rules_of: dict[int, rules.CertificationRule],
@@ -178,83 +220,228 @@ def _validity_rules(package_id: int) -> dict[int, rules.CertificationRule]:
     return {v: c for v, (_, c) in packaging.lifecycle_rules(versions).items() if c is not None}
 
 
+def standing_thresholds(
+    now: datetime, within: timedelta, rules_of: dict[int, rules.CertificationRule]
+) -> set[datetime]:
+    """Return every moment ``_standing_q`` compares a period's moments with."""
+    days = timedelta(days=1)
+    found = {now, now + within}
+    for c in rules_of.values():
+        found |= {now + c.window_days * days, now - c.grace_days * days}
+    return found
+
+
 def _standing_q(
     name: str,
     now: datetime,
     within: timedelta,
     package_id: int,
     rules_of: dict[int, rules.CertificationRule],
+    cols: _Columns = _EXACT,
 ) -> Q:
     """Return the condition of one standing over an open period's cached fields as of
     ``now``: the same verdicts as ``rules.standing`` (a complete period by its own
     expiry, the version's window and grace; a later period not complete yet by its
     previous period's; a first period by its due date in force)."""
     days = timedelta(days=1)
-    exempt = Q(_whole_exemption())
-    done = Q(status="completed")
-    later = Q(period_number__gt=1)
+    exempt = cols.exempt()
     if name == "exempt":
-        return exempt
+        return Q(pk__in=[]) if exempt is None else exempt
+
+    def not_exempt(q: Q) -> Q:
+        return q if exempt is None else q & ~exempt
+
+    done = cols.done()
+    later = cols.later()
     if not rules_of:
         # No version of the package expires: only the first-period standings occur
         # (the same verdicts, with the never-true validity branches left out).
         if name == "current":
-            return done & ~exempt
+            return not_exempt(done)
         if name == "overdue":
-            return ~done & ~exempt & ~later & Q(overdue_since__lt=now)
+            return not_exempt(~done & ~later & cols.cmp("overdue", "lt", now))
         if name in ("due_for_recertification", "expired", "expiring"):
             return Q(pk__in=[])
     if name == "expiring":
-        return done & ~exempt & Q(expires_at__gt=now, expires_at__lte=now + within)
+        return not_exempt(
+            done & cols.cmp("expires", "gt", now) & cols.cmp("expires", "lte", now + within)
+        )
     if name == "current":
         valid = _per_version(
-            "version_id", rules_of, lambda c: Q(expires_at__gt=now + c.window_days * days)
+            cols.version, rules_of, lambda c: cols.cmp("expires", "gt", now + c.window_days * days)
         )
-        return done & ~exempt & (Q(expires_at__isnull=True) | valid)
+        return not_exempt(done & (cols.isnull("expires") | valid))
     if name == "due_for_recertification":
         own = _per_version(
-            "version_id",
+            cols.version,
             rules_of,
-            lambda c: Q(expires_at__gt=now, expires_at__lte=now + c.window_days * days),
-        )
-        return ~exempt & ((done & own) | (~done & later & Q(previous_period__expires_at__gt=now)))
-    if name == "overdue":
-        own = _per_version(
-            "version_id",
-            rules_of,
-            lambda c: Q(expires_at__lte=now, expires_at__gt=now - c.grace_days * days),
-        )
-        previous = _per_version(
-            "previous_period__version_id",
-            rules_of,
-            lambda c: Q(
-                previous_period__expires_at__lte=now,
-                previous_period__expires_at__gt=now - c.grace_days * days,
+            lambda c: (
+                cols.cmp("expires", "gt", now)
+                & cols.cmp("expires", "lte", now + c.window_days * days)
             ),
         )
-        first = ~later & Q(overdue_since__lt=now)
-        return ~exempt & ((done & own) | (~done & (previous | first)))
-    if name == "expired":
+        return not_exempt((done & own) | (~done & later & cols.cmp("previous_expires", "gt", now)))
+    if name == "overdue":
         own = _per_version(
-            "version_id", rules_of, lambda c: Q(expires_at__lte=now - c.grace_days * days)
+            cols.version,
+            rules_of,
+            lambda c: (
+                cols.cmp("expires", "lte", now)
+                & cols.cmp("expires", "gt", now - c.grace_days * days)
+            ),
         )
         previous = _per_version(
-            "previous_period__version_id",
+            cols.previous_version,
             rules_of,
-            lambda c: Q(previous_period__expires_at__lte=now - c.grace_days * days),
+            lambda c: (
+                cols.cmp("previous_expires", "lte", now)
+                & cols.cmp("previous_expires", "gt", now - c.grace_days * days)
+            ),
         )
-        return ~exempt & ((done & own) | (~done & later & previous))
+        first = ~later & cols.cmp("overdue", "lt", now)
+        return not_exempt((done & own) | (~done & (previous | first)))
+    if name == "expired":
+        own = _per_version(
+            cols.version,
+            rules_of,
+            lambda c: cols.cmp("expires", "lte", now - c.grace_days * days),
+        )
+        previous = _per_version(
+            cols.previous_version,
+            rules_of,
+            lambda c: cols.cmp("previous_expires", "lte", now - c.grace_days * days),
+        )
+        return not_exempt((done & own) | (~done & later & previous))
     status = "in_progress" if name == "in_progress" else "not_started"
-    not_overdue = Q(overdue_since__isnull=True) | Q(overdue_since__gte=now)
-    return Q(status=status) & ~exempt & ~later & not_overdue
+    not_overdue = cols.isnull("overdue") | cols.cmp("overdue", "gte", now)
+    return not_exempt(cols.status(status) & ~later & not_overdue)
+
+
+class _DayColumns(_Columns):
+    """The standing summary rows' columns: moments as UTC days (``NO_DAY`` for none).
+
+    A comparison of a day with a moment's day decides the comparison of the moments
+    only when the two days differ; ``standing_counts`` leaves the rows on a compared
+    moment's day out and reads those periods exactly.
+    """
+
+    version = "version_id"
+    previous_version = "previous_version_id"
+    _fields = {
+        "overdue": "overdue_day",
+        "expires": "expires_day",
+        "previous_expires": "previous_expires_day",
+    }
+
+    def __init__(self) -> None:
+        super().__init__(exemptions=False)
+
+    def later(self) -> Q:
+        return Q(later=True)
+
+    def isnull(self, name: str) -> Q:
+        return Q(**{self._fields[name]: NO_DAY})
+
+    def cmp(self, name: str, op: str, moment: datetime) -> Q:
+        column, day = self._fields[name], _utc_day(moment)
+        if op in ("lt", "lte"):
+            return Q(**{f"{column}__lt": day}) & ~Q(**{column: NO_DAY})
+        return Q(**{f"{column}__gt": day})
+
+
+def _utc_day(moment: datetime) -> date:
+    return moment.astimezone(UTC).date()
+
+
+def _on_days(column: str, days: list[date]) -> Q:
+    """Return whether the moment in ``column`` falls on one of the UTC ``days``."""
+    found = Q(pk__in=[])
+    for day in days:
+        start = datetime.combine(day, time.min, tzinfo=UTC)
+        found |= Q(**{f"{column}__gte": start, f"{column}__lt": start + timedelta(days=1)})
+    return found
 
 
 def standing_counts(
     package_id: int, *, now: datetime | None = None, expiring_within_days: int = 30
 ) -> dict[str, int]:
-    """Return, for one package, how many open periods are in each standing as of now
-    (one query; from the cached fields, which are exact as of now for every state that
-    depends only on dates). ``expiring`` counts the current ones expiring within N days."""
+    """Return, for one package, how many open periods are in each standing as of now.
+
+    Answered from the standing summary rows (ADR 0027), in three queries whatever the
+    number of periods: the rows whose days differ from the days of every moment the
+    standings compare with are decided by their key alone; the periods on those days,
+    and those with a whole-enrollment exemption in force (which the rows do not know
+    of), are read exactly from their cached fields. The cached fields are exact as of
+    now for every state that depends only on dates. ``expiring`` counts the current
+    ones expiring within N days.
+    """
+    moment = now or timezone.now()
+    within = timedelta(days=expiring_within_days)
+    rules_of = _validity_rules(package_id)
+
+    def q(name: str, cols: _Columns = _EXACT) -> Q:
+        return _standing_q(name, moment, within, package_id, rules_of, cols)
+
+    days = sorted({_utc_day(t) for t in standing_thresholds(moment, within, rules_of)})
+    on_days = (
+        _on_days("overdue_since", days)
+        | _on_days("expires_at", days)
+        | Q(
+            period_number__gt=1,
+            previous_period_id__in=Enrollment.objects.filter(package_id=package_id)
+            .filter(_on_days("expires_at", days))
+            .values("pk"),
+        )
+        & ~Q(status="completed")
+    )
+    by_key = (
+        StandingCount.objects.filter(package_id=package_id)
+        .exclude(Q(overdue_day__in=days) | Q(expires_day__in=days))
+        .exclude(previous_expires_day__in=days)
+        .aggregate(
+            **{
+                name: Sum("n", filter=q(name, _DayColumns()), default=0)
+                for name in STANDING_FILTERS
+                if name != "exempt"
+            }
+        )
+    )
+    exact = (
+        _open_periods(package_id)
+        .filter(on_days)
+        .aggregate(**{name: Count("pk", filter=q(name)) for name in STANDING_FILTERS})
+    )
+    whole = Exemption.objects.filter(
+        course__isnull=True, group__isnull=True, revocation__isnull=True
+    ).values("enrollment_id")
+    as_if_not_exempt = _Columns(exemptions=False)
+    exempt = (
+        _open_periods(package_id)
+        .filter(pk__in=whole)
+        .exclude(on_days)
+        .aggregate(
+            exempt=Count("pk"),
+            **{
+                name: Count("pk", filter=q(name, as_if_not_exempt))
+                for name in STANDING_FILTERS
+                if name != "exempt"
+            },
+        )
+    )
+    counts = {
+        name: by_key.get(name, 0) - exempt[name] + exact[name]
+        for name in STANDING_FILTERS
+        if name != "exempt"
+    }
+    counts["exempt"] = exempt["exempt"] + exact["exempt"]
+    return {name: counts[name] for name in STANDING_FILTERS}
+
+
+def exact_standing_counts(
+    package_id: int, *, now: datetime | None = None, expiring_within_days: int = 30
+) -> dict[str, int]:
+    """Return what :func:`standing_counts` returns, by one aggregate over every open period
+    (the from-scratch answer the summaries are held to)."""
     moment = now or timezone.now()
     within = timedelta(days=expiring_within_days)
     rules_of = _validity_rules(package_id)

@@ -108,6 +108,10 @@ class Enrollment(models.Model):
                 ],
                 name="enrollment_report_counts",
             ),
+            # The standing counts read exactly only the periods whose overdue or expiry
+            # moment falls on the day of one of the moment's thresholds (ADR 0027).
+            models.Index(fields=["package", "overdue_since"], name="enrollment_overdue_day"),
+            models.Index(fields=["package", "expires_at"], name="enrollment_expires_day"),
         ]
 
     def __str__(self) -> str:
@@ -214,12 +218,21 @@ from coursepack.learning.lifecycle_models import (  # noqa: E402
     ExemptionRevocation,
     WaiverReason,
 )
+from coursepack.learning.summary_models import (  # noqa: E402
+    CompletionDayCount,
+    EnrollmentDayCount,
+    EnrollmentState,
+    StandingCount,
+)
 
 __all__ = [
+    "CompletionDayCount",
     "CompletionEvent",
     "DueExtension",
     "Enrollment",
+    "EnrollmentDayCount",
     "EnrollmentMove",
+    "EnrollmentState",
     "EnrollmentStatus",
     "Equivalence",
     "EquivalenceChange",
@@ -228,5 +241,6 @@ __all__ = [
     "EventSource",
     "Exemption",
     "ExemptionRevocation",
+    "StandingCount",
     "WaiverReason",
 ]
