@@ -7,12 +7,18 @@ from collections.abc import Iterable, Iterator
 from datetime import datetime
 from typing import Any
 
-from django.db.models import BigIntegerField, Count, ExpressionWrapper, F, Max, QuerySet
+from django.db.models import BigIntegerField, ExpressionWrapper, F, Max, QuerySet, Sum
 
 from coursepack import rules
 from coursepack.learning import lifecycle_facts
 from coursepack.learning.errors import EnrollmentNotFound
-from coursepack.learning.models import CompletionEvent, Enrollment, EnrollmentMove
+from coursepack.learning.models import (
+    CompletionEvent,
+    Enrollment,
+    EnrollmentDayCount,
+    EnrollmentMove,
+    EnrollmentState,
+)
 from coursepack.packaging import selectors as packaging
 from coursepack.packaging.models import Package, PackageVersion
 from coursepack.packaging.selectors import PackageSummary, VersionSummary
@@ -300,16 +306,17 @@ def enrollment_progress(
 
 
 def enrollment_counts(versions: Iterable[PackageVersion | int]) -> dict[tuple[int, str], int]:
-    """Return {(version id, status): open enrollments} for the versions given; one query."""
+    """Return {(version id, status): open enrollments} for the versions given; one query
+    over the summary rows (a few per version and enrolment day, ADR 0027)."""
     counts: dict[tuple[int, str], int] = {}
     for row in (
-        Enrollment.objects.filter(
-            version__in=list(versions), withdrawn_at__isnull=True, superseded_at__isnull=True
-        )
+        EnrollmentDayCount.objects.filter(version__in=list(versions), state=EnrollmentState.OPEN)
         .values("version_id", "status")
-        .annotate(n=Count("id"))
+        .annotate(total=Sum("n"))
+        .order_by()
     ):
-        counts[(row["version_id"], row["status"])] = row["n"]
+        if row["total"]:
+            counts[(row["version_id"], row["status"])] = row["total"]
     return counts
 
 
