@@ -220,6 +220,9 @@ from coursepack.learning.lifecycle_models import (  # noqa: E402
 )
 from coursepack.learning.summary_models import (  # noqa: E402
     CompletionDayCount,
+    CourseCount,
+    CourseDayCount,
+    CourseLearnerCount,
     EnrollmentDayCount,
     EnrollmentState,
     StandingCount,
@@ -228,6 +231,9 @@ from coursepack.learning.summary_models import (  # noqa: E402
 __all__ = [
     "CompletionDayCount",
     "CompletionEvent",
+    "CourseCount",
+    "CourseDayCount",
+    "CourseLearnerCount",
     "DueExtension",
     "Enrollment",
     "EnrollmentDayCount",

@@ -22,7 +22,6 @@ the AFTER row triggers run row by row, which comes to the same.
 
 from __future__ import annotations
 
-from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -85,6 +84,8 @@ class _Key:
     columns: tuple[str, ...]
     # Unique key columns (the upsert's conflict target).
     unique: tuple[str, ...]
+    # The counted columns.
+    values: tuple[str, ...] = ("n",)
 
 
 _DAY_KEY = _Key(
@@ -117,6 +118,84 @@ _STANDING_KEY = _Key(
         "previous_expires_day",
     ),
 )
+
+
+_DONE_KINDS = "('completed', 'passed')"
+# A void of a void (if one were ever recorded) changes no count.
+_VOIDS_A_FACT = (
+    "(SELECT t.kind FROM learning_completionevent t WHERE t.id = NEW.voids_id) <> 'void'"
+)
+_FAILED = "'failed'"
+_COURSE_DAY_KEY = _Key(
+    "learning_coursedaycount",
+    ("course_id", "day"),
+    ("course_id", "day"),
+    ("completions", "failed", "voided"),
+)
+_COURSE_LEARNER_KEY = _Key(
+    "learning_courselearnercount",
+    ("course_id", "learner_id"),
+    ("course_id", "learner_id"),
+    ("completions",),
+)
+_COURSE_KEY = _Key(
+    "learning_coursecount", ("course_id",), ("course_id",), ("learners", "failed", "voided")
+)
+
+
+def _one_if(condition: str) -> str:
+    return f"CASE WHEN {condition} THEN 1 ELSE 0 END"
+
+
+def _event_statements(vendor: str) -> tuple[list[str], list[str]]:
+    """The statements counting an inserted event (NEW): (when it is not a void, when
+    it voids an earlier event). Events are append-only; nothing else changes them."""
+    done = f"NEW.kind IN {_DONE_KINDS}"
+    failed = f"NEW.kind = {_FAILED}"
+    learner_counted = (
+        "EXISTS (SELECT 1 FROM learning_courselearnercount c WHERE c.course_id = NEW.course_id "
+        "AND c.learner_id = NEW.learner_id AND c.completions > 0)"
+    )
+    fact = [
+        f"INSERT INTO learning_coursedaycount (course_id, day, completions, failed, voided) "
+        f"SELECT NEW.course_id, {_day(vendor, 'NEW.occurred_at')}, {_one_if(done)}, "
+        f"{_one_if(failed)}, 0 WHERE 1 = 1 ON CONFLICT (course_id, day) DO UPDATE SET "
+        "completions = learning_coursedaycount.completions + excluded.completions, "
+        "failed = learning_coursedaycount.failed + excluded.failed",
+        # First count the learner for the course if this is their first standing completion.
+        f"INSERT INTO learning_coursecount (course_id, learners, failed, voided) "
+        f"SELECT NEW.course_id, {_one_if(f'{done} AND NOT {learner_counted}')}, "
+        f"{_one_if(failed)}, 0 WHERE 1 = 1 ON CONFLICT (course_id) DO UPDATE SET "
+        "learners = learning_coursecount.learners + excluded.learners, "
+        "failed = learning_coursecount.failed + excluded.failed",
+        f"INSERT INTO learning_courselearnercount (course_id, learner_id, completions) "
+        f"SELECT NEW.course_id, NEW.learner_id, 1 WHERE {done} "
+        "ON CONFLICT (course_id, learner_id) DO UPDATE SET "
+        "completions = learning_courselearnercount.completions + 1",
+    ]
+    target = "(SELECT {} FROM learning_completionevent t WHERE t.id = NEW.voids_id)"
+    t_done = target.format(_one_if(f"t.kind IN {_DONE_KINDS}"))
+    t_failed = target.format(_one_if(f"t.kind = {_FAILED}"))
+    void = [
+        f"UPDATE learning_coursedaycount SET completions = completions - {t_done}, "
+        f"failed = failed - {t_failed}, voided = voided + 1 "
+        f"WHERE (course_id, day) IN (SELECT t.course_id, {_day(vendor, 't.occurred_at')} "
+        "FROM learning_completionevent t WHERE t.id = NEW.voids_id)",
+        "UPDATE learning_courselearnercount SET completions = completions - 1 "
+        "WHERE (course_id, learner_id) IN (SELECT t.course_id, t.learner_id "
+        f"FROM learning_completionevent t WHERE t.id = NEW.voids_id AND t.kind IN {_DONE_KINDS})",
+        # Then uncount the learner whose last standing completion that was.
+        "UPDATE learning_coursecount SET learners = learners - COALESCE((SELECT "
+        + _one_if(
+            f"t.kind IN {_DONE_KINDS} AND c.completions = 0",
+        )
+        + " FROM learning_completionevent t JOIN learning_courselearnercount c "
+        "ON c.course_id = t.course_id AND c.learner_id = t.learner_id WHERE t.id = NEW.voids_id"
+        f"), 0), failed = failed - {t_failed}, voided = voided + 1 "
+        "WHERE course_id = (SELECT t.course_id FROM learning_completionevent t "
+        "WHERE t.id = NEW.voids_id)",
+    ]
+    return fact, void
 
 
 def _day_values(vendor: str, r: str) -> list[str]:
@@ -248,6 +327,16 @@ def _sqlite_statements() -> list[str]:
             f"CREATE TRIGGER {name} AFTER {op} ON learning_enrollment FOR EACH ROW{when} "
             f"BEGIN {'; '.join(parts)}; END"
         )
+    fact, void = _event_statements("sqlite")
+    for name, when, parts in (
+        ("cp_event_summaries_fact", "NEW.kind <> 'void'", fact),
+        ("cp_event_summaries_void", f"NEW.kind = 'void' AND {_VOIDS_A_FACT}", void),
+    ):
+        stmts.append(f"DROP TRIGGER IF EXISTS {name}")
+        stmts.append(
+            f"CREATE TRIGGER {name} AFTER INSERT ON learning_completionevent FOR EACH ROW "
+            f"WHEN {when} BEGIN {'; '.join(parts)}; END"
+        )
     name = "cp_enrollment_summaries_successor"
     stmts.append(f"DROP TRIGGER IF EXISTS {name}")
     stmts.append(
@@ -272,12 +361,23 @@ def _postgresql_statements() -> list[str]:
         + "; END IF;\n"
         "IF TG_OP = 'DELETE' THEN RETURN OLD; END IF; RETURN NEW;"
     )
+    fact, void = _event_statements(vendor)
+    events = "cp_event_summaries"
+    event_body = (
+        f"IF NEW.kind = 'void' THEN {'; '.join(void)}; ELSE {'; '.join(fact)}; END IF; RETURN NEW;"
+    )
     return [
         f"CREATE OR REPLACE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql AS $$\n"
         f"BEGIN\n{body}\nEND;\n$$",
         f"DROP TRIGGER IF EXISTS {name} ON learning_enrollment",
         f"CREATE TRIGGER {name} BEFORE INSERT OR UPDATE OR DELETE ON learning_enrollment "
         f"FOR EACH ROW EXECUTE FUNCTION {name}()",
+        f"CREATE OR REPLACE FUNCTION {events}() RETURNS trigger LANGUAGE plpgsql AS $$\n"
+        f"BEGIN\n{event_body}\nEND;\n$$",
+        f"DROP TRIGGER IF EXISTS {events} ON learning_completionevent",
+        # AFTER: a bulk insert of events and their voids counts each void after its target.
+        f"CREATE TRIGGER {events} AFTER INSERT ON learning_completionevent "
+        f"FOR EACH ROW EXECUTE FUNCTION {events}()",
     ]
 
 
@@ -302,21 +402,27 @@ def install(using: str = "default", **kwargs: Any) -> None:
 
 
 def _scratch_queries(vendor: str) -> dict[str, tuple[_Key, str]]:
-    """The from-scratch aggregate of each table: (key, SELECT key..., COUNT(*))."""
+    """The from-scratch aggregate of each table: (key, SELECT key..., counts...)."""
 
-    def query(key: _Key, values: list[str], where: str, joins: str = "") -> str:
+    def query(values: list[str], where: str, joins: str = "") -> str:
         return (
             f"SELECT {', '.join(values)}, COUNT(*) FROM learning_enrollment e {joins} "
             f"WHERE {where} GROUP BY {', '.join(values)}"
         )
 
     standing = _standing_values(vendor, "e", "p.version_id", "p.expires_at")
+    events = (
+        "FROM learning_completionevent e LEFT JOIN learning_completionevent v "
+        "ON v.voids_id = e.id WHERE e.kind <> 'void'"
+    )
+    kept = "v.id IS NULL"
+    done = f"e.kind IN {_DONE_KINDS}"
+    day = _day(vendor, "e.occurred_at")
     return {
-        _DAY_KEY.table: (_DAY_KEY, query(_DAY_KEY, _day_values(vendor, "e"), "1 = 1")),
+        _DAY_KEY.table: (_DAY_KEY, query(_day_values(vendor, "e"), "1 = 1")),
         _COMPLETION_KEY.table: (
             _COMPLETION_KEY,
             query(
-                _COMPLETION_KEY,
                 _completion_values(vendor, "e"),
                 f"{_open('e')} AND e.completed_at IS NOT NULL",
             ),
@@ -324,13 +430,33 @@ def _scratch_queries(vendor: str) -> dict[str, tuple[_Key, str]]:
         _STANDING_KEY.table: (
             _STANDING_KEY,
             query(
-                _STANDING_KEY,
                 standing,
                 _open("e"),
                 "LEFT JOIN learning_enrollment p ON p.id = e.previous_period_id",
             ),
         ),
+        _COURSE_DAY_KEY.table: (
+            _COURSE_DAY_KEY,
+            f"SELECT e.course_id, {day}, {_count(f'{done} AND {kept}')}, "
+            f"{_count(f'e.kind = {_FAILED} AND {kept}')}, {_count('v.id IS NOT NULL')} "
+            f"{events} GROUP BY e.course_id, {day}",
+        ),
+        _COURSE_LEARNER_KEY.table: (
+            _COURSE_LEARNER_KEY,
+            f"SELECT e.course_id, e.learner_id, COUNT(*) {events} AND {done} AND {kept} "
+            "GROUP BY e.course_id, e.learner_id",
+        ),
+        _COURSE_KEY.table: (
+            _COURSE_KEY,
+            f"SELECT e.course_id, COUNT(DISTINCT CASE WHEN {done} AND {kept} THEN e.learner_id END), "
+            f"{_count(f'e.kind = {_FAILED} AND {kept}')}, {_count('v.id IS NOT NULL')} "
+            f"{events} GROUP BY e.course_id",
+        ),
     }
+
+
+def _count(condition: str) -> str:
+    return f"SUM(CASE WHEN {condition} THEN 1 ELSE 0 END)"
 
 
 def _normal(value: Any) -> Any:
@@ -340,22 +466,28 @@ def _normal(value: Any) -> Any:
     return str(value) if not isinstance(value, int) else value
 
 
-def _stored(cursor: Any, key: _Key) -> Counter[tuple[Any, ...]]:
-    cursor.execute(f"SELECT {', '.join(key.columns)}, n FROM {key.table} WHERE n <> 0")
-    return Counter({tuple(map(_normal, row[:-1])): row[-1] for row in cursor.fetchall()})
+Counts = dict[tuple[Any, ...], tuple[int, ...]]
 
 
-def _scratch(cursor: Any, sql: str) -> Counter[tuple[Any, ...]]:
+def _rows(cursor: Any, sql: str, key: _Key) -> Counts:
     cursor.execute(sql)
-    return Counter({tuple(map(_normal, row[:-1])): row[-1] for row in cursor.fetchall()})
+    width = len(key.columns)
+    found = {}
+    for row in cursor.fetchall():
+        counts = tuple(int(n) for n in row[width:])
+        if any(counts):
+            found[tuple(map(_normal, row[:width]))] = counts
+    return found
 
 
 @dataclass
 class SummaryDrift:
     """Keys whose stored count differs from the enrollments', per summary table."""
 
-    # table -> {key: (stored, counted)}
-    tables: dict[str, dict[tuple[Any, ...], tuple[int, int]]] = field(default_factory=dict)
+    # table -> {key: (stored counts, counted counts)}
+    tables: dict[str, dict[tuple[Any, ...], tuple[tuple[int, ...], tuple[int, ...]]]] = field(
+        default_factory=dict
+    )
 
     @property
     def drifted(self) -> int:
@@ -374,11 +506,13 @@ def check(using: str = "default") -> SummaryDrift:
     drift = SummaryDrift()
     with transaction.atomic(using=using), connection.cursor() as cursor:
         for table, (key, sql) in _scratch_queries(connection.vendor).items():
-            stored, counted = _stored(cursor, key), _scratch(cursor, sql)
+            stored_sql = f"SELECT {', '.join((*key.columns, *key.values))} FROM {table}"
+            stored, counted = _rows(cursor, stored_sql, key), _rows(cursor, sql, key)
+            zero = (0,) * len(key.values)
             differ = {
-                k: (stored.get(k, 0), counted.get(k, 0))
+                k: (stored.get(k, zero), counted.get(k, zero))
                 for k in set(stored) | set(counted)
-                if stored.get(k, 0) != counted.get(k, 0)
+                if stored.get(k, zero) != counted.get(k, zero)
             }
             if differ:
                 drift.tables[table] = differ
@@ -392,4 +526,5 @@ def rebuild(using: str = "default") -> None:
     with connection.cursor() as cursor:
         for table, (key, sql) in _scratch_queries(connection.vendor).items():
             cursor.execute(f"DELETE FROM {table}")
-            cursor.execute(f"INSERT INTO {table} ({', '.join((*key.columns, 'n'))}) {sql}")
+            columns = ", ".join((*key.columns, *key.values))
+            cursor.execute(f"INSERT INTO {table} ({columns}) {sql}")

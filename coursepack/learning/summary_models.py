@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from datetime import date
 
+from django.conf import settings
 from django.db import models
 
 #: The day stored for "no such moment" (a NULL would make keys distinct in a unique index).
@@ -132,3 +133,63 @@ class StandingCount(models.Model):
 
     def __str__(self) -> str:
         return f"v{self.version_id} {self.status}: {self.n}"
+
+
+class CourseCount(models.Model):
+    """What learners did on one course, all time: the per-course report without a range.
+
+    Counts only completed, passed and failed events, each as long as it is not voided.
+    """
+
+    course = models.OneToOneField(
+        "catalog.Course", on_delete=models.DO_NOTHING, db_constraint=False, related_name="+"
+    )
+    # Learners with a completed or passed event not voided.
+    learners = models.IntegerField(default=0)
+    failed = models.IntegerField(default=0)
+    # Completed, passed or failed events that were voided.
+    voided = models.IntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"course {self.course_id}: {self.learners} learners"
+
+
+class CourseDayCount(models.Model):
+    """Events of one course that occurred on one day (completed or passed, failed; voided)."""
+
+    course = models.ForeignKey(
+        "catalog.Course", on_delete=models.DO_NOTHING, db_constraint=False, related_name="+"
+    )
+    day = models.DateField()
+    completions = models.IntegerField(default=0)
+    failed = models.IntegerField(default=0)
+    voided = models.IntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["course", "day"], name="course_day_count_key")
+        ]
+
+    def __str__(self) -> str:
+        return f"course {self.course_id} {self.day}"
+
+
+class CourseLearnerCount(models.Model):
+    """How many completed or passed events (not voided) one learner has on one course: what
+    decides whether they count in ``CourseCount.learners``."""
+
+    course = models.ForeignKey(
+        "catalog.Course", on_delete=models.DO_NOTHING, db_constraint=False, related_name="+"
+    )
+    learner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+"
+    )
+    completions = models.IntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["course", "learner"], name="course_learner_count_key")
+        ]
+
+    def __str__(self) -> str:
+        return f"course {self.course_id} learner {self.learner_id}: {self.completions}"

@@ -38,6 +38,7 @@ from coursepack.learning import transcript as transcripts
 from coursepack.learning.models import (
     CompletionDayCount,
     CompletionEvent,
+    CourseCount,
     Enrollment,
     EnrollmentDayCount,
     EnrollmentState,
@@ -549,13 +550,16 @@ def course_report(filters: ReportFilters) -> list[CourseRow]:
     with an open enrollment in it are counted; without, every catalog course is
     listed. Voided events are never counted as completions or failures; they are
     counted, by the time they occurred, in ``events_voided``. Two queries, plus
-    the requirement trees of the chosen versions.
+    the requirement trees of the chosen versions; with no range, package or version,
+    two queries over one summary row per course (ADR 0027).
 
     On a timeline, only events recorded by ``known_at`` that occurred by ``as_of``
     count, voided means voided by a void recorded by ``known_at``, and the learners
     are those with an enrollment open then.
     """
     course_ids = _report_course_ids(filters)
+    if not filters.on_timeline and course_ids is None and filters.start is None is filters.end:
+        return _courses_from_summaries()
     events = CompletionEvent.objects.exclude(kind=EventKind.VOID).filter(
         _in_range("occurred_at", filters)
     )
@@ -606,6 +610,28 @@ def course_report(filters: ReportFilters) -> list[CourseRow]:
                 learners_completed=row.get("learners_completed", 0),
                 failed_attempts=row.get("failed_attempts", 0),
                 events_voided=row.get("events_voided", 0),
+            )
+        )
+    return result
+
+
+def _courses_from_summaries() -> list[CourseRow]:
+    """Every catalog course's all-time counts, from one summary row per course (ADR 0027)."""
+    counts = {
+        row["course_id"]: row
+        for row in CourseCount.objects.values("course_id", "learners", "failed", "voided")
+    }
+    result = []
+    for course_id, code, name in Course.objects.order_by("code").values_list("pk", "code", "name"):
+        row = counts.get(course_id, {})
+        result.append(
+            CourseRow(
+                course_id=course_id,
+                code=code,
+                name=name,
+                learners_completed=row.get("learners", 0),
+                failed_attempts=row.get("failed", 0),
+                events_voided=row.get("voided", 0),
             )
         )
     return result
