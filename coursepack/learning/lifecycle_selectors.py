@@ -16,6 +16,7 @@ from coursepack.learning.models import Enrollment, Equivalence, Exemption, Stand
 from coursepack.learning.selectors import evaluate_enrollment, events_by_learner, on_version_since
 from coursepack.learning.summary_models import NO_DAY
 from coursepack.packaging import selectors as packaging
+from coursepack.packaging.models import PackageVersion, VersionStatus
 
 __all__ = [
     "STANDING_FILTERS",
@@ -28,6 +29,7 @@ __all__ = [
     "package_exceptions",
     "package_standing",
     "standing_counts",
+    "standing_counts_by_package",
     "standing_enrollments",
     "standing_thresholds",
 ]
@@ -367,20 +369,41 @@ def standing_counts(
 ) -> dict[str, int]:
     """Return, for one package, how many open periods are in each standing as of now.
 
-    Answered from the standing summary rows (ADR 0027), in three queries whatever the
-    number of periods: the rows whose days differ from the days of every moment the
-    standings compare with are decided by their key alone; the periods on those days,
-    and those with a whole-enrollment exemption in force (which the rows do not know
-    of), are read exactly from their cached fields. The cached fields are exact as of
-    now for every state that depends only on dates. ``expiring`` counts the current
-    ones expiring within N days.
+    See :func:`standing_counts_by_package`. ``expiring`` counts the current ones
+    expiring within N days.
+    """
+    found = standing_counts_by_package(
+        [package_id], now=now, expiring_within_days=expiring_within_days
+    )
+    return found[package_id]
+
+
+def standing_counts_by_package(
+    package_ids: list[int], *, now: datetime | None = None, expiring_within_days: int = 30
+) -> dict[int, dict[str, int]]:
+    """Return, for each package, how many open periods are in each standing as of now.
+
+    Answered from the standing summary rows (ADR 0027), in four queries whatever the
+    number of periods or packages: the rows whose days differ from the days of every
+    moment the standings compare with are decided by their key alone; the periods on
+    those days, and those with a whole-enrollment exemption in force (which the rows do
+    not know of), are read exactly from their cached fields. The cached fields are
+    exact as of now for every state that depends only on dates.
     """
     moment = now or timezone.now()
     within = timedelta(days=expiring_within_days)
-    rules_of = _validity_rules(package_id)
+    versions = (
+        PackageVersion.objects.filter(package_id__in=package_ids)
+        .exclude(status=VersionStatus.DRAFT)
+        .values_list("pk", flat=True)
+    )
+    rules_of = {
+        v: c for v, (_, c) in packaging.lifecycle_rules(list(versions)).items() if c is not None
+    }
+    names = [name for name in STANDING_FILTERS if name != "exempt"]
 
     def q(name: str, cols: _Columns = _EXACT) -> Q:
-        return _standing_q(name, moment, within, package_id, rules_of, cols)
+        return _standing_q(name, moment, within, 0, rules_of, cols)
 
     days = sorted({_utc_day(t) for t in standing_thresholds(moment, within, rules_of)})
     on_days = (
@@ -388,53 +411,52 @@ def standing_counts(
         | _on_days("expires_at", days)
         | Q(
             period_number__gt=1,
-            previous_period_id__in=Enrollment.objects.filter(package_id=package_id)
+            previous_period_id__in=Enrollment.objects.filter(package_id__in=package_ids)
             .filter(_on_days("expires_at", days))
             .values("pk"),
         )
         & ~Q(status="completed")
     )
+    periods = Enrollment.objects.filter(
+        package_id__in=package_ids, withdrawn_at__isnull=True, superseded_at__isnull=True
+    )
     by_key = (
-        StandingCount.objects.filter(package_id=package_id)
+        StandingCount.objects.filter(package_id__in=package_ids)
         .exclude(Q(overdue_day__in=days) | Q(expires_day__in=days))
         .exclude(previous_expires_day__in=days)
-        .aggregate(
-            **{
-                name: Sum("n", filter=q(name, _DayColumns()), default=0)
-                for name in STANDING_FILTERS
-                if name != "exempt"
-            }
-        )
+        .values("package_id")
+        .annotate(**{name: Sum("n", filter=q(name, _DayColumns()), default=0) for name in names})
+        .order_by()
     )
     exact = (
-        _open_periods(package_id)
-        .filter(on_days)
-        .aggregate(**{name: Count("pk", filter=q(name)) for name in STANDING_FILTERS})
+        periods.filter(on_days)
+        .values("package_id")
+        .annotate(**{name: Count("pk", filter=q(name)) for name in STANDING_FILTERS})
+        .order_by()
     )
     whole = Exemption.objects.filter(
         course__isnull=True, group__isnull=True, revocation__isnull=True
     ).values("enrollment_id")
     as_if_not_exempt = _Columns(exemptions=False)
     exempt = (
-        _open_periods(package_id)
-        .filter(pk__in=whole)
+        periods.filter(pk__in=whole)
         .exclude(on_days)
-        .aggregate(
+        .values("package_id")
+        .annotate(
             exempt=Count("pk"),
-            **{
-                name: Count("pk", filter=q(name, as_if_not_exempt))
-                for name in STANDING_FILTERS
-                if name != "exempt"
-            },
+            **{name: Count("pk", filter=q(name, as_if_not_exempt)) for name in names},
         )
+        .order_by()
     )
-    counts = {
-        name: by_key.get(name, 0) - exempt[name] + exact[name]
-        for name in STANDING_FILTERS
-        if name != "exempt"
-    }
-    counts["exempt"] = exempt["exempt"] + exact["exempt"]
-    return {name: counts[name] for name in STANDING_FILTERS}
+    counts = {p: dict.fromkeys(STANDING_FILTERS, 0) for p in package_ids}
+    for sign, rows in ((1, by_key), (1, exact), (-1, exempt)):
+        for row in rows:
+            found = counts[row["package_id"]]
+            for name in names:
+                found[name] += sign * row[name]
+            if "exempt" in row:
+                found["exempt"] += row["exempt"]
+    return counts
 
 
 def exact_standing_counts(
