@@ -6,8 +6,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from functools import partial
+from typing import Any
 
-from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Sum
+from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from coursepack import rules
@@ -378,34 +380,130 @@ def standing_counts(
     return found[package_id]
 
 
+def _standings(
+    status: str,
+    later: bool,
+    overdue: Any,
+    expires: Any,
+    version_id: int,
+    previous_version_id: int | None,
+    previous_expires: Any,
+    *,
+    lt: Callable[[Any, datetime], bool],
+    gt: Callable[[Any, datetime], bool],
+    now: datetime,
+    within: timedelta,
+    rules_of: dict[int, rules.CertificationRule],
+) -> list[str]:
+    """Return the standings of one open period that is not exempt: ``_standing_q`` in
+    Python, over exact moments or (``lt``/``gt`` on days) a summary row's days."""
+    days = timedelta(days=1)
+    done = status == "completed"
+    if not rules_of:
+        # No version of the package expires (as ``_standing_q``'s first branch).
+        if done:
+            return ["current"]
+        if later:
+            return []
+        return ["overdue"] if lt(overdue, now) else [status]
+    own = rules_of.get(version_id)
+    before = rules_of.get(previous_version_id) if previous_version_id else None
+    found = []
+    if done:
+        if expires is None or expires == NO_DAY:
+            return ["current"]
+        if own is not None:
+            if gt(expires, now + own.window_days * days):
+                found.append("current")
+            elif gt(expires, now):
+                found.append("due_for_recertification")
+            elif gt(expires, now - own.grace_days * days):
+                found.append("overdue")
+            else:
+                found.append("expired")
+        if gt(expires, now) and not gt(expires, now + within):
+            found.append("expiring")
+        return found
+    if later:
+        if gt(previous_expires, now):
+            found.append("due_for_recertification")
+        elif before is not None and previous_expires not in (None, NO_DAY):
+            if gt(previous_expires, now - before.grace_days * days):
+                found.append("overdue")
+            else:
+                found.append("expired")
+        return found
+    return ["overdue"] if lt(overdue, now) else [status]
+
+
 def standing_counts_by_package(
     package_ids: list[int], *, now: datetime | None = None, expiring_within_days: int = 30
 ) -> dict[int, dict[str, int]]:
     """Return, for each package, how many open periods are in each standing as of now.
 
-    Answered from the standing summary rows (ADR 0027), in four queries whatever the
-    number of periods or packages: the rows whose days differ from the days of every
-    moment the standings compare with are decided by their key alone; the periods on
-    those days, and those with a whole-enrollment exemption in force (which the rows do
-    not know of), are read exactly from their cached fields. The cached fields are
-    exact as of now for every state that depends only on dates.
+    Answered from the standing summary rows (ADR 0027) in four plain queries whatever
+    the number of periods or packages: the rows whose days differ from the days of
+    every moment the standings compare with are decided by their key alone; the
+    periods on those days, and those with a whole-enrollment exemption in force (which
+    the rows do not know of), are read one by one with their cached fields. The
+    cached fields are exact as of now for every state that depends only on dates. The
+    verdicts are ``_standing_q``'s, held equal to it by the property tests.
     """
     moment = now or timezone.now()
     within = timedelta(days=expiring_within_days)
-    versions = (
-        PackageVersion.objects.filter(package_id__in=package_ids)
-        .exclude(status=VersionStatus.DRAFT)
-        .values_list("pk", flat=True)
+    versions = PackageVersion.objects.filter(package_id__in=package_ids).exclude(
+        status=VersionStatus.DRAFT
     )
+    package_of = dict(versions.values_list("pk", "package_id"))
     rules_of = {
-        v: c for v, (_, c) in packaging.lifecycle_rules(list(versions)).items() if c is not None
+        v: c for v, (_, c) in packaging.lifecycle_rules(list(package_of)).items() if c is not None
     }
-    names = [name for name in STANDING_FILTERS if name != "exempt"]
+    # Each package's verdicts use its own versions' rules, as ``_standing_q`` does.
+    package_rules: dict[int, dict[int, rules.CertificationRule]] = {p: {} for p in package_ids}
+    for version_id, rule in rules_of.items():
+        package_rules[package_of[version_id]][version_id] = rule
+    thresholds = standing_thresholds(moment, within, rules_of)
+    days = sorted({_utc_day(t) for t in thresholds})
+    counts = {p: dict.fromkeys(STANDING_FILTERS, 0) for p in package_ids}
 
-    def q(name: str, cols: _Columns = _EXACT) -> Q:
-        return _standing_q(name, moment, within, 0, rules_of, cols)
+    def day_lt(day: date, t: datetime) -> bool:
+        return day != NO_DAY and day < _utc_day(t)
 
-    days = sorted({_utc_day(t) for t in standing_thresholds(moment, within, rules_of)})
+    def day_gt(day: date, t: datetime) -> bool:
+        return day > _utc_day(t)
+
+    def exact_lt(value: datetime | None, t: datetime) -> bool:
+        return value is not None and value < t
+
+    def exact_gt(value: datetime | None, t: datetime) -> bool:
+        return value is not None and value > t
+
+    # 1. The summary rows off the compared days.
+    on = set(days)
+    for package_id, status, later, overdue, expires, version_id, prev_v, prev_exp, n in (
+        StandingCount.objects.filter(package_id__in=package_ids)
+        .exclude(n=0)
+        .values_list(
+            "package_id",
+            "status",
+            "later",
+            "overdue_day",
+            "expires_day",
+            "version_id",
+            "previous_version_id",
+            "previous_expires_day",
+            "n",
+        )
+    ):
+        if overdue in on or expires in on or prev_exp in on:
+            continue
+        for name in _standings(
+            status, bool(later), overdue, expires, version_id, prev_v, prev_exp,
+            lt=day_lt, gt=day_gt, now=moment, within=within, rules_of=package_rules[package_id],
+        ):  # fmt: skip
+            counts[package_id][name] += n
+
+    # 2. The periods on those days, and the exempt ones, one by one.
     on_days = (
         _on_days("overdue_since", days)
         | _on_days("expires_at", days)
@@ -417,45 +515,58 @@ def standing_counts_by_package(
         )
         & ~Q(status="completed")
     )
-    periods = Enrollment.objects.filter(
-        package_id__in=package_ids, withdrawn_at__isnull=True, superseded_at__isnull=True
-    )
-    by_key = (
-        StandingCount.objects.filter(package_id__in=package_ids)
-        .exclude(Q(overdue_day__in=days) | Q(expires_day__in=days))
-        .exclude(previous_expires_day__in=days)
-        .values("package_id")
-        .annotate(**{name: Sum("n", filter=q(name, _DayColumns()), default=0) for name in names})
-        .order_by()
-    )
-    exact = (
-        periods.filter(on_days)
-        .values("package_id")
-        .annotate(**{name: Count("pk", filter=q(name)) for name in STANDING_FILTERS})
-        .order_by()
-    )
     whole = Exemption.objects.filter(
         course__isnull=True, group__isnull=True, revocation__isnull=True
     ).values("enrollment_id")
-    as_if_not_exempt = _Columns(exemptions=False)
-    exempt = (
-        periods.filter(pk__in=whole)
-        .exclude(on_days)
-        .values("package_id")
-        .annotate(
-            exempt=Count("pk"),
-            **{name: Count("pk", filter=q(name, as_if_not_exempt)) for name in names},
+    special = (
+        Enrollment.objects.filter(
+            package_id__in=package_ids, withdrawn_at__isnull=True, superseded_at__isnull=True
         )
-        .order_by()
+        .filter(on_days | Q(pk__in=whole))
+        .annotate(exempt=Exists(whole.filter(enrollment_id=OuterRef("pk"))))
+        .values_list(
+            "package_id",
+            "status",
+            "period_number",
+            "overdue_since",
+            "expires_at",
+            "version_id",
+            "previous_period__version_id",
+            "previous_period__expires_at",
+            "exempt",
+        )
     )
-    counts = {p: dict.fromkeys(STANDING_FILTERS, 0) for p in package_ids}
-    for sign, rows in ((1, by_key), (1, exact), (-1, exempt)):
-        for row in rows:
-            found = counts[row["package_id"]]
-            for name in names:
-                found[name] += sign * row[name]
-            if "exempt" in row:
-                found["exempt"] += row["exempt"]
+    for (
+        package_id,
+        status,
+        number,
+        due_from,
+        expiry,
+        version_id,
+        prev_v,
+        prev_expiry,
+        ex,
+    ) in special:
+        later = number > 1
+        waiting = later and status != "completed"
+        exact = partial(
+            _standings, lt=exact_lt, gt=exact_gt, now=moment, within=within,
+            rules_of=package_rules[package_id],
+        )  # fmt: skip
+        on_a_day = any(
+            m is not None and _utc_day(m) in on
+            for m in (due_from, expiry, prev_expiry if waiting else None)
+        )
+        found = counts[package_id]
+        if not on_a_day:
+            # Counted by its summary row as if not exempt: take that back.
+            for name in exact(status, later, due_from, expiry, version_id, prev_v, prev_expiry):
+                found[name] -= 1
+        if ex:
+            found["exempt"] += 1
+        elif on_a_day:
+            for name in exact(status, later, due_from, expiry, version_id, prev_v, prev_expiry):
+                found[name] += 1
     return counts
 
 

@@ -617,13 +617,15 @@ def course_report(filters: ReportFilters) -> list[CourseRow]:
 
 def _courses_from_summaries() -> list[CourseRow]:
     """Every catalog course's all-time counts, from one summary row per course (ADR 0027)."""
-    counts = {
-        row["course_id"]: row
-        for row in CourseCount.objects.values("course_id", "learners", "failed", "voided")
+    counts: dict[int, dict[str, int]] = {
+        course_id: {"learners": learners, "failed": failed, "voided": voided}
+        for course_id, learners, failed, voided in CourseCount.objects.values_list(
+            "course_id", "learners", "failed", "voided"
+        )
     }
     result = []
     for course_id, code, name in Course.objects.order_by("code").values_list("pk", "code", "name"):
-        row = counts.get(course_id, {})
+        row: dict[str, int] = counts.get(course_id, {})
         result.append(
             CourseRow(
                 course_id=course_id,

@@ -23,6 +23,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from coursepack.bench import migration, runner
+from coursepack.bench import reports as reports_bench
 from coursepack.bench.measure import render_table
 from coursepack.bench.scales import SCALES, scale_named
 
@@ -37,6 +38,7 @@ _OPERATIONS = (
     "migration",
     "authoring_pages",
     "operations_pages",
+    "reports",
     "http",
     "load",
 )
@@ -90,6 +92,7 @@ class Command(BaseCommand):
             "migration": lambda: migration.migration_rows(scale),
             "authoring_pages": bench.authoring_pages,
             "operations_pages": bench.operations_pages,
+            "reports": lambda: reports_bench.report_pages(bench),
             "http": lambda: bench.http(log_dir),
             "load": lambda: bench.load(manage_py, log_dir),
         }
