@@ -119,3 +119,36 @@ def test_rebuild_reports_then_fixes_summary_drift(admin: Any) -> None:
     event = AuditEvent.objects.get(action="enrollment.summaries_rebuilt")
     assert event.after == {"learning_standingcount": 1}
     assert lifecycle_selectors.standing_counts(package_id)["not_started"] == 4
+
+
+def test_standing_counts_agree_hour_by_hour_around_expiry_and_recertification(
+    world: World, clock: _Clock
+) -> None:
+    """Learners certified at different moments on a version valid two days (one-day
+    window, one-day grace), one exempt, one never started, periods opening: the counts
+    from the summary rows equal the aggregate over every period, every three hours from
+    a day before to four days after, expiring within one day or thirty."""
+    _apply(world, ("bulk", 0, [0, 1, 2]))
+    for learner, minutes in ((0, 0), (1, 400)):
+        clock.now += timedelta(minutes=minutes)
+        for course in range(6):
+            with contextlib.suppress(DomainError):  # a course not in package 0
+                _apply(world, ("record", learner, course, "completed", None))
+    _lifecycle_op(world, clock, ("exempt", 2, 0, 0, True))
+    package_id = world.packages[0]
+    assert Enrollment.objects.filter(package_id=package_id, status="completed").exists()
+    # Before and after the next periods open.
+    for opened in (False, True):
+        if opened:
+            _lifecycle_op(world, clock, ("advance", 30))
+        assert summaries.check().tables == {}
+        for hours in range(-24, 97, 3):
+            moment = clock.now + timedelta(hours=hours)
+            for within in (1, 30):
+                got = lifecycle_selectors.standing_counts(
+                    package_id, now=moment, expiring_within_days=within
+                )
+                expected = lifecycle_selectors.exact_standing_counts(
+                    package_id, now=moment, expiring_within_days=within
+                )
+                assert got == expected, (opened, hours, within)
