@@ -88,6 +88,9 @@ INSTALLED_APPS = [
     "coursepack.catalog",
     "coursepack.packaging",
     "coursepack.learning",
+    "coursepack.audiences",
+    # Reminders and notifications by email (above learning).
+    "coursepack.notifications",
     "coursepack.audit",
     # Above learning: legacy migration and package files (import_legacy, export_package, ...).
     "coursepack.interchange",
@@ -117,6 +120,8 @@ MIDDLEWARE = [
     "coursepack.http.middleware.SessionIdleTimeoutMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # After a write, this client reads the primary for a while (read-your-writes).
+    "coursepack.replica.ReadYourWritesMiddleware",
     # Last, as django-axes asks: it answers locked-out sign-ins.
     "axes.middleware.AxesMiddleware",
 ]
@@ -170,6 +175,24 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
             "PRAGMA cache_size=-65536;"
         ),
     }
+# A PostgreSQL streaming replica for report, export and transcript reads (ADR 0021,
+# docs/deploy.md): views opt in with coursepack.replica.reads_from_replica; writes,
+# and reads of identities and permissions, stay on the primary. Refused on SQLite.
+if os.environ.get("DATABASE_REPLICA_URL", "").strip():
+    from coursepack.replica import replica_database
+
+    DATABASES["replica"] = replica_database(
+        os.environ["DATABASE_REPLICA_URL"].strip(),
+        primary_engine=DATABASES["default"]["ENGINE"],
+    )
+    DATABASES["replica"].setdefault("OPTIONS", {})["options"] = (
+        f"-c lock_timeout={int(DB_LOCK_TIMEOUT_SECONDS * 1000)}"
+    )
+DATABASE_ROUTERS = ["coursepack.replica.ReplicaRouter"]
+# Pages read from the replica say so when its replay is further behind than this.
+REPLICA_LAG_NOTICE_SECONDS = float(os.environ.get("COURSEPACK_REPLICA_LAG_NOTICE", "30"))
+# After a write, that client reads the primary for this long (read-your-writes).
+REPLICA_READ_YOUR_WRITES_SECONDS = float(os.environ.get("COURSEPACK_READ_YOUR_WRITES", "30"))
 # Connections are kept (per thread) for a minute on both engines (conn_max_age
 # above): opening one and running the PRAGMAs costs more than the rest of a small
 # request. No health check: it would cost PostgreSQL a round trip per request.
@@ -179,6 +202,12 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
 # Learners per committed chunk of a bulk-enrolment job (each holds the write lock briefly).
 JOB_CHUNK_LEARNERS = int(os.environ.get("COURSEPACK_JOB_CHUNK", "250"))
+# A publish that would move more enrolled learners than this publishes at once and
+# moves them in a background job, a committed chunk at a time (ADR 0020); at or
+# under it the moves happen in the publish's own transaction (well under a second).
+PUBLISH_MOVES_IN_BACKGROUND_OVER = int(os.environ.get("COURSEPACK_PUBLISH_MOVES_OVER", "500"))
+# How often the worker verifies the whole audit log (AUDIT_VERIFY job), in hours.
+AUDIT_VERIFY_EVERY_HOURS = float(os.environ.get("COURSEPACK_AUDIT_VERIFY_HOURS", "24"))
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -295,3 +324,36 @@ COURSEPACK_LATE_ENTRY_INTERVAL = timedelta(
 COURSEPACK_EXEMPTING_ROLES = tuple(
     r.strip() for r in os.environ.get("COURSEPACK_EXEMPTING_ROLES", "admin").split(",") if r.strip()
 )
+
+# Email (reminders and manager digests, coursepack.notifications). With EMAIL_HOST set,
+# mail goes out by SMTP; without it (make run / make dev on a laptop) it is printed
+# to the console. EMAIL_PORT, EMAIL_HOST_USER, EMAIL_HOST_PASSWORD, EMAIL_USE_TLS,
+# EMAIL_USE_SSL, EMAIL_TIMEOUT and DEFAULT_FROM_EMAIL are Django's own settings, read
+# from the environment variables of the same names (docs/deploy.md).
+EMAIL_HOST = os.environ.get("EMAIL_HOST", "").strip()
+EMAIL_BACKEND = os.environ.get(
+    "EMAIL_BACKEND",
+    "django.core.mail.backends.smtp.EmailBackend"
+    if EMAIL_HOST
+    else "django.core.mail.backends.console.EmailBackend",
+)
+EMAIL_PORT = int(os.environ.get("EMAIL_PORT", "25"))
+EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = _flag("EMAIL_USE_TLS")
+EMAIL_USE_SSL = _flag("EMAIL_USE_SSL")
+EMAIL_TIMEOUT = float(os.environ.get("EMAIL_TIMEOUT", "30"))
+DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "Coursepack <coursepack@localhost>")
+# Reminder runs (ADR 0026): at most this many messages a minute, and per run (the rest
+# wait for the next run); a failed send is retried by later runs up to MAX_ATTEMPTS.
+NOTIFICATIONS_RATE_PER_MINUTE = float(os.environ.get("COURSEPACK_MAIL_RATE_PER_MINUTE", "120"))
+NOTIFICATIONS_MAX_PER_RUN = int(os.environ.get("COURSEPACK_MAIL_MAX_PER_RUN", "5000"))
+NOTIFICATIONS_MAX_ATTEMPTS = int(os.environ.get("COURSEPACK_MAIL_MAX_ATTEMPTS", "5"))
+# "Assigned" and "completed" go out for enrolments / completions this recent (days).
+NOTIFICATIONS_LOOKBACK_DAYS = int(os.environ.get("COURSEPACK_MAIL_LOOKBACK_DAYS", "7"))
+# Managers get a digest of their team's overdue people once per this many days.
+NOTIFICATIONS_DIGEST_DAYS = int(os.environ.get("COURSEPACK_MAIL_DIGEST_DAYS", "7"))
+# The address of Coursepack's pages, for the links in messages.
+NOTIFICATIONS_SITE_URL = os.environ.get("COURSEPACK_SITE_URL", "http://127.0.0.1:8000").rstrip("/")
+# The worker queues a reminder run this often (seconds); 0: never (runs by hand only).
+NOTIFICATIONS_RUN_EVERY_SECONDS = float(os.environ.get("COURSEPACK_REMINDERS_EVERY", "3600"))

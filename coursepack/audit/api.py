@@ -7,7 +7,7 @@ import hashlib
 import hmac
 import json
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -141,6 +141,9 @@ class Entry:
     after: dict[str, Any] | None = None
     notes: str = ""
     package_id: int | None = None
+    #: Other rows written with this change that the record vouches for (e.g. the
+    #: publish-log entry of a publish), besides those bound to the target itself.
+    binds: tuple[Model, ...] = ()
 
 
 def record(
@@ -153,13 +156,16 @@ def record(
     after: dict[str, Any] | None = None,
     notes: str = "",
     package_id: int | None = None,
+    binds: Sequence[Model] = (),
 ) -> AuditEvent:
     """Append one event to the audit log.
 
     Call it inside the service's transaction with the transaction's timestamp, so
-    the event commits or rolls back with the change it describes.
+    the event commits or rolls back with the change it describes. ``binds`` names
+    other rows written with the change that the record vouches for (their hashes
+    are stored with it and re-checked by ``verify_chain``).
     """
-    entry = Entry(actor, action, target, at, before, after, notes, package_id)
+    entry = Entry(actor, action, target, at, before, after, notes, package_id, tuple(binds))
     return record_all([entry])[0]
 
 
@@ -196,6 +202,7 @@ def record_all(entries: Sequence[Entry], *, head: AuditChainHead | None = None) 
             prev_hash=previous,
             hash_scheme=KEYED_SCHEME,
             row_hash=_row_hash_of(entry.target),
+            bound_rows=_bound_rows_of(entry.target, entry.binds),
         )
         event.hash = previous = _hash(event)
         events.append(event)
@@ -263,9 +270,85 @@ BOUND_FIELDS: dict[str, tuple[str, ...]] = {
     ),
     "auth.user": ("username", "is_active", "is_staff", "is_superuser"),
     "accounts.account": ("user_id", "role"),
+    # Released versions: content is frozen at publish, only the workflow stamps move
+    # (published -> archived), each move audited. Drafts are not bound (they change).
+    "packaging.packageversion": (
+        "package_id",
+        "version_number",
+        "name",
+        "description",
+        "status",
+        "published_at",
+        "published_by_id",
+        "effective_from",
+        "change_notes",
+        "archived_at",
+        "archived_by_id",
+    ),
+    "packaging.packageversionitem": (
+        "version_id",
+        "position",
+        "course_id",
+        "group_id",
+        "group_version_id",
+        "required",
+    ),
+    "packaging.versionlifecycle": (
+        "version_id",
+        "due_kind",
+        "due_days",
+        "due_fixed_at",
+        "valid_days",
+        "window_days",
+        "grace_days",
+    ),
+    "packaging.coursegroupversion": (
+        "group_id",
+        "version_number",
+        "name",
+        "description",
+        "kind",
+        "min_count",
+        "status",
+        "published_at",
+        "published_by_id",
+        "change_notes",
+    ),
+    "packaging.coursegroupitem": (
+        "group_version_id",
+        "position",
+        "course_id",
+        "child_group_id",
+        "child_version_id",
+        "required",
+    ),
 }
-#: Bound rows that never change after their record: each one's *every* record must match.
-APPEND_ONLY = ("learning.completionevent", "learning.enrollmentmove", "packaging.publishrecord")
+#: Bound rows that never change after their record: each one's *every* record must
+#: match, and (for those that are targets) one with no record at all is named.
+APPEND_ONLY = (
+    "learning.completionevent",
+    "learning.enrollmentmove",
+    "packaging.publishrecord",
+    "packaging.packageversionitem",
+    "packaging.versionlifecycle",
+    "packaging.coursegroupitem",
+)
+#: Append-only rows that are never written without a record vouching for them (as
+#: target or bound row): one newer than the first vouched-for row and on no record
+#: was inserted behind the log's back. (Items are written unbound while a draft.)
+NEVER_UNRECORDED = (
+    "learning.completionevent",
+    "learning.enrollmentmove",
+    "packaging.publishrecord",
+)
+#: A released version vouches for its content rows: {version label: [(row label, fk)]}.
+_CONTENT_ROWS: dict[str, tuple[tuple[str, str], ...]] = {
+    "packaging.packageversion": (
+        ("packaging.packageversionitem", "version_id"),
+        ("packaging.versionlifecycle", "version_id"),
+    ),
+    "packaging.coursegroupversion": (("packaging.coursegroupitem", "group_version_id"),),
+}
 
 
 def audit_key() -> bytes:
@@ -300,11 +383,34 @@ def row_hash(label: str, row: Any) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
+def _is_draft(label: str, row: Any) -> bool:
+    return label in _CONTENT_ROWS and getattr(row, "status", "") == "draft"
+
+
 def _row_hash_of(target: Target) -> str:
     if isinstance(target, Named):
         return ""
     label = target._meta.label_lower
-    return row_hash(label, target) if label in BOUND_FIELDS else ""
+    if label not in BOUND_FIELDS or _is_draft(label, target):
+        return ""
+    return row_hash(label, target)
+
+
+def _bound_rows_of(target: Target, binds: Sequence[Model]) -> dict[str, str] | None:
+    """Return {"label id": row hash} for the rows a record vouches for besides its
+    target: a released version's content rows, and ``binds``; None when there are none."""
+    rows: list[Model] = list(binds)
+    if not isinstance(target, Named):
+        label = target._meta.label_lower
+        if label in _CONTENT_ROWS and not _is_draft(label, target):
+            for row_label, fk in _CONTENT_ROWS[label]:
+                model = apps.get_model(row_label)
+                rows.extend(model._default_manager.filter(**{fk: target.pk}).order_by("pk"))
+    bound = {}
+    for row in rows:
+        row_label = row._meta.label_lower
+        bound[f"{row_label} {row.pk}"] = row_hash(row_label, row)
+    return bound or None
 
 
 def _hash(event: AuditEvent) -> str:
@@ -329,6 +435,8 @@ def _hash(event: AuditEvent) -> str:
         return hashlib.sha256(canonical.encode()).hexdigest()
     content["row_hash"] = event.row_hash
     content["hash_scheme"] = event.hash_scheme
+    if event.bound_rows is not None:
+        content["bound_rows"] = event.bound_rows
     canonical = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hmac.new(audit_key(), canonical.encode(), hashlib.sha256).hexdigest()
 
@@ -345,23 +453,29 @@ class ChainReport:
     unkeyed: int = 0
     # Rows the log vouches for that were checked against their records.
     rows_checked: int = 0
+    # The newest record verified and its hash: where an incremental check resumes.
+    last_id: int = 0
+    last_hash: str = ""
 
     @property
     def intact(self) -> bool:
         return self.first_bad_id is None and not self.reason
 
 
-def _records() -> Iterator[AuditEvent]:
-    """Yield every record in chain order, a page of ids at a time (plain queries: no
-    server-side cursor is left open when verification stops early)."""
-    last = 0
+def _records(after_id: int = 0) -> Iterator[AuditEvent]:
+    """Yield every record after ``after_id`` in chain order, a page of ids at a time
+    (plain queries: no server-side cursor is left open when verification stops early)."""
+    last = after_id
     while page := list(AuditEvent.objects.filter(pk__gt=last).order_by("id")[:2000]):
         yield from page
         last = page[-1].pk
 
 
 def _check_rows(
-    latest: dict[tuple[str, str], tuple[int, str]], every: list[tuple[int, str, str, str]]
+    latest: dict[tuple[str, str], tuple[int, str]],
+    every: list[tuple[int, str, str, str]],
+    *,
+    strays: bool = True,
 ) -> tuple[int, int | None, str]:
     """Compare bound rows with their records; return (rows checked, bad record, reason)."""
     checked = 0
@@ -391,75 +505,75 @@ def _check_rows(
                         f"it vouches for {label} {target_id}, whose row was changed since "
                         f"(now: {json.dumps(row_snapshot(label, row), sort_keys=True)})",
                     )
-        if label in APPEND_ONLY:
-            # Every append-only row must be on the record: one inserted behind the
-            # log's back has no record vouching for it.
-            unvouched = model._default_manager.exclude(pk__in=ids).order_by("pk")
-            stray = unvouched.values_list("pk", flat=True).first()
-            if stray is not None and _vouched_since_binding(label, stray):
+        if strays and label in NEVER_UNRECORDED and ids:
+            # Every such row must be on the record: one inserted behind the log's back
+            # (newer than the first row the keyed log vouches for) has no record.
+            stray = (
+                model._default_manager.filter(pk__gt=min(ids))
+                .exclude(pk__in=ids)
+                .order_by("pk")
+                .values_list("pk", flat=True)
+                .first()
+            )
+            if stray is not None:
                 return checked, None, f"{label} {stray} is on no audit record"
     return checked, None, ""
 
 
-def _vouched_since_binding(label: str, pk: int) -> bool:
-    """Whether a row newer than the first keyed record exists without a record of its own."""
-    first_keyed = (
-        AuditEvent.objects.filter(hash_scheme=KEYED_SCHEME, target_type=label)
-        .order_by("id")
-        .values_list("target_id", flat=True)
-        .first()
-    )
-    return first_keyed is not None and first_keyed.isdigit() and pk > int(first_keyed)
-
-
-def verify_chain(*, checkpoint: dict[str, Any] | None = None) -> ChainReport:
+def verify_chain(
+    *,
+    checkpoint: dict[str, Any] | None = None,
+    since: tuple[int, str] | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> ChainReport:
     """Recompute the audit chain and name the first record that was changed, deleted,
-    inserted or reordered, or whose row (a completion event, an account…) was changed
-    behind the log's back; with a ``checkpoint`` (``signed_checkpoint``), also check
-    that the chain still passes through it."""
-    previous_hash = GENESIS_HASH
-    last_id = 0
+    inserted or reordered, or whose row (a completion event, a released version's
+    item, an account…) was changed behind the log's back; with a ``checkpoint``
+    (``signed_checkpoint``), also check that the chain still passes through it.
+
+    ``since`` = (id, hash) of the newest record a previous full run verified: only
+    the records after it are read, starting from that hash, and only the rows
+    *they* vouch for are checked (no search for rows on no record). Cheap on every
+    page visit; what it does not cover waits for the next full run.
+    ``progress`` is called with the number of records read, a page at a time.
+    """
+    previous_hash, last_id = (since[1], since[0]) if since else (GENESIS_HASH, 0)
     checked = unkeyed = 0
     latest: dict[tuple[str, str], tuple[int, str]] = {}
     every: list[tuple[int, str, str, str]] = []
     seen_checkpoint = checkpoint is None
-    seen_keyed = False
-    for event in _records():
+    seen_keyed = bool(
+        since and AuditEvent.objects.filter(pk__lte=since[0], hash_scheme=KEYED_SCHEME).exists()
+    )
+
+    def report(bad_id: int | None, reason: str, rows: int = 0) -> ChainReport:
+        return ChainReport(checked, bad_id, reason, unkeyed, rows, last_id, previous_hash)
+
+    for event in _records(last_id):
         if event.prev_hash != previous_hash:
-            return ChainReport(
-                checked,
+            return report(
                 event.pk,
                 "it does not follow the record before it: a record before it was deleted, "
                 "inserted or reordered",
-                unkeyed,
             )
         if event.hash_scheme == KEYED_SCHEME:
             seen_keyed = True
             if not hmac.compare_digest(_hash(event), event.hash):
-                return ChainReport(
-                    checked,
+                return report(
                     event.pk,
                     "its content does not match its keyed hash: it was changed (or the "
                     "audit key is not the one it was written with)",
-                    unkeyed,
                 )
         elif event.hash_scheme == UNKEYED_SCHEME and not seen_keyed:
             unkeyed += 1
             if _hash(event) != event.hash:
-                return ChainReport(
-                    checked,
-                    event.pk,
-                    "its content does not match its hash: it was changed",
-                    unkeyed,
-                )
+                return report(event.pk, "its content does not match its hash: it was changed")
         else:
             # An unkeyed record after keyed ones: someone wrote it without the key.
-            return ChainReport(
-                checked,
+            return report(
                 event.pk,
                 "it is not keyed although records before it are: it was written without the "
                 "audit key",
-                unkeyed,
             )
         if event.row_hash:
             key = (event.target_type, event.target_id)
@@ -467,50 +581,47 @@ def verify_chain(*, checkpoint: dict[str, Any] | None = None) -> ChainReport:
                 every.append((event.pk, event.target_type, event.target_id, event.row_hash))
             else:
                 latest[key] = (event.pk, event.row_hash)
+        for name, expected in (event.bound_rows or {}).items():
+            label, _, row_id = str(name).partition(" ")
+            every.append((event.pk, label, row_id, str(expected)))
         if checkpoint is not None and event.pk == checkpoint.get("last_event_id"):
             seen_checkpoint = True
             if event.hash != checkpoint.get("last_hash"):
-                return ChainReport(
-                    checked,
+                return report(
                     event.pk,
                     "it is not the record the checkpoint signed: the chain was rewritten",
-                    unkeyed,
                 )
         previous_hash = event.hash
         last_id = event.pk
         checked += 1
+        if progress is not None and checked % 2000 == 0:
+            progress(2000)
+    if progress is not None and checked % 2000:
+        progress(checked % 2000)
     if not seen_checkpoint:
-        return ChainReport(
-            checked,
+        return report(
             None,
             f"the checkpoint's record {checkpoint and checkpoint.get('last_event_id')} is "
             "missing: the chain was cut back or rewritten",
-            unkeyed,
         )
     head = AuditChainHead.objects.filter(pk=1).first()
     head_id, head_hash = (head.last_event_id, head.last_hash) if head else (0, "")
     if (head_id, head_hash or GENESIS_HASH) != (last_id, previous_hash):
-        return ChainReport(
-            checked,
+        return report(
             head_id or None,
             f"the chain ends at record {last_id}, but its head says {head_id}: "
             "the newest records were deleted or the head was changed",
-            unkeyed,
         )
     if head is not None and not hmac.compare_digest(
         head.mac, head_mac(head.last_event_id, head.last_hash)
     ):
-        return ChainReport(
-            checked,
+        return report(
             head_id or None,
             "the chain's head is not signed with the audit key: the chain was rewritten or "
             "cut back without the key (or the key is not the one it was written with)",
-            unkeyed,
         )
-    rows_checked, bad_id, reason = _check_rows(latest, every)
-    if reason:
-        return ChainReport(checked, bad_id, reason, unkeyed, rows_checked)
-    return ChainReport(checked, unkeyed=unkeyed, rows_checked=rows_checked)
+    rows_checked, bad_id, reason = _check_rows(latest, every, strays=since is None)
+    return report(bad_id, reason, rows_checked)
 
 
 def signed_checkpoint() -> dict[str, Any]:

@@ -40,6 +40,10 @@ class AuditEvent(models.Model):
     # SHA-256 of the target row as this record saw it, for the rows the log vouches
     # for (audit.api.BOUND_FIELDS); "" otherwise. Covered by ``hash``.
     row_hash = models.CharField(max_length=64, blank=True, default="")
+    # The other rows this record vouches for, {"label id": SHA-256 of the row}: a
+    # released version's items and due rules, the publish-log entry written with it.
+    # Null for records that vouch for no other row. Covered by ``hash`` when set.
+    bound_rows = models.JSONField(null=True, blank=True)
 
     class Meta:
         ordering = ["id"]

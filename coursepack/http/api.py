@@ -16,12 +16,15 @@ from ninja.operation import Operation
 from coursepack.errors import DomainError
 from coursepack.http import (
     accounts,
+    audiences,
     audit,
     content,
     interchange,
     jobs,
     learning,
     lifecycle,
+    notifications,
+    organisation,
     reports,
 )
 from coursepack.http.auth import BrowserSession, CsrfFailed, TokenAuth
@@ -85,6 +88,9 @@ api.add_router("", lifecycle.router)
 api.add_router("", reports.router)
 api.add_router("", interchange.router)
 api.add_router("", jobs.router)
+api.add_router("", audiences.router)
+api.add_router("", notifications.router)
+api.add_router("", organisation.router)
 api.add_router("", audit.router)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib.auth.models import User
+from django.db.models import Q, QuerySet
 from django.http import HttpRequest
 from ninja.errors import HttpError
 from ninja.security import APIKeyCookie, HttpBearer
@@ -13,6 +14,7 @@ from ninja.utils import check_csrf
 from coursepack.accounts import api as accounts
 from coursepack.accounts.errors import PermissionDenied
 from coursepack.accounts.models import Role
+from coursepack.organisation import selectors as organisation
 
 
 class CsrfFailed(HttpError):
@@ -74,6 +76,18 @@ def require(request: HttpRequest, *roles: Role) -> User:
 def is_staff_reader(user: User) -> bool:
     """Return whether the user may read everyone's data (admins and auditors)."""
     return accounts.role_of(user) in (Role.ADMIN, Role.AUDITOR)
+
+
+def in_scope(user: User, rows: QuerySet[Any], field: str = "learner") -> QuerySet[Any]:
+    """Keep the rows about people ``user`` may read (ADR 0024): everyone's for admins
+    and auditors, their units' people (and their own) for managers, else their own."""
+    scope: Q | None = organisation.person_scope(user, field)
+    return rows if scope is None else rows.filter(scope)
+
+
+def can_read_person(user: User, person_id: int) -> bool:
+    """Return whether ``user`` may read person ``person_id``'s records (False if missing)."""
+    return organisation.can_read_person(user, person_id)
 
 
 ADMIN = (Role.ADMIN,)

@@ -21,7 +21,10 @@ router = Router()
 
 class JobOut(Schema):
     id: int
-    kind: str = Field(description="bulk_enroll or rebuild_statuses")
+    kind: str = Field(
+        description="bulk_enroll, rebuild_statuses, publish_with_moves, audit_verify, …"
+    )
+    kind_label: str
     status: str = Field(description="queued, running, succeeded or failed")
     actor: str
     created_at: datetime
@@ -62,6 +65,14 @@ def start_rebuild(request: HttpRequest) -> Any:
     """Recompute every stored status in the background, a committed batch at a time (202)."""
     actor = require(request, *ADMIN)
     return Status(202, _out(jobs.start_rebuild(actor=actor).pk))
+
+
+@router.post("/jobs/audit-verifications", response=responses({202: JobOut}), tags=["jobs"])
+def start_audit_verify(request: HttpRequest) -> Any:
+    """Verify the whole audit log and every row it vouches for in the background (202);
+    the verification page and API then show this run's result (admins and auditors)."""
+    actor = require(request, *READERS)
+    return Status(202, _out(jobs.start_audit_verify(actor=actor).pk))
 
 
 # After the POST routes: /jobs/{job_id} would otherwise catch their paths.

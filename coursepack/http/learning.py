@@ -9,10 +9,11 @@ from django.db import transaction
 from django.http import HttpRequest
 from django.utils import timezone
 from ninja import Field, Header, Query, Router, Schema, Status
+from ninja.decorators import decorate_view
 
 from coursepack.errors import InvalidInput
 from coursepack.http import serialize
-from coursepack.http.auth import ADMIN, READERS, caller, is_staff_reader, require
+from coursepack.http.auth import ADMIN, READERS, caller, can_read_person, in_scope, require
 from coursepack.http.pagination import PageParams, page_of, paginate
 from coursepack.http.problems import responses
 from coursepack.http.schemas import (
@@ -37,14 +38,15 @@ from coursepack.learning import selectors
 from coursepack.learning import transcript as transcripts
 from coursepack.learning.errors import EnrollmentNotFound, LearnerNotFound
 from coursepack.learning.models import CompletionEvent, Enrollment
+from coursepack.replica import reads_from_replica
 
 router = Router()
 
 
 def _visible_enrollments(user: User) -> Any:
-    """Enrollments the caller may see: all for admins and auditors, their own for learners."""
-    enrollments = Enrollment.objects.select_related("learner", "package", "version")
-    return enrollments if is_staff_reader(user) else enrollments.filter(learner=user)
+    """Enrollments the caller may see: all for admins and auditors, their people's (and
+    their own) for managers, their own for learners."""
+    return in_scope(user, Enrollment.objects.select_related("learner", "package", "version"))
 
 
 def _enrollment(user: User, enrollment_id: int) -> Enrollment:
@@ -244,9 +246,7 @@ def list_completions(
 ) -> Any:
     """List completion events (a learner sees only their own)."""
     user = caller(request)
-    events = CompletionEvent.objects.order_by("id")
-    if not is_staff_reader(user):
-        events = events.filter(learner=user)
+    events = in_scope(user, CompletionEvent.objects.order_by("id"))
     for name in ("learner_id", "course_id", "kind"):
         value = getattr(filters, name)
         if value is not None:
@@ -277,6 +277,7 @@ def void(request: HttpRequest, event_id: int, body: VoidIn) -> Any:
     response=responses({200: TranscriptOut}, 404),
     tags=["learners"],
 )
+@decorate_view(reads_from_replica)
 def transcript(request: HttpRequest, learner_id: int, query: Query[TranscriptQuery]) -> Any:
     """A learner's training as of ``as_of``, as known at ``known_at`` (both default to
     now); learners see their own only.
@@ -289,7 +290,7 @@ def transcript(request: HttpRequest, learner_id: int, query: Query[TranscriptQue
     never from stored statuses.
     """
     user = caller(request)
-    if not is_staff_reader(user) and user.pk != learner_id:
+    if not can_read_person(user, learner_id):
         raise LearnerNotFound(f"There is no learner with id {learner_id}.")
     problems = [
         f"{name}: include a time zone, e.g. Z"

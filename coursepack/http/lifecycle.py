@@ -14,8 +14,9 @@ from django.utils import timezone
 from ninja import Field, Query, Router, Status
 from pydantic import BaseModel, StrictBool, StrictInt
 
+from coursepack.accounts.models import Role
 from coursepack.errors import InvalidInput
-from coursepack.http.auth import ADMIN, READERS, caller, is_staff_reader, require
+from coursepack.http.auth import ADMIN, READERS, caller, in_scope, require
 from coursepack.http.pagination import PageParams, page_of, paginate
 from coursepack.http.problems import responses
 from coursepack.http.schemas import DateTimeIn, Id, Input, Output, Reason, Text
@@ -457,8 +458,9 @@ def standing_list(
     page: Query[PageParams],
     query: Query[StandingListQuery],
 ) -> Any:
-    """The learners of a package in one standing now, by user name (paged, searchable)."""
-    require(request, *READERS)
+    """The learners of a package in one standing now, by user name (paged, searchable;
+    managers: their people only)."""
+    user = require(request, *READERS, Role.MANAGER)
     packaging_selectors.get_package(package_id)
     rows = lifecycle_selectors.standing_enrollments(
         package_id,
@@ -466,6 +468,7 @@ def standing_list(
         expiring_within_days=query.expiring_within_days,
         search=query.search,
     )
+    rows = in_scope(user, rows)
     result = paginate(rows, page)
     result["items"] = [_entry(e) for e in result["items"]]
     return result
@@ -553,10 +556,7 @@ def enrollment_lifecycle(
     standing in the package and every certification period (learners: their own)."""
     user = caller(request)
     _aware(as_of=query.as_of, known_at=query.known_at)
-    rows = Enrollment.objects.all()
-    if not is_staff_reader(user):
-        rows = rows.filter(learner=user)
-    enrollment = rows.filter(pk=enrollment_id).first()
+    enrollment = in_scope(user, Enrollment.objects.all()).filter(pk=enrollment_id).first()
     if enrollment is None:
         raise EnrollmentNotFound(f"There is no enrollment with id {enrollment_id}.")
     as_of = query.as_of or timezone.now()

@@ -11,11 +11,13 @@ from typing import Annotated, Any
 
 from django.http import HttpRequest
 from ninja import Field, Query, Router, Schema
+from ninja.decorators import decorate_view
 
 from coursepack.http.auth import READERS, require
 from coursepack.http.pagination import PageParams
 from coursepack.http.problems import responses
 from coursepack.http.schemas import DateIn, DateTimeIn
+from coursepack.replica import reads_from_replica
 from coursepack.reports import selectors
 from coursepack.reports.selectors import ReportFilters, StatusCounts
 
@@ -178,6 +180,7 @@ def _counts(counts: StatusCounts) -> dict[str, Any]:
 
 
 @router.get("/reports/packages", response=responses({200: PackagesReportOut}))
+@decorate_view(reads_from_replica)
 def packages_report(request: HttpRequest, query: Query[ReportQuery]) -> Any:
     """Enrollment counts per package (all versions together) and per released version."""
     require(request, *READERS)
@@ -207,6 +210,7 @@ def packages_report(request: HttpRequest, query: Query[ReportQuery]) -> Any:
 
 
 @router.get("/reports/courses", response=responses({200: CoursesReportOut}))
+@decorate_view(reads_from_replica)
 def courses_report(request: HttpRequest, query: Query[ReportQuery]) -> Any:
     """Per course: learners who completed it, failed attempts, voided events."""
     require(request, *READERS)
@@ -218,6 +222,7 @@ def courses_report(request: HttpRequest, query: Query[ReportQuery]) -> Any:
 
 
 @router.get("/reports/learners", response=responses({200: LearnersReportOut}))
+@decorate_view(reads_from_replica)
 def learners_report(
     request: HttpRequest, query: Query[ReportQuery], page: Query[PageParams]
 ) -> Any:

@@ -315,6 +315,11 @@ class PublishOut(Schema):
     previous_version_id: int | None
     scheduled: bool
     moved_enrollments: int
+    moves_job_id: int | None = Field(
+        None,
+        description="When many learners move, the background job moving them "
+        "(GET /jobs/{id}); moved_enrollments is then 0 and the job counts the moves.",
+    )
 
 
 class PolicyImpactOut(Schema):
@@ -692,7 +697,7 @@ class MeOut(Schema):
     username: str
     first_name: str
     last_name: str
-    role: Literal["admin", "auditor", "learner"]
+    role: Literal["admin", "auditor", "manager", "learner"]
 
 
 class UserOut(MeOut):
@@ -702,7 +707,7 @@ class UserOut(MeOut):
 
 class UserIn(Input):
     username: Username
-    role: Literal["admin", "auditor", "learner"] = "learner"
+    role: Literal["admin", "auditor", "manager", "learner"] = "learner"
     first_name: PersonName = ""
     last_name: PersonName = ""
     email: Email = ""
@@ -722,7 +727,7 @@ class UserCreated(UserOut):
 
 
 class RoleIn(Input):
-    role: Literal["admin", "auditor", "learner"]
+    role: Literal["admin", "auditor", "manager", "learner"]
 
 
 class AccessNotesIn(Input):

@@ -12,31 +12,46 @@ from __future__ import annotations
 
 import traceback
 from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import User
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 
+from coursepack.audiences import api as audiences
 from coursepack.audit import api as audit
 from coursepack.audit.api import Actor
 from coursepack.jobs.errors import JobNotFound
 from coursepack.jobs.models import Job, JobKind, JobStatus
 from coursepack.learning import api as learning
+from coursepack.notifications import api as notifications
+from coursepack.notifications import selectors as notification_selectors
+from coursepack.organisation import api as organisation
 from coursepack.packaging import api as packaging
+from coursepack.packaging import selectors as packaging_selectors
 from coursepack.packaging.models import Package, PackageVersion
 from coursepack.validation import collecting
 
 __all__ = [
+    "PublishStarted",
     "get_job",
     "resume_unfinished",
     "run_job",
+    "save_audience",
+    "schedule_audit_verify",
     "settle_due_schedules",
+    "start_audience_sync",
+    "start_audit_verify",
     "start_bulk_enroll",
+    "start_people_sync",
+    "start_publish",
     "start_rebuild",
+    "start_reminder_run",
 ]
 
 
@@ -122,6 +137,178 @@ def start_rebuild(*, actor: Actor) -> Job:
         )
 
 
+@dataclass(frozen=True)
+class PublishStarted:
+    """What a publish did: the publish itself, and the job moving learners if there is one."""
+
+    outcome: packaging.PublishOutcome
+    # The background job moving in-flight learners onto the version, or None when
+    # they moved in the publish's transaction (or nobody moves).
+    moves_job: Job | None
+
+
+def _moves_in_background_over() -> int:
+    return int(getattr(settings, "PUBLISH_MOVES_IN_BACKGROUND_OVER", 500))
+
+
+def start_publish(
+    *,
+    actor: Actor,
+    version_id: int,
+    change_notes: str = "",
+    effective_at: datetime | None = None,
+    expected_revision: int | None = None,
+    inflight_policy: packaging.InFlightPolicyName = "keep",
+    background: bool | None = None,
+) -> PublishStarted:
+    """Publish a draft; move in-flight learners in the publish's transaction when they are
+    few, or in a background job when they are many (ADR 0020).
+
+    With many learners to move, the version and its publish log are committed at
+    once (new enrollments get it from that moment) and a PUBLISH_WITH_MOVES job
+    moves the learners in committed, audited chunks. ``background`` forces one way
+    or the other; by default more than ``PUBLISH_MOVES_IN_BACKGROUND_OVER`` moves
+    go to the background.
+    """
+    if inflight_policy != "keep" and effective_at is None:
+        current = packaging_selectors.active_version(
+            packaging_selectors.get_version(version_id).package_id, timezone.now()
+        )
+        to_move = (
+            learning.count_inflight(from_version_id=current.pk, policy=inflight_policy)
+            if current is not None
+            else 0
+        )
+        if background is None:
+            background = to_move > _moves_in_background_over()
+    else:
+        background, to_move = False, 0
+    with transaction.atomic():
+        outcome = packaging.publish_version(
+            actor=actor,
+            version_id=version_id,
+            change_notes=change_notes,
+            effective_at=effective_at,
+            expected_revision=expected_revision,
+            inflight_policy=inflight_policy,
+            defer_moves=background,
+        )
+        if not background or outcome.previous is None or outcome.scheduled:
+            return PublishStarted(outcome, None)
+        job = _create(
+            actor=actor,
+            kind=JobKind.PUBLISH_WITH_MOVES,
+            params={
+                "package_id": outcome.version.package_id,
+                "from_version_id": outcome.previous.pk,
+                "to_version_id": outcome.version.pk,
+                "policy": inflight_policy,
+            },
+            total=to_move,
+        )
+    return PublishStarted(outcome, job)
+
+
+def start_audit_verify(*, actor: Actor) -> Job:
+    """Queue a full verification of the audit log (every record and every bound row).
+
+    Its result (intact or the first bad record, and where it ended) is kept on the
+    job, so pages show the last full run and check only what was appended since.
+    """
+    from coursepack.audit.models import AuditChainHead
+
+    with transaction.atomic():
+        head = AuditChainHead.objects.filter(pk=1).first()
+        return _create(
+            actor=actor,
+            kind=JobKind.AUDIT_VERIFY,
+            params={},
+            # Ids are dense enough for a progress bar; verification counts the real number.
+            total=head.last_event_id if head else 0,
+        )
+
+
+def schedule_audit_verify(now: datetime | None = None) -> Job | None:
+    """Queue a full verification when none ran (or is waiting) within
+    ``AUDIT_VERIFY_EVERY_HOURS``; return it, or None. The worker calls this periodically."""
+    now = now or timezone.now()
+    every = timedelta(hours=float(getattr(settings, "AUDIT_VERIFY_EVERY_HOURS", 24)))
+    recent = Job.objects.filter(kind=JobKind.AUDIT_VERIFY).filter(
+        Q(status__in=(JobStatus.QUEUED, JobStatus.RUNNING)) | Q(created_at__gt=now - every)
+    )
+    if recent.exists():
+        return None
+    return start_audit_verify(actor=None)
+
+
+def start_audience_sync(*, actor: Actor, audience_id: int) -> Job:
+    """Queue a reconciliation of one audience: its new members enrolled, its leavers
+    handled by its policy, a committed, audited chunk of people at a time."""
+    with transaction.atomic():
+        total = len(audiences.candidate_ids(audience_id))
+        return _create(
+            actor=actor,
+            kind=JobKind.AUDIENCE_SYNC,
+            params={"audience_id": audience_id},
+            total=total,
+        )
+
+
+def save_audience(
+    *, actor: Actor, package_id: int, rule: audiences.Rule, notes: str = ""
+) -> tuple[audiences.SaveResult, Job | None]:
+    """Save a package's audience; apply it at once when it changes few people, else
+    queue the job that applies it (in the same transaction as the save, so a saved
+    rule always has its reconciliation coming)."""
+    with transaction.atomic():
+        saved = audiences.save_audience(actor=actor, package_id=package_id, rule=rule, notes=notes)
+        job = None
+        if not saved.applied:
+            job = start_audience_sync(actor=actor, audience_id=saved.audience.pk)
+    return saved, job
+
+
+def start_reminder_run(
+    *, actor: Actor, dry_run: bool = False, as_of: datetime | None = None
+) -> Job:
+    """Queue a reminder run: a dry run says what a run at ``as_of`` (default: when it
+    runs) would send and sends nothing; a real run claims and sends (ADR 0026). A real
+    run is always as of its own clock: reminders are never sent for another day."""
+    with collecting("The reminder run cannot be started.") as problems:
+        if as_of is not None and not dry_run:
+            problems.add("as_of", "only a dry run may look at another moment")
+        if as_of is not None and as_of.tzinfo is None:
+            problems.add("as_of", "must say its time zone")
+    with transaction.atomic():
+        return _create(
+            actor=actor,
+            kind=JobKind.REMINDERS,
+            params={"dry_run": dry_run, "as_of": as_of.isoformat() if as_of else None},
+            total=1 if dry_run else 0,
+        )
+
+
+def reminder_run_due() -> bool:
+    """Return whether the periodic reminder run should queue one (none queued or running)."""
+    return not Job.objects.filter(
+        kind=JobKind.REMINDERS, status__in=(JobStatus.QUEUED, JobStatus.RUNNING)
+    ).exists()
+
+
+def start_people_sync(*, actor: Actor, sync_id: int) -> Job:
+    """Queue the applying of a staged (previewed) people sync, a committed chunk at a time."""
+    with transaction.atomic():
+        job = _create(actor=actor, kind=JobKind.PEOPLE_SYNC, params={"sync_id": sync_id}, total=0)
+        sync = organisation.mark_people_sync_applying(sync_id=sync_id, job_id=job.pk)
+        job.total = (
+            int(sync.preview.get("creates", 0))
+            + int(sync.preview.get("updates", 0))
+            + int(sync.preview.get("deactivations", 0))
+        )
+        job.save(update_fields=["total"])
+        return job
+
+
 def get_job(job_id: int) -> Job:
     """Return a job, or raise JobNotFound."""
     job = Job.objects.filter(pk=job_id).first()
@@ -190,7 +377,152 @@ def _run_rebuild(job: Job) -> None:
     job.save(update_fields=["result"])
 
 
-_RUNNERS = {JobKind.BULK_ENROLL: _run_bulk_enroll, JobKind.REBUILD_STATUSES: _run_rebuild}
+def _run_publish_moves(job: Job) -> None:
+    """Move the in-flight learners of a publish, a committed and audited chunk at a time.
+
+    The cursor is the last enrollment id a committed chunk looked at; each chunk
+    commits the moves, their audit record and the cursor together.
+    """
+    actor = _actor_of(job)
+    params = job.params
+    totals = dict(job.result or {"moved": 0})
+    while True:
+        with transaction.atomic():
+            chunk = learning.move_inflight_chunk(
+                actor=actor,
+                from_version_id=params["from_version_id"],
+                to_version_id=params["to_version_id"],
+                policy=params["policy"],
+                after_id=job.cursor,
+                limit=_chunk_size(),
+                notes=f"job {job.pk}",
+            )
+            if chunk.last_id is None:
+                if chunk.stopped:
+                    totals["stopped"] = chunk.stopped
+                    job.result = totals
+                    job.save(update_fields=["result"])
+                return
+            totals["moved"] += len(chunk.moved)
+            job.cursor = chunk.last_id
+            job.done = totals["moved"]
+            job.result = totals
+            job.save(update_fields=["cursor", "done", "result"])
+
+
+def _run_audience_sync(job: Job) -> None:
+    actor = _actor_of(job)
+    audience_id = job.params["audience_id"]
+    size = _chunk_size()
+    totals = dict(job.result or {"enrolled": 0, "withdrawn": 0, "kept": 0})
+    # The people to look at are fixed when the job starts (resumed: those after the
+    # cursor); each chunk re-reads membership, so a chunk run twice changes nothing.
+    remaining = [i for i in audiences.candidate_ids(audience_id) if i > job.cursor]
+    for start in range(0, len(remaining), size):
+        chunk = remaining[start : start + size]
+        with transaction.atomic():
+            result = audiences.apply_chunk(actor=actor, audience_id=audience_id, learner_ids=chunk)
+            for name, count in result.counts().items():
+                totals[name] += count
+            job.cursor = chunk[-1]
+            job.done += len(chunk)
+            job.result = totals
+            job.save(update_fields=["cursor", "done", "result"])
+
+
+def _run_audit_verify(job: Job) -> None:
+    def progress(n: int) -> None:
+        Job.objects.filter(pk=job.pk).update(done=F("done") + n)
+
+    report = audit.verify_chain(progress=progress)
+    job.refresh_from_db()
+    job.total = max(job.done, report.checked)
+    job.result = {
+        "intact": report.intact,
+        "checked": report.checked,
+        "rows_checked": report.rows_checked,
+        "unkeyed": report.unkeyed,
+        "first_bad_id": report.first_bad_id,
+        "reason": report.reason,
+        "last_id": report.last_id,
+        "last_hash": report.last_hash,
+    }
+    job.save(update_fields=["total", "result"])
+
+
+def _run_reminders(job: Job) -> None:
+    as_of = job.params.get("as_of")
+    moment = datetime.fromisoformat(as_of) if as_of else timezone.now()
+    if job.params.get("dry_run"):
+        plan = notification_selectors.plan(moment)
+        job.result = {"dry_run": True, **plan.as_dict()}
+        job.done = 1
+        job.save(update_fields=["result", "done"])
+        return
+
+    def claimed(total: int) -> None:
+        Job.objects.filter(pk=job.pk).update(total=total)
+
+    def progress(n: int) -> None:
+        Job.objects.filter(pk=job.pk).update(done=F("done") + n)
+
+    result = notifications.run_reminders(
+        actor=_actor_of(job), now=moment, run_id=job.pk, progress=progress, claimed=claimed
+    )
+    job.refresh_from_db()
+    job.result = {"dry_run": False, **result.as_dict()}
+    job.save(update_fields=["result"])
+
+
+def _run_people_sync(job: Job) -> None:
+    """Plan the sync once, apply its actions a chunk per transaction, then finish it.
+
+    The cursor is the number of actions applied; ``result`` holds the counts and
+    ``sync_id`` (``organisation.sync_changes(sync_id)`` lists the people changed).
+    """
+    actor = _actor_of(job)
+    sync_id = int(job.params["sync_id"])
+    total = organisation.prepare_people_sync(sync_id=sync_id, actor=actor)
+    if job.total != total:
+        job.total = total
+        job.save(update_fields=["total"])
+    size = int(getattr(settings, "JOB_CHUNK_PEOPLE", 1000))
+    totals = dict(job.result or {"sync_id": sync_id, "created": 0, "updated": 0, "deactivated": 0})
+    while job.cursor < total:
+        with transaction.atomic():
+            applied, counts = organisation.apply_people_sync_chunk(
+                actor=actor, sync_id=sync_id, start=int(job.cursor), size=size
+            )
+            for key in ("created", "updated", "deactivated"):
+                totals[key] = totals.get(key, 0) + counts.get(key, 0)
+            job.cursor += applied
+            job.done = job.cursor
+            job.result = totals
+            job.save(update_fields=["cursor", "done", "result"])
+        if not applied:
+            break
+    job.result = {**totals, **organisation.finish_people_sync(sync_id=sync_id, actor=actor)}
+    job.save(update_fields=["result"])
+    # Audiences follow the sync: exactly the people it created, updated (moved,
+    # retitled, re-hired) or deactivated are enrolled or handled as leavers, a
+    # committed, audited chunk at a time (ADR 0025).
+    changed = organisation.sync_changes(sync_id)
+    reconciled = audiences.reconcile(
+        actor=actor, person_ids=[*changed.created, *changed.updated, *changed.deactivated]
+    )
+    job.result = {**job.result, "audiences": reconciled.counts()}
+    job.save(update_fields=["result"])
+
+
+_RUNNERS = {
+    JobKind.BULK_ENROLL: _run_bulk_enroll,
+    JobKind.REBUILD_STATUSES: _run_rebuild,
+    JobKind.PUBLISH_WITH_MOVES: _run_publish_moves,
+    JobKind.AUDIT_VERIFY: _run_audit_verify,
+    JobKind.AUDIENCE_SYNC: _run_audience_sync,
+    JobKind.REMINDERS: _run_reminders,
+    JobKind.PEOPLE_SYNC: _run_people_sync,
+}
 
 
 def run_job(job_id: int) -> Job:

@@ -17,3 +17,11 @@ def run_job_task(job_id: int) -> int:
 def settle_schedules_task() -> int:
     """Let due scheduled versions take effect; return how many packages were settled."""
     return jobs.settle_due_schedules()
+
+
+@task()
+def reminders_task() -> int | None:
+    """Queue a reminder run unless one is queued or running; return its job id."""
+    if not jobs.reminder_run_due():
+        return None
+    return jobs.start_reminder_run(actor=None).pk

@@ -60,10 +60,12 @@ __all__ = [
     "RebuildReport",
     "RecordResult",
     "bulk_enroll",
+    "count_inflight",
     "enroll",
     "import_completions",
     "late_horizon",
     "move_inflight",
+    "move_inflight_chunk",
     "preview_publish",
     "rebuild_statuses",
     "record_completion",
@@ -1184,6 +1186,127 @@ def move_inflight(
         package_id=to_version.package_id,
     )
     return moved
+
+
+def _inflight(from_version_id: int, policy: str) -> Any:
+    if policy not in POLICY_MOVES:
+        raise InvalidInput(
+            "Unknown in-flight policy.",
+            problems=[f"inflight_policy: must be one of {', '.join(POLICY_MOVES)}"],
+        )
+    return Enrollment.objects.filter(
+        version_id=from_version_id,
+        withdrawn_at__isnull=True,
+        superseded_at__isnull=True,
+        status__in=POLICY_MOVES[policy],
+    )
+
+
+def count_inflight(*, from_version_id: int, policy: InFlightPolicy) -> int:
+    """Return how many open enrollments on ``from_version_id`` the policy would move now."""
+    return _inflight(from_version_id, policy).count() if POLICY_MOVES.get(policy) else 0
+
+
+@dataclass(frozen=True)
+class MoveChunk:
+    """What one chunk of a background move did."""
+
+    moved: list[int]
+    # The highest enrollment id this chunk looked at (the job's cursor), or None when
+    # there was nothing left to look at.
+    last_id: int | None
+    # Why the moves stopped early (the target is no longer the active version), or "".
+    stopped: str = ""
+
+
+def move_inflight_chunk(
+    *,
+    actor: Actor,
+    from_version_id: int,
+    to_version_id: int,
+    policy: InFlightPolicy,
+    after_id: int,
+    limit: int,
+    notes: str = "",
+) -> MoveChunk:
+    """Move the next ``limit`` open enrollments (by id, after ``after_id``) that the
+    policy names from one version to the next, in one transaction with one audit record.
+
+    The background half of a publish with moves (``jobs.start_publish``): the version
+    is already published; this moves learners onto it a committed chunk at a time.
+    Each enrollment's status is read when its chunk runs, so a learner who started
+    (or finished) meanwhile is judged by the status they have then. Running a chunk
+    again moves nobody twice (a moved enrollment is no longer on ``from_version``).
+    If ``to_version`` is no longer the active version (a newer one was published),
+    nothing moves and ``stopped`` says why.
+    """
+    with transaction.atomic():
+        # Lock order: audit chain, learners, enrollments (ADR 0009).
+        head = audit.lock_chain()
+        to_version = PackageVersion.objects.get(pk=to_version_id)
+        if to_version.status != "published":
+            return MoveChunk(
+                [],
+                None,
+                f"v{to_version.version_number} is {to_version.status} now: "
+                "the learners left were not moved onto it",
+            )
+        from_version = PackageVersion.objects.get(pk=from_version_id)
+        window = list(
+            Enrollment.objects.filter(version_id=from_version_id, pk__gt=after_id)
+            .order_by("pk")
+            .values_list("pk", flat=True)[:limit]
+        )
+        if not window:
+            return MoveChunk([], None)
+        User = get_user_model()
+        learner_ids = list(
+            Enrollment.objects.filter(pk__in=window).values_list("learner_id", flat=True)
+        )
+        list(
+            User.objects.select_for_update()
+            .filter(pk__in=learner_ids)
+            .order_by("pk")
+            .values_list("pk", flat=True)
+        )
+        # Read the statuses with the learners held: a completion committed before this
+        # point is already in them, one after it waits and sees the new version.
+        rows = list(_inflight(from_version_id, policy).filter(pk__in=window).order_by("pk"))
+        if not rows:
+            return MoveChunk([], window[-1])
+        now = timezone.now()
+        EnrollmentMove.objects.bulk_create(
+            EnrollmentMove(
+                enrollment=e,
+                from_version=from_version,
+                to_version=to_version,
+                moved_at=now,
+                actor=_user(actor),
+                policy=policy,
+            )
+            for e in rows
+        )
+        for e in rows:
+            e.version = to_version
+        _refresh(rows)
+        Enrollment.objects.bulk_update(rows, ["version", *_CACHE_FIELDS], batch_size=1000)
+        moved = [e.pk for e in rows]
+        audit.record_all(
+            [
+                audit.Entry(
+                    actor=actor,
+                    action="enrollment.bulk_moved",
+                    target=to_version,
+                    at=now,
+                    before={"version": from_version.pk},
+                    after={"version": to_version.pk, "enrollments": moved},
+                    notes=f"in-flight policy {policy}{f' ({notes})' if notes else ''}",
+                    package_id=to_version.package_id,
+                )
+            ],
+            head=head,
+        )
+        return MoveChunk(moved, window[-1])
 
 
 # --- the cache ------------------------------------------------------------------

@@ -73,3 +73,53 @@ class UnitManager(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user_id} manages {self.unit_id}"
+
+
+class PeopleSyncStatus(models.TextChoices):
+    # Uploaded and previewed (the dry run); nothing about people written yet.
+    STAGED = "staged", "Previewed"
+    # Its job is applying it, a committed chunk at a time.
+    APPLYING = "applying", "Applying"
+    # Every chunk is committed.
+    APPLIED = "applied", "Applied"
+
+
+class PeopleSync(models.Model):
+    """One HR people file (CSV upload or API batch): staged, previewed, then applied by a job.
+
+    ``rows`` is the file as given (so the job applies exactly what was previewed);
+    ``actions`` is the plan the job computed when it started, applied in order from
+    the job's cursor; ``changes`` lists the people each kind of change touched (for
+    whatever must follow a sync, e.g. audiences re-evaluating their members).
+    """
+
+    created_at = models.DateTimeField()
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    actor_label = models.CharField(max_length=150)
+    # A full file: active people with an external id who are absent from it are leavers.
+    full = models.BooleanField(default=False)
+    # The columns the file has: columns it lacks are left as they are.
+    columns = models.JSONField(default=list)
+    rows = models.JSONField(default=list)
+    status = models.CharField(
+        max_length=16, choices=PeopleSyncStatus.choices, default=PeopleSyncStatus.STAGED
+    )
+    # The dry run's counts at staging: creates, updates, deactivations, unchanged, errors.
+    preview = models.JSONField(default=dict)
+    actions = models.JSONField(default=list)
+    job_id = models.BigIntegerField(null=True, blank=True)
+    changes = models.JSONField(default=dict)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(status__in=PeopleSyncStatus.values),
+                name="people_sync_status_valid",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"people sync {self.pk} ({self.status})"

@@ -36,5 +36,7 @@ def role_required(*roles: Role) -> Callable[[View], View]:
 
 
 STAFF = (Role.ADMIN, Role.AUDITOR)
-EVERYONE = (Role.ADMIN, Role.AUDITOR, Role.LEARNER)
+EVERYONE = (Role.ADMIN, Role.AUDITOR, Role.MANAGER, Role.LEARNER)
+# Who reads people's records, each within their scope (organisation.selectors, ADR 0024).
+PEOPLE_READERS = (Role.ADMIN, Role.AUDITOR, Role.MANAGER)
 ADMIN = (Role.ADMIN,)

@@ -22,8 +22,11 @@ from coursepack.audit import selectors as audit
 from coursepack.errors import InvalidInput, NotFound
 from coursepack.learning import roster
 from coursepack.learning import transcript as transcripts
+from coursepack.notifications import selectors as notification_selectors
+from coursepack.organisation import selectors as organisation
 from coursepack.packaging import selectors as packaging
-from coursepack.web.access import EVERYONE, STAFF, role_required
+from coursepack.replica import reads_from_replica
+from coursepack.web.access import EVERYONE, PEOPLE_READERS, STAFF, role_required
 from coursepack.web.operations.audit_text import ReadableRow, readable_rows
 
 PER_PAGE = 50
@@ -31,12 +34,15 @@ PER_PAGE = 50
 # --- learners and transcripts ----------------------------------------------------
 
 
-@role_required(*STAFF)
+@role_required(*PEOPLE_READERS)
 def learner_list(request: HttpRequest) -> HttpResponse:
     """List the learners (not admins or auditors) with their status and counts,
-    searchable by name; each opens their transcript."""
+    searchable by name; each opens their transcript. Managers: their people only."""
     search = request.GET.get("q", "")
     learners = roster.learners_only(transcripts.learner_directory(search))
+    scope = organisation.person_scope(request.user)
+    if scope is not None:
+        learners = learners.filter(scope)
     page = Paginator(learners, PER_PAGE).get_page(request.GET.get("page"))
     return render(request, "web/learner_list.html", {"page": page, "search": search})
 
@@ -82,15 +88,16 @@ def _moment_param(request: HttpRequest, name: str, label: str) -> tuple[datetime
 
 
 @role_required(*EVERYONE)
+@reads_from_replica
 def transcript(request: HttpRequest, learner_id: int) -> HttpResponse:
     """Show a learner's transcript as of ``?as_of=``, as known at ``?known_at=`` (both
     default to now); ``?print=1`` for paper.
 
-    Admins and auditors may read anyone's; a learner only their own (anyone else's
-    is "not found", like a learner who does not exist).
+    Admins and auditors may read anyone's; a manager their people's; a learner only
+    their own (anyone else's is "not found", like a learner who does not exist).
     """
     staff = accounts.role_of(request.user) in (Role.ADMIN, Role.AUDITOR)
-    if not staff and request.user.pk != learner_id:
+    if not organisation.can_read_person(request.user, learner_id):
         raise Http404("There is no such learner.")
     now = timezone.now()
     as_of, whole_day, as_of_error = _moment_param(request, "as_of", "the moment")
@@ -124,6 +131,9 @@ def transcript(request: HttpRequest, learner_id: int) -> HttpResponse:
         "query": query,
         "then_query": then_query,
         "time_zone": timezone.get_current_timezone_name(),
+        # The messages sent to the learner (reminders, notices), newest first.
+        "sent_messages": notification_selectors.messages(recipient_id=learner_id)[:20],
+        "message_count": notification_selectors.messages(recipient_id=learner_id).count(),
     }
     template = "web/transcript_print.html" if request.GET.get("print") else "web/transcript.html"
     return render(request, template, context, status=400 if errors else 200)

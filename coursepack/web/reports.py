@@ -24,6 +24,7 @@ from django.utils.http import content_disposition_header
 
 from coursepack.errors import InvalidInput
 from coursepack.learning import lifecycle_selectors
+from coursepack.replica import reads_from_replica
 from coursepack.reports import exports, selectors, tables
 from coursepack.reports.selectors import FilterChoices, ReportFilters
 from coursepack.web.access import STAFF, role_required
@@ -143,6 +144,7 @@ def _page(request: HttpRequest) -> int:
 
 
 @role_required(*STAFF)
+@reads_from_replica
 def reports(request: HttpRequest) -> HttpResponse:
     """Show the reports for the chosen filters: totals, chart, and every table."""
     form, filters = _form(request)
@@ -199,6 +201,7 @@ def _attachment(response: StreamingHttpResponse, filename: str) -> None:
 
 
 @role_required(*STAFF)
+@reads_from_replica
 def report_csv(request: HttpRequest, kind: str) -> HttpResponseBase:
     """Stream one report table as CSV, with the page's filters."""
     if kind not in tables.TABLE_KINDS:
@@ -215,6 +218,7 @@ def report_csv(request: HttpRequest, kind: str) -> HttpResponseBase:
 
 
 @role_required(*STAFF)
+@reads_from_replica
 def report_xlsx(request: HttpRequest) -> HttpResponseBase:
     """Send every report table as one XLSX workbook, one sheet per table."""
     form, filters = _form(request)

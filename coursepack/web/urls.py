@@ -6,7 +6,16 @@ Each area keeps its own URL module, included here with one line.
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from coursepack.web import equivalences, jobs, lifecycle, records, reports
+from coursepack.web import (
+    equivalences,
+    jobs,
+    lifecycle,
+    matrix,
+    notifications,
+    people_sync,
+    records,
+    reports,
+)
 from coursepack.web.authoring import packages
 
 app_name = "web"
@@ -43,6 +52,20 @@ urlpatterns = [
     path("learners/<int:learner_id>/transcript/", records.transcript, name="transcript"),
     path("audit/", records.audit_log, name="audit"),
     path("jobs/<int:job_id>/", jobs.job_page, name="job"),
+    path("matrix/", matrix.matrix_view, name="matrix"),
+    path("matrix.xlsx", matrix.matrix_xlsx, name="matrix-xlsx"),
+    path("team/", matrix.team, name="team"),
+    path("packages/<int:package_id>/audience/", matrix.audience, name="audience"),
+    path("people-sync/", people_sync.upload, name="people-sync"),
+    path("people-sync/<int:sync_id>/", people_sync.preview, name="people-sync-preview"),
+    path("people-sync/<int:sync_id>/apply/", people_sync.apply, name="people-sync-apply"),
     path("audit/verification/", jobs.audit_verification, name="audit-verification"),
     path("packages/<int:package_id>/publish-log/", records.publish_log, name="publish-log"),
+    # Reminders and notifications.
+    path("reminders/", notifications.reminders, name="reminders"),
+    path("reminders/runs/<int:job_id>/", notifications.run, name="reminder-run"),
+    path("reminders/templates/", notifications.template_list, name="reminder-templates"),
+    path("reminders/templates/<str:kind>/", notifications.template_edit, name="reminder-template"),
+    path("reminders/messages/", notifications.message_log, name="reminder-messages"),
+    path("packages/<int:package_id>/reminders/", notifications.schedule, name="package-reminders"),
 ]

@@ -7,9 +7,16 @@ endpoint without a row fails ``test_the_matrix_covers_every_operation``). Per ro
 - ``ADMIN`` rows (writes): admins succeed; auditors and learners get 403;
 - ``READERS`` rows: admins and auditors succeed; learners get 403;
 - ``EVERYONE`` rows: every signed-in role succeeds (their own account and tokens);
-- ``OWN`` rows (a learner's enrollment, progress, transcript; a user's token):
+- ``OWN`` rows (a learner's enrollment, progress, transcript, person; a user's token):
   admins and auditors read anyone's; a learner gets their own, and for someone
-  else's the very 404 a non-existent id gets, so nothing tells them it exists.
+  else's the very 404 a non-existent id gets, so nothing tells them it exists;
+- ``SCOPED`` rows (an org unit): admins and auditors read any; learners get 403.
+
+Managers (ADR 0024) manage the unit the ``other`` learner is placed in, and not
+the ``learner``'s: in ``OWN`` and ``SCOPED`` rows they read the other's (in scope)
+and get the 404 of a missing id for the learner's (out of scope); ``ADMIN`` and
+``READERS`` rows refuse them with 403, ``EVERYONE`` rows let them in (their lists
+then hold only their people and themselves).
 
 Every refused call is checked to have changed nothing: the rows of every
 Coursepack table (and users) are the same before and after.
@@ -28,12 +35,17 @@ from api_helpers import API, Caller, make_caller, problem, send
 from django.apps import apps
 from django.db import connection, transaction
 from django.test import Client
+from django.utils import timezone
 
 from coursepack.accounts import api as accounts
+from coursepack.audiences import api as audiences
 from coursepack.http.api import api
 from coursepack.interchange import package_files
 from coursepack.jobs import api as jobs
 from coursepack.learning import api as learning
+from coursepack.notifications import api as notifications
+from coursepack.notifications import selectors as notification_selectors
+from coursepack.organisation import api as organisation
 from coursepack.packaging import api as packaging
 from tests.factories import make_course, make_group, make_published_package
 
@@ -41,8 +53,10 @@ ADMIN = "admin"
 READERS = "readers"
 EVERYONE = "everyone"
 OWN = "own"
+SCOPED = "scoped"
+MANAGERS = "managers"
 
-ROLES = ("anonymous", "learner", "auditor", "admin")
+ROLES = ("anonymous", "learner", "manager", "auditor", "admin")
 MISSING_ID = 987_654_321
 
 
@@ -54,6 +68,7 @@ class World:
     auditor: Caller
     learner: Caller
     other: Caller
+    manager: Caller
     ids: dict[str, int] = field(default_factory=dict)
 
     def caller(self, role: str) -> Caller | None:
@@ -79,8 +94,22 @@ def build_world() -> World:
         auditor=make_caller(role="auditor"),
         learner=make_caller(role="learner"),
         other=make_caller(role="learner"),
+        manager=make_caller(role="manager"),
     )
     actor = admin.user
+    # The manager manages "team", where the other learner works; the learner works
+    # in "elsewhere", outside the manager's scope.
+    company = organisation.create_unit(actor=actor, code="CO", name="Company")
+    team = organisation.create_unit(actor=actor, code="TEAM", name="Team", parent_id=company.pk)
+    elsewhere = organisation.create_unit(
+        actor=actor, code="ELSE", name="Elsewhere", parent_id=company.pk
+    )
+    organisation.place_person(actor=actor, user_id=world.other.user.pk, org_unit_id=team.pk)
+    organisation.place_person(actor=actor, user_id=world.learner.user.pk, org_unit_id=elsewhere.pk)
+    organisation.set_unit_managers(actor=actor, unit_id=team.pk, user_ids=[world.manager.user.pk])
+    spare_unit = organisation.create_unit(actor=actor, code="SPARE", name="Spare")
+    retired_unit = organisation.create_unit(actor=actor, code="OLD", name="Old")
+    organisation.deactivate_unit(actor=actor, unit_id=retired_unit.pk)
     third = accounts.create_user(actor=actor, username="third-learner")
     away = accounts.create_user(actor=actor, username="away-learner")
     accounts.deactivate_user(actor=actor, user_id=away.pk)
@@ -118,6 +147,7 @@ def build_world() -> World:
         ids[f"{name}_enrollment"] = enrollment.pk
         ids[f"{name}_event"] = event.pk
         ids[f"{name}_learner"] = caller.user.pk
+        ids[f"{name}_person"] = caller.user.pk
     # Lifecycle facts: an exemption to revoke, an equivalence to end or apply.
     (exemption,) = learning.exempt(
         actor=actor,
@@ -131,6 +161,13 @@ def build_world() -> World:
         target_course_id=make_course(actor=actor).pk,
     )
     ids.update(exemption=exemption.pk, equivalence=equivalence.pk)
+    # An audience of the spare unit, where nobody is placed (so saving changes nobody).
+    audiences.save_audience(
+        actor=actor,
+        package_id=settled.package_id,
+        rule=audiences.check_rule(org_unit_ids=[spare_unit.pk]),
+    )
+    ids.update(audience_unit=spare_unit.pk, audience_package=settled.package_id)
     for role in ROLES[1:]:
         ids[f"{role}_spare_token"] = accounts.issue_token(
             actor=world.caller(role).user,
@@ -158,7 +195,28 @@ def build_world() -> World:
         third_learner=third.pk,
         job=jobs.start_rebuild(actor=actor).pk,
         deactivated_user=away.pk,
+        reminder_run=jobs.start_reminder_run(actor=actor, dry_run=True).pk,
+        own_unit=elsewhere.pk,
+        other_unit=team.pk,
+        spare_unit=spare_unit.pk,
+        retired_unit=retired_unit.pk,
+        company_unit=company.pk,
+        people_sync=organisation.stage_people_sync(
+            actor=actor,
+            columns=["external_id", "username"],
+            rows=[organisation.SyncRow(line=2, cells={"external_id": "HR-1", "username": "hr-1"})],
+        )[0].pk,
     )
+    # One message to each learner (the "assigned" of their enrolment above).
+    for name, caller in (("own", world.learner), ("other", world.other)):
+        caller.user.email = f"{name}@example.org"
+        caller.user.save(update_fields=["email"])
+    notifications.claim_due(actor=actor, now=timezone.now())
+    for name in ("own", "other"):
+        (message,) = notification_selectors.messages(
+            recipient_id=ids[f"{name}_learner"], kind="assigned"
+        )
+        ids[f"{name}_message"] = message.pk
     return world
 
 
@@ -362,7 +420,7 @@ MATRIX: dict[str, Row] = {
     "GET /packages/{package_id}/standing": Row(READERS, "/packages/{package}/standing"),
     "GET /packages/{package_id}/exceptions": Row(READERS, "/packages/{package}/exceptions"),
     "GET /packages/{package_id}/standing/{standing}": Row(
-        READERS, "/packages/{package}/standing/not_started"
+        MANAGERS, "/packages/{package}/standing/not_started"
     ),
     "GET /enrollments/{enrollment_id}/lifecycle": Row(
         OWN, "/enrollments/{own}/lifecycle", own="enrollment"
@@ -379,10 +437,84 @@ MATRIX: dict[str, Row] = {
         ok=202,
     ),
     "POST /jobs/status-rebuilds": Row(ADMIN, "/jobs/status-rebuilds", ok=202),
+    "POST /jobs/audit-verifications": Row(READERS, "/jobs/audit-verifications", ok=202),
     "GET /jobs/{job_id}": Row(READERS, "/jobs/{job}"),
+    # audiences and the training matrix
+    "GET /audiences": Row(READERS, "/audiences"),
+    "GET /packages/{package_id}/audience": Row(READERS, "/packages/{audience_package}/audience"),
+    "POST /packages/{package_id}/audience/preview": Row(
+        ADMIN,
+        "/packages/{package}/audience/preview",
+        lambda ids: {"org_unit_ids": [ids["audience_unit"]]},
+    ),
+    "PUT /packages/{package_id}/audience": Row(
+        ADMIN, "/packages/{package}/audience", lambda ids: {"org_unit_ids": [ids["audience_unit"]]}
+    ),
+    "DELETE /packages/{package_id}/audience": Row(
+        ADMIN, "/packages/{audience_package}/audience", ok=204
+    ),
+    # A manager's matrix holds only their people (tests/http/test_api_audiences.py).
+    "GET /matrix": Row(MANAGERS, "/matrix"),
+    "GET /matrix/export": Row(MANAGERS, "/matrix/export"),
+    # reminders and notifications
+    "GET /notifications/schedules/{package_id}": Row(READERS, "/notifications/schedules/{package}"),
+    "PUT /notifications/schedules/{package_id}": Row(
+        ADMIN, "/notifications/schedules/{package}", lambda ids: {"due_soon_days": [10, 2]}
+    ),
+    "GET /notifications/templates": Row(READERS, "/notifications/templates"),
+    "PUT /notifications/templates/{kind}": Row(
+        ADMIN,
+        "/notifications/templates/due_soon",
+        lambda ids: {"subject": "Due: $package", "body_text": "Hello $first_name"},
+    ),
+    "DELETE /notifications/templates/{kind}": Row(ADMIN, "/notifications/templates/due_soon"),
+    "POST /notifications/templates/{kind}/preview": Row(
+        ADMIN, "/notifications/templates/overdue/preview", lambda ids: {"subject": "$package"}
+    ),
+    "POST /notifications/runs": Row(
+        ADMIN, "/notifications/runs", lambda ids: {"dry_run": True}, ok=202
+    ),
+    "GET /notifications/runs": Row(READERS, "/notifications/runs"),
+    "GET /notifications/runs/{job_id}": Row(READERS, "/notifications/runs/{reminder_run}"),
+    "GET /notifications/messages": Row(EVERYONE, "/notifications/messages"),
+    "GET /notifications/messages/{message_id}": Row(
+        OWN, "/notifications/messages/{own}", own="message"
+    ),
     # the audit log
     "GET /audit/verification": Row(READERS, "/audit/verification"),
     "GET /audit/export": Row(READERS, "/audit/export"),
+    # the organisation
+    "GET /org-units": Row(MANAGERS, "/org-units"),
+    "POST /org-units": Row(
+        ADMIN,
+        "/org-units",
+        lambda ids: {"code": "NEW", "name": "New unit", "parent_id": ids["company_unit"]},
+        ok=201,
+    ),
+    "GET /org-units/{unit_id}": Row(SCOPED, "/org-units/{own}", own="unit"),
+    "PATCH /org-units/{unit_id}": Row(
+        ADMIN, "/org-units/{spare_unit}", lambda ids: {"parent_id": ids["company_unit"]}
+    ),
+    "POST /org-units/{unit_id}/deactivate": Row(ADMIN, "/org-units/{spare_unit}/deactivate"),
+    "POST /org-units/{unit_id}/reactivate": Row(ADMIN, "/org-units/{retired_unit}/reactivate"),
+    "PUT /org-units/{unit_id}/managers": Row(
+        ADMIN, "/org-units/{spare_unit}/managers", lambda ids: {"user_ids": [ids["third_learner"]]}
+    ),
+    "GET /people": Row(MANAGERS, "/people"),
+    "GET /people/{person_id}": Row(OWN, "/people/{own}", own="person"),
+    "PATCH /people/{person_id}": Row(
+        ADMIN, "/people/{third_learner}", lambda ids: {"job_title": "Buyer"}
+    ),
+    "PUT /people/{person_id}/placement": Row(
+        ADMIN, "/people/{third_learner}/placement", lambda ids: {"org_unit_id": ids["spare_unit"]}
+    ),
+    "POST /people-syncs": Row(
+        ADMIN,
+        "/people-syncs",
+        lambda ids: {"people": [{"external_id": "HR-2", "username": "hr-2"}], "dry_run": True},
+    ),
+    "GET /people-syncs/{sync_id}": Row(READERS, "/people-syncs/{people_sync}"),
+    "POST /people-syncs/{sync_id}/apply": Row(ADMIN, "/people-syncs/{people_sync}/apply", ok=202),
     # package files
     "GET /packages/{package_id}/export": Row(READERS, "/packages/{package}/export?history=true"),
     "POST /package-files": Row(
@@ -412,7 +544,16 @@ def test_the_matrix_covers_every_operation() -> None:
 
 # --- running one cell ------------------------------------------------------------------
 
-_COURSEPACK_APPS = ("accounts", "catalog", "packaging", "learning", "audit", "interchange")
+_COURSEPACK_APPS = (
+    "accounts",
+    "catalog",
+    "packaging",
+    "learning",
+    "audit",
+    "interchange",
+    "notifications",
+    "organisation",
+)
 # Reading with a token stamps its last use; that is not a change made by the call.
 _VOLATILE = {("accounts", "apitoken"): {"last_used_at"}}
 
@@ -462,16 +603,30 @@ def cells(world: World, operation: str) -> list[Cell]:
     """The cells of one row of the matrix."""
     row = MATRIX[operation]
     ids = world.ids
+    if row.access == SCOPED:
+        own, other = ids[f"own_{row.own}"], ids[f"other_{row.own}"]
+        missing = _not_found(row)
+        return [
+            Cell("anonymous", _path(row, ids, other), 401, "unauthenticated"),
+            Cell("learner", _path(row, ids, other), 403, "permission_denied"),
+            Cell("manager", _path(row, ids, MISSING_ID), 404, missing),
+            # Outside the manager's scope: answered exactly like one that does not exist.
+            Cell("manager", _path(row, ids, own), 404, missing),
+            Cell("manager", _path(row, ids, other)),
+            Cell("auditor", _path(row, ids, own)),
+            Cell("admin", _path(row, ids, own)),
+        ]
     if row.access != OWN:
         path = _path(row, ids)
         allowed = {
             ADMIN: ("admin",),
             READERS: ("auditor", "admin"),
-            EVERYONE: ("learner", "auditor", "admin"),
+            MANAGERS: ("manager", "auditor", "admin"),
+            EVERYONE: ("learner", "manager", "auditor", "admin"),
         }[row.access]
         return [Cell("anonymous", path, 401, "unauthenticated")] + [
             Cell(role, path) if role in allowed else Cell(role, path, 403, "permission_denied")
-            for role in ("learner", "auditor", "admin")
+            for role in ("learner", "manager", "auditor", "admin")
         ]
     kind = row.own
     own = ids[f"learner_{kind}"] if kind == "spare_token" else ids[f"own_{kind}"]
@@ -488,12 +643,21 @@ def cells(world: World, operation: str) -> list[Cell]:
         # Tokens are personal: an auditor revokes only their own, an admin anyone's.
         return [
             *result,
+            Cell("manager", _path(row, ids, other), 404, missing),
             Cell("auditor", _path(row, ids, other), 404, missing),
             Cell("auditor", _path(row, ids, ids["auditor_spare_token"])),
             Cell("admin", _path(row, ids, other)),
         ]
-    # Auditors and admins read every learner's.
-    return [*result, Cell("auditor", _path(row, ids, other)), Cell("admin", _path(row, ids, other))]
+    # A manager reads their people's (the other learner's), and not the learner's, which
+    # is outside their scope; auditors and admins read every learner's.
+    return [
+        *result,
+        Cell("manager", _path(row, ids, MISSING_ID), 404, missing),
+        Cell("manager", _path(row, ids, own), 404, missing),
+        Cell("manager", _path(row, ids, other)),
+        Cell("auditor", _path(row, ids, other)),
+        Cell("admin", _path(row, ids, other)),
+    ]
 
 
 def _same_not_found(a: dict[str, Any], a_id: int, b: dict[str, Any], b_id: int) -> None:
@@ -521,21 +685,29 @@ def test_every_role_gets_what_the_matrix_says(world: World, db: None, operation:
         bodies[cell] = body = problem(response)
         assert body["code"] == cell.code, (cell, body)
         assert fingerprint() == before, f"{cell} was refused but changed something"
-    if row.access == OWN:
-        other_id = world.ids[f"other_{row.own}"]
-        by_path = {c.path: bodies[c] for c in refused if c.role == "learner"}
-        _same_not_found(
-            by_path[_path(row, world.ids, other_id)],
-            other_id,
-            by_path[_path(row, world.ids, MISSING_ID)],
-            MISSING_ID,
-        )
+    if row.access in (OWN, SCOPED):
+        # Someone the caller may not read: the 404 of a missing id, word for word.
+        hidden: dict[str, int] = {}
+        if row.access == OWN:
+            hidden["learner"] = world.ids[f"other_{row.own}"]
+        if row.own != "spare_token":
+            hidden["manager"] = world.ids[f"own_{row.own}"]
+        for role, hidden_id in hidden.items():
+            by_path = {c.path: bodies[c] for c in refused if c.role == role}
+            _same_not_found(
+                by_path[_path(row, world.ids, hidden_id)],
+                hidden_id,
+                by_path[_path(row, world.ids, MISSING_ID)],
+                MISSING_ID,
+            )
     for cell in all_cells:
         if cell.status is None:
             response = _send(world, cell.role, operation, cell.path)
             assert response.status_code == row.ok, (cell, response.content)
             if cell.role == "learner" and operation in LEARNER_LISTS:
                 LEARNER_LISTS[operation](world, response.json())
+            if cell.role == "manager" and operation in MANAGER_LISTS:
+                MANAGER_LISTS[operation](world, response.json())
 
 
 def _not_found(row: Row) -> str:
@@ -543,6 +715,9 @@ def _not_found(row: Row) -> str:
         "enrollment": "enrollment_not_found",
         "learner": "learner_not_found",
         "spare_token": "token_not_found",
+        "message": "message_not_found",
+        "person": "person_not_found",
+        "unit": "org_unit_not_found",
     }[row.own]
 
 
@@ -574,12 +749,77 @@ def _me(world: World, me: dict[str, Any]) -> None:
     assert me["role"] == "learner"
 
 
+def _only_own_messages(world: World, page: dict[str, Any]) -> None:
+    assert {m["recipient_id"] for m in page["items"]} == {world.learner.user.pk}
+    assert world.ids["other_message"] not in {m["id"] for m in page["items"]}
+    assert world.ids["own_message"] in {m["id"] for m in page["items"]}
+
+
 LEARNER_LISTS: dict[str, Callable[[World, Any], None]] = {
+    "GET /notifications/messages": _only_own_messages,
     "GET /enrollments": _only_own_enrollments,
     "GET /completions": _only_own_events,
     "GET /tokens": _only_own_tokens,
     "GET /me": _me,
 }
+
+
+def _managers_enrollments(world: World, page: dict[str, Any]) -> None:
+    # Their people's and their own: the other learner's, never the learner's.
+    learners = {e["learner_id"] for e in page["items"]}
+    assert world.ids["other_learner"] in learners
+    assert learners <= {world.ids["other_learner"], world.manager.user.pk}
+    assert page["count"] == len(page["items"])
+
+
+def _managers_events(world: World, page: dict[str, Any]) -> None:
+    learners = {e["learner_id"] for e in page["items"]}
+    assert world.ids["other_learner"] in learners
+    assert world.ids["own_learner"] not in learners
+    assert page["count"] == len(page["items"])
+
+
+def _managers_people(world: World, page: dict[str, Any]) -> None:
+    assert {p["id"] for p in page["items"]} == {world.ids["other_learner"], world.manager.user.pk}
+    assert page["count"] == 2
+
+
+def _managers_units(world: World, page: dict[str, Any]) -> None:
+    assert [u["id"] for u in page["items"]] == [world.ids["other_unit"]]
+    assert page["count"] == 1
+
+
+def _managers_standing(world: World, page: dict[str, Any]) -> None:
+    learners = {e["learner_id"] for e in page["items"]}
+    assert world.ids["own_learner"] not in learners
+    assert learners <= {world.ids["other_learner"], world.manager.user.pk}
+    assert page["count"] == len(page["items"])
+
+
+MANAGER_LISTS: dict[str, Callable[[World, Any], None]] = {
+    "GET /packages/{package_id}/standing/{standing}": _managers_standing,
+    "GET /enrollments": _managers_enrollments,
+    "GET /completions": _managers_events,
+    "GET /people": _managers_people,
+    "GET /org-units": _managers_units,
+}
+
+
+def test_a_manager_filtering_for_someone_outside_their_scope_sees_nobody(
+    world: World, db: None
+) -> None:
+    """?learner_id=<outside> narrows a manager's list to nothing; counts are scoped too."""
+    outside = world.ids["own_learner"]
+    for path in (
+        f"/enrollments?learner_id={outside}",
+        f"/completions?learner_id={outside}",
+        f"/people?org_unit_id={world.ids['other_unit']}&active=true",
+    ):
+        page = world.manager.call("GET", path).json()
+        assert outside not in {i.get("learner_id", i.get("id")) for i in page["items"]}, path
+    response = world.manager.call("GET", f"/people?org_unit_id={world.ids['own_unit']}")
+    assert response.status_code == 404
+    assert problem(response)["code"] == "org_unit_not_found"
 
 
 def test_a_learner_filtering_for_someone_else_still_sees_only_their_own(

@@ -15,12 +15,17 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
+from django.utils import timezone
 
 from coursepack.accounts import api as accounts
 from coursepack.catalog.models import Course
 from coursepack.http.api import api
 from coursepack.learning import api as learning
 from coursepack.learning.models import CompletionEvent, Enrollment, Equivalence, Exemption
+from coursepack.notifications import api as notifications
+from coursepack.notifications.models import Message
+from coursepack.organisation import api as organisation
+from coursepack.organisation.models import OrgUnit, PeopleSync
 from coursepack.packaging import api as packaging
 from coursepack.packaging.models import (
     CourseGroup,
@@ -60,6 +65,22 @@ def _known_ids() -> dict[str, list[int]]:
     learning.exempt(actor=admin, enrollment_ids=[enrollment.pk], reason="administrative")
     first, second = _ids(Course)[:2]
     learning.create_equivalence(actor=admin, source_course_id=first, target_course_id=second)
+    # Messages in the log (whatever reminders are due to the demo's people now).
+    notifications.claim_due(actor=admin, now=timezone.now())
+    # An org unit tree with people placed, and a staged people sync.
+    company = organisation.create_unit(actor=admin, code="FUZZ-CO", name="Company")
+    team = organisation.create_unit(actor=admin, code="FUZZ-T", name="Team", parent_id=company.pk)
+    for learner_id in _ids(get_user_model())[:5]:
+        organisation.place_person(actor=admin, user_id=learner_id, org_unit_id=team.pk)
+    organisation.stage_people_sync(
+        actor=admin,
+        columns=["external_id", "username", "org_unit"],
+        rows=[
+            organisation.SyncRow(
+                line=2, cells={"external_id": "F-1", "username": "fuzz-1", "org_unit": "FUZZ-T"}
+            )
+        ],
+    )
     return {
         "course_id": _ids(Course),
         "group_id": _ids(CourseGroup),
@@ -72,6 +93,10 @@ def _known_ids() -> dict[str, list[int]]:
         "learner_id": _ids(get_user_model()),
         "exemption_id": _ids(Exemption),
         "equivalence_id": _ids(Equivalence),
+        "message_id": _ids(Message),
+        "unit_id": _ids(OrgUnit),
+        "person_id": _ids(get_user_model()),
+        "sync_id": _ids(PeopleSync),
     }
 
 

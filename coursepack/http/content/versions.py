@@ -22,6 +22,7 @@ from coursepack.http.schemas import (
     PublishPreviewOut,
     VersionOut,
 )
+from coursepack.jobs import api as jobs
 from coursepack.learning import api as learning
 from coursepack.packaging import api as packaging
 from coursepack.packaging import selectors
@@ -228,7 +229,7 @@ def publish(
 ) -> Any:
     """Publish a draft now, or schedule it for a future effective date."""
     actor = require(request, *ADMIN)
-    outcome = packaging.publish_version(
+    started = jobs.start_publish(
         actor=actor,
         version_id=version_id,
         change_notes=body.change_notes,
@@ -236,12 +237,14 @@ def publish(
         inflight_policy=body.inflight_policy,
         expected_revision=_expected(if_match),
     )
+    outcome = started.outcome
     version = outcome.version
     return {
         "version": serialize.version_summary(version, _states([version])[version.pk]),
         "previous_version_id": outcome.previous.pk if outcome.previous else None,
         "scheduled": outcome.scheduled,
         "moved_enrollments": outcome.moved_enrollments,
+        "moves_job_id": started.moves_job.pk if started.moves_job else None,
     }
 
 

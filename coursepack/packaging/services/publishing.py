@@ -124,7 +124,7 @@ def _archive(
     version.archived_at = at
     version.archived_by = _user(actor)
     version.save(update_fields=["status", "archived_at", "archived_by"])
-    PublishRecord.objects.create(
+    entry = PublishRecord.objects.create(
         package_id=version.package_id,
         version=version,
         action=PublishAction.ARCHIVED,
@@ -141,6 +141,7 @@ def _archive(
         after={"status": version.status, "archived_at": at.isoformat()},
         notes=reason,
         package_id=version.package_id,
+        binds=[entry],
     )
 
 
@@ -169,7 +170,7 @@ def settle_package(package: Package, now: datetime) -> None:
         )
     due.status = VersionStatus.PUBLISHED
     due.save(update_fields=["status"])
-    PublishRecord.objects.create(
+    entry = PublishRecord.objects.create(
         package=package,
         version=due,
         action=PublishAction.ACTIVATED,
@@ -187,6 +188,7 @@ def settle_package(package: Package, now: datetime) -> None:
         after={"status": "published"},
         notes=f"effective {due.effective_from.isoformat()}",
         package_id=package.pk,
+        binds=[entry],
     )
 
 
@@ -222,6 +224,7 @@ def publish_version(
     expected_revision: int | None = None,
     inflight_policy: InFlightPolicyName = "keep",
     published_at: datetime | None = None,
+    defer_moves: bool = False,
 ) -> PublishOutcome:
     """Publish a draft.
 
@@ -236,6 +239,11 @@ def publish_version(
     system (a migration): the version is published and in effect from that
     moment. Only a package's first publish can be back-dated, so no history of
     this system is rewritten; the audit record is stamped with now.
+
+    ``defer_moves`` publishes now and records the policy, but moves nobody: the
+    caller moves the learners afterwards in committed chunks (a background job,
+    ``jobs.api.start_publish``), so a large package does not hold the write lock
+    for the whole move. ``moved_enrollments`` is then 0 on the publish record.
     """
     change_notes = _check_notes(change_notes)
     with collecting("The version cannot be published.") as checks:
@@ -317,7 +325,9 @@ def publish_version(
         version.change_notes = change_notes
         version.save()
         moved = 0
-        if scheduled_for is None and current is not None and inflight_policy != "keep":
+        moves = scheduled_for is None and current is not None and inflight_policy != "keep"
+        if moves and not defer_moves:
+            assert current is not None
             moved = _inflight_mover()(
                 actor=actor,
                 from_version=current,
@@ -350,9 +360,11 @@ def publish_version(
                 "effective_from": version.effective_from.isoformat(),
                 "inflight_policy": inflight_policy,
                 "moved_enrollments": moved,
+                **({"moves": "in the background"} if moves and defer_moves else {}),
             },
             notes=change_notes,
             package_id=package.pk,
+            binds=[record],
         )
     return PublishOutcome(
         version=version,

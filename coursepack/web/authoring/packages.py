@@ -52,10 +52,14 @@ class Card:
 def package_list(request: HttpRequest) -> HttpResponse:
     """List packages in three sections (drafts, active, retired), searchable by name.
 
-    A learner has no use for that list: they are taken to "My training".
+    A learner has no use for that list: they are taken to "My training"; a manager
+    to their team's page (the list counts everyone's enrollments, outside their scope).
     """
-    if accounts.role_of(request.user) == Role.LEARNER:
+    role = accounts.role_of(request.user)
+    if role == Role.LEARNER:
         return redirect("web:my-training")
+    if role == Role.MANAGER:
+        return redirect("web:team")
     search = request.GET.get("q", "").strip()
     page = Paginator(overviews.package_ids(search), PACKAGES_PER_PAGE).get_page(
         request.GET.get("page")

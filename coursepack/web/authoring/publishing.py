@@ -17,6 +17,7 @@ from django.utils.dateparse import parse_datetime
 
 from coursepack import rules
 from coursepack.errors import DomainError, NotFound
+from coursepack.jobs import api as jobs
 from coursepack.learning import api as learning
 from coursepack.packaging import api as packaging
 from coursepack.packaging import overviews, selectors
@@ -94,7 +95,7 @@ def publish(request: HttpRequest, version_id: int) -> HttpResponse:
             errors.add("inflight_policy", "Choose what happens to enrolled learners")
         if not errors:
             try:
-                outcome = packaging.publish_version(
+                started = jobs.start_publish(
                     actor=actor(request),
                     version_id=version_id,
                     change_notes=values["change_notes"],
@@ -109,7 +110,18 @@ def publish(request: HttpRequest, version_id: int) -> HttpResponse:
             except DomainError as exc:
                 errors = form_errors(exc, LABELS)
             else:
+                outcome = started.outcome
                 messages.success(request, _published_message(outcome))
+                if started.moves_job is not None:
+                    messages.info(
+                        request,
+                        f"Moving {started.moves_job.total} enrolled learners to "
+                        f"v{outcome.version.version_number} in the background. Until each "
+                        "is moved, they stay on "
+                        f"v{outcome.previous.version_number if outcome.previous else ''} "
+                        "with their status there.",
+                    )
+                    return redirect(reverse("web:job", args=[started.moves_job.pk]))
                 return redirect(
                     reverse("web:package", args=[version.package_id])
                     + f"?v={outcome.version.version_number}"
@@ -164,7 +176,11 @@ def _published_message(outcome: packaging.PublishOutcome) -> str:
             text += f" Version {outcome.previous.version_number} is archived."
     if outcome.moved_enrollments:
         text += f" {outcome.moved_enrollments} enrolled learners moved to it."
-    elif outcome.previous is not None and not outcome.scheduled:
+    elif (
+        outcome.previous is not None
+        and not outcome.scheduled
+        and outcome.record.inflight_policy in ("", "keep")
+    ):
         text += f" Learners on v{outcome.previous.version_number} keep it."
     return text
 

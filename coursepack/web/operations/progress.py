@@ -19,6 +19,7 @@ from coursepack.learning import api as learning
 from coursepack.learning import lifecycle_selectors, roster
 from coursepack.learning import selectors as learning_selectors
 from coursepack.learning.models import Enrollment
+from coursepack.organisation import selectors as organisation
 from coursepack.packaging import selectors as packaging
 from coursepack.web.access import EVERYONE, role_required
 from coursepack.web.operations.common import ADMINS, done, safe_next, show_error
@@ -38,13 +39,14 @@ def _course_choices(tree: rules.RequirementTree) -> list[tuple[int, str]]:
 
 
 def _visible_enrollment(request: HttpRequest, enrollment_id: int) -> Enrollment:
-    """Return the enrollment if the user may see it (staff: any; learners: their own)."""
+    """Return the enrollment if the user may see it (staff: any; managers: their
+    people's; learners: their own). Anyone else's is "not found", as a missing one."""
     try:
         enrollment = learning_selectors.get_enrollment(enrollment_id)
     except NotFound as exc:
         raise Http404(str(exc)) from exc
-    if accounts.role_of(request.user) == Role.LEARNER and enrollment.learner_id != request.user.pk:
-        raise Http404("There is no such enrollment.")
+    if not organisation.can_read_person(request.user, enrollment.learner_id):
+        raise Http404(f"There is no enrollment with id {enrollment_id}.")
     return enrollment
 
 

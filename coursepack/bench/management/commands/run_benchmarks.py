@@ -22,7 +22,7 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from coursepack.bench import migration, runner
+from coursepack.bench import matrix, migration, reminders, runner
 from coursepack.bench import reports as reports_bench
 from coursepack.bench.measure import render_table
 from coursepack.bench.scales import SCALES, scale_named
@@ -32,10 +32,12 @@ _OPERATIONS = (
     "completion",
     "counts",
     "lifecycle",
+    "reminders",
     "transcript",
     "bulk",
     "publish",
     "migration",
+    "matrix",
     "authoring_pages",
     "operations_pages",
     "reports",
@@ -86,10 +88,12 @@ class Command(BaseCommand):
             "completion": bench.completion,
             "counts": bench.counts,
             "lifecycle": bench.lifecycle,
+            "reminders": lambda: reminders.reminder_rows(bench),
             "transcript": bench.transcript,
             "bulk": bench.bulk_enroll,
             "publish": bench.publish,
             "migration": lambda: migration.migration_rows(scale),
+            "matrix": lambda: matrix.matrix_rows(scale),
             "authoring_pages": bench.authoring_pages,
             "operations_pages": bench.operations_pages,
             "reports": lambda: reports_bench.report_pages(bench),

@@ -5,7 +5,9 @@
 On start it queues again every job a stopped worker left unfinished (they
 resume after their last committed chunk); then it runs django-tasks' database
 worker, and every ``--settle-every`` seconds (default 60) queues the periodic
-task that lets due scheduled versions take effect.
+task that lets due scheduled versions take effect, a full audit verification
+when the last one is older than ``AUDIT_VERIFY_EVERY_HOURS``, and every
+NOTIFICATIONS_RUN_EVERY_SECONDS (default an hour; 0: never) a reminder run.
 """
 
 from __future__ import annotations
@@ -13,12 +15,13 @@ from __future__ import annotations
 import threading
 from typing import Any
 
+from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandParser
 from django.db import close_old_connections, connection
 
 from coursepack.jobs import api as jobs
-from coursepack.jobs.tasks import settle_schedules_task
+from coursepack.jobs.tasks import reminders_task, settle_schedules_task
 
 
 class Command(BaseCommand):
@@ -43,12 +46,28 @@ class Command(BaseCommand):
             while not stop.wait(options["settle_every"]):
                 try:
                     settle_schedules_task.enqueue()
+                    # A full audit verification when the last one is older than
+                    # AUDIT_VERIFY_EVERY_HOURS (pages check only what came since).
+                    jobs.schedule_audit_verify()
                 finally:
                     close_old_connections()
             connection.close()
 
+        def remind_periodically(every: float) -> None:
+            while not stop.wait(every):
+                try:
+                    reminders_task.enqueue()
+                finally:
+                    close_old_connections()
+            connection.close()
+
+        every = float(settings.NOTIFICATIONS_RUN_EVERY_SECONDS)
         if not options["batch"]:
             threading.Thread(target=settle_periodically, daemon=True, name="settle").start()
+            if every > 0:
+                threading.Thread(
+                    target=remind_periodically, args=(every,), daemon=True, name="remind"
+                ).start()
         else:
             settle_schedules_task.enqueue()
         try:
