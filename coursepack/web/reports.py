@@ -209,9 +209,10 @@ def report_csv(request: HttpRequest, kind: str) -> HttpResponseBase:
     form, filters = _form(request)
     if filters is None:
         return HttpResponseBadRequest(form.errors.as_text(), content_type="text/plain")
-    table = tables.report_table(cast(tables.TableKind, kind), filters)
+    table_kind = cast(tables.TableKind, kind)
     response = StreamingHttpResponse(
-        exports.csv_lines(table), content_type=exports.CSV_CONTENT_TYPE
+        exports.one_moment(lambda: exports.csv_lines(tables.report_table(table_kind, filters))),
+        content_type=exports.CSV_CONTENT_TYPE,
     )
     _attachment(response, exports.export_filename(kind, "csv", timezone.localdate()))
     return response
