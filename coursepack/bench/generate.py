@@ -44,6 +44,7 @@ from coursepack import rules
 from coursepack.bench import organisation as bench_organisation
 from coursepack.bench.scales import EMPTY_PACKAGE, HISTORY_PACKAGE, LOADED_PACKAGE, Scale
 from coursepack.catalog.models import Course
+from coursepack.learning import summaries
 from coursepack.learning.models import CompletionEvent, Enrollment
 from coursepack.packaging import api as packaging
 from coursepack.packaging import selectors as packaging_selectors
@@ -732,7 +733,8 @@ def generate(
         with connection.cursor() as cursor:
             # A bulk load into indexed tables: keep their pages in memory (512 MiB at most).
             cursor.execute("PRAGMA cache_size = -524288")
-    gen.make_activity(learner_ids, report)
+    with summaries.suspended():  # counted once at the end, not row by row
+        gen.make_activity(learner_ids, report)
     phase("enrollments and events", started)
     started = time.perf_counter()
     gen.finish()

@@ -26,7 +26,7 @@ from coursepack.audit.api import Actor
 from coursepack.catalog.errors import CourseNotFound
 from coursepack.catalog.models import Course
 from coursepack.errors import InvalidInput
-from coursepack.learning import lifecycle_facts, selectors
+from coursepack.learning import lifecycle_facts, selectors, summaries
 from coursepack.learning.errors import (
     AlreadyEnrolled,
     AlreadyWithdrawn,
@@ -1385,6 +1385,9 @@ class RebuildReport:
     fixed: bool = False
     # Right until an exemption they count ended, and not recomputed since (not drift).
     lapsed: list[int] = field(default_factory=list)
+    # Summary rows (report counts, standing counts) whose count differed from the
+    # enrollments' once the statuses were right (ADR 0027).
+    summary_keys_drifted: int = 0
 
 
 def rebuild_statuses(
@@ -1460,6 +1463,7 @@ def rebuild_statuses(
             progress(len(enrollments))
     if fix and report.lapsed:
         settle_lapsed_exemptions(actor=actor)
+    _rebuild_summaries(actor, report, fix)
     return report
 
 
@@ -1508,6 +1512,31 @@ def settle_lapsed_exemptions(*, actor: Actor, now: datetime | None = None) -> in
             head=chain,
         )
     return len(changed)
+
+
+def _rebuild_summaries(actor: Actor, report: RebuildReport, fix: bool) -> None:
+    """Check the summary rows against the enrollments, after the statuses are fixed;
+    with ``fix``, replace them, with every writer held off and on the record."""
+    if not summaries.check().drifted:
+        return
+    with transaction.atomic():
+        chain = audit.lock_chain()
+        drift = summaries.check()
+        report.summary_keys_drifted = drift.drifted
+        if fix and drift.drifted:
+            summaries.rebuild()
+            audit.record_all(
+                [
+                    audit.Entry(
+                        actor=actor,
+                        action="enrollment.summaries_rebuilt",
+                        target=audit.Named("learning.summaries", "all", "enrollment summaries"),
+                        at=timezone.now(),
+                        after={table: len(keys) for table, keys in drift.tables.items()},
+                    )
+                ],
+                head=chain,
+            )
 
 
 # The lifecycle services build on the helpers above; they are part of this surface.

@@ -5,16 +5,20 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
+from functools import partial
+from typing import Any
 
 from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from coursepack import rules
 from coursepack.learning import lifecycle_facts
-from coursepack.learning.models import Enrollment, Equivalence, Exemption
+from coursepack.learning.models import Enrollment, Equivalence, Exemption, StandingCount
 from coursepack.learning.selectors import evaluate_enrollment, events_by_learner, on_version_since
+from coursepack.learning.summary_models import NO_DAY
 from coursepack.packaging import selectors as packaging
+from coursepack.packaging.models import PackageVersion, VersionStatus
 
 __all__ = [
     "STANDING_FILTERS",
@@ -23,10 +27,13 @@ __all__ = [
     "enrollment_exemptions",
     "enrollment_lifecycle",
     "equivalences",
+    "exact_standing_counts",
     "package_exceptions",
     "package_standing",
     "standing_counts",
+    "standing_counts_by_package",
     "standing_enrollments",
+    "standing_thresholds",
 ]
 
 
@@ -162,6 +169,46 @@ def _whole_exemption(now: datetime) -> Exists:
     )
 
 
+class _Columns:
+    """How a standing condition reads its columns: here the enrollments' cached
+    fields, exactly; ``summaries_read.DayColumns`` reads the standing summary rows."""
+
+    version = "version_id"
+    previous_version = "previous_period__version_id"
+    _fields = {
+        "overdue": "overdue_since",
+        "expires": "expires_at",
+        "previous_expires": "previous_period__expires_at",
+    }
+
+    def __init__(self, *, exemptions: bool = True) -> None:
+        self.exemptions = exemptions
+
+    def exempt(self, now: datetime) -> Q | None:
+        """Return the condition of a whole-enrollment exemption in force as of ``now``
+        (None: never)."""
+        return Q(_whole_exemption(now)) if self.exemptions else None
+
+    def done(self) -> Q:
+        return Q(status="completed")
+
+    def later(self) -> Q:
+        return Q(period_number__gt=1)
+
+    def status(self, status: str) -> Q:
+        return Q(status=status)
+
+    def isnull(self, name: str) -> Q:
+        return Q(**{f"{self._fields[name]}__isnull": True})
+
+    def cmp(self, name: str, op: str, moment: datetime) -> Q:
+        """Return ``<moment column> <op> moment`` (op: lt, lte, gt, gte)."""
+        return Q(**{f"{self._fields[name]}__{op}": moment})
+
+
+_EXACT = _Columns()
+
+
 def _per_version(
     field: str,
     rules_of: dict[int, rules.CertificationRule],
@@ -180,83 +227,392 @@ def _validity_rules(package_id: int) -> dict[int, rules.CertificationRule]:
     return {v: c for v, (_, c) in packaging.lifecycle_rules(versions).items() if c is not None}
 
 
+def standing_thresholds(
+    now: datetime, within: timedelta, rules_of: dict[int, rules.CertificationRule]
+) -> set[datetime]:
+    """Return every moment ``_standing_q`` compares a period's moments with."""
+    days = timedelta(days=1)
+    found = {now, now + within}
+    for c in rules_of.values():
+        found |= {now + c.window_days * days, now - c.grace_days * days}
+    return found
+
+
 def _standing_q(
     name: str,
     now: datetime,
     within: timedelta,
     package_id: int,
     rules_of: dict[int, rules.CertificationRule],
+    cols: _Columns = _EXACT,
 ) -> Q:
     """Return the condition of one standing over an open period's cached fields as of
     ``now``: the same verdicts as ``rules.standing`` (a complete period by its own
     expiry, the version's window and grace; a later period not complete yet by its
     previous period's; a first period by its due date in force)."""
     days = timedelta(days=1)
-    exempt = Q(_whole_exemption(now))
-    done = Q(status="completed")
-    later = Q(period_number__gt=1)
+    exempt = cols.exempt(now)
     if name == "exempt":
-        return exempt
+        return Q(pk__in=[]) if exempt is None else exempt
+
+    def not_exempt(q: Q) -> Q:
+        return q if exempt is None else q & ~exempt
+
+    done = cols.done()
+    later = cols.later()
     if not rules_of:
         # No version of the package expires: only the first-period standings occur
         # (the same verdicts, with the never-true validity branches left out).
         if name == "current":
-            return done & ~exempt
+            return not_exempt(done)
         if name == "overdue":
-            return ~done & ~exempt & ~later & Q(overdue_since__lt=now)
+            return not_exempt(~done & ~later & cols.cmp("overdue", "lt", now))
         if name in ("due_for_recertification", "expired", "expiring"):
             return Q(pk__in=[])
     if name == "expiring":
-        return done & ~exempt & Q(expires_at__gt=now, expires_at__lte=now + within)
+        return not_exempt(
+            done & cols.cmp("expires", "gt", now) & cols.cmp("expires", "lte", now + within)
+        )
     if name == "current":
         valid = _per_version(
-            "version_id", rules_of, lambda c: Q(expires_at__gt=now + c.window_days * days)
+            cols.version, rules_of, lambda c: cols.cmp("expires", "gt", now + c.window_days * days)
         )
-        return done & ~exempt & (Q(expires_at__isnull=True) | valid)
+        return not_exempt(done & (cols.isnull("expires") | valid))
     if name == "due_for_recertification":
         own = _per_version(
-            "version_id",
+            cols.version,
             rules_of,
-            lambda c: Q(expires_at__gt=now, expires_at__lte=now + c.window_days * days),
-        )
-        return ~exempt & ((done & own) | (~done & later & Q(previous_period__expires_at__gt=now)))
-    if name == "overdue":
-        own = _per_version(
-            "version_id",
-            rules_of,
-            lambda c: Q(expires_at__lte=now, expires_at__gt=now - c.grace_days * days),
-        )
-        previous = _per_version(
-            "previous_period__version_id",
-            rules_of,
-            lambda c: Q(
-                previous_period__expires_at__lte=now,
-                previous_period__expires_at__gt=now - c.grace_days * days,
+            lambda c: (
+                cols.cmp("expires", "gt", now)
+                & cols.cmp("expires", "lte", now + c.window_days * days)
             ),
         )
-        first = ~later & Q(overdue_since__lt=now)
-        return ~exempt & ((done & own) | (~done & (previous | first)))
-    if name == "expired":
+        return not_exempt((done & own) | (~done & later & cols.cmp("previous_expires", "gt", now)))
+    if name == "overdue":
         own = _per_version(
-            "version_id", rules_of, lambda c: Q(expires_at__lte=now - c.grace_days * days)
+            cols.version,
+            rules_of,
+            lambda c: (
+                cols.cmp("expires", "lte", now)
+                & cols.cmp("expires", "gt", now - c.grace_days * days)
+            ),
         )
         previous = _per_version(
-            "previous_period__version_id",
+            cols.previous_version,
             rules_of,
-            lambda c: Q(previous_period__expires_at__lte=now - c.grace_days * days),
+            lambda c: (
+                cols.cmp("previous_expires", "lte", now)
+                & cols.cmp("previous_expires", "gt", now - c.grace_days * days)
+            ),
         )
-        return ~exempt & ((done & own) | (~done & later & previous))
+        first = ~later & cols.cmp("overdue", "lt", now)
+        return not_exempt((done & own) | (~done & (previous | first)))
+    if name == "expired":
+        own = _per_version(
+            cols.version,
+            rules_of,
+            lambda c: cols.cmp("expires", "lte", now - c.grace_days * days),
+        )
+        previous = _per_version(
+            cols.previous_version,
+            rules_of,
+            lambda c: cols.cmp("previous_expires", "lte", now - c.grace_days * days),
+        )
+        return not_exempt((done & own) | (~done & later & previous))
     status = "in_progress" if name == "in_progress" else "not_started"
-    not_overdue = Q(overdue_since__isnull=True) | Q(overdue_since__gte=now)
-    return Q(status=status) & ~exempt & ~later & not_overdue
+    not_overdue = cols.isnull("overdue") | cols.cmp("overdue", "gte", now)
+    return not_exempt(cols.status(status) & ~later & not_overdue)
+
+
+class _DayColumns(_Columns):
+    """The standing summary rows' columns: moments as UTC days (``NO_DAY`` for none).
+
+    A comparison of a day with a moment's day decides the comparison of the moments
+    only when the two days differ; ``standing_counts`` leaves the rows on a compared
+    moment's day out and reads those periods exactly.
+    """
+
+    version = "version_id"
+    previous_version = "previous_version_id"
+    _fields = {
+        "overdue": "overdue_day",
+        "expires": "expires_day",
+        "previous_expires": "previous_expires_day",
+    }
+
+    def __init__(self) -> None:
+        super().__init__(exemptions=False)
+
+    def later(self) -> Q:
+        return Q(later=True)
+
+    def isnull(self, name: str) -> Q:
+        return Q(**{self._fields[name]: NO_DAY})
+
+    def cmp(self, name: str, op: str, moment: datetime) -> Q:
+        column, day = self._fields[name], _utc_day(moment)
+        if op in ("lt", "lte"):
+            return Q(**{f"{column}__lt": day}) & ~Q(**{column: NO_DAY})
+        return Q(**{f"{column}__gt": day})
+
+
+def _utc_day(moment: datetime) -> date:
+    return moment.astimezone(UTC).date()
+
+
+def _on_days(column: str, days: list[date]) -> Q:
+    """Return whether the moment in ``column`` falls on one of the UTC ``days``."""
+    found = Q(pk__in=[])
+    for day in days:
+        start = datetime.combine(day, time.min, tzinfo=UTC)
+        found |= Q(**{f"{column}__gte": start, f"{column}__lt": start + timedelta(days=1)})
+    return found
 
 
 def standing_counts(
     package_id: int, *, now: datetime | None = None, expiring_within_days: int = 30
 ) -> dict[str, int]:
-    """Return, for one package, how many open periods are in each standing as of now
-    (one query; from the cached fields, which are exact as of now for every state that
-    depends only on dates). ``expiring`` counts the current ones expiring within N days."""
+    """Return, for one package, how many open periods are in each standing as of now.
+
+    See :func:`standing_counts_by_package`. ``expiring`` counts the current ones
+    expiring within N days.
+    """
+    found = standing_counts_by_package(
+        [package_id], now=now, expiring_within_days=expiring_within_days
+    )
+    return found[package_id]
+
+
+def _standings(
+    status: str,
+    later: bool,
+    overdue: Any,
+    expires: Any,
+    version_id: int,
+    previous_version_id: int | None,
+    previous_expires: Any,
+    *,
+    lt: Callable[[Any, datetime], bool],
+    gt: Callable[[Any, datetime], bool],
+    now: datetime,
+    within: timedelta,
+    rules_of: dict[int, rules.CertificationRule],
+) -> list[str]:
+    """Return the standings of one open period that is not exempt: ``_standing_q`` in
+    Python, over exact moments or (``lt``/``gt`` on days) a summary row's days."""
+    days = timedelta(days=1)
+    done = status == "completed"
+    if not rules_of:
+        # No version of the package expires (as ``_standing_q``'s first branch).
+        if done:
+            return ["current"]
+        if later:
+            return []
+        return ["overdue"] if lt(overdue, now) else [status]
+    own = rules_of.get(version_id)
+    before = rules_of.get(previous_version_id) if previous_version_id else None
+    found = []
+    if done:
+        if expires is None or expires == NO_DAY:
+            return ["current"]
+        if own is not None:
+            if gt(expires, now + own.window_days * days):
+                found.append("current")
+            elif gt(expires, now):
+                found.append("due_for_recertification")
+            elif gt(expires, now - own.grace_days * days):
+                found.append("overdue")
+            else:
+                found.append("expired")
+        if gt(expires, now) and not gt(expires, now + within):
+            found.append("expiring")
+        return found
+    if later:
+        if gt(previous_expires, now):
+            found.append("due_for_recertification")
+        elif before is not None and previous_expires not in (None, NO_DAY):
+            if gt(previous_expires, now - before.grace_days * days):
+                found.append("overdue")
+            else:
+                found.append("expired")
+        return found
+    return ["overdue"] if lt(overdue, now) else [status]
+
+
+def standing_counts_by_package(
+    package_ids: list[int], *, now: datetime | None = None, expiring_within_days: int = 30
+) -> dict[int, dict[str, int]]:
+    """Return, for each package, how many open periods are in each standing as of now.
+
+    Answered from the standing summary rows (ADR 0027) in four plain queries whatever
+    the number of periods or packages: the rows whose days differ from the days of
+    every moment the standings compare with are decided by their key alone; the
+    periods on those days, and those with a whole-enrollment exemption in force (which
+    the rows do not know of), are read one by one with their cached fields. The
+    cached fields are exact as of now for every state that depends only on dates. The
+    verdicts are ``_standing_q``'s, held equal to it by the property tests.
+    """
+    moment = now or timezone.now()
+    within = timedelta(days=expiring_within_days)
+    versions = PackageVersion.objects.filter(package_id__in=package_ids).exclude(
+        status=VersionStatus.DRAFT
+    )
+    package_of = dict(versions.values_list("pk", "package_id"))
+    rules_of = {
+        v: c for v, (_, c) in packaging.lifecycle_rules(list(package_of)).items() if c is not None
+    }
+    # Each package's verdicts use its own versions' rules, as ``_standing_q`` does.
+    package_rules: dict[int, dict[int, rules.CertificationRule]] = {p: {} for p in package_ids}
+    for version_id, rule in rules_of.items():
+        package_rules[package_of[version_id]][version_id] = rule
+    thresholds = standing_thresholds(moment, within, rules_of)
+    days = sorted({_utc_day(t) for t in thresholds})
+    counts = {p: dict.fromkeys(STANDING_FILTERS, 0) for p in package_ids}
+
+    def day_lt(day: date, t: datetime) -> bool:
+        return day != NO_DAY and day < _utc_day(t)
+
+    def day_gt(day: date, t: datetime) -> bool:
+        return day > _utc_day(t)
+
+    def exact_lt(value: datetime | None, t: datetime) -> bool:
+        return value is not None and value < t
+
+    def exact_gt(value: datetime | None, t: datetime) -> bool:
+        return value is not None and value > t
+
+    # 1. The summary rows off the compared days.
+    on = set(days)
+    for package_id, status, later, overdue, expires, version_id, prev_v, prev_exp, n in (
+        StandingCount.objects.filter(package_id__in=package_ids)
+        .exclude(n=0)
+        .values_list(
+            "package_id",
+            "status",
+            "later",
+            "overdue_day",
+            "expires_day",
+            "version_id",
+            "previous_version_id",
+            "previous_expires_day",
+            "n",
+        )
+    ):
+        if overdue in on or expires in on or prev_exp in on:
+            continue
+        for name in _standings(
+            status, bool(later), overdue, expires, version_id, prev_v, prev_exp,
+            lt=day_lt, gt=day_gt, now=moment, within=within, rules_of=package_rules[package_id],
+        ):  # fmt: skip
+            counts[package_id][name] += n
+
+    # 2. The periods on those days, and the exempt ones, one by one.
+    on_days = (
+        _on_days("overdue_since", days)
+        | _on_days("expires_at", days)
+        | Q(
+            period_number__gt=1,
+            previous_period_id__in=Enrollment.objects.filter(package_id__in=package_ids)
+            .filter(_on_days("expires_at", days))
+            .values("pk"),
+        )
+        & ~Q(status="completed")
+    )
+    whole = Exemption.objects.filter(
+        Q(ends_at__isnull=True) | Q(ends_at__gt=moment),
+        course__isnull=True,
+        group__isnull=True,
+        revocation__isnull=True,
+    ).values("enrollment_id")
+    special = (
+        Enrollment.objects.filter(
+            package_id__in=package_ids, withdrawn_at__isnull=True, superseded_at__isnull=True
+        )
+        .filter(on_days | Q(pk__in=whole))
+        .annotate(exempt=Exists(whole.filter(enrollment_id=OuterRef("pk"))))
+        .values_list(
+            "package_id",
+            "status",
+            "period_number",
+            "overdue_since",
+            "expires_at",
+            "version_id",
+            "previous_period__version_id",
+            "previous_period__expires_at",
+            "exempt",
+        )
+    )
+    for (
+        package_id,
+        status,
+        number,
+        due_from,
+        expiry,
+        version_id,
+        prev_v,
+        prev_expiry,
+        ex,
+    ) in special:
+        later = number > 1
+        waiting = later and status != "completed"
+        exact = partial(
+            _standings, lt=exact_lt, gt=exact_gt, now=moment, within=within,
+            rules_of=package_rules[package_id],
+        )  # fmt: skip
+        on_a_day = any(
+            m is not None and _utc_day(m) in on
+            for m in (due_from, expiry, prev_expiry if waiting else None)
+        )
+        found = counts[package_id]
+        if not on_a_day:
+            # Counted by its summary row as if not exempt: take that back.
+            for name in exact(status, later, due_from, expiry, version_id, prev_v, prev_expiry):
+                found[name] -= 1
+        if ex:
+            found["exempt"] += 1
+        elif on_a_day:
+            for name in exact(status, later, due_from, expiry, version_id, prev_v, prev_expiry):
+                found[name] += 1
+    # 3. The periods whose cache counts an exemption that has ended (usually none).
+    lapsed: dict[int, list[Enrollment]] = {}
+    for e in _lapsed_periods(package_ids, moment):
+        lapsed.setdefault(e.package_id, []).append(e)
+    for package_id, periods in lapsed.items():
+        _recount_lapsed(package_id, periods, counts[package_id], moment, within)
+    return counts
+
+
+def _recount_lapsed(
+    package_id: int,
+    lapsed: list[Enrollment],
+    counts: dict[str, int],
+    moment: datetime,
+    within: timedelta,
+) -> None:
+    """Take away what the cache says of ``lapsed`` periods (right until an exemption they
+    count ended) and count what the engine says as of ``moment`` instead (ADR 0022).
+
+    The summary rows and the exact aggregate agree period by period (ADR 0027's
+    property tests), so the exact aggregate over these periods is what was counted.
+    """
+    rules_of = _validity_rules(package_id)
+    aggregates = {
+        name: Count("pk", filter=_standing_q(name, moment, within, package_id, rules_of))
+        for name in STANDING_FILTERS
+    }
+    stale = _open_periods(package_id).filter(pk__in=[e.pk for e in lapsed])
+    for name, n in stale.aggregate(**aggregates).items():
+        counts[name] -= n
+    for e in lapsed:
+        for name in _engine_standings(e, moment, within):
+            counts[name] += 1
+
+
+def exact_standing_counts(
+    package_id: int, *, now: datetime | None = None, expiring_within_days: int = 30
+) -> dict[str, int]:
+    """Return what :func:`standing_counts` returns, by one aggregate over every open period
+    (the from-scratch answer the summaries are held to)."""
     moment = now or timezone.now()
     within = timedelta(days=expiring_within_days)
     rules_of = _validity_rules(package_id)
@@ -265,25 +621,20 @@ def standing_counts(
         for name in STANDING_FILTERS
     }
     counts = dict(_open_periods(package_id).aggregate(**aggregates))
-    lapsed = _lapsed_periods(package_id, moment)
+    lapsed = _lapsed_periods([package_id], moment)
     if lapsed:
-        # Their cached fields were right until an exemption ended: take away what the
-        # cache says of them and count what the engine says as of now instead.
-        stale = _open_periods(package_id).filter(pk__in=[e.pk for e in lapsed])
-        for name, n in stale.aggregate(**aggregates).items():
-            counts[name] -= n
-        for e in lapsed:
-            for name in _engine_standings(e, moment, within):
-                counts[name] += 1
+        _recount_lapsed(package_id, lapsed, counts, moment, within)
     return counts
 
 
-def _lapsed_periods(package_id: int, now: datetime) -> list[Enrollment]:
+def _lapsed_periods(package_ids: list[int], now: datetime) -> list[Enrollment]:
     """Return the open periods whose cache counts an exemption that has ended by ``now``
     and that no write or settling has recomputed since (a small indexed query, usually
     empty)."""
     return list(
-        _open_periods(package_id)
+        Enrollment.objects.filter(
+            package_id__in=package_ids, withdrawn_at__isnull=True, superseded_at__isnull=True
+        )
         .filter(exemption_lapses_at__lte=now)
         .select_related("learner", "version")
         .order_by("pk")
@@ -325,7 +676,7 @@ def standing_enrollments(
     rows = _open_periods(package_id).filter(
         _standing_q(standing, moment, within, package_id, _validity_rules(package_id))
     )
-    lapsed = _lapsed_periods(package_id, moment)
+    lapsed = _lapsed_periods([package_id], moment)
     if lapsed:
         # As in standing_counts: the engine, not the stale cache, places these.
         rows = rows.exclude(pk__in=[e.pk for e in lapsed]) | _open_periods(package_id).filter(

@@ -118,6 +118,10 @@ class Enrollment(models.Model):
                 condition=Q(exemption_lapses_at__isnull=False),
                 name="enrollment_exemption_lapses",
             ),
+            # The standing counts read exactly only the periods whose overdue or expiry
+            # moment falls on the day of one of the moment's thresholds (ADR 0027).
+            models.Index(fields=["package", "overdue_since"], name="enrollment_overdue_day"),
+            models.Index(fields=["package", "expires_at"], name="enrollment_expires_day"),
         ]
 
     def __str__(self) -> str:
@@ -224,12 +228,27 @@ from coursepack.learning.lifecycle_models import (  # noqa: E402
     ExemptionRevocation,
     WaiverReason,
 )
+from coursepack.learning.summary_models import (  # noqa: E402
+    CompletionDayCount,
+    CourseCount,
+    CourseDayCount,
+    CourseLearnerCount,
+    EnrollmentDayCount,
+    EnrollmentState,
+    StandingCount,
+)
 
 __all__ = [
+    "CompletionDayCount",
     "CompletionEvent",
+    "CourseCount",
+    "CourseDayCount",
+    "CourseLearnerCount",
     "DueExtension",
     "Enrollment",
+    "EnrollmentDayCount",
     "EnrollmentMove",
+    "EnrollmentState",
     "EnrollmentStatus",
     "Equivalence",
     "EquivalenceChange",
@@ -238,5 +257,6 @@ __all__ = [
     "EventSource",
     "Exemption",
     "ExemptionRevocation",
+    "StandingCount",
     "WaiverReason",
 ]

@@ -11,12 +11,12 @@ from django.db import connection
 from django.db.models import (
     BigIntegerField,
     BooleanField,
-    Count,
     ExpressionWrapper,
     F,
     Max,
     Q,
     QuerySet,
+    Sum,
 )
 from django.db.models.expressions import RawSQL
 
@@ -26,7 +26,9 @@ from coursepack.learning.errors import EnrollmentNotFound
 from coursepack.learning.models import (
     CompletionEvent,
     Enrollment,
+    EnrollmentDayCount,
     EnrollmentMove,
+    EnrollmentState,
     EnrollmentStatus,
 )
 from coursepack.packaging import selectors as packaging
@@ -334,16 +336,17 @@ def enrollment_progress(
 
 
 def enrollment_counts(versions: Iterable[PackageVersion | int]) -> dict[tuple[int, str], int]:
-    """Return {(version id, status): open enrollments} for the versions given; one query."""
+    """Return {(version id, status): open enrollments} for the versions given; one query
+    over the summary rows (a few per version and enrolment day, ADR 0027)."""
     counts: dict[tuple[int, str], int] = {}
     for row in (
-        Enrollment.objects.filter(
-            version__in=list(versions), withdrawn_at__isnull=True, superseded_at__isnull=True
-        )
+        EnrollmentDayCount.objects.filter(version__in=list(versions), state=EnrollmentState.OPEN)
         .values("version_id", "status")
-        .annotate(n=Count("id"))
+        .annotate(total=Sum("n"))
+        .order_by()
     ):
-        counts[(row["version_id"], row["status"])] = row["n"]
+        if row["total"]:
+            counts[(row["version_id"], row["status"])] = row["total"]
     return counts
 
 

@@ -8,10 +8,11 @@ the sheet in memory.
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import date, datetime
 from typing import IO
 
+from django.db import connections, router, transaction
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.cell.cell import ERROR_CODES, ILLEGAL_CHARACTERS_RE
@@ -19,6 +20,7 @@ from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 
+from coursepack.learning.models import Enrollment
 from coursepack.reports.tables import Cell, ReportTable
 
 __all__ = [
@@ -26,6 +28,7 @@ __all__ = [
     "XLSX_CONTENT_TYPE",
     "csv_lines",
     "export_filename",
+    "one_moment",
     "write_xlsx",
 ]
 
@@ -122,3 +125,34 @@ def write_xlsx(tables: Iterable[ReportTable], target: IO[bytes] | str) -> None:
         for row in table.rows:
             sheet.append([_xlsx_cell(sheet, cell, bold=row.total) for cell in row.cells])
     workbook.save(target)
+
+
+def one_moment(lines: Callable[[], Iterator[str]]) -> Iterator[str]:
+    """Yield ``lines()`` read at one moment, however long the download takes.
+
+    The reads run in one read transaction on the database the reports read from: a
+    repeatable-read, read-only snapshot on PostgreSQL; on SQLite (WAL) a deferred
+    read transaction, which sees the database as of its first read and holds no
+    write lock (``atomic`` would: the project's SQLite transactions begin IMMEDIATE,
+    which would hold every writer off for the whole download). Inside an enclosing
+    transaction (a test's) that one is the moment. Nothing is read until the first
+    line is asked for, so the response starts at once.
+    """
+    alias = router.db_for_read(Enrollment)
+    connection = connections[alias]
+    if connection.in_atomic_block:
+        yield from lines()
+    elif connection.vendor == "postgresql":
+        with transaction.atomic(using=alias):
+            with connection.cursor() as cursor:
+                cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            yield from lines()
+    else:
+        connection.ensure_connection()
+        with connection.cursor() as cursor:
+            cursor.execute("BEGIN DEFERRED")
+        try:
+            yield from lines()
+        finally:
+            with connection.cursor() as cursor:
+                cursor.execute("COMMIT")

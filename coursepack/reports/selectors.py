@@ -24,18 +24,27 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
-from datetime import date, datetime, time, timedelta, tzinfo
-from typing import Literal
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
+from typing import Literal, TypeVar
 
 from django.contrib.auth import get_user_model
-from django.db.models import Count, Exists, Max, Min, OuterRef, Q, QuerySet
+from django.db.models import Count, Exists, Max, Min, Model, OuterRef, Q, QuerySet, Sum
 from django.db.models.functions import Trunc
 from django.utils import timezone
 
 from coursepack.catalog.models import Course
 from coursepack.errors import InvalidInput
 from coursepack.learning import transcript as transcripts
-from coursepack.learning.models import CompletionEvent, Enrollment, EnrollmentStatus, EventKind
+from coursepack.learning.models import (
+    CompletionDayCount,
+    CompletionEvent,
+    CourseCount,
+    Enrollment,
+    EnrollmentDayCount,
+    EnrollmentState,
+    EnrollmentStatus,
+    EventKind,
+)
 from coursepack.learning.transcript import TranscriptEnrollment
 from coursepack.packaging import selectors as packaging
 from coursepack.packaging.models import Package, PackageVersion, VersionStatus
@@ -62,6 +71,7 @@ __all__ = [
 ]
 
 Bucket = Literal["day", "week", "month", "year"]
+_S = TypeVar("_S", bound=Model)
 
 # Beyond this many periods a chart is unreadable: fall back to the span of the data.
 MAX_PERIODS = 400
@@ -322,7 +332,8 @@ def package_report(filters: ReportFilters, *, now: datetime | None = None) -> li
 
     Enrollments count under the version they are pinned to now (a learner moved
     at publish counts under the new version). Drafts are never listed: nobody is
-    enrolled in one. Three queries.
+    enrolled in one. Three queries; over whole UTC days (or no bound) they read the
+    summary rows (a few per version and day, ADR 0027), else the enrollments.
 
     On a timeline (``filters.as_of`` / ``known_at``) the same counts are of the
     enrollments as the transcripts show them for those two times: on record then,
@@ -338,6 +349,9 @@ def package_report(filters: ReportFilters, *, now: datetime | None = None) -> li
         timeline_counts = {v: _timeline_counts(rows, filters) for v, rows in by_version.items()}
         return _package_rows(filters, as_of, timeline_counts)
 
+    days = _whole_days(filters)
+    if days is not None:
+        return _package_rows(filters, now, _counts_from_summaries(filters, *days))
     enrolled = _in_range("enrolled_at", filters)
     open_enrolled = _OPEN & enrolled
     rows = (
@@ -368,6 +382,78 @@ def package_report(filters: ReportFilters, *, now: datetime | None = None) -> li
         for row in rows
     }
     return _package_rows(filters, now, counts)
+
+
+def _whole_days(filters: ReportFilters) -> tuple[date | None, date | None] | None:
+    """Return the range as UTC days when both ends are UTC midnights (or open), so that
+    the summary rows, counted per UTC day, answer it exactly; else None."""
+    found: list[date | None] = []
+    for moment in (filters.start, filters.end):
+        if moment is None:
+            found.append(None)
+            continue
+        utc = moment.astimezone(UTC)
+        if utc.time() != time.min:
+            return None
+        found.append(utc.date())
+    return found[0], found[1]
+
+
+def _days(field: str, first: date | None, stop: date | None) -> Q:
+    q = Q()
+    if first is not None:
+        q &= Q(**{f"{field}__gte": first})
+    if stop is not None:
+        q &= Q(**{f"{field}__lt": stop})
+    return q
+
+
+def _summary_scope(rows: QuerySet[_S], filters: ReportFilters) -> QuerySet[_S]:
+    if filters.package_id is not None:
+        rows = rows.filter(package_id=filters.package_id)
+    if filters.version_id is not None:
+        rows = rows.filter(version_id=filters.version_id)
+    return rows.order_by()
+
+
+def _counts_from_summaries(
+    filters: ReportFilters, first: date | None, stop: date | None
+) -> dict[int, StatusCounts]:
+    """The counts of ``package_report`` from the summary rows, for the UTC days
+    ``[first, stop)``: two queries over a few rows per version and day (ADR 0027)."""
+    found: dict[int, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    begun = (
+        _summary_scope(EnrollmentDayCount.objects.all(), filters)
+        .filter(_days("day", first, stop))
+        .values("version_id", "state", "status")
+        .annotate(total=Sum("n"))
+    )
+    for row in begun:
+        counts = found[row["version_id"]]
+        if row["state"] == EnrollmentState.OPEN:
+            counts["enrolled"] += row["total"]
+            counts[row["status"]] += row["total"]
+        elif row["state"] == EnrollmentState.WITHDRAWN:
+            counts["withdrawn"] += row["total"]
+    completed = (
+        _summary_scope(CompletionDayCount.objects.all(), filters)
+        .filter(_days("day", first, stop))
+        .values("version_id")
+        .annotate(total=Sum("n"))
+    )
+    for row in completed:
+        found[row["version_id"]]["completed_in_range"] += row["total"]
+    return {
+        version_id: StatusCounts(
+            enrolled=c["enrolled"],
+            withdrawn=c["withdrawn"],
+            not_started=c[EnrollmentStatus.NOT_STARTED],
+            in_progress=c[EnrollmentStatus.IN_PROGRESS],
+            completed=c[EnrollmentStatus.COMPLETED],
+            completed_in_range=c["completed_in_range"],
+        )
+        for version_id, c in found.items()
+    }
 
 
 def _package_rows(
@@ -464,13 +550,16 @@ def course_report(filters: ReportFilters) -> list[CourseRow]:
     with an open enrollment in it are counted; without, every catalog course is
     listed. Voided events are never counted as completions or failures; they are
     counted, by the time they occurred, in ``events_voided``. Two queries, plus
-    the requirement trees of the chosen versions.
+    the requirement trees of the chosen versions; with no range, package or version,
+    two queries over one summary row per course (ADR 0027).
 
     On a timeline, only events recorded by ``known_at`` that occurred by ``as_of``
     count, voided means voided by a void recorded by ``known_at``, and the learners
     are those with an enrollment open then.
     """
     course_ids = _report_course_ids(filters)
+    if not filters.on_timeline and course_ids is None and filters.start is None is filters.end:
+        return _courses_from_summaries()
     events = CompletionEvent.objects.exclude(kind=EventKind.VOID).filter(
         _in_range("occurred_at", filters)
     )
@@ -521,6 +610,30 @@ def course_report(filters: ReportFilters) -> list[CourseRow]:
                 learners_completed=row.get("learners_completed", 0),
                 failed_attempts=row.get("failed_attempts", 0),
                 events_voided=row.get("events_voided", 0),
+            )
+        )
+    return result
+
+
+def _courses_from_summaries() -> list[CourseRow]:
+    """Every catalog course's all-time counts, from one summary row per course (ADR 0027)."""
+    counts: dict[int, dict[str, int]] = {
+        course_id: {"learners": learners, "failed": failed, "voided": voided}
+        for course_id, learners, failed, voided in CourseCount.objects.values_list(
+            "course_id", "learners", "failed", "voided"
+        )
+    }
+    result = []
+    for course_id, code, name in Course.objects.order_by("code").values_list("pk", "code", "name"):
+        row: dict[str, int] = counts.get(course_id, {})
+        result.append(
+            CourseRow(
+                course_id=course_id,
+                code=code,
+                name=name,
+                learners_completed=row.get("learners", 0),
+                failed_attempts=row.get("failed", 0),
+                events_voided=row.get("voided", 0),
             )
         )
     return result
@@ -732,6 +845,11 @@ def completions_over_time(filters: ReportFilters) -> CompletionsOverTime:
     zone = timezone.get_current_timezone()
     if filters.on_timeline:
         return _timeline_over_time(filters, zone)
+    days = _whole_days(filters)
+    if days is not None and timezone.localtime(_EPOCH, zone).utcoffset() == timedelta(0):
+        found = _over_time_from_summaries(filters, *days)
+        if found is not None:
+            return found
     completed = (
         _enrollments(filters)
         .filter(_OPEN, completed_at__isnull=False)
@@ -770,6 +888,73 @@ def completions_over_time(filters: ReportFilters) -> CompletionsOverTime:
         slot = index.get(day)
         if slot is not None:
             counts.setdefault(row["version_id"], [0] * len(periods))[slot] += row["n"]
+    versions = (
+        PackageVersion.objects.filter(pk__in=list(counts))
+        .select_related("package")
+        .order_by("package__name", "package_id", "version_number")
+    )
+    series = tuple(
+        CompletionSeries(
+            version_id=v.pk,
+            package_name=v.package.name,
+            version_number=v.version_number,
+            counts=tuple(counts[v.pk]),
+        )
+        for v in versions
+    )
+    return CompletionsOverTime(bucket=bucket, periods=tuple(periods), series=series)
+
+
+_EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
+_DAY = timedelta(days=1)
+
+
+def _over_time_from_summaries(
+    filters: ReportFilters, first_day: date | None, stop_day: date | None
+) -> CompletionsOverTime | None:
+    """Return ``completions_over_time`` from the completion-day summary rows (the
+    current zone being UTC), or None when an open end of the range makes the choice of
+    period depend on the first or last completion's time of day."""
+    rows = list(
+        _summary_scope(CompletionDayCount.objects.all(), filters)
+        .filter(_days("day", first_day, stop_day), n__gt=0)
+        .values("version_id", "day")
+        .annotate(total=Sum("n"))
+    )
+    if not rows:
+        return CompletionsOverTime(bucket="day", periods=(), series=())
+    data_first, data_last = min(r["day"] for r in rows), max(r["day"] for r in rows)
+
+    def choose(lo: date, hi: date, lo_exact: bool, hi_exact: bool) -> Bucket | None:
+        """The period for the span from the first to the last moment, if every time of
+        day those moments may have gives the same one."""
+        lo_at = datetime.combine(lo, time.min, tzinfo=UTC)
+        hi_at = datetime.combine(hi, time.min, tzinfo=UTC)
+        day_end = _DAY - timedelta(microseconds=1)
+        if hi_exact:  # the range's end: its last microsecond
+            hi_at += day_end
+        least = hi_at - (lo_at if lo_exact else lo_at + day_end)
+        most = hi_at + (timedelta(0) if hi_exact else day_end) - lo_at
+        bucket = _bucket_for(max(least, timedelta(0)))
+        return bucket if bucket == _bucket_for(most) else None
+
+    lo = first_day if first_day is not None else data_first
+    hi = stop_day - _DAY if stop_day is not None else data_last
+    bucket = choose(lo, hi, first_day is not None, stop_day is not None)
+    if bucket is None:
+        return None
+    periods = _periods(lo, hi, bucket)
+    if len(periods) > MAX_PERIODS:
+        bucket = choose(data_first, data_last, False, False)
+        if bucket is None:
+            return None
+        periods = _periods(data_first, data_last, bucket)
+    index = {day: i for i, day in enumerate(periods)}
+    counts: dict[int, list[int]] = {}
+    for row in rows:
+        slot = index.get(_period_start(row["day"], bucket))
+        if slot is not None:
+            counts.setdefault(row["version_id"], [0] * len(periods))[slot] += row["total"]
     versions = (
         PackageVersion.objects.filter(pk__in=list(counts))
         .select_related("package")

@@ -23,6 +23,7 @@ from django.utils import timezone
 from django.utils.http import content_disposition_header
 
 from coursepack.errors import InvalidInput
+from coursepack.learning import lifecycle_selectors
 from coursepack.replica import reads_from_replica
 from coursepack.reports import exports, selectors, tables
 from coursepack.reports.selectors import FilterChoices, ReportFilters
@@ -30,6 +31,17 @@ from coursepack.web.access import STAFF, role_required
 from coursepack.web.report_chart import completions_chart
 
 LEARNERS_PER_PAGE = 100
+# The lifecycle standing per package the page shows (as of now), each linked to the
+# package's standing page; "expiring" is within this many days, as that page's default.
+STANDING_WITHIN_DAYS = 30
+STANDING_LABELS = (
+    ("current", "Current"),
+    ("due_for_recertification", "Due"),
+    ("overdue", "Overdue"),
+    ("expiring", "Expiring"),
+    ("expired", "Expired"),
+    ("exempt", "Exempt"),
+)
 
 
 class ReportFilterForm(forms.Form):
@@ -157,7 +169,16 @@ def reports(request: HttpRequest) -> HttpResponse:
             "learners": dataclasses.replace(learners, rows=list(learners.rows)),
         }
         query = form.query()
+        standing = lifecycle_selectors.standing_counts_by_package(
+            [p.package_id for p in package_report], expiring_within_days=STANDING_WITHIN_DAYS
+        )
         context.update(
+            standing=[
+                (p, [(key, label, standing[p.package_id][key]) for key, label in STANDING_LABELS])
+                for p in package_report
+            ],
+            standing_labels=STANDING_LABELS,
+            standing_within=STANDING_WITHIN_DAYS,
             totals=selectors.overall(package_report),
             package_count=len(package_report),
             over_time=over_time,
@@ -188,9 +209,10 @@ def report_csv(request: HttpRequest, kind: str) -> HttpResponseBase:
     form, filters = _form(request)
     if filters is None:
         return HttpResponseBadRequest(form.errors.as_text(), content_type="text/plain")
-    table = tables.report_table(cast(tables.TableKind, kind), filters)
+    table_kind = cast(tables.TableKind, kind)
     response = StreamingHttpResponse(
-        exports.csv_lines(table), content_type=exports.CSV_CONTENT_TYPE
+        exports.one_moment(lambda: exports.csv_lines(tables.report_table(table_kind, filters))),
+        content_type=exports.CSV_CONTENT_TYPE,
     )
     _attachment(response, exports.export_filename(kind, "csv", timezone.localdate()))
     return response

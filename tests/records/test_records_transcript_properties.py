@@ -19,7 +19,7 @@ transcripts.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
 import pytest
@@ -35,7 +35,7 @@ from coursepack.learning.selectors import to_rule_event
 from coursepack.learning.transcript import TranscriptStatus, transcript
 from coursepack.packaging import api as packaging
 from coursepack.packaging import selectors as packaging_selectors
-from coursepack.reports.selectors import ReportFilters, package_report
+from coursepack.reports.selectors import ReportFilters, completions_over_time, package_report
 from tests.factories import make_admin, make_course, make_group, make_learner
 
 pytestmark = pytest.mark.django_db
@@ -464,6 +464,10 @@ def _counts_from_transcripts(
     return {v: tuple(row) for v, row in found.items() if any(row)}
 
 
+def _midnight(moment: datetime) -> datetime:
+    return datetime.combine(moment.astimezone(UTC).date(), time.min, tzinfo=UTC)
+
+
 def _report_counts(filters: Any) -> dict[int, tuple[int, ...]]:
     found = {}
     for package in package_report(filters):
@@ -484,7 +488,8 @@ def test_reports_agree_with_transcripts_on_the_same_timeline(
     """Over random histories with late entries, voids, moves and withdrawals, the package
     report as of t, as known at r (now, or t itself), counts exactly what the learners'
     transcripts for the same two times show, "completed in range" included; and the
-    stored-status report (as of now, as known now) equals the transcripts as of now."""
+    stored-status report (as of now, as known now) equals the transcripts as of now,
+    over whole days from the summary rows too."""
     packaging_selectors.clear_caches()
     with transaction.atomic():
         world = World(setting, active=dict(setting.first_versions), moments=[setting.start])
@@ -508,4 +513,16 @@ def test_reports_agree_with_transcripts_on_the_same_timeline(
             assert _report_counts(cached) == _counts_from_transcripts(
                 world, end, end, cached.start, cached.end
             )
+            # Whole UTC days: the counts come from the summary rows (ADR 0027), and the
+            # chart's periods add up to "completed in range".
+            for _ in range(3):
+                first, last = sorted(
+                    _midnight(m)
+                    for m in data.draw(st.lists(st.sampled_from(moments), min_size=2, max_size=2))
+                )
+                days = ReportFilters(start=first, end=last + timedelta(days=1))
+                counts = _report_counts(days)
+                assert counts == _counts_from_transcripts(world, end, end, days.start, days.end)
+                chart = {s.version_id: s.total for s in completions_over_time(days).series}
+                assert chart == {v: c[5] for v, c in counts.items() if c[5]}
         transaction.set_rollback(True)

@@ -95,4 +95,5 @@ def test_report_queries_do_not_grow_with_rows(admin: Any) -> None:
 
     assert selectors.learner_count(everything) == 18
     assert large == small
-    assert small["page"] <= 16, small
+    # The lifecycle standing section (ADR 0027) reads four queries of its own.
+    assert small["page"] <= 20, small

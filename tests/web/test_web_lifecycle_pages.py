@@ -363,3 +363,33 @@ def test_applying_retroactively_shows_the_impact_then_ending(
     ended = client_as_admin.post(f"/equivalences/{eq.pk}/end/", {}, follow=True)
     assert "Ended:" in ended.content.decode()
     assert client_as_admin.get(f"/equivalences/{eq.pk}/other/").status_code == 404
+
+
+def test_the_reports_page_shows_each_packages_standing_linked_to_its_standing_page(
+    client_as_admin: Client, admin: Any, world: dict[str, Any]
+) -> None:
+    """The reports page counts each package's standing now, as the standing page does,
+    and each count links to the standing page showing those learners."""
+    first, second = world["enrollments"][:2]
+    learning.exempt(actor=admin, enrollment_ids=[first.pk], reason="administrative")
+    learning.extend_due_date(
+        actor=admin,
+        enrollment_ids=[second.pk],
+        due_at=timezone.now() + timedelta(days=90),
+        reason="Leave",
+    )
+    package_id = world["package_id"]
+    expected = lifecycle_selectors.exact_standing_counts(package_id)
+    assert expected["exempt"] == 1
+
+    response = client_as_admin.get("/reports/")
+    assert response.status_code == 200
+    ((package, counts),) = response.context["standing"]
+    assert package.package_id == package_id
+    assert {key: n for key, _, n in counts} == {key: expected[key] for key, _, _ in counts}
+    html = response.content.decode()
+    assert "Lifecycle standing now" in html
+    link = f'href="/packages/{package_id}/standing/?standing=exempt&amp;within=30"'
+    assert link in html
+    standing_page = client_as_admin.get(f"/packages/{package_id}/standing/?standing=exempt")
+    assert first.learner.username in standing_page.content.decode()

@@ -23,6 +23,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from coursepack.bench import events, matrix, migration, organisation, reminders, runner
+from coursepack.bench import reports as reports_bench
 from coursepack.bench.measure import render_table
 from coursepack.bench.scales import SCALES, scale_named
 
@@ -40,6 +41,7 @@ _OPERATIONS = (
     "authoring_pages",
     "operations_pages",
     "events",
+    "reports",
     "http",
     "load",
     "people_sync",
@@ -103,6 +105,7 @@ class Command(BaseCommand):
             "authoring_pages": bench.authoring_pages,
             "operations_pages": bench.operations_pages,
             "events": lambda: events.events_feed(bench),
+            "reports": lambda: reports_bench.report_pages(bench),
             "http": lambda: bench.http(log_dir),
             "load": lambda: bench.load(manage_py, log_dir),
             "people_sync": lambda: organisation.people_sync(bench),

@@ -79,6 +79,17 @@ class Command(BaseCommand):
             )
         drifted = report.drifted
         self.stdout.write(f"Checked {report.checked} enrollment(s); {len(drifted)} drifted.")
+        summary = report.summary_keys_drifted
+        self.stdout.write(
+            f"Summary rows: {summary} key(s) drifted"
+            + ("." if not summary else (" (not fixed)." if check else "; rebuilt."))
+        )
+        if check and summary and not drifted:
+            raise CommandError(
+                f"{summary} summary key(s) have drifted from the enrollments; "
+                "run rebuild_statuses without --check to rebuild them.",
+                returncode=1,
+            )
         if drifted:
             listed = ", ".join(map(str, drifted[:_LISTED]))
             more = f" and {len(drifted) - _LISTED} more" if len(drifted) > _LISTED else ""

@@ -1,0 +1,195 @@
+"""Summary rows of the enrollments: counts the report pages and standing counts sum.
+
+Each row counts the enrollments sharing one key. The rows are kept by database
+triggers on ``learning_enrollment`` (``coursepack.learning.summaries``), so every
+write of an enrollment — the services, a bulk insert, a rebuild — changes them in
+the same statement, in the same transaction. ``rebuild_statuses`` compares them
+with a from-scratch aggregate and repairs any drift.
+
+Days are UTC calendar days (``settings.TIME_ZONE`` is UTC); a missing moment is
+stored as :data:`NO_DAY`, so that every key column is non-null and one unique
+constraint holds each key once on both databases.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from django.conf import settings
+from django.db import models
+
+#: The day stored for "no such moment" (a NULL would make keys distinct in a unique index).
+NO_DAY = date(1, 1, 1)
+
+
+class EnrollmentState(models.TextChoices):
+    # Neither withdrawn nor superseded: counted as enrolled.
+    OPEN = "open", "Open"
+    WITHDRAWN = "withdrawn", "Withdrawn"
+    # A certification period followed by the next one (not withdrawn).
+    SUPERSEDED = "superseded", "Superseded"
+
+
+class EnrollmentDayCount(models.Model):
+    """Enrollments of one version begun on one day, by state and status."""
+
+    version = models.ForeignKey(
+        "packaging.PackageVersion",
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        related_name="+",
+    )
+    package = models.ForeignKey(
+        "packaging.Package", on_delete=models.DO_NOTHING, db_constraint=False, related_name="+"
+    )
+    # The day of ``enrolled_at``.
+    day = models.DateField()
+    state = models.CharField(max_length=16, choices=EnrollmentState.choices)
+    status = models.CharField(max_length=16)
+    n = models.IntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["version", "day", "state", "status"], name="enrollment_day_count_key"
+            )
+        ]
+        indexes = [models.Index(fields=["package", "version"], name="enrollment_day_count_pkg")]
+
+    def __str__(self) -> str:
+        return f"v{self.version_id} {self.day} {self.state} {self.status}: {self.n}"
+
+
+class CompletionDayCount(models.Model):
+    """Open enrollments of one version completed on one day."""
+
+    version = models.ForeignKey(
+        "packaging.PackageVersion",
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        related_name="+",
+    )
+    package = models.ForeignKey(
+        "packaging.Package", on_delete=models.DO_NOTHING, db_constraint=False, related_name="+"
+    )
+    # The day of ``completed_at``.
+    day = models.DateField()
+    n = models.IntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["version", "day"], name="completion_day_count_key")
+        ]
+        indexes = [models.Index(fields=["package", "day"], name="completion_day_count_pkg")]
+
+    def __str__(self) -> str:
+        return f"v{self.version_id} completed {self.day}: {self.n}"
+
+
+class StandingCount(models.Model):
+    """Open certification periods sharing what their standing as of any moment depends on.
+
+    A period's standing as of t (``lifecycle_selectors``) depends on its status,
+    whether it is a later period, its overdue-from and expiry moments and, for a later
+    period not complete yet, its previous period's version and expiry. Grouped by
+    day, the standing of every row whose days differ from the days of the moment's
+    thresholds is decided by the row alone; the rest are read exactly.
+    """
+
+    version = models.ForeignKey(
+        "packaging.PackageVersion",
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        related_name="+",
+    )
+    package = models.ForeignKey(
+        "packaging.Package", on_delete=models.DO_NOTHING, db_constraint=False, related_name="+"
+    )
+    status = models.CharField(max_length=16)
+    later = models.BooleanField()
+    overdue_day = models.DateField()
+    expires_day = models.DateField()
+    # Only for a later period not complete yet (0 / NO_DAY otherwise).
+    previous_version_id = models.IntegerField()
+    previous_expires_day = models.DateField()
+    n = models.IntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=[
+                    "version",
+                    "status",
+                    "later",
+                    "overdue_day",
+                    "expires_day",
+                    "previous_version_id",
+                    "previous_expires_day",
+                ],
+                name="standing_count_key",
+            )
+        ]
+        indexes = [models.Index(fields=["package"], name="standing_count_pkg")]
+
+    def __str__(self) -> str:
+        return f"v{self.version_id} {self.status}: {self.n}"
+
+
+class CourseCount(models.Model):
+    """What learners did on one course, all time: the per-course report without a range.
+
+    Counts only completed, passed and failed events, each as long as it is not voided.
+    """
+
+    course = models.OneToOneField(
+        "catalog.Course", on_delete=models.DO_NOTHING, db_constraint=False, related_name="+"
+    )
+    # Learners with a completed or passed event not voided.
+    learners = models.IntegerField(default=0)
+    failed = models.IntegerField(default=0)
+    # Completed, passed or failed events that were voided.
+    voided = models.IntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"course {self.course_id}: {self.learners} learners"
+
+
+class CourseDayCount(models.Model):
+    """Events of one course that occurred on one day (completed or passed, failed; voided)."""
+
+    course = models.ForeignKey(
+        "catalog.Course", on_delete=models.DO_NOTHING, db_constraint=False, related_name="+"
+    )
+    day = models.DateField()
+    completions = models.IntegerField(default=0)
+    failed = models.IntegerField(default=0)
+    voided = models.IntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["course", "day"], name="course_day_count_key")
+        ]
+
+    def __str__(self) -> str:
+        return f"course {self.course_id} {self.day}"
+
+
+class CourseLearnerCount(models.Model):
+    """How many completed or passed events (not voided) one learner has on one course: what
+    decides whether they count in ``CourseCount.learners``."""
+
+    course = models.ForeignKey(
+        "catalog.Course", on_delete=models.DO_NOTHING, db_constraint=False, related_name="+"
+    )
+    learner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+"
+    )
+    completions = models.IntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["course", "learner"], name="course_learner_count_key")
+        ]
+
+    def __str__(self) -> str:
+        return f"course {self.course_id} learner {self.learner_id}: {self.completions}"

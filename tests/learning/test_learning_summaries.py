@@ -1,0 +1,154 @@
+"""The enrollment summary rows equal a from-scratch aggregate after any sequence of
+operations, and the standing counts read from them equal the aggregate over every
+open period at any moment; ``rebuild_statuses`` reports and fixes summary drift."""
+
+from __future__ import annotations
+
+import contextlib
+from datetime import timedelta
+from io import StringIO
+from typing import Any
+
+import pytest
+from django.core.management import CommandError, call_command
+from django.db import connection, transaction
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from learning_helpers import make_learners
+from test_learning_lifecycle_rebuild import LIFECYCLE, _Clock, _lifecycle_op, clock, world
+from test_learning_rebuild import OPERATIONS, World, _apply
+
+from coursepack.audit.models import AuditEvent
+from coursepack.errors import DomainError
+from coursepack.learning import api as learning
+from coursepack.learning import lifecycle_selectors, summaries
+from coursepack.learning.models import Enrollment, EnrollmentDayCount, StandingCount
+from tests.factories import make_course, make_published_package
+
+pytestmark = pytest.mark.django_db
+
+__all__ = ["clock", "world"]  # fixtures, shared with the lifecycle rebuild test
+
+# Moments around now: before and after each day boundary the periods' moments fall near.
+OFFSETS = [timedelta(hours=h) for h in (-25, -3, 0, 5, 23, 26, 49, 73)]
+
+
+def _standing_agrees(package_ids: list[int], now: Any) -> None:
+    for package_id in package_ids:
+        for offset in OFFSETS:
+            moment = now + offset
+            for within in (1, 30):
+                got = lifecycle_selectors.standing_counts(
+                    package_id, now=moment, expiring_within_days=within
+                )
+                expected = lifecycle_selectors.exact_standing_counts(
+                    package_id, now=moment, expiring_within_days=within
+                )
+                assert got == expected, (package_id, offset, within)
+
+
+@pytest.mark.django_db(transaction=True)
+@settings(
+    max_examples=20,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+@given(operations=st.lists(st.one_of(OPERATIONS, LIFECYCLE, LIFECYCLE), min_size=1, max_size=14))
+def test_summaries_equal_the_enrollments_after_any_sequence(
+    world: World, clock: _Clock, operations: list[Any]
+) -> None:
+    """Whatever the enrolments, completions, voids, moves at publish, withdrawals,
+    extensions, exemptions, equivalences and periods opening, every summary row equals a
+    from-scratch aggregate of the enrollments, and the standing counts read from the
+    rows equal the aggregate over every open period, at moments on either side of the
+    day boundaries."""
+    start = clock.now
+    with transaction.atomic():
+        for op in operations:
+            with contextlib.suppress(DomainError):  # refused: nothing changed
+                if op[0] in ("enrol", "bulk", "record", "void", "withdraw", "publish"):
+                    _apply(world, op)
+                else:
+                    _lifecycle_op(world, clock, op)
+        assert summaries.check().tables == {}
+        package_ids = sorted(set(Enrollment.objects.values_list("package_id", flat=True)))
+        _standing_agrees(package_ids, clock.now)
+        transaction.set_rollback(True)
+    clock.now = start
+
+
+def _package(admin: Any, learners: int = 4) -> int:
+    version = make_published_package(items=[make_course()])
+    learning.bulk_enroll(
+        actor=admin, package_id=version.package_id, learner_ids=make_learners(learners)
+    )
+    return version.package_id
+
+
+def test_a_write_behind_the_services_back_still_moves_the_summaries(admin: Any) -> None:
+    """The triggers count every write of an enrollment, raw SQL included."""
+    package_id = _package(admin)
+    victim = Enrollment.objects.filter(package_id=package_id).order_by("pk").first()
+    assert victim is not None
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE learning_enrollment SET status = 'completed', completed_at = enrolled_at "
+            "WHERE id = %s",
+            [victim.pk],
+        )
+    assert summaries.check().tables == {}
+    rows = EnrollmentDayCount.objects.filter(package_id=package_id, state="open")
+    assert {r.status: r.n for r in rows if r.n} == {"not_started": 3, "completed": 1}
+
+
+def test_rebuild_reports_then_fixes_summary_drift(admin: Any) -> None:
+    """A summary row changed behind the triggers' back is drift: --check reports it and
+    exits 1; the rebuild replaces the rows, on the record."""
+    package_id = _package(admin)
+    StandingCount.objects.filter(package_id=package_id).update(n=99)
+    assert summaries.check().drifted == 1
+
+    out = StringIO()
+    with pytest.raises(CommandError, match="summary key"):
+        call_command("rebuild_statuses", "--check", "--no-progress", stdout=out)
+    assert "Summary rows: 1 key(s) drifted (not fixed)." in out.getvalue()
+
+    report = learning.rebuild_statuses(actor=admin)
+    assert (report.drifted, report.summary_keys_drifted) == ([], 1)
+    assert summaries.check().tables == {}
+    event = AuditEvent.objects.get(action="enrollment.summaries_rebuilt")
+    assert event.after == {"learning_standingcount": 1}
+    assert lifecycle_selectors.standing_counts(package_id)["not_started"] == 4
+
+
+def test_standing_counts_agree_hour_by_hour_around_expiry_and_recertification(
+    world: World, clock: _Clock
+) -> None:
+    """Learners certified at different moments on a version valid two days (one-day
+    window, one-day grace), one exempt, one never started, periods opening: the counts
+    from the summary rows equal the aggregate over every period, every three hours from
+    a day before to four days after, expiring within one day or thirty."""
+    _apply(world, ("bulk", 0, [0, 1, 2]))
+    for learner, minutes in ((0, 0), (1, 400)):
+        clock.now += timedelta(minutes=minutes)
+        for course in range(6):
+            with contextlib.suppress(DomainError):  # a course not in package 0
+                _apply(world, ("record", learner, course, "completed", None))
+    _lifecycle_op(world, clock, ("exempt", 2, 0, 0, True))
+    package_id = world.packages[0]
+    assert Enrollment.objects.filter(package_id=package_id, status="completed").exists()
+    # Before and after the next periods open.
+    for opened in (False, True):
+        if opened:
+            _lifecycle_op(world, clock, ("advance", 30))
+        assert summaries.check().tables == {}
+        for hours in range(-24, 97, 3):
+            moment = clock.now + timedelta(hours=hours)
+            for within in (1, 30):
+                got = lifecycle_selectors.standing_counts(
+                    package_id, now=moment, expiring_within_days=within
+                )
+                expected = lifecycle_selectors.exact_standing_counts(
+                    package_id, now=moment, expiring_within_days=within
+                )
+                assert got == expected, (opened, hours, within)
