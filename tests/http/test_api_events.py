@@ -125,10 +125,13 @@ def test_concurrent_writers_never_make_the_feed_skip_an_event(
     def read() -> int:
         after = ""
         while True:
+            # Read "done" before the page: if the writers had finished by then, this
+            # page saw all they committed, and an empty end means the end.
+            finished = done.is_set()
             page = admin.call("GET", f"/events?types=completion.recorded&limit=7{after}").json()
             seen.extend(e["data"]["learner"] for e in page["items"])
             after = f"&after={page['next']}"
-            if done.is_set() and not page["more"]:
+            if finished and not page["more"]:
                 return len(seen)
 
     def writers() -> list[Any]:
