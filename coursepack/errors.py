@@ -16,10 +16,14 @@ class DomainError(Exception):
     #: The HTTP status an API maps this error to.
     http_status: int = 409
 
-    def __init__(self, message: str, *, problems: list[str] | None = None) -> None:
+    def __init__(
+        self, message: str, *, problems: list[str] | None = None, existing_id: int | None = None
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.problems: list[str] = problems or []
+        #: For "it already exists": the id of what exists, so a client can use it.
+        self.existing_id = existing_id
 
     def __str__(self) -> str:
         if not self.problems:

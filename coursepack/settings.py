@@ -94,6 +94,8 @@ INSTALLED_APPS = [
     "coursepack.audit",
     # Above learning: legacy migration and package files (import_legacy, export_package, ...).
     "coursepack.interchange",
+    # The integrator API's state: events feed, idempotency keys, webhooks (ADRs 0028, 0029).
+    "coursepack.integrations",
     "coursepack.jobs",
     "coursepack.web",
     # Demo data for `make run` (manage.py load_demo); above every domain app.
@@ -116,6 +118,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # A POST under /api/ retried with its Idempotency-Key gets the first answer again.
+    "coursepack.http.idempotency.IdempotencyMiddleware",
     # Signs out a session idle for longer than SESSION_IDLE_TIMEOUT.
     "coursepack.http.middleware.SessionIdleTimeoutMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",

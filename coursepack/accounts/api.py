@@ -153,7 +153,12 @@ def create_user(
         taken = _key_holder(key)
         if taken is not None:
             same = "is taken" if taken == username else f"reads the same as {taken!r}"
-            raise UsernameTaken(f"The username {username!r} {same}; choose another.")
+            raise UsernameTaken(
+                f"The username {username!r} {same}; choose another.",
+                existing_id=User.objects.filter(username=taken)
+                .values_list("pk", flat=True)
+                .first(),
+            )
         user = User.objects.create_user(
             username, email=email, password=password, first_name=first_name, last_name=last_name
         )

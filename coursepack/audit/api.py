@@ -370,11 +370,20 @@ def row_snapshot(label: str, row: Any) -> dict[str, Any]:
     snapshot = {name: _plain(getattr(row, name)) for name in BOUND_FIELDS[label]}
     if label == "auth.user":
         # The role lives in accounts.Account; a role change is an account change.
-        Account = apps.get_model("accounts", "Account")
-        snapshot["role"] = (
-            Account.objects.filter(user_id=row.pk).values_list("role", flat=True).first()
-        )
+        # A bulk write that has just stored the account says its role on the row
+        # (``_audit_role``, read once), saving a query per record.
+        known = row.__dict__.pop("_audit_role", _UNKNOWN)
+        if known is not _UNKNOWN:
+            snapshot["role"] = known
+        else:
+            Account = apps.get_model("accounts", "Account")
+            snapshot["role"] = (
+                Account.objects.filter(user_id=row.pk).values_list("role", flat=True).first()
+            )
     return snapshot
+
+
+_UNKNOWN = object()
 
 
 def row_hash(label: str, row: Any) -> str:
@@ -480,8 +489,12 @@ def _check_rows(
     """Compare bound rows with their records; return (rows checked, bad record, reason)."""
     checked = 0
     by_label: dict[str, dict[str, list[tuple[int, str]]]] = {}
+    # The row the chain vouched for first, per label (``every`` is in chain order).
+    first_vouched: dict[str, int] = {}
     for event_id, label, target_id, expected in every:
         by_label.setdefault(label, {}).setdefault(target_id, []).append((event_id, expected))
+        if target_id.isdigit():
+            first_vouched.setdefault(label, int(target_id))
     for (label, target_id), (event_id, expected) in latest.items():
         if label not in APPEND_ONLY:
             by_label.setdefault(label, {}).setdefault(target_id, []).append((event_id, expected))
@@ -507,9 +520,9 @@ def _check_rows(
                     )
         if strays and label in NEVER_UNRECORDED and ids:
             # Every such row must be on the record: one inserted behind the log's back
-            # (newer than the first row the keyed log vouches for) has no record.
+            # (newer than the first row the keyed log vouched for) has no record.
             stray = (
-                model._default_manager.filter(pk__gt=min(ids))
+                model._default_manager.filter(pk__gt=first_vouched[label])
                 .exclude(pk__in=ids)
                 .order_by("pk")
                 .values_list("pk", flat=True)

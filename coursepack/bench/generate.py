@@ -41,6 +41,7 @@ from django.db.models import F, Max, Model
 from tqdm import tqdm
 
 from coursepack import rules
+from coursepack.bench import organisation as bench_organisation
 from coursepack.bench.scales import EMPTY_PACKAGE, HISTORY_PACKAGE, LOADED_PACKAGE, Scale
 from coursepack.catalog.models import Course
 from coursepack.learning.models import CompletionEvent, Enrollment
@@ -724,6 +725,7 @@ def generate(
         phase("packages", started)
     started = time.perf_counter()
     learner_ids = gen.make_learners()
+    gen.made.update(bench_organisation.generate_organisation(learner_ids, seed=seed))
     phase("learners", started)
     started = time.perf_counter()
     if gen.sqlite:

@@ -60,7 +60,10 @@ def _check_duration(problems: Problems, value: int) -> None:
 
 
 def _code_taken(code: str) -> CourseCodeTaken:
-    return CourseCodeTaken(f"A course with code {code!r} already exists; choose another code.")
+    return CourseCodeTaken(
+        f"A course with code {code!r} already exists; choose another code.",
+        existing_id=Course.objects.filter(code=code).values_list("pk", flat=True).first(),
+    )
 
 
 def create_course(

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from django.contrib.auth.models import User
+from django.db.models import Q
 from django.http import HttpRequest
 from django.urls import reverse
-from ninja import Query, Router, Status
+from ninja import Field, Query, Router, Schema, Status
 
 from coursepack.accounts import api as accounts
 from coursepack.accounts.errors import UserNotFound
@@ -43,7 +44,31 @@ def _me(user: User) -> dict[str, Any]:
 
 
 def _user(user: User) -> dict[str, Any]:
-    return {**_me(user), "email": user.email, "is_active": user.is_active}
+    # Lists and lookups load the account with the user; otherwise read it now.
+    if hasattr(user, "_coursepack_account"):
+        account = user._coursepack_account
+    else:
+        account = getattr(user, "account", None)
+    return {
+        **_me(user),
+        "email": user.email,
+        "is_active": user.is_active,
+        "external_id": account.external_id if account is not None else None,
+    }
+
+
+class UserFilters(Schema):
+    username: str | None = Field(None, max_length=150, description="Exactly this username.")
+    email: str | None = Field(
+        None, max_length=254, description="This email address (any letter case)."
+    )
+    external_id: str | None = Field(
+        None, max_length=64, description="The person's id in the HR system (exact)."
+    )
+    role: Literal["admin", "auditor", "manager", "learner"] | None = Field(
+        None, description="Only users with this role."
+    )
+    active: bool | None = Field(None, description="true: active users only; false: deactivated.")
 
 
 @router.get("/me", response=responses({200: MeOut}), tags=["accounts"])
@@ -53,10 +78,30 @@ def me(request: HttpRequest) -> Any:
 
 
 @router.get("/users", response=responses({200: page_of(UserOut)}), tags=["accounts"])
-def list_users(request: HttpRequest, page: Query[PageParams]) -> Any:
-    """List users with their roles."""
+def list_users(request: HttpRequest, page: Query[PageParams], filters: Query[UserFilters]) -> Any:
+    """List users with their roles, in id order; filter by username, email, external
+    id, role or whether they are active."""
     require(request, *READERS)
-    result = paginate(User.objects.select_related("account").order_by("id"), page)
+    users = User.objects.select_related("account").order_by("id")
+    if filters.username is not None:
+        users = users.filter(username=filters.username)
+    if filters.email is not None:
+        users = users.filter(email__iexact=filters.email)
+    if filters.external_id is not None:
+        users = users.filter(account__external_id=filters.external_id)
+    if filters.active is not None:
+        users = users.filter(is_active=filters.active)
+    if filters.role is not None:
+        # Superusers are admins; users without an account are learners.
+        if filters.role == "admin":
+            users = users.filter(Q(account__role="admin") | Q(is_superuser=True))
+        elif filters.role == "learner":
+            users = users.filter(
+                Q(account__isnull=True) | Q(account__role="learner"), is_superuser=False
+            )
+        else:
+            users = users.filter(account__role=filters.role, is_superuser=False)
+    result = paginate(users, page, request)
     for u in result["items"]:
         u._coursepack_account = getattr(u, "account", None)
     result["items"] = [_user(u) for u in result["items"]]
@@ -87,6 +132,21 @@ def create_user(request: HttpRequest, body: UserIn) -> Any:
     user = accounts.create_user(actor=actor, **body.dict())
     link = None if body.password is not None else _link(request, accounts.password_link(user))
     return Status(201, {**_user(user), "set_password": link})
+
+
+@router.get(
+    "/users/by-external-id/{external_id}",
+    response=responses({200: UserOut}, 404),
+    tags=["accounts"],
+)
+def get_user_by_external_id(request: HttpRequest, external_id: str) -> Any:
+    """One user, addressed by their id in the HR system (``external_id``)."""
+    require(request, *READERS)
+    user = User.objects.select_related("account").filter(account__external_id=external_id).first()
+    if user is None:
+        raise UserNotFound(f"There is no user with external id {external_id!r}.")
+    user._coursepack_account = user.account  # type: ignore[attr-defined]
+    return _user(user)
 
 
 @router.get("/users/{user_id}", response=responses({200: UserOut}, 404), tags=["accounts"])
@@ -161,7 +221,9 @@ def issue_token(request: HttpRequest, body: TokenIn) -> Any:
     return Status(201, {"token": issued.token, "secret": issued.secret})
 
 
-@router.delete("/tokens/{token_id}", response=responses({200: TokenOut}, 404), tags=["accounts"])
+@router.delete("/tokens/{token_id}", response=responses({204: None}, 404), tags=["accounts"])
 def revoke_token(request: HttpRequest, token_id: int) -> Any:
-    """Revoke one of your tokens (admins: anyone's); it stops working at once."""
-    return accounts.revoke_token(actor=caller(request), token_id=token_id)
+    """Revoke one of your tokens (admins: anyone's); it stops working at once (204, as
+    every DELETE answers; revoking a revoked token again is 204 too)."""
+    accounts.revoke_token(actor=caller(request), token_id=token_id)
+    return Status(204, None)

@@ -23,9 +23,9 @@ from coursepack.http.schemas import (
     BulkEnrollIn,
     BulkEnrollOut,
     CompletionIn,
-    DateTimeIn,
     EnrollIn,
     EnrollmentOut,
+    MomentIn,
     NotesIn,
     ProgressOut,
     RecordedCompletionOut,
@@ -78,7 +78,7 @@ def list_enrollments(
             enrollments = enrollments.filter(**{name: value})
     if filters.open is not None:
         enrollments = enrollments.filter(withdrawn_at__isnull=filters.open)
-    result = paginate(enrollments, page)
+    result = paginate(enrollments, page, request)
     result["items"] = [serialize.enrollment(e) for e in result["items"]]
     return result
 
@@ -132,13 +132,13 @@ def withdraw(request: HttpRequest, enrollment_id: int, body: NotesIn) -> Any:
 
 
 class AsOf(Schema):
-    as_of: DateTimeIn | None = Field(
+    as_of: MomentIn | None = Field(
         None, description="A moment with a time zone, e.g. 2025-01-31T09:00:00Z (default: now)."
     )
 
 
 class TranscriptQuery(AsOf):
-    known_at: DateTimeIn | None = Field(
+    known_at: MomentIn | None = Field(
         None,
         description=(
             "Use only the facts recorded by this moment (default: now). known_at = as_of "
@@ -227,9 +227,17 @@ def record_batch(request: HttpRequest, body: BatchIn) -> Any:
             try:
                 results.append(_record_out(_record(actor, event, None)))
             except InvalidInput as exc:
-                exc.problems = [f"events[{index}].{p}" for p in exc.problems]
+                exc.problems = [_in_item(f"/events/{index}", p) for p in exc.problems]
                 raise
     return {"results": results}
+
+
+def _in_item(pointer: str, problem: str) -> str:
+    """Say which batch item a service's problem is about: ``/events/1/kind: …``."""
+    field, sep, message = problem.partition(": ")
+    if sep and " " not in field:
+        return f"{pointer}/{field.replace('.', '/')}: {message}"
+    return f"{pointer}: {problem}"
 
 
 class EventFilters(Schema):
@@ -251,7 +259,7 @@ def list_completions(
         value = getattr(filters, name)
         if value is not None:
             events = events.filter(**{name: value})
-    result = paginate(events, page)
+    result = paginate(events, page, request)
     result["items"] = [serialize.event(e) for e in result["items"]]
     return result
 

@@ -19,7 +19,7 @@ from coursepack.errors import InvalidInput
 from coursepack.http.auth import ADMIN, READERS, caller, in_scope, require
 from coursepack.http.pagination import PageParams, page_of, paginate
 from coursepack.http.problems import responses
-from coursepack.http.schemas import DateTimeIn, Id, Input, Output, Reason, Text
+from coursepack.http.schemas import DateTimeIn, Id, Input, MomentIn, Output, Reason, Text
 from coursepack.learning import api as learning
 from coursepack.learning import lifecycle_selectors
 from coursepack.learning.errors import EnrollmentNotFound
@@ -277,7 +277,7 @@ class EquivalenceOut(Output):
     notes: str
 
 
-class ImpactOut(Output):
+class EquivalenceImpactOut(Output):
     enrollments_checked: int
     would_complete: int
     would_complete_ids: list[int]
@@ -285,7 +285,7 @@ class ImpactOut(Output):
 
 class CreatedEquivalenceOut(Output):
     equivalence: EquivalenceOut
-    impact: ImpactOut
+    impact: EquivalenceImpactOut
 
 
 def _equivalence(eq: Equivalence) -> dict[str, Any]:
@@ -317,7 +317,7 @@ def list_equivalences(request: HttpRequest, page: Query[PageParams]) -> Any:
     """Every equivalence, with its end or retroactive application if any."""
     require(request, *READERS)
     rows = Equivalence.objects.select_related("recorded_by").prefetch_related("changes")
-    result = paginate(rows.order_by("id"), page)
+    result = paginate(rows.order_by("id"), page, request)
     result["items"] = [_equivalence(e) for e in result["items"]]
     return result
 
@@ -332,7 +332,11 @@ class PreviewQuery(BaseModel):
     retroactive: bool = False
 
 
-@router.get("/equivalences/preview", response=responses({200: ImpactOut}, 404), tags=["lifecycle"])
+@router.get(
+    "/equivalences/preview",
+    response=responses({200: EquivalenceImpactOut}, 404),
+    tags=["lifecycle"],
+)
 def preview_equivalence(request: HttpRequest, query: Query[PreviewQuery]) -> Any:
     """How many open enrollments an equivalence created now would complete."""
     require(request, *READERS)
@@ -464,8 +468,8 @@ def standing_list(
     page: Query[PageParams],
     query: Query[StandingListQuery],
 ) -> Any:
-    """The learners of a package in one standing now, by user name (paged, searchable;
-    managers: their people only)."""
+    """The learners of a package in one standing now, in enrollment id order (paged,
+    searchable; managers: their people only)."""
     user = require(request, *READERS, Role.MANAGER)
     packaging_selectors.get_package(package_id)
     rows = lifecycle_selectors.standing_enrollments(
@@ -475,7 +479,7 @@ def standing_list(
         search=query.search,
     )
     rows = in_scope(user, rows)
-    result = paginate(rows, page)
+    result = paginate(rows, page, request)
     result["items"] = [_entry(e) for e in result["items"]]
     return result
 
@@ -484,8 +488,8 @@ def standing_list(
 
 
 class LifecycleQuery(BaseModel):
-    as_of: DateTimeIn | None = Field(None, description="Default: now.")
-    known_at: DateTimeIn | None = Field(None, description="Only facts recorded by then.")
+    as_of: MomentIn | None = Field(None, description="Default: now.")
+    known_at: MomentIn | None = Field(None, description="Only facts recorded by then.")
 
 
 class PeriodOut(Output):

@@ -119,15 +119,51 @@ def _out_of_range_fields(request: HttpRequest, path_kwargs: dict[str, object]) -
 def out_of_range_response(request: HttpRequest, fields: list[str] | None = None) -> HttpResponse:
     """Return 422 (problem+json) under /api/, 404 for a page's path, 400 for a page's query."""
     if _is_api(request):
-        errors = [{"field": f, "message": f"must be at most {_MAX_INT64}"} for f in fields or []]
+        errors = [
+            {
+                "parameter": f,
+                "in": "query" if f in request.GET else "path",
+                "message": f"must be at most {_MAX_INT64}",
+            }
+            for f in fields or []
+        ]
         return problem_response(
             status=422,
             code="invalid_input",
             detail=_OUT_OF_RANGE_DETAIL,
-            problems=[f"{e['field']}: {e['message']}" for e in errors] or [_OUT_OF_RANGE_DETAIL],
+            problems=[f"{e['parameter']}: {e['message']}" for e in errors]
+            or [_OUT_OF_RANGE_DETAIL],
             errors=errors,
         )
     return HttpResponse(_OUT_OF_RANGE_DETAIL, status=400, content_type="text/plain; charset=utf-8")
+
+
+def _unknown_query_parameters(request: HttpRequest) -> list[str]:
+    """Return the query parameters the API operation asked for does not declare."""
+    from coursepack.http.api import declared_query_parameters  # the API imports this module
+
+    match = request.resolver_match
+    declared = declared_query_parameters(match.route, request.method or "") if match else None
+    if declared is None:
+        return []
+    return sorted(set(request.GET) - declared)
+
+
+def _unknown_parameters_response(names: list[str]) -> HttpResponse:
+    errors = [
+        {"parameter": name, "in": "query", "message": "is not a parameter of this operation"}
+        for name in names
+    ]
+    return problem_response(
+        status=422,
+        code="invalid_input",
+        detail=(
+            "The request has query parameters this operation does not take: "
+            f"{', '.join(names)}. Check their spelling against the API's schema."
+        ),
+        problems=[f"{e['parameter']}: {e['message']}" for e in errors],
+        errors=errors,
+    )
 
 
 def _is_out_of_range(exc: BaseException | None) -> bool:
@@ -228,6 +264,10 @@ class ProblemMiddleware:
         view_args: tuple[object, ...],
         view_kwargs: dict[str, object],
     ) -> HttpResponse | None:
+        if _is_api(request):
+            unknown = _unknown_query_parameters(request)
+            if unknown:
+                return _unknown_parameters_response(unknown)
         fields = _out_of_range_fields(request, view_kwargs)
         if not fields:
             return None

@@ -13,7 +13,13 @@ from pydantic import StrictBool, StrictInt, StrictStr
 
 from coursepack.http.auth import ADMIN, READERS, caller, require
 from coursepack.http.jobs import JobOut
-from coursepack.http.pagination import PageParams, page_of, paginate
+from coursepack.http.pagination import (
+    OffsetPageParams,
+    PageParams,
+    offset_page_of,
+    page_of,
+    paginate,
+)
 from coursepack.http.problems import responses
 from coursepack.http.schemas import NUL_FREE, DateTimeIn, Input
 from coursepack.jobs import api as jobs
@@ -215,8 +221,8 @@ def start_run(request: HttpRequest, body: RunIn) -> Any:
     return Status(202, asdict(job_selectors.job_progress(job.pk)))
 
 
-@router.get("/notifications/runs", response=responses({200: page_of(JobOut)}))
-def list_runs(request: HttpRequest, page: Query[PageParams]) -> Any:
+@router.get("/notifications/runs", response=responses({200: offset_page_of(JobOut)}))
+def list_runs(request: HttpRequest, page: Query[OffsetPageParams]) -> Any:
     """Reminder runs, newest first, with their results."""
     require(request, *READERS)
     return {
@@ -254,13 +260,13 @@ def _visible(request: HttpRequest) -> Any:
 def list_messages(
     request: HttpRequest, page: Query[PageParams], filters: Query[MessageFilters]
 ) -> Any:
-    """The message log, newest first (a learner sees only their own messages, a manager
-    also their people's)."""
+    """The message log in id order, read by cursor (a learner sees only their own
+    messages, a manager also their people's)."""
     rows = _visible(request)
     for name, value in filters.dict().items():
         if value is not None:
             rows = rows.filter(**{name: value})
-    result = paginate(rows, page)
+    result = paginate(rows, page, request)
     result["items"] = [_message(m) for m in result["items"]]
     return result
 

@@ -18,7 +18,13 @@ from pydantic import StrictBool, StrictStr
 
 from coursepack.accounts.models import Role
 from coursepack.http.auth import ADMIN, caller, in_scope, require
-from coursepack.http.pagination import PageParams, page_of
+from coursepack.http.pagination import (
+    OffsetPageParams,
+    PageParams,
+    offset_page_of,
+    page_of,
+    paginate,
+)
 from coursepack.http.problems import responses
 from coursepack.http.schemas import Code, DateIn, Email, Id, Input, Name
 from coursepack.jobs import api as jobs
@@ -152,8 +158,10 @@ def _preview(plan: organisation.PeopleSyncPlan, sync_id: int | None, job_id: int
 # --- org units --------------------------------------------------------------------------
 
 
-@router.get("/org-units", response=responses({200: page_of(OrgUnitOut)}), tags=["organisation"])
-def list_units(request: HttpRequest, page: Query[PageParams]) -> Any:
+@router.get(
+    "/org-units", response=responses({200: offset_page_of(OrgUnitOut)}), tags=["organisation"]
+)
+def list_units(request: HttpRequest, page: Query[OffsetPageParams]) -> Any:
     """List the org units you may see, in tree order (managers: theirs and below)."""
     user = require(request, *SCOPED_READERS)
     rows = selectors.unit_rows(user)
@@ -260,15 +268,10 @@ def list_people(
         people = people.filter(placement__org_unit__path__startswith=unit.path)
     if filters.active is not None:
         people = people.filter(is_active=filters.active)
-    count = people.count()
-    ids = list(people.values_list("pk", flat=True)[page.offset : page.offset + page.limit])
-    rows = [selectors.person_row(i) for i in ids]
-    return {
-        "count": count,
-        "limit": page.limit,
-        "offset": page.offset,
-        "items": [asdict(r) for r in rows if r is not None],
-    }
+    result = paginate(people, page, request)
+    rows = [selectors.person_row(u.pk) for u in result["items"]]
+    result["items"] = [asdict(r) for r in rows if r is not None]
+    return result
 
 
 @router.get("/people/{person_id}", response=responses({200: PersonOut}, 404), tags=["organisation"])

@@ -1,20 +1,46 @@
-"""Limit/offset pagination for list endpoints."""
+"""Keyset pagination for list endpoints: ``limit`` and an opaque ``after`` cursor.
+
+Every list is in id order, oldest first: ids never change and new rows get
+higher ones, so reading a list page by page with ``after=<next>`` returns each
+row once, however the list changes meanwhile, and a client that keeps the last
+``next`` reads only what was added since (ADR 0028). The next page is in the
+body (``next``) and in a ``Link: <…>; rel="next"`` header.
+"""
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
+from typing import Any
 
 from django.db.models import QuerySet
+from django.http import HttpRequest
 from ninja import Field, Schema
 from pydantic import BaseModel, create_model
 
-T = TypeVar("T")
+from coursepack.http import cursors
 
 MAX_LIMIT = 200
+
+#: The attribute of a request where ``paginate`` leaves the next page's cursor,
+#: for ``CoursepackAPI.create_response`` to send as a Link header.
+NEXT_ATTRIBUTE = "_coursepack_next_cursor"
 
 
 class PageParams(Schema):
     """Which slice of a list to return."""
+
+    limit: int = Field(50, ge=1, le=MAX_LIMIT, description="How many items (1-200).")
+    after: str | None = Field(
+        None,
+        max_length=200,
+        description=(
+            "The `next` of the previous page: the items after it. Absent: from the first "
+            "(oldest) item. Opaque; a cursor of another list is 422."
+        ),
+    )
+
+
+class OffsetPageParams(Schema):
+    """Which slice of a report to return (reports are ranked, not synced)."""
 
     limit: int = Field(50, ge=1, le=MAX_LIMIT, description="How many items (1-200).")
     offset: int = Field(0, ge=0, le=10_000_000, description="How many items to skip.")
@@ -24,24 +50,62 @@ _pages: dict[type, type[Schema]] = {}
 
 
 def page_of(item: type[BaseModel]) -> type[Schema]:
-    """Return the schema of a page of ``item``s: count, limit, offset, items."""
+    """Return the schema of a page of ``item``s: count, limit, next, items."""
     if item not in _pages:
         _pages[item] = create_model(
             f"{item.__name__}Page",
             __base__=Schema,
-            count=(int, ...),
-            limit=(int, ...),
-            offset=(int, ...),
-            items=(list[item], ...),  # type: ignore[valid-type]
+            count=(int, Field(description="How many items the whole list holds.")),
+            limit=(int, Field(description="The most items a page holds.")),
+            next=(
+                str | None,
+                Field(
+                    description=(
+                        "Pass as `after` for the next page; null on the last page. Also "
+                        'sent as `Link: <…>; rel="next"`.'
+                    )
+                ),
+            ),
+            items=(list[item], Field(description="The items, in id order.")),  # type: ignore[valid-type]
         )
     return _pages[item]
 
 
-def paginate(queryset: QuerySet[Any], params: PageParams) -> dict[str, Any]:
-    """Return one page of ``queryset`` (two queries: the count and the slice)."""
+_offset_pages: dict[type, type[Schema]] = {}
+
+
+def offset_page_of(item: type[BaseModel]) -> type[Schema]:
+    """Return the schema of a page of a ranked list (``OffsetPageParams``): count, limit,
+    offset, items."""
+    if item not in _offset_pages:
+        _offset_pages[item] = create_model(
+            f"{item.__name__}OffsetPage",
+            __base__=Schema,
+            count=(int, Field(description="How many items the whole list holds.")),
+            limit=(int, Field(description="The most items a page holds.")),
+            offset=(int, Field(description="How many items were skipped.")),
+            items=(list[item], Field(description="The items, in the list's order.")),  # type: ignore[valid-type]
+        )
+    return _offset_pages[item]
+
+
+def paginate(queryset: QuerySet[Any], params: PageParams, request: HttpRequest) -> dict[str, Any]:
+    """Return one page of ``queryset`` in id order after ``params.after`` (two queries:
+    the count and the slice), and remember the next page's cursor for the Link header."""
+    kind = queryset.model._meta.label_lower
+    rows = queryset.order_by("pk")
+    if params.after:
+        (last,) = cursors.decode(kind, params.after)
+        rows = rows.filter(pk__gt=last)
+    items = list(rows[: params.limit + 1])
+    more = len(items) > params.limit
+    items = items[: params.limit]
+    following = cursors.encode_id(kind, items[-1].pk) if more else None
+    if following is not None:
+        setattr(request, NEXT_ATTRIBUTE, following)
     return {
         "count": queryset.count(),
         "limit": params.limit,
-        "offset": params.offset,
-        "items": list(queryset[params.offset : params.offset + params.limit]),
+        "next": following,
+        "items": items,
     }

@@ -14,9 +14,9 @@ from ninja import Field, Query, Router, Schema
 from ninja.decorators import decorate_view
 
 from coursepack.http.auth import READERS, require
-from coursepack.http.pagination import PageParams
+from coursepack.http.pagination import OffsetPageParams
 from coursepack.http.problems import responses
-from coursepack.http.schemas import DateIn, DateTimeIn
+from coursepack.http.schemas import DateIn, MomentIn
 from coursepack.replica import reads_from_replica
 from coursepack.reports import selectors
 from coursepack.reports.selectors import ReportFilters, StatusCounts
@@ -44,14 +44,14 @@ class ReportQuery(Schema):
     )
     package_id: Id | None = Field(None, description="Only this package.")
     version_id: Id | None = Field(None, description="Only this package version.")
-    as_of: DateTimeIn | None = Field(
+    as_of: MomentIn | None = Field(
         None,
         description=(
             "Count the state of the world at this moment (default: now). With as_of or "
             "known_at the counts are worked out from the events, as the transcripts are."
         ),
     )
-    known_at: DateTimeIn | None = Field(
+    known_at: MomentIn | None = Field(
         None,
         description=(
             "Count only the facts recorded by this moment (default: now); known_at = as_of "
@@ -224,7 +224,7 @@ def courses_report(request: HttpRequest, query: Query[ReportQuery]) -> Any:
 @router.get("/reports/learners", response=responses({200: LearnersReportOut}))
 @decorate_view(reads_from_replica)
 def learners_report(
-    request: HttpRequest, query: Query[ReportQuery], page: Query[PageParams]
+    request: HttpRequest, query: Query[ReportQuery], page: Query[OffsetPageParams]
 ) -> Any:
     """Per learner, by username: enrollments by status and the last completion (paged)."""
     require(request, *READERS)

@@ -7,9 +7,10 @@ check lengths and NUL characters and name each bad field.
 from __future__ import annotations
 
 import re
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, time
 from typing import Annotated, Any, Literal
 
+from django.utils import timezone
 from ninja import Field, Schema
 from ninja.schema import DjangoGetter
 from pydantic import (
@@ -20,6 +21,7 @@ from pydantic import (
     StrictBool,
     StrictInt,
     StrictStr,
+    WithJsonSchema,
     model_validator,
 )
 
@@ -98,6 +100,41 @@ def _representable(value: datetime) -> datetime:
 
 
 DateTimeIn = Annotated[datetime, BeforeValidator(_rfc3339), AfterValidator(_representable)]
+
+
+def _moment(value: Any) -> Any:
+    # A whole day means the end of that day (what was true *on* that date), in the
+    # server's time zone, as the pages read ?as_of=.
+    if isinstance(value, str) and _ISO_DATE.fullmatch(value):
+        try:
+            day = date.fromisoformat(value)
+        except ValueError:
+            raise ValueError("must be a real date, e.g. 2025-01-31") from None
+        return timezone.make_aware(datetime.combine(day, time.max))
+    if isinstance(value, datetime):
+        return value
+    if not isinstance(value, str) or not _RFC3339.fullmatch(value):
+        raise ValueError(
+            "must be a date (the end of that day), e.g. 2025-01-31, or a date and time "
+            "with a time zone, e.g. 2025-01-31T09:00:00Z"
+        )
+    return value
+
+
+#: A moment to read "as of": RFC 3339 with a time zone, or a date (the end of that day).
+MomentIn = Annotated[
+    datetime,
+    BeforeValidator(_moment),
+    AfterValidator(_representable),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "string", "format": "date-time"},
+                {"type": "string", "format": "date"},
+            ]
+        }
+    ),
+]
 DateIn = Annotated[date, BeforeValidator(_iso_date)]
 Id = Annotated[StrictInt, Field(ge=1, le=2**53)]
 Position = Annotated[StrictInt, Field(ge=1, le=100_000)]
@@ -704,6 +741,9 @@ class MeOut(Schema):
 class UserOut(MeOut):
     email: str
     is_active: bool
+    external_id: str | None = Field(
+        None, description="The person's id in the HR system, when one was given."
+    )
 
 
 class UserIn(Input):

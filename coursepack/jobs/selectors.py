@@ -168,6 +168,8 @@ def verification_status() -> VerificationStatus:
         checked_at=timezone.now(),
         pending_job_id=pending,
     )
+
+
 def jobs_of_kind(kind: str, *, offset: int = 0, limit: int = 50) -> list[JobProgress]:
     """Return a page of the jobs of ``kind``, newest first."""
     ids = Job.objects.filter(kind=kind).order_by("-created_at", "-id").values_list("pk", flat=True)

@@ -298,12 +298,16 @@ def enroll(
         learner = _lock_learner(learner_id)
         now = timezone.now()
         version = _enrollable_version(package, version_id, now)
-        if Enrollment.objects.filter(
-            learner=learner, package=package, withdrawn_at__isnull=True
-        ).exists():
+        existing = (
+            Enrollment.objects.filter(learner=learner, package=package, withdrawn_at__isnull=True)
+            .values_list("pk", flat=True)
+            .first()
+        )
+        if existing is not None:
             raise AlreadyEnrolled(
                 f"{learner.get_username()} is already enrolled in {package.name!r}; "
-                "withdraw that enrollment first to enrol again."
+                "withdraw that enrollment first to enrol again.",
+                existing_id=existing,
             )
         due_rule, certification = packaging.lifecycle_rules([version.pk])[version.pk]
         due_at = rules.initial_due_at(
@@ -1081,6 +1085,8 @@ def void_event(*, actor: Actor, event_id: int, reason: str) -> RecordResult:
             at=now,
             after={"void_event": void.pk},
             notes=reason,
+            # The void is a completion event too: bound here, so it is on the record.
+            binds=(void,),
         )
         changes = _update_statuses(
             actor=actor,

@@ -34,10 +34,12 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from coursepack.accounts import api as accounts_api
 from coursepack.accounts import usernames
 from coursepack.accounts.models import Account, Role
 from coursepack.audit import api as audit
 from coursepack.audit.api import Actor
+from coursepack.audit.models import AuditEvent
 from coursepack.organisation.errors import InvalidPeopleFile
 from coursepack.organisation.models import OrgUnit, PeopleSync, PeopleSyncStatus, Placement
 
@@ -75,6 +77,8 @@ COLUMNS = (
 #: The fields a row sets, in the order changes are listed.
 FIELDS = COLUMNS[1:]
 MAX_ROWS = 250_000
+# Audit targets whose change since a sync was staged makes its plan stale.
+_PEOPLE_TARGETS = ("auth.user", "accounts.account", "organisation.orgunit")
 _TRUE = {"", "1", "true", "yes", "y", "active"}
 _FALSE = {"0", "false", "no", "n", "inactive"}
 
@@ -299,8 +303,12 @@ def _people() -> tuple[dict[str, _Person], dict[str, int], dict[str, int]]:
     return by_external, keys, names
 
 
-def _clean(row: SyncRow, problems: list[str]) -> dict[str, Any]:
-    """Return the row's values, checked and normalised; add what is wrong to ``problems``."""
+def _clean(row: SyncRow, problems: list[str], people: dict[str, _Person]) -> dict[str, Any]:
+    """Return the row's values, checked and normalised; add what is wrong to ``problems``.
+
+    A username or email the person already has is not checked again (most rows of
+    a full file change nothing, and these checks are the costly ones).
+    """
     cells = row.cells
     if "__extra__" in cells:
         problems.append("the row has more cells than the header has columns")
@@ -320,15 +328,19 @@ def _clean(row: SyncRow, problems: list[str]) -> dict[str, Any]:
     elif len(ext) > 64:
         problems.append(f"external_id: must be at most 64 characters (got {len(ext)})")
     value["external_id"] = ext
+    person = people.get(ext)
     text("username", 150)
-    if value.get("username") and any(c.isspace() or not c.isprintable() for c in value["username"]):
+    name = value.get("username")
+    if (
+        name
+        and (person is None or name != person.username)
+        and any(c.isspace() or not c.isprintable() for c in name)
+    ):
         problems.append("username: must not contain spaces or invisible characters")
-    elif value.get("username") and usernames.is_reserved(value["username"]):
-        problems.append(f"username: {value['username']!r} is reserved for the system")
     text("first_name", 150)
     text("last_name", 150)
     text("email", 254)
-    if value.get("email"):
+    if value.get("email") and (person is None or value["email"] != person.email):
         try:
             validate_email(value["email"])
         except ValidationError:
@@ -371,6 +383,7 @@ def plan_people_sync(
     units = dict(OrgUnit.objects.values_list("code", "active"))
     actor_id = getattr(actor, "pk", None)
     with_external = {p.user_id for p in people.values()}
+    reserved = {usernames.username_key(n) for n in usernames.RESERVED_USERNAMES}
     # Pass 1: each row on its own.
     values: dict[int, dict[str, Any]] = {}
     problems: dict[int, list[str]] = {}
@@ -378,7 +391,7 @@ def plan_people_sync(
     key_in_file: dict[str, str] = {}
     for row in rows:
         found: list[str] = []
-        value = _clean(row, found)
+        value = _clean(row, found, people)
         ext = value["external_id"]
         if ext and ext in seen:
             found.append(f"external_id: {ext!r} is also on line {seen[ext]}")
@@ -389,6 +402,9 @@ def plan_people_sync(
         if person is None and not name:
             found.append("username: is required for a new person")
         if name and (person is None or name != person.username):
+            # Only new or changed names are checked: the rest were checked when given.
+            if usernames.username_key(name) in reserved:
+                found.append(f"username: {name!r} is reserved for the system")
             key = usernames.username_key(name)
             holder = keys.get(key)
             if holder is None:
@@ -530,8 +546,10 @@ def stage_people_sync(
 ) -> tuple[PeopleSync, PeopleSyncPlan]:
     """Store a people file with its dry run (the preview); nothing about people is written.
 
-    Applying it (a job) computes the plan again: its counts are the preview's
-    unless someone changed people in between.
+    The plan is kept with it. Applying it (a job) uses that plan if nobody was
+    changed since (no person, account or org unit on the audit log after the
+    staging record), else computes it again: either way its counts are what a dry
+    run would say at the moment the job starts.
     """
     plan = plan_people_sync(columns=columns, rows=rows, full=full, actor=actor)
     with transaction.atomic():
@@ -544,14 +562,17 @@ def stage_people_sync(
             columns=list(columns),
             rows=[{"line": r.line, **r.cells} for r in rows],
             preview=plan.counts(),
+            actions=plan.actions(),
         )
-        audit.record(
+        staged = audit.record(
             actor=actor,
             action="people_sync.staged",
             target=sync,
             at=now,
             after={"full": full, **plan.counts()},
         )
+        sync.changes = {"staged_event": staged.pk, "errors": plan.errors[:1000]}
+        sync.save(update_fields=["changes"])
     return sync, plan
 
 
@@ -594,22 +615,36 @@ def mark_people_sync_applying(*, sync_id: int, job_id: int) -> PeopleSync:
 
 
 def prepare_people_sync(*, sync_id: int, actor: Actor) -> int:
-    """Compute the sync's plan now (once; a resumed job keeps it); return its action count."""
+    """Fix the plan the job applies (once; a resumed job keeps it); return its action count.
+
+    The staged plan stands if nobody was changed since it was made; otherwise it
+    is computed again now.
+    """
     with transaction.atomic():
         sync = PeopleSync.objects.select_for_update().get(pk=sync_id)
-        if not sync.actions and not sync.changes:
+        if "created" in sync.changes:
+            return len(sync.actions)
+        counts = dict(sync.preview)
+        errors = sync.changes.get("errors", [])
+        since = sync.changes.get("staged_event")
+        changed_since = since is None or (
+            AuditEvent.objects.filter(pk__gt=since, target_type__in=_PEOPLE_TARGETS).exists()
+        )
+        if changed_since:
             plan = plan_people_sync(
                 columns=sync.columns, rows=stored_rows(sync), full=sync.full, actor=actor
             )
             sync.actions = plan.actions()
-            sync.changes = {
-                "counts": plan.counts(),
-                "created": [],
-                "updated": [],
-                "deactivated": [],
-                "errors": plan.errors[:1000],
-            }
-            sync.save(update_fields=["actions", "changes"])
+            counts, errors = plan.counts(), plan.errors[:1000]
+        sync.changes = {
+            "counts": counts,
+            "replanned": changed_since,
+            "created": [],
+            "updated": [],
+            "deactivated": [],
+            "errors": errors,
+        }
+        sync.save(update_fields=["actions", "changes"])
         return len(sync.actions)
 
 
@@ -723,6 +758,7 @@ def _apply(
         )
         for user, a in zip(new_users, creates, strict=True):
             created.append(user.pk)
+            user._audit_role = Role.LEARNER.value  # type: ignore[attr-defined]
             after = {k: v for k, v in a.items() if k != "kind"}
             entries.append(
                 audit.Entry(
@@ -748,7 +784,12 @@ def _apply(
         if found is None:
             continue  # gone since the plan (deleted by hand): nothing to change
         user = found
-        account = accounts_by_user.get(user.pk) or Account(user_id=user.pk, role=Role.LEARNER)
+        stored = accounts_by_user.get(user.pk)
+        # Someone made without an account (a superuser is an admin) keeps their role.
+        account = stored or Account(
+            user_id=user.pk, role=accounts_api.role_of(user) or Role.LEARNER, username_key=None
+        )
+        user._audit_role = stored.role if stored else None  # type: ignore[attr-defined]
         placement = placements.get(user.pk) or Placement(user_id=user.pk)
         if action["kind"] == "link":
             manager_id = ids_by_external.get(action["manager"])
@@ -792,6 +833,7 @@ def _apply(
         if user_fields:
             user.save(update_fields=user_fields)
         account.save()
+        user._audit_role = account.role  # type: ignore[attr-defined]
         if "org_unit" in after or "manager_external_id" in after:
             if "org_unit" in after:
                 placement.org_unit_id = (

@@ -13,9 +13,16 @@ from django.utils import timezone
 
 from coursepack.audit import api as audit
 from coursepack.audit.models import AuditEvent
+from coursepack.learning import api as learning
 from coursepack.packaging import api as packaging
 from coursepack.packaging.models import PackageVersion, PublishRecord
-from tests.factories import make_admin, make_course, make_group, make_published_package
+from tests.factories import (
+    make_admin,
+    make_course,
+    make_group,
+    make_learner,
+    make_published_package,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -179,3 +186,27 @@ def test_drafts_are_not_bound_and_edit_freely() -> None:
         .exclude(target_type="packaging.package")
         .exists()
     )
+
+
+def test_a_void_event_is_on_the_record_and_a_changed_void_is_named() -> None:
+    admin = make_admin()
+    v1 = make_published_package(actor=admin)
+    course_id = v1.items.get().course_id
+    learner = make_learner()
+    recorded = learning.record_completion(
+        actor=admin, learner_id=learner.pk, course_id=course_id, occurred_at=timezone.now()
+    )
+    void = learning.void_event(actor=admin, event_id=recorded.event.pk, reason="Wrong learner.")
+    assert audit.verify_chain().intact
+
+    _drop_guards("learning_completionevent")
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE learning_completionevent SET evidence_note = 'nothing' WHERE id = %s",
+            [void.event.pk],
+        )
+
+    report = audit.verify_chain()
+
+    assert f"learning.completionevent {void.event.pk}" in report.reason
+    assert AuditEvent.objects.get(pk=report.first_bad_id).action == "completion.voided"

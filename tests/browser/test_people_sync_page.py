@@ -109,7 +109,10 @@ def test_upload_preview_and_apply_a_people_file(
     page.fill("#id_username", "ana")
     page.fill("#id_password", "manager-pw-1")
     page.click("form.login button[type=submit]")
-    expect(page.locator("nav")).to_contain_text("My people")
+    # At 390 px the links sit behind the "Menu" disclosure.
+    page.click("details.nav-menu summary")
+    expect(page.locator("details.nav-menu nav")).to_contain_text("My people")
+    page.click("details.nav-menu nav >> text=My people")
     expect(page.locator("main")).to_contain_text("dina")
     expect(page.locator("main")).not_to_contain_text("ben")
     _check(page)

@@ -69,3 +69,8 @@ def problem(response: Any) -> dict[str, Any]:
     assert body["status"] == response.status_code, body
     assert body["type"] == f"urn:coursepack:problem:{body['code']}", body
     return body
+
+
+def where(error: dict[str, Any]) -> str:
+    """Return where a problem's error is: its JSON Pointer into the body, or its parameter."""
+    return str(error["pointer"] if error.get("pointer") is not None else error.get("parameter"))

@@ -64,12 +64,13 @@ def test_a_token_works_stamps_its_last_use_and_stops_working_when_revoked(
     assert timezone.now() - token.last_used_at < timedelta(minutes=1)
 
     revoked = learner.call("DELETE", f"/tokens/{token.pk}")
-    assert revoked.status_code == 200
-    assert revoked.json()["revoked_at"] is not None
+    assert revoked.status_code == 204
+    assert ApiToken.objects.get(pk=token.pk).revoked_at is not None
 
     refused = send(client, "GET", "/me")
     assert refused.status_code == 401
     assert problem(refused)["code"] == "unauthenticated"
+    assert refused["WWW-Authenticate"].startswith("Bearer ")
     # The caller's other token still works.
     assert learner.call("GET", "/me").status_code == 200
 

@@ -38,6 +38,7 @@ from django.test import Client
 from django.utils import timezone
 
 from coursepack.accounts import api as accounts
+from coursepack.accounts.models import Account
 from coursepack.audiences import api as audiences
 from coursepack.http.api import api
 from coursepack.interchange import package_files
@@ -111,6 +112,7 @@ def build_world() -> World:
     retired_unit = organisation.create_unit(actor=actor, code="OLD", name="Old")
     organisation.deactivate_unit(actor=actor, unit_id=retired_unit.pk)
     third = accounts.create_user(actor=actor, username="third-learner")
+    Account.objects.filter(user=third).update(external_id="4711")
     away = accounts.create_user(actor=actor, username="away-learner")
     accounts.deactivate_user(actor=actor, user_id=away.pk)
 
@@ -193,6 +195,7 @@ def build_world() -> World:
         draft_group_item=items[1].pk,
         settled_version=settled.pk,
         third_learner=third.pk,
+        external_person=4711,
         job=jobs.start_rebuild(actor=actor).pk,
         deactivated_user=away.pk,
         reminder_run=jobs.start_reminder_run(actor=actor, dry_run=True).pk,
@@ -246,6 +249,9 @@ MATRIX: dict[str, Row] = {
     "GET /users": Row(READERS, "/users"),
     "POST /users": Row(ADMIN, "/users", lambda ids: {"username": "new-user"}, ok=201),
     "GET /users/{user_id}": Row(READERS, "/users/{third_learner}"),
+    "GET /users/by-external-id/{external_id}": Row(
+        READERS, "/users/by-external-id/{external_person}"
+    ),
     "POST /users/{user_id}/role": Row(
         ADMIN, "/users/{third_learner}/role", lambda ids: {"role": "auditor"}
     ),
@@ -259,7 +265,7 @@ MATRIX: dict[str, Row] = {
     "GET /users/{user_id}/tokens": Row(ADMIN, "/users/{other_learner}/tokens"),
     "GET /tokens": Row(EVERYONE, "/tokens"),
     "POST /tokens": Row(EVERYONE, "/tokens", lambda ids: {"name": "another"}, ok=201),
-    "DELETE /tokens/{token_id}": Row(OWN, "/tokens/{own}", own="spare_token"),
+    "DELETE /tokens/{token_id}": Row(OWN, "/tokens/{own}", ok=204, own="spare_token"),
     # catalog
     "GET /courses": Row(READERS, "/courses"),
     "POST /courses": Row(
@@ -482,6 +488,7 @@ MATRIX: dict[str, Row] = {
     ),
     # the audit log
     "GET /audit/verification": Row(READERS, "/audit/verification"),
+    "GET /events": Row(READERS, "/events?limit=5"),
     "GET /audit/export": Row(READERS, "/audit/export"),
     # the organisation
     "GET /org-units": Row(MANAGERS, "/org-units"),

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from api_helpers import Caller, make_caller, problem
+from api_helpers import Caller, make_caller, problem, where
 
 from coursepack.packaging.models import CourseGroupVersion, PackageVersion
 from tests.factories import make_course, make_draft_package, make_group, make_published_package
@@ -114,7 +114,7 @@ def test_an_if_match_that_is_no_etag_of_ours_is_invalid_input(admin: Caller, if_
     response = admin.call("PATCH", f"/versions/{draft.pk}", {"name": "X"}, {"If-Match": if_match})
 
     assert response.status_code == 422
-    assert [e["field"] for e in problem(response)["errors"]] == ["If-Match"]
+    assert [where(e) for e in problem(response)["errors"]] == ["If-Match"]
     draft.refresh_from_db()
     assert draft.name == "Kept"
 
@@ -143,3 +143,18 @@ def test_group_drafts_carry_tags_too(admin: Caller) -> None:
     assert published.status_code == 200
     assert published.json()["status"] == "published"
     assert not admin.call("GET", f"/group-versions/{gv.pk}").has_header("ETag")
+
+
+def test_a_weak_if_match_never_matches(admin: Caller) -> None:
+    """If-Match compares strongly: W/"<current revision>" is 412 and the draft is unchanged."""
+    draft = make_draft_package(name="Kept")
+    tag = admin.call("GET", f"/versions/{draft.pk}")["ETag"]
+
+    weak = admin.call("PATCH", f"/versions/{draft.pk}", {"name": "X"}, {"If-Match": f"W/{tag}"})
+
+    assert weak.status_code == 412
+    assert problem(weak)["code"] == "stale_revision"
+    draft.refresh_from_db()
+    assert draft.name == "Kept"
+    strong = admin.call("PATCH", f"/versions/{draft.pk}", {"name": "X"}, {"If-Match": tag})
+    assert strong.status_code == 200

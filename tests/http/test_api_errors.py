@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from api_helpers import Caller, make_caller, problem, send
+from api_helpers import Caller, make_caller, problem, send, where
 from django.test import Client
 
 from coursepack.catalog.models import Course
@@ -19,7 +19,7 @@ def admin(db: None) -> Caller:
 
 
 def _fields(body: dict[str, Any]) -> dict[str, str]:
-    return {e["field"]: e["message"] for e in body["errors"]}
+    return {where(e): e["message"] for e in body["errors"]}
 
 
 def test_an_invalid_body_names_every_bad_field(admin: Caller) -> None:
@@ -35,10 +35,11 @@ def test_an_invalid_body_names_every_bad_field(admin: Caller) -> None:
     assert body["code"] == "invalid_input"
     assert body["title"] and body["detail"]
     fields = _fields(body)
-    assert set(fields) == {"code", "name", "description", "duration_minutes", "colour"}
-    assert fields["name"] == "must not be blank or contain NUL characters"
-    assert fields["description"] == "must not contain NUL characters"
-    assert "integer" in fields["duration_minutes"]  # true is not 1
+    # Each named by its JSON Pointer into the body.
+    assert set(fields) == {"/code", "/name", "/description", "/duration_minutes", "/colour"}
+    assert fields["/name"] == "must not be blank or contain NUL characters"
+    assert fields["/description"] == "must not contain NUL characters"
+    assert "integer" in fields["/duration_minutes"]  # true is not 1
     # problems repeats them as plain sentences, field first.
     assert sorted(body["problems"]) == sorted(f"{f}: {m}" for f, m in fields.items())
     assert Course.objects.count() == 0
@@ -47,23 +48,51 @@ def test_an_invalid_body_names_every_bad_field(admin: Caller) -> None:
 def test_a_missing_required_field_and_a_bad_query_parameter_are_named(admin: Caller) -> None:
     """A body without a required field, and ?limit out of range, both name the field."""
     assert _fields(problem(admin.call("POST", "/courses", {"code": "X-1"}))) == {
-        "name": "Field required"
+        "/name": "Field required"
     }
-    body = problem(admin.call("GET", "/courses?limit=0&offset=-1"))
-    assert set(_fields(body)) == {"limit", "offset"}
+    body = problem(admin.call("GET", "/courses?limit=0&after=nonsense"))
+    assert set(_fields(body)) == {"limit"}
+
+
+def test_an_unknown_query_parameter_is_refused_not_ignored(admin: Caller) -> None:
+    """?updated_sinse=… (misspelt) is 422 naming it, not every course with 200."""
+    response = admin.call("GET", "/courses?updated_sinse=2025-01-01&limit=5&offset=3")
+
+    assert response.status_code == 422
+    body = problem(response)
+    assert [(e["parameter"], e["in"]) for e in body["errors"]] == [
+        ("offset", "query"),
+        ("updated_sinse", "query"),
+    ]
 
 
 def test_a_body_that_is_not_a_json_object_is_refused(admin: Caller) -> None:
     """A JSON array is 422; text that is not JSON is 400 (malformed_body); both problem+json."""
     array = admin.call("POST", "/courses", ["code", "name"])
     assert array.status_code == 422
-    assert _fields(problem(array)) == {"body": "the body must be a JSON object"}
+    # The empty JSON Pointer is the whole body.
+    assert _fields(problem(array)) == {"": "the body must be a JSON object"}
 
     garbage = admin.client.post(
         "/api/v1/courses", data="{not json", content_type="application/json"
     )
     assert garbage.status_code == 400
     assert problem(garbage)["code"] == "malformed_body"
+
+
+def test_a_body_that_is_not_json_is_415_after_authentication(admin: Caller) -> None:
+    """text/plain or a form is 415 naming application/json; without credentials it is 401 first."""
+    for content_type in ("text/plain", "application/x-www-form-urlencoded"):
+        refused = admin.client.post(
+            "/api/v1/courses", data='{"code": "X-1", "name": "X"}', content_type=content_type
+        )
+        assert refused.status_code == 415
+        assert problem(refused)["code"] == "unsupported_media_type"
+        assert refused["Accept-Post"] == "application/json"
+    anonymous = Client().post("/api/v1/courses", data="x", content_type="text/plain")
+    assert anonymous.status_code == 401
+    assert anonymous["WWW-Authenticate"].startswith("Bearer ")
+    assert Course.objects.count() == 0
 
 
 def test_a_domain_error_has_its_own_code_and_the_services_message(admin: Caller) -> None:
@@ -140,3 +169,16 @@ def test_the_schema_declares_every_error_as_problem_json() -> None:
                 assert response["content"]["application/problem+json"]["schema"] == {
                     "$ref": "#/components/schemas/Problem"
                 }
+
+
+def test_operation_ids_are_view_names_and_no_parameter_is_nullable() -> None:
+    """Generated clients call ``create_course``; no parameter schema admits null."""
+    schema = api.get_openapi_schema(path_prefix="/api/v1/")
+    operations = [op for ops in schema["paths"].values() for op in ops.values()]
+    ids = [op["operationId"] for op in operations]
+    assert len(ids) == len(set(ids))
+    assert "create_course" in ids and "record_completion" in ids
+    for operation in operations:
+        for parameter in operation.get("parameters", []):
+            variants = parameter["schema"].get("anyOf", [parameter["schema"]])
+            assert all(v.get("type") != "null" for v in variants), parameter

@@ -37,7 +37,7 @@ from coursepack.packaging.models import (
 )
 
 # The fuzzer must not revoke the token it authenticates with.
-REVOKE_TOKEN = "coursepack_http_accounts_revoke_token"
+REVOKE_TOKEN = "revoke_token"
 MAX_EXAMPLES = 10
 MAX_SECONDS = 35
 # How often a path id is one of the demo data's ids (otherwise: anything the schema allows).

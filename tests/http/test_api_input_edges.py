@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from api_helpers import Caller, make_caller, problem
+from api_helpers import Caller, make_caller, problem, where
 from django.contrib.auth.models import User
 from django.test import Client, RequestFactory
 
@@ -65,7 +65,7 @@ def test_a_completion_date_beyond_the_calendar_in_utc_is_invalid_input(
 
     assert response.status_code == 422, response.content
     body = problem(response)
-    assert [e["field"] for e in body["errors"]] == ["occurred_at"]
+    assert [where(e) for e in body["errors"]] == ["/occurred_at"]
     assert "out of range" in body["errors"][0]["message"]
 
 
@@ -140,7 +140,7 @@ def test_a_late_completion_over_the_api_needs_a_reason_and_is_marked_late(admin:
     recorded = admin.call("POST", "/completions", {**body, "late_reason": "Found in archive"})
 
     assert refused.status_code == 422
-    assert [e["field"] for e in problem(refused)["errors"]] == ["late_reason"]
+    assert [where(e) for e in problem(refused)["errors"]] == ["/late_reason"]
     assert recorded.status_code == 201, recorded.content
     event = recorded.json()["event"]
     assert (event["late_reason"], event["recorded_late"]) == ("Found in archive", True)

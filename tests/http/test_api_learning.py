@@ -6,7 +6,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from api_helpers import Caller, make_caller, problem
+from api_helpers import Caller, make_caller, problem, where
 from django.utils import timezone
 
 from coursepack.audit.models import AuditEvent
@@ -78,7 +78,7 @@ def test_the_external_id_in_the_body_is_the_same_key(admin: Caller) -> None:
     before = _state()
     both = admin.call("POST", "/completions", body, {"Idempotency-Key": "x-2"})
     assert both.status_code == 422
-    assert problem(both)["errors"][0]["field"] == "external_id"
+    assert where(problem(both)["errors"][0]) == "/external_id"
     assert _state() == before
 
 
@@ -104,12 +104,12 @@ def test_a_batch_is_stored_all_or_nothing(admin: Caller) -> None:
         {"events": [good, {**good, "course_id": c2.pk, "occurred_at": "2999-01-01T00:00:00Z"}]},
     )
     assert future.status_code == 422
-    assert problem(future)["problems"] == ["events[1].occurred_at: cannot be in the future"]
+    assert problem(future)["problems"] == ["/events/1/occurred_at: cannot be in the future"]
     assert _state() == before
 
     invalid = admin.call("POST", "/completions/batch", {"events": [good, {"learner_id": learner}]})
     assert invalid.status_code == 422
-    assert [e["field"] for e in problem(invalid)["errors"]] == ["events.1.course_id"]
+    assert [where(e) for e in problem(invalid)["errors"]] == ["/events/1/course_id"]
     assert _state() == before
 
     stored = admin.call(
@@ -197,24 +197,26 @@ def test_enrolling_and_progress_with_its_explanation(admin: Caller) -> None:
     assert problem(twice)["code"] == "already_enrolled"
 
 
-def test_progress_as_of_needs_a_time_zone(admin: Caller) -> None:
-    """A naive as_of is ambiguous, and a number is no date: 422 naming as_of."""
+def test_progress_as_of_needs_a_time_zone_or_is_a_whole_day(admin: Caller) -> None:
+    """A naive as_of is ambiguous, and a number is no date: 422 naming as_of. A date
+    alone means the end of that day, as on the pages."""
     version = make_published_package()
     learner = _learner(admin)
     enrollment = admin.call(
         "POST", "/enrollments", {"learner_id": learner, "package_id": version.package_id}
     ).json()
 
-    for as_of in ("2024-01-01T00:00:00", "0"):
+    for as_of in ("2024-01-01T00:00:00", "0", "2024-02-30"):
         response = admin.call("GET", f"/enrollments/{enrollment['id']}/progress?as_of={as_of}")
 
         assert response.status_code == 422
-        assert problem(response)["errors"] == [
-            {
-                "field": "as_of",
-                "message": "must be a date and time with a time zone, e.g. 2025-01-31T09:00:00Z",
-            }
-        ]
+        (error,) = problem(response)["errors"]
+        assert (error["parameter"], error["in"]) == ("as_of", "query")
+        assert "2025-01-31" in error["message"]
+
+    day = admin.call("GET", f"/enrollments/{enrollment['id']}/progress?as_of=2024-03-01")
+    assert day.status_code == 200
+    assert day.json()["as_of"].startswith("2024-03-01T23:59:59")
 
 
 def test_bulk_enrolment_reports_who_was_enrolled_already_or_unknown(admin: Caller) -> None:

@@ -136,3 +136,24 @@ def test_yaml_bodies_are_validated_like_json_ones() -> None:
     broken = post("{not json", "application/json")
     assert (broken.status_code, problem(broken)["code"]) == (400, "malformed_body")
     assert PackageVersion.objects.count() == 0
+
+
+def test_yaml_is_authorized_like_json() -> None:
+    """The media type changes nothing about who may do what: auditors read YAML, only
+    admins import it, learners get neither."""
+    admin = make_caller(role="admin")
+    version = make_published_package(actor=admin.user, name="Who reads YAML")
+    path = f"/packages/{version.package_id}/export"
+    body = admin.call("GET", path, headers={"Accept": "application/yaml"}).content
+    auditor, learner = make_caller(role="auditor"), make_caller(role="learner")
+
+    def post(caller: Any) -> Any:
+        return caller.client.post(
+            "/api/v1/package-files", data=body, content_type="application/yaml"
+        )
+
+    assert auditor.call("GET", path, headers={"Accept": "application/yaml"}).content == body
+    assert learner.call("GET", path, headers={"Accept": "application/yaml"}).status_code == 403
+    assert (post(auditor).status_code, post(learner).status_code) == (403, 403)
+    assert PackageVersion.objects.filter(status="draft").count() == 0
+    assert post(admin).status_code == 201

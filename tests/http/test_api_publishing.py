@@ -6,7 +6,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from api_helpers import Caller, make_caller, problem
+from api_helpers import Caller, make_caller, problem, where
 from django.utils import timezone
 
 from coursepack.learning import api as learning
@@ -118,7 +118,7 @@ def test_a_future_effective_date_schedules_the_version(admin: Caller) -> None:
         {"effective_at": when, "inflight_policy": "move_not_started"},
     )
     assert refused.status_code == 422
-    assert problem(refused)["errors"][0]["field"] == "inflight_policy"
+    assert where(problem(refused)["errors"][0]) == "/inflight_policy"
 
     response = admin.call("POST", f"/versions/{draft.pk}/publish", {"effective_at": when})
 

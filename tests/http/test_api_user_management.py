@@ -9,6 +9,7 @@ from api_helpers import Caller, make_caller, problem
 from django.contrib.auth import get_user_model
 from django.test import Client
 
+from coursepack.accounts.models import Account
 from coursepack.audit.models import AuditEvent
 
 
@@ -85,5 +86,37 @@ def test_an_admin_lists_and_revokes_someone_elses_tokens(admin: Caller) -> None:
     other = make_caller(role="auditor")
     tokens = admin.call("GET", f"/users/{other.user.pk}/tokens").json()
     assert [t["name"] for t in tokens] == ["tests"]
-    assert admin.call("DELETE", f"/tokens/{tokens[0]['id']}").status_code == 200
+    assert admin.call("DELETE", f"/tokens/{tokens[0]['id']}").status_code == 204
     assert other.call("GET", "/me").status_code == 401
+
+
+def test_users_are_found_by_external_id_and_filtered(db: None) -> None:
+    """/users/by-external-id/{id} and ?external_id=, ?email=, ?role=, ?active= each find
+    exactly the users they name."""
+    admin = make_caller(role="admin")
+    made = admin.call(
+        "POST", "/users", {"username": "hr-7", "email": "Kim@Example.com", "role": "auditor"}
+    ).json()
+    Account.objects.filter(user_id=made["id"]).update(external_id="E-7")
+    gone = admin.call("POST", "/users", {"username": "hr-8"}).json()
+    admin.call("POST", f"/users/{gone['id']}/deactivate", {})
+
+    found = admin.call("GET", "/users/by-external-id/E-7")
+    assert (found.status_code, found.json()["id"], found.json()["external_id"]) == (
+        200,
+        made["id"],
+        "E-7",
+    )
+    assert admin.call("GET", "/users/by-external-id/E-0").status_code == 404
+
+    def ids(query: str) -> list[int]:
+        response = admin.call("GET", f"/users?{query}")
+        assert response.status_code == 200, response.content
+        return [u["id"] for u in response.json()["items"]]
+
+    assert ids("external_id=E-7") == [made["id"]]
+    assert ids("email=kim@example.com") == [made["id"]]
+    assert ids("username=hr-8") == [gone["id"]]
+    assert ids("role=auditor") == [made["id"]]
+    assert ids("active=false") == [gone["id"]]
+    assert admin.user.pk in ids("role=admin") and made["id"] not in ids("role=learner")

@@ -245,3 +245,22 @@ def test_a_staged_sync_is_applied_once() -> None:
     with pytest.raises(PeopleSyncNotStaged):
         jobs.start_people_sync(actor=admin, sync_id=sync.pk)
     assert OrgUnit.objects.count() == 2
+
+
+def test_a_sync_applied_after_people_changed_is_planned_again() -> None:
+    """Staged, then someone's unit changes by hand: the job's plan is made again, so
+    it applies what the file says against the people as they are when it starts."""
+    admin = make_admin()
+    teams = _teams(admin, 2)
+    _sync(admin, _csv([_person(1, teams[0]), _person(2, teams[0])]), full=False)
+    moved = [_person(1, teams[1]), _person(2, teams[0])]
+    columns, rows = organisation.parse_people_csv(_csv(moved))
+    sync, plan = organisation.stage_people_sync(actor=admin, columns=columns, rows=rows)
+    assert plan.counts()["updates"] == 1
+    # Meanwhile an admin moves person 1 to where the file says: nothing is left to do.
+    person = Account.objects.get(external_id="E000001").user_id
+    team = OrgUnit.objects.get(code=teams[1])
+    organisation.place_person(actor=admin, user_id=person, org_unit_id=team.pk)
+    job = jobs.run_job(jobs.start_people_sync(actor=admin, sync_id=sync.pk).pk)
+    assert (job.result["updated"], job.result["created"]) == (0, 0)
+    assert organisation.get_people_sync(sync.pk).changes["replanned"] is True

@@ -128,7 +128,7 @@ def test_bad_filters_are_422_naming_the_field(auditor: Client, query: str, field
     response = auditor.get(f"{API}/packages?{query}")
 
     assert response.status_code == 422
-    assert [e["field"] for e in response.json()["errors"]] == [field]
+    assert [e["parameter"] for e in response.json()["errors"]] == [field]
 
 
 def test_the_schema_documents_the_reports(auditor: Client) -> None:

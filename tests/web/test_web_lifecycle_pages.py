@@ -109,6 +109,23 @@ def test_exempting_from_one_item_then_revoking_it(
     assert again.status_code == 400 and "already revoked" in again.content.decode()
 
 
+def test_one_learners_waiver_until_a_date_is_shown_with_its_end(
+    client_as_admin: Client, world: dict[str, Any]
+) -> None:
+    """The exemption form takes "valid until"; the progress page shows the end."""
+    e = world["enrollments"][2]
+    until = (timezone.now() + timedelta(days=9)).replace(second=0, microsecond=0)
+    response = client_as_admin.post(
+        f"/enrollments/{e.pk}/exempt/",
+        {"item": "", "reason": "administrative", "note": "Leave", "ends_at": _local(until)},
+        follow=True,
+    )
+    text = response.content.decode()
+    assert "is exempt from the whole enrollment" in text
+    assert f"until {timezone.localtime(until):%Y-%m-%d %H:%M}" in text
+    assert lifecycle_selectors.enrollment_exemptions(e.pk).get().ends_at == until
+
+
 def test_an_exemption_needs_a_reason_and_an_item_of_the_version(
     client_as_admin: Client, world: dict[str, Any]
 ) -> None:

@@ -1,9 +1,8 @@
 """Catalog, course groups, packages and versions: the content routes of the API.
 
 One router for all of them, registered in this order (courses, groups,
-packages, versions), so paths, operation ids and the schema stay as they were
-when this was one module (``CoursepackAPI.get_openapi_operation_id`` keeps the
-``coursepack_http_content_*`` ids).
+packages, versions), so paths and the schema's order stay as they were when this
+was one module. Operation ids are the view names (``create_course``).
 """
 
 from __future__ import annotations

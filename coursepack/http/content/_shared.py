@@ -35,7 +35,14 @@ IfMatch = Header(
 def _expected(if_match: str | None) -> int | None:
     if if_match is None or if_match.strip() == "*":
         return None
-    tag = if_match.strip().removeprefix("W/").strip('"')
+    tag = if_match.strip()
+    if tag.startswith("W/"):
+        # If-Match compares strongly (RFC 9110 13.1.1): a weak tag matches nothing.
+        raise StaleRevision(
+            f"If-Match {if_match!r} is a weak ETag, which never matches a draft; send the "
+            "draft's ETag as GET returned it, without W/."
+        )
+    tag = tag.strip('"')
     if not tag.isdigit():
         raise StaleRevision(
             f"If-Match {if_match!r} is not an ETag this API issued; GET the draft and use its ETag."

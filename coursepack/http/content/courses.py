@@ -33,14 +33,14 @@ class CourseFilters(Schema):
 def list_courses(
     request: HttpRequest, page: Query[PageParams], filters: Query[CourseFilters]
 ) -> Any:
-    """List the catalog's courses, by code."""
+    """List the catalog's courses, in id order."""
     require(request, *READERS)
     courses = Course.objects.order_by("code")
     if filters.status:
         courses = courses.filter(status=filters.status)
     if filters.q:
         courses = courses.filter(Q(code__icontains=filters.q) | Q(name__icontains=filters.q))
-    return paginate(courses, page)
+    return paginate(courses, page, request)
 
 
 @router.post("/courses", response=responses({201: CourseOut}, 409), tags=["catalog"])

@@ -72,7 +72,7 @@ def _groups_out(groups: list[CourseGroup]) -> list[dict[str, Any]]:
 def list_groups(request: HttpRequest, page: Query[PageParams]) -> Any:
     """List the reusable course groups with their versions."""
     require(request, *READERS)
-    result = paginate(CourseGroup.objects.order_by("id"), page)
+    result = paginate(CourseGroup.objects.order_by("id"), page, request)
     result["items"] = _groups_out(result["items"])
     return result
 

@@ -79,7 +79,7 @@ def list_packages(
         packages = packages.filter(category=filters.category)
     if filters.q:
         packages = packages.filter(name__icontains=filters.q)
-    result = paginate(packages, page)
+    result = paginate(packages, page, request)
     result["items"] = _packages_out(result["items"])
     return result
 

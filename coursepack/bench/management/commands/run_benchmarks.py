@@ -22,7 +22,7 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from coursepack.bench import matrix, migration, reminders, runner
+from coursepack.bench import events, matrix, migration, organisation, reminders, runner
 from coursepack.bench.measure import render_table
 from coursepack.bench.scales import SCALES, scale_named
 
@@ -39,8 +39,10 @@ _OPERATIONS = (
     "matrix",
     "authoring_pages",
     "operations_pages",
+    "events",
     "http",
     "load",
+    "people_sync",
 )
 
 
@@ -100,8 +102,10 @@ class Command(BaseCommand):
             "matrix": lambda: matrix.matrix_rows(scale),
             "authoring_pages": bench.authoring_pages,
             "operations_pages": bench.operations_pages,
+            "events": lambda: events.events_feed(bench),
             "http": lambda: bench.http(log_dir),
             "load": lambda: bench.load(manage_py, log_dir),
+            "people_sync": lambda: organisation.people_sync(bench),
         }
         for name in _OPERATIONS:
             if name in only:

@@ -1,0 +1,1 @@
+"""What integrators build on: the events feed, idempotent retries and webhooks."""
