@@ -160,7 +160,7 @@ def test_the_operations_story(
     _checked(admin)
     shoot(admin, "ops-person-new", docs=True)
     admin.click("text=Add this person")
-    expect(admin.locator(".banner").first).to_have_text("Created riley as manager / auditor.")
+    expect(admin.locator(".banner").first).to_have_text("Created riley as auditor.")
     link = admin.locator("#password-link").input_value()
     assert "/set-password/" in link
     shoot(admin, "ops-person-created", docs=True)
