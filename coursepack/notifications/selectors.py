@@ -10,6 +10,7 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.db import connection
 from django.db.models import (
     Case,
     Exists,
@@ -405,18 +406,28 @@ def plan(now: datetime) -> Plan:
     """Return what a run at ``now`` would send, without writing anything."""
     result = Plan(as_of=now, by_kind=dict.fromkeys(MessageKind.values, 0))
     reached = Q(pk__in=[])
+    people: QuerySet[Any] | None = None
     for found in candidates(now):
         result.by_kind[found.kind] += found.rows.count()
         reached |= Q(Exists(found.rows.filter(learner_id=OuterRef("pk"))))
+        ids = found.rows.order_by().values("learner_id")
+        people = ids if people is None else people.union(ids)
     digests = digest_recipients(now)
     result.by_kind[MessageKind.MANAGER_DIGEST] = digests.count()
     retry = retryable(now)
     result.retries = retry.count()
     reached |= Q(pk__in=digests.order_by().values("pk"))
     reached |= Q(Exists(retry.filter(recipient_id=OuterRef("pk"))))
-    # One pass over the people, each probing their own few enrollments (by the
-    # learner index) until one kind matches: cheaper than a UNION of every kind's rows.
-    result.people = get_user_model().objects.filter(reached).count()
+    if connection.vendor == "postgresql" and people is not None:
+        # PostgreSQL runs OR-ed correlated EXISTS as a subplan per person (seconds per
+        # 20,000 people); a UNION of each kind's people is one hashed pass.
+        for extra in (digests.order_by().values("pk"), retry.order_by().values("recipient_id")):
+            people = people.union(extra)
+        result.people = people.count()
+    else:
+        # SQLite: one pass over the people, each probing their own few enrollments (by
+        # the learner index) until one kind matches — half the time of the UNION there.
+        result.people = get_user_model().objects.filter(reached).count()
     return result
 
 
