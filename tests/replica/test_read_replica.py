@@ -263,7 +263,14 @@ def test_reads_go_to_the_replica_and_a_client_reads_its_own_write(
 
     _replayed()
     replica._lag_cache.clear()
-    assert _completions(reader, learner.pk) == ("replica", 1)
+    # Replayed WAL becomes visible to new snapshots on the standby; one full-suite run
+    # read 0 right after replay, so allow it a few seconds (a snapshot our code held
+    # open would never see it, and this would still fail).
+    _wait(
+        lambda: _completions(reader, learner.pk) == ("replica", 1),
+        "the replica to serve the replayed write",
+        timeout=15,
+    )
 
 
 @WITH_REPLICA
