@@ -37,9 +37,11 @@ _TABLES = (
     "learning_enrollmentdaycount",
     "learning_completiondaycount",
     "learning_standingcount",
+    "learning_learnercount",
 )
 # The columns whose change can change a row's keys.
 _WATCHED = (
+    "learner_id",
     "version_id",
     "package_id",
     "enrolled_at",
@@ -120,6 +122,9 @@ _STANDING_KEY = _Key(
         "previous_expires_day",
     ),
 )
+
+# Every enrollment of a learner, whatever its state: the reports' learners table.
+_LEARNER_KEY = _Key("learning_learnercount", ("learner_id",), ("learner_id",))
 
 
 _DONE_KINDS = "('completed', 'passed')"
@@ -273,6 +278,7 @@ def _remove_old(vendor: str) -> list[str]:
             f"{_open('OLD')} AND OLD.completed_at IS NOT NULL",
         ),
         _take(_STANDING_KEY, _standing_values(vendor, "OLD"), _open("OLD")),
+        _take(_LEARNER_KEY, ["OLD.learner_id"], "1 = 1"),
     ]
 
 
@@ -285,6 +291,7 @@ def _add_new(vendor: str) -> list[str]:
             f"{_open('NEW')} AND NEW.completed_at IS NOT NULL",
         ),
         _add(_STANDING_KEY, _standing_values(vendor, "NEW"), _open("NEW")),
+        _add(_LEARNER_KEY, ["NEW.learner_id"], "1 = 1"),
     ]
 
 
@@ -437,6 +444,7 @@ def _scratch_queries(vendor: str) -> dict[str, tuple[_Key, str]]:
                 "LEFT JOIN learning_enrollment p ON p.id = e.previous_period_id",
             ),
         ),
+        _LEARNER_KEY.table: (_LEARNER_KEY, query(["e.learner_id"], "1 = 1")),
         _COURSE_DAY_KEY.table: (
             _COURSE_DAY_KEY,
             f"SELECT e.course_id, {day}, {_count(f'{done} AND {kept}')}, "
@@ -526,7 +534,12 @@ def rebuild(using: str = "default") -> None:
     transaction, which should hold the audit chain so no write interleaves)."""
     connection = connections[using]
     with connection.cursor() as cursor:
+        # A migration older than a table's own (0007 fills the first ones) rebuilds
+        # only the tables that exist by then; the later one fills its own.
+        existing = set(connection.introspection.table_names(cursor))
         for table, (key, sql) in _scratch_queries(connection.vendor).items():
+            if table not in existing:
+                continue
             cursor.execute(f"DELETE FROM {table}")
             columns = ", ".join((*key.columns, *key.values))
             cursor.execute(f"INSERT INTO {table} ({columns}) {sql}")

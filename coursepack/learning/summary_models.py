@@ -193,3 +193,26 @@ class CourseLearnerCount(models.Model):
 
     def __str__(self) -> str:
         return f"course {self.course_id} learner {self.learner_id}: {self.completions}"
+
+
+class LearnerCount(models.Model):
+    """How many enrollments (open, withdrawn or superseded) one learner has: which
+    learners the reports' learners table lists, and how many, without reading every
+    enrollment. Their counts by status are read from the enrollments of the page's
+    learners only."""
+
+    # Indexed by the unique key.
+    learner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        db_index=False,
+        related_name="+",
+    )
+    n = models.IntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["learner"], name="learner_count_key")]
+
+    def __str__(self) -> str:
+        return f"learner {self.learner_id}: {self.n} enrollments"

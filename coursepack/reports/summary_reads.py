@@ -10,8 +10,10 @@ from __future__ import annotations
 
 from collections import defaultdict
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 
-from django.db.models import Sum
+from django.contrib.auth import get_user_model
+from django.db.models import Exists, OuterRef, QuerySet, Sum
 
 from coursepack.learning.models import (
     CompletionDayCount,
@@ -19,6 +21,7 @@ from coursepack.learning.models import (
     EnrollmentDayCount,
     EnrollmentState,
     EnrollmentStatus,
+    LearnerCount,
 )
 from coursepack.reports.exact import CourseCounts
 from coursepack.reports.rows import (
@@ -33,7 +36,7 @@ from coursepack.reports.rows import (
 )
 from coursepack.reports.scope import ReportFilters, days_between, summary_scope
 
-__all__ = ["course_counts", "package_counts", "period_counts"]
+__all__ = ["course_counts", "learner_count", "listed_learners", "package_counts", "period_counts"]
 
 _DAY = timedelta(days=1)
 
@@ -136,3 +139,15 @@ def course_counts() -> CourseCounts:
             "course_id", "learners", "failed", "voided"
         )
     }
+
+
+def listed_learners() -> QuerySet[Any]:
+    """Return the learners with any enrollment, as users: a probe of one summary row per
+    learner, by the usernames' index."""
+    counted = LearnerCount.objects.filter(learner_id=OuterRef("pk"), n__gt=0)
+    return get_user_model().objects.filter(Exists(counted))
+
+
+def learner_count() -> int:
+    """Return how many learners have any enrollment: one summary row per learner."""
+    return LearnerCount.objects.filter(n__gt=0).count()
