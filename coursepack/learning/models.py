@@ -242,6 +242,7 @@ from coursepack.learning.summary_models import (  # noqa: E402
     EnrollmentState,
     LearnerCount,
     StandingCount,
+    VersionCount,
 )
 
 __all__ = [
@@ -265,5 +266,6 @@ __all__ = [
     "ExemptionRevocation",
     "LearnerCount",
     "StandingCount",
+    "VersionCount",
     "WaiverReason",
 ]

@@ -26,10 +26,10 @@ from coursepack.learning.errors import EnrollmentNotFound
 from coursepack.learning.models import (
     CompletionEvent,
     Enrollment,
-    EnrollmentDayCount,
     EnrollmentMove,
     EnrollmentState,
     EnrollmentStatus,
+    VersionCount,
 )
 from coursepack.packaging import selectors as packaging
 from coursepack.packaging.models import Package, PackageVersion
@@ -337,10 +337,10 @@ def enrollment_progress(
 
 def enrollment_counts(versions: Iterable[PackageVersion | int]) -> dict[tuple[int, str], int]:
     """Return {(version id, status): open enrollments} for the versions given; one query
-    over the summary rows (a few per version and enrolment day, ADR 0027)."""
+    over the summary rows (a few per version, ADR 0027)."""
     counts: dict[tuple[int, str], int] = {}
     for row in (
-        EnrollmentDayCount.objects.filter(version__in=list(versions), state=EnrollmentState.OPEN)
+        VersionCount.objects.filter(version__in=list(versions), state=EnrollmentState.OPEN)
         .values("version_id", "status")
         .annotate(total=Sum("n"))
         .order_by()

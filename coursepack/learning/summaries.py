@@ -38,6 +38,7 @@ _TABLES = (
     "learning_completiondaycount",
     "learning_standingcount",
     "learning_learnercount",
+    "learning_versioncount",
 )
 # The columns whose change can change a row's keys.
 _WATCHED = (
@@ -96,6 +97,11 @@ _DAY_KEY = _Key(
     "learning_enrollmentdaycount",
     ("version_id", "package_id", "day", "state", "status"),
     ("version_id", "day", "state", "status"),
+)
+_VERSION_KEY = _Key(
+    "learning_versioncount",
+    ("version_id", "package_id", "state", "status", "completed"),
+    ("version_id", "state", "status", "completed"),
 )
 _COMPLETION_KEY = _Key(
     "learning_completiondaycount", ("version_id", "package_id", "day"), ("version_id", "day")
@@ -215,6 +221,16 @@ def _day_values(vendor: str, r: str) -> list[str]:
     ]
 
 
+def _version_values(r: str) -> list[str]:
+    return [
+        f"{r}.version_id",
+        f"{r}.package_id",
+        _state(r),
+        f"{r}.status",
+        f"({r}.completed_at IS NOT NULL)",
+    ]
+
+
 def _completion_values(vendor: str, r: str) -> list[str]:
     return [f"{r}.version_id", f"{r}.package_id", _day(vendor, f"{r}.completed_at")]
 
@@ -279,6 +295,7 @@ def _remove_old(vendor: str) -> list[str]:
         ),
         _take(_STANDING_KEY, _standing_values(vendor, "OLD"), _open("OLD")),
         _take(_LEARNER_KEY, ["OLD.learner_id"], "1 = 1"),
+        _take(_VERSION_KEY, _version_values("OLD"), "1 = 1"),
     ]
 
 
@@ -292,6 +309,7 @@ def _add_new(vendor: str) -> list[str]:
         ),
         _add(_STANDING_KEY, _standing_values(vendor, "NEW"), _open("NEW")),
         _add(_LEARNER_KEY, ["NEW.learner_id"], "1 = 1"),
+        _add(_VERSION_KEY, _version_values("NEW"), "1 = 1"),
     ]
 
 
@@ -445,6 +463,7 @@ def _scratch_queries(vendor: str) -> dict[str, tuple[_Key, str]]:
             ),
         ),
         _LEARNER_KEY.table: (_LEARNER_KEY, query(["e.learner_id"], "1 = 1")),
+        _VERSION_KEY.table: (_VERSION_KEY, query(_version_values("e"), "1 = 1")),
         _COURSE_DAY_KEY.table: (
             _COURSE_DAY_KEY,
             f"SELECT e.course_id, {day}, {_count(f'{done} AND {kept}')}, "
@@ -529,16 +548,17 @@ def check(using: str = "default") -> SummaryDrift:
     return drift
 
 
-def rebuild(using: str = "default") -> None:
-    """Replace every summary row with the from-scratch aggregate (in the caller's
-    transaction, which should hold the audit chain so no write interleaves)."""
+def rebuild(using: str = "default", tables: tuple[str, ...] | None = None) -> None:
+    """Replace every summary row (or only those of ``tables``) with the from-scratch
+    aggregate (in the caller's transaction, which should hold the audit chain so no
+    write interleaves)."""
     connection = connections[using]
     with connection.cursor() as cursor:
         # A migration older than a table's own (0007 fills the first ones) rebuilds
         # only the tables that exist by then; the later one fills its own.
         existing = set(connection.introspection.table_names(cursor))
         for table, (key, sql) in _scratch_queries(connection.vendor).items():
-            if table not in existing:
+            if table not in existing or (tables is not None and table not in tables):
                 continue
             cursor.execute(f"DELETE FROM {table}")
             columns = ", ".join((*key.columns, *key.values))

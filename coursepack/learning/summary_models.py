@@ -60,6 +60,38 @@ class EnrollmentDayCount(models.Model):
         return f"v{self.version_id} {self.day} {self.state} {self.status}: {self.n}"
 
 
+class VersionCount(models.Model):
+    """Enrollments of one version by state and status, whenever begun: the package list
+    and the reports without a range, a few rows per version (the day rows add up to the
+    same, over many more rows)."""
+
+    version = models.ForeignKey(
+        "packaging.PackageVersion",
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        related_name="+",
+    )
+    package = models.ForeignKey(
+        "packaging.Package", on_delete=models.DO_NOTHING, db_constraint=False, related_name="+"
+    )
+    state = models.CharField(max_length=16, choices=EnrollmentState.choices)
+    status = models.CharField(max_length=16)
+    # Whether ``completed_at`` is set.
+    completed = models.BooleanField()
+    n = models.IntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["version", "state", "status", "completed"], name="version_count_key"
+            )
+        ]
+        indexes = [models.Index(fields=["package", "version"], name="version_count_pkg")]
+
+    def __str__(self) -> str:
+        return f"v{self.version_id} {self.state} {self.status}: {self.n}"
+
+
 class CompletionDayCount(models.Model):
     """Open enrollments of one version completed on one day."""
 

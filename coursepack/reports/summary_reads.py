@@ -22,6 +22,7 @@ from coursepack.learning.models import (
     EnrollmentState,
     EnrollmentStatus,
     LearnerCount,
+    VersionCount,
 )
 from coursepack.reports.exact import CourseCounts
 from coursepack.reports.rows import (
@@ -45,8 +46,25 @@ def package_counts(
     filters: ReportFilters, first: date | None, stop: date | None
 ) -> dict[int, StatusCounts]:
     """Return ``package_report``'s counts per version from the summary rows, for the UTC
-    days ``[first, stop)``: two queries over a few rows per version and day."""
+    days ``[first, stop)``: two queries over a few rows per version and day; with no
+    bound, one over a few rows per version."""
     found: dict[int, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    if first is None and stop is None:
+        every = (
+            summary_scope(VersionCount.objects.all(), filters)
+            .filter(n__gt=0)
+            .values_list("version_id", "state", "status", "completed", "n")
+        )
+        for version_id, state, status, done, n in every:
+            counts = found[version_id]
+            if state == EnrollmentState.OPEN:
+                counts["enrolled"] += n
+                counts[status] += n
+                if done:
+                    counts["completed_in_range"] += n
+            elif state == EnrollmentState.WITHDRAWN:
+                counts["withdrawn"] += n
+        return _status_counts(found)
     begun = (
         summary_scope(EnrollmentDayCount.objects.all(), filters)
         .filter(days_between("day", first, stop))
@@ -68,6 +86,10 @@ def package_counts(
     )
     for row in completed:
         found[row["version_id"]]["completed_in_range"] += row["total"]
+    return _status_counts(found)
+
+
+def _status_counts(found: dict[int, dict[str, int]]) -> dict[int, StatusCounts]:
     return {
         version_id: StatusCounts(
             enrolled=c["enrolled"],
