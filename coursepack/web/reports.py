@@ -23,6 +23,7 @@ from django.utils import timezone
 from django.utils.http import content_disposition_header
 
 from coursepack.errors import InvalidInput
+from coursepack.jobs import exports as export_jobs
 from coursepack.learning import lifecycle_selectors
 from coursepack.replica import reads_from_replica
 from coursepack.reports import exports, selectors, tables
@@ -131,9 +132,13 @@ class ReportFilterForm(forms.Form):
         return urlencode(params)
 
 
-def _form(request: HttpRequest) -> tuple[ReportFilterForm, ReportFilters | None]:
+def filter_form(request: HttpRequest) -> tuple[ReportFilterForm, ReportFilters | None]:
+    """Return the report filter form of the query string, and its filters (None: invalid)."""
     form = ReportFilterForm(request.GET, choices=selectors.filter_choices())
     return form, form.report_filters()
+
+
+_form = filter_form
 
 
 def _page(request: HttpRequest) -> int:
@@ -221,10 +226,16 @@ def report_csv(request: HttpRequest, kind: str) -> HttpResponseBase:
 @role_required(*STAFF)
 @reads_from_replica
 def report_xlsx(request: HttpRequest) -> HttpResponseBase:
-    """Send every report table as one XLSX workbook, one sheet per table."""
+    """Send every report table as one XLSX workbook, one sheet per table; a large one
+    is offered as a background export (ADR 0031)."""
     form, filters = _form(request)
     if filters is None:
         return HttpResponseBadRequest(form.errors.as_text(), content_type="text/plain")
+    rows = export_jobs.report_rows(filters)
+    if export_jobs.runs_as_job(rows):
+        from coursepack.web.exports import offer
+
+        return offer(request, "report", rows)
     # An unnamed temporary file: gone from disk already, freed when the response closes it.
     spool = tempfile.TemporaryFile(suffix=".xlsx")  # noqa: SIM115
     try:
