@@ -184,9 +184,7 @@ def test_a_learner_cannot_request_an_export_and_a_manager_not_the_report(
     with pytest.raises(PermissionDenied):
         exports.start_matrix_export(actor=world["north"][0], filters=MatrixFilters())
     with pytest.raises(PermissionDenied):
-        exports.start_report_export(
-            actor=world["boss"], filters=report_selectors.make_filters()
-        )
+        exports.start_report_export(actor=world["boss"], filters=report_selectors.make_filters())
     assert not Job.objects.filter(kind="export").exists()
 
 
