@@ -4,6 +4,8 @@ export service, render."""
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from django.contrib import messages
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.http.response import HttpResponseBase
@@ -17,6 +19,10 @@ from coursepack.jobs.errors import ExportExpired, ExportNotReady
 from coursepack.reports.exports import XLSX_CONTENT_TYPE
 from coursepack.web import matrix, reports
 from coursepack.web.access import EVERYONE, PEOPLE_READERS, role_required
+
+def _moment(value: object) -> datetime | None:
+    return datetime.fromisoformat(value) if isinstance(value, str) else None
+
 
 _TITLES = {"report": "All report tables", "matrix": "Training matrix"}
 
@@ -89,6 +95,7 @@ def export_page(request: HttpRequest, job_id: int) -> HttpResponse:
             "expires_at": exports.expires_at(job),
             "removed": removed,
             "filename": progress.result.get("filename", ""),
+            "as_of": _moment(progress.result.get("as_of")),
         },
     )
 
