@@ -20,6 +20,7 @@ from coursepack.reports.exports import XLSX_CONTENT_TYPE
 from coursepack.web import matrix, reports
 from coursepack.web.access import EVERYONE, PEOPLE_READERS, role_required
 
+
 def _moment(value: object) -> datetime | None:
     return datetime.fromisoformat(value) if isinstance(value, str) else None
 
