@@ -19,23 +19,31 @@ from coursepack.http.auth import caller
 from coursepack.http.problems import LOCATION, response_headers, responses
 from coursepack.http.schemas import DateIn, Id, Input, MomentIn
 from coursepack.jobs import exports
-from coursepack.reports import matrix
+from coursepack.reports import lifecycle_tables, matrix
 from coursepack.reports import selectors as report_selectors
 from coursepack.reports.exports import XLSX_CONTENT_TYPE
 
 router = Router(tags=["exports"])
 
-_REPORT_FIELDS = ("date_from", "date_to", "package_id", "version_id", "as_of", "known_at")
-_MATRIX_FIELDS = ("org_unit_id", "manager_id", "state", "package_ids", "search")
+# The filters each kind of export takes (the others are refused).
+_FIELDS = {
+    "report": ("date_from", "date_to", "package_id", "version_id", "as_of", "known_at"),
+    "matrix": ("org_unit_id", "manager_id", "state", "package_ids", "search", "sort"),
+    "standing": ("package_id", "standing", "within_days", "search"),
+    "exceptions": ("package_id", "section", "within_days"),
+}
+_ALIASES = {"date_from": "from", "date_to": "to"}
 
 
 class ExportIn(Input):
     """What to export. ``report``: every table of the reports page for the report
     filters, one sheet each (admins and auditors). ``matrix``: the training matrix as
     the caller sees it, every person, cells coloured by standing (admins, auditors,
-    managers). Filters of the other kind are refused."""
+    managers). ``standing``: a package's learners in one standing; ``exceptions``:
+    one section of a package's exceptions (both admins and auditors; ``package_id``
+    required). Filters another kind takes are refused."""
 
-    kind: Literal["report", "matrix"]
+    kind: Literal["report", "matrix", "standing", "exceptions"]
     # The report's filters (the reports API's names).
     date_from: DateIn | None = Field(
         None, alias="from", description="report: first day (included)."
@@ -58,12 +66,22 @@ class ExportIn(Input):
         "", max_length=150, pattern=r"^[^\x00]*$", description="matrix: username contains."
     )
     sort: Literal["name", "-name", "unit", "-unit"] = "name"
+    # A package's standing and exceptions.
+    standing: Literal[tuple(lifecycle_tables.LABELS)] | None = Field(  # type: ignore[valid-type]
+        None, description="standing: the standing whose learners to export."
+    )
+    section: Literal[tuple(lifecycle_tables.SECTIONS)] | None = Field(  # type: ignore[valid-type]
+        None, description="exceptions: the section to export."
+    )
+    within_days: int = Field(
+        30, ge=0, le=3660, description="standing, exceptions: 'expiring' / 'lapsing' within days."
+    )
 
 
 class ExportOut(Schema):
     id: int
     status: str = Field(description="queued, running, succeeded or failed")
-    export: str = Field(description="report or matrix")
+    export: str = Field(description="report, matrix, standing or exceptions")
     created_at: datetime
     finished_at: datetime | None
     total: int = Field(description="Rows expected (learners of a report, people of the matrix).")
@@ -101,14 +119,35 @@ def start_export(request: HttpRequest, response: HttpResponse, body: ExportIn) -
     is the export). Follow it with GET, then download its ``file_url``."""
     actor = caller(request)
     given = body.model_dump(exclude_defaults=True)
-    other = _MATRIX_FIELDS if body.kind == "report" else _REPORT_FIELDS
-    wrong = [name for name in other if name in given]
-    if wrong:
-        raise InvalidInput(
-            f"These filters are not filters of the {body.kind} export.",
-            problems=[f"{name}: not a filter of the {body.kind} export" for name in wrong],
+    problems = [
+        f"{_ALIASES.get(name, name)}: not a filter of the {body.kind} export"
+        for name in given
+        if name != "kind" and name not in _FIELDS[body.kind]
+    ]
+    needed = {"standing": ("package_id", "standing"), "exceptions": ("package_id", "section")}
+    problems += [
+        f"{name}: required by the {body.kind} export"
+        for name in needed.get(body.kind, ())
+        if getattr(body, name) is None
+    ]
+    if problems:
+        raise InvalidInput(f"The {body.kind} export cannot be started.", problems=problems)
+    if body.kind == "standing":
+        job = exports.start_standing_export(
+            actor=actor,
+            package_id=body.package_id,  # type: ignore[arg-type]
+            standing=body.standing,  # type: ignore[arg-type]
+            within_days=body.within_days,
+            search=body.search,
         )
-    if body.kind == "report":
+    elif body.kind == "exceptions":
+        job = exports.start_exceptions_export(
+            actor=actor,
+            package_id=body.package_id,  # type: ignore[arg-type]
+            section=body.section,  # type: ignore[arg-type]
+            within_days=body.within_days,
+        )
+    elif body.kind == "report":
         filters = report_selectors.make_filters(
             date_from=body.date_from,
             date_to=body.date_to,

@@ -38,7 +38,9 @@ from coursepack.jobs import selectors
 from coursepack.jobs.errors import ExportExpired, ExportNotReady, ExportRunsAsJob, JobNotFound
 from coursepack.jobs.models import Job, JobKind, JobStatus
 from coursepack.jobs.progress import LiveProgress
-from coursepack.reports import exports, matrix, tables
+from coursepack.learning import lifecycle_selectors
+from coursepack.packaging import selectors as packaging_selectors
+from coursepack.reports import exports, lifecycle_tables, matrix, tables
 from coursepack.reports import selectors as report_selectors
 from coursepack.reports.selectors import ReportFilters
 
@@ -47,6 +49,7 @@ __all__ = [
     "ExportFile",
     "ExportName",
     "download_name",
+    "exceptions_rows",
     "expires_at",
     "export_file",
     "export_job",
@@ -60,21 +63,28 @@ __all__ = [
     "require_inline",
     "run_export",
     "runs_as_job",
+    "standing_rows",
+    "start_exceptions_export",
     "start_matrix_export",
     "start_report_export",
+    "start_standing_export",
     "write_matrix",
     "write_report",
+    "write_table",
 ]
 
-ExportName = Literal["report", "matrix"]
+ExportName = Literal["report", "matrix", "standing", "exceptions"]
 #: What can be exported as a job: every report table of the reports page in one
-#: workbook, and the training matrix (scoped to the requester, like its page).
-EXPORTS: tuple[ExportName, ...] = ("report", "matrix")
+#: workbook; the training matrix (scoped to the requester, like its page); a
+#: package's learners in one standing; one section of a package's exceptions.
+EXPORTS: tuple[ExportName, ...] = ("report", "matrix", "standing", "exceptions")
 
 #: Who may request each export: the roles of its page.
 _ROLES: dict[str, tuple[Role, ...]] = {
     "report": (Role.ADMIN, Role.AUDITOR),
     "matrix": (Role.ADMIN, Role.AUDITOR, Role.MANAGER),
+    "standing": (Role.ADMIN, Role.AUDITOR),
+    "exceptions": (Role.ADMIN, Role.AUDITOR),
 }
 
 
@@ -138,6 +148,19 @@ def matrix_rows(viewer: User, filters: matrix.MatrixFilters) -> int:
     return matrix.people(matrix.scope_for(viewer), filters).count()
 
 
+def standing_rows(*, package_id: int, standing: str, within_days: int, search: str) -> int:
+    """Return how many rows the rule counts for a standing export: its learners."""
+    return lifecycle_tables.standing_rows(
+        package_id, standing, now=timezone.now(), within_days=within_days, search=search
+    )
+
+
+def exceptions_rows(*, package_id: int, section: str, within_days: int) -> int:
+    """Return how many rows the rule counts for an exceptions export: the section's."""
+    found = lifecycle_selectors.package_exceptions(package_id, lapsing_within_days=within_days)
+    return int(lifecycle_tables.section_rows(found, section).count())
+
+
 def _counted(rows: Iterable[tables.TableRow], progress: Callable[[int], None]) -> Iterator[Any]:
     for row in rows:
         yield row
@@ -158,6 +181,19 @@ def write_report(
             yield table
 
     exports.write_xlsx(report_tables(), out)
+
+
+def write_table(
+    table: tables.ReportTable,
+    out: IO[bytes] | str,
+    *,
+    progress: Callable[[int], None] | None = None,
+) -> None:
+    """Write one table (a standing's learners, a section of exceptions) as a workbook:
+    what the inline download writes too."""
+    if progress is not None:
+        table = dataclasses.replace(table, rows=_counted(table.rows, progress))
+    exports.write_xlsx([table], out)
 
 
 def write_matrix(
@@ -251,6 +287,73 @@ def start_matrix_export(*, actor: User, filters: matrix.MatrixFilters, sort: str
         )
 
 
+def _lifecycle_params(
+    package_id: int, name: str, choices: Mapping[str, str], within_days: int
+) -> None:
+    field = "standing" if "overdue" in choices else "section"
+    problems = []
+    if name not in choices:
+        problems.append(f"{field}: must be one of {', '.join(choices)}")
+    if not 0 <= within_days <= 3660:
+        problems.append("within_days: must be from 0 to 3660")
+    if problems:
+        raise InvalidInput("The export cannot be started.", problems=problems)
+    packaging_selectors.get_package(package_id)
+
+
+def start_standing_export(
+    *, actor: User, package_id: int, standing: str, within_days: int = 30, search: str = ""
+) -> Job:
+    """Queue an XLSX of a package's learners in one standing (admins and auditors)."""
+    _may_request(actor, "standing")
+    _lifecycle_params(package_id, standing, lifecycle_tables.LABELS, within_days)
+    with transaction.atomic():
+        return _create(
+            actor=actor,
+            export="standing",
+            filters={
+                "package_id": package_id,
+                "standing": standing,
+                "within_days": within_days,
+                "search": search,
+            },
+            total=standing_rows(
+                package_id=package_id, standing=standing, within_days=within_days, search=search
+            ),
+        )
+
+
+def start_exceptions_export(
+    *, actor: User, package_id: int, section: str, within_days: int = 30
+) -> Job:
+    """Queue an XLSX of one section of a package's exceptions (admins and auditors)."""
+    _may_request(actor, "exceptions")
+    _lifecycle_params(package_id, section, lifecycle_tables.SECTIONS, within_days)
+    with transaction.atomic():
+        return _create(
+            actor=actor,
+            export="exceptions",
+            filters={"package_id": package_id, "section": section, "within_days": within_days},
+            total=exceptions_rows(package_id=package_id, section=section, within_days=within_days),
+        )
+
+
+def _lifecycle_table(export: str, data: Mapping[str, Any], now: datetime) -> tables.ReportTable:
+    package = packaging_selectors.get_package(int(data["package_id"]))
+    if export == "standing":
+        return lifecycle_tables.standing_table(
+            package,
+            str(data["standing"]),
+            now=now,
+            within_days=int(data["within_days"]),
+            search=str(data.get("search", "")),
+        )
+    found = lifecycle_selectors.package_exceptions(
+        package.pk, now=now, lapsing_within_days=int(data["within_days"])
+    )
+    return lifecycle_tables.exceptions_table(package, str(data["section"]), found)
+
+
 # --- Running it -------------------------------------------------------------------------
 
 
@@ -284,8 +387,13 @@ def _matrix_filters(data: Mapping[str, Any]) -> tuple[matrix.MatrixFilters, str]
 
 def download_name(job: Job, day: date) -> str:
     """Return the file name a download of the job's export is given."""
-    if job.params.get("export") == "matrix":
+    export, data = job.params.get("export"), job.params.get("filters", {})
+    if export == "matrix":
         return matrix.export_filename(day)
+    if export == "standing":
+        return exports.export_filename(f"standing-{data['standing']}", "xlsx", day)
+    if export == "exceptions":
+        return exports.export_filename(f"exceptions-{data['section']}", "xlsx", day)
     return exports.export_filename("all", "xlsx", day)
 
 
@@ -311,6 +419,10 @@ def run_export(job: Job) -> None:
                     rows = write_matrix(
                         requester, filters, out, sort=sort, now=moment, progress=live.add
                     )
+                elif params["export"] in ("standing", "exceptions"):
+                    table = _lifecycle_table(params["export"], params["filters"], moment)
+                    write_table(table, out, progress=live.add)
+                    rows = live.done
                 else:
                     write_report(_report_filters(params["filters"]), out, progress=live.add)
                     rows = live.done

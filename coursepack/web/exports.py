@@ -17,41 +17,29 @@ from coursepack.errors import DomainError, NotFound
 from coursepack.jobs import exports
 from coursepack.jobs.errors import ExportExpired, ExportNotReady
 from coursepack.reports.exports import XLSX_CONTENT_TYPE
-from coursepack.web import matrix, reports
+from coursepack.web import lifecycle, matrix, reports
 from coursepack.web.access import EVERYONE, PEOPLE_READERS, role_required
+from coursepack.web.export_offer import TITLES, back_to
 
 
 def _moment(value: object) -> datetime | None:
     return datetime.fromisoformat(value) if isinstance(value, str) else None
 
 
-_TITLES = {"report": "All report tables", "matrix": "Training matrix"}
-
-
-def offer(request: HttpRequest, export: str, rows: int) -> HttpResponse:
-    """Render the page that offers to prepare a large export in the background: the
-    one rule (``exports.runs_as_job``) sent the download here."""
-    return render(
-        request,
-        "web/exports/offer.html",
-        {
-            "export": export,
-            "title": _TITLES[export],
-            "rows": rows,
-            "limit": exports.inline_max_rows(),
-            "query": request.GET.urlencode(),
-            "keep_hours": exports.keep_hours(),
-            "back": reverse("web:reports" if export == "report" else "web:matrix"),
-        },
-    )
+def _package(request: HttpRequest) -> int:
+    try:
+        return int(request.GET.get("package", ""))
+    except ValueError:
+        raise Http404("There is no such package.") from None
 
 
 @require_POST
 @role_required(*PEOPLE_READERS)
 def start(request: HttpRequest) -> HttpResponseBase:
-    """Queue the export the query string describes (``export=report|matrix`` and that
-    page's filters), then follow it on its page."""
+    """Queue the export the query string describes (``export=report|matrix|standing|
+    exceptions`` and that page's filters), then follow it on its page."""
     export = request.GET.get("export", "")
+    package_id = None
     try:
         if export == "report":
             form, filters = reports.filter_form(request)
@@ -64,11 +52,31 @@ def start(request: HttpRequest) -> HttpResponseBase:
         elif export == "matrix":
             filters_, sort = matrix.export_query(request)
             job = exports.start_matrix_export(actor=request.user, filters=filters_, sort=sort)  # type: ignore[arg-type]
+        elif export == "standing":
+            package_id = _package(request)
+            package, name, days, search = lifecycle.standing_query(request, package_id)
+            job = exports.start_standing_export(
+                actor=request.user,  # type: ignore[arg-type]
+                package_id=package.pk,
+                standing=name,
+                within_days=days,
+                search=search,
+            )
+        elif export == "exceptions":
+            package_id = _package(request)
+            package, _, days, _ = lifecycle.standing_query(request, package_id)
+            section = request.GET.get("section", "due-before")
+            job = exports.start_exceptions_export(
+                actor=request.user,  # type: ignore[arg-type]
+                package_id=package.pk,
+                section=section,
+                within_days=days,
+            )
         else:
             raise Http404("There is no such export.")
     except DomainError as exc:
         messages.error(request, exc.message)
-        return redirect(reverse("web:reports" if export == "report" else "web:matrix"))
+        return redirect(back_to(export, package_id) if export in TITLES else reverse("web:home"))
     messages.success(
         request, "The export is being prepared in the background; this page follows it."
     )
@@ -91,7 +99,7 @@ def export_page(request: HttpRequest, job_id: int) -> HttpResponse:
         "web/exports/export.html",
         {
             "job": progress,
-            "title": _TITLES.get(export, export),
+            "title": TITLES.get(export, export),
             "running": progress.status in ("queued", "running"),
             "expires_at": exports.expires_at(job),
             "removed": removed,

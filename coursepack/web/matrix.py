@@ -23,6 +23,7 @@ from coursepack.jobs import exports as export_jobs
 from coursepack.packaging import selectors as packaging
 from coursepack.reports import exports, matrix
 from coursepack.web.access import STAFF, role_required
+from coursepack.web.export_offer import offer
 from coursepack.web.operations.common import ADMINS, done, show_error
 
 MATRIX_ROLES = (*STAFF, Role.MANAGER)
@@ -88,8 +89,6 @@ def matrix_xlsx(request: HttpRequest) -> HttpResponseBase:
     filters, sort, _, _ = _query(request)
     rows = export_jobs.matrix_rows(request.user, filters)  # type: ignore[arg-type]
     if export_jobs.runs_as_job(rows):
-        from coursepack.web.exports import offer
-
         return offer(request, "matrix", rows)
     spool = matrix.matrix_xlsx_file(matrix.scope_for(request.user), filters, sort=sort)  # type: ignore[arg-type]
     return FileResponse(

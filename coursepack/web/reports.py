@@ -29,6 +29,7 @@ from coursepack.replica import reads_from_replica
 from coursepack.reports import exports, selectors, tables
 from coursepack.reports.selectors import FilterChoices, ReportFilters
 from coursepack.web.access import STAFF, role_required
+from coursepack.web.export_offer import offer
 from coursepack.web.report_chart import completions_chart
 
 LEARNERS_PER_PAGE = 100
@@ -233,8 +234,6 @@ def report_xlsx(request: HttpRequest) -> HttpResponseBase:
         return HttpResponseBadRequest(form.errors.as_text(), content_type="text/plain")
     rows = export_jobs.report_rows(filters)
     if export_jobs.runs_as_job(rows):
-        from coursepack.web.exports import offer
-
         return offer(request, "report", rows)
     # An unnamed temporary file: gone from disk already, freed when the response closes it.
     spool = tempfile.TemporaryFile(suffix=".xlsx")  # noqa: SIM115

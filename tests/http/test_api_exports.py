@@ -126,3 +126,19 @@ def test_a_removed_file_is_gone(setup: dict[str, Any]) -> None:
     gone = send(admin.client, "GET", f"/exports/{job_id}/file")
 
     assert (gone.status_code, problem(gone)["code"]) == (410, "export_expired")
+
+
+def test_a_standing_export_needs_its_package_and_standing(setup: dict[str, Any]) -> None:
+    admin = setup["admin"]
+    missing = admin.call("POST", "/exports", {"kind": "standing"})
+    assert missing.status_code == 422
+    assert sorted(where(e) for e in problem(missing)["errors"]) == ["/package_id", "/standing"]
+
+    started = admin.call(
+        "POST",
+        "/exports",
+        {"kind": "standing", "package_id": setup["version"].package_id, "standing": "not_started"},
+    )
+
+    assert started.status_code == 202
+    assert (started.json()["export"], started.json()["total"]) == ("standing", 3)

@@ -299,3 +299,48 @@ def test_an_export_job_runs_through_the_worker_reading_one_moment(
     found = exports.export_file(viewer=admin, job_id=job.pk)
     learners = _sheets(found.path.read_bytes())["Learners"]
     assert [row[0] for row in learners[1:]] == [f"p-{i}" for i in range(4)]
+
+
+def test_standing_and_exceptions_exports_equal_their_inline_downloads(
+    world: dict[str, Any], settings: Any
+) -> None:
+    admin = _client(world["admin"])
+    package_id = world["version"].package_id
+    enrollment = learning.enroll(
+        actor=world["admin"], learner_id=make_learner(username="exempted").pk, package_id=package_id
+    )
+    learning.exempt(actor=world["admin"], enrollment_ids=[enrollment.pk], reason="administrative")
+    standing = f"/packages/{package_id}/standing.xlsx"
+    excepted = f"/packages/{package_id}/exceptions.xlsx"
+    settings.EXPORT_INLINE_MAX_ROWS = 1000
+    inline_standing = _inline(admin, f"{standing}?standing=not_started&within=30")
+    inline_exempt = _inline(admin, f"{excepted}?section=exempt&within=30")
+
+    settings.EXPORT_INLINE_MAX_ROWS = 0
+    offer = admin.get(f"{standing}?standing=not_started&within=30")
+    assert b"Prepare the XLSX" in offer.content
+    started = admin.post(
+        f"/exports/?export=standing&package={package_id}&standing=not_started&within=30"
+    )
+    job = Job.objects.get(kind="export", params__export="standing")
+    assert started["Location"] == f"/exports/{job.pk}/"
+    section = exports.start_exceptions_export(
+        actor=world["admin"], package_id=package_id, section="exempt"
+    )
+    jobs.run_job(job.pk)
+    jobs.run_job(section.pk)
+
+    from_standing = _sheets(
+        exports.export_file(viewer=world["admin"], job_id=job.pk).path.read_bytes()
+    )
+    assert from_standing == _sheets(inline_standing)
+    assert [row[0] for row in next(iter(from_standing.values()))[1:]] == [
+        "desk-0",
+        "desk-1",
+        "north-1",
+        "north-2",
+    ]
+    found = exports.export_file(viewer=world["admin"], job_id=section.pk)
+    assert found.filename.startswith("coursepack-report-exceptions-exempt-")
+    assert _sheets(found.path.read_bytes()) == _sheets(inline_exempt)
+    assert next(iter(_sheets(inline_exempt).values()))[1][0] == "exempted"
