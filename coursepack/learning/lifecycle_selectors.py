@@ -6,7 +6,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from functools import partial
 from typing import Any
 
 from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet
@@ -158,15 +157,7 @@ def _whole_exemption(now: datetime) -> Exists:
     """Return whether a period has a whole-enrollment exemption in force as of ``now``
     (revocations are effective from their recording, so none is in the future; an end
     is compared with ``now``: a lapse is derived here, at read time)."""
-    return Exists(
-        Exemption.objects.filter(
-            Q(ends_at__isnull=True) | Q(ends_at__gt=now),
-            enrollment_id=OuterRef("pk"),
-            course__isnull=True,
-            group__isnull=True,
-            revocation__isnull=True,
-        )
-    )
+    return Exists(_whole_exemptions(now).filter(enrollment_id=OuterRef("pk")))
 
 
 class _Columns:
@@ -481,8 +472,12 @@ def standing_counts_by_package(
     def exact_gt(value: datetime | None, t: datetime) -> bool:
         return value is not None and value > t
 
-    # 1. The summary rows off the compared days.
+    # 1. The summary rows off the compared days. A row on one of them says which
+    # periods step 2 must read: those with that moment on that day.
     on = set(days)
+    overdue_on: set[date] = set()
+    expires_on: set[date] = set()
+    previous_on: set[date] = set()
     for package_id, status, later, overdue, expires, version_id, prev_v, prev_exp, n in (
         StandingCount.objects.filter(package_id__in=package_ids)
         .exclude(n=0)
@@ -499,6 +494,9 @@ def standing_counts_by_package(
         )
     ):
         if overdue in on or expires in on or prev_exp in on:
+            overdue_on |= {overdue} & on
+            expires_on |= {expires} & on
+            previous_on |= {prev_exp} & on
             continue
         for name in _standings(
             status, bool(later), overdue, expires, version_id, prev_v, prev_exp,
@@ -506,31 +504,72 @@ def standing_counts_by_package(
         ):  # fmt: skip
             counts[package_id][name] += n
 
-    # 2. The periods on those days, and the exempt ones, one by one.
-    on_days = (
-        _on_days("overdue_since", days)
-        | _on_days("expires_at", days)
-        | Q(
-            period_number__gt=1,
-            previous_period_id__in=Enrollment.objects.filter(package_id__in=package_ids)
-            .filter(_on_days("expires_at", days))
-            .values("pk"),
+    # 2. The exempt periods, and the periods on those days, one by one.
+    def exact(package_id: int, row: tuple[Any, ...]) -> list[str]:
+        return _standings(
+            *row, lt=exact_lt, gt=exact_gt, now=moment, within=within,
+            rules_of=package_rules[package_id],
+        )  # fmt: skip
+
+    def on_a_day(row: tuple[Any, ...]) -> bool:
+        status, later, due_from, expiry, _, _, prev_expiry = row
+        waiting = later and status != "completed"
+        return any(
+            m is not None and _utc_day(m) in on
+            for m in (due_from, expiry, prev_expiry if waiting else None)
         )
-        & ~Q(status="completed")
+
+    exempt = _special_periods(
+        Q(
+            pk__in=_whole_exemptions(moment)
+            .filter(enrollment__package_id__in=package_ids)
+            .values("enrollment_id")
+        )
     )
-    whole = Exemption.objects.filter(
-        Q(ends_at__isnull=True) | Q(ends_at__gt=moment),
+    for package_id, row in exempt.values():
+        found = counts[package_id]
+        found["exempt"] += 1
+        if not on_a_day(row):
+            # Counted by its summary row as if not exempt: take that back.
+            for name in exact(package_id, row):
+                found[name] -= 1
+    for pk, (package_id, row) in _on_day_periods(
+        package_ids, overdue_on, expires_on, previous_on
+    ).items():
+        if pk not in exempt:
+            for name in exact(package_id, row):
+                counts[package_id][name] += 1
+    # 3. The periods whose cache counts an exemption that has ended (usually none).
+    lapsed: dict[int, list[Enrollment]] = {}
+    for e in _lapsed_periods(package_ids, moment):
+        lapsed.setdefault(e.package_id, []).append(e)
+    for package_id, periods in lapsed.items():
+        _recount_lapsed(package_id, periods, counts[package_id], moment, within)
+    return counts
+
+
+def _whole_exemptions(now: datetime) -> QuerySet[Exemption]:
+    """Return the whole-enrollment exemptions in force as of ``now``."""
+    return Exemption.objects.filter(
+        Q(ends_at__isnull=True) | Q(ends_at__gt=now),
         course__isnull=True,
         group__isnull=True,
         revocation__isnull=True,
-    ).values("enrollment_id")
-    special = (
-        Enrollment.objects.filter(
-            package_id__in=package_ids, withdrawn_at__isnull=True, superseded_at__isnull=True
-        )
-        .filter(on_days | Q(pk__in=whole))
-        .annotate(exempt=Exists(whole.filter(enrollment_id=OuterRef("pk"))))
+    )
+
+
+def _special_periods(which: Q) -> dict[int, tuple[int, tuple[Any, ...]]]:
+    """Return the open periods matching ``which``: pk -> (package, the arguments of
+    ``_standings`` before its keywords), with exact moments.
+
+    ``which`` selects by a small indexed set and is scoped to the packages already:
+    with a condition on the package beside it, SQLite would rather scan the package's
+    periods by the package's index.
+    """
+    rows = (
+        Enrollment.objects.filter(which, withdrawn_at__isnull=True, superseded_at__isnull=True)
         .values_list(
+            "pk",
             "package_id",
             "status",
             "period_number",
@@ -539,47 +578,37 @@ def standing_counts_by_package(
             "version_id",
             "previous_period__version_id",
             "previous_period__expires_at",
-            "exempt",
         )
+        .order_by()
     )
-    for (
-        package_id,
-        status,
-        number,
-        due_from,
-        expiry,
-        version_id,
-        prev_v,
-        prev_expiry,
-        ex,
-    ) in special:
-        later = number > 1
-        waiting = later and status != "completed"
-        exact = partial(
-            _standings, lt=exact_lt, gt=exact_gt, now=moment, within=within,
-            rules_of=package_rules[package_id],
-        )  # fmt: skip
-        on_a_day = any(
-            m is not None and _utc_day(m) in on
-            for m in (due_from, expiry, prev_expiry if waiting else None)
+    return {
+        pk: (package_id, (status, number > 1, due_from, expiry, version_id, prev_v, prev_expiry))
+        for pk, package_id, status, number, due_from, expiry, version_id, prev_v, prev_expiry in rows
+    }
+
+
+def _on_day_periods(
+    package_ids: list[int], overdue: set[date], expires: set[date], previous: set[date]
+) -> dict[int, tuple[int, tuple[Any, ...]]]:
+    """Return the open periods due from, or expiring on, one of the given UTC days, and
+    the later periods not complete yet whose previous period expires on one of
+    ``previous``: one indexed range query per kind of moment that has a day (the
+    summary rows say which), never a scan of the package."""
+    found: dict[int, tuple[int, tuple[Any, ...]]] = {}
+    mine = Q(package_id__in=package_ids)
+    if overdue:
+        found |= _special_periods(mine & _on_days("overdue_since", sorted(overdue)))
+    if expires:
+        found |= _special_periods(mine & _on_days("expires_at", sorted(expires)))
+    if previous:
+        # A later period is in its previous period's package.
+        expiring = Enrollment.objects.filter(
+            mine & _on_days("expires_at", sorted(previous))
+        ).values("pk")
+        found |= _special_periods(
+            Q(period_number__gt=1, previous_period_id__in=expiring) & ~Q(status="completed")
         )
-        found = counts[package_id]
-        if not on_a_day:
-            # Counted by its summary row as if not exempt: take that back.
-            for name in exact(status, later, due_from, expiry, version_id, prev_v, prev_expiry):
-                found[name] -= 1
-        if ex:
-            found["exempt"] += 1
-        elif on_a_day:
-            for name in exact(status, later, due_from, expiry, version_id, prev_v, prev_expiry):
-                found[name] += 1
-    # 3. The periods whose cache counts an exemption that has ended (usually none).
-    lapsed: dict[int, list[Enrollment]] = {}
-    for e in _lapsed_periods(package_ids, moment):
-        lapsed.setdefault(e.package_id, []).append(e)
-    for package_id, periods in lapsed.items():
-        _recount_lapsed(package_id, periods, counts[package_id], moment, within)
-    return counts
+    return found
 
 
 def _recount_lapsed(
@@ -631,11 +660,22 @@ def _lapsed_periods(package_ids: list[int], now: datetime) -> list[Enrollment]:
     """Return the open periods whose cache counts an exemption that has ended by ``now``
     and that no write or settling has recomputed since (a small indexed query, usually
     empty)."""
+    # By the partial index of lapses alone (few rows, every package), then the
+    # package: with the package beside it, SQLite would rather scan the package's
+    # periods by the package's index.
+    lapsed = [
+        pk
+        for pk, package_id in Enrollment.objects.filter(exemption_lapses_at__lte=now)
+        .values_list("pk", "package_id")
+        .order_by()
+        if package_id in package_ids
+    ]
+    if not lapsed:
+        return []
     return list(
         Enrollment.objects.filter(
-            package_id__in=package_ids, withdrawn_at__isnull=True, superseded_at__isnull=True
+            pk__in=lapsed, withdrawn_at__isnull=True, superseded_at__isnull=True
         )
-        .filter(exemption_lapses_at__lte=now)
         .select_related("learner", "version")
         .order_by("pk")
     )
