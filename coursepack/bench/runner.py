@@ -37,7 +37,7 @@ from django.db.models import Count
 from django.utils import timezone
 
 from coursepack.accounts import api as accounts
-from coursepack.bench import http_load
+from coursepack.bench import http_load, standing
 from coursepack.bench.generate import DEFAULT_END
 from coursepack.bench.measure import Row
 from coursepack.bench.scales import (
@@ -408,65 +408,10 @@ class Runner:
     # --- 3b. compliance standing counts and a three-period transcript ----------------
 
     def lifecycle(self) -> list[Row]:
-        """Standing counts of the history package (the large one) against the same
-        aggregate in hand-written SQL, and the transcript of a learner with three
+        """Standing counts of one package against the same counts in hand-written SQL
+        (``coursepack.bench.standing``), and the transcript of a learner with three
         certification periods."""
-        standing_counts = _optional("coursepack.learning.lifecycle_selectors", "standing_counts")
-        if standing_counts is None:
-            return [Row(operation="lifecycle", error="no lifecycle selectors")]
-        package = self.packages[HISTORY_PACKAGE]
-        size = Enrollment.objects.filter(package=package).count()
-        now = timezone.now()
-        within = timedelta(days=30)
-        # The bench's versions carry no validity, so only these standings can occur;
-        # the SQL says them directly (the selector handles validity per version too).
-        sql = (
-            "SELECT "
-            "COUNT(*) FILTER (WHERE status = 'completed' AND NOT ex), "
-            "COUNT(*) FILTER (WHERE status <> 'completed' AND NOT ex AND period_number = 1 "
-            "AND overdue_since < %s), "
-            "COUNT(*) FILTER (WHERE ex), "
-            "COUNT(*) FILTER (WHERE status = 'in_progress' AND NOT ex AND period_number = 1 "
-            "AND (overdue_since IS NULL OR overdue_since >= %s)), "
-            "COUNT(*) FILTER (WHERE status = 'not_started' AND NOT ex AND period_number = 1 "
-            "AND (overdue_since IS NULL OR overdue_since >= %s)) "
-            "FROM (SELECT status, period_number, overdue_since, id IN ("
-            "SELECT x.enrollment_id FROM learning_exemption x LEFT JOIN "
-            "learning_exemptionrevocation r ON r.exemption_id = x.id WHERE "
-            "x.course_id IS NULL AND x.group_id IS NULL AND r.id IS NULL) AS ex "
-            "FROM learning_enrollment WHERE package_id = %s AND withdrawn_at IS NULL "
-            "AND superseded_at IS NULL) e"
-        )
-
-        def hand_written() -> tuple[int, ...]:
-            with connection.cursor() as cursor:
-                cursor.execute(sql, [now, now, now, package.pk])
-                row = cursor.fetchone()
-            return tuple(int(n or 0) for n in row)
-
-        def fn() -> tuple[int, ...]:
-            c = standing_counts(package.pk, now=now, expiring_within_days=within.days)
-            return (c["current"], c["overdue"], c["exempt"], c["in_progress"], c["not_started"])
-
-        expected = hand_written()
-        if fn() != expected:
-            raise RuntimeError(f"the selector counted {fn()}, the SQL {expected}")
-        times, floor = [], []
-        for index in range(self.plan.counts + self.plan.warmup):
-            took_op, took_floor = _timed(fn), _timed(hand_written)
-            if index >= self.plan.warmup:
-                times.append(took_op)
-                floor.append(took_floor)
-        op = Row.of(
-            "standing counts, one package",
-            times,
-            note=f"learning.lifecycle_selectors.standing_counts, {size:,} enrollments",
-        )
-        base = Row.of("the same standing counts in hand-written SQL", floor, floor=True)
-        op.ratio = _ratio(op.median, base.median)
-        op.target = "p99 <=50 ms, <=1.5x SQL"
-        op.passed = op.p99 is not None and op.p99 <= 50 * MS and (op.ratio or 99) <= 1.5
-        return [op, base, *self._three_periods()]
+        return [*standing.standing_rows(self), *self._three_periods()]
 
     def _three_periods(self) -> list[Row]:
         """Time the transcript of a learner with three certification periods (built
