@@ -430,18 +430,81 @@ def _standings(
     return ["overdue"] if lt(overdue, now) else [status]
 
 
+class _Undecided:
+    """Which summary rows (and periods) their days cannot decide as of ``now``.
+
+    ``_standings`` compares one moment of a period, by the kind of period, with a few
+    moments: a first period not complete its due-from moment with now; a complete
+    period its expiry with now, now + N days and its version's window and grace; a
+    later period not complete yet its previous period's expiry with now and that
+    version's grace. A day decides such a comparison unless it is the day of the
+    moment compared with; only then is the period read with its exact moments.
+    """
+
+    def __init__(
+        self, now: datetime, within: timedelta, rules_of: dict[int, rules.CertificationRule]
+    ) -> None:
+        self._days: dict[datetime, date] = {}
+        self._rules = rules_of
+        days = timedelta(days=1)
+        self.overdue_days = {self.day(now)}
+        common = {self.day(now), self.day(now + within)}
+        self._expires = {
+            v: common | {self.day(now + c.window_days * days), self.day(now - c.grace_days * days)}
+            for v, c in rules_of.items()
+        }
+        self._common = common
+        self._previous = {
+            v: {self.day(now), self.day(now - c.grace_days * days)} for v, c in rules_of.items()
+        }
+        self._now = {self.day(now)}
+
+    def day(self, moment: datetime) -> date:
+        """Return the UTC day of ``moment`` (remembered: the same few are asked often)."""
+        found = self._days.get(moment)
+        if found is None:
+            found = self._days[moment] = _utc_day(moment)
+        return found
+
+    @staticmethod
+    def kind(status: str, later: bool, version_id: int, previous_version_id: int | None) -> str:
+        """Return which moment decides a period: its expiry, its previous period's, or
+        its due-from moment."""
+        if status == "completed":
+            return "expires"
+        return "previous" if later else "overdue"
+
+    def expires_days(self, version_id: int) -> set[date]:
+        return self._expires.get(version_id, self._common)
+
+    def previous_days(self, version_id: int | None) -> set[date]:
+        return self._previous.get(version_id or 0, self._now)
+
+    def period(self, row: tuple[Any, ...]) -> bool:
+        """Return whether the period (``_standings``' arguments, exact moments) is on a
+        day its summary row cannot decide."""
+        status, later, due_from, expiry, version_id, prev_v, prev_expiry = row
+        kind = self.kind(status, later, version_id, prev_v)
+        if kind == "expires":
+            return expiry is not None and self.day(expiry) in self.expires_days(version_id)
+        if kind == "previous":
+            return prev_expiry is not None and self.day(prev_expiry) in self.previous_days(prev_v)
+        return due_from is not None and self.day(due_from) in self.overdue_days
+
+
 def standing_counts_by_package(
     package_ids: list[int], *, now: datetime | None = None, expiring_within_days: int = 30
 ) -> dict[int, dict[str, int]]:
     """Return, for each package, how many open periods are in each standing as of now.
 
-    Answered from the standing summary rows (ADR 0027) in four plain queries whatever
-    the number of periods or packages: the rows whose days differ from the days of
-    every moment the standings compare with are decided by their key alone; the
-    periods on those days, and those with a whole-enrollment exemption in force (which
-    the rows do not know of), are read one by one with their cached fields. The
-    cached fields are exact as of now for every state that depends only on dates. The
-    verdicts are ``_standing_q``'s, held equal to it by the property tests.
+    Answered from the standing summary rows (ADR 0027) in a handful of small queries
+    whatever the number of periods or packages: a row is decided by its key alone
+    unless the one moment its standing depends on falls on the day of a moment it is
+    compared with (``_Undecided``); the periods of those rows (the rows say which
+    days), and those with a whole-enrollment exemption in force (which the rows do not
+    know of), are read one by one with their cached fields, each set through its own
+    index. The cached fields are exact as of now for every state that depends only on
+    dates. The verdicts are ``_standing_q``'s, held equal to it by the property tests.
     """
     moment = now or timezone.now()
     within = timedelta(days=expiring_within_days)
@@ -456,15 +519,14 @@ def standing_counts_by_package(
     package_rules: dict[int, dict[int, rules.CertificationRule]] = {p: {} for p in package_ids}
     for version_id, rule in rules_of.items():
         package_rules[package_of[version_id]][version_id] = rule
-    thresholds = standing_thresholds(moment, within, rules_of)
-    days = sorted({_utc_day(t) for t in thresholds})
     counts = {p: dict.fromkeys(STANDING_FILTERS, 0) for p in package_ids}
+    undecided = _Undecided(moment, within, rules_of)
 
     def day_lt(day: date, t: datetime) -> bool:
-        return day != NO_DAY and day < _utc_day(t)
+        return day != NO_DAY and day < undecided.day(t)
 
     def day_gt(day: date, t: datetime) -> bool:
-        return day > _utc_day(t)
+        return day > undecided.day(t)
 
     def exact_lt(value: datetime | None, t: datetime) -> bool:
         return value is not None and value < t
@@ -472,9 +534,8 @@ def standing_counts_by_package(
     def exact_gt(value: datetime | None, t: datetime) -> bool:
         return value is not None and value > t
 
-    # 1. The summary rows off the compared days. A row on one of them says which
-    # periods step 2 must read: those with that moment on that day.
-    on = set(days)
+    # 1. The summary rows whose days decide their standing. The others say which
+    # periods step 2 reads: those with that moment on that day.
     overdue_on: set[date] = set()
     expires_on: set[date] = set()
     previous_on: set[date] = set()
@@ -493,10 +554,15 @@ def standing_counts_by_package(
             "n",
         )
     ):
-        if overdue in on or expires in on or prev_exp in on:
-            overdue_on |= {overdue} & on
-            expires_on |= {expires} & on
-            previous_on |= {prev_exp} & on
+        kind = undecided.kind(status, bool(later), version_id, prev_v)
+        if kind == "overdue" and overdue in undecided.overdue_days:
+            overdue_on.add(overdue)
+            continue
+        if kind == "expires" and expires in undecided.expires_days(version_id):
+            expires_on.add(expires)
+            continue
+        if kind == "previous" and prev_exp in undecided.previous_days(prev_v):
+            previous_on.add(prev_exp)
             continue
         for name in _standings(
             status, bool(later), overdue, expires, version_id, prev_v, prev_exp,
@@ -511,14 +577,6 @@ def standing_counts_by_package(
             rules_of=package_rules[package_id],
         )  # fmt: skip
 
-    def on_a_day(row: tuple[Any, ...]) -> bool:
-        status, later, due_from, expiry, _, _, prev_expiry = row
-        waiting = later and status != "completed"
-        return any(
-            m is not None and _utc_day(m) in on
-            for m in (due_from, expiry, prev_expiry if waiting else None)
-        )
-
     exempt = _special_periods(
         Q(
             pk__in=_whole_exemptions(moment)
@@ -529,14 +587,15 @@ def standing_counts_by_package(
     for package_id, row in exempt.values():
         found = counts[package_id]
         found["exempt"] += 1
-        if not on_a_day(row):
+        if not undecided.period(row):
             # Counted by its summary row as if not exempt: take that back.
             for name in exact(package_id, row):
                 found[name] -= 1
     for pk, (package_id, row) in _on_day_periods(
         package_ids, overdue_on, expires_on, previous_on
     ).items():
-        if pk not in exempt:
+        # A period found by its day whose other moments decide it was counted by its row.
+        if pk not in exempt and undecided.period(row):
             for name in exact(package_id, row):
                 counts[package_id][name] += 1
     # 3. The periods whose cache counts an exemption that has ended (usually none).
