@@ -8,12 +8,14 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
+from django.core.exceptions import EmptyResultSet
+from django.db import connection, connections
 from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from coursepack import rules
-from coursepack.learning import lifecycle_facts
-from coursepack.learning.models import Enrollment, Equivalence, Exemption, StandingCount
+from coursepack.learning import lifecycle_facts, summaries
+from coursepack.learning.models import Enrollment, Equivalence, Exemption
 from coursepack.learning.selectors import evaluate_enrollment, events_by_learner, on_version_since
 from coursepack.learning.summary_models import NO_DAY
 from coursepack.packaging import selectors as packaging
@@ -467,7 +469,7 @@ class _Undecided:
         return found
 
     @staticmethod
-    def kind(status: str, later: bool, version_id: int, previous_version_id: int | None) -> str:
+    def kind(status: str, later: bool) -> str:
         """Return which moment decides a period: its expiry, its previous period's, or
         its due-from moment."""
         if status == "completed":
@@ -484,7 +486,7 @@ class _Undecided:
         """Return whether the period (``_standings``' arguments, exact moments) is on a
         day its summary row cannot decide."""
         status, later, due_from, expiry, version_id, prev_v, prev_expiry = row
-        kind = self.kind(status, later, version_id, prev_v)
+        kind = self.kind(status, later)
         if kind == "expires":
             return expiry is not None and self.day(expiry) in self.expires_days(version_id)
         if kind == "previous":
@@ -506,6 +508,8 @@ def standing_counts_by_package(
     index. The cached fields are exact as of now for every state that depends only on
     dates. The verdicts are ``_standing_q``'s, held equal to it by the property tests.
     """
+    if not package_ids:
+        return {}
     moment = now or timezone.now()
     within = timedelta(days=expiring_within_days)
     versions = PackageVersion.objects.filter(package_id__in=package_ids).exclude(
@@ -534,71 +538,59 @@ def standing_counts_by_package(
     def exact_gt(value: datetime | None, t: datetime) -> bool:
         return value is not None and value > t
 
-    # 1. The summary rows whose days decide their standing. The others say which
-    # periods step 2 reads: those with that moment on that day.
+    # Where a day falls among the compared days (``_Placement``) is all a decided
+    # row's standings depend on: the database groups the rows by it, so a year of due
+    # dates (~1,000 rows) comes back as a few dozen.
+    placement = _Placement(
+        sorted({undecided.day(t) for t in standing_thresholds(moment, within, rules_of)})
+    )
     overdue_on: set[date] = set()
     expires_on: set[date] = set()
     previous_on: set[date] = set()
-    for package_id, status, later, overdue, expires, version_id, prev_v, prev_exp, n in (
-        StandingCount.objects.filter(package_id__in=package_ids)
-        .exclude(n=0)
-        .values_list(
-            "package_id",
-            "status",
-            "later",
-            "overdue_day",
-            "expires_day",
-            "version_id",
-            "previous_version_id",
-            "previous_expires_day",
-            "n",
-        )
-    ):
-        kind = undecided.kind(status, bool(later), version_id, prev_v)
+
+    def counted(row: tuple[Any, ...]) -> list[str] | None:
+        """Return the standings of a grouped row, or None if its days cannot decide it
+        (then note which periods step 2 reads: those with that moment on that day)."""
+        package_id, status, later, version_id, prev_v, *places = row
+        overdue, expires, prev_exp = (placement.day(p) for p in places)
+        kind = undecided.kind(status, later)
         if kind == "overdue" and overdue in undecided.overdue_days:
             overdue_on.add(overdue)
-            continue
+            return None
         if kind == "expires" and expires in undecided.expires_days(version_id):
             expires_on.add(expires)
-            continue
+            return None
         if kind == "previous" and prev_exp in undecided.previous_days(prev_v):
             previous_on.add(prev_exp)
-            continue
-        for name in _standings(
-            status, bool(later), overdue, expires, version_id, prev_v, prev_exp,
-            lt=day_lt, gt=day_gt, now=moment, within=within, rules_of=package_rules[package_id],
-        ):  # fmt: skip
-            counts[package_id][name] += n
-
-    # 2. The exempt periods, and the periods on those days, one by one.
-    def exact(package_id: int, row: tuple[Any, ...]) -> list[str]:
+            return None
         return _standings(
-            *row, lt=exact_lt, gt=exact_gt, now=moment, within=within,
+            status, later, overdue, expires, version_id, prev_v, prev_exp,
+            lt=day_lt, gt=day_gt, now=moment, within=within,
             rules_of=package_rules[package_id],
         )  # fmt: skip
 
-    exempt = _special_periods(
-        Q(
-            pk__in=_whole_exemptions(moment)
-            .filter(enrollment__package_id__in=package_ids)
-            .values("enrollment_id")
-        )
-    )
-    for package_id, row in exempt.values():
-        found = counts[package_id]
-        found["exempt"] += 1
-        if not undecided.period(row):
-            # Counted by its summary row as if not exempt: take that back.
-            for name in exact(package_id, row):
-                found[name] -= 1
-    for pk, (package_id, row) in _on_day_periods(
-        package_ids, overdue_on, expires_on, previous_on
-    ).items():
+    # 1. The summary rows, grouped by placement.
+    for *row, n in placement.summary_rows(package_ids):
+        for name in counted(tuple(row)) or ():
+            counts[row[0]][name] += n
+    # 2. The periods with a whole-enrollment exemption in force, grouped the same way:
+    # counted exempt, and no longer under what their summary row said (if it decided).
+    for *row, n in placement.exempt_rows(package_ids, moment):
+        counts[row[0]]["exempt"] += n
+        for name in counted(tuple(row)) or ():
+            counts[row[0]][name] -= n
+    # 3. The periods on the undecided days, one by one (exempt ones counted above).
+    for package_id, ex, period in _on_day_periods(
+        package_ids, moment, overdue_on, expires_on, previous_on
+    ).values():
         # A period found by its day whose other moments decide it was counted by its row.
-        if pk not in exempt and undecided.period(row):
-            for name in exact(package_id, row):
+        if not ex and undecided.period(period):
+            for name in _standings(
+                *period, lt=exact_lt, gt=exact_gt, now=moment, within=within,
+                rules_of=package_rules[package_id],
+            ):  # fmt: skip
                 counts[package_id][name] += 1
-    # 3. The periods whose cache counts an exemption that has ended (usually none).
+    # 4. The periods whose cache counts an exemption that has ended (usually none).
     lapsed: dict[int, list[Enrollment]] = {}
     for e in _lapsed_periods(package_ids, moment):
         lapsed.setdefault(e.package_id, []).append(e)
@@ -617,19 +609,22 @@ def _whole_exemptions(now: datetime) -> QuerySet[Exemption]:
     )
 
 
-def _special_periods(which: Q) -> dict[int, tuple[int, tuple[Any, ...]]]:
-    """Return the open periods matching ``which``: pk -> (package, the arguments of
-    ``_standings`` before its keywords), with exact moments.
+def _special_periods(which: Q, now: datetime) -> dict[int, tuple[int, bool, tuple[Any, ...]]]:
+    """Return the open periods matching ``which``: pk -> (package, whether a whole
+    exemption is in force as of ``now``, the arguments of ``_standings`` before its
+    keywords, with exact moments).
 
     ``which`` selects by a small indexed set and is scoped to the packages already:
     with a condition on the package beside it, SQLite would rather scan the package's
     periods by the package's index.
     """
-    rows = (
+    rows = _raw(
         Enrollment.objects.filter(which, withdrawn_at__isnull=True, superseded_at__isnull=True)
+        .annotate(ex=_whole_exemption(now))
         .values_list(
             "pk",
             "package_id",
+            "ex",
             "status",
             "period_number",
             "overdue_since",
@@ -641,33 +636,162 @@ def _special_periods(which: Q) -> dict[int, tuple[int, tuple[Any, ...]]]:
         .order_by()
     )
     return {
-        pk: (package_id, (status, number > 1, due_from, expiry, version_id, prev_v, prev_expiry))
-        for pk, package_id, status, number, due_from, expiry, version_id, prev_v, prev_expiry in rows
+        pk: (
+            package_id,
+            bool(ex),
+            (
+                status,
+                number > 1,
+                _as_moment(due_from),
+                _as_moment(expiry),
+                version_id,
+                prev_v,
+                _as_moment(prev_expiry),
+            ),
+        )
+        for pk, package_id, ex, status, number, due_from, expiry, version_id, prev_v, prev_expiry in rows
     }
 
 
+def _raw(rows: QuerySet[Any, Any]) -> list[tuple[Any, ...]]:
+    """Return a ``values_list`` query's rows as the database driver gives them: without
+    Django's converters, which cost more than the query over a thousand rows (SQLite
+    gives days and moments as ISO text; see ``_as_date`` and ``_as_moment``)."""
+    try:
+        sql, params = rows.query.sql_with_params()
+    except EmptyResultSet:
+        return []
+    with connections[rows.db].cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
+
+
+def _as_date(value: date | str) -> date:
+    return date.fromisoformat(value) if isinstance(value, str) else value
+
+
+def _as_moment(value: datetime | str | None) -> datetime | None:
+    # SQLite: naive UTC (text, or parsed by the driver), as Django stores it with USE_TZ.
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    if value is not None and value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value
+
+
 def _on_day_periods(
-    package_ids: list[int], overdue: set[date], expires: set[date], previous: set[date]
-) -> dict[int, tuple[int, tuple[Any, ...]]]:
+    package_ids: list[int],
+    now: datetime,
+    overdue: set[date],
+    expires: set[date],
+    previous: set[date],
+) -> dict[int, tuple[int, bool, tuple[Any, ...]]]:
     """Return the open periods due from, or expiring on, one of the given UTC days, and
     the later periods not complete yet whose previous period expires on one of
     ``previous``: one indexed range query per kind of moment that has a day (the
     summary rows say which), never a scan of the package."""
-    found: dict[int, tuple[int, tuple[Any, ...]]] = {}
+    found: dict[int, tuple[int, bool, tuple[Any, ...]]] = {}
     mine = Q(package_id__in=package_ids)
     if overdue:
-        found |= _special_periods(mine & _on_days("overdue_since", sorted(overdue)))
+        found |= _special_periods(mine & _on_days("overdue_since", sorted(overdue)), now)
     if expires:
-        found |= _special_periods(mine & _on_days("expires_at", sorted(expires)))
+        found |= _special_periods(mine & _on_days("expires_at", sorted(expires)), now)
     if previous:
         # A later period is in its previous period's package.
         expiring = Enrollment.objects.filter(
             mine & _on_days("expires_at", sorted(previous))
         ).values("pk")
         found |= _special_periods(
-            Q(period_number__gt=1, previous_period_id__in=expiring) & ~Q(status="completed")
+            Q(period_number__gt=1, previous_period_id__in=expiring) & ~Q(status="completed"), now
         )
     return found
+
+
+class _Placement:
+    """Where a day falls among the sorted compared days ``marks``: -1 for no day, 2i
+    before ``marks[i]`` (after the one before), 2i + 1 on it, 2 len(marks) after all.
+
+    The database groups rows by the placements of their days (one ``CASE`` each), and
+    ``day`` gives back a day of each placement: the day itself on a mark, else one
+    strictly between the same marks (a placement that has a row has such a day).
+    """
+
+    def __init__(self, marks: list[date]) -> None:
+        self.marks = marks
+
+    def day(self, place: int) -> date:
+        if place < 0:
+            return NO_DAY
+        at, on = divmod(place, 2)
+        if on:
+            return self.marks[at]
+        if at < len(self.marks):
+            return self.marks[at] - timedelta(days=1)
+        return self.marks[-1] + timedelta(days=1) if self.marks else date(2000, 1, 1)
+
+    def _case(self, column: str, params: list[Any]) -> str:
+        adapt = connection.ops.adapt_datefield_value
+        parts = [f"WHEN {column} = %s THEN -1"]
+        params.append(adapt(NO_DAY))
+        for at, mark in enumerate(self.marks):
+            parts.append(f"WHEN {column} < %s THEN {2 * at}")
+            parts.append(f"WHEN {column} = %s THEN {2 * at + 1}")
+            params += [adapt(mark), adapt(mark)]
+        return f"CASE {' '.join(parts)} ELSE {2 * len(self.marks)} END"
+
+    def _grouped(
+        self, select: str, days: tuple[str, str, str], rest: str, params: list[Any]
+    ) -> list[tuple[Any, ...]]:
+        cases: list[Any] = []
+        columns = ", ".join(self._case(d, cases) for d in days)
+        sql = f"SELECT {select}, {columns}, {rest.format(group=', '.join(str(i) for i in range(1, 9)))}"
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [*cases, *params])
+            return [
+                (p, s, bool(later), v, pv, *rest_)
+                for p, s, later, v, pv, *rest_ in cursor.fetchall()
+            ]
+
+    def summary_rows(self, package_ids: list[int]) -> list[tuple[Any, ...]]:
+        """Return the standing summary rows of the packages grouped by placement:
+        (package, status, later, version, previous version, placements of the
+        due-from, expiry and previous expiry days, n)."""
+        marks = ", ".join(["%s"] * len(package_ids))
+        return self._grouped(
+            "package_id, status, later, version_id, previous_version_id",
+            ("overdue_day", "expires_day", "previous_expires_day"),
+            f"SUM(n) FROM learning_standingcount WHERE package_id IN ({marks}) AND n <> 0 "
+            "GROUP BY {group}",
+            list(package_ids),
+        )
+
+    def exempt_rows(self, package_ids: list[int], now: datetime) -> list[tuple[Any, ...]]:
+        """Return the open periods of the packages with a whole-enrollment exemption in
+        force as of ``now``, grouped as ``summary_rows`` (the same key expressions as
+        the summary triggers), found from the exemptions."""
+        vendor = connection.vendor
+        waiting = "e.period_number > 1 AND e.status <> 'completed'"
+        marks = ", ".join(["%s"] * len(package_ids))
+        return self._grouped(
+            f"e.package_id, e.status, e.period_number > 1, e.version_id, "
+            f"CASE WHEN {waiting} THEN COALESCE(p.version_id, 0) ELSE 0 END",
+            (
+                summaries.day_sql(vendor, "e.overdue_since"),
+                summaries.day_sql(vendor, "e.expires_at"),
+                f"CASE WHEN {waiting} THEN {summaries.day_sql(vendor, 'p.expires_at')} "
+                f"ELSE {summaries.no_day_sql(vendor)} END",
+            ),
+            "COUNT(*) FROM learning_enrollment e "
+            "LEFT JOIN learning_enrollment p ON p.id = e.previous_period_id "
+            "WHERE e.withdrawn_at IS NULL AND e.superseded_at IS NULL AND e.id IN ("
+            "SELECT x.enrollment_id FROM learning_exemption x "
+            "JOIN learning_enrollment w ON w.id = x.enrollment_id "
+            "LEFT JOIN learning_exemptionrevocation r ON r.exemption_id = x.id "
+            "WHERE x.course_id IS NULL AND x.group_id IS NULL AND r.id IS NULL "
+            f"AND (x.ends_at IS NULL OR x.ends_at > %s) AND w.package_id IN ({marks})) "
+            "GROUP BY {group}",
+            [connection.ops.adapt_datetimefield_value(now), *package_ids],
+        )
 
 
 def _recount_lapsed(
