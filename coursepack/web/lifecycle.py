@@ -1,5 +1,7 @@
 """The compliance standing page of a package: counts per standing and the learners in
-each (paged, searchable, CSV and XLSX). Thin: parse, call the selectors, render."""
+each (paged, searchable, CSV and XLSX). Thin: parse, call the selectors, render.
+
+Managers see these pages too, about the people they manage only (ADR 0034)."""
 
 from __future__ import annotations
 
@@ -18,11 +20,10 @@ from django.utils.http import content_disposition_header
 from coursepack.accounts import api as accounts
 from coursepack.accounts.models import Role
 from coursepack.errors import NotFound
-from coursepack.learning import lifecycle_selectors
 from coursepack.packaging import selectors as packaging
-from coursepack.reports import exports
+from coursepack.reports import exports, scoped
 from coursepack.reports.tables import Column, ReportTable, TableRow
-from coursepack.web.access import STAFF, role_required
+from coursepack.web.access import PEOPLE_READERS, role_required
 
 PER_PAGE = 50
 
@@ -93,14 +94,14 @@ def _overdue_since(moment: datetime | None, now: datetime) -> datetime | None:
     return moment if moment is not None and moment < now else None
 
 
-@role_required(*STAFF)
+@role_required(*PEOPLE_READERS)
 def standing(request: HttpRequest, package_id: int) -> HttpResponse:
     """Show how many learners of a package are in each standing now, and who."""
     package, name, days, search = _query(request, package_id)
     now = timezone.now()
-    counts = lifecycle_selectors.standing_counts(package_id, now=now, expiring_within_days=days)
-    entries = lifecycle_selectors.standing_enrollments(
-        package_id, name, now=now, expiring_within_days=days, search=search
+    counts = scoped.standing_counts(request.user, package_id, now=now, expiring_within_days=days)
+    entries = scoped.standing_enrollments(
+        request.user, package_id, name, now=now, expiring_within_days=days, search=search
     )
     page = Paginator(entries, PER_PAGE).get_page(request.GET.get("page"))
     return render(
@@ -124,8 +125,8 @@ def standing(request: HttpRequest, package_id: int) -> HttpResponse:
 def _table(request: HttpRequest, package_id: int) -> tuple[ReportTable, str]:
     package, name, days, search = _query(request, package_id)
     now = timezone.now()
-    entries = lifecycle_selectors.standing_enrollments(
-        package_id, name, now=now, expiring_within_days=days, search=search
+    entries = scoped.standing_enrollments(
+        request.user, package_id, name, now=now, expiring_within_days=days, search=search
     )
     title = f"{package.name} — {LABELS[name]}"
     table = ReportTable("learners", title[:31], _COLUMNS, _rows(entries.iterator(), now))
@@ -160,14 +161,14 @@ def _xlsx(table: ReportTable, kind: str) -> HttpResponseBase:
     )
 
 
-@role_required(*STAFF)
+@role_required(*PEOPLE_READERS)
 def standing_csv(request: HttpRequest, package_id: int) -> HttpResponseBase:
     """Stream the learners in one standing as CSV."""
     table, kind = _table(request, package_id)
     return _csv(table, kind)
 
 
-@role_required(*STAFF)
+@role_required(*PEOPLE_READERS)
 def standing_xlsx(request: HttpRequest, package_id: int) -> HttpResponseBase:
     """Send the learners in one standing as an XLSX workbook."""
     table, kind = _table(request, package_id)
@@ -207,7 +208,7 @@ def _exceptions_query(request: HttpRequest, package_id: int) -> tuple[Any, str, 
     section = request.GET.get("section", "due-before")
     if section not in SECTIONS:
         section = "due-before"
-    found = lifecycle_selectors.package_exceptions(package_id, lapsing_within_days=days)
+    found = scoped.package_exceptions(request.user, package_id, lapsing_within_days=days)
     return package, section, days, found
 
 
@@ -255,7 +256,7 @@ def _exception_rows(entries: Iterator[Any], section: str) -> Iterator[TableRow]:
             )
 
 
-@role_required(*STAFF)
+@role_required(*PEOPLE_READERS)
 def exceptions(request: HttpRequest, package_id: int) -> HttpResponse:
     """Show a package's exceptions, one section at a time (paged, CSV and XLSX): due
     already passed at enrolment, completed late, exemptions in force, and exemptions
@@ -288,14 +289,14 @@ def _exceptions_table(request: HttpRequest, package_id: int) -> tuple[ReportTabl
     return ReportTable("learners", title[:31], columns, rows), f"exceptions-{section}"
 
 
-@role_required(*STAFF)
+@role_required(*PEOPLE_READERS)
 def exceptions_csv(request: HttpRequest, package_id: int) -> HttpResponseBase:
     """Stream one section of the exceptions as CSV."""
     table, kind = _exceptions_table(request, package_id)
     return _csv(table, kind)
 
 
-@role_required(*STAFF)
+@role_required(*PEOPLE_READERS)
 def exceptions_xlsx(request: HttpRequest, package_id: int) -> HttpResponseBase:
     """Send one section of the exceptions as an XLSX workbook."""
     table, kind = _exceptions_table(request, package_id)
