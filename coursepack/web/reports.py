@@ -26,8 +26,9 @@ from coursepack.errors import InvalidInput
 from coursepack.learning import lifecycle_selectors
 from coursepack.replica import reads_from_replica
 from coursepack.reports import exports, selectors, tables
+from coursepack.reports.scope import for_viewer
 from coursepack.reports.selectors import FilterChoices, ReportFilters
-from coursepack.web.access import STAFF, role_required
+from coursepack.web.access import PEOPLE_READERS, role_required
 from coursepack.web.report_chart import completions_chart
 
 LEARNERS_PER_PAGE = 100
@@ -132,8 +133,11 @@ class ReportFilterForm(forms.Form):
 
 
 def _form(request: HttpRequest) -> tuple[ReportFilterForm, ReportFilters | None]:
+    """Return the form and its filters, narrowed to the people the user may read (a
+    manager's people; everyone for admins and auditors)."""
     form = ReportFilterForm(request.GET, choices=selectors.filter_choices())
-    return form, form.report_filters()
+    filters = form.report_filters()
+    return form, None if filters is None else for_viewer(filters, request.user)
 
 
 def _page(request: HttpRequest) -> int:
@@ -143,7 +147,7 @@ def _page(request: HttpRequest) -> int:
         return 1
 
 
-@role_required(*STAFF)
+@role_required(*PEOPLE_READERS)
 @reads_from_replica
 def reports(request: HttpRequest) -> HttpResponse:
     """Show the reports for the chosen filters: totals, chart, and every table."""
@@ -169,13 +173,20 @@ def reports(request: HttpRequest) -> HttpResponse:
             "learners": dataclasses.replace(learners, rows=list(learners.rows)),
         }
         query = form.query()
-        standing = lifecycle_selectors.standing_counts_by_package(
-            [p.package_id for p in package_report], expiring_within_days=STANDING_WITHIN_DAYS
+        # The standing per package comes from the summaries, which count everyone: a
+        # manager reads their people's standing on the matrix and the standing pages.
+        standing = (
+            {}
+            if filters.scoped
+            else lifecycle_selectors.standing_counts_by_package(
+                [p.package_id for p in package_report], expiring_within_days=STANDING_WITHIN_DAYS
+            )
         )
         context.update(
             standing=[
                 (p, [(key, label, standing[p.package_id][key]) for key, label in STANDING_LABELS])
                 for p in package_report
+                if p.package_id in standing
             ],
             standing_labels=STANDING_LABELS,
             standing_within=STANDING_WITHIN_DAYS,
@@ -200,7 +211,7 @@ def _attachment(response: StreamingHttpResponse, filename: str) -> None:
     response["Content-Disposition"] = header
 
 
-@role_required(*STAFF)
+@role_required(*PEOPLE_READERS)
 @reads_from_replica
 def report_csv(request: HttpRequest, kind: str) -> HttpResponseBase:
     """Stream one report table as CSV, with the page's filters."""
@@ -218,7 +229,7 @@ def report_csv(request: HttpRequest, kind: str) -> HttpResponseBase:
     return response
 
 
-@role_required(*STAFF)
+@role_required(*PEOPLE_READERS)
 @reads_from_replica
 def report_xlsx(request: HttpRequest) -> HttpResponseBase:
     """Send every report table as one XLSX workbook, one sheet per table."""

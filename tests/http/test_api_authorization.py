@@ -15,8 +15,8 @@ endpoint without a row fails ``test_the_matrix_covers_every_operation``). Per ro
 Managers (ADR 0024) manage the unit the ``other`` learner is placed in, and not
 the ``learner``'s: in ``OWN`` and ``SCOPED`` rows they read the other's (in scope)
 and get the 404 of a missing id for the learner's (out of scope); ``ADMIN`` and
-``READERS`` rows refuse them with 403, ``EVERYONE`` rows let them in (their lists
-then hold only their people and themselves).
+``READERS`` rows refuse them with 403, ``EVERYONE`` and ``MANAGERS`` rows let them in
+(their lists, counts and reports then hold only their people and themselves).
 
 Every refused call is checked to have changed nothing: the rows of every
 Coursepack table (and users) are the same before and after.
@@ -441,9 +441,9 @@ MATRIX: dict[str, Row] = {
         OWN, "/enrollments/{own}/lifecycle", own="enrollment"
     ),
     # reports
-    "GET /reports/packages": Row(READERS, "/reports/packages"),
-    "GET /reports/courses": Row(READERS, "/reports/courses"),
-    "GET /reports/learners": Row(READERS, "/reports/learners"),
+    "GET /reports/packages": Row(MANAGERS, "/reports/packages"),
+    "GET /reports/courses": Row(MANAGERS, "/reports/courses"),
+    "GET /reports/learners": Row(MANAGERS, "/reports/learners"),
     # background jobs
     "POST /jobs/bulk-enrollments": Row(
         ADMIN,
@@ -843,7 +843,37 @@ def _managers_exceptions(world: World, found: dict[str, Any]) -> None:
     assert found["exemptions_count"] == 1
 
 
+def _package_totals(world: World, report: dict[str, Any]) -> dict[str, int]:
+    (package,) = [p for p in report["items"] if p["package_id"] == world.ids["package"]]
+    return package["totals"]  # type: ignore[no-any-return]
+
+
+def _managers_package_report(world: World, report: dict[str, Any]) -> None:
+    # The other learner's enrollment only; the admin counts both learners'.
+    assert _package_totals(world, report)["enrolled"] == 1
+    everyone = world.admin.call("GET", "/reports/packages").json()
+    assert _package_totals(world, everyone)["enrolled"] == 2
+
+
+def _course_completed(world: World, report: dict[str, Any]) -> int:
+    (course,) = [c for c in report["items"] if c["course_id"] == world.ids["course"]]
+    return course["learners_completed"]  # type: ignore[no-any-return]
+
+
+def _managers_course_report(world: World, report: dict[str, Any]) -> None:
+    assert _course_completed(world, report) == 1
+    assert _course_completed(world, world.admin.call("GET", "/reports/courses").json()) == 2
+
+
+def _managers_learner_report(world: World, report: dict[str, Any]) -> None:
+    assert [r["learner_id"] for r in report["items"]] == [world.ids["other_learner"]]
+    assert report["count"] == 1
+
+
 MANAGER_LISTS: dict[str, Callable[[World, Any], None]] = {
+    "GET /reports/packages": _managers_package_report,
+    "GET /reports/courses": _managers_course_report,
+    "GET /reports/learners": _managers_learner_report,
     "GET /users": _managers_users,
     "GET /packages/{package_id}/standing": _managers_standing_counts,
     "GET /packages/{package_id}/exceptions": _managers_exceptions,
