@@ -16,13 +16,12 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
 from coursepack.accounts import api as accounts
-from coursepack.accounts.models import Role
 from coursepack.errors import DomainError, NotFound
 from coursepack.organisation import api as organisation
 from coursepack.organisation import selectors
 from coursepack.organisation.errors import OrgUnitCodeTaken, OrgUnitCycle
 from coursepack.organisation.selectors import OrgUnitRow
-from coursepack.web.access import STAFF, role_required
+from coursepack.web.access import ADMIN, STAFF, role_required
 from coursepack.web.operations.common import done
 
 #: How many of a unit's people its page lists (the count is always whole).
@@ -119,7 +118,7 @@ class PlaceForm(forms.Form):
 
 
 def _is_admin(request: HttpRequest) -> bool:
-    return accounts.role_of(request.user) == Role.ADMIN
+    return accounts.role_of(request.user) in ADMIN
 
 
 @role_required(*STAFF)
