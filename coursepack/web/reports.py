@@ -23,12 +23,14 @@ from django.utils import timezone
 from django.utils.http import content_disposition_header
 
 from coursepack.errors import InvalidInput
+from coursepack.jobs import exports as export_jobs
 from coursepack.learning import lifecycle_selectors
 from coursepack.replica import reads_from_replica
 from coursepack.reports import exports, selectors, tables
 from coursepack.reports.scope import for_viewer
 from coursepack.reports.selectors import FilterChoices, ReportFilters
 from coursepack.web.access import PEOPLE_READERS, role_required
+from coursepack.web.export_offer import offer
 from coursepack.web.report_chart import completions_chart
 
 LEARNERS_PER_PAGE = 100
@@ -132,12 +134,16 @@ class ReportFilterForm(forms.Form):
         return urlencode(params)
 
 
-def _form(request: HttpRequest) -> tuple[ReportFilterForm, ReportFilters | None]:
-    """Return the form and its filters, narrowed to the people the user may read (a
-    manager's people; everyone for admins and auditors)."""
+def filter_form(request: HttpRequest) -> tuple[ReportFilterForm, ReportFilters | None]:
+    """Return the report filter form of the query string, and its filters (None: invalid),
+    narrowed to the people the user may read (a manager's people; everyone for admins
+    and auditors)."""
     form = ReportFilterForm(request.GET, choices=selectors.filter_choices())
     filters = form.report_filters()
     return form, None if filters is None else for_viewer(filters, request.user)
+
+
+_form = filter_form
 
 
 def _page(request: HttpRequest) -> int:
@@ -232,10 +238,15 @@ def report_csv(request: HttpRequest, kind: str) -> HttpResponseBase:
 @role_required(*PEOPLE_READERS)
 @reads_from_replica
 def report_xlsx(request: HttpRequest) -> HttpResponseBase:
-    """Send every report table as one XLSX workbook, one sheet per table."""
+    """Send every report table as one XLSX workbook, one sheet per table; a large one
+    is offered as a background export (ADR 0031)."""
     form, filters = _form(request)
     if filters is None:
         return HttpResponseBadRequest(form.errors.as_text(), content_type="text/plain")
+    rows = export_jobs.report_rows(filters)
+    # A manager's report is written at once: the background exports count everyone.
+    if export_jobs.runs_as_job(rows) and not filters.scoped:
+        return offer(request, "report", rows)
     # An unnamed temporary file: gone from disk already, freed when the response closes it.
     spool = tempfile.TemporaryFile(suffix=".xlsx")  # noqa: SIM115
     try:
