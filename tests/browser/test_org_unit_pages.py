@@ -7,7 +7,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from browser_checks import page_overflows_viewport, serious_accessibility_violations
+from browser_checks import (
+    click_main_nav,
+    page_overflows_viewport,
+    serious_accessibility_violations,
+)
 from playwright.sync_api import Page, expect
 
 from coursepack.organisation import api as organisation
@@ -42,7 +46,7 @@ def test_an_admin_manages_org_units_by_keyboard(live_server: Any, page: Page, sh
     page.fill("#id_password", "org-units-pw")
     page.click("form.login button[type=submit]")
 
-    page.click("nav >> text=Org units")
+    click_main_nav(page, "Org units")
     expect(page.locator("h1")).to_have_text("Org units")
     _check(page)
     shoot(page, "org-units-tree", docs=True)
