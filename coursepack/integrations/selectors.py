@@ -16,22 +16,29 @@ from datetime import datetime
 from typing import Any
 
 from coursepack.audit.models import AuditEvent
+from coursepack.integrations.errors import WebhookNotFound
+from coursepack.integrations.models import WebhookAttempt, WebhookSubscription
 
 __all__ = [
     "FEED_PAGE_MAX",
     "PRIVATE_ACTIONS",
     "SUBJECT_TYPES",
     "FeedEvent",
+    "attempts_of",
     "events_after",
+    "feed_event",
     "is_feed_type",
     "iter_feed",
+    "subscription",
+    "subscriptions",
 ]
 
 #: The most events one page of the feed holds.
 FEED_PAGE_MAX = 1000
 
 #: Audit actions that are not changes to the records an integration keeps in
-#: sync: sign-ins and their failures, passwords and tokens (secrets), jobs.
+#: sync: sign-ins and their failures, passwords and tokens (secrets), jobs,
+#: webhook subscriptions.
 PRIVATE_ACTIONS = frozenset(
     {
         "account.signed_in",
@@ -45,6 +52,13 @@ PRIVATE_ACTIONS = frozenset(
         "token.revoked",
         "job.queued",
         "job.finished",
+        # Webhook subscriptions: the integrations' own settings, not records.
+        "webhook.created",
+        "webhook.changed",
+        "webhook.secret_rotated",
+        "webhook.deleted",
+        "webhook.disabled",
+        "webhook.redelivery_requested",
     }
 )
 
@@ -136,3 +150,35 @@ def iter_feed(
         if not more:
             return
         after_id = events[-1].id
+
+
+def feed_event(event_id: int) -> FeedEvent | None:
+    """Return one event of the feed, or None if there is no such (public) event."""
+    row = (
+        AuditEvent.objects.filter(pk=event_id)
+        .exclude(action__in=sorted(PRIVATE_ACTIONS))
+        .values_list(*_FIELDS)
+        .first()
+    )
+    return _event(row) if row is not None else None
+
+
+def subscriptions() -> list[WebhookSubscription]:
+    """Return every webhook subscription, oldest first."""
+    return list(WebhookSubscription.objects.order_by("id"))
+
+
+def subscription(subscription_id: int) -> WebhookSubscription:
+    """Return one webhook subscription, or raise WebhookNotFound."""
+    found = WebhookSubscription.objects.filter(pk=subscription_id).first()
+    if found is None:
+        raise WebhookNotFound(f"There is no webhook subscription with id {subscription_id}.")
+    return found
+
+
+def attempts_of(subscription_id: int, *, before_id: int | None = None, limit: int = 50) -> Any:
+    """Return a subscription's delivery attempts, newest first (ids below ``before_id``)."""
+    rows = WebhookAttempt.objects.filter(subscription_id=subscription_id).order_by("-id")
+    if before_id is not None:
+        rows = rows.filter(id__lt=before_id)
+    return rows[:limit]
