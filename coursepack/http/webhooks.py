@@ -195,9 +195,7 @@ def create_webhook(request: HttpRequest, body: WebhookIn) -> Any:
     return Status(201, {**_out(created.subscription), "secret": created.secret})
 
 
-@router.get(
-    "/webhooks/{webhook_id}", response=responses({200: WebhookOut}, 404), tags=["webhooks"]
-)
+@router.get("/webhooks/{webhook_id}", response=responses({200: WebhookOut}, 404), tags=["webhooks"])
 def get_webhook(request: HttpRequest, webhook_id: int) -> Any:
     """One webhook subscription: where it sends, how far it is, whether it is failing."""
     require(request, *READERS)
@@ -216,9 +214,7 @@ def change_webhook(request: HttpRequest, webhook_id: int, body: WebhookPatch) ->
     return _out(webhooks.update_subscription(actor=actor, subscription_id=webhook_id, **changes))
 
 
-@router.delete(
-    "/webhooks/{webhook_id}", response=responses({204: None}, 404), tags=["webhooks"]
-)
+@router.delete("/webhooks/{webhook_id}", response=responses({204: None}, 404), tags=["webhooks"])
 def delete_webhook(request: HttpRequest, webhook_id: int) -> Any:
     """Delete a subscription and its attempts; nothing more is sent to it."""
     actor = require(request, *ADMIN)

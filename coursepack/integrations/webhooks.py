@@ -165,7 +165,9 @@ def _check_types(problems: Problems, event_types: Iterable[str]) -> list[str]:
     wanted = sorted(set(event_types))
     for name in wanted:
         if not _TYPE.match(name) or len(name) > 100:
-            problems.add("event_types", f"{name[:100]!r} is not an event type (e.g. completion.recorded)")
+            problems.add(
+                "event_types", f"{name[:100]!r} is not an event type (e.g. completion.recorded)"
+            )
         elif not selectors.is_feed_type(name):
             problems.add("event_types", f"{name!r} is not in the events feed")
     if len(wanted) > 100:
@@ -335,7 +337,9 @@ def rotate_secret(*, actor: Actor, subscription_id: int) -> CreatedSubscription:
                     action="webhook.secret_rotated",
                     target=subscription,
                     at=now,
-                    after={"old_secret_valid_until": subscription.previous_secret_until.isoformat()},
+                    after={
+                        "old_secret_valid_until": subscription.previous_secret_until.isoformat()
+                    },
                 )
             ],
             head=chain,

@@ -20,6 +20,8 @@ from django.utils import timezone
 from coursepack.accounts import api as accounts
 from coursepack.catalog.models import Course
 from coursepack.http.api import api
+from coursepack.integrations import webhooks
+from coursepack.integrations.models import WebhookSubscription
 from coursepack.learning import api as learning
 from coursepack.learning.models import CompletionEvent, Enrollment, Equivalence, Exemption
 from coursepack.notifications import api as notifications
@@ -81,6 +83,8 @@ def _known_ids() -> dict[str, list[int]]:
             )
         ],
     )
+    # A webhook subscription (to a public name: no worker runs here, nothing is sent).
+    webhooks.create_subscription(actor=admin, url="https://hooks.example.com/coursepack")
     return {
         "course_id": _ids(Course),
         "group_id": _ids(CourseGroup),
@@ -97,6 +101,7 @@ def _known_ids() -> dict[str, list[int]]:
         "unit_id": _ids(OrgUnit),
         "person_id": _ids(get_user_model()),
         "sync_id": _ids(PeopleSync),
+        "webhook_id": _ids(WebhookSubscription),
     }
 
 
