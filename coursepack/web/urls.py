@@ -42,9 +42,7 @@ urlpatterns = [
     path("webhooks/<int:subscription_id>/switch/", webhooks.switch, name="webhook-switch"),
     path("webhooks/<int:subscription_id>/secret/", webhooks.rotate, name="webhook-secret"),
     path("webhooks/<int:subscription_id>/delete/", webhooks.delete, name="webhook-delete"),
-    path(
-        "webhooks/<int:subscription_id>/redeliver/", webhooks.redeliver, name="webhook-redeliver"
-    ),
+    path("webhooks/<int:subscription_id>/redeliver/", webhooks.redeliver, name="webhook-redeliver"),
     path("reports/", reports.reports, name="reports"),
     path("reports/<str:kind>.csv", reports.report_csv, name="report-csv"),
     path("reports/report.xlsx", reports.report_xlsx, name="report-xlsx"),
