@@ -119,7 +119,7 @@ def _address_allowed(address: str) -> bool:
     ip = ipaddress.ip_address(address.split("%", 1)[0])
     if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
         ip = ip.ipv4_mapped
-    return bool(settings.WEBHOOK_ALLOW_PRIVATE_TARGETS) or ip.is_global
+    return bool(settings.WEBHOOK_ALLOW_PRIVATE_TARGETS) or (ip.is_global and not ip.is_multicast)
 
 
 def _check_url(problems: Problems, url: str) -> str:
