@@ -139,8 +139,8 @@ def _when(value: Any) -> datetime:
     if isinstance(value, str):
         value = datetime.fromisoformat(value)
     if value.tzinfo is None:
-        return value.replace(tzinfo=UTC)  # type: ignore[no-any-return]
-    return value  # type: ignore[no-any-return]
+        return value.replace(tzinfo=UTC)
+    return value
 
 
 def _json(value: Any) -> Any:
