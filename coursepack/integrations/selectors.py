@@ -11,12 +11,14 @@ writers run at once (ADR 0029).
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from django.db import connections
+from django.db.models import TextField
+from django.db.models.functions import Cast
 
 from coursepack.audit.models import AuditEvent
 from coursepack.integrations.errors import WebhookNotFound
@@ -27,9 +29,12 @@ __all__ = [
     "PRIVATE_ACTIONS",
     "SUBJECT_TYPES",
     "FeedEvent",
+    "FeedRow",
     "attempts_of",
     "events_after",
     "feed_event",
+    "feed_items",
+    "feed_rows",
     "is_feed_type",
     "iter_feed",
     "subscription",
@@ -143,50 +148,120 @@ def _when(value: Any) -> datetime:
     return value
 
 
-def _json(value: Any) -> Any:
-    return json.loads(value) if isinstance(value, str | bytes) else value
+def _page_query(after_id: int, types: Iterable[str] | None, limit: int) -> Any:
+    """Return the SQL and parameters of a feed page, or None if no type asked for is public.
 
-
-def _rows(after_id: int, types: Iterable[str] | None, limit: int) -> list[FeedEvent]:
-    """Return up to ``limit`` events after ``after_id``: the ORM's query, read from the
-    cursor with the two conversions the feed needs (a page is up to 1,000 rows, and
-    the ORM's per-row converters cost as much as the query)."""
+    On SQLite the time is selected as its stored text (UTC): the driver would
+    otherwise parse it with Django's regular expression, and making the result
+    aware costs more again; ``fromisoformat`` with the offset does both at once.
+    """
     wanted = [t for t in sorted(set(types or ())) if is_feed_type(t)]
     if types and not wanted:
-        return []
-    query = _feed(after_id, wanted or None)[:limit]
+        return None
+    rows = _feed(after_id, wanted or None)
+    if connections[rows.db].vendor == "sqlite":
+        fields = list(_FIELDS)
+        fields[2] = "at_text"
+        rows = rows.annotate(at_text=Cast("occurred_at", TextField())).values_list(*fields)
+    return rows[:limit]
+
+
+#: One event as ``feed_rows`` returns it: the fields of FeedEvent, in its order.
+FeedRow = tuple[int, str, datetime, str, str, str, str, int | None, Any, Any, str]
+
+
+def _fetch(query: Any) -> list[tuple[Any, ...]]:
     sql, params = query.query.sql_with_params()
-    subjects = SUBJECT_TYPES
     with connections[query.db].cursor() as cursor:
         cursor.execute(sql, params)
-        return [
-            FeedEvent(
-                pk,
-                action,
-                _when(at),
-                actor,
-                subjects.get(target_type, target_type),
-                target_id,
-                label,
-                package,
-                None if before is None else _json(before),
-                None if after is None else _json(after),
-                notes,
-            )
-            for (
-                pk,
-                action,
-                at,
-                actor,
-                target_type,
-                target_id,
-                label,
-                package,
-                before,
-                after,
-                notes,
-            ) in cursor.fetchall()
-        ]
+        return cursor.fetchall()
+
+
+def feed_rows(after_id: int, types: Iterable[str] | None, limit: int) -> list[FeedRow]:
+    """Return up to ``limit`` events after ``after_id`` as plain tuples in FeedEvent's
+    field order (oldest first; only ``types`` when given)."""
+    query = _page_query(after_id, types, limit)
+    if query is None:
+        return []
+    subjects = SUBJECT_TYPES
+    loads = json.loads
+    return [
+        (
+            pk,
+            action,
+            _when(at if at.__class__ is not str else at + "+00:00"),
+            actor,
+            subjects.get(target_type, target_type),
+            target_id,
+            label,
+            package,
+            loads(before) if before.__class__ is str else before,
+            loads(after) if after.__class__ is str else after,
+            notes,
+        )
+        for (
+            pk,
+            action,
+            at,
+            actor,
+            target_type,
+            target_id,
+            label,
+            package,
+            before,
+            after,
+            notes,
+        ) in _fetch(query)
+    ]
+
+
+def feed_items(
+    after_id: int, types: Iterable[str] | None, limit: int, *, cursor: Callable[[int], str]
+) -> list[dict[str, Any]]:
+    """Return up to ``limit`` events after ``after_id`` as the feed's JSON objects (the
+    API's ``EventOut``; ``cursor`` gives an event id's cursor), oldest first.
+
+    The ORM's query, read off the cursor and shaped in one pass: a page is up to
+    1,000 events, and per-row model converters and intermediate objects cost more
+    than the query itself (ADR 0029, the events benchmark).
+    """
+    query = _page_query(after_id, types, limit)
+    if query is None:
+        return []
+    subjects = SUBJECT_TYPES
+    loads = json.loads
+    parse = datetime.fromisoformat
+    return [
+        {
+            "id": pk,
+            "cursor": cursor(pk),
+            "type": action,
+            "occurred_at": parse(at + "+00:00") if at.__class__ is str else _when(at),
+            "actor": actor,
+            "subject": {
+                "type": subjects.get(target_type, target_type),
+                "id": target_id,
+                "label": label,
+            },
+            "package_id": package,
+            "before": loads(before) if before.__class__ is str else before,
+            "data": loads(after) if after.__class__ is str else after,
+            "notes": notes,
+        }
+        for (
+            pk,
+            action,
+            at,
+            actor,
+            target_type,
+            target_id,
+            label,
+            package,
+            before,
+            after,
+            notes,
+        ) in _fetch(query)
+    ]
 
 
 def events_after(
@@ -195,8 +270,8 @@ def events_after(
     """Return the feed's events after ``after_id`` (oldest first, at most ``limit``),
     and whether more followed; only events of ``types`` when given."""
     limit = max(1, min(limit, FEED_PAGE_MAX))
-    events = _rows(after_id, types, limit + 1)
-    return events[:limit], len(events) > limit
+    rows = feed_rows(after_id, types, limit + 1)
+    return [FeedEvent(*r) for r in rows[:limit]], len(rows) > limit
 
 
 def iter_feed(

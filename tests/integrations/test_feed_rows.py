@@ -43,6 +43,15 @@ def test_every_event_of_the_feed_equals_its_audit_record_as_the_orm_reads_it() -
             record.package_id,
         )
     assert {"completion.recorded", "completion.voided"} <= {e.type for e in events}
+    # The API's page is built in one pass from the same rows: the same facts.
+    items = selectors.feed_items(0, None, 1000, cursor=str)
+    assert [
+        (i["id"], i["cursor"], i["type"], i["occurred_at"], i["actor"], i["before"], i["data"])
+        for i in items
+    ] == [(e.id, str(e.id), e.type, e.occurred_at, e.actor, e.before, e.data) for e in events]
+    assert [i["subject"] for i in items] == [
+        {"type": e.subject_type, "id": e.subject_id, "label": e.subject_label} for e in events
+    ]
     only, _ = selectors.events_after(0, types=["completion.voided"])
     assert [e.type for e in only] == ["completion.voided"]
     assert selectors.events_after(0, types=["token.issued"]) == ([], False)
