@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 
 from django.db import transaction
 from django.http import HttpRequest
-from ninja import Field, Query, Router, Schema, Status
+from ninja import Field, Path, Query, Router, Schema, Status
 from pydantic import StrictBool, StrictInt
 
 from coursepack.http.auth import ADMIN, READERS, require
@@ -19,6 +19,9 @@ from coursepack.integrations.models import WebhookSubscription
 from coursepack.integrations.tasks import redeliver_task
 
 router = Router()
+
+#: The path parameter of one subscription.
+WebhookId = Annotated[int, Path(description="The webhook subscription's id.")]
 
 _EXAMPLE_URL = "https://hr.example.com/hooks/coursepack"
 
@@ -196,7 +199,7 @@ def create_webhook(request: HttpRequest, body: WebhookIn) -> Any:
 
 
 @router.get("/webhooks/{webhook_id}", response=responses({200: WebhookOut}, 404), tags=["webhooks"])
-def get_webhook(request: HttpRequest, webhook_id: int) -> Any:
+def get_webhook(request: HttpRequest, webhook_id: WebhookId) -> Any:
     """One webhook subscription: where it sends, how far it is, whether it is failing."""
     require(request, *READERS)
     return _out(selectors.subscription(webhook_id))
@@ -205,7 +208,7 @@ def get_webhook(request: HttpRequest, webhook_id: int) -> Any:
 @router.patch(
     "/webhooks/{webhook_id}", response=responses({200: WebhookOut}, 404), tags=["webhooks"]
 )
-def change_webhook(request: HttpRequest, webhook_id: int, body: WebhookPatch) -> Any:
+def change_webhook(request: HttpRequest, webhook_id: WebhookId, body: WebhookPatch) -> Any:
     """Change a subscription's URL, event types or description, or disable / enable it
     (enabling clears its failures and retries at once)."""
     actor = require(request, *ADMIN)
@@ -215,7 +218,7 @@ def change_webhook(request: HttpRequest, webhook_id: int, body: WebhookPatch) ->
 
 
 @router.delete("/webhooks/{webhook_id}", response=responses({204: None}, 404), tags=["webhooks"])
-def delete_webhook(request: HttpRequest, webhook_id: int) -> Any:
+def delete_webhook(request: HttpRequest, webhook_id: WebhookId) -> Any:
     """Delete a subscription and its attempts; nothing more is sent to it."""
     actor = require(request, *ADMIN)
     webhooks.delete_subscription(actor=actor, subscription_id=webhook_id)
@@ -227,7 +230,7 @@ def delete_webhook(request: HttpRequest, webhook_id: int) -> Any:
     response=responses({200: WebhookCreated}, 404),
     tags=["webhooks"],
 )
-def rotate_webhook_secret(request: HttpRequest, webhook_id: int) -> Any:
+def rotate_webhook_secret(request: HttpRequest, webhook_id: WebhookId) -> Any:
     """Give the subscription a new signing secret (in this response only). For a day,
     deliveries carry a second signature made with the old one."""
     actor = require(request, *ADMIN)
@@ -241,7 +244,10 @@ def rotate_webhook_secret(request: HttpRequest, webhook_id: int) -> Any:
     tags=["webhooks"],
 )
 def list_webhook_attempts(
-    request: HttpRequest, webhook_id: int, page: Query[PageParams], filters: Query[AttemptFilters]
+    request: HttpRequest,
+    webhook_id: WebhookId,
+    page: Query[PageParams],
+    filters: Query[AttemptFilters],
 ) -> Any:
     """Every delivery attempt of a subscription, oldest first: outcome, HTTP status,
     duration and error."""
@@ -258,7 +264,7 @@ def list_webhook_attempts(
     response=responses({202: RedeliveryOut}, 404, 409),
     tags=["webhooks"],
 )
-def redeliver(request: HttpRequest, webhook_id: int, body: RedeliveryIn) -> Any:
+def redeliver(request: HttpRequest, webhook_id: WebhookId, body: RedeliveryIn) -> Any:
     """Send an event to the subscription again (202: queued; the attempt appears in
     its attempts, marked `redelivery`). The same `webhook-id` lets the receiver
     recognise it."""
