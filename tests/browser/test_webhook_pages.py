@@ -10,7 +10,11 @@ from io import StringIO
 from typing import Any
 
 import pytest
-from browser_checks import page_overflows_viewport, serious_accessibility_violations
+from browser_checks import (
+    click_main_nav,
+    page_overflows_viewport,
+    serious_accessibility_violations,
+)
 from django.core.management import call_command
 from django.utils import timezone
 from playwright.sync_api import Page, expect
@@ -43,7 +47,7 @@ def test_add_a_webhook_follow_its_attempts_and_send_an_event_again(
     page.fill("#id_username", "wanda")
     page.fill("#id_password", "webhook-pages-pw")
     page.click("form.login button[type=submit]")
-    page.click("nav >> text=Webhooks")
+    click_main_nav(page, "Webhooks")
     expect(page.locator("h1")).to_have_text("Webhooks")
 
     # Private addresses are refused unless the server allows them.
