@@ -214,6 +214,23 @@ def list_user_tokens(request: HttpRequest, user_id: int) -> Any:
     return accounts.tokens_of(user_id)
 
 
+@router.post(
+    "/users/{user_id}/tokens",
+    response=responses({201: TokenIssued}, 404),
+    tags=["accounts"],
+)
+def issue_user_token(request: HttpRequest, user_id: int, body: TokenIn) -> Any:
+    """Issue an API token for a user (e.g. an integration's service account); its
+    secret is in this response and nowhere else. Audited; the expiry is at most the
+    server's maximum."""
+    actor = require(request, *ADMIN)
+    owner = _found(user_id)
+    issued = accounts.issue_token(
+        actor=actor, owner=owner, name=body.name, expires_in_days=body.expires_in_days
+    )
+    return Status(201, {"token": issued.token, "secret": issued.secret})
+
+
 @router.get("/tokens", response=responses({200: list[TokenOut]}), tags=["accounts"])
 def list_tokens(request: HttpRequest) -> Any:
     """Your personal API tokens (never their secrets)."""

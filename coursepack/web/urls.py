@@ -17,6 +17,7 @@ from coursepack.web import (
     people_sync,
     records,
     reports,
+    webhooks,
 )
 from coursepack.web.authoring import packages
 
@@ -36,6 +37,14 @@ urlpatterns = [
     path("", include("coursepack.web.authoring.urls")),
     # Operations: enrolment, completions, people, my training.
     path("", include("coursepack.web.operations.urls")),
+    # Webhooks (admins): subscriptions, attempts, redelivery.
+    path("webhooks/", webhooks.webhook_list, name="webhooks"),
+    path("webhooks/<int:subscription_id>/", webhooks.webhook, name="webhook"),
+    path("webhooks/<int:subscription_id>/change/", webhooks.change, name="webhook-change"),
+    path("webhooks/<int:subscription_id>/switch/", webhooks.switch, name="webhook-switch"),
+    path("webhooks/<int:subscription_id>/secret/", webhooks.rotate, name="webhook-secret"),
+    path("webhooks/<int:subscription_id>/delete/", webhooks.delete, name="webhook-delete"),
+    path("webhooks/<int:subscription_id>/redeliver/", webhooks.redeliver, name="webhook-redeliver"),
     path("reports/", reports.reports, name="reports"),
     path("reports/<str:kind>.csv", reports.report_csv, name="report-csv"),
     path("reports/report.xlsx", reports.report_xlsx, name="report-xlsx"),

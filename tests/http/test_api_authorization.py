@@ -42,7 +42,9 @@ from django.utils import timezone
 from coursepack.accounts import api as accounts
 from coursepack.accounts.models import Account
 from coursepack.audiences import api as audiences
+from coursepack.audit.models import AuditEvent
 from coursepack.http.api import api
+from coursepack.integrations import webhooks
 from coursepack.interchange import package_files
 from coursepack.jobs import api as jobs
 from coursepack.jobs import exports
@@ -197,6 +199,13 @@ def build_world() -> World:
             actor=world.caller(role).user,
             name="spare",  # type: ignore[union-attr]
         ).token.pk
+    # A webhook subscription, and an event it has passed (to redeliver).
+    ids["webhook_event"] = (
+        AuditEvent.objects.filter(action="account.created").order_by("-id").first().pk  # type: ignore[union-attr]
+    )
+    ids["webhook"] = webhooks.create_subscription(
+        actor=actor, url="https://hooks.example.com/coursepack"
+    ).subscription.pk
     # The learner's "other" token is the other learner's.
     ids["other_spare_token"] = accounts.issue_token(actor=world.other.user, name="spare").token.pk
     ids.update(
@@ -289,6 +298,9 @@ MATRIX: dict[str, Row] = {
     ),
     "POST /users/{user_id}/password-reset": Row(ADMIN, "/users/{third_learner}/password-reset"),
     "GET /users/{user_id}/tokens": Row(ADMIN, "/users/{other_learner}/tokens"),
+    "POST /users/{user_id}/tokens": Row(
+        ADMIN, "/users/{third_learner}/tokens", lambda ids: {"name": "service"}, ok=201
+    ),
     "GET /tokens": Row(EVERYONE, "/tokens"),
     "POST /tokens": Row(EVERYONE, "/tokens", lambda ids: {"name": "another"}, ok=201),
     "DELETE /tokens/{token_id}": Row(OWN, "/tokens/{own}", ok=204, own="spare_token"),
@@ -519,6 +531,24 @@ MATRIX: dict[str, Row] = {
     # the audit log
     "GET /audit/verification": Row(READERS, "/audit/verification"),
     "GET /events": Row(READERS, "/events?limit=5"),
+    # webhooks
+    "GET /webhooks": Row(READERS, "/webhooks"),
+    "POST /webhooks": Row(
+        ADMIN, "/webhooks", lambda ids: {"url": "https://hooks.example.com/new"}, ok=201
+    ),
+    "GET /webhooks/{webhook_id}": Row(READERS, "/webhooks/{webhook}"),
+    "PATCH /webhooks/{webhook_id}": Row(
+        ADMIN, "/webhooks/{webhook}", lambda ids: {"description": "HR system"}
+    ),
+    "DELETE /webhooks/{webhook_id}": Row(ADMIN, "/webhooks/{webhook}", ok=204),
+    "POST /webhooks/{webhook_id}/secret": Row(ADMIN, "/webhooks/{webhook}/secret"),
+    "GET /webhooks/{webhook_id}/attempts": Row(READERS, "/webhooks/{webhook}/attempts"),
+    "POST /webhooks/{webhook_id}/redeliveries": Row(
+        ADMIN,
+        "/webhooks/{webhook}/redeliveries",
+        lambda ids: {"event_id": ids["webhook_event"]},
+        ok=202,
+    ),
     "GET /audit/export": Row(READERS, "/audit/export"),
     # the organisation
     "GET /org-units": Row(MANAGERS, "/org-units"),
