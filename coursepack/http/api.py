@@ -30,6 +30,7 @@ from coursepack.http import (
     learning,
     lifecycle,
     notifications,
+    openapi,
     organisation,
     reports,
 )
@@ -105,6 +106,7 @@ class CoursepackAPI(NinjaAPI):
                         content = response.get("content")
                         if int(status) >= 400 and content and "application/json" in content:
                             content[PROBLEM_CONTENT_TYPE] = content.pop("application/json")
+            openapi.finish(schema)
             cache[path_prefix] = schema
         return cache[path_prefix]
 
