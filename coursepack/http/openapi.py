@@ -97,17 +97,27 @@ ENUMS: dict[frozenset[str], tuple[str, str]] = {
         "required items among them.",
     ),
     frozenset({"draft", "scheduled", "published", "archived"}): (
-        "PackageFileVersionStatus",
-        "A version's status in a package file.",
+        "VersionStatus",
+        "A package version's stored status: `draft` (editable), `scheduled` (published, "
+        "effective later), `published` (immutable), `archived`.",
     ),
     frozenset({"draft", "scheduled", "active", "archived"}): (
         "VersionState",
         "Where a package version is: `draft` (editable), `scheduled` (published, "
         "effective later), `active` (what new enrollments get), `archived`.",
     ),
-    frozenset({"draft", "published", "archived"}): (
-        "VersionStatus",
-        "A version's stored status: `draft`, `published` (immutable) or `archived`.",
+    frozenset({"draft", "published"}): (
+        "GroupVersionStatus",
+        "A group version's status: `draft` (editable) or `published` (immutable).",
+    ),
+    frozenset({"package", "course", "family", "series", "choice"}): (
+        "NodeKind",
+        "What a node of the requirement tree is: the package version, a course, or a group "
+        "by its rule.",
+    ),
+    frozenset({"staged", "applying", "applied"}): (
+        "PeopleSyncStatus",
+        "Where a people sync is: previewed, being applied, or applied.",
     ),
     frozenset({"name", "-name", "unit", "-unit"}): (
         "MatrixSort",
@@ -153,10 +163,6 @@ ENUMS: dict[frozenset[str], tuple[str, str]] = {
     frozenset({"since_last_full_run", "everything"}): (
         "VerificationScope",
         "What an audit-chain verification checked.",
-    ),
-    frozenset({"queued", "running", "succeeded", "failed"}): (
-        "JobStatus",
-        "Where a background job is.",
     ),
 }
 
@@ -286,6 +292,9 @@ FIELDS: dict[str, tuple[str, Any]] = {
     "job_title": ("The person's job title.", "Engineer"),
     "job_titles": ("Only people with one of these job titles (empty: any).", _),
     "kind": ("What kind it is.", _),
+    "key": ("A group version's key in the file: its name and version number.", _),
+    "number": ("The version's number.", _),
+    "course": ("A course, by its code.", _),
     "kind_label": ("The kind, in words.", _),
     "known_at": ("Use only facts recorded by this moment (default: now).", _),
     "known_later": ("The answer using everything recorded since.", _),
@@ -452,6 +461,75 @@ QUALIFIED: dict[str, str] = {
     "ExemptIn.reason": "Why the exemption is given.",
 }
 
+def _values(*choices: Any) -> tuple[str, ...]:
+    return tuple(str(v) for c in choices for v in c)
+
+
+# Response fields that are plain strings in their schema but always one of a
+# model's choices: declared as that enum.
+OUTPUT_ENUMS: dict[str, tuple[str, ...]] = {}
+
+
+def _output_enums() -> dict[str, tuple[str, ...]]:
+    """Build OUTPUT_ENUMS from the models' choices (read when the document is built,
+    not at import: this module is imported while the apps load)."""
+    if OUTPUT_ENUMS:
+        return OUTPUT_ENUMS
+    from coursepack.reports.matrix import STATES
+    from coursepack.catalog.models import CourseStatus
+    from coursepack.jobs.models import JobKind, JobStatus
+    from coursepack.learning.models import EnrollmentStatus, EventKind, EventSource
+    from coursepack.notifications.models import MessageKind, MessageStatus
+    from coursepack.packaging.models import (
+        GroupKind,
+        GroupVersionStatus,
+        PackageStatus,
+        VersionStatus,
+    )
+    from coursepack.rules.evaluate import NodeKind
+
+    versions = ("draft", "scheduled", "active", "archived")
+    inflight = ("keep", "move_not_started", "move_in_progress")
+    table = {
+        "CourseOut.status": _values(CourseStatus),
+        "PackageOut.status": _values(PackageStatus),
+        "GroupOut.kind": _values(GroupKind),
+        "GroupVersionOut.kind": _values(GroupKind),
+        "GroupVersionSummary.kind": _values(GroupKind),
+        "GroupVersionOut.status": _values(GroupVersionStatus),
+        "GroupVersionSummary.status": _values(GroupVersionStatus),
+        "VersionOut.status": _values(VersionStatus),
+        "VersionSummaryOut.status": _values(VersionStatus),
+        "VersionReportOut.state": versions,
+        "EnrollmentOut.status": _values(EnrollmentStatus),
+        "TranscriptEnrollment.status": _values(EnrollmentStatus),
+        "TranscriptAnswer.status": _values(EnrollmentStatus),
+        "StandingEntryOut.status": _values(EnrollmentStatus),
+        "PeriodOut.status": _values(EnrollmentStatus),
+        "RecordedCompletionOut.kind": _values(EventKind),
+        "TranscriptEvent.kind": _values(EventKind),
+        "RecordedCompletionOut.source": _values(EventSource),
+        "TranscriptEvent.source": _values(EventSource),
+        "JobOut.kind": _values(JobKind),
+        "JobOut.status": _values(JobStatus),
+        "SyncJobOut.status": _values(JobStatus),
+        "MessageOut.kind": _values(MessageKind),
+        "MessageDetail.kind": _values(MessageKind),
+        "TemplateOut.kind": _values(MessageKind),
+        "MessageOut.status": _values(MessageStatus),
+        "MessageDetail.status": _values(MessageStatus),
+        "NodeOut.kind": tuple(NodeKind.__args__),
+        "PublishRecordOut.inflight_policy": inflight,
+        "VersionMoveOut.policy": inflight,
+        "CellOut.state": tuple(STATES),
+    }
+    # Jobs gain kinds as features come: the enum follows the model.
+    ENUMS[frozenset(_values(JobKind))] = ("JobKind", "What a background job does.")
+    ENUMS[frozenset(_values(JobStatus))] = ("JobStatus", "Where a background job is.")
+    OUTPUT_ENUMS.update(table)
+    return OUTPUT_ENUMS
+
+
 # Descriptions of operations whose view has no docstring.
 OPERATIONS: dict[str, str] = {
     "get_course": "Return one course of the catalog.",
@@ -533,13 +611,31 @@ def location_for(operation_id: str, body: Any) -> str | None:
 def finish(schema: dict[str, Any]) -> None:
     """Complete ninja's document in place (see the module docstring)."""
     components = schema.setdefault("components", {}).setdefault("schemas", {})
+    enums = _output_enums()
     for name, component in list(components.items()):
         for field, prop in component.get("properties", {}).items():
-            _describe(prop, f"{name}.{field}", field)
+            values = enums.get(f"{name}.{field}")
+            if values is not None and prop.get("type") == "string" and "enum" not in prop:
+                prop["enum"] = list(values)
+    for where, node in _objects(schema):
+        for field, prop in (node.get("properties") or {}).items():
+            if isinstance(prop, dict):
+                _describe(prop, f"{node.get('title', where)}.{field}", field)
     for operations in schema["paths"].values():
         for operation in operations.values():
             _finish_operation(operation, components)
     _name_enums(schema, components)
+
+
+def _objects(node: Any, where: str = "") -> Any:
+    """Yield (name, object) for every JSON object in the document."""
+    if isinstance(node, dict):
+        yield where, node
+        for key, value in node.items():
+            yield from _objects(value, key)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _objects(value, where)
 
 
 def _describe(target: dict[str, Any], qualified: str, field: str) -> None:
@@ -594,9 +690,11 @@ def _resolve(schema: dict[str, Any], components: dict[str, Any]) -> dict[str, An
 def _example(schema: dict[str, Any], components: dict[str, Any], field: str = "") -> Any:
     """Return an example of ``schema``: FIELDS' example for a named field, else the
     simplest value the schema allows."""
-    if field in FIELDS and FIELDS[field][1] is not None:
-        return FIELDS[field][1]
     schema = _resolve(schema, components)
+    fixed = schema.get("enum") or ([schema["const"]] if "const" in schema else None)
+    if field in FIELDS and FIELDS[field][1] is not None:
+        if fixed is None or FIELDS[field][1] in fixed:
+            return FIELDS[field][1]
     if "example" in schema:
         return schema["example"]
     if "const" in schema:

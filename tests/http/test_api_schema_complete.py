@@ -61,7 +61,7 @@ def test_every_operation_and_parameter_has_a_description_and_a_tag() -> None:
         for parameter in operation.get("parameters", []):
             if not parameter.get("description"):
                 missing.append(f"{verb} {path} ?{parameter['name']}")
-    assert missing == []
+    assert missing == [], "\n".join(missing)
 
 
 def test_every_property_has_a_description() -> None:
@@ -70,7 +70,7 @@ def test_every_property_has_a_description() -> None:
         for name, prop in (node.get("properties") or {}).items():
             if isinstance(prop, dict) and not prop.get("description"):
                 missing.append(f"{where}.{name}")
-    assert missing == []
+    assert missing == [], "\n".join(missing)
 
 
 def test_no_enum_is_inline_and_every_enum_component_is_used() -> None:
@@ -82,7 +82,7 @@ def test_no_enum_is_inline_and_every_enum_component_is_used() -> None:
         for where, node in _walk(schema(), "")
         if "enum" in node and where.rsplit("/", 1)[-1] not in enums
     ]
-    assert inline == []
+    assert inline == [], "\n".join(inline)
     text = str(schema()["paths"]) + str(components)
     assert [n for n in enums if f"#/components/schemas/{n}'" not in text] == []
     assert {"Role", "EnrollmentStatus", "GroupKind", "ItemKind", "VersionState"} <= enums
@@ -99,7 +99,7 @@ def test_outputs_use_the_enum_components_too() -> None:
         and prop.get("type") == "string"
         and "enum" not in prop
     ]
-    assert bare == []
+    assert bare == [], "\n".join(bare)
 
 
 def test_every_201_declares_location_and_every_draft_answer_declares_etag() -> None:
@@ -118,7 +118,7 @@ def test_every_201_declares_location_and_every_draft_answer_declares_etag() -> N
                 ok = next(r for s, r in operation["responses"].items() if str(s) in ("200", "201"))
                 if "ETag" not in ok.get("headers", {}):
                     missing.append(f"{verb} {path}: ETag")
-    assert missing == []
+    assert missing == [], "\n".join(missing)
 
 
 def test_no_header_or_parameter_is_nullable() -> None:
@@ -150,5 +150,5 @@ def test_every_request_body_has_an_example_its_schema_accepts(media: str) -> Non
             jsonschema.validate(content["example"], body_schema)
         except jsonschema.ValidationError as error:
             refused.append(f"{verb} {path}: {error.message}")
-    assert missing == []
-    assert refused == []
+    assert missing == [], "\n".join(missing)
+    assert refused == [], "\n".join(refused)
