@@ -36,7 +36,7 @@ from coursepack.http.schemas import (
 from coursepack.learning import api as learning
 from coursepack.learning import selectors
 from coursepack.learning import transcript as transcripts
-from coursepack.learning.errors import EnrollmentNotFound, LearnerNotFound
+from coursepack.learning.errors import EnrollmentNotFound, EventNotFound, LearnerNotFound
 from coursepack.learning.models import CompletionEvent, Enrollment
 from coursepack.replica import reads_from_replica
 
@@ -262,6 +262,20 @@ def list_completions(
     result = paginate(events, page, request)
     result["items"] = [serialize.event(e) for e in result["items"]]
     return result
+
+
+@router.get(
+    "/completions/{int:event_id}",
+    response=responses({200: RecordedCompletionOut}, 404),
+    tags=["completions"],
+)
+def get_completion(request: HttpRequest, event_id: int) -> Any:
+    """Return one completion event (or void): where a 201 of POST /completions points.
+    A learner reads only their own, a manager those of their people."""
+    event = in_scope(caller(request), CompletionEvent.objects).filter(pk=event_id).first()
+    if event is None:
+        raise EventNotFound(f"There is no completion event with id {event_id}.")
+    return serialize.event(event)
 
 
 @router.post(

@@ -660,7 +660,10 @@ def _finish_operation(operation: dict[str, Any], components: dict[str, Any]) -> 
         if isinstance(parameter.get("examples"), list):
             # JSON Schema's list form is not OpenAPI's map of named examples.
             parameter["example"] = parameter.pop("examples")[0]
-    responses = operation.get("responses", {})
+    # ninja keys responses by int, the added ones by str: JSON has only str keys.
+    responses = operation["responses"] = {
+        str(status): response for status, response in operation.get("responses", {}).items()
+    }
     for status, response in responses.items():
         response.setdefault("description", "OK")
         if str(status) == "201" and operation_id in LOCATIONS:

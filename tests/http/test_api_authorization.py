@@ -374,6 +374,7 @@ MATRIX: dict[str, Row] = {
     # completions
     "POST /completions": Row(ADMIN, "/completions", _completion, ok=201),
     "GET /completions": Row(EVERYONE, "/completions"),
+    "GET /completions/{event_id}": Row(OWN, "/completions/{own}", own="event"),
     "POST /completions/batch": Row(
         ADMIN, "/completions/batch", lambda ids: {"events": [_completion(ids)]}
     ),
@@ -408,6 +409,7 @@ MATRIX: dict[str, Row] = {
         ADMIN, "/exemptions/{exemption}/revoke", lambda ids: {"reason": "In error"}, ok=201
     ),
     "GET /equivalences": Row(READERS, "/equivalences"),
+    "GET /equivalences/{equivalence_id}": Row(READERS, "/equivalences/{equivalence}"),
     "GET /equivalences/preview": Row(
         READERS, "/equivalences/preview?source_course_id={unused_course}&target_course_id={course2}"
     ),
@@ -711,15 +713,29 @@ def test_every_role_gets_what_the_matrix_says(world: World, db: None, operation:
         if cell.status is None:
             response = _send(world, cell.role, operation, cell.path)
             assert response.status_code == row.ok, (cell, response.content)
+            if response.status_code == 201:
+                _location_reads_what_was_created(world, cell.role, response)
             if cell.role == "learner" and operation in LEARNER_LISTS:
                 LEARNER_LISTS[operation](world, response.json())
             if cell.role == "manager" and operation in MANAGER_LISTS:
                 MANAGER_LISTS[operation](world, response.json())
 
 
+def _location_reads_what_was_created(world: World, role: str, response: Any) -> None:
+    """Every 201 says where what it created is, and that URL answers (tokens can only be
+    deleted, so their URL answers GET with 405)."""
+    location = response["Location"]
+    assert location.startswith("/api/v1/"), location
+    caller = world.caller(role)
+    assert caller is not None
+    status = caller.client.get(location).status_code
+    assert status == (405 if location.startswith("/api/v1/tokens/") else 200), location
+
+
 def _not_found(row: Row) -> str:
     return {
         "enrollment": "enrollment_not_found",
+        "event": "event_not_found",
         "learner": "learner_not_found",
         "spare_token": "token_not_found",
         "message": "message_not_found",
