@@ -754,6 +754,7 @@ class UserIn(Input):
     email: Email = ""
     # Without a password the response carries a set-password link for the person.
     password: Password | None = None
+    external_id: ExternalId | None = None
 
 
 class PasswordLinkOut(Schema):
