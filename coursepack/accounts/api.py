@@ -167,7 +167,9 @@ def create_user(
                 .first(),
             )
         if external_id is not None:
-            holder = Account.objects.filter(external_id=external_id).values_list("user_id", flat=True)
+            holder = Account.objects.filter(external_id=external_id).values_list(
+                "user_id", flat=True
+            )
             if holder:
                 raise ExternalIdTaken(
                     f"Another user has the external id {external_id!r}.", existing_id=holder[0]

@@ -272,7 +272,7 @@ def list_completions(
 def get_completion(request: HttpRequest, event_id: int) -> Any:
     """Return one completion event (or void): where a 201 of POST /completions points.
     A learner reads only their own, a manager those of their people."""
-    event = in_scope(caller(request), CompletionEvent.objects).filter(pk=event_id).first()
+    event = in_scope(caller(request), CompletionEvent.objects.all()).filter(pk=event_id).first()
     if event is None:
         raise EventNotFound(f"There is no completion event with id {event_id}.")
     return serialize.event(event)

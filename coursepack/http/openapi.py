@@ -20,7 +20,7 @@ gap, so a new endpoint must add its words here or in its own schemas.
 from __future__ import annotations
 
 import copy
-from typing import Any
+from typing import Any, get_args
 
 from coursepack.http.problems import ETAG, LOCATION
 
@@ -168,7 +168,7 @@ ENUMS: dict[frozenset[str], tuple[str, str]] = {
 
 # One description (and, for request examples, one example value) per field name.
 # A field of the same name means the same thing in every schema of v1.
-_ = None
+_: Any = None
 FIELDS: dict[str, tuple[str, Any]] = {
     "id": ("This resource's id; it never changes.", _),
     "action": ("What was done, e.g. `publish`.", _),
@@ -351,7 +351,7 @@ FIELDS: dict[str, tuple[str, Any]] = {
     "password": ("A password; leave out to send a set-password link instead.", _),
     "path": ("Where the node is in the tree, e.g. `2.1`.", _),
     "per_page": ("Rows per page.", 50),
-    "percent": ("How much is done, 0–100.", _),
+    "percent": ("How much is done, 0 to 100.", _),
     "period": ("The certification period (1: the first).", _),
     "periods": ("The certification periods, oldest first.", _),
     "placeholders": ("The placeholders the template may use.", _),
@@ -461,6 +461,7 @@ QUALIFIED: dict[str, str] = {
     "ExemptIn.reason": "Why the exemption is given.",
 }
 
+
 def _values(*choices: Any) -> tuple[str, ...]:
     return tuple(str(v) for c in choices for v in c)
 
@@ -475,7 +476,6 @@ def _output_enums() -> dict[str, tuple[str, ...]]:
     not at import: this module is imported while the apps load)."""
     if OUTPUT_ENUMS:
         return OUTPUT_ENUMS
-    from coursepack.reports.matrix import STATES
     from coursepack.catalog.models import CourseStatus
     from coursepack.jobs.models import JobKind, JobStatus
     from coursepack.learning.models import EnrollmentStatus, EventKind, EventSource
@@ -486,6 +486,7 @@ def _output_enums() -> dict[str, tuple[str, ...]]:
         PackageStatus,
         VersionStatus,
     )
+    from coursepack.reports.matrix import STATES
     from coursepack.rules.evaluate import NodeKind
 
     versions = ("draft", "scheduled", "active", "archived")
@@ -518,7 +519,7 @@ def _output_enums() -> dict[str, tuple[str, ...]]:
         "TemplateOut.kind": _values(MessageKind),
         "MessageOut.status": _values(MessageStatus),
         "MessageDetail.status": _values(MessageStatus),
-        "NodeOut.kind": tuple(NodeKind.__args__),
+        "NodeOut.kind": get_args(NodeKind),
         "PublishRecordOut.inflight_policy": inflight,
         "VersionMoveOut.policy": inflight,
         "CellOut.state": tuple(STATES),
@@ -695,9 +696,9 @@ def _example(schema: dict[str, Any], components: dict[str, Any], field: str = ""
     simplest value the schema allows."""
     schema = _resolve(schema, components)
     fixed = schema.get("enum") or ([schema["const"]] if "const" in schema else None)
-    if field in FIELDS and FIELDS[field][1] is not None:
-        if fixed is None or FIELDS[field][1] in fixed:
-            return FIELDS[field][1]
+    given = FIELDS.get(field, (None, None))[1]
+    if given is not None and (fixed is None or given in fixed):
+        return given
     if "example" in schema:
         return schema["example"]
     if "const" in schema:

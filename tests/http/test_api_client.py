@@ -81,8 +81,7 @@ def test_a_nightly_sync_through_the_generated_client(live_server: Any, client_pa
     package = make_published_package(actor=admin, items=courses)
     client = client_package.AuthenticatedClient(base_url=live_server.url, token=secret)
     people = [
-        {"username": f"emp{n}", "external_id": f"E-{n}", "first_name": f"Emp {n}"}
-        for n in range(4)
+        {"username": f"emp{n}", "external_id": f"E-{n}", "first_name": f"Emp {n}"} for n in range(4)
     ]
 
     # Two nightly runs: the second finds everyone.
@@ -95,7 +94,9 @@ def test_a_nightly_sync_through_the_generated_client(live_server: Any, client_pa
     for learner in learners:
         enrolled = _op("enrollments", "enroll").sync_detailed(
             client=client,
-            body=_models().EnrollIn.from_dict({"learner_id": learner, "package_id": package.package_id}),
+            body=_models().EnrollIn.from_dict(
+                {"learner_id": learner, "package_id": package.package_id}
+            ),
         )
         assert enrolled.status_code == 201, enrolled.content
 
