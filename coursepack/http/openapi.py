@@ -542,7 +542,6 @@ OPERATIONS: dict[str, str] = {
     "deleted.",
     "remove_group_item": "Remove an item from a group draft; the items after it move up.",
     "get_package": "Return one package with its active, latest published and draft versions.",
-    "reinstate_package": "Make a retired package active again (audited, with notes).",
     "remove_item": "Remove an item from a package draft; the items after it move up.",
     "get_enrollment": "Return one enrollment with its stored status and progress.",
 }

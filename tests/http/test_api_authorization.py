@@ -320,8 +320,8 @@ MATRIX: dict[str, Row] = {
     ),
     "DELETE /packages/{package_id}": Row(ADMIN, "/packages/{unpublished_package}", ok=204),
     "POST /packages/{package_id}/retire": Row(ADMIN, "/packages/{package}/retire", lambda ids: {}),
-    "POST /packages/{package_id}/reinstate": Row(
-        ADMIN, "/packages/{retired_package}/reinstate", lambda ids: {}
+    "POST /packages/{package_id}/reactivate": Row(
+        ADMIN, "/packages/{retired_package}/reactivate", lambda ids: {}
     ),
     "GET /packages/{package_id}/versions": Row(READERS, "/packages/{package}/versions"),
     "GET /packages/{package_id}/publish-log": Row(READERS, "/packages/{package}/publish-log"),
@@ -345,8 +345,8 @@ MATRIX: dict[str, Row] = {
     "POST /versions/{version_id}/publish": Row(
         ADMIN, "/versions/{draft}/publish", lambda ids: {"change_notes": "Next"}
     ),
-    "POST /versions/{version_id}/new-draft": Row(
-        ADMIN, "/versions/{settled_version}/new-draft", lambda ids: {}, ok=201
+    "POST /versions/{version_id}/drafts": Row(
+        ADMIN, "/versions/{settled_version}/drafts", lambda ids: {}, ok=201
     ),
     "GET /versions/{version_id}/diff": Row(
         READERS, "/versions/{draft}/diff?against={active_version}"

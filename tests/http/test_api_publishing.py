@@ -140,7 +140,7 @@ def test_the_diff_says_what_changed_between_two_versions(admin: Caller) -> None:
     group_v2 = packaging.new_group_draft(actor=admin.user, group_id=group.group_id)
     packaging.add_group_item(actor=admin.user, group_version_id=group_v2.pk, course_id=d.pk)
     packaging.publish_group_version(actor=admin.user, group_version_id=group_v2.pk)
-    draft = admin.call("POST", f"/versions/{v1.pk}/new-draft", {}).json()
+    draft = admin.call("POST", f"/versions/{v1.pk}/drafts", {}).json()
     items = {i["course_code"] or i["name"]: i for i in draft["items"]}
     assert items["Family"]["newer_group_version_id"] == group_v2.pk
     v2 = draft["id"]

@@ -127,11 +127,12 @@ def retire_package(request: HttpRequest, package_id: int, body: NotesIn) -> Any:
 
 
 @router.post(
-    "/packages/{package_id}/reinstate",
+    "/packages/{package_id}/reactivate",
     response=responses({200: PackageOut}, 404),
     tags=["packages"],
 )
-def reinstate_package(request: HttpRequest, package_id: int, body: NotesIn) -> Any:
+def reactivate_package(request: HttpRequest, package_id: int, body: NotesIn) -> Any:
+    """Make a retired package active again (audited, with notes)."""
     actor = require(request, *ADMIN)
     return _packages_out(
         [packaging.reinstate_package(actor=actor, package_id=package_id, notes=body.notes)]

@@ -249,7 +249,7 @@ def publish(
 
 
 @router.post(
-    "/versions/{version_id}/new-draft",
+    "/versions/{version_id}/drafts",
     response=responses({201: VersionOut}, 404, 409),
     tags=["versions"],
 )
