@@ -1,14 +1,86 @@
-"""The benchmark table: rows of timings, their floors and targets, and how they print."""
+"""The benchmark table: rows of timings, their floors and targets, and how they print;
+and the small timing helpers every benchmark module shares."""
 
 from __future__ import annotations
 
+import importlib
 import math
 import statistics
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-__all__ = ["Row", "p99", "render_table"]
+from django.db import transaction
+
+__all__ = [
+    "GIB",
+    "MS",
+    "Row",
+    "optional",
+    "p99",
+    "paired",
+    "percentile",
+    "ratio",
+    "render_table",
+    "rolled_back",
+    "timed",
+]
+
+MS = 0.001
+GIB = 2**30
+
+
+def timed(fn: Callable[[], Any]) -> float:
+    """Return how long ``fn()`` took, in seconds."""
+    started = time.perf_counter()
+    fn()
+    return time.perf_counter() - started
+
+
+def paired(
+    op: Callable[[], Any], floor: Callable[[], Any], *, samples: int, warmup: int
+) -> tuple[list[float], list[float]]:
+    """Time ``op`` and ``floor`` alternately, ``warmup + samples`` times each; return the
+    timings of both after the warm-up (alternating, so that both see the same caches)."""
+    times: list[float] = []
+    floor_times: list[float] = []
+    for index in range(samples + warmup):
+        took_op, took_floor = timed(op), timed(floor)
+        if index >= warmup:
+            times.append(took_op)
+            floor_times.append(took_floor)
+    return times, floor_times
+
+
+def ratio(value: float | None, floor: float | None) -> float | None:
+    """Return ``value / floor``, or None when either is missing (or the floor is 0)."""
+    if value is None or not floor:
+        return None
+    return value / floor
+
+
+def percentile(samples: Sequence[float], fraction: float) -> float:
+    """Return the nearest-rank percentile of ``samples`` (0 < fraction <= 1)."""
+    ordered = sorted(samples)
+    return ordered[max(0, math.ceil(len(ordered) * fraction) - 1)]
+
+
+@contextmanager
+def rolled_back() -> Iterator[None]:
+    """Run the block in a transaction that is always rolled back."""
+    with transaction.atomic():
+        yield
+        transaction.set_rollback(True)
+
+
+def optional(module: str, name: str) -> Any:
+    """Return ``module.name`` if another part of the project provides it, else None."""
+    try:
+        return getattr(importlib.import_module(module), name)
+    except (ImportError, AttributeError):
+        return None
 
 
 def p99(samples: Sequence[float]) -> float:

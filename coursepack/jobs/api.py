@@ -10,11 +10,7 @@ worker start resumes after the cursor, and a chunk run twice changes nothing
 
 from __future__ import annotations
 
-import json
-import os
-import time
 import traceback
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -23,8 +19,8 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import User
-from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
-from django.db.models import F, Q
+from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from coursepack.audiences import api as audiences
@@ -32,17 +28,20 @@ from coursepack.audit import api as audit
 from coursepack.audit.api import Actor
 from coursepack.errors import InvalidInput
 from coursepack.interchange import legacy
+from coursepack.jobs.chunks import actor_of
 from coursepack.jobs.errors import JobNotFound
 from coursepack.jobs.models import Job, JobKind, JobStatus
-from coursepack.jobs.selectors import live_progress_path
+from coursepack.jobs.progress import LiveProgress
+from coursepack.jobs.runners import RUNNERS
 from coursepack.learning import api as learning
-from coursepack.notifications import api as notifications
-from coursepack.notifications import selectors as notification_selectors
 from coursepack.organisation import api as organisation
 from coursepack.packaging import api as packaging
 from coursepack.packaging import selectors as packaging_selectors
 from coursepack.packaging.models import Package, PackageVersion
 from coursepack.validation import collecting
+
+# The live progress of a one-transaction job (kept here under its old name).
+_LiveProgress = LiveProgress
 
 __all__ = [
     "PublishStarted",
@@ -61,11 +60,6 @@ __all__ = [
     "start_rebuild",
     "start_reminder_run",
 ]
-
-
-def _chunk_size() -> int:
-    # Small enough that one chunk holds the write lock well under a second.
-    return int(getattr(settings, "JOB_CHUNK_LEARNERS", 250))
 
 
 def _create(*, actor: Actor, kind: str, params: dict[str, Any], total: int) -> Job:
@@ -325,66 +319,6 @@ def get_job(job_id: int) -> Job:
     return job
 
 
-def _actor_of(job: Job) -> Actor:
-    if job.created_by_id is not None:
-        return get_user_model().objects.get(pk=job.created_by_id)
-    return audit.Operator(job.actor_label)
-
-
-def _learners_after(job: Job, size: int) -> Iterator[list[int]]:
-    """Yield the job's remaining learner ids, in id order, ``size`` at a time."""
-    given = job.params.get("learner_ids")
-    cursor = job.cursor
-    while True:
-        if given is not None:
-            chunk = [i for i in given if i > cursor][:size]
-        else:
-            chunk = list(
-                get_user_model()
-                .objects.filter(is_active=True, pk__gt=cursor)
-                .order_by("pk")
-                .values_list("pk", flat=True)[:size]
-            )
-        if not chunk:
-            return
-        yield chunk
-        cursor = chunk[-1]
-
-
-def _run_bulk_enroll(job: Job) -> None:
-    actor = _actor_of(job)
-    params = job.params
-    size = _chunk_size()
-    if params.get("atomic"):
-        # All or nothing: one transaction, one audit record.
-        size = max(job.total, 1) + 1
-    totals = dict(job.result or {"enrolled": 0, "already_enrolled": 0, "unknown_learners": 0})
-    for chunk in _learners_after(job, size):
-        with transaction.atomic():
-            result = learning.bulk_enroll(
-                actor=actor,
-                package_id=params["package_id"],
-                learner_ids=chunk,
-                notes=f"{params.get('notes', '')} (job {job.pk})".strip(),
-            )
-            totals["enrolled"] += result.enrolled
-            totals["already_enrolled"] += len(result.already_enrolled)
-            totals["unknown_learners"] += len(result.unknown_learners)
-            job.cursor = chunk[-1]
-            job.done += len(chunk)
-            job.result = totals
-            job.save(update_fields=["cursor", "done", "result"])
-
-
-def _run_rebuild(job: Job) -> None:
-    def progress(n: int) -> None:
-        Job.objects.filter(pk=job.pk).update(done=F("done") + n)
-
-    report = learning.rebuild_statuses(actor=_actor_of(job), fix=True, progress=progress)
-    job.result = {"checked": report.checked, "drifted": len(report.drifted)}
-    job.save(update_fields=["result"])
-
-
 def start_legacy_import(
     *,
     actor: Actor,
@@ -427,232 +361,6 @@ def start_legacy_import(
     return job
 
 
-class _LiveProgress:
-    """How far a job whose work is one long transaction got, written where readers see
-    it before that transaction commits: through a second connection on PostgreSQL;
-    to a small file beside the database on SQLite (one host, and a second SQLite
-    writer would wait for the transaction's write lock)."""
-
-    def __init__(self, job: Job) -> None:
-        self.job_id = job.pk
-        self.done = 0
-        self._shown = 0.0
-        self._side: Any = None
-
-    def add(self, n: int) -> None:
-        self.done += n
-        if time.monotonic() - self._shown >= 0.5:
-            self.flush()
-
-    def flush(self) -> None:
-        self._shown = time.monotonic()
-        if connection.vendor == "postgresql":
-            if self._side is None:
-                default = connections[DEFAULT_DB_ALIAS]
-                self._side = type(default)(dict(default.settings_dict), alias="live-progress")
-            table = connection.ops.quote_name(Job._meta.db_table)
-            with self._side.cursor() as cursor:
-                cursor.execute(
-                    f"UPDATE {table} SET done = %s WHERE id = %s", [self.done, self.job_id]
-                )
-            return
-        path = live_progress_path(self.job_id)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        scratch = path.with_suffix(".tmp")
-        scratch.write_text(json.dumps({"done": self.done}), encoding="utf-8")
-        os.replace(scratch, path)
-
-    def close(self) -> None:
-        if self._side is not None:
-            self._side.close()
-        live_progress_path(self.job_id).unlink(missing_ok=True)
-
-
-def _run_legacy_import(job: Job) -> None:
-    params = job.params
-    # A restart begins again: the transaction of an interrupted run never committed.
-    Job.objects.filter(pk=job.pk).update(done=0)
-    live = _LiveProgress(job)
-
-    def progress(what: str, n: int) -> None:
-        if what == "rows":
-            live.add(n)
-
-    try:
-        with legacy.LegacySource(params["source"]) as source:
-            mapping = legacy.load_mapping(Path(params["mapping"]) if params["mapping"] else None)
-            plan = legacy.analyse(
-                source,
-                mapping=mapping,
-                dry_run=False,
-                skip_orphans=params["skip_orphans"],
-                progress=progress,
-            )
-            prefix = Path(params["report"] or settings.VAR_DIR / f"legacy-migration-{job.pk}")
-            legacy.write_report(plan.report, prefix)
-            report = legacy.migrate(source, plan, progress=progress)
-            legacy.write_report(report, prefix)
-    finally:
-        live.close()
-    job.refresh_from_db()
-    job.done = live.done
-    job.result = {
-        "written": report.written or {},
-        "anomalies": sum(report.counts().values()),
-        "report": f"{prefix}.md",
-    }
-    job.save(update_fields=["done", "result"])
-
-
-def _run_publish_moves(job: Job) -> None:
-    """Move the in-flight learners of a publish, a committed and audited chunk at a time.
-
-    The cursor is the last enrollment id a committed chunk looked at; each chunk
-    commits the moves, their audit record and the cursor together.
-    """
-    actor = _actor_of(job)
-    params = job.params
-    totals = dict(job.result or {"moved": 0})
-    while True:
-        with transaction.atomic():
-            chunk = learning.move_inflight_chunk(
-                actor=actor,
-                from_version_id=params["from_version_id"],
-                to_version_id=params["to_version_id"],
-                policy=params["policy"],
-                after_id=job.cursor,
-                limit=_chunk_size(),
-                notes=f"job {job.pk}",
-            )
-            if chunk.last_id is None:
-                if chunk.stopped:
-                    totals["stopped"] = chunk.stopped
-                    job.result = totals
-                    job.save(update_fields=["result"])
-                return
-            totals["moved"] += len(chunk.moved)
-            job.cursor = chunk.last_id
-            job.done = totals["moved"]
-            job.result = totals
-            job.save(update_fields=["cursor", "done", "result"])
-
-
-def _run_audience_sync(job: Job) -> None:
-    actor = _actor_of(job)
-    audience_id = job.params["audience_id"]
-    size = _chunk_size()
-    totals = dict(job.result or {"enrolled": 0, "withdrawn": 0, "kept": 0})
-    # The people to look at are fixed when the job starts (resumed: those after the
-    # cursor); each chunk re-reads membership, so a chunk run twice changes nothing.
-    remaining = [i for i in audiences.candidate_ids(audience_id) if i > job.cursor]
-    for start in range(0, len(remaining), size):
-        chunk = remaining[start : start + size]
-        with transaction.atomic():
-            result = audiences.apply_chunk(actor=actor, audience_id=audience_id, learner_ids=chunk)
-            for name, count in result.counts().items():
-                totals[name] += count
-            job.cursor = chunk[-1]
-            job.done += len(chunk)
-            job.result = totals
-            job.save(update_fields=["cursor", "done", "result"])
-
-
-def _run_audit_verify(job: Job) -> None:
-    def progress(n: int) -> None:
-        Job.objects.filter(pk=job.pk).update(done=F("done") + n)
-
-    report = audit.verify_chain(progress=progress)
-    job.refresh_from_db()
-    job.total = max(job.done, report.checked)
-    job.result = {
-        "intact": report.intact,
-        "checked": report.checked,
-        "rows_checked": report.rows_checked,
-        "unkeyed": report.unkeyed,
-        "first_bad_id": report.first_bad_id,
-        "reason": report.reason,
-        "last_id": report.last_id,
-        "last_hash": report.last_hash,
-    }
-    job.save(update_fields=["total", "result"])
-
-
-def _run_reminders(job: Job) -> None:
-    as_of = job.params.get("as_of")
-    moment = datetime.fromisoformat(as_of) if as_of else timezone.now()
-    if job.params.get("dry_run"):
-        plan = notification_selectors.plan(moment)
-        job.result = {"dry_run": True, **plan.as_dict()}
-        job.done = 1
-        job.save(update_fields=["result", "done"])
-        return
-
-    def claimed(total: int) -> None:
-        Job.objects.filter(pk=job.pk).update(total=total)
-
-    def progress(n: int) -> None:
-        Job.objects.filter(pk=job.pk).update(done=F("done") + n)
-
-    result = notifications.run_reminders(
-        actor=_actor_of(job), now=moment, run_id=job.pk, progress=progress, claimed=claimed
-    )
-    job.refresh_from_db()
-    job.result = {"dry_run": False, **result.as_dict()}
-    job.save(update_fields=["result"])
-
-
-def _run_people_sync(job: Job) -> None:
-    """Plan the sync once, apply its actions a chunk per transaction, then finish it.
-
-    The cursor is the number of actions applied; ``result`` holds the counts and
-    ``sync_id`` (``organisation.sync_changes(sync_id)`` lists the people changed).
-    """
-    actor = _actor_of(job)
-    sync_id = int(job.params["sync_id"])
-    total = organisation.prepare_people_sync(sync_id=sync_id, actor=actor)
-    if job.total != total:
-        job.total = total
-        job.save(update_fields=["total"])
-    size = int(getattr(settings, "JOB_CHUNK_PEOPLE", 1000))
-    totals = dict(job.result or {"sync_id": sync_id, "created": 0, "updated": 0, "deactivated": 0})
-    while job.cursor < total:
-        with transaction.atomic():
-            applied, counts = organisation.apply_people_sync_chunk(
-                actor=actor, sync_id=sync_id, start=int(job.cursor), size=size
-            )
-            for key in ("created", "updated", "deactivated"):
-                totals[key] = totals.get(key, 0) + counts.get(key, 0)
-            job.cursor += applied
-            job.done = job.cursor
-            job.result = totals
-            job.save(update_fields=["cursor", "done", "result"])
-        if not applied:
-            break
-    job.result = {**totals, **organisation.finish_people_sync(sync_id=sync_id, actor=actor)}
-    job.save(update_fields=["result"])
-    # Audiences follow the sync: exactly the people it created, updated (moved,
-    # retitled, re-hired) or deactivated are enrolled or handled as leavers, a
-    # committed, audited chunk at a time (ADR 0025).
-    changed = organisation.sync_changes(sync_id)
-    reconciled = audiences.reconcile(
-        actor=actor, person_ids=[*changed.created, *changed.updated, *changed.deactivated]
-    )
-    job.result = {**job.result, "audiences": reconciled.counts()}
-    job.save(update_fields=["result"])
-
-
-_RUNNERS = {
-    JobKind.BULK_ENROLL: _run_bulk_enroll,
-    JobKind.REBUILD_STATUSES: _run_rebuild,
-    JobKind.LEGACY_IMPORT: _run_legacy_import,
-    JobKind.PUBLISH_WITH_MOVES: _run_publish_moves,
-    JobKind.AUDIT_VERIFY: _run_audit_verify,
-    JobKind.AUDIENCE_SYNC: _run_audience_sync,
-    JobKind.REMINDERS: _run_reminders,
-    JobKind.PEOPLE_SYNC: _run_people_sync,
-}
-
-
 def run_job(job_id: int) -> Job:
     """Run (or resume) a job to the end; called by the worker's task."""
     job = get_job(job_id)
@@ -663,7 +371,7 @@ def run_job(job_id: int) -> Job:
     )
     job.refresh_from_db()
     try:
-        _RUNNERS[JobKind(job.kind)](job)
+        RUNNERS[JobKind(job.kind)](job)
     except Exception as exc:
         job.refresh_from_db()
         job.status = JobStatus.FAILED
@@ -678,7 +386,7 @@ def run_job(job_id: int) -> Job:
         job.finished_at = now
         job.save(update_fields=["status", "finished_at"])
         audit.record(
-            actor=_actor_of(job),
+            actor=actor_of(job),
             action="job.finished",
             target=job,
             at=now,

@@ -25,17 +25,6 @@ from coursepack.audit.api import Actor
 from coursepack.catalog.errors import CourseNotFound
 from coursepack.catalog.models import Course
 from coursepack.learning import lifecycle_facts, selectors
-from coursepack.learning.api import (
-    _apply,
-    _lifecycle,
-    _lock_learner,
-    _new_enrollment_cache,
-    _refresh,
-    _status_snapshot,
-    _store,
-    _summaries,
-    _user,
-)
 from coursepack.learning.errors import (
     AlreadyRevoked,
     EnrollmentNotFound,
@@ -58,6 +47,17 @@ from coursepack.learning.models import (
     ExemptionRevocation,
     WaiverReason,
 )
+from coursepack.learning.status_cache import (
+    _apply,
+    _lifecycle,
+    _new_enrollment_cache,
+    _refresh,
+    _status_change_entries,
+    _status_snapshot,
+    _store,
+    _summaries,
+)
+from coursepack.learning.write_support import _lock_learner, _user
 from coursepack.packaging import selectors as packaging
 from coursepack.validation import collecting
 
@@ -105,19 +105,7 @@ def _recompute(actor: Actor, enrollments: list[Enrollment], now: datetime, cause
     befores = {e.pk: _status_snapshot(e) for e in enrollments}
     changed = _refresh(enrollments)
     _store(changed)
-    return [
-        audit.Entry(
-            actor=actor,
-            action="enrollment.status_changed",
-            target=e,
-            at=now,
-            before=befores[e.pk],
-            after=_status_snapshot(e),
-            notes=cause,
-            package_id=e.package_id,
-        )
-        for e in changed
-    ]
+    return _status_change_entries(actor, changed, befores, now, cause)
 
 
 # --- due dates ------------------------------------------------------------------------

@@ -12,6 +12,7 @@ PASS/MISS. The exit status is non-zero if a benchmark failed with an error
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import sys
@@ -22,30 +23,10 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from coursepack.bench import events, matrix, migration, organisation, reminders, runner
-from coursepack.bench import reports as reports_bench
-from coursepack.bench.measure import render_table
+from coursepack.bench import rebuild, runner
 from coursepack.bench.scales import SCALES, scale_named
 
-_OPERATIONS = (
-    "rebuild",
-    "completion",
-    "counts",
-    "lifecycle",
-    "reminders",
-    "transcript",
-    "bulk",
-    "publish",
-    "migration",
-    "matrix",
-    "authoring_pages",
-    "operations_pages",
-    "events",
-    "reports",
-    "http",
-    "load",
-    "people_sync",
-)
+_OPERATIONS = tuple(runner.OPERATIONS)
 
 
 class Command(BaseCommand):
@@ -68,7 +49,7 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         if options["part"]:
-            result = runner.rebuild_part(options["part"])
+            result = rebuild.rebuild_part(options["part"])
             Path(options["json_out"]).write_text(json.dumps(result))
             return
         if settings.DEBUG:
@@ -85,50 +66,17 @@ class Command(BaseCommand):
             scale,
             runner.plan_for(scale),
             log=self._log,
-            # The migration benchmark builds its own legacy database.
-            generated=bool(set(only) - {"migration"}),
+            generated=bool(set(only) - runner.OWN_DATA),
+            manage_py=Path(sys.argv[0]).resolve(),
+            log_dir=Path(options["log_dir"] or "/tmp"),
         )
         started = time.perf_counter()
-        manage_py = Path(sys.argv[0]).resolve()
-        log_dir = Path(options["log_dir"] or "/tmp")
-        steps = {
-            "rebuild": lambda: bench.rebuild(manage_py),
-            "completion": bench.completion,
-            "counts": bench.counts,
-            "lifecycle": bench.lifecycle,
-            "reminders": lambda: reminders.reminder_rows(bench),
-            "transcript": bench.transcript,
-            "bulk": bench.bulk_enroll,
-            "publish": bench.publish,
-            "migration": lambda: migration.migration_rows(scale),
-            "matrix": lambda: matrix.matrix_rows(scale),
-            "authoring_pages": bench.authoring_pages,
-            "operations_pages": bench.operations_pages,
-            "events": lambda: events.events_feed(bench),
-            "reports": lambda: reports_bench.report_pages(bench),
-            "http": lambda: bench.http(log_dir),
-            "load": lambda: bench.load(manage_py, log_dir),
-            "people_sync": lambda: organisation.people_sync(bench),
-        }
-        for name in _OPERATIONS:
+        for name, benchmark in runner.OPERATIONS.items():
             if name in only:
-                bench.run(name, steps[name])
+                bench.run(name, functools.partial(benchmark, bench))
         took = time.perf_counter() - started
         env["load after"] = ", ".join(f"{x:.2f}" for x in os.getloadavg())
-        title = f"### {env['engine']} — scale {scale.name}"
-        notes = [
-            f"Scale: {scale.describe()}.",
-            f"Machine: {env['cpus']} CPUs, {env['memory']} RAM, Python {env['python']}, "
-            f"{env['platform']}; load average {env['load']} before, {env['load after']} after; "
-            f"{env['when']}; benchmarks took {took:.0f} s.",
-            "median/p99 over n samples; ratio = median / floor's median (rebuild: total / total; "
-            "publish: with learners / without); targets on p99 unless said otherwise.",
-        ]
-        if scale.name != "full":
-            notes.append(
-                "Not the full scale: the targets are for the full scale, so PASS/MISS here is indicative only."
-            )
-        table = render_table(title, bench.rows, notes)
+        table = runner.table(bench, env, took)
         self.stdout.write("\n" + table + "\n")
         if options["markdown_out"]:
             Path(options["markdown_out"]).write_text(table + "\n")

@@ -1,0 +1,347 @@
+"""Exact report aggregates: counted from the enrollments and events themselves.
+
+What the summary rows (``reports.summary_reads``) cannot answer is counted here: a
+range not on whole UTC days, distinct learners over a range or a package, and every
+report on a past timeline (worked out from the events by the transcripts' code).
+Every function but the timeline ones runs a fixed number of ``GROUP BY`` queries
+whatever the number of rows; the timeline ones read every enrollment in scope.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Iterator
+from dataclasses import replace
+from datetime import date, datetime, timedelta, tzinfo
+
+from django.contrib.auth import get_user_model
+from django.db.models import Count, Exists, Max, Min, OuterRef, Q, QuerySet
+from django.db.models.functions import Trunc
+from django.utils import timezone
+
+from coursepack.learning.models import CompletionEvent, Enrollment, EnrollmentStatus, EventKind
+from coursepack.learning.transcript import TranscriptEnrollment
+from coursepack.reports.rows import (
+    MAX_PERIODS,
+    NO_PERIODS,
+    Bucket,
+    LearnerRow,
+    PeriodCounts,
+    StatusCounts,
+    bucket_for,
+    period_start,
+    periods_between,
+)
+from coursepack.reports.scope import (
+    OPEN,
+    ROW,
+    ReportFilters,
+    answers,
+    enrollments_in_scope,
+    in_range,
+    within,
+)
+
+__all__ = [
+    "CourseCounts",
+    "course_counts",
+    "learner_count",
+    "learner_rows",
+    "package_counts",
+    "period_counts",
+    "timeline_learner_rows",
+    "timeline_package_counts",
+    "timeline_period_counts",
+]
+
+# course id -> (learners completed, failed attempts, events voided)
+CourseCounts = dict[int, tuple[int, int, int]]
+
+
+# --- per package and per version ------------------------------------------------
+
+
+def package_counts(filters: ReportFilters) -> dict[int, StatusCounts]:
+    """Return ``package_report``'s counts per version from the enrollments (one query)."""
+    enrolled = in_range("enrolled_at", filters)
+    open_enrolled = OPEN & enrolled
+    rows = (
+        enrollments_in_scope(filters)
+        .values("version_id")
+        .annotate(
+            enrolled=Count(ROW, filter=open_enrolled),
+            withdrawn=Count(ROW, filter=Q(withdrawn_at__isnull=False) & enrolled),
+            not_started=Count(ROW, filter=open_enrolled & Q(status=EnrollmentStatus.NOT_STARTED)),
+            in_progress=Count(ROW, filter=open_enrolled & Q(status=EnrollmentStatus.IN_PROGRESS)),
+            completed=Count(ROW, filter=open_enrolled & Q(status=EnrollmentStatus.COMPLETED)),
+            completed_in_range=Count(
+                ROW,
+                filter=OPEN & Q(completed_at__isnull=False) & in_range("completed_at", filters),
+            ),
+        )
+        .order_by()
+    )
+    return {
+        row["version_id"]: StatusCounts(
+            enrolled=row["enrolled"],
+            withdrawn=row["withdrawn"],
+            not_started=row["not_started"],
+            in_progress=row["in_progress"],
+            completed=row["completed"],
+            completed_in_range=row["completed_in_range"],
+        )
+        for row in rows
+    }
+
+
+def _timeline_counts(
+    entries: Iterable[TranscriptEnrollment], filters: ReportFilters
+) -> StatusCounts:
+    """Count enrollments as ``package_counts`` does, from transcript rows."""
+    counts = {"enrolled": 0, "withdrawn": 0, "completed_in_range": 0}
+    by_status: dict[str, int] = defaultdict(int)
+    for e in entries:
+        is_open = e.withdrawn_at is None
+        if within(e.enrolled_at, filters):
+            if is_open:
+                counts["enrolled"] += 1
+                by_status[str(e.progress_status)] += 1
+            else:
+                counts["withdrawn"] += 1
+        if is_open and within(e.completed_at, filters):
+            counts["completed_in_range"] += 1
+    return StatusCounts(
+        not_started=by_status[EnrollmentStatus.NOT_STARTED],
+        in_progress=by_status[EnrollmentStatus.IN_PROGRESS],
+        completed=by_status[EnrollmentStatus.COMPLETED],
+        **counts,
+    )
+
+
+def timeline_package_counts(filters: ReportFilters, now: datetime) -> dict[int, StatusCounts]:
+    """Return the same counts on the filters' timeline, as the transcripts show the
+    enrollments (under the version each was on then)."""
+    by_version: dict[int, list[TranscriptEnrollment]] = defaultdict(list)
+    for _, entry in answers(filters, now):
+        by_version[entry.version_id].append(entry)
+    return {v: _timeline_counts(rows, filters) for v, rows in by_version.items()}
+
+
+# --- per course --------------------------------------------------------------------
+
+
+def course_counts(filters: ReportFilters, course_ids: list[int] | None) -> CourseCounts:
+    """Return, per course with events in scope, the learners who completed it, failed
+    attempts and voided events, counted from the events (one query).
+
+    ``course_ids`` (None: every course) narrows the events to those courses and to the
+    learners with an open enrollment in the chosen package / version. On a timeline,
+    only events recorded by ``known_at`` that occurred by ``as_of`` count, voided means
+    voided by a void recorded by ``known_at``, and the learners are those with an
+    enrollment open then.
+    """
+    events = CompletionEvent.objects.exclude(kind=EventKind.VOID).filter(
+        in_range("occurred_at", filters)
+    )
+    voided = Q(voided_by__isnull=False)
+    scope = enrollments_in_scope(filters).filter(OPEN)
+    if filters.on_timeline:
+        as_of, known_at = filters.moments(timezone.now())
+        events = events.filter(recorded_at__lte=known_at, occurred_at__lte=as_of)
+        known_void = CompletionEvent.objects.filter(voids=OuterRef("pk"), recorded_at__lte=known_at)
+        events = events.alias(known_void=Exists(known_void))
+        voided = Q(known_void=True)
+        cutoff = min(as_of, known_at)
+        scope = enrollments_in_scope(replace(filters, version_id=None)).filter(
+            Q(withdrawn_at__isnull=True) | Q(withdrawn_at__gt=cutoff),
+            Q(superseded_at__isnull=True) | Q(superseded_at__gt=cutoff),
+            enrolled_at__lte=cutoff,
+        )
+    if course_ids is not None:
+        events = events.filter(
+            course_id__in=course_ids,
+            learner_id__in=scope.values("learner_id"),
+        )
+    counted = ~voided
+    rows = (
+        events.values("course_id")
+        .annotate(
+            learners_completed=Count(
+                "learner_id",
+                distinct=True,
+                filter=counted & Q(kind__in=[EventKind.COMPLETED, EventKind.PASSED]),
+            ),
+            failed_attempts=Count("id", filter=counted & Q(kind=EventKind.FAILED)),
+            events_voided=Count("id", filter=voided),
+        )
+        .order_by()
+    )
+    return {
+        row["course_id"]: (
+            row["learners_completed"],
+            row["failed_attempts"],
+            row["events_voided"],
+        )
+        for row in rows
+    }
+
+
+# --- per learner ---------------------------------------------------------------------
+
+
+def _learner_scope(filters: ReportFilters) -> QuerySet[Enrollment]:
+    return enrollments_in_scope(filters).filter(in_range("enrolled_at", filters))
+
+
+def learner_rows(
+    filters: ReportFilters, *, offset: int = 0, limit: int | None = None
+) -> Iterator[LearnerRow]:
+    """Yield ``learner_rows``'s rows by grouping the enrollments in scope by learner.
+
+    Streams from one query (a server-side cursor on PostgreSQL), so a million rows
+    take constant memory.
+    """
+    rows = (
+        _learner_scope(filters)
+        .values("learner_id", "learner__username", "learner__first_name", "learner__last_name")
+        .annotate(
+            enrollments=Count(ROW, filter=OPEN),
+            withdrawn=Count(ROW, filter=Q(withdrawn_at__isnull=False)),
+            not_started=Count(ROW, filter=OPEN & Q(status=EnrollmentStatus.NOT_STARTED)),
+            in_progress=Count(ROW, filter=OPEN & Q(status=EnrollmentStatus.IN_PROGRESS)),
+            completed=Count(ROW, filter=OPEN & Q(status=EnrollmentStatus.COMPLETED)),
+            last_completed_at=Max("completed_at", filter=OPEN),
+        )
+        .order_by("learner__username", "learner_id")
+    )
+    if limit is not None:
+        rows = rows[offset : offset + limit]
+    elif offset:
+        rows = rows[offset:]
+    for row in rows.iterator(chunk_size=2000):
+        yield LearnerRow(
+            learner_id=row["learner_id"],
+            username=row["learner__username"],
+            full_name=f"{row['learner__first_name']} {row['learner__last_name']}".strip(),
+            enrollments=row["enrollments"],
+            withdrawn=row["withdrawn"],
+            not_started=row["not_started"],
+            in_progress=row["in_progress"],
+            completed=row["completed"],
+            last_completed_at=row["last_completed_at"],
+        )
+
+
+def learner_count(filters: ReportFilters) -> int:
+    """Return how many learners :func:`learner_rows` yields (one query)."""
+    return _learner_scope(filters).values("learner_id").distinct().count()
+
+
+def timeline_learner_rows(filters: ReportFilters) -> list[LearnerRow]:
+    """Return every learner's row on the filters' timeline, by username."""
+    by_learner: dict[int, list[TranscriptEnrollment]] = defaultdict(list)
+    for learner_id, entry in answers(filters, timezone.now()):
+        if within(entry.enrolled_at, filters):
+            by_learner[learner_id].append(entry)
+    users = {
+        u.pk: u
+        for u in get_user_model()
+        .objects.filter(pk__in=list(by_learner))
+        .only("username", "first_name", "last_name")
+    }
+    rows = []
+    for learner_id, entries in by_learner.items():
+        user = users[learner_id]
+        open_ones = [e for e in entries if e.withdrawn_at is None]
+        statuses = [str(e.progress_status) for e in open_ones]
+        completed = [e.completed_at for e in open_ones if e.completed_at is not None]
+        rows.append(
+            LearnerRow(
+                learner_id=learner_id,
+                username=user.username,
+                full_name=f"{user.first_name} {user.last_name}".strip(),
+                enrollments=len(open_ones),
+                withdrawn=len(entries) - len(open_ones),
+                not_started=statuses.count(EnrollmentStatus.NOT_STARTED),
+                in_progress=statuses.count(EnrollmentStatus.IN_PROGRESS),
+                completed=statuses.count(EnrollmentStatus.COMPLETED),
+                last_completed_at=max(completed, default=None),
+            )
+        )
+    rows.sort(key=lambda r: (r.username, r.learner_id))
+    return rows
+
+
+# --- completions over time ------------------------------------------------------------
+
+
+def _chart_periods(
+    filters: ReportFilters, data_first: datetime, data_last: datetime, zone: tzinfo
+) -> tuple[list[date], Bucket]:
+    """The chart's periods: the range's, its open ends closed by the first or last
+    completion, or the span of the data when the range has too many."""
+    first: datetime = filters.start or data_first
+    last: datetime = data_last if filters.end is None else filters.end - timedelta(microseconds=1)
+    bucket = bucket_for(last - first)
+    periods = periods_between(
+        timezone.localtime(first, zone).date(), timezone.localtime(last, zone).date(), bucket
+    )
+    if len(periods) > MAX_PERIODS:
+        # An absurdly wide range: chart the span of the data instead.
+        bucket = bucket_for(data_last - data_first)
+        periods = periods_between(
+            timezone.localtime(data_first, zone).date(),
+            timezone.localtime(data_last, zone).date(),
+            bucket,
+        )
+    return periods, bucket
+
+
+def period_counts(filters: ReportFilters, zone: tzinfo) -> PeriodCounts:
+    """Return the completions of open enrollments per version and period, from the
+    enrollments' ``completed_at`` in ``zone`` (two queries)."""
+    completed = (
+        enrollments_in_scope(filters)
+        .filter(OPEN, completed_at__isnull=False)
+        .filter(in_range("completed_at", filters))
+    )
+    bounds = completed.aggregate(first=Min("completed_at"), last=Max("completed_at"))
+    if bounds["first"] is None:
+        return NO_PERIODS
+    periods, bucket = _chart_periods(filters, bounds["first"], bounds["last"], zone)
+    index = {day: i for i, day in enumerate(periods)}
+    counts: dict[int, list[int]] = {}
+    rows = (
+        completed.annotate(period=Trunc("completed_at", bucket, tzinfo=zone))
+        .values("version_id", "period")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    for row in rows:
+        period: datetime | date = row["period"]
+        day = timezone.localtime(period, zone).date() if isinstance(period, datetime) else period
+        slot = index.get(day)
+        if slot is not None:
+            counts.setdefault(row["version_id"], [0] * len(periods))[slot] += row["n"]
+    return PeriodCounts(counts, bucket, periods)
+
+
+def timeline_period_counts(filters: ReportFilters, zone: tzinfo) -> PeriodCounts:
+    """Return the same on the filters' timeline, as the transcripts show the completions."""
+    moments: dict[int, list[datetime]] = defaultdict(list)
+    for _, entry in answers(filters, timezone.now()):
+        if entry.withdrawn_at is None and within(entry.completed_at, filters):
+            assert entry.completed_at is not None
+            moments[entry.version_id].append(entry.completed_at)
+    every = [m for found in moments.values() for m in found]
+    if not every:
+        return NO_PERIODS
+    periods, bucket = _chart_periods(filters, min(every), max(every), zone)
+    index = {day: i for i, day in enumerate(periods)}
+    counts: dict[int, list[int]] = {}
+    for version_id, found in moments.items():
+        for moment in found:
+            slot = index.get(period_start(timezone.localtime(moment, zone).date(), bucket))
+            if slot is not None:
+                counts.setdefault(version_id, [0] * len(periods))[slot] += 1
+    return PeriodCounts(counts, bucket, periods)

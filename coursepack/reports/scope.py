@@ -1,0 +1,244 @@
+"""What a report counts: its filters, and the scoping every report read shares.
+
+Filters (:class:`ReportFilters`) are a half-open range ``[start, end)`` plus an
+optional package and version; what the range applies to differs per report and
+is said in each selector's docstring (``reports.selectors``).
+
+Every report counts on one timeline (PRODUCT.md, "Two timelines") and says which
+(``ReportFilters.timeline``). Without ``as_of`` and ``known_at`` it is "as of now,
+as known now", read from the status cache and the summary rows. With either, the
+enrollments are worked out from the events by the same code as the transcripts
+(``learning.transcript.timeline_answers``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, tzinfo
+from typing import TypeVar
+
+from django.db.models import Model, Q, QuerySet
+from django.utils import timezone
+
+from coursepack.errors import InvalidInput
+from coursepack.learning import transcript as transcripts
+from coursepack.learning.models import Enrollment
+from coursepack.learning.transcript import TranscriptEnrollment
+from coursepack.packaging.models import PackageVersion, VersionStatus
+
+__all__ = [
+    "OPEN",
+    "ROW",
+    "FilterChoices",
+    "ReportFilters",
+    "answers",
+    "days_between",
+    "enrollments_in_scope",
+    "filter_choices",
+    "in_range",
+    "make_filters",
+    "summary_scope",
+    "whole_days",
+    "within",
+]
+
+_S = TypeVar("_S", bound=Model)
+
+
+@dataclass(frozen=True)
+class ReportFilters:
+    """What a report counts: a half-open time range and, optionally, one package or version.
+
+    ``start`` is included and ``end`` is not (``[start, end)``); either may be
+    None for "no bound". Both are timezone-aware.
+    """
+
+    start: datetime | None = None
+    end: datetime | None = None
+    package_id: int | None = None
+    version_id: int | None = None
+    # The timeline: as of ``as_of``, as known at ``known_at`` (each None: now). Both
+    # None: the status cache, "as of now, as known now".
+    as_of: datetime | None = None
+    known_at: datetime | None = None
+
+    @property
+    def on_timeline(self) -> bool:
+        """Return whether the counts are worked out from events rather than the cache."""
+        return self.as_of is not None or self.known_at is not None
+
+    def moments(self, now: datetime) -> tuple[datetime, datetime]:
+        """Return (as of, as known at), each defaulting to ``now``."""
+        return (self.as_of or now, self.known_at or now)
+
+    @property
+    def timeline(self) -> str:
+        """Say which timeline the report counts, in words."""
+        if not self.on_timeline:
+            return "As of now, as known now (the stored statuses)."
+        as_of = "now" if self.as_of is None else _moment_text(self.as_of)
+        if self.known_at is None:
+            known = "now"
+        elif self.as_of is not None and self.known_at == self.as_of:
+            known = "then (what the record showed at that moment)"
+        else:
+            known = f"at {_moment_text(self.known_at)}"
+        return (
+            f"As of {as_of}, as known {known}: worked out from the events recorded by then, "
+            "as the transcripts are."
+        )
+
+
+def _moment_text(moment: datetime) -> str:
+    return timezone.localtime(moment).strftime("%Y-%m-%d %H:%M %Z")
+
+
+def make_filters(
+    *,
+    date_from: date | None = None,
+    date_to: date | None = None,
+    package_id: int | None = None,
+    version_id: int | None = None,
+    tz: tzinfo | None = None,
+    as_of: datetime | None = None,
+    known_at: datetime | None = None,
+) -> ReportFilters:
+    """Return the filters for the days ``[date_from, date_to)``, at midnight in ``tz``,
+    on the timeline as of ``as_of``, as known at ``known_at`` (each None: now).
+
+    ``date_to`` is excluded: the first quarter of 2024 is ``2024-01-01`` to
+    ``2024-04-01``. Raise InvalidInput if the range is empty or a moment has no
+    time zone.
+    """
+    if date_from is not None and date_to is not None and date_to <= date_from:
+        raise InvalidInput(
+            "The date range is empty.",
+            problems=[f"to: must be after from ({date_from.isoformat()}); the range excludes 'to'"],
+        )
+    naive = [
+        f"{name}: include a time zone, e.g. Z"
+        for name, moment in (("as_of", as_of), ("known_at", known_at))
+        if moment is not None and timezone.is_naive(moment)
+    ]
+    if naive:
+        raise InvalidInput("The moment is ambiguous.", problems=naive)
+    zone = tz or timezone.get_current_timezone()
+
+    def midnight(day: date | None) -> datetime | None:
+        return None if day is None else datetime.combine(day, time.min, tzinfo=zone)
+
+    return ReportFilters(
+        start=midnight(date_from),
+        end=midnight(date_to),
+        package_id=package_id,
+        version_id=version_id,
+        as_of=as_of,
+        known_at=known_at,
+    )
+
+
+def in_range(field: str, filters: ReportFilters) -> Q:
+    """Return the condition that ``field`` is in the filters' range ``[start, end)``."""
+    q = Q()
+    if filters.start is not None:
+        q &= Q(**{f"{field}__gte": filters.start})
+    if filters.end is not None:
+        q &= Q(**{f"{field}__lt": filters.end})
+    return q
+
+
+def enrollments_in_scope(filters: ReportFilters) -> QuerySet[Enrollment]:
+    """Return the enrollments of the chosen package / version (no time range applied)."""
+    enrollments = Enrollment.objects.order_by()
+    if filters.package_id is not None:
+        enrollments = enrollments.filter(package_id=filters.package_id)
+    if filters.version_id is not None:
+        enrollments = enrollments.filter(version_id=filters.version_id)
+    return enrollments
+
+
+# Open: not withdrawn, and not a certification period superseded by the next one.
+OPEN = Q(withdrawn_at__isnull=True, superseded_at__isnull=True)
+# What the enrollment counts count: a column of the covering index
+# enrollment_report_counts (never null), not the id, which is not in it, so that
+# PostgreSQL answers them from the index alone. (Django refuses COUNT(*) FILTER.)
+ROW = "version_id"
+
+
+def within(moment: datetime | None, filters: ReportFilters) -> bool:
+    """Return whether ``moment`` is in the filters' range ``[start, end)`` (Python's ``in_range``)."""
+    if moment is None:
+        return False
+    if filters.start is not None and moment < filters.start:
+        return False
+    return filters.end is None or moment < filters.end
+
+
+def answers(filters: ReportFilters, now: datetime) -> Iterator[tuple[int, TranscriptEnrollment]]:
+    """Yield (learner, enrollment) on the filters' timeline, as the transcripts show them,
+    in the chosen package and (the version the enrollment was on then) version."""
+    as_of, known_at = filters.moments(now)
+    for learner_id, entry in transcripts.timeline_answers(
+        as_of=as_of, known_at=known_at, package_id=filters.package_id
+    ):
+        if filters.version_id is None or entry.version_id == filters.version_id:
+            yield learner_id, entry
+
+
+def whole_days(filters: ReportFilters) -> tuple[date | None, date | None] | None:
+    """Return the range as UTC days when both ends are UTC midnights (or open), so that
+    the summary rows, counted per UTC day, answer it exactly; else None."""
+    found: list[date | None] = []
+    for moment in (filters.start, filters.end):
+        if moment is None:
+            found.append(None)
+            continue
+        utc = moment.astimezone(UTC)
+        if utc.time() != time.min:
+            return None
+        found.append(utc.date())
+    return found[0], found[1]
+
+
+def days_between(field: str, first: date | None, stop: date | None) -> Q:
+    """Return the condition that the day ``field`` is in ``[first, stop)`` (None: no bound)."""
+    q = Q()
+    if first is not None:
+        q &= Q(**{f"{field}__gte": first})
+    if stop is not None:
+        q &= Q(**{f"{field}__lt": stop})
+    return q
+
+
+def summary_scope(rows: QuerySet[_S], filters: ReportFilters) -> QuerySet[_S]:
+    """Return the summary rows of the chosen package / version (no day range applied)."""
+    if filters.package_id is not None:
+        rows = rows.filter(package_id=filters.package_id)
+    if filters.version_id is not None:
+        rows = rows.filter(version_id=filters.version_id)
+    return rows.order_by()
+
+
+@dataclass(frozen=True)
+class FilterChoices:
+    """The packages and released versions a report can be narrowed to."""
+
+    packages: tuple[tuple[int, str], ...]
+    # (version id, package name, version number)
+    versions: tuple[tuple[int, str, int], ...]
+
+
+def filter_choices() -> FilterChoices:
+    """Return every package with a released version, and those versions. One query."""
+    versions = (
+        PackageVersion.objects.exclude(status=VersionStatus.DRAFT)
+        .order_by("package__name", "package_id", "version_number")
+        .values_list("pk", "package_id", "package__name", "version_number")
+    )
+    packages: dict[int, str] = {}
+    found = []
+    for version_id, package_id, package_name, number in versions:
+        packages[package_id] = package_name
+        found.append((version_id, package_name, number))
+    return FilterChoices(packages=tuple(packages.items()), versions=tuple(found))

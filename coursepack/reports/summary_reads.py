@@ -1,0 +1,138 @@
+"""Report reads from the summary rows (ADR 0027): a few rows per version, day or course.
+
+The summary tables (``learning.summary_models``) are kept by the write path's
+triggers and checked against a from-scratch aggregate by ``rebuild_statuses``. They
+answer "as of now, as known now" over whole UTC days (or no bound); the selectors
+(``reports.selectors``) decide when, and fall back to ``reports.exact`` otherwise.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import UTC, date, datetime, time, timedelta
+
+from django.db.models import Sum
+
+from coursepack.learning.models import (
+    CompletionDayCount,
+    CourseCount,
+    EnrollmentDayCount,
+    EnrollmentState,
+    EnrollmentStatus,
+)
+from coursepack.reports.exact import CourseCounts
+from coursepack.reports.rows import (
+    MAX_PERIODS,
+    NO_PERIODS,
+    Bucket,
+    PeriodCounts,
+    StatusCounts,
+    bucket_for,
+    period_start,
+    periods_between,
+)
+from coursepack.reports.scope import ReportFilters, days_between, summary_scope
+
+__all__ = ["course_counts", "package_counts", "period_counts"]
+
+_DAY = timedelta(days=1)
+
+
+def package_counts(
+    filters: ReportFilters, first: date | None, stop: date | None
+) -> dict[int, StatusCounts]:
+    """Return ``package_report``'s counts per version from the summary rows, for the UTC
+    days ``[first, stop)``: two queries over a few rows per version and day."""
+    found: dict[int, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    begun = (
+        summary_scope(EnrollmentDayCount.objects.all(), filters)
+        .filter(days_between("day", first, stop))
+        .values("version_id", "state", "status")
+        .annotate(total=Sum("n"))
+    )
+    for row in begun:
+        counts = found[row["version_id"]]
+        if row["state"] == EnrollmentState.OPEN:
+            counts["enrolled"] += row["total"]
+            counts[row["status"]] += row["total"]
+        elif row["state"] == EnrollmentState.WITHDRAWN:
+            counts["withdrawn"] += row["total"]
+    completed = (
+        summary_scope(CompletionDayCount.objects.all(), filters)
+        .filter(days_between("day", first, stop))
+        .values("version_id")
+        .annotate(total=Sum("n"))
+    )
+    for row in completed:
+        found[row["version_id"]]["completed_in_range"] += row["total"]
+    return {
+        version_id: StatusCounts(
+            enrolled=c["enrolled"],
+            withdrawn=c["withdrawn"],
+            not_started=c[EnrollmentStatus.NOT_STARTED],
+            in_progress=c[EnrollmentStatus.IN_PROGRESS],
+            completed=c[EnrollmentStatus.COMPLETED],
+            completed_in_range=c["completed_in_range"],
+        )
+        for version_id, c in found.items()
+    }
+
+
+def _choose(lo: date, hi: date, lo_exact: bool, hi_exact: bool) -> Bucket | None:
+    """The period for the span from the first to the last moment, if every time of day
+    those moments may have gives the same one (an exact end is the range's: its first
+    microsecond, or for the end, its last)."""
+    lo_at = datetime.combine(lo, time.min, tzinfo=UTC)
+    hi_at = datetime.combine(hi, time.min, tzinfo=UTC)
+    day_end = _DAY - timedelta(microseconds=1)
+    if hi_exact:
+        hi_at += day_end
+    least = hi_at - (lo_at if lo_exact else lo_at + day_end)
+    most = hi_at + (timedelta(0) if hi_exact else day_end) - lo_at
+    bucket = bucket_for(max(least, timedelta(0)))
+    return bucket if bucket == bucket_for(most) else None
+
+
+def period_counts(
+    filters: ReportFilters, first_day: date | None, stop_day: date | None
+) -> PeriodCounts | None:
+    """Return the chart's counts from the completion-day summary rows (the current zone
+    being UTC), or None when an open end of the range makes the choice of period depend
+    on the first or last completion's time of day."""
+    rows = list(
+        summary_scope(CompletionDayCount.objects.all(), filters)
+        .filter(days_between("day", first_day, stop_day), n__gt=0)
+        .values("version_id", "day")
+        .annotate(total=Sum("n"))
+    )
+    if not rows:
+        return NO_PERIODS
+    data_first, data_last = min(r["day"] for r in rows), max(r["day"] for r in rows)
+    lo = first_day if first_day is not None else data_first
+    hi = stop_day - _DAY if stop_day is not None else data_last
+    bucket = _choose(lo, hi, first_day is not None, stop_day is not None)
+    if bucket is None:
+        return None
+    periods = periods_between(lo, hi, bucket)
+    if len(periods) > MAX_PERIODS:
+        bucket = _choose(data_first, data_last, False, False)
+        if bucket is None:
+            return None
+        periods = periods_between(data_first, data_last, bucket)
+    index = {day: i for i, day in enumerate(periods)}
+    counts: dict[int, list[int]] = {}
+    for row in rows:
+        slot = index.get(period_start(row["day"], bucket))
+        if slot is not None:
+            counts.setdefault(row["version_id"], [0] * len(periods))[slot] += row["total"]
+    return PeriodCounts(counts, bucket, periods)
+
+
+def course_counts() -> CourseCounts:
+    """Return every course's all-time counts, from one summary row per course."""
+    return {
+        course_id: (learners, failed, voided)
+        for course_id, learners, failed, voided in CourseCount.objects.values_list(
+            "course_id", "learners", "failed", "voided"
+        )
+    }
