@@ -107,7 +107,41 @@ def bulk_enroll(request: HttpRequest, body: BulkEnrollIn) -> Any:
         "enrolled": result.enrolled,
         "already_enrolled": result.already_enrolled,
         "unknown_learners": result.unknown_learners,
+        "results": _bulk_results(body, result),
     }
+
+
+def _bulk_results(body: BulkEnrollIn, result: learning.BulkEnrollResult) -> list[dict[str, Any]]:
+    """One result per item of the request: what happened, and the enrollment it left."""
+    open_enrollments = dict(
+        Enrollment.objects.filter(
+            package_id=body.package_id,
+            learner_id__in=set(body.learner_ids),
+            withdrawn_at__isnull=True,
+        ).values_list("learner_id", "pk")
+    )
+    already, unknown = set(result.already_enrolled), set(result.unknown_learners)
+    seen: set[int] = set()
+    results = []
+    for index, learner_id in enumerate(body.learner_ids):
+        if learner_id in seen:
+            outcome = "repeated"
+        elif learner_id in unknown:
+            outcome = "unknown_learner"
+        elif learner_id in already:
+            outcome = "already_enrolled"
+        else:
+            outcome = "enrolled"
+        seen.add(learner_id)
+        results.append(
+            {
+                "pointer": f"/learner_ids/{index}",
+                "learner_id": learner_id,
+                "outcome": outcome,
+                "enrollment_id": open_enrollments.get(learner_id),
+            }
+        )
+    return results
 
 
 @router.get(

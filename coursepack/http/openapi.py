@@ -160,6 +160,10 @@ ENUMS: dict[frozenset[str], tuple[str, str]] = {
         "LeaverPolicy",
         "What happens to the enrollments of people who leave an audience.",
     ),
+    frozenset({"enrolled", "already_enrolled", "unknown_learner", "repeated"}): (
+        "BulkOutcome",
+        "What a bulk enrolment did with one item of its list.",
+    ),
     frozenset({"since_last_full_run", "everything"}): (
         "VerificationScope",
         "What an audit-chain verification checked.",

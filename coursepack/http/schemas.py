@@ -475,11 +475,36 @@ class BulkEnrollIn(Input):
     notes: Text = ""
 
 
+BulkOutcome = Literal["enrolled", "already_enrolled", "unknown_learner", "repeated"]
+
+
+class BulkItemOut(Output):
+    """What happened to one item of a bulk request."""
+
+    pointer: str = Field(
+        description="The item's JSON Pointer in the request body, e.g. `/learner_ids/3`."
+    )
+    learner_id: int
+    outcome: BulkOutcome = Field(
+        description=(
+            "`enrolled` (now), `already_enrolled` (an open enrollment existed: left "
+            "alone), `unknown_learner` (no such learner: nothing done), `repeated` (the "
+            "same learner earlier in the list)."
+        )
+    )
+    enrollment_id: int | None = Field(
+        description="The learner's open enrollment in the package (new or existing), or null."
+    )
+
+
 class BulkEnrollOut(Schema):
     version_id: int
     enrolled: int
     already_enrolled: list[int]
     unknown_learners: list[int]
+    results: list[BulkItemOut] = Field(
+        description="One result per item of `learner_ids`, in the request's order."
+    )
 
 
 class CourseRefOut(Output):
