@@ -10,6 +10,8 @@ cursor while another thread records more — each read once, none missed.
 from __future__ import annotations
 
 import importlib
+import io
+import os
 import subprocess
 import sys
 import threading
@@ -135,3 +137,64 @@ def test_a_nightly_sync_through_the_generated_client(live_server: Any, client_pa
     assert len(recorded) == 12
     assert sorted(seen) == sorted(recorded)
     assert len(set(seen)) == len(seen)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_walkthrough_replays_through_the_generated_client(
+    live_server: Any, client_package: Any, tmp_path: Path
+) -> None:
+    """docs/api.md's ```sh blocks, run with `curl` sending every request through the
+    generated client's operation (tests/http/client_curl.py): all succeed, each answer
+    parses into the client's models, and the learner ends up complete."""
+    from django.core.management import call_command
+
+    from coursepack.learning.models import CompletionEvent, Enrollment
+    from tests.http.test_api_walkthrough import DOC, sh_blocks
+
+    generated = Path(client_package.__file__).parents[1]
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "curl").write_text(
+        f'#!/bin/sh\nexec "{sys.executable}" "{Path(__file__).with_name("client_curl.py")}" "$@"\n'
+    )
+    (bin_dir / "curl").chmod(0o755)
+    make_admin(username="admin")
+    out = io.StringIO()
+    call_command("issue_token", "admin", "walkthrough", stdout=out, stderr=io.StringIO())
+    log = tmp_path / "operations.log"
+    script = "\n".join(
+        [
+            "set -euo pipefail",
+            "trap 'echo \"walkthrough step failed: $BASH_COMMAND\" >&2' ERR",
+            *sh_blocks(DOC.read_text()),
+        ]
+    )
+
+    result = subprocess.run(
+        ["bash", "-c", script],
+        cwd=tmp_path,
+        env={
+            **os.environ,
+            "PATH": f"{bin_dir}:{os.environ['PATH']}",
+            "BASE": live_server.url,
+            "TOKEN": out.getvalue().strip(),
+            "COURSEPACK_CLIENT": str(generated),
+            "COURSEPACK_OPENAPI": str(generated.parent / "openapi.json"),
+            "COURSEPACK_CLIENT_LOG": str(log),
+        },
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+
+    assert result.returncode == 0, f"stdout:\n{result.stdout}\nstderr:\n{result.stderr}"
+    assert result.stderr == ""
+    called = log.read_text().split()
+    assert {"create_course", "create_group", "publish", "enroll", "record_completion"} <= set(
+        called
+    )
+    assert len(called) >= 20
+    assert "HTTP 200" in result.stdout  # the retried completion ...
+    assert CompletionEvent.objects.count() == 2  # ... recorded nothing
+    enrollment = Enrollment.objects.get()
+    assert (enrollment.learner.username, enrollment.status) == ("sam.lee", "completed")
