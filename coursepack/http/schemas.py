@@ -782,6 +782,16 @@ class UserIn(Input):
     external_id: ExternalId | None = None
 
 
+class UserPatch(Input):
+    """The fields of a user to change; the fields left out stay as they are."""
+
+    email: Email | None = None
+    external_id: ExternalId | None = None
+    role: Literal["admin", "auditor", "manager", "learner"] | None = None
+    active: StrictBool | None = None
+    notes: Text = ""
+
+
 class PasswordLinkOut(Schema):
     """A link the person opens to set their password: give it to them privately."""
 

@@ -252,6 +252,9 @@ MATRIX: dict[str, Row] = {
     "GET /users/by-external-id/{external_id}": Row(
         READERS, "/users/by-external-id/{external_person}"
     ),
+    "PATCH /users/{user_id}": Row(
+        ADMIN, "/users/{third_learner}", lambda ids: {"email": "third@example.com"}
+    ),
     "POST /users/{user_id}/role": Row(
         ADMIN, "/users/{third_learner}/role", lambda ids: {"role": "auditor"}
     ),
