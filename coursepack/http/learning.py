@@ -321,7 +321,10 @@ def void(request: HttpRequest, event_id: int, body: VoidIn) -> Any:
     """Void an event: a new event says it no longer counts from now on."""
     actor = require(request, *ADMIN)
     return Status(
-        201, _record_out(learning.void_event(actor=actor, event_id=event_id, reason=body.reason))
+        201,
+        _record_out(
+            learning.void_event(actor=actor, event_id=event_id, reason=body.reason, source="api")
+        ),
     )
 
 

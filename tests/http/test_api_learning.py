@@ -123,7 +123,8 @@ def test_a_batch_is_stored_all_or_nothing(admin: Caller) -> None:
 
 
 def test_a_void_records_a_new_event_and_the_progress_follows(admin: Caller) -> None:
-    """Voiding a completion: a new void event; the enrollment is no longer complete."""
+    """Voiding a completion: a new void event (source `api`, the reason as its evidence
+    note); the enrollment is no longer complete."""
     course = make_course()
     version = make_published_package(items=[course])
     learner = _learner(admin)
@@ -141,6 +142,10 @@ def test_a_void_records_a_new_event_and_the_progress_follows(admin: Caller) -> N
     assert void.status_code == 201
     assert void.json()["event"]["kind"] == "void"
     assert void.json()["event"]["voids_id"] == recorded.json()["event"]["id"]
+    # A void over the API says so, and keeps its reason as its evidence note.
+    assert void.json()["event"]["source"] == "api"
+    assert void.json()["event"]["evidence_note"] == "Wrong person"
+    assert void["Location"] == f"/api/v1/completions/{void.json()['event']['id']}"
     assert _progress(admin, enrollment["id"])["status"] == "not_started"
     again = admin.call(
         "POST", f"/completions/{recorded.json()['event']['id']}/void", {"reason": "Again"}
