@@ -341,8 +341,12 @@ class DraftPatch(Input):
 
 class PublishIn(Input):
     change_notes: Text = ""
-    effective_at: DateTimeIn | None = Field(
-        None, description="A future moment (with time zone) for the version to take effect."
+    effective_from: DateTimeIn | None = Field(
+        None,
+        description=(
+            "A future moment (with time zone) for the version to take effect: its "
+            "`effective_from`. Absent: at once."
+        ),
     )
     inflight_policy: InFlightPolicy = "keep"
 

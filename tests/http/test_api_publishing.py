@@ -107,7 +107,7 @@ def test_publishing_moves_the_enrollments_the_policy_names(
 
 
 def test_a_future_effective_date_schedules_the_version(admin: Caller) -> None:
-    """With effective_at in the future the version is scheduled; v1 stays active until then.
+    """With effective_from in the future the version is scheduled; v1 stays active until then.
     Moving learners to a version not yet in effect is refused (422, nothing published)."""
     v1, draft, _ = _three_learners_on_v1(admin)
     when = (timezone.now() + timedelta(days=7)).isoformat()
@@ -115,12 +115,12 @@ def test_a_future_effective_date_schedules_the_version(admin: Caller) -> None:
     refused = admin.call(
         "POST",
         f"/versions/{draft.pk}/publish",
-        {"effective_at": when, "inflight_policy": "move_not_started"},
+        {"effective_from": when, "inflight_policy": "move_not_started"},
     )
     assert refused.status_code == 422
     assert where(problem(refused)["errors"][0]) == "/inflight_policy"
 
-    response = admin.call("POST", f"/versions/{draft.pk}/publish", {"effective_at": when})
+    response = admin.call("POST", f"/versions/{draft.pk}/publish", {"effective_from": when})
 
     assert response.status_code == 200
     assert response.json()["scheduled"] is True
