@@ -210,6 +210,14 @@ JOB_CHUNK_LEARNERS = int(os.environ.get("COURSEPACK_JOB_CHUNK", "250"))
 # moves them in a background job, a committed chunk at a time (ADR 0020); at or
 # under it the moves happen in the publish's own transaction (well under a second).
 PUBLISH_MOVES_IN_BACKGROUND_OVER = int(os.environ.get("COURSEPACK_PUBLISH_MOVES_OVER", "500"))
+# XLSX exports of more rows than this (learners of a report, people of the matrix)
+# run as background jobs writing to EXPORTS_DIR; smaller ones are written in the
+# request. CSV always streams (ADR 0031).
+EXPORT_INLINE_MAX_ROWS = int(os.environ.get("COURSEPACK_EXPORT_INLINE_MAX_ROWS", "5000"))
+EXPORTS_DIR = Path(os.environ.get("COURSEPACK_EXPORTS_DIR", VAR_DIR / "exports"))
+# An export job's file is removed this many hours after the job ends (the worker's
+# periodic task); only its requester or an admin may download it until then.
+EXPORT_KEEP_HOURS = float(os.environ.get("COURSEPACK_EXPORT_KEEP_HOURS", "24"))
 # How often the worker verifies the whole audit log (AUDIT_VERIFY job), in hours.
 AUDIT_VERIFY_EVERY_HOURS = float(os.environ.get("COURSEPACK_AUDIT_VERIFY_HOURS", "24"))
 

@@ -47,7 +47,13 @@ class AuditEvent(models.Model):
 
     class Meta:
         ordering = ["id"]
-        indexes = [models.Index(fields=["target_type", "target_id"])]
+        indexes = [
+            models.Index(fields=["target_type", "target_id"]),
+            # The events feed filtered by type pages in id order (id > cursor ORDER BY id):
+            # on PostgreSQL this answers one type's page without a sort (the index on
+            # action alone does not keep ids in order; on SQLite it does, via the rowid).
+            models.Index(fields=["action", "id"], name="audit_by_action_id"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.occurred_at:%Y-%m-%d %H:%M} {self.actor_label} {self.action} {self.target_label}"

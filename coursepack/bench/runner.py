@@ -44,6 +44,7 @@ from coursepack.bench import (
     reminders,
     transcript,
 )
+from coursepack.bench import exports as exports_bench
 from coursepack.bench import reports as reports_bench
 from coursepack.bench.measure import Row, render_table
 from coursepack.bench.scales import (
@@ -164,6 +165,7 @@ OPERATIONS: dict[str, Callable[[Runner], list[Row]]] = {
     "operations_pages": pages.operations_pages,
     "events": events.events_feed,
     "reports": reports_bench.report_pages,
+    "exports": exports_bench.export_jobs,
     "http": api_load.http,
     "load": api_load.load,
     "people_sync": organisation.people_sync,

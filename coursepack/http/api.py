@@ -25,6 +25,7 @@ from coursepack.http import (
     content,
     cursors,
     events,
+    exports,
     interchange,
     jobs,
     learning,
@@ -219,6 +220,7 @@ api.add_router("", lifecycle.router)
 api.add_router("", reports.router)
 api.add_router("", interchange.router)
 api.add_router("", jobs.router)
+api.add_router("", exports.router)
 api.add_router("", audiences.router)
 api.add_router("", notifications.router)
 api.add_router("", organisation.router)

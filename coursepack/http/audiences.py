@@ -19,6 +19,7 @@ from coursepack.http.jobs import _out as job_out
 from coursepack.http.problems import responses
 from coursepack.http.schemas import DateIn, Id, Input, Text
 from coursepack.jobs import api as jobs
+from coursepack.jobs import exports as export_jobs
 from coursepack.reports import matrix
 from coursepack.reports.exports import XLSX_CONTENT_TYPE
 
@@ -283,7 +284,7 @@ def get_matrix(request: HttpRequest, query: Query[MatrixQuery]) -> Any:
 
 @router.get(
     "/matrix/export",
-    response=responses({200: None}),
+    response=responses({200: None}, 409),
     tags=["matrix"],
     openapi_extra={
         "responses": {
@@ -295,8 +296,10 @@ def get_matrix(request: HttpRequest, query: Query[MatrixQuery]) -> Any:
     },
 )
 def export_matrix(request: HttpRequest, query: Query[MatrixQuery]) -> Any:
-    """Download the filtered matrix (every chosen package, or every active one) as XLSX."""
+    """Download the filtered matrix (every chosen package, or every active one) as XLSX.
+    More people than ``EXPORT_INLINE_MAX_ROWS``: 409 — request it with POST /exports."""
     viewer = require(request, *MATRIX_READERS)
+    export_jobs.require_inline(export_jobs.matrix_rows(viewer, query.filters()), "matrix")
     spool = matrix.matrix_xlsx_file(matrix.scope_for(viewer), query.filters(), sort=query.sort)
     return FileResponse(
         spool,

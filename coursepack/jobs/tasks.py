@@ -5,6 +5,7 @@ from __future__ import annotations
 from django_tasks import task
 
 from coursepack.jobs import api as jobs
+from coursepack.jobs import exports
 from coursepack.learning import api as learning
 
 
@@ -18,9 +19,10 @@ def run_job_task(job_id: int) -> int:
 def settle_schedules_task() -> int:
     """Let due scheduled versions take effect, and recompute the stored statuses of the
     periods whose waiver has lapsed (reads are right without it; ADR 0022); return how
-    many packages were settled."""
+    many packages were settled. Remove the export files past their keeping time."""
     settled = jobs.settle_due_schedules()
     learning.settle_lapsed_exemptions(actor=None)
+    exports.remove_expired_exports()
     return settled
 
 

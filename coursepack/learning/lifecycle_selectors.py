@@ -6,15 +6,16 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from functools import partial
 from typing import Any
 
+from django.core.exceptions import EmptyResultSet
+from django.db import connection, connections
 from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from coursepack import rules
-from coursepack.learning import lifecycle_facts
-from coursepack.learning.models import Enrollment, Equivalence, Exemption, StandingCount
+from coursepack.learning import lifecycle_facts, summaries
+from coursepack.learning.models import Enrollment, Equivalence, Exemption
 from coursepack.learning.selectors import evaluate_enrollment, events_by_learner, on_version_since
 from coursepack.learning.summary_models import NO_DAY
 from coursepack.packaging import selectors as packaging
@@ -158,15 +159,7 @@ def _whole_exemption(now: datetime) -> Exists:
     """Return whether a period has a whole-enrollment exemption in force as of ``now``
     (revocations are effective from their recording, so none is in the future; an end
     is compared with ``now``: a lapse is derived here, at read time)."""
-    return Exists(
-        Exemption.objects.filter(
-            Q(ends_at__isnull=True) | Q(ends_at__gt=now),
-            enrollment_id=OuterRef("pk"),
-            course__isnull=True,
-            group__isnull=True,
-            revocation__isnull=True,
-        )
-    )
+    return Exists(_whole_exemptions(now).filter(enrollment_id=OuterRef("pk")))
 
 
 class _Columns:
@@ -439,19 +432,84 @@ def _standings(
     return ["overdue"] if lt(overdue, now) else [status]
 
 
+class _Undecided:
+    """Which summary rows (and periods) their days cannot decide as of ``now``.
+
+    ``_standings`` compares one moment of a period, by the kind of period, with a few
+    moments: a first period not complete its due-from moment with now; a complete
+    period its expiry with now, now + N days and its version's window and grace; a
+    later period not complete yet its previous period's expiry with now and that
+    version's grace. A day decides such a comparison unless it is the day of the
+    moment compared with; only then is the period read with its exact moments.
+    """
+
+    def __init__(
+        self, now: datetime, within: timedelta, rules_of: dict[int, rules.CertificationRule]
+    ) -> None:
+        self._days: dict[datetime, date] = {}
+        self._rules = rules_of
+        days = timedelta(days=1)
+        self.overdue_days = {self.day(now)}
+        common = {self.day(now), self.day(now + within)}
+        self._expires = {
+            v: common | {self.day(now + c.window_days * days), self.day(now - c.grace_days * days)}
+            for v, c in rules_of.items()
+        }
+        self._common = common
+        self._previous = {
+            v: {self.day(now), self.day(now - c.grace_days * days)} for v, c in rules_of.items()
+        }
+        self._now = {self.day(now)}
+
+    def day(self, moment: datetime) -> date:
+        """Return the UTC day of ``moment`` (remembered: the same few are asked often)."""
+        found = self._days.get(moment)
+        if found is None:
+            found = self._days[moment] = _utc_day(moment)
+        return found
+
+    @staticmethod
+    def kind(status: str, later: bool) -> str:
+        """Return which moment decides a period: its expiry, its previous period's, or
+        its due-from moment."""
+        if status == "completed":
+            return "expires"
+        return "previous" if later else "overdue"
+
+    def expires_days(self, version_id: int) -> set[date]:
+        return self._expires.get(version_id, self._common)
+
+    def previous_days(self, version_id: int | None) -> set[date]:
+        return self._previous.get(version_id or 0, self._now)
+
+    def period(self, row: tuple[Any, ...]) -> bool:
+        """Return whether the period (``_standings``' arguments, exact moments) is on a
+        day its summary row cannot decide."""
+        status, later, due_from, expiry, version_id, prev_v, prev_expiry = row
+        kind = self.kind(status, later)
+        if kind == "expires":
+            return expiry is not None and self.day(expiry) in self.expires_days(version_id)
+        if kind == "previous":
+            return prev_expiry is not None and self.day(prev_expiry) in self.previous_days(prev_v)
+        return due_from is not None and self.day(due_from) in self.overdue_days
+
+
 def standing_counts_by_package(
     package_ids: list[int], *, now: datetime | None = None, expiring_within_days: int = 30
 ) -> dict[int, dict[str, int]]:
     """Return, for each package, how many open periods are in each standing as of now.
 
-    Answered from the standing summary rows (ADR 0027) in four plain queries whatever
-    the number of periods or packages: the rows whose days differ from the days of
-    every moment the standings compare with are decided by their key alone; the
-    periods on those days, and those with a whole-enrollment exemption in force (which
-    the rows do not know of), are read one by one with their cached fields. The
-    cached fields are exact as of now for every state that depends only on dates. The
-    verdicts are ``_standing_q``'s, held equal to it by the property tests.
+    Answered from the standing summary rows (ADR 0027) in a handful of small queries
+    whatever the number of periods or packages: a row is decided by its key alone
+    unless the one moment its standing depends on falls on the day of a moment it is
+    compared with (``_Undecided``); the periods of those rows (the rows say which
+    days), and those with a whole-enrollment exemption in force (which the rows do not
+    know of), are read one by one with their cached fields, each set through its own
+    index. The cached fields are exact as of now for every state that depends only on
+    dates. The verdicts are ``_standing_q``'s, held equal to it by the property tests.
     """
+    if not package_ids:
+        return {}
     moment = now or timezone.now()
     within = timedelta(days=expiring_within_days)
     versions = PackageVersion.objects.filter(package_id__in=package_ids).exclude(
@@ -465,15 +523,14 @@ def standing_counts_by_package(
     package_rules: dict[int, dict[int, rules.CertificationRule]] = {p: {} for p in package_ids}
     for version_id, rule in rules_of.items():
         package_rules[package_of[version_id]][version_id] = rule
-    thresholds = standing_thresholds(moment, within, rules_of)
-    days = sorted({_utc_day(t) for t in thresholds})
     counts = {p: dict.fromkeys(STANDING_FILTERS, 0) for p in package_ids}
+    undecided = _Undecided(moment, within, rules_of)
 
     def day_lt(day: date, t: datetime) -> bool:
-        return day != NO_DAY and day < _utc_day(t)
+        return day != NO_DAY and day < undecided.day(t)
 
     def day_gt(day: date, t: datetime) -> bool:
-        return day > _utc_day(t)
+        return day > undecided.day(t)
 
     def exact_lt(value: datetime | None, t: datetime) -> bool:
         return value is not None and value < t
@@ -481,57 +538,93 @@ def standing_counts_by_package(
     def exact_gt(value: datetime | None, t: datetime) -> bool:
         return value is not None and value > t
 
-    # 1. The summary rows off the compared days.
-    on = set(days)
-    for package_id, status, later, overdue, expires, version_id, prev_v, prev_exp, n in (
-        StandingCount.objects.filter(package_id__in=package_ids)
-        .exclude(n=0)
-        .values_list(
-            "package_id",
-            "status",
-            "later",
-            "overdue_day",
-            "expires_day",
-            "version_id",
-            "previous_version_id",
-            "previous_expires_day",
-            "n",
-        )
-    ):
-        if overdue in on or expires in on or prev_exp in on:
-            continue
-        for name in _standings(
-            status, bool(later), overdue, expires, version_id, prev_v, prev_exp,
-            lt=day_lt, gt=day_gt, now=moment, within=within, rules_of=package_rules[package_id],
-        ):  # fmt: skip
-            counts[package_id][name] += n
-
-    # 2. The periods on those days, and the exempt ones, one by one.
-    on_days = (
-        _on_days("overdue_since", days)
-        | _on_days("expires_at", days)
-        | Q(
-            period_number__gt=1,
-            previous_period_id__in=Enrollment.objects.filter(package_id__in=package_ids)
-            .filter(_on_days("expires_at", days))
-            .values("pk"),
-        )
-        & ~Q(status="completed")
+    # Where a day falls among the compared days (``_Placement``) is all a decided
+    # row's standings depend on: the database groups the rows by it, so a year of due
+    # dates (~1,000 rows) comes back as a few dozen.
+    placement = _Placement(
+        sorted({undecided.day(t) for t in standing_thresholds(moment, within, rules_of)})
     )
-    whole = Exemption.objects.filter(
-        Q(ends_at__isnull=True) | Q(ends_at__gt=moment),
+    overdue_on: set[date] = set()
+    expires_on: set[date] = set()
+    previous_on: set[date] = set()
+
+    def counted(row: tuple[Any, ...]) -> list[str] | None:
+        """Return the standings of a grouped row, or None if its days cannot decide it
+        (then note which periods step 2 reads: those with that moment on that day)."""
+        package_id, status, later, version_id, prev_v, *places = row
+        overdue, expires, prev_exp = (placement.day(p) for p in places)
+        kind = undecided.kind(status, later)
+        if kind == "overdue" and overdue in undecided.overdue_days:
+            overdue_on.add(overdue)
+            return None
+        if kind == "expires" and expires in undecided.expires_days(version_id):
+            expires_on.add(expires)
+            return None
+        if kind == "previous" and prev_exp in undecided.previous_days(prev_v):
+            previous_on.add(prev_exp)
+            return None
+        return _standings(
+            status, later, overdue, expires, version_id, prev_v, prev_exp,
+            lt=day_lt, gt=day_gt, now=moment, within=within,
+            rules_of=package_rules[package_id],
+        )  # fmt: skip
+
+    # 1. The summary rows, grouped by placement.
+    for *row, n in placement.summary_rows(package_ids):
+        for name in counted(tuple(row)) or ():
+            counts[row[0]][name] += n
+    # 2. The periods with a whole-enrollment exemption in force, grouped the same way:
+    # counted exempt, and no longer under what their summary row said (if it decided).
+    for *row, n in placement.exempt_rows(package_ids, moment):
+        counts[row[0]]["exempt"] += n
+        for name in counted(tuple(row)) or ():
+            counts[row[0]][name] -= n
+    # 3. The periods on the undecided days, one by one (exempt ones counted above).
+    for package_id, ex, period in _on_day_periods(
+        package_ids, moment, overdue_on, expires_on, previous_on
+    ).values():
+        # A period found by its day whose other moments decide it was counted by its row.
+        if not ex and undecided.period(period):
+            for name in _standings(
+                *period, lt=exact_lt, gt=exact_gt, now=moment, within=within,
+                rules_of=package_rules[package_id],
+            ):  # fmt: skip
+                counts[package_id][name] += 1
+    # 4. The periods whose cache counts an exemption that has ended (usually none).
+    lapsed: dict[int, list[Enrollment]] = {}
+    for e in _lapsed_periods(package_ids, moment):
+        lapsed.setdefault(e.package_id, []).append(e)
+    for package_id, periods in lapsed.items():
+        _recount_lapsed(package_id, periods, counts[package_id], moment, within)
+    return counts
+
+
+def _whole_exemptions(now: datetime) -> QuerySet[Exemption]:
+    """Return the whole-enrollment exemptions in force as of ``now``."""
+    return Exemption.objects.filter(
+        Q(ends_at__isnull=True) | Q(ends_at__gt=now),
         course__isnull=True,
         group__isnull=True,
         revocation__isnull=True,
-    ).values("enrollment_id")
-    special = (
-        Enrollment.objects.filter(
-            package_id__in=package_ids, withdrawn_at__isnull=True, superseded_at__isnull=True
-        )
-        .filter(on_days | Q(pk__in=whole))
-        .annotate(exempt=Exists(whole.filter(enrollment_id=OuterRef("pk"))))
+    )
+
+
+def _special_periods(which: Q, now: datetime) -> dict[int, tuple[int, bool, tuple[Any, ...]]]:
+    """Return the open periods matching ``which``: pk -> (package, whether a whole
+    exemption is in force as of ``now``, the arguments of ``_standings`` before its
+    keywords, with exact moments).
+
+    ``which`` selects by a small indexed set and is scoped to the packages already:
+    with a condition on the package beside it, SQLite would rather scan the package's
+    periods by the package's index.
+    """
+    rows = _raw(
+        Enrollment.objects.filter(which, withdrawn_at__isnull=True, superseded_at__isnull=True)
+        .annotate(ex=_whole_exemption(now))
         .values_list(
+            "pk",
             "package_id",
+            "ex",
             "status",
             "period_number",
             "overdue_since",
@@ -539,47 +632,166 @@ def standing_counts_by_package(
             "version_id",
             "previous_period__version_id",
             "previous_period__expires_at",
-            "exempt",
         )
+        .order_by()
     )
-    for (
-        package_id,
-        status,
-        number,
-        due_from,
-        expiry,
-        version_id,
-        prev_v,
-        prev_expiry,
-        ex,
-    ) in special:
-        later = number > 1
-        waiting = later and status != "completed"
-        exact = partial(
-            _standings, lt=exact_lt, gt=exact_gt, now=moment, within=within,
-            rules_of=package_rules[package_id],
-        )  # fmt: skip
-        on_a_day = any(
-            m is not None and _utc_day(m) in on
-            for m in (due_from, expiry, prev_expiry if waiting else None)
+    return {
+        pk: (
+            package_id,
+            bool(ex),
+            (
+                status,
+                number > 1,
+                _as_moment(due_from),
+                _as_moment(expiry),
+                version_id,
+                prev_v,
+                _as_moment(prev_expiry),
+            ),
         )
-        found = counts[package_id]
-        if not on_a_day:
-            # Counted by its summary row as if not exempt: take that back.
-            for name in exact(status, later, due_from, expiry, version_id, prev_v, prev_expiry):
-                found[name] -= 1
-        if ex:
-            found["exempt"] += 1
-        elif on_a_day:
-            for name in exact(status, later, due_from, expiry, version_id, prev_v, prev_expiry):
-                found[name] += 1
-    # 3. The periods whose cache counts an exemption that has ended (usually none).
-    lapsed: dict[int, list[Enrollment]] = {}
-    for e in _lapsed_periods(package_ids, moment):
-        lapsed.setdefault(e.package_id, []).append(e)
-    for package_id, periods in lapsed.items():
-        _recount_lapsed(package_id, periods, counts[package_id], moment, within)
-    return counts
+        for pk, package_id, ex, status, number, due_from, expiry, version_id, prev_v, prev_expiry in rows
+    }
+
+
+def _raw(rows: QuerySet[Any, Any]) -> list[tuple[Any, ...]]:
+    """Return a ``values_list`` query's rows as the database driver gives them: without
+    Django's converters, which cost more than the query over a thousand rows (SQLite
+    gives days and moments as ISO text; see ``_as_date`` and ``_as_moment``)."""
+    try:
+        sql, params = rows.query.sql_with_params()
+    except EmptyResultSet:
+        return []
+    with connections[rows.db].cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
+
+
+def _as_date(value: date | str) -> date:
+    return date.fromisoformat(value) if isinstance(value, str) else value
+
+
+def _as_moment(value: datetime | str | None) -> datetime | None:
+    # SQLite: naive UTC (text, or parsed by the driver), as Django stores it with USE_TZ.
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    if value is not None and value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value
+
+
+def _on_day_periods(
+    package_ids: list[int],
+    now: datetime,
+    overdue: set[date],
+    expires: set[date],
+    previous: set[date],
+) -> dict[int, tuple[int, bool, tuple[Any, ...]]]:
+    """Return the open periods due from, or expiring on, one of the given UTC days, and
+    the later periods not complete yet whose previous period expires on one of
+    ``previous``: one indexed range query per kind of moment that has a day (the
+    summary rows say which), never a scan of the package."""
+    found: dict[int, tuple[int, bool, tuple[Any, ...]]] = {}
+    mine = Q(package_id__in=package_ids)
+    if overdue:
+        found |= _special_periods(mine & _on_days("overdue_since", sorted(overdue)), now)
+    if expires:
+        found |= _special_periods(mine & _on_days("expires_at", sorted(expires)), now)
+    if previous:
+        # A later period is in its previous period's package.
+        expiring = Enrollment.objects.filter(
+            mine & _on_days("expires_at", sorted(previous))
+        ).values("pk")
+        found |= _special_periods(
+            Q(period_number__gt=1, previous_period_id__in=expiring) & ~Q(status="completed"), now
+        )
+    return found
+
+
+class _Placement:
+    """Where a day falls among the sorted compared days ``marks``: -1 for no day, 2i
+    before ``marks[i]`` (after the one before), 2i + 1 on it, 2 len(marks) after all.
+
+    The database groups rows by the placements of their days (one ``CASE`` each), and
+    ``day`` gives back a day of each placement: the day itself on a mark, else one
+    strictly between the same marks (a placement that has a row has such a day).
+    """
+
+    def __init__(self, marks: list[date]) -> None:
+        self.marks = marks
+
+    def day(self, place: int) -> date:
+        if place < 0:
+            return NO_DAY
+        at, on = divmod(place, 2)
+        if on:
+            return self.marks[at]
+        if at < len(self.marks):
+            return self.marks[at] - timedelta(days=1)
+        return self.marks[-1] + timedelta(days=1) if self.marks else date(2000, 1, 1)
+
+    def _case(self, column: str, params: list[Any]) -> str:
+        adapt = connection.ops.adapt_datefield_value
+        parts = [f"WHEN {column} = %s THEN -1"]
+        params.append(adapt(NO_DAY))
+        for at, mark in enumerate(self.marks):
+            parts.append(f"WHEN {column} < %s THEN {2 * at}")
+            parts.append(f"WHEN {column} = %s THEN {2 * at + 1}")
+            params += [adapt(mark), adapt(mark)]
+        return f"CASE {' '.join(parts)} ELSE {2 * len(self.marks)} END"
+
+    def _grouped(
+        self, select: str, days: tuple[str, str, str], rest: str, params: list[Any]
+    ) -> list[tuple[Any, ...]]:
+        cases: list[Any] = []
+        columns = ", ".join(self._case(d, cases) for d in days)
+        sql = f"SELECT {select}, {columns}, {rest.format(group=', '.join(str(i) for i in range(1, 9)))}"
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [*cases, *params])
+            return [
+                (p, s, bool(later), v, pv, *rest_)
+                for p, s, later, v, pv, *rest_ in cursor.fetchall()
+            ]
+
+    def summary_rows(self, package_ids: list[int]) -> list[tuple[Any, ...]]:
+        """Return the standing summary rows of the packages grouped by placement:
+        (package, status, later, version, previous version, placements of the
+        due-from, expiry and previous expiry days, n)."""
+        marks = ", ".join(["%s"] * len(package_ids))
+        return self._grouped(
+            "package_id, status, later, version_id, previous_version_id",
+            ("overdue_day", "expires_day", "previous_expires_day"),
+            f"SUM(n) FROM learning_standingcount WHERE package_id IN ({marks}) AND n <> 0 "
+            "GROUP BY {group}",
+            list(package_ids),
+        )
+
+    def exempt_rows(self, package_ids: list[int], now: datetime) -> list[tuple[Any, ...]]:
+        """Return the open periods of the packages with a whole-enrollment exemption in
+        force as of ``now``, grouped as ``summary_rows`` (the same key expressions as
+        the summary triggers), found from the exemptions."""
+        vendor = connection.vendor
+        waiting = "e.period_number > 1 AND e.status <> 'completed'"
+        marks = ", ".join(["%s"] * len(package_ids))
+        return self._grouped(
+            f"e.package_id, e.status, e.period_number > 1, e.version_id, "
+            f"CASE WHEN {waiting} THEN COALESCE(p.version_id, 0) ELSE 0 END",
+            (
+                summaries.day_sql(vendor, "e.overdue_since"),
+                summaries.day_sql(vendor, "e.expires_at"),
+                f"CASE WHEN {waiting} THEN {summaries.day_sql(vendor, 'p.expires_at')} "
+                f"ELSE {summaries.no_day_sql(vendor)} END",
+            ),
+            "COUNT(*) FROM learning_enrollment e "
+            "LEFT JOIN learning_enrollment p ON p.id = e.previous_period_id "
+            "WHERE e.withdrawn_at IS NULL AND e.superseded_at IS NULL AND e.id IN ("
+            "SELECT x.enrollment_id FROM learning_exemption x "
+            "JOIN learning_enrollment w ON w.id = x.enrollment_id "
+            "LEFT JOIN learning_exemptionrevocation r ON r.exemption_id = x.id "
+            "WHERE x.course_id IS NULL AND x.group_id IS NULL AND r.id IS NULL "
+            f"AND (x.ends_at IS NULL OR x.ends_at > %s) AND w.package_id IN ({marks})) "
+            "GROUP BY {group}",
+            [connection.ops.adapt_datetimefield_value(now), *package_ids],
+        )
 
 
 def _recount_lapsed(
@@ -631,11 +843,22 @@ def _lapsed_periods(package_ids: list[int], now: datetime) -> list[Enrollment]:
     """Return the open periods whose cache counts an exemption that has ended by ``now``
     and that no write or settling has recomputed since (a small indexed query, usually
     empty)."""
+    # By the partial index of lapses alone (few rows, every package), then the
+    # package: with the package beside it, SQLite would rather scan the package's
+    # periods by the package's index.
+    lapsed = [
+        pk
+        for pk, package_id in Enrollment.objects.filter(exemption_lapses_at__lte=now)
+        .values_list("pk", "package_id")
+        .order_by()
+        if package_id in package_ids
+    ]
+    if not lapsed:
+        return []
     return list(
         Enrollment.objects.filter(
-            package_id__in=package_ids, withdrawn_at__isnull=True, superseded_at__isnull=True
+            pk__in=lapsed, withdrawn_at__isnull=True, superseded_at__isnull=True
         )
-        .filter(exemption_lapses_at__lte=now)
         .select_related("learner", "version")
         .order_by("pk")
     )

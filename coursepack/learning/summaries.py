@@ -30,7 +30,16 @@ from typing import Any
 from django.db import connections, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
 
-__all__ = ["SummaryDrift", "check", "install", "rebuild", "statements", "suspended"]
+__all__ = [
+    "SummaryDrift",
+    "check",
+    "day_sql",
+    "install",
+    "no_day_sql",
+    "rebuild",
+    "statements",
+    "suspended",
+]
 
 _NO_DAY = "'0001-01-01'"
 _TABLES = (
@@ -62,6 +71,17 @@ def _day(vendor: str, moment: str) -> str:
 
 def _no_day(vendor: str) -> str:
     return f"DATE {_NO_DAY}" if vendor == "postgresql" else _NO_DAY
+
+
+def day_sql(vendor: str, moment: str) -> str:
+    """Return the SQL of the UTC day of ``moment`` (NO_DAY for none), as the summary
+    keys store it."""
+    return _day(vendor, moment)
+
+
+def no_day_sql(vendor: str) -> str:
+    """Return the SQL of the day stored for no moment."""
+    return _no_day(vendor)
 
 
 def _state(r: str) -> str:

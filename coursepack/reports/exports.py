@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from datetime import date, datetime
 from typing import IO
 
@@ -29,6 +30,7 @@ __all__ = [
     "csv_lines",
     "export_filename",
     "one_moment",
+    "reading_one_moment",
     "write_xlsx",
 ]
 
@@ -127,32 +129,42 @@ def write_xlsx(tables: Iterable[ReportTable], target: IO[bytes] | str) -> None:
     workbook.save(target)
 
 
-def one_moment(lines: Callable[[], Iterator[str]]) -> Iterator[str]:
-    """Yield ``lines()`` read at one moment, however long the download takes.
+@contextmanager
+def reading_one_moment() -> Iterator[None]:
+    """Run the reads inside the block in one read transaction on the database the
+    reports read from, so that they all see one moment however long they take.
 
-    The reads run in one read transaction on the database the reports read from: a
-    repeatable-read, read-only snapshot on PostgreSQL; on SQLite (WAL) a deferred
+    A repeatable-read, read-only snapshot on PostgreSQL; on SQLite (WAL) a deferred
     read transaction, which sees the database as of its first read and holds no
     write lock (``atomic`` would: the project's SQLite transactions begin IMMEDIATE,
-    which would hold every writer off for the whole download). Inside an enclosing
-    transaction (a test's) that one is the moment. Nothing is read until the first
-    line is asked for, so the response starts at once.
+    which would hold every writer off for the whole export). Inside an enclosing
+    transaction (a test's) that one is the moment. Nothing may be written on this
+    connection inside the block (on SQLite it would take the write lock for the rest
+    of it): a job reports its progress through ``jobs.progress.LiveProgress``.
     """
     alias = router.db_for_read(Enrollment)
     connection = connections[alias]
     if connection.in_atomic_block:
-        yield from lines()
+        yield
     elif connection.vendor == "postgresql":
         with transaction.atomic(using=alias):
             with connection.cursor() as cursor:
                 cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-            yield from lines()
+            yield
     else:
         connection.ensure_connection()
         with connection.cursor() as cursor:
             cursor.execute("BEGIN DEFERRED")
         try:
-            yield from lines()
+            yield
         finally:
             with connection.cursor() as cursor:
                 cursor.execute("COMMIT")
+
+
+def one_moment(lines: Callable[[], Iterator[str]]) -> Iterator[str]:
+    """Yield ``lines()`` read at one moment (``reading_one_moment``), however long the
+    download takes. Nothing is read until the first line is asked for, so the
+    response starts at once."""
+    with reading_one_moment():
+        yield from lines()

@@ -15,7 +15,7 @@ units they manage and below (``organisation.selectors.managed_paths``, matched b
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import IO, Any
@@ -496,13 +496,17 @@ def _iter_rows(
     sort: str,
     columns: Sequence[tuple[int, str]],
     now: datetime,
+    limit: int | None,
 ) -> Iterator[MatrixRow]:
     ordered = _ordered(people(scope, filters, now=now), sort).values(*_PERSON_FIELDS)
-    for start in range(0, EXPORT_LIMIT, 500):
-        users = list(ordered[start : min(start + 500, EXPORT_LIMIT)])
+    start = 0
+    while limit is None or start < limit:
+        end = start + 500 if limit is None else min(start + 500, limit)
+        users = list(ordered[start:end])
         if not users:
             return
         yield from _rows(users, columns, now)
+        start = end
 
 
 def write_matrix_xlsx(
@@ -512,10 +516,13 @@ def write_matrix_xlsx(
     *,
     sort: str = "name",
     now: datetime | None = None,
+    limit: int | None = EXPORT_LIMIT,
+    progress: Callable[[int], None] | None = None,
 ) -> int:
     """Write the whole filtered matrix (every chosen package, or every active one; at
-    most ``EXPORT_LIMIT`` people) as XLSX, each cell filled with its standing's colour,
-    and a Legend sheet; return how many people were written."""
+    most ``limit`` people, None: everyone — an export job) as XLSX, each cell filled
+    with its standing's colour, and a Legend sheet; return how many people were
+    written. ``progress(n)`` hears of every ``n`` people written."""
     now = now or timezone.now()
     sort = sort if sort in SORTS else "name"
     packages = Package.objects.filter(status=PackageStatus.ACTIVE)
@@ -539,7 +546,7 @@ def write_matrix_xlsx(
         [cell(h, font=bold) for h in ("Username", "Name", "Org unit", *(n for _, n in columns))]
     )
     written = 0
-    for row in _iter_rows(scope, filters, sort, columns, now):
+    for row in _iter_rows(scope, filters, sort, columns, now, limit):
         sheet.append(
             [
                 _safe(row.username),
@@ -549,6 +556,10 @@ def write_matrix_xlsx(
             ]
         )
         written += 1
+        if progress is not None and written % 500 == 0:
+            progress(500)
+    if progress is not None and written % 500:
+        progress(written % 500)
     legend = book.create_sheet("Legend")
     legend.append([WriteOnlyCell(legend, value="Standing"), WriteOnlyCell(legend, value="Meaning")])
     for key, (label, _) in STATES.items():

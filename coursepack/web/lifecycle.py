@@ -4,8 +4,6 @@ each (paged, searchable, CSV and XLSX). Thin: parse, call the selectors, render.
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Iterator
-from datetime import datetime
 from typing import Any
 
 from django.core.paginator import Paginator
@@ -18,37 +16,22 @@ from django.utils.http import content_disposition_header
 from coursepack.accounts import api as accounts
 from coursepack.accounts.models import Role
 from coursepack.errors import NotFound
+from coursepack.jobs import exports as export_jobs
 from coursepack.learning import lifecycle_selectors
 from coursepack.packaging import selectors as packaging
 from coursepack.reports import exports
-from coursepack.reports.tables import Column, ReportTable, TableRow
+from coursepack.reports.lifecycle_tables import (
+    LABELS,
+    SECTIONS,
+    exceptions_table,
+    standing_table,
+)
+from coursepack.reports.lifecycle_tables import section_rows as _section_rows
+from coursepack.reports.tables import ReportTable
 from coursepack.web.access import STAFF, role_required
+from coursepack.web.export_offer import offer
 
 PER_PAGE = 50
-
-#: Each standing as the page names it, in the page's order.
-LABELS = {
-    "current": "Current",
-    "expiring": "Expiring soon",
-    "due_for_recertification": "Due for recertification",
-    "overdue": "Overdue",
-    "expired": "Expired",
-    "exempt": "Exempt",
-    "in_progress": "In progress",
-    "not_started": "Not started",
-}
-
-_COLUMNS = (
-    Column("Learner", width=24),
-    Column("Version", numeric=True, width=8),
-    Column("Period", numeric=True, width=8),
-    Column("Status", width=14),
-    Column("Completed at", width=20),
-    Column("Due", width=20),
-    Column("Overdue since", width=20),
-    Column("Completed late", width=10),
-    Column("Expires", width=20),
-)
 
 
 def _query(request: HttpRequest, package_id: int) -> tuple[Any, str, int, str]:
@@ -65,32 +48,6 @@ def _query(request: HttpRequest, package_id: int) -> tuple[Any, str, int, str]:
         days = 30
     search = request.GET.get("q", "").replace("\x00", "")[:150]
     return package, standing, days, search
-
-
-def _rows(entries: Iterator[Any], now: datetime) -> Iterator[TableRow]:
-    for e in entries:
-        yield TableRow(
-            (
-                e.learner.get_username(),
-                e.version.version_number,
-                e.period_number,
-                e.status.replace("_", " "),
-                e.completed_at,
-                e.due_in_force,
-                _overdue_since(e.overdue_since, now),
-                "yes" if e.completed_late else "",
-                e.expires_at,
-            )
-        )
-
-
-def _overdue_since(moment: datetime | None, now: datetime) -> datetime | None:
-    """Return when the enrollment became overdue, or None while it is not (yet) overdue.
-
-    The cache stores the moment it *will* be overdue from (its due date in force), so
-    that overdue is derived from dates with no job; a future moment is not shown.
-    """
-    return moment if moment is not None and moment < now else None
 
 
 @role_required(*STAFF)
@@ -123,12 +80,7 @@ def standing(request: HttpRequest, package_id: int) -> HttpResponse:
 
 def _table(request: HttpRequest, package_id: int) -> tuple[ReportTable, str]:
     package, name, days, search = _query(request, package_id)
-    now = timezone.now()
-    entries = lifecycle_selectors.standing_enrollments(
-        package_id, name, now=now, expiring_within_days=days, search=search
-    )
-    title = f"{package.name} — {LABELS[name]}"
-    table = ReportTable("learners", title[:31], _COLUMNS, _rows(entries.iterator(), now))
+    table = standing_table(package, name, now=timezone.now(), within_days=days, search=search)
     return table, f"standing-{name}"
 
 
@@ -169,37 +121,21 @@ def standing_csv(request: HttpRequest, package_id: int) -> HttpResponseBase:
 
 @role_required(*STAFF)
 def standing_xlsx(request: HttpRequest, package_id: int) -> HttpResponseBase:
-    """Send the learners in one standing as an XLSX workbook."""
+    """Send the learners in one standing as an XLSX workbook; a large one is offered as
+    a background export (ADR 0031)."""
+    package, name, days, search = _query(request, package_id)
+    rows = export_jobs.standing_rows(
+        package_id=package.pk, standing=name, within_days=days, search=search
+    )
+    if export_jobs.runs_as_job(rows):
+        return offer(request, "standing", rows, package_id=package.pk)
     table, kind = _table(request, package_id)
     return _xlsx(table, kind)
 
 
-#: The exceptions report's sections, in the page's order.
-SECTIONS = {
-    "due-before": "Due date already passed at enrolment",
-    "late": "Completed late",
-    "exempt": "Exemptions in force",
-    "lapsing": "Exemptions about to lapse",
-}
-
-_PERIOD_COLUMNS = (
-    Column("Learner", width=24),
-    Column("Version", numeric=True, width=8),
-    Column("Period", numeric=True, width=8),
-    Column("Enrolled", width=20),
-    Column("Due", width=20),
-    Column("Completed at", width=20),
-)
-
-_EXEMPTION_COLUMNS = (
-    Column("Learner", width=24),
-    Column("Exempt from", width=30),
-    Column("Reason", width=26),
-    Column("Note", width=30),
-    Column("Since", width=20),
-    Column("Valid until", width=20),
-    Column("By", width=16),
-)
+def standing_query(request: HttpRequest, package_id: int) -> tuple[Any, str, int, str]:
+    """Return the package, standing, days and search of the query string."""
+    return _query(request, package_id)
 
 
 def _exceptions_query(request: HttpRequest, package_id: int) -> tuple[Any, str, int, Any]:
@@ -209,50 +145,6 @@ def _exceptions_query(request: HttpRequest, package_id: int) -> tuple[Any, str, 
         section = "due-before"
     found = lifecycle_selectors.package_exceptions(package_id, lapsing_within_days=days)
     return package, section, days, found
-
-
-def _section_rows(found: Any, section: str) -> Any:
-    return {
-        "due-before": found.due_before_enrolment,
-        "late": found.completed_late,
-        "exempt": found.exemptions,
-        "lapsing": found.lapsing,
-    }[section]
-
-
-def _exempt_from(x: Any) -> str:
-    if x.course is not None:
-        return f"{x.course.code} {x.course.name}"
-    if x.group is not None:
-        return str(x.group.name)
-    return "Whole enrollment"
-
-
-def _exception_rows(entries: Iterator[Any], section: str) -> Iterator[TableRow]:
-    for e in entries:
-        if section in ("exempt", "lapsing"):
-            yield TableRow(
-                (
-                    e.enrollment.learner.get_username(),
-                    _exempt_from(e),
-                    e.get_reason_display(),
-                    e.note,
-                    e.effective_at,
-                    e.ends_at,
-                    e.recorded_by.get_username() if e.recorded_by else "",
-                )
-            )
-        else:
-            yield TableRow(
-                (
-                    e.learner.get_username(),
-                    e.version.version_number,
-                    e.period_number,
-                    e.enrolled_at,
-                    e.due_in_force,
-                    e.completed_at,
-                )
-            )
 
 
 @role_required(*STAFF)
@@ -282,10 +174,7 @@ def exceptions(request: HttpRequest, package_id: int) -> HttpResponse:
 
 def _exceptions_table(request: HttpRequest, package_id: int) -> tuple[ReportTable, str]:
     package, section, _, found = _exceptions_query(request, package_id)
-    columns = _EXEMPTION_COLUMNS if section in ("exempt", "lapsing") else _PERIOD_COLUMNS
-    title = f"{package.name} — {SECTIONS[section]}"
-    rows = _exception_rows(_section_rows(found, section).iterator(), section)
-    return ReportTable("learners", title[:31], columns, rows), f"exceptions-{section}"
+    return exceptions_table(package, section, found), f"exceptions-{section}"
 
 
 @role_required(*STAFF)
@@ -297,6 +186,11 @@ def exceptions_csv(request: HttpRequest, package_id: int) -> HttpResponseBase:
 
 @role_required(*STAFF)
 def exceptions_xlsx(request: HttpRequest, package_id: int) -> HttpResponseBase:
-    """Send one section of the exceptions as an XLSX workbook."""
+    """Send one section of the exceptions as an XLSX workbook; a large one is offered as
+    a background export (ADR 0031)."""
+    package, section, days, _ = _exceptions_query(request, package_id)
+    rows = export_jobs.exceptions_rows(package_id=package.pk, section=section, within_days=days)
+    if export_jobs.runs_as_job(rows):
+        return offer(request, "exceptions", rows, package_id=package.pk)
     table, kind = _exceptions_table(request, package_id)
     return _xlsx(table, kind)

@@ -19,9 +19,11 @@ from coursepack.audiences import api as audiences
 from coursepack.audiences import selectors as audience_selectors
 from coursepack.errors import DomainError, NotFound
 from coursepack.jobs import api as jobs
+from coursepack.jobs import exports as export_jobs
 from coursepack.packaging import selectors as packaging
 from coursepack.reports import exports, matrix
 from coursepack.web.access import STAFF, role_required
+from coursepack.web.export_offer import offer
 from coursepack.web.operations.common import ADMINS, done, show_error
 
 MATRIX_ROLES = (*STAFF, Role.MANAGER)
@@ -74,10 +76,20 @@ def matrix_view(request: HttpRequest) -> HttpResponse:
     return render(request, "web/matrix/matrix.html", _matrix_context(request))
 
 
+def export_query(request: HttpRequest) -> tuple[matrix.MatrixFilters, str]:
+    """Return the matrix filters and sort of the query string (as the page reads them)."""
+    filters, sort, _, _ = _query(request)
+    return filters, sort if sort in matrix.SORTS else "name"
+
+
 @role_required(*MATRIX_ROLES)
 def matrix_xlsx(request: HttpRequest) -> HttpResponseBase:
-    """Send the whole filtered matrix as XLSX (cells coloured by standing, a legend)."""
+    """Send the whole filtered matrix as XLSX (cells coloured by standing, a legend); a
+    large one is offered as a background export (ADR 0031)."""
     filters, sort, _, _ = _query(request)
+    rows = export_jobs.matrix_rows(request.user, filters)  # type: ignore[arg-type]
+    if export_jobs.runs_as_job(rows):
+        return offer(request, "matrix", rows)
     spool = matrix.matrix_xlsx_file(matrix.scope_for(request.user), filters, sort=sort)  # type: ignore[arg-type]
     return FileResponse(
         spool,

@@ -23,11 +23,13 @@ from django.utils import timezone
 from django.utils.http import content_disposition_header
 
 from coursepack.errors import InvalidInput
+from coursepack.jobs import exports as export_jobs
 from coursepack.learning import lifecycle_selectors
 from coursepack.replica import reads_from_replica
 from coursepack.reports import exports, selectors, tables
 from coursepack.reports.selectors import FilterChoices, ReportFilters
 from coursepack.web.access import STAFF, role_required
+from coursepack.web.export_offer import offer
 from coursepack.web.report_chart import completions_chart
 
 LEARNERS_PER_PAGE = 100
@@ -131,9 +133,13 @@ class ReportFilterForm(forms.Form):
         return urlencode(params)
 
 
-def _form(request: HttpRequest) -> tuple[ReportFilterForm, ReportFilters | None]:
+def filter_form(request: HttpRequest) -> tuple[ReportFilterForm, ReportFilters | None]:
+    """Return the report filter form of the query string, and its filters (None: invalid)."""
     form = ReportFilterForm(request.GET, choices=selectors.filter_choices())
     return form, form.report_filters()
+
+
+_form = filter_form
 
 
 def _page(request: HttpRequest) -> int:
@@ -221,10 +227,14 @@ def report_csv(request: HttpRequest, kind: str) -> HttpResponseBase:
 @role_required(*STAFF)
 @reads_from_replica
 def report_xlsx(request: HttpRequest) -> HttpResponseBase:
-    """Send every report table as one XLSX workbook, one sheet per table."""
+    """Send every report table as one XLSX workbook, one sheet per table; a large one
+    is offered as a background export (ADR 0031)."""
     form, filters = _form(request)
     if filters is None:
         return HttpResponseBadRequest(form.errors.as_text(), content_type="text/plain")
+    rows = export_jobs.report_rows(filters)
+    if export_jobs.runs_as_job(rows):
+        return offer(request, "report", rows)
     # An unnamed temporary file: gone from disk already, freed when the response closes it.
     spool = tempfile.TemporaryFile(suffix=".xlsx")  # noqa: SIM115
     try:

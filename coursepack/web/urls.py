@@ -8,6 +8,7 @@ from django.urls import include, path
 
 from coursepack.web import (
     equivalences,
+    exports,
     jobs,
     lifecycle,
     matrix,
@@ -60,6 +61,9 @@ urlpatterns = [
     path("learners/<int:learner_id>/transcript/", records.transcript, name="transcript"),
     path("audit/", records.audit_log, name="audit"),
     path("jobs/<int:job_id>/", jobs.job_page, name="job"),
+    path("exports/", exports.start, name="export-start"),
+    path("exports/<int:job_id>/", exports.export_page, name="export"),
+    path("exports/<int:job_id>/file", exports.download, name="export-file"),
     path("matrix/", matrix.matrix_view, name="matrix"),
     path("matrix.xlsx", matrix.matrix_xlsx, name="matrix-xlsx"),
     path("team/", matrix.team, name="team"),

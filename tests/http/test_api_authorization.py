@@ -11,6 +11,8 @@ endpoint without a row fails ``test_the_matrix_covers_every_operation``). Per ro
   admins and auditors read anyone's; a learner gets their own, and for someone
   else's the very 404 a non-existent id gets, so nothing tells them it exists;
 - ``SCOPED`` rows (an org unit): admins and auditors read any; learners get 403.
+- ``REQUESTER`` rows (an export, ADR 0031): its requester (the manager) and admins
+  read it; anyone else gets the very 404 a non-existent id gets.
 
 Managers (ADR 0024) manage the unit the ``other`` learner is placed in, and not
 the ``learner``'s: in ``OWN`` and ``SCOPED`` rows they read the other's (in scope)
@@ -43,11 +45,13 @@ from coursepack.audiences import api as audiences
 from coursepack.http.api import api
 from coursepack.interchange import package_files
 from coursepack.jobs import api as jobs
+from coursepack.jobs import exports
 from coursepack.learning import api as learning
 from coursepack.notifications import api as notifications
 from coursepack.notifications import selectors as notification_selectors
 from coursepack.organisation import api as organisation
 from coursepack.packaging import api as packaging
+from coursepack.reports.matrix import MatrixFilters
 from tests.factories import make_course, make_group, make_published_package
 
 ADMIN = "admin"
@@ -56,6 +60,7 @@ EVERYONE = "everyone"
 OWN = "own"
 SCOPED = "scoped"
 MANAGERS = "managers"
+REQUESTER = "requester"
 
 ROLES = ("anonymous", "learner", "manager", "auditor", "admin")
 MISSING_ID = 987_654_321
@@ -210,6 +215,10 @@ def build_world() -> World:
             rows=[organisation.SyncRow(line=2, cells={"external_id": "HR-1", "username": "hr-1"})],
         )[0].pk,
     )
+    # The manager's export of their matrix, written.
+    export = exports.start_matrix_export(actor=world.manager.user, filters=MatrixFilters())
+    jobs.run_job(export.pk)
+    ids["manager_export"] = export.pk
     # One message to each learner (the "assigned" of their enrolment above).
     for name, caller in (("own", world.learner), ("other", world.other)):
         caller.user.email = f"{name}@example.org"
@@ -491,6 +500,10 @@ MATRIX: dict[str, Row] = {
     "GET /notifications/messages/{message_id}": Row(
         OWN, "/notifications/messages/{own}", own="message"
     ),
+    # exports as background jobs
+    "POST /exports": Row(MANAGERS, "/exports", lambda ids: {"kind": "matrix"}, ok=202),
+    "GET /exports/{job_id}": Row(REQUESTER, "/exports/{own}"),
+    "GET /exports/{job_id}/file": Row(REQUESTER, "/exports/{own}/file"),
     # the audit log
     "GET /audit/verification": Row(READERS, "/audit/verification"),
     "GET /events": Row(READERS, "/events?limit=5"),
@@ -628,6 +641,18 @@ def cells(world: World, operation: str) -> list[Cell]:
             Cell("auditor", _path(row, ids, own)),
             Cell("admin", _path(row, ids, own)),
         ]
+    if row.access == REQUESTER:
+        export = ids["manager_export"]
+        return [
+            Cell("anonymous", _path(row, ids, export), 401, "unauthenticated"),
+            Cell("learner", _path(row, ids, export), 404, "job_not_found"),
+            # Not the requester: answered exactly like one that does not exist.
+            Cell("auditor", _path(row, ids, MISSING_ID), 404, "job_not_found"),
+            Cell("auditor", _path(row, ids, export), 404, "job_not_found"),
+            Cell("manager", _path(row, ids, MISSING_ID), 404, "job_not_found"),
+            Cell("manager", _path(row, ids, export)),
+            Cell("admin", _path(row, ids, export)),
+        ]
     if row.access != OWN:
         path = _path(row, ids)
         allowed = {
@@ -697,12 +722,14 @@ def test_every_role_gets_what_the_matrix_says(world: World, db: None, operation:
         bodies[cell] = body = problem(response)
         assert body["code"] == cell.code, (cell, body)
         assert fingerprint() == before, f"{cell} was refused but changed something"
-    if row.access in (OWN, SCOPED):
+    if row.access in (OWN, SCOPED, REQUESTER):
         # Someone the caller may not read: the 404 of a missing id, word for word.
         hidden: dict[str, int] = {}
-        if row.access == OWN:
+        if row.access == REQUESTER:
+            hidden["auditor"] = world.ids["manager_export"]
+        elif row.access == OWN:
             hidden["learner"] = world.ids[f"other_{row.own}"]
-        if row.own != "spare_token":
+        if row.access != REQUESTER and row.own != "spare_token":
             hidden["manager"] = world.ids[f"own_{row.own}"]
         for role, hidden_id in hidden.items():
             by_path = {c.path: bodies[c] for c in refused if c.role == role}

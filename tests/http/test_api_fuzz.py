@@ -20,6 +20,9 @@ from django.utils import timezone
 from coursepack.accounts import api as accounts
 from coursepack.catalog.models import Course
 from coursepack.http.api import api
+from coursepack.jobs import api as jobs
+from coursepack.jobs import exports
+from coursepack.jobs.models import Job
 from coursepack.learning import api as learning
 from coursepack.learning.models import CompletionEvent, Enrollment, Equivalence, Exemption
 from coursepack.notifications import api as notifications
@@ -35,6 +38,7 @@ from coursepack.packaging.models import (
     PackageVersion,
     PackageVersionItem,
 )
+from coursepack.reports import selectors as report_selectors
 
 # The fuzzer must not revoke the token it authenticates with.
 REVOKE_TOKEN = "revoke_token"
@@ -81,7 +85,11 @@ def _known_ids() -> dict[str, list[int]]:
             )
         ],
     )
+    # A written export (the admin's), so its progress and file endpoints reach their logic.
+    export = exports.start_report_export(actor=admin, filters=report_selectors.make_filters())
+    jobs.run_job(export.pk)
     return {
+        "job_id": _ids(Job, kind="export"),
         "course_id": _ids(Course),
         "group_id": _ids(CourseGroup),
         "group_version_id": _ids(CourseGroupVersion),
@@ -117,9 +125,10 @@ def _config(path: Path, known: dict[str, list[int]]) -> Path:
 
 
 def test_schemathesis_finds_no_server_error_and_no_response_outside_the_schema(
-    live_server: Any, tmp_path: Path, db_engine: str
+    live_server: Any, tmp_path: Path, db_engine: str, settings: Any
 ) -> None:
     """Every operation, fuzzed as the demo admin, answers within its schema and never 500s."""
+    settings.EXPORTS_DIR = tmp_path / "exports"
     with open(os.devnull, "w") as quiet:
         call_command("load_demo", stdout=quiet)
     admin = get_user_model().objects.get(username="admin")

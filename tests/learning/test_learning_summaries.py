@@ -23,6 +23,7 @@ from coursepack.errors import DomainError
 from coursepack.learning import api as learning
 from coursepack.learning import lifecycle_selectors, summaries
 from coursepack.learning.models import Enrollment, EnrollmentDayCount, StandingCount
+from coursepack.packaging import api as packaging
 from tests.factories import make_course, make_published_package
 
 pytestmark = pytest.mark.django_db
@@ -34,17 +35,20 @@ OFFSETS = [timedelta(hours=h) for h in (-25, -3, 0, 5, 23, 26, 49, 73)]
 
 
 def _standing_agrees(package_ids: list[int], now: Any) -> None:
-    for package_id in package_ids:
-        for offset in OFFSETS:
-            moment = now + offset
-            for within in (1, 30):
-                got = lifecycle_selectors.standing_counts(
-                    package_id, now=moment, expiring_within_days=within
-                )
+    """Every package's counts, read for all of them at once (as the reports page
+    does: one package's periods on a compared day are read beside another's rows),
+    equal each package's aggregate over every period."""
+    for offset in OFFSETS:
+        moment = now + offset
+        for within in (1, 30):
+            got = lifecycle_selectors.standing_counts_by_package(
+                package_ids, now=moment, expiring_within_days=within
+            )
+            for package_id in package_ids:
                 expected = lifecycle_selectors.exact_standing_counts(
                     package_id, now=moment, expiring_within_days=within
                 )
-                assert got == expected, (package_id, offset, within)
+                assert got[package_id] == expected, (package_id, offset, within)
 
 
 @pytest.mark.django_db(transaction=True)
@@ -154,3 +158,78 @@ def test_standing_counts_agree_hour_by_hour_around_expiry_and_recertification(
                     package_id, now=moment, expiring_within_days=within
                 )
                 assert got == expected, (opened, hours, within)
+
+
+def _released(admin: Any, course: Any, *, based_on: int | None = None, **lifecycle: Any) -> Any:
+    if based_on is None:
+        draft = packaging.create_package(actor=admin, name=f"Spread {course.pk}")
+        packaging.add_item(actor=admin, version_id=draft.pk, course_id=course.pk)
+    else:
+        draft = packaging.create_draft_from(actor=admin, version_id=based_on)
+    packaging.set_version_lifecycle(actor=admin, version_id=draft.pk, **lifecycle)
+    packaging.publish_version(actor=admin, version_id=draft.pk, change_notes="Release.")
+    return draft
+
+
+def test_standing_counts_agree_with_due_dates_and_expiries_spread_over_days(
+    clock: _Clock, admin: Any
+) -> None:
+    """Periods due from and expiring on many different days (on each side of every
+    compared day, several sharing a day), on two versions with different windows and
+    graces, later periods waiting on their previous period's expiry, whole-package
+    exemptions on and off the compared days, and a package with no validity: the
+    counts from the summary rows (grouped by where their days fall among the compared
+    days) equal the aggregate over every period, for one package and for both read
+    together, every 17 hours over ten days."""
+    course, plain_course = make_course(), make_course()
+    v1 = _released(
+        admin, course, due_kind="after_enrolment", due_days=2, valid_days=6, window_days=2,
+        grace_days=1,
+    )  # fmt: skip
+    plain = _released(admin, plain_course, due_kind="after_enrolment", due_days=1)
+    learners = make_learners(16)
+    enrollments = {}
+    for index, learner in enumerate(learners):
+        if index == 8:
+            _released(
+                admin, course, based_on=v1.pk, due_kind="after_enrolment", due_days=3,
+                valid_days=4, window_days=1, grace_days=2,
+            )  # fmt: skip
+        clock.now += timedelta(hours=7)
+        package_id = plain.package_id if index >= 12 else v1.package_id
+        enrollments[index] = learning.enroll(
+            actor=admin, learner_id=learner, package_id=package_id
+        ).pk
+    for index in (0, 2, 4, 6, 8, 10, 12):
+        clock.now += timedelta(hours=5)
+        learning.record_completion(
+            actor=admin,
+            learner_id=learners[index],
+            course_id=(plain_course if index >= 12 else course).pk,
+        )
+    learning.exempt(actor=admin, enrollment_ids=[enrollments[3]], reason="administrative")
+    learning.exempt(
+        actor=admin,
+        enrollment_ids=[enrollments[9], enrollments[14]],
+        reason="administrative",
+        ends_at=clock.now + timedelta(hours=30),
+    )
+    clock.now += timedelta(days=4)
+    learning.open_certification_periods(actor=None)
+    assert Enrollment.objects.filter(period_number__gt=1).exists()
+    assert summaries.check().tables == {}
+    packages = [v1.package_id, plain.package_id]
+    for hours in range(-72, 24 * 10, 17):
+        moment = clock.now + timedelta(hours=hours)
+        for within in (1, 3):
+            both = lifecycle_selectors.standing_counts_by_package(
+                packages, now=moment, expiring_within_days=within
+            )
+            for package_id in packages:
+                expected = lifecycle_selectors.exact_standing_counts(
+                    package_id, now=moment, expiring_within_days=within
+                )
+                alone = lifecycle_selectors.standing_counts(
+                    package_id, now=moment, expiring_within_days=within
+                )
+                assert both[package_id] == alone == expected, (package_id, hours, within)

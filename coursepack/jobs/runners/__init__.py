@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from coursepack.jobs.exports import run_export
 from coursepack.jobs.models import Job, JobKind
 from coursepack.jobs.runners.audiences import run_audience_sync
 from coursepack.jobs.runners.audit import run_audit_verify
@@ -25,4 +26,5 @@ RUNNERS: dict[JobKind, Callable[[Job], None]] = {
     JobKind.AUDIENCE_SYNC: run_audience_sync,
     JobKind.REMINDERS: run_reminders,
     JobKind.PEOPLE_SYNC: run_people_sync,
+    JobKind.EXPORT: run_export,
 }

@@ -146,16 +146,26 @@ def revoke_exemption(request: HttpRequest, enrollment_id: int, exemption_id: int
     )
 
 
+def _package(package_id: int) -> Any:
+    try:
+        return packaging.get_package(package_id)
+    except NotFound:
+        raise Http404("There is no such package.") from None
+
+
+def _back_to_standing(request: HttpRequest, package_id: int) -> HttpResponse:
+    """Return to the standing page the learners were ticked on, on the same standing."""
+    standing = request.POST.get("standing", "")
+    back = reverse("web:standing", args=[package_id])
+    return redirect(back + (f"?standing={standing}" if standing.isidentifier() else ""))
+
+
 @role_required(*ADMINS)
 def bulk_extend(request: HttpRequest, package_id: int) -> HttpResponse:
     """Extend the due dates of the learners ticked on the standing page."""
-    try:
-        package = packaging.get_package(package_id)
-    except NotFound:
-        raise Http404("There is no such package.") from None
-    back = reverse("web:standing", args=[package_id])
+    package = _package(package_id)
     if request.method != "POST":
-        return redirect(back)
+        return redirect("web:standing", package_id)
     form = BulkExtendForm(request.POST)
     if form.is_valid():
         ids = form.cleaned_data["enrollments"]
@@ -177,8 +187,7 @@ def bulk_extend(request: HttpRequest, package_id: int) -> HttpResponse:
                 f"Extended {n} {'learner' if n == 1 else 'learners'}' due date"
                 f" to {local:%Y-%m-%d %H:%M}.",
             )
-            standing = request.POST.get("standing", "")
-            return redirect(back + (f"?standing={standing}" if standing.isidentifier() else ""))
+            return _back_to_standing(request, package_id)
     return render(
         request,
         "web/lifecycle/bulk_extend.html",
@@ -197,13 +206,9 @@ def bulk_exempt(request: HttpRequest, package_id: int) -> HttpResponse:
     """Exempt the learners ticked on the standing page: the first post (from the standing
     page) shows the exemption dialog for them; the dialog's post exempts them all in one
     transaction, or none, saying which enrollment was refused and why."""
-    try:
-        package = packaging.get_package(package_id)
-    except NotFound:
-        raise Http404("There is no such package.") from None
-    back = reverse("web:standing", args=[package_id])
+    package = _package(package_id)
     if request.method != "POST":
-        return redirect(back)
+        return redirect("web:standing", package_id)
     active = packaging.active_version(package_id, timezone.now())
     items = item_choices(packaging.requirement_tree(active.pk)) if active is not None else []
     confirming = request.POST.get("step") == "exempt"
@@ -240,8 +245,7 @@ def bulk_exempt(request: HttpRequest, package_id: int) -> HttpResponse:
                 f"Exempted {n} {'learner' if n == 1 else 'learners'} from "
                 f"{what[0].lower()}{what[1:]}{until}.",
             )
-            standing = request.POST.get("standing", "")
-            return redirect(back + (f"?standing={standing}" if standing.isidentifier() else ""))
+            return _back_to_standing(request, package_id)
     if form.errors:
         status = 400
     return render(

@@ -18,6 +18,17 @@ WAIVER_LABELS = {
 _DATETIME = forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
 
 
+def _accept_ticked(form: forms.Form) -> None:
+    """Let a bulk form's ``enrollments`` field take the ids ticked on the standing page.
+
+    Any ticked id is accepted here; the service refuses unknown or closed ones.
+    """
+    field: Any = form.fields["enrollments"]
+    data: Any = form.data
+    field.choices = [(v, v) for v in (data.getlist("enrollments") if form.is_bound else [])]
+    field.error_messages["required"] = "Tick at least one learner."
+
+
 class ExtendDueForm(forms.Form):
     """A new due date and why."""
 
@@ -34,11 +45,7 @@ class BulkExtendForm(ExtendDueForm):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        # Any ticked id is accepted here; the service refuses unknown or closed ones.
-        field: Any = self.fields["enrollments"]
-        data: Any = self.data
-        field.choices = [(v, v) for v in (data.getlist("enrollments") if self.is_bound else [])]
-        field.error_messages["required"] = "Tick at least one learner."
+        _accept_ticked(self)
 
 
 class ExemptForm(forms.Form):
@@ -95,8 +102,4 @@ class BulkExemptForm(ExemptForm):
 
     def __init__(self, *args: Any, items: list[tuple[str, str]], **kwargs: Any) -> None:
         super().__init__(*args, items=items, **kwargs)
-        # Any ticked id is accepted here; the service refuses unknown or closed ones.
-        field: Any = self.fields["enrollments"]
-        data: Any = self.data
-        field.choices = [(v, v) for v in (data.getlist("enrollments") if self.is_bound else [])]
-        field.error_messages["required"] = "Tick at least one learner."
+        _accept_ticked(self)
