@@ -164,6 +164,11 @@ ENUMS: dict[frozenset[str], tuple[str, str]] = {
         "BulkOutcome",
         "What a bulk enrolment did with one item of its list.",
     ),
+    frozenset({"report", "matrix", "standing", "exceptions"}): (
+        "ExportKind",
+        "What an export job writes: a report, the training matrix, a standing list, or "
+        "a section of a package's exceptions.",
+    ),
     frozenset({"since_last_full_run", "everything"}): (
         "VerificationScope",
         "What an audit-chain verification checked.",
@@ -490,6 +495,7 @@ def _output_enums() -> dict[str, tuple[str, ...]]:
         PackageStatus,
         VersionStatus,
     )
+    from coursepack.reports.lifecycle_tables import SECTIONS
     from coursepack.reports.matrix import STATES
     from coursepack.rules.evaluate import NodeKind
 
@@ -527,10 +533,12 @@ def _output_enums() -> dict[str, tuple[str, ...]]:
         "PublishRecordOut.inflight_policy": inflight,
         "VersionMoveOut.policy": inflight,
         "CellOut.state": tuple(STATES),
+        "ExportOut.status": _values(JobStatus),
     }
     # Jobs gain kinds as features come: the enum follows the model.
     ENUMS[frozenset(_values(JobKind))] = ("JobKind", "What a background job does.")
     ENUMS[frozenset(_values(JobStatus))] = ("JobStatus", "Where a background job is.")
+    ENUMS[frozenset(SECTIONS)] = ("ExceptionSection", "A section of a package's exceptions.")
     OUTPUT_ENUMS.update(table)
     return OUTPUT_ENUMS
 
