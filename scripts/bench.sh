@@ -5,6 +5,7 @@
 #   BENCH_ENGINES="sqlite postgresql"  which databases (default: both)
 #   BENCH_SEED=1                   the generator's seed
 #   BENCH_OUT=var/bench            where each engine's table (.md) and rows (.json) are written
+#   BENCH_ONLY=reports,counts      only these benchmarks (run_benchmarks --only; default: all)
 #
 # SQLite runs on a fresh file in a temp dir; PostgreSQL on a throwaway cluster
 # (scripts/with-postgres.sh). Each engine prints one table; all of them are
@@ -18,6 +19,8 @@ SCALE=${BENCH_SCALE:-full}
 ENGINES=${BENCH_ENGINES:-sqlite postgresql}
 SEED=${BENCH_SEED:-1}
 OUT=${BENCH_OUT:-var/bench}
+ONLY=()
+if [ -n "${BENCH_ONLY:-}" ]; then ONLY=(--only "$BENCH_ONLY"); fi
 RUN=(.tools/bin/uv run --frozen --no-sync)
 
 # Timings without DEBUG's query log; bytecode caches as in the Makefile.
@@ -38,7 +41,7 @@ if [ "${1:-}" = "--engine" ]; then
     "${RUN[@]}" python manage.py generate_scale_data --scale "$SCALE" --seed "$SEED" "${progress[@]}"
     t2=$(now)
     BENCH_SERVER_PIDFILE="$work/server.pid" "${RUN[@]}" python manage.py run_benchmarks \
-        --scale "$SCALE" --log-dir "$work" \
+        --scale "$SCALE" --log-dir "$work" ${ONLY[@]+"${ONLY[@]}"} \
         --markdown-out "$OUT/bench-$engine-$SCALE.md" --json-out "$OUT/bench-$engine-$SCALE.json"
     t3=$(now)
     awk -v e="$engine" -v a="$t0" -v b="$t1" -v c="$t2" -v d="$t3" 'BEGIN {

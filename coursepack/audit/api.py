@@ -7,7 +7,7 @@ import hashlib
 import hmac
 import json
 import os
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -15,11 +15,12 @@ from typing import Any
 from django.apps import apps
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser, User
-from django.db.models import Model
+from django.db.models import Model, Q
 
 from coursepack.audit.models import AuditChainHead, AuditEvent
 
 __all__ = [
+    "LOADED_WITHOUT_RECORDS",
     "SYSTEM_ACTOR_LABEL",
     "ChainReport",
     "Entry",
@@ -27,6 +28,8 @@ __all__ = [
     "Operator",
     "actor_label",
     "checkpoint_is_authentic",
+    "declare_loaded_without_records",
+    "id_ranges",
     "lock_chain",
     "operator",
     "record",
@@ -351,6 +354,49 @@ _CONTENT_ROWS: dict[str, tuple[tuple[str, str], ...]] = {
 }
 
 
+#: The action of a record declaring rows written without records of their own (the
+#: benchmark data generator's bulk loads, a benchmark's bare inserts). Its ``after``
+#: is {"rows": {label: {"ranges": [[first id, last id], ...], "count": n}}}.
+LOADED_WITHOUT_RECORDS = "rows.loaded_without_records"
+
+
+def id_ranges(ids: Iterable[int]) -> list[tuple[int, int]]:
+    """Return ``ids`` as the fewest (first, last) runs of consecutive ids."""
+    ranges: list[list[int]] = []
+    for pk in sorted(set(ids)):
+        if ranges and pk == ranges[-1][1] + 1:
+            ranges[-1][1] = pk
+        else:
+            ranges.append([pk, pk])
+    return [(first, last) for first, last in ranges]
+
+
+def declare_loaded_without_records(
+    *, actor: Actor, ranges: Mapping[str, Sequence[tuple[int, int]]], notes: str, at: datetime
+) -> AuditEvent:
+    """Append a record declaring the rows now in ``ranges`` ({label: [(first id, last
+    id)]}) written without records of their own, so that ``verify_chain`` names them
+    instead of finding them on no record.
+
+    Only for rows that bypass the services on purpose (generated benchmark data, a
+    benchmark's bare inserts); the record is on the chain like any other, with who
+    wrote it and why, and the number of rows it covers (checked again on every run).
+    """
+    declared = {}
+    for label, spans in sorted(ranges.items()):
+        spans = [(int(first), int(last)) for first, last in spans]
+        count = apps.get_model(label)._default_manager.filter(_declared_q(spans)).count()
+        declared[label] = {"ranges": [list(span) for span in spans], "count": count}
+    return record(
+        actor=actor,
+        action=LOADED_WITHOUT_RECORDS,
+        target=Named("audit.declaration", "", "rows loaded without records"),
+        at=at,
+        after={"rows": declared},
+        notes=notes,
+    )
+
+
 def audit_key() -> bytes:
     """Return the key of the chain's HMAC (``settings.AUDIT_KEY``), kept outside the database."""
     key: str = settings.AUDIT_KEY
@@ -465,6 +511,10 @@ class ChainReport:
     # The newest record verified and its hash: where an incremental check resumes.
     last_id: int = 0
     last_hash: str = ""
+    # Rows written without records of their own that the log declares (benchmark data),
+    # by label, and the records that declare them.
+    loaded_without_records: tuple[tuple[str, int], ...] = ()
+    declared_by: tuple[int, ...] = ()
 
     @property
     def intact(self) -> bool:
@@ -480,13 +530,49 @@ def _records(after_id: int = 0) -> Iterator[AuditEvent]:
         last = page[-1].pk
 
 
+#: {label: [(declaring record, [(first id, last id)], rows declared)]}
+_Declared = dict[str, list[tuple[int, list[tuple[int, int]], int]]]
+
+
+def _declared_q(ranges: Sequence[tuple[int, int]]) -> Q:
+    """Return the rows in ``ranges`` as a filter (single ids as one IN list)."""
+    q = Q(pk__in=[first for first, last in ranges if first == last])
+    for first, last in ranges:
+        if first != last:
+            # gte/lte, not range: a primary key that is a one-to-one field has no range.
+            q |= Q(pk__gte=first, pk__lte=last)
+    return q
+
+
+def _check_declared(declared: _Declared) -> tuple[int | None, str]:
+    """Check that each declaration of append-only rows loaded without records still
+    covers exactly as many rows as it counted; return (bad record, reason)."""
+    for label, declarations in sorted(declared.items()):
+        if label not in APPEND_ONLY:
+            continue
+        manager = apps.get_model(label)._default_manager
+        for event_id, ranges, count in declarations:
+            found = manager.filter(_declared_q(ranges)).count() if ranges else 0
+            if found != count:
+                return event_id, (
+                    f"it declares {count} {label} rows loaded without records, "
+                    f"but its id ranges hold {found}"
+                )
+    return None, ""
+
+
 def _check_rows(
     latest: dict[tuple[str, str], tuple[int, str]],
     every: list[tuple[int, str, str, str]],
     *,
     strays: bool = True,
+    declared: _Declared | None = None,
 ) -> tuple[int, int | None, str]:
-    """Compare bound rows with their records; return (rows checked, bad record, reason)."""
+    """Compare bound rows with their records; return (rows checked, bad record, reason).
+
+    ``declared`` ({label: [(record, [first, last], count)]}): rows a record declares
+    written without records of their own, which are then no strays.
+    """
     checked = 0
     by_label: dict[str, dict[str, list[tuple[int, str]]]] = {}
     # The row the chain vouched for first, per label (``every`` is in chain order).
@@ -521,13 +607,13 @@ def _check_rows(
         if strays and label in NEVER_UNRECORDED and ids:
             # Every such row must be on the record: one inserted behind the log's back
             # (newer than the first row the keyed log vouched for) has no record.
-            stray = (
-                model._default_manager.filter(pk__gt=first_vouched[label])
-                .exclude(pk__in=ids)
-                .order_by("pk")
-                .values_list("pk", flat=True)
-                .first()
+            candidates = model._default_manager.filter(pk__gt=first_vouched[label]).exclude(
+                pk__in=ids
             )
+            for _, ranges, _ in (declared or {}).get(label, ()):
+                if ranges:
+                    candidates = candidates.exclude(_declared_q(ranges))
+            stray = candidates.order_by("pk").values_list("pk", flat=True).first()
             if stray is not None:
                 return checked, None, f"{label} {stray} is on no audit record"
     return checked, None, ""
@@ -559,8 +645,22 @@ def verify_chain(
         since and AuditEvent.objects.filter(pk__lte=since[0], hash_scheme=KEYED_SCHEME).exists()
     )
 
+    declared: _Declared = {}
+    declared_by: list[int] = []
+    loaded: dict[str, int] = {}
+
     def report(bad_id: int | None, reason: str, rows: int = 0) -> ChainReport:
-        return ChainReport(checked, bad_id, reason, unkeyed, rows, last_id, previous_hash)
+        return ChainReport(
+            checked,
+            bad_id,
+            reason,
+            unkeyed,
+            rows,
+            last_id,
+            previous_hash,
+            tuple(sorted(loaded.items())),
+            tuple(declared_by),
+        )
 
     for event in _records(last_id):
         if event.prev_hash != previous_hash:
@@ -594,6 +694,13 @@ def verify_chain(
                 every.append((event.pk, event.target_type, event.target_id, event.row_hash))
             else:
                 latest[key] = (event.pk, event.row_hash)
+        if event.action == LOADED_WITHOUT_RECORDS and event.hash_scheme == KEYED_SCHEME:
+            declared_by.append(event.pk)
+            for label, what in ((event.after or {}).get("rows") or {}).items():
+                ranges = [(int(first), int(last)) for first, last in what.get("ranges", ())]
+                count = int(what.get("count", 0))
+                declared.setdefault(label, []).append((event.pk, ranges, count))
+                loaded[label] = loaded.get(label, 0) + count
         for name, expected in (event.bound_rows or {}).items():
             label, _, row_id = str(name).partition(" ")
             every.append((event.pk, label, row_id, str(expected)))
@@ -633,7 +740,11 @@ def verify_chain(
             "the chain's head is not signed with the audit key: the chain was rewritten or "
             "cut back without the key (or the key is not the one it was written with)",
         )
-    rows_checked, bad_id, reason = _check_rows(latest, every, strays=since is None)
+    rows_checked, bad_id, reason = _check_rows(
+        latest, every, strays=since is None, declared=declared
+    )
+    if not reason and since is None:
+        bad_id, reason = _check_declared(declared)
     return report(bad_id, reason, rows_checked)
 
 

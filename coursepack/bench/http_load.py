@@ -71,7 +71,9 @@ def server(
     threads: int,
     log: Path,
     pidfile: Path | None = None,
-    ready_within: float = 60,
+    # Loading every released tree before the fork (--preload) takes well over a minute
+    # at full scale on a busy 2-core machine.
+    ready_within: float = 300,
 ) -> Iterator[int]:
     """Run gunicorn on 127.0.0.1 (a free port) for the ``with`` block; yield the port.
 

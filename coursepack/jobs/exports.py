@@ -288,9 +288,10 @@ def start_matrix_export(*, actor: User, filters: matrix.MatrixFilters, sort: str
 
 
 def _lifecycle_params(
-    package_id: int, name: str, choices: Mapping[str, str], within_days: int
+    field: str, package_id: int, name: str, choices: Mapping[str, str], within_days: int
 ) -> None:
-    field = "standing" if "overdue" in choices else "section"
+    """Refuse an unknown standing or section, or a window out of range (InvalidInput),
+    and a package that does not exist (PackageNotFound)."""
     problems = []
     if name not in choices:
         problems.append(f"{field}: must be one of {', '.join(choices)}")
@@ -306,7 +307,7 @@ def start_standing_export(
 ) -> Job:
     """Queue an XLSX of a package's learners in one standing (admins and auditors)."""
     _may_request(actor, "standing")
-    _lifecycle_params(package_id, standing, lifecycle_tables.LABELS, within_days)
+    _lifecycle_params("standing", package_id, standing, lifecycle_tables.LABELS, within_days)
     with transaction.atomic():
         return _create(
             actor=actor,
@@ -328,7 +329,7 @@ def start_exceptions_export(
 ) -> Job:
     """Queue an XLSX of one section of a package's exceptions (admins and auditors)."""
     _may_request(actor, "exceptions")
-    _lifecycle_params(package_id, section, lifecycle_tables.SECTIONS, within_days)
+    _lifecycle_params("section", package_id, section, lifecycle_tables.SECTIONS, within_days)
     with transaction.atomic():
         return _create(
             actor=actor,

@@ -14,6 +14,7 @@ from django.contrib.auth import get_user_model
 from django.db import connection, transaction
 from django.utils import timezone
 
+from coursepack import rules
 from coursepack.audit import api as audit
 from coursepack.audit.api import Actor
 from coursepack.catalog.errors import CourseNotFound
@@ -31,7 +32,10 @@ from coursepack.learning.models import (
     EventKind,
     EventSource,
 )
+from coursepack.learning.revisions import Revision, learner_revision
 from coursepack.learning.status_cache import (
+    _Lifecycle,
+    _recompute,
     _refresh,
     _status_change_entries,
     _status_snapshot,
@@ -49,9 +53,12 @@ from coursepack.validation import collecting
 __all__ = [
     "ImportResult",
     "ImportedCompletion",
+    "PreparedCompletion",
     "RecordResult",
+    "commit_completion",
     "import_completions",
     "late_horizon",
+    "prepare_completion",
     "record_completion",
     "recorded_late",
     "void_event",
@@ -59,9 +66,9 @@ __all__ = [
 
 
 def _affected(learner_id: int, course_id: int) -> list[Enrollment]:
-    """Return the learner's enrollments whose pinned version contains the course, or a
-    course it is equivalent to."""
-    candidates = list(Enrollment.objects.filter(learner_id=learner_id))
+    """Return the learner's enrollments (by id) whose pinned version contains the
+    course, or a course it is equivalent to."""
+    candidates = list(Enrollment.objects.filter(learner_id=learner_id).order_by("pk"))
     courses = {course_id} | lifecycle_facts.equivalence_facts().targets_of(course_id)
     return [
         e for e in candidates if not courses.isdisjoint(packaging.version_course_ids(e.version_id))
@@ -107,7 +114,41 @@ def recorded_late(event: CompletionEvent) -> bool:
     return event.recorded_at - event.occurred_at > late_horizon()
 
 
-def record_completion(
+@dataclass(frozen=True)
+class PreparedCompletion:
+    """A checked completion and the evaluation inputs read for it, before any lock.
+
+    ``commit_completion`` writes it (once): the inputs are used if the learner's
+    revision and enrollment rows are still what they were when read, and read again
+    under the lock otherwise.
+    """
+
+    actor: Actor
+    learner_id: int
+    course_id: int
+    kind: str
+    occurred_at: datetime | None
+    when: datetime
+    now: datetime
+    source: str
+    external_id: str | None
+    evidence_note: str
+    late_reason: str
+    # Read first: the stamp the inputs below are checked against under the lock.
+    revision: Revision
+    # Every enrollment of the learner (by id), and those the course counts for.
+    enrollments: list[Enrollment]
+    affected: list[Enrollment]
+    # The courses whose events the evaluation reads (the affected versions' courses
+    # and the courses equivalent to them), those events, the lifecycle facts, and the
+    # affected enrollments' last moves.
+    courses: frozenset[int]
+    events: dict[int, list[rules.EventRow]]
+    lifecycle: _Lifecycle | None
+    moves: dict[int, datetime]
+
+
+def prepare_completion(
     *,
     actor: Actor,
     learner_id: int,
@@ -118,17 +159,11 @@ def record_completion(
     external_id: str | None = None,
     evidence_note: str = "",
     late_reason: str = "",
-) -> RecordResult:
-    """Record that a learner completed, passed or failed a course.
+) -> PreparedCompletion:
+    """Check a completion and read what recording it re-evaluates, taking no lock.
 
-    A completion that occurred more than ``COMPLETION_LATE_HORIZON_DAYS`` (default
-    365) before it is recorded needs a ``late_reason``: it changes reports for
-    periods that may already have been read.
-
-    Recording the same ``external_id`` again with the same facts changes nothing
-    and returns the stored event; with different facts it is refused. Every
-    enrollment of the learner whose version contains the course is re-evaluated
-    in the same transaction.
+    The first half of ``record_completion`` (which see for the arguments); writes
+    nothing. Hand the result to ``commit_completion``.
     """
     with collecting("The completion cannot be recorded.") as problems:
         if kind not in [k.value for k in _RECORDABLE]:
@@ -153,64 +188,222 @@ def record_completion(
                     f"is required: the completion occurred more than {late_horizon().days} "
                     "days before it is recorded; say why it is recorded this late",
                 )
-    when = occurred_at or now
+    # The revision first, then the inputs: an append that commits in between changes
+    # the revision read again under the lock, so it is never missed.
+    revision = learner_revision(learner_id, course_id)
+    enrollments = list(Enrollment.objects.filter(learner_id=learner_id).order_by("pk"))
+    affected: list[Enrollment] = []
+    courses: set[int] = set()
+    events: dict[int, list[rules.EventRow]] = {}
+    lifecycle = None
+    moves: dict[int, datetime] = {}
+    if enrollments:
+        # None exist at all (the revision counts them): nothing to read.
+        equivalences = (
+            lifecycle_facts.equivalence_facts()
+            if revision.equivalences
+            else lifecycle_facts.EquivalenceFacts()
+        )
+        counted = {course_id} | equivalences.targets_of(course_id)
+        for enrollment in enrollments:
+            on_version = packaging.version_course_ids(enrollment.version_id)
+            if not counted.isdisjoint(on_version):
+                affected.append(enrollment)
+                courses |= on_version
+    if affected:
+        ids = [e.pk for e in affected]
+        # The revision's counts say which reads would find nothing: skip those.
+        has_facts = revision.extensions or revision.exemptions or revision.revocations
+        lifecycle = _Lifecycle(
+            lifecycle_facts.enrollment_facts(ids) if has_facts else {},
+            equivalences,
+            packaging.lifecycle_rules({e.version_id for e in affected}),
+        )
+        courses |= equivalences.sources_for(courses)
+        events = selectors.event_rows_by_learner([learner_id], courses)
+        moves = selectors.latest_moves(ids) if revision.moves else {}
+    return PreparedCompletion(
+        actor=actor,
+        learner_id=learner_id,
+        course_id=course_id,
+        kind=kind,
+        occurred_at=occurred_at,
+        when=occurred_at or now,
+        now=now,
+        source=source,
+        external_id=external_id,
+        evidence_note=evidence_note,
+        late_reason=late_reason,
+        revision=revision,
+        enrollments=enrollments,
+        affected=affected,
+        courses=frozenset(courses),
+        events=events,
+        lifecycle=lifecycle,
+        moves=moves,
+    )
+
+
+_ENROLLMENT_COLUMNS = [f.attname for f in Enrollment._meta.concrete_fields]
+
+
+def _rows(enrollments: Iterable[Enrollment]) -> list[tuple[Any, ...]]:
+    return [tuple(getattr(e, name) for name in _ENROLLMENT_COLUMNS) for e in enrollments]
+
+
+def _still_current(prepared: PreparedCompletion, revision: Revision) -> bool:
+    """Return whether the inputs read before the lock are the ones in force now (the
+    caller holds the learner): same revision, and the same enrollment rows."""
+    if revision != prepared.revision:
+        return False
+    now = list(
+        Enrollment.objects.filter(learner_id=prepared.learner_id)
+        .order_by("pk")
+        .values_list(*_ENROLLMENT_COLUMNS)
+    )
+    return now == _rows(prepared.enrollments)
+
+
+def commit_completion(prepared: PreparedCompletion) -> RecordResult:
+    """Record a prepared completion: one transaction, holding the write lock only to
+    check that the prepared inputs still hold, write, and append to the audit log.
+
+    When they no longer hold (another write about the learner, or an equivalence,
+    committed since they were read), the learner's enrollments are evaluated again
+    inside the transaction, as if nothing had been prepared. Either way the stored
+    statuses are the engine's answer for every event committed before this one.
+    """
+    p = prepared
+    User = get_user_model()
     with transaction.atomic():
         chain = audit.lock_chain()
-        learner = _lock_learner(learner_id)
-        if external_id is not None:
-            existing = CompletionEvent.objects.filter(external_id=external_id).first()
+        if connection.features.has_select_for_update:
+            # Every write about one learner is serialised on their row (SQLite's one
+            # writer at a time does that already).
+            list(User.objects.select_for_update().filter(pk=p.learner_id).values_list("pk"))
+        revision = learner_revision(p.learner_id, p.course_id)
+        if not revision.learner:
+            raise LearnerNotFound(f"There is no learner with id {p.learner_id}.")
+        if p.external_id is not None:
+            existing = CompletionEvent.objects.filter(external_id=p.external_id).first()
             if existing is not None:
                 same = (
-                    existing.learner_id == learner.pk
-                    and existing.course_id == course_id
-                    and existing.kind == kind
-                    and (occurred_at is None or existing.occurred_at == occurred_at)
+                    existing.learner_id == p.learner_id
+                    and existing.course_id == p.course_id
+                    and existing.kind == p.kind
+                    and (p.occurred_at is None or existing.occurred_at == p.occurred_at)
                 )
                 if not same:
                     raise IdempotencyConflict(
-                        f"External id {external_id!r} was already used for another event "
+                        f"External id {p.external_id!r} was already used for another event "
                         f"(event {existing.pk}); use a new id for a new event."
                     )
                 return RecordResult(event=existing, created=False, enrollments_changed=0)
-        if not Course.objects.filter(pk=course_id).exists():
-            raise CourseNotFound(f"There is no course with id {course_id}.")
+        if not revision.course:
+            raise CourseNotFound(f"There is no course with id {p.course_id}.")
+        current = _still_current(p, revision)
         event = CompletionEvent.objects.create(
-            learner=learner,
+            learner_id=p.learner_id,
+            course_id=p.course_id,
+            kind=p.kind,
+            occurred_at=p.when,
+            recorded_at=p.now,
+            recorded_by=_user(p.actor),
+            source=p.source,
+            external_id=p.external_id,
+            evidence_note=p.evidence_note,
+            late_reason=p.late_reason,
+        )
+        recorded = audit.Entry(
+            actor=p.actor,
+            action="completion.recorded",
+            target=event,
+            at=p.now,
+            after={
+                "learner": p.learner_id,
+                "course": p.course_id,
+                "kind": p.kind,
+                "occurred_at": p.when.isoformat(),
+                "source": p.source,
+                "external_id": p.external_id,
+                **({"late_reason": p.late_reason} if p.late_reason else {}),
+            },
+            notes=p.evidence_note,
+        )
+        cause = f"completion event {event.pk}"
+        if not current:
+            changes = _update_statuses(
+                actor=p.actor,
+                learner_id=p.learner_id,
+                course_id=p.course_id,
+                now=p.now,
+                cause=cause,
+            )
+        elif p.affected and p.lifecycle is not None:
+            changes = _apply_prepared(p, event, cause)
+        else:
+            changes = []
+        audit.record_all([recorded, *changes], head=chain)
+    return RecordResult(event=event, created=True, enrollments_changed=len(changes))
+
+
+def _apply_prepared(p: PreparedCompletion, event: CompletionEvent, cause: str) -> list[audit.Entry]:
+    """Evaluate the affected enrollments from the prepared inputs and the new event
+    (no query but the writes); store those that changed and return their records."""
+    assert p.lifecycle is not None
+    befores = {e.pk: _status_snapshot(e) for e in p.affected}
+    # The new event, as the event read would return it once written.
+    rows = list(p.events.get(p.learner_id, ()))
+    if p.course_id in p.courses:
+        rows.append((event.pk, p.course_id, p.kind, p.when, None, None))
+    moves = p.moves
+    changed = _recompute(
+        p.affected,
+        {p.learner_id: rows},
+        p.lifecycle,
+        lambda ids: {i: moves[i] for i in ids if i in moves},
+    )
+    _store(changed)
+    return _status_change_entries(p.actor, changed, befores, p.now, cause)
+
+
+def record_completion(
+    *,
+    actor: Actor,
+    learner_id: int,
+    course_id: int,
+    kind: str = EventKind.COMPLETED,
+    occurred_at: datetime | None = None,
+    source: str = EventSource.MANUAL,
+    external_id: str | None = None,
+    evidence_note: str = "",
+    late_reason: str = "",
+) -> RecordResult:
+    """Record that a learner completed, passed or failed a course.
+
+    A completion that occurred more than ``COMPLETION_LATE_HORIZON_DAYS`` (default
+    365) before it is recorded needs a ``late_reason``: it changes reports for
+    periods that may already have been read.
+
+    Recording the same ``external_id`` again with the same facts changes nothing
+    and returns the stored event; with different facts it is refused. Every
+    enrollment of the learner whose version contains the course is re-evaluated
+    in the same transaction: from inputs read before it took the write lock when
+    they still hold (ADR 0030), else read again under it.
+    """
+    return commit_completion(
+        prepare_completion(
+            actor=actor,
+            learner_id=learner_id,
             course_id=course_id,
             kind=kind,
-            occurred_at=when,
-            recorded_at=now,
-            recorded_by=_user(actor),
+            occurred_at=occurred_at,
             source=source,
             external_id=external_id,
             evidence_note=evidence_note,
             late_reason=late_reason,
         )
-        recorded = audit.Entry(
-            actor=actor,
-            action="completion.recorded",
-            target=event,
-            at=now,
-            after={
-                "learner": learner.pk,
-                "course": course_id,
-                "kind": kind,
-                "occurred_at": when.isoformat(),
-                "source": source,
-                "external_id": external_id,
-                **({"late_reason": late_reason} if late_reason else {}),
-            },
-            notes=evidence_note,
-        )
-        changes = _update_statuses(
-            actor=actor,
-            learner_id=learner.pk,
-            course_id=course_id,
-            now=now,
-            cause=f"completion event {event.pk}",
-        )
-        audit.record_all([recorded, *changes], head=chain)
-    return RecordResult(event=event, created=True, enrollments_changed=len(changes))
+    )
 
 
 @dataclass(frozen=True)

@@ -122,6 +122,11 @@ class Enrollment(models.Model):
             # moment falls on the day of one of the moment's thresholds (ADR 0027).
             models.Index(fields=["package", "overdue_since"], name="enrollment_overdue_day"),
             models.Index(fields=["package", "expires_at"], name="enrollment_expires_day"),
+            # The reports' learners of one package or version: which learners, and how
+            # many, from the index alone (ADR 0027).
+            models.Index(
+                fields=["package", "learner", "version"], name="enrollment_package_learner"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -235,7 +240,9 @@ from coursepack.learning.summary_models import (  # noqa: E402
     CourseLearnerCount,
     EnrollmentDayCount,
     EnrollmentState,
+    LearnerCount,
     StandingCount,
+    VersionCount,
 )
 
 __all__ = [
@@ -257,6 +264,8 @@ __all__ = [
     "EventSource",
     "Exemption",
     "ExemptionRevocation",
+    "LearnerCount",
     "StandingCount",
+    "VersionCount",
     "WaiverReason",
 ]

@@ -7,7 +7,7 @@ change them recomputes them here, in the writer's transaction.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -175,6 +175,9 @@ class _Lifecycle:
 
     facts: dict[int, lifecycle_facts.EnrollmentFacts]
     equivalences: lifecycle_facts.EquivalenceFacts
+    # Each version's due rule and validity, when the caller read them already (they
+    # never change once a version is released); else read by ``_summaries``.
+    version_rules: Mapping[int, tuple[rules.DueRule, rules.CertificationRule | None]] | None = None
 
 
 def _lifecycle(
@@ -210,7 +213,9 @@ def _summaries(
     now = now or timezone.now()
     moments = moments or {}
     status_rules: dict[int, rules.StatusRule] = {}
-    version_rules = packaging.lifecycle_rules({k[2] for k in keys})
+    version_rules = lifecycle.version_rules
+    if version_rules is None:
+        version_rules = packaging.lifecycle_rules({k[2] for k in keys})
     facts: dict[int, rules.CourseFacts] = {}
     eq = lifecycle.equivalences
     for key in keys:
@@ -278,6 +283,18 @@ def _refresh(
         course_ids = set(course_ids)
         course_ids |= lifecycle.equivalences.sources_for(course_ids)
     events = selectors.event_rows_by_learner({e.learner_id for e in enrollments}, course_ids)
+    return _recompute(enrollments, events, lifecycle, selectors.latest_moves)
+
+
+def _recompute(
+    enrollments: list[Enrollment],
+    events: dict[int, list[rules.EventRow]],
+    lifecycle: _Lifecycle,
+    latest_moves: Callable[[Iterable[int]], dict[int, datetime]],
+) -> list[Enrollment]:
+    """Recompute enrollments' cached fields in memory from inputs already read (the
+    learners' event rows, the lifecycle facts, and how to find the last moves of
+    enrollments); return those that changed. No query but ``latest_moves``."""
     keys = [_key(e) for e in enrollments]
     summaries = list(_summaries(keys, events, {}, lifecycle))
     # A move matters only to a completion (completed_at is never before it): read the
@@ -289,7 +306,7 @@ def _refresh(
         if summary[0] == rules.EnrollmentStatus.COMPLETED
     ]
     if completed:
-        moved = selectors.latest_moves(key[0] for key in completed)
+        moved = latest_moves(key[0] for key in completed)
         if moved:
             again = iter(
                 _summaries([k for k in completed if k[0] in moved], events, moved, lifecycle)

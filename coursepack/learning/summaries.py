@@ -46,9 +46,12 @@ _TABLES = (
     "learning_enrollmentdaycount",
     "learning_completiondaycount",
     "learning_standingcount",
+    "learning_learnercount",
+    "learning_versioncount",
 )
 # The columns whose change can change a row's keys.
 _WATCHED = (
+    "learner_id",
     "version_id",
     "package_id",
     "enrolled_at",
@@ -115,6 +118,11 @@ _DAY_KEY = _Key(
     ("version_id", "package_id", "day", "state", "status"),
     ("version_id", "day", "state", "status"),
 )
+_VERSION_KEY = _Key(
+    "learning_versioncount",
+    ("version_id", "package_id", "state", "status", "completed"),
+    ("version_id", "state", "status", "completed"),
+)
 _COMPLETION_KEY = _Key(
     "learning_completiondaycount", ("version_id", "package_id", "day"), ("version_id", "day")
 )
@@ -140,6 +148,9 @@ _STANDING_KEY = _Key(
         "previous_expires_day",
     ),
 )
+
+# Every enrollment of a learner, whatever its state: the reports' learners table.
+_LEARNER_KEY = _Key("learning_learnercount", ("learner_id",), ("learner_id",))
 
 
 _DONE_KINDS = "('completed', 'passed')"
@@ -230,6 +241,16 @@ def _day_values(vendor: str, r: str) -> list[str]:
     ]
 
 
+def _version_values(r: str) -> list[str]:
+    return [
+        f"{r}.version_id",
+        f"{r}.package_id",
+        _state(r),
+        f"{r}.status",
+        f"({r}.completed_at IS NOT NULL)",
+    ]
+
+
 def _completion_values(vendor: str, r: str) -> list[str]:
     return [f"{r}.version_id", f"{r}.package_id", _day(vendor, f"{r}.completed_at")]
 
@@ -293,6 +314,8 @@ def _remove_old(vendor: str) -> list[str]:
             f"{_open('OLD')} AND OLD.completed_at IS NOT NULL",
         ),
         _take(_STANDING_KEY, _standing_values(vendor, "OLD"), _open("OLD")),
+        _take(_LEARNER_KEY, ["OLD.learner_id"], "1 = 1"),
+        _take(_VERSION_KEY, _version_values("OLD"), "1 = 1"),
     ]
 
 
@@ -305,6 +328,8 @@ def _add_new(vendor: str) -> list[str]:
             f"{_open('NEW')} AND NEW.completed_at IS NOT NULL",
         ),
         _add(_STANDING_KEY, _standing_values(vendor, "NEW"), _open("NEW")),
+        _add(_LEARNER_KEY, ["NEW.learner_id"], "1 = 1"),
+        _add(_VERSION_KEY, _version_values("NEW"), "1 = 1"),
     ]
 
 
@@ -457,6 +482,8 @@ def _scratch_queries(vendor: str) -> dict[str, tuple[_Key, str]]:
                 "LEFT JOIN learning_enrollment p ON p.id = e.previous_period_id",
             ),
         ),
+        _LEARNER_KEY.table: (_LEARNER_KEY, query(["e.learner_id"], "1 = 1")),
+        _VERSION_KEY.table: (_VERSION_KEY, query(_version_values("e"), "1 = 1")),
         _COURSE_DAY_KEY.table: (
             _COURSE_DAY_KEY,
             f"SELECT e.course_id, {day}, {_count(f'{done} AND {kept}')}, "
@@ -541,12 +568,18 @@ def check(using: str = "default") -> SummaryDrift:
     return drift
 
 
-def rebuild(using: str = "default") -> None:
-    """Replace every summary row with the from-scratch aggregate (in the caller's
-    transaction, which should hold the audit chain so no write interleaves)."""
+def rebuild(using: str = "default", tables: tuple[str, ...] | None = None) -> None:
+    """Replace every summary row (or only those of ``tables``) with the from-scratch
+    aggregate (in the caller's transaction, which should hold the audit chain so no
+    write interleaves)."""
     connection = connections[using]
     with connection.cursor() as cursor:
+        # A migration older than a table's own (0007 fills the first ones) rebuilds
+        # only the tables that exist by then; the later one fills its own.
+        existing = set(connection.introspection.table_names(cursor))
         for table, (key, sql) in _scratch_queries(connection.vendor).items():
+            if table not in existing or (tables is not None and table not in tables):
+                continue
             cursor.execute(f"DELETE FROM {table}")
             columns = ", ".join((*key.columns, *key.values))
             cursor.execute(f"INSERT INTO {table} ({columns}) {sql}")

@@ -60,6 +60,38 @@ class EnrollmentDayCount(models.Model):
         return f"v{self.version_id} {self.day} {self.state} {self.status}: {self.n}"
 
 
+class VersionCount(models.Model):
+    """Enrollments of one version by state and status, whenever begun: the package list
+    and the reports without a range, a few rows per version (the day rows add up to the
+    same, over many more rows)."""
+
+    version = models.ForeignKey(
+        "packaging.PackageVersion",
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        related_name="+",
+    )
+    package = models.ForeignKey(
+        "packaging.Package", on_delete=models.DO_NOTHING, db_constraint=False, related_name="+"
+    )
+    state = models.CharField(max_length=16, choices=EnrollmentState.choices)
+    status = models.CharField(max_length=16)
+    # Whether ``completed_at`` is set.
+    completed = models.BooleanField()
+    n = models.IntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["version", "state", "status", "completed"], name="version_count_key"
+            )
+        ]
+        indexes = [models.Index(fields=["package", "version"], name="version_count_pkg")]
+
+    def __str__(self) -> str:
+        return f"v{self.version_id} {self.state} {self.status}: {self.n}"
+
+
 class CompletionDayCount(models.Model):
     """Open enrollments of one version completed on one day."""
 
@@ -193,3 +225,26 @@ class CourseLearnerCount(models.Model):
 
     def __str__(self) -> str:
         return f"course {self.course_id} learner {self.learner_id}: {self.completions}"
+
+
+class LearnerCount(models.Model):
+    """How many enrollments (open, withdrawn or superseded) one learner has: which
+    learners the reports' learners table lists, and how many, without reading every
+    enrollment. Their counts by status are read from the enrollments of the page's
+    learners only."""
+
+    # Indexed by the unique key.
+    learner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        db_index=False,
+        related_name="+",
+    )
+    n = models.IntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["learner"], name="learner_count_key")]
+
+    def __str__(self) -> str:
+        return f"learner {self.learner_id}: {self.n} enrollments"

@@ -13,6 +13,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import replace
 from datetime import date, datetime, timedelta, tzinfo
+from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.db.models import Count, Exists, Max, Min, OuterRef, Q, QuerySet
@@ -43,10 +44,12 @@ from coursepack.reports.scope import (
 )
 
 __all__ = [
+    "CHUNK",
     "CourseCounts",
     "course_counts",
     "learner_count",
     "learner_rows",
+    "listed_learners",
     "package_counts",
     "period_counts",
     "timeline_learner_rows",
@@ -193,47 +196,83 @@ def _learner_scope(filters: ReportFilters) -> QuerySet[Enrollment]:
     return enrollments_in_scope(filters).filter(in_range("enrolled_at", filters))
 
 
-def learner_rows(
-    filters: ReportFilters, *, offset: int = 0, limit: int | None = None
-) -> Iterator[LearnerRow]:
-    """Yield ``learner_rows``'s rows by grouping the enrollments in scope by learner.
+def listed_learners(filters: ReportFilters) -> QuerySet[Any]:
+    """Return the learners with an enrollment in scope (begun in the range), as users
+    by username: found by walking the usernames' index and probing each learner's
+    enrollments, so a page costs its learners, not every enrollment."""
+    mine = _learner_scope(filters).filter(learner_id=OuterRef("pk"))
+    return get_user_model().objects.filter(Exists(mine))
 
-    Streams from one query (a server-side cursor on PostgreSQL), so a million rows
-    take constant memory.
+
+#: Learners read per query when :func:`learner_rows` streams every one (the exports).
+CHUNK = 2000
+
+
+def learner_rows(
+    filters: ReportFilters,
+    listed: QuerySet[Any],
+    *,
+    offset: int = 0,
+    limit: int | None = None,
+) -> Iterator[LearnerRow]:
+    """Yield ``learner_rows``'s rows for the ``listed`` learners (users), by username:
+    each chunk of learners, then their enrollments in scope counted by learner.
+
+    Two queries per page; without a limit, two per :data:`CHUNK` learners, each chunk
+    after the first found from the last username (not an offset), so the whole list
+    streams in constant memory.
     """
-    rows = (
-        _learner_scope(filters)
-        .values("learner_id", "learner__username", "learner__first_name", "learner__last_name")
-        .annotate(
-            enrollments=Count(ROW, filter=OPEN),
-            withdrawn=Count(ROW, filter=Q(withdrawn_at__isnull=False)),
-            not_started=Count(ROW, filter=OPEN & Q(status=EnrollmentStatus.NOT_STARTED)),
-            in_progress=Count(ROW, filter=OPEN & Q(status=EnrollmentStatus.IN_PROGRESS)),
-            completed=Count(ROW, filter=OPEN & Q(status=EnrollmentStatus.COMPLETED)),
-            last_completed_at=Max("completed_at", filter=OPEN),
-        )
-        .order_by("learner__username", "learner_id")
-    )
-    if limit is not None:
-        rows = rows[offset : offset + limit]
-    elif offset:
-        rows = rows[offset:]
-    for row in rows.iterator(chunk_size=2000):
-        yield LearnerRow(
-            learner_id=row["learner_id"],
-            username=row["learner__username"],
-            full_name=f"{row['learner__first_name']} {row['learner__last_name']}".strip(),
-            enrollments=row["enrollments"],
-            withdrawn=row["withdrawn"],
-            not_started=row["not_started"],
-            in_progress=row["in_progress"],
-            completed=row["completed"],
-            last_completed_at=row["last_completed_at"],
-        )
+    users = listed.order_by("username").values_list("pk", "username", "first_name", "last_name")
+    after: str | None = None
+    left = limit
+    while left is None or left > 0:
+        size = CHUNK if left is None else min(CHUNK, left)
+        if after is None:
+            chunk = list(users[offset : offset + size])
+        else:
+            chunk = list(users.filter(username__gt=after)[:size])
+        if not chunk:
+            return
+        counts = {
+            row["learner_id"]: row
+            for row in _learner_scope(filters)
+            .filter(learner_id__in=[pk for pk, *_ in chunk])
+            .values("learner_id")
+            .annotate(
+                enrollments=Count(ROW, filter=OPEN),
+                withdrawn=Count(ROW, filter=Q(withdrawn_at__isnull=False)),
+                not_started=Count(ROW, filter=OPEN & Q(status=EnrollmentStatus.NOT_STARTED)),
+                in_progress=Count(ROW, filter=OPEN & Q(status=EnrollmentStatus.IN_PROGRESS)),
+                completed=Count(ROW, filter=OPEN & Q(status=EnrollmentStatus.COMPLETED)),
+                last_completed_at=Max("completed_at", filter=OPEN),
+            )
+            .order_by()
+        }
+        for pk, username, first_name, last_name in chunk:
+            row = counts.get(pk)
+            if row is None:  # its enrollments deleted between the two queries
+                continue
+            yield LearnerRow(
+                learner_id=pk,
+                username=username,
+                full_name=f"{first_name} {last_name}".strip(),
+                enrollments=row["enrollments"],
+                withdrawn=row["withdrawn"],
+                not_started=row["not_started"],
+                in_progress=row["in_progress"],
+                completed=row["completed"],
+                last_completed_at=row["last_completed_at"],
+            )
+        if len(chunk) < size:
+            return
+        after = chunk[-1][1]
+        if left is not None:
+            left -= size
 
 
 def learner_count(filters: ReportFilters) -> int:
-    """Return how many learners :func:`learner_rows` yields (one query)."""
+    """Return how many learners have an enrollment in scope (one query; with a package
+    or version and no range, from the index ``enrollment_package_learner`` alone)."""
     return _learner_scope(filters).values("learner_id").distinct().count()
 
 

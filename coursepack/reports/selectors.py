@@ -18,6 +18,7 @@ Filters and their scoping are in ``reports.scope``; the row types in ``reports.r
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 
 from django.db.models import Q
@@ -244,23 +245,56 @@ def learner_rows(
 
     The time range applies to ``enrolled_at``: only enrollments begun in the
     range are counted, and ``last_completed_at`` is the latest completion among
-    them. Learners with no such enrollment are not listed. Streams from one
-    query (a server-side cursor on PostgreSQL), so a million rows take constant
-    memory. On a timeline, counts the enrollments as the transcripts show them.
+    them. Learners with no such enrollment are not listed. The learners are
+    found by username (with no filter, from one summary row per learner, ADR
+    0027; else by probing each one's enrollments), then only their enrollments
+    are counted: a page reads its learners' rows, never every enrollment, and the
+    whole list streams a chunk of learners at a time in constant memory. On a
+    timeline, counts the enrollments as the transcripts show them.
     """
     if filters.on_timeline:
         found = exact.timeline_learner_rows(filters)
         end = None if limit is None else offset + limit
         yield from found[offset:end]
         return
-    yield from exact.learner_rows(filters, offset=offset, limit=limit)
+    listed = (
+        summary_reads.listed_learners()
+        if _every_enrollment(filters)
+        else exact.listed_learners(_with_package(filters))
+    )
+    yield from exact.learner_rows(filters, listed, offset=offset, limit=limit)
 
 
 def learner_count(filters: ReportFilters) -> int:
     """Return how many learners :func:`learner_rows` lists."""
     if filters.on_timeline:
         return len(exact.timeline_learner_rows(filters))
-    return exact.learner_count(filters)
+    if _every_enrollment(filters):
+        return summary_reads.learner_count()
+    return exact.learner_count(_with_package(filters))
+
+
+def _every_enrollment(filters: ReportFilters) -> bool:
+    """Whether the filters take every enrollment (no package, version or range)."""
+    return (
+        filters.package_id is None
+        and filters.version_id is None
+        and filters.start is None
+        and filters.end is None
+    )
+
+
+def _with_package(filters: ReportFilters) -> ReportFilters:
+    """The filters with the version's package named too, so that the learners of a
+    version are found by the index that starts with the package."""
+    if filters.version_id is None or filters.package_id is not None:
+        return filters
+    package_id = (
+        PackageVersion.objects.filter(pk=filters.version_id)
+        .values_list("package_id", flat=True)
+        .first()
+    )
+    return replace(filters, package_id=package_id)
 
 
 # --- completions over time ------------------------------------------------------------

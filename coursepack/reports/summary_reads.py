@@ -10,8 +10,10 @@ from __future__ import annotations
 
 from collections import defaultdict
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 
-from django.db.models import Sum
+from django.contrib.auth import get_user_model
+from django.db.models import Exists, OuterRef, QuerySet, Sum
 
 from coursepack.learning.models import (
     CompletionDayCount,
@@ -19,6 +21,8 @@ from coursepack.learning.models import (
     EnrollmentDayCount,
     EnrollmentState,
     EnrollmentStatus,
+    LearnerCount,
+    VersionCount,
 )
 from coursepack.reports.exact import CourseCounts
 from coursepack.reports.rows import (
@@ -33,7 +37,7 @@ from coursepack.reports.rows import (
 )
 from coursepack.reports.scope import ReportFilters, days_between, summary_scope
 
-__all__ = ["course_counts", "package_counts", "period_counts"]
+__all__ = ["course_counts", "learner_count", "listed_learners", "package_counts", "period_counts"]
 
 _DAY = timedelta(days=1)
 
@@ -42,8 +46,25 @@ def package_counts(
     filters: ReportFilters, first: date | None, stop: date | None
 ) -> dict[int, StatusCounts]:
     """Return ``package_report``'s counts per version from the summary rows, for the UTC
-    days ``[first, stop)``: two queries over a few rows per version and day."""
+    days ``[first, stop)``: two queries over a few rows per version and day; with no
+    bound, one over a few rows per version."""
     found: dict[int, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    if first is None and stop is None:
+        every = (
+            summary_scope(VersionCount.objects.all(), filters)
+            .filter(n__gt=0)
+            .values_list("version_id", "state", "status", "completed", "n")
+        )
+        for version_id, state, status, done, n in every:
+            counts = found[version_id]
+            if state == EnrollmentState.OPEN:
+                counts["enrolled"] += n
+                counts[status] += n
+                if done:
+                    counts["completed_in_range"] += n
+            elif state == EnrollmentState.WITHDRAWN:
+                counts["withdrawn"] += n
+        return _status_counts(found)
     begun = (
         summary_scope(EnrollmentDayCount.objects.all(), filters)
         .filter(days_between("day", first, stop))
@@ -65,6 +86,10 @@ def package_counts(
     )
     for row in completed:
         found[row["version_id"]]["completed_in_range"] += row["total"]
+    return _status_counts(found)
+
+
+def _status_counts(found: dict[int, dict[str, int]]) -> dict[int, StatusCounts]:
     return {
         version_id: StatusCounts(
             enrolled=c["enrolled"],
@@ -136,3 +161,15 @@ def course_counts() -> CourseCounts:
             "course_id", "learners", "failed", "voided"
         )
     }
+
+
+def listed_learners() -> QuerySet[Any]:
+    """Return the learners with any enrollment, as users: a probe of one summary row per
+    learner, by the usernames' index."""
+    counted = LearnerCount.objects.filter(learner_id=OuterRef("pk"), n__gt=0)
+    return get_user_model().objects.filter(Exists(counted))
+
+
+def learner_count() -> int:
+    """Return how many learners have any enrollment: one summary row per learner."""
+    return LearnerCount.objects.filter(n__gt=0).count()

@@ -10,6 +10,7 @@ from django.contrib.auth import get_user_model
 from django.core.management.color import no_style
 from django.db import connection, transaction
 
+from coursepack.audit import api as audit
 from coursepack.bench.generate import generate
 from coursepack.bench.scales import SCALES, Scale
 from coursepack.learning import api as learning
@@ -125,6 +126,22 @@ def test_the_generated_status_cache_is_exact() -> None:
     assert rebuild.drifted == []
     statuses = {k: v for k, v in report.counts.items() if k.startswith("enrollments ")}
     assert sum(statuses.values()) == TINY.enrollments
+
+
+@pytest.mark.django_db
+def test_the_generated_rows_are_declared_on_the_audit_log() -> None:
+    """The bulk-loaded rows have no records of their own: one record declares them, and
+    verification names them (and passes) instead of finding them on no record."""
+    generate(TINY, seed=4)
+
+    report = audit.verify_chain()
+
+    assert report.intact, report.reason
+    loaded = dict(report.loaded_without_records)
+    assert loaded["learning.completionevent"] == CompletionEvent.objects.count() == TINY.events
+    assert loaded["learning.enrollment"] == Enrollment.objects.count() == TINY.enrollments
+    assert loaded["auth.user"] == get_user_model().objects.count()
+    assert len(report.declared_by) == 1
 
 
 def test_every_named_scale_can_be_generated() -> None:

@@ -35,3 +35,14 @@ def page_overflows_viewport(page: Page) -> int:
         "() => document.documentElement.scrollWidth - document.documentElement.clientWidth"
     )
     return max(0, int(overflow))
+
+
+def click_main_nav(page: Page, name: str) -> None:
+    """Follow the main navigation's link ``name`` as a person does on a wide screen:
+    open its section's menu first when it is in one."""
+    nav = page.locator("header nav.nav-wide")
+    # By text, not role: a link inside a closed section is not in the accessibility tree.
+    section = nav.locator("details.nav-group", has=page.locator(f'a:text-is("{name}")'))
+    if section.count() and not section.evaluate("details => details.open"):
+        section.locator("summary").click()
+    nav.get_by_role("link", name=name, exact=True).click()

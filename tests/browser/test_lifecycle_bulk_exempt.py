@@ -28,7 +28,8 @@ def test_the_phone_menu_and_a_bulk_exemption_by_keyboard_and_clicks(
     live_server: Any, page: Page, shoot: Any
 ) -> None:
     """At 390 px the top bar is one short row with a Menu button that opens by keyboard
-    and lists every page; at 1280 px the links are in a row and there is no Menu. Two
+    and lists every page under its section; at 1280 px the top bar is one line whose
+    sections open as menus by keyboard, and there is no Menu button. Two
     learners ticked on the standing page are exempted until a date in one go."""
     admin = make_admin(username="noor", password="bulk-exempt-pw")
     course = make_course(name="Working at height")
@@ -62,6 +63,9 @@ def test_the_phone_menu_and_a_bulk_exemption_by_keyboard_and_clicks(
     expect(menu).to_be_visible()
     for name in ("Packages", "Catalog", "Groups", "Enrol", "People", "Reports", "Audit log"):
         expect(menu.get_by_role("link", name=name, exact=True)).to_be_visible()
+    # Every link under its section's name.
+    for section in ("Courses", "Learning", "Organisation", "Reporting"):
+        expect(menu.get_by_role("group", name=section)).to_be_visible()
     _check(page)
     shoot(page, "nav-menu-open-390")
     page.keyboard.press("Enter")
@@ -100,10 +104,32 @@ def test_the_phone_menu_and_a_bulk_exemption_by_keyboard_and_clicks(
     _check(page)
     shoot(page, "lifecycle-lapsing-390")
 
-    # A laptop: the links in a row, no Menu button.
+    # A laptop: one line (brand, the sections, who is signed in), no Menu button. The
+    # sections open as menus by keyboard; Escape closes one and returns to its name.
     page.set_viewport_size(LAPTOP)
     page.goto(standing)
     expect(page.locator(".nav-menu")).to_be_hidden()
-    expect(page.get_by_role("link", name="Reports", exact=True)).to_be_visible()
+    rows = {
+        round(box["y"] + box["height"] / 2)
+        for part in ("header .brand", "header nav.nav-wide", "header .who")
+        if (box := page.locator(part).bounding_box()) is not None
+    }
+    assert len(rows) == 1 or max(rows) - min(rows) <= 4, rows
+    shoot(page, "nav-bar-1280")
+    reports = page.get_by_role("link", name="Reports", exact=True)
+    expect(reports).to_be_hidden()
+    reporting = page.locator(
+        "header nav.nav-wide details.nav-group > summary", has_text="Reporting"
+    )
+    reporting.focus()
+    page.keyboard.press("Enter")
+    expect(reports).to_be_visible()
+    page.keyboard.press("Tab")
+    expect(reports).to_be_focused()
+    _check(page)
+    shoot(page, "nav-section-open-1280")
+    page.keyboard.press("Escape")
+    expect(reports).to_be_hidden()
+    expect(reporting).to_be_focused()
     _check(page)
     shoot(page, "lifecycle-standing-1280")

@@ -19,7 +19,11 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from browser_checks import page_overflows_viewport, serious_accessibility_violations
+from browser_checks import (
+    click_main_nav,
+    page_overflows_viewport,
+    serious_accessibility_violations,
+)
 from django.contrib.auth.models import User
 from django.core.management import call_command
 from django.utils import timezone
@@ -80,7 +84,7 @@ def test_the_operations_story(
     expect(admin).to_have_url(f"{base}/")
 
     # --- 47 learners from a CSV file, through a dry run ---------------------------
-    admin.click("header nav >> text=Enrol")
+    click_main_nav(admin, "Enrol")
     expect(admin.locator("h1")).to_have_text("Enrol learners")
     admin.select_option("#id_package", label=f"{SAFETY} (v1)")
     admin.set_input_files("#id_csv_file", str(csv_file))
@@ -108,7 +112,7 @@ def test_the_operations_story(
     # --- v2 is published; a newcomer, searched and ticked, gets v2 -----------------
     v2 = packaging.create_draft_from(actor=admin_user, version_id=v1.pk)
     packaging.publish_version(actor=admin_user, version_id=v2.pk, change_notes="Second run.")
-    admin.click("header nav >> text=Enrol")
+    click_main_nav(admin, "Enrol")
     admin.select_option("#id_package", label=f"{SAFETY} (v2)")
     # Typing is enough: htmx swaps the matching learners in (no page load).
     admin.locator("#learner-q").press_sequentially(newcomer.username, delay=20)
@@ -148,7 +152,7 @@ def test_the_operations_story(
     assert CompletionEvent.objects.filter(kind="void").count() == 2  # the demo's and ours
 
     # --- an auditor with a set-password link ---------------------------------------
-    admin.click("header nav >> text=People")
+    click_main_nav(admin, "People")
     expect(admin.locator("h1")).to_have_text("People")
     _checked(admin)
     shoot(admin, "ops-people", docs=True)
@@ -178,7 +182,7 @@ def test_the_operations_story(
     expect(auditor).to_have_url(re.compile(r"/login/$"))
     expect(auditor.locator(".banner")).to_have_text("Your password is set. Sign in with it now.")
     _sign_in(auditor, base, "riley", "riley-reads-reports")
-    auditor.click("header nav >> text=Reports")
+    click_main_nav(auditor, "Reports")
     expect(auditor.locator("h1")).to_have_text("Reports")
     expect(auditor.locator("header nav.nav-wide")).not_to_contain_text("People")
 
@@ -217,7 +221,7 @@ def test_the_operations_story(
     shoot(alice_phone, "transcript-phone", docs=True)
 
     # --- every step on the audit log, with names ------------------------------------
-    admin.click("header nav >> text=Audit log")
+    click_main_nav(admin, "Audit log")
     log = admin.locator("table.audit-log")
     for action, words in [
         ("enrollment.bulk_created", f"{SAFETY}"),

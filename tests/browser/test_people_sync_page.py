@@ -8,7 +8,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from browser_checks import page_overflows_viewport, serious_accessibility_violations
+from browser_checks import (
+    click_main_nav,
+    page_overflows_viewport,
+    serious_accessibility_violations,
+)
 from django.contrib.auth.models import User
 from playwright.sync_api import Page, expect
 
@@ -68,7 +72,7 @@ def test_upload_preview_and_apply_a_people_file(
     page.fill("#id_password", "people-sync-pw")
     page.click("form.login button[type=submit]")
 
-    page.click("nav >> text=People sync")
+    click_main_nav(page, "People sync")
     _check(page)
     shoot(page, "people-sync-upload", docs=True)
     _upload(page, live_server.url, first, full=True)

@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
+from browser_checks import click_main_nav
 from django.core.management import call_command
 from django.utils import timezone
 from playwright.sync_api import Page, expect
@@ -85,7 +86,7 @@ def test_transcripts_now_and_as_of_earlier_moments(
     marked as voided later.
     Dave, moved from v2 to v3 at the publish, shows v2 before it and v3 after."""
     _sign_in(page, live_server.url)
-    page.click("nav >> text=Learners")
+    click_main_nav(page, "Learners")
     expect(page.locator("h1")).to_have_text("Learners")
     screenshot(page, "learners")
     page.locator("tr", has_text="alice").get_by_role("link", name="Transcript").click()
@@ -159,7 +160,7 @@ def test_audit_log_with_a_filter_and_the_publish_log(
     """The audit log lists events newest first and narrows to one action; the package page
     links to its publish log, which names who published what, and the in-flight policy."""
     _sign_in(page, live_server.url)
-    page.click("nav >> text=Audit log")
+    click_main_nav(page, "Audit log")
     expect(page.locator("h1")).to_have_text("Audit log")
     # Newest first: the sign-in just made is on the record too.
     expect(page.locator("table.audit-log tbody tr").first).to_contain_text("account.signed_in")

@@ -8,7 +8,11 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from browser_checks import page_overflows_viewport, serious_accessibility_violations
+from browser_checks import (
+    click_main_nav,
+    page_overflows_viewport,
+    serious_accessibility_violations,
+)
 from playwright.sync_api import Page, expect
 
 from coursepack.jobs import api as jobs
@@ -80,7 +84,7 @@ def test_schedule_template_dry_run_run_and_log_by_clicks(
     expect(page.locator("#id_due_soon_days")).to_have_value("7, 2")
 
     # A template, previewed (htmx swaps the preview), refused, then saved.
-    page.click("nav[aria-label=Main] >> text=Reminders")
+    click_main_nav(page, "Reminders")
     page.click(".subnav >> text=Templates")
     page.click("text=Due soon")
     page.fill("#id_subject", "Due in $days_left days: $package")
@@ -102,7 +106,7 @@ def test_schedule_template_dry_run_run_and_log_by_clicks(
     expect(page.locator(".banner-success")).to_contain_text("Saved the due soon message")
 
     # A dry run: what would go out, and nothing sent.
-    page.click("nav[aria-label=Main] >> text=Reminders")
+    click_main_nav(page, "Reminders")
     page.click("button:has-text('Start a dry run')")
     expect(page.locator("h1")).to_contain_text("Dry run")
     _run_queued(page)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from browser_checks import click_main_nav
 from django.core.management import call_command
 from openpyxl import load_workbook
 from playwright.sync_api import Page, expect
@@ -25,7 +26,7 @@ def test_reports_page_shows_tables_and_chart_and_downloads_the_xlsx(
     with the same numbers."""
     call_command("load_demo", verbosity=0)
     _sign_in(page, live_server.url)
-    page.click("nav >> text=Reports")
+    click_main_nav(page, "Reports")
 
     expect(page.locator("h1")).to_have_text("Reports")
     packages = page.locator('table[data-table="packages"]')

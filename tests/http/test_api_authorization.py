@@ -36,7 +36,7 @@ import pytest
 from api_helpers import API, Caller, make_caller, problem, send
 from django.apps import apps
 from django.db import connection, transaction
-from django.test import Client
+from django.test import Client, override_settings
 from django.utils import timezone
 
 from coursepack.accounts import api as accounts
@@ -82,13 +82,21 @@ class World:
 
 
 @pytest.fixture(scope="module")
-def world(django_db_setup: None, django_db_blocker: Any) -> Iterator[World]:
+def world(
+    django_db_setup: None, django_db_blocker: Any, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[World]:
     """The world, built once for this module; each test's changes are rolled back.
 
     Building it takes ~500 queries; each test runs inside a savepoint of this
     transaction (pytest-django's ``db``), so every test starts from the same state.
+    Export files go to a temporary folder for the module's whole run.
     """
-    with django_db_blocker.unblock(), transaction.atomic():
+    exports_dir = tmp_path_factory.mktemp("exports")
+    with (
+        override_settings(EXPORTS_DIR=exports_dir),
+        django_db_blocker.unblock(),
+        transaction.atomic(),
+    ):
         yield build_world()
         transaction.set_rollback(True)
 

@@ -227,10 +227,16 @@ def test_a_small_export_stays_inline_under_the_one_rule(
 
 
 def test_an_export_reads_one_moment_a_write_meanwhile_is_not_in_it(
-    transactional_db: None, postgresql_only: None, settings: Any, tmp_path: Any
+    transactional_db: None, db_engine: str, settings: Any, tmp_path: Any
 ) -> None:
     """While the export writes, another connection enrols a learner and records a
     completion: the file holds the world as it was when the export began."""
+    if db_engine == "sqlite":
+        pytest.skip(
+            "the SQLite test database is in memory with a shared cache, where a second "
+            "connection cannot write while a read transaction is open (a file database "
+            "in WAL mode can); this runs in the PostgreSQL stage of make test"
+        )
     admin = make_admin()
     course = make_course(code="C-1")
     version = make_published_package(actor=admin, name="Ethics", items=[course])

@@ -18,7 +18,7 @@ transcripts.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
@@ -35,7 +35,13 @@ from coursepack.learning.selectors import to_rule_event
 from coursepack.learning.transcript import TranscriptStatus, transcript
 from coursepack.packaging import api as packaging
 from coursepack.packaging import selectors as packaging_selectors
-from coursepack.reports.selectors import ReportFilters, completions_over_time, package_report
+from coursepack.reports.selectors import (
+    ReportFilters,
+    completions_over_time,
+    learner_count,
+    learner_rows,
+    package_report,
+)
 from tests.factories import make_admin, make_course, make_group, make_learner
 
 pytestmark = pytest.mark.django_db
@@ -464,6 +470,49 @@ def _counts_from_transcripts(
     return {v: tuple(row) for v, row in found.items() if any(row)}
 
 
+def _learners_from_transcripts(
+    world: World, now: datetime, filters: ReportFilters
+) -> dict[int, tuple[Any, ...]]:
+    """Count, per learner, what their transcript as of now says, as the learners table
+    defines its columns: the enrollments begun in the range (in the package, if one)."""
+    found: dict[int, tuple[Any, ...]] = {}
+    for learner in world.learners:
+        entries = [
+            e
+            for e in transcript(learner, now, known_at=now).enrollments
+            if (filters.start is None or filters.start <= e.enrolled_at)
+            and (filters.end is None or e.enrolled_at < filters.end)
+            and filters.package_id in (None, e.package_id)
+        ]
+        if not entries:
+            continue
+        open_ones = [e for e in entries if e.withdrawn_at is None]
+        statuses = [str(e.progress_status) for e in open_ones]
+        found[learner] = (
+            len(open_ones),
+            len(entries) - len(open_ones),
+            *(statuses.count(s) for s in ("not_started", "in_progress", "completed")),
+            max((e.completed_at for e in open_ones if e.completed_at), default=None),
+        )
+    return found
+
+
+def _learner_report(filters: ReportFilters) -> dict[int, tuple[Any, ...]]:
+    rows = {
+        r.learner_id: (
+            r.enrollments,
+            r.withdrawn,
+            r.not_started,
+            r.in_progress,
+            r.completed,
+            r.last_completed_at,
+        )
+        for r in learner_rows(filters)
+    }
+    assert learner_count(filters) == len(rows)
+    return rows
+
+
 def _midnight(moment: datetime) -> datetime:
     return datetime.combine(moment.astimezone(UTC).date(), time.min, tzinfo=UTC)
 
@@ -489,7 +538,9 @@ def test_reports_agree_with_transcripts_on_the_same_timeline(
     report as of t, as known at r (now, or t itself), counts exactly what the learners'
     transcripts for the same two times show, "completed in range" included; and the
     stored-status report (as of now, as known now) equals the transcripts as of now,
-    over whole days from the summary rows too."""
+    over whole days from the summary rows too; so does the learners table (all
+    learners from the per-learner summary rows, a package's, a range's), page by
+    page."""
     packaging_selectors.clear_caches()
     with transaction.atomic():
         world = World(setting, active=dict(setting.first_versions), moments=[setting.start])
@@ -525,4 +576,20 @@ def test_reports_agree_with_transcripts_on_the_same_timeline(
                 assert counts == _counts_from_transcripts(world, end, end, days.start, days.end)
                 chart = {s.version_id: s.total for s in completions_over_time(days).series}
                 assert chart == {v: c[5] for v, c in counts.items() if c[5]}
+                for package_id in (None, *setting.packages):
+                    scoped = replace(days, package_id=package_id)
+                    assert _learner_report(scoped) == _learners_from_transcripts(
+                        world, end, scoped
+                    )
+            for package_id in (None, *setting.packages):
+                every = ReportFilters(package_id=package_id)
+                expected = _learners_from_transcripts(world, end, every)
+                assert _learner_report(every) == expected
+                # Paged: one learner a page, in username order, adds up to the same.
+                paged = [
+                    row.learner_id
+                    for offset in range(len(expected) + 1)
+                    for row in learner_rows(every, offset=offset, limit=1)
+                ]
+                assert sorted(paged) == sorted(expected)
         transaction.set_rollback(True)

@@ -6,10 +6,13 @@ from datetime import date
 from typing import Any
 
 import pytest
+from django.utils import timezone
 from reports_dataset import Dataset, noon
 
 from coursepack.errors import InvalidInput
 from coursepack.learning import api as learning
+from coursepack.learning import selectors as learning_selectors
+from coursepack.learning.models import Enrollment
 from coursepack.reports import selectors
 from coursepack.reports.selectors import ReportFilters, StatusCounts
 from tests.factories import make_course, make_learner, make_published_package
@@ -379,3 +382,22 @@ def test_a_learner_moved_at_publish_counts_under_the_new_version(admin: Any) -> 
     report = selectors.package_report(ReportFilters(package_id=v1.package_id))
 
     assert [(v.version_number, v.counts.enrolled) for v in report[0].versions] == [(1, 0), (2, 1)]
+
+
+def test_package_list_counts_equal_the_open_enrollments(dataset: Dataset) -> None:
+    """The package list's enrolled and completed per version (per-version summary rows)
+    equal the open enrollments counted from the status cache."""
+    found = {
+        v.version.pk: (v.enrolled, v.completed)
+        for p in learning_selectors.package_summaries(timezone.now())
+        for v in p.versions
+    }
+    expected = {}
+    for version_id in found:
+        open_ones = Enrollment.objects.filter(
+            version_id=version_id, withdrawn_at__isnull=True, superseded_at__isnull=True
+        )
+        expected[version_id] = (open_ones.count(), open_ones.filter(status="completed").count())
+
+    assert found == expected
+    assert any(completed for _, completed in found.values())

@@ -1,8 +1,12 @@
-"""Template helpers for showing requirement rules."""
+"""Template helpers: the main navigation, and showing requirement rules."""
 
 from __future__ import annotations
 
 from django import template
+from django.template.base import NodeList, Parser, Token
+from django.utils.html import format_html
+from django.utils.safestring import SafeString, mark_safe
+from django.utils.text import slugify
 
 from coursepack import rules
 
@@ -42,6 +46,53 @@ def nav_link(context: template.Context, url_name: str, label: str) -> str:
     if current:
         return format_html('<a href="{}" aria-current="page">{}</a>', href, label)
     return format_html('<a href="{}">{}</a>', href, label)
+
+
+class _NavGroupNode(template.Node):
+    def __init__(self, label: template.base.FilterExpression, nodelist: NodeList) -> None:
+        self.label = label
+        self.nodelist = nodelist
+
+    def render(self, context: template.Context) -> SafeString:
+        links = self.nodelist.render(context).strip()
+        if not links:
+            return mark_safe("")
+        label = str(self.label.resolve(context))
+        if context.get("nav_mode") == "menu":
+            # The phone menu lists every link, under its section's heading.
+            heading = f"nav-section-{slugify(label)}"
+            return format_html(
+                '<div class="nav-section" role="group" aria-labelledby="{}">'
+                '<p class="nav-heading" id="{}">{}</p>{}</div>',
+                heading,
+                heading,
+                label,
+                mark_safe(links),  # rendered by the template's own tags (escaped there)
+            )
+        # The section holding the current page is marked, as a current link is.
+        current = " current" if 'aria-current="page"' in links else ""
+        return format_html(
+            '<details class="nav-group{}"><summary>{}</summary><div class="nav-group-links">{}</div>'
+            "</details>",
+            current,
+            label,
+            mark_safe(links),  # rendered by the template's own tags (escaped there)
+        )
+
+
+@register.tag("navgroup")
+def navgroup(parser: Parser, token: Token) -> _NavGroupNode:
+    """``{% navgroup "Courses" %}{% nav_link ... %}…{% endnavgroup %}``: a section of the main
+    navigation. In the row (wide screens) it is a menu that opens from its name (a
+    ``<details>``, so keyboard and no-script work); with ``nav_mode="menu"`` (the phone
+    menu) its links are listed under the name as a heading. A section with no links for
+    this user is left out."""
+    bits = token.split_contents()
+    if len(bits) != 2:
+        raise template.TemplateSyntaxError("navgroup takes one argument: the section's name")
+    nodelist = parser.parse(("endnavgroup",))
+    parser.delete_first_token()
+    return _NavGroupNode(parser.compile_filter(bits[1]), nodelist)
 
 
 @register.filter

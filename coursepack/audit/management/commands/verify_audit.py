@@ -44,6 +44,13 @@ class Command(BaseCommand):
         extra = f"; {report.rows_checked} bound rows match their records"
         if report.unkeyed:
             extra += f"; {report.unkeyed} records predate keying (unkeyed SHA-256)"
+        if report.loaded_without_records:
+            rows = ", ".join(f"{n:,} {label}" for label, n in report.loaded_without_records)
+            records = ", ".join(str(pk) for pk in report.declared_by)
+            extra += (
+                f"; rows loaded without records of their own, as declared by record(s) "
+                f"{records} (generated benchmark data): {rows}"
+            )
         if checkpoint:
             extra += f"; passes through checkpoint record {checkpoint['last_event_id']}"
         self.stdout.write(

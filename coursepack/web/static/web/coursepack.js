@@ -12,7 +12,32 @@
       });
     });
     document.addEventListener("click", openInDialog);
+    navigationMenus();
   });
+
+  // The main navigation's sections are <details> menus that work without this; here
+  // one closes when another opens, on a click outside it, and on Escape (focus goes
+  // back to its name, as a menu button's does).
+  function navigationMenus() {
+    var groups = document.querySelectorAll("details.nav-group");
+    groups.forEach(function (group) {
+      group.addEventListener("toggle", function () {
+        if (!group.open) { return; }
+        groups.forEach(function (other) { if (other !== group) { other.open = false; } });
+      });
+      group.addEventListener("keydown", function (event) {
+        if (event.key === "Escape" && group.open) {
+          group.open = false;
+          group.querySelector("summary").focus();
+        }
+      });
+    });
+    document.addEventListener("click", function (event) {
+      groups.forEach(function (group) {
+        if (group.open && !group.contains(event.target)) { group.open = false; }
+      });
+    });
+  }
 
   // A link with data-dialog="<selector>" opens that part of the page it points at in
   // a modal dialog (the publish confirmation); without JavaScript, or if anything is
