@@ -8,6 +8,7 @@
 #   make lint       ruff, mypy, import-linter
 #   make bench      scale benchmarks on SQLite and PostgreSQL (BENCH_SCALE=full|small|smoke)
 #   make bench-smoke  the same benchmarks at a tiny scale, in seconds (part of make test)
+#   make client     generate the typed Python client of API v1 into clients/python/ (warnings fail)
 #   make screenshots  browser tests on SQLite; pages marked for docs saved to docs/screenshots/
 #
 # DATABASE_URL switches `make run` to PostgreSQL (default: SQLite under var/).
@@ -29,7 +30,7 @@ unexport PYTHONDONTWRITEBYTECODE
 export PYTHONPYCACHEPREFIX ?= $(or $(XDG_CACHE_HOME),$(if $(HOME),$(HOME)/.cache,/tmp))/coursepack/pycache
 HOST_PORT := 127.0.0.1:8000
 
-.PHONY: help setup run dev migrate lint test test-fast test-sqlite test-postgresql test-deps bench bench-smoke screenshots
+.PHONY: help setup run dev migrate lint client test test-fast test-sqlite test-postgresql test-deps bench bench-smoke screenshots
 
 help:
 	@sed -n 's/^#   //p' Makefile
@@ -62,6 +63,11 @@ lint: setup
 	echo "==> mypy coursepack";  $(RUN) mypy coursepack || rc=1; \
 	echo "==> lint-imports";     $(RUN) lint-imports || rc=1; \
 	exit $$rc
+
+# openapi-spec-validator + openapi-python-client; tests/http/test_api_client.py runs
+# the same script (so `make test` does) and checks the committed client is current.
+client: setup
+	@scripts/client.sh
 
 test:
 	@scripts/test.sh $(PYTEST_ARGS)

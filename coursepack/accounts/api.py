@@ -26,6 +26,7 @@ from django.utils.http import urlsafe_base64_decode, urlsafe_base64_encode
 from coursepack.accounts import usernames
 from coursepack.accounts.errors import (
     CannotChangeOwnAccess,
+    ExternalIdTaken,
     InvalidPasswordLink,
     LastAdmin,
     TokenNotFound,
@@ -123,8 +124,12 @@ def create_user(
     last_name: str = "",
     email: str = "",
     password: str | None = None,
+    external_id: str | None = None,
 ) -> User:
     """Create a user with a role (learners are usually created by an HR integration).
+
+    ``external_id`` is the id another system knows the person by (unique): an
+    integration finds them again at ``/users/by-external-id/{id}``.
 
     Without ``password`` the user cannot sign in until they set one through a
     set-password link (``password_link``). A username is refused when it is
@@ -136,6 +141,8 @@ def create_user(
         first_name = problems.text("first_name", first_name, max_length=150, required=False)
         last_name = problems.text("last_name", last_name, max_length=150, required=False)
         email = problems.text("email", email, max_length=254, required=False)
+        if external_id is not None:
+            external_id = problems.text("external_id", external_id, max_length=64)
         if username and any(c.isspace() or not c.isprintable() for c in username):
             problems.add("username", "must not contain spaces or invisible characters")
         if role not in Role.values:
@@ -159,10 +166,18 @@ def create_user(
                 .values_list("pk", flat=True)
                 .first(),
             )
+        if external_id is not None:
+            holder = Account.objects.filter(external_id=external_id).values_list(
+                "user_id", flat=True
+            )
+            if holder:
+                raise ExternalIdTaken(
+                    f"Another user has the external id {external_id!r}.", existing_id=holder[0]
+                )
         user = User.objects.create_user(
             username, email=email, password=password, first_name=first_name, last_name=last_name
         )
-        Account.objects.create(user=user, role=role, username_key=key)
+        Account.objects.create(user=user, role=role, username_key=key, external_id=external_id)
         audit.record_all(
             [
                 audit.Entry(
@@ -175,6 +190,7 @@ def create_user(
                         "role": role,
                         "active": True,
                         "password": "set" if password is not None else "set-password link",
+                        "external_id": external_id,
                     },
                 )
             ],

@@ -11,6 +11,12 @@ class UsernameTaken(DomainError):
     code = "username_taken"
 
 
+class ExternalIdTaken(DomainError):
+    """Another user already has this external (HR system) id; ``existing_id`` names them."""
+
+    code = "external_id_taken"
+
+
 class PermissionDenied(DomainError):
     """The caller's role does not allow this action."""
 

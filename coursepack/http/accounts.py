@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from django.contrib.auth.models import User
+from django.db import transaction
 from django.db.models import Q
 from django.http import HttpRequest
 from django.urls import reverse
@@ -27,7 +28,9 @@ from coursepack.http.schemas import (
     UserCreated,
     UserIn,
     UserOut,
+    UserPatch,
 )
+from coursepack.organisation import api as organisation
 
 router = Router()
 
@@ -162,6 +165,26 @@ def get_user(request: HttpRequest, user_id: int) -> Any:
     they manage and themselves (anyone else is answered as not found)."""
     viewer = require(request, *READERS, Role.MANAGER)
     return _user(_found(user_id, viewer))
+
+
+@router.patch("/users/{user_id}", response=responses({200: UserOut}, 404, 409), tags=["accounts"])
+def update_user(request: HttpRequest, user_id: int, body: UserPatch) -> Any:
+    """Change a user in one transaction: email and external id (as PATCH /people/{id}),
+    role (as POST /users/{id}/role) and `active` (as deactivate / reactivate), each
+    audited as those are, with `notes`. Fields left out (or null) stay as they are."""
+    actor = require(request, *ADMIN)
+    given = body.model_fields_set
+    with transaction.atomic():
+        _found(user_id)
+        details = {name: getattr(body, name) for name in ("email", "external_id") if name in given}
+        if details:
+            organisation.set_person_details(actor=actor, user_id=user_id, **details)
+        if body.role is not None:
+            accounts.set_role(actor=actor, user_id=user_id, role=body.role)
+        if body.active is not None and body.active != _found(user_id).is_active:
+            change = accounts.reactivate_user if body.active else accounts.deactivate_user
+            change(actor=actor, user_id=user_id, notes=body.notes)
+    return _user(_found(user_id))
 
 
 @router.post(

@@ -31,6 +31,7 @@ from coursepack.http import (
     learning,
     lifecycle,
     notifications,
+    openapi,
     organisation,
     reports,
     webhooks,
@@ -85,6 +86,13 @@ class CoursepackAPI(NinjaAPI):
         following = getattr(request, NEXT_ATTRIBUTE, None)
         if following is not None and "Link" not in response:
             cursors.link_next(request, response, "after", following)
+        if response.status_code == 201 and "Location" not in response:
+            match = request.resolver_match
+            route = match.route if match is not None else ""
+            name = operation_id(route, request.method or "")
+            created = openapi.location_for(name or "", data)
+            if created is not None:
+                response["Location"] = f"/api/v1{created}"
         return response
 
     def get_openapi_schema(
@@ -107,6 +115,7 @@ class CoursepackAPI(NinjaAPI):
                         content = response.get("content")
                         if int(status) >= 400 and content and "application/json" in content:
                             content[PROBLEM_CONTENT_TYPE] = content.pop("application/json")
+            openapi.finish(schema)
             cache[path_prefix] = schema
         return cache[path_prefix]
 
@@ -321,6 +330,7 @@ _ROUTE_PARAMETER = re.compile(r"<(?:\w+:)?(\w+)>")
 
 
 _QUERY_PARAMETERS: dict[tuple[str, str], frozenset[str]] = {}
+_OPERATION_IDS: dict[tuple[str, str], str] = {}
 _QUERY_PARAMETERS_LOCK = threading.Lock()
 
 
@@ -340,7 +350,15 @@ def warm_query_parameters() -> None:
                 table[(path, verb.upper())] = frozenset(
                     p["name"] for p in operation.get("parameters", []) if p["in"] == "query"
                 )
+                _OPERATION_IDS[(path, verb.upper())] = operation["operationId"]
         _QUERY_PARAMETERS.update(table)
+
+
+def operation_id(route: str, method: str) -> str | None:
+    """Return the operation id of the operation at URL ``route`` (Django's pattern)."""
+    if not _QUERY_PARAMETERS:
+        warm_query_parameters()
+    return _OPERATION_IDS.get(("/" + _ROUTE_PARAMETER.sub(r"{\1}", route), method.upper()))
 
 
 def declared_query_parameters(route: str, method: str) -> frozenset[str] | None:

@@ -36,7 +36,7 @@ from coursepack.http.schemas import (
 from coursepack.learning import api as learning
 from coursepack.learning import selectors
 from coursepack.learning import transcript as transcripts
-from coursepack.learning.errors import EnrollmentNotFound, LearnerNotFound
+from coursepack.learning.errors import EnrollmentNotFound, EventNotFound, LearnerNotFound
 from coursepack.learning.models import CompletionEvent, Enrollment
 from coursepack.replica import reads_from_replica
 
@@ -107,7 +107,41 @@ def bulk_enroll(request: HttpRequest, body: BulkEnrollIn) -> Any:
         "enrolled": result.enrolled,
         "already_enrolled": result.already_enrolled,
         "unknown_learners": result.unknown_learners,
+        "results": _bulk_results(body, result),
     }
+
+
+def _bulk_results(body: BulkEnrollIn, result: learning.BulkEnrollResult) -> list[dict[str, Any]]:
+    """One result per item of the request: what happened, and the enrollment it left."""
+    open_enrollments = dict(
+        Enrollment.objects.filter(
+            package_id=body.package_id,
+            learner_id__in=set(body.learner_ids),
+            withdrawn_at__isnull=True,
+        ).values_list("learner_id", "pk")
+    )
+    already, unknown = set(result.already_enrolled), set(result.unknown_learners)
+    seen: set[int] = set()
+    results = []
+    for index, learner_id in enumerate(body.learner_ids):
+        if learner_id in seen:
+            outcome = "repeated"
+        elif learner_id in unknown:
+            outcome = "unknown_learner"
+        elif learner_id in already:
+            outcome = "already_enrolled"
+        else:
+            outcome = "enrolled"
+        seen.add(learner_id)
+        results.append(
+            {
+                "pointer": f"/learner_ids/{index}",
+                "learner_id": learner_id,
+                "outcome": outcome,
+                "enrollment_id": open_enrollments.get(learner_id),
+            }
+        )
+    return results
 
 
 @router.get(
@@ -264,6 +298,20 @@ def list_completions(
     return result
 
 
+@router.get(
+    "/completions/{int:event_id}",
+    response=responses({200: RecordedCompletionOut}, 404),
+    tags=["completions"],
+)
+def get_completion(request: HttpRequest, event_id: int) -> Any:
+    """Return one completion event (or void): where a 201 of POST /completions points.
+    A learner reads only their own, a manager those of their people."""
+    event = in_scope(caller(request), CompletionEvent.objects.all()).filter(pk=event_id).first()
+    if event is None:
+        raise EventNotFound(f"There is no completion event with id {event_id}.")
+    return serialize.event(event)
+
+
 @router.post(
     "/completions/{event_id}/void",
     response=responses({201: RecordOut}, 404, 409),
@@ -273,7 +321,10 @@ def void(request: HttpRequest, event_id: int, body: VoidIn) -> Any:
     """Void an event: a new event says it no longer counts from now on."""
     actor = require(request, *ADMIN)
     return Status(
-        201, _record_out(learning.void_event(actor=actor, event_id=event_id, reason=body.reason))
+        201,
+        _record_out(
+            learning.void_event(actor=actor, event_id=event_id, reason=body.reason, source="api")
+        ),
     )
 
 

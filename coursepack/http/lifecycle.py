@@ -22,7 +22,7 @@ from coursepack.http.problems import responses
 from coursepack.http.schemas import DateTimeIn, Id, Input, MomentIn, Output, Reason, Text
 from coursepack.learning import api as learning
 from coursepack.learning import lifecycle_selectors
-from coursepack.learning.errors import EnrollmentNotFound
+from coursepack.learning.errors import EnrollmentNotFound, EquivalenceNotFound
 from coursepack.learning.models import DueExtension, Enrollment, Equivalence, Exemption
 from coursepack.packaging import api as packaging
 from coursepack.packaging import selectors as packaging_selectors
@@ -321,6 +321,21 @@ def list_equivalences(request: HttpRequest, page: Query[PageParams]) -> Any:
     result = paginate(rows.order_by("id"), page, request)
     result["items"] = [_equivalence(e) for e in result["items"]]
     return result
+
+
+@router.get(
+    "/equivalences/{int:equivalence_id}",
+    response=responses({200: EquivalenceOut}, 404),
+    tags=["lifecycle"],
+)
+def get_equivalence(request: HttpRequest, equivalence_id: int) -> Any:
+    """Return one equivalence, with its end or retroactive application if any."""
+    require(request, *READERS)
+    rows = Equivalence.objects.select_related("recorded_by").prefetch_related("changes")
+    equivalence = rows.filter(pk=equivalence_id).first()
+    if equivalence is None:
+        raise EquivalenceNotFound(f"There is no equivalence with id {equivalence_id}.")
+    return _equivalence(equivalence)
 
 
 QueryId = Annotated[int, Field(ge=1, le=2**53)]

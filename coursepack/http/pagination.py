@@ -9,14 +9,19 @@ body (``next``) and in a ``Link: <…>; rel="next"`` header.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import BigIntegerField, Q, QuerySet
+from django.db.models.functions import Cast
 from django.http import HttpRequest
 from ninja import Field, Schema
 from pydantic import BaseModel, create_model
 
+from coursepack.audit.models import AuditEvent
 from coursepack.http import cursors
+from coursepack.http.schemas import MomentIn
+from coursepack.packaging.models import CourseGroupVersion
 
 MAX_LIMIT = 200
 
@@ -35,6 +40,15 @@ class PageParams(Schema):
         description=(
             "The `next` of the previous page: the items after it. Absent: from the first "
             "(oldest) item. Opaque; a cursor of another list is 422."
+        ),
+    )
+    updated_since: MomentIn | None = Field(
+        None,
+        description=(
+            "Only items created or changed at or after this moment (RFC 3339, or a date: "
+            "the end of that day), by the audit log, which records every write. A package "
+            "counts as changed when anything of it is (its versions, enrollments, …), a "
+            "group when one of its versions is. Same order and paging as without it."
         ),
     )
 
@@ -93,6 +107,8 @@ def paginate(queryset: QuerySet[Any], params: PageParams, request: HttpRequest) 
     """Return one page of ``queryset`` in id order after ``params.after`` (two queries:
     the count and the slice), and remember the next page's cursor for the Link header."""
     kind = queryset.model._meta.label_lower
+    if params.updated_since is not None:
+        queryset = queryset.filter(_changed_since(kind, params.updated_since))
     rows = queryset.order_by("pk")
     if params.after:
         (last,) = cursors.decode(kind, params.after)
@@ -109,3 +125,26 @@ def paginate(queryset: QuerySet[Any], params: PageParams, request: HttpRequest) 
         "next": following,
         "items": items,
     }
+
+
+def _written(changes: QuerySet[AuditEvent], target_type: str) -> QuerySet[Any]:
+    """The ids of the ``target_type`` rows that ``changes`` wrote."""
+    return (
+        changes.filter(target_type=target_type)
+        .annotate(row=Cast("target_id", BigIntegerField()))
+        .values("row")
+    )
+
+
+def _changed_since(kind: str, since: datetime) -> Q:
+    """The rows of model ``kind`` that the audit log says were written at or after ``since``."""
+    changes = AuditEvent.objects.filter(occurred_at__gte=since)
+    condition = Q(pk__in=_written(changes, kind))
+    if kind == "packaging.package":
+        condition |= Q(pk__in=changes.filter(package_id__isnull=False).values("package_id"))
+    elif kind == "packaging.coursegroup":
+        versions = CourseGroupVersion.objects.filter(
+            pk__in=_written(changes, "packaging.coursegroupversion")
+        )
+        condition |= Q(pk__in=versions.values("group_id"))
+    return condition

@@ -341,8 +341,12 @@ class DraftPatch(Input):
 
 class PublishIn(Input):
     change_notes: Text = ""
-    effective_at: DateTimeIn | None = Field(
-        None, description="A future moment (with time zone) for the version to take effect."
+    effective_from: DateTimeIn | None = Field(
+        None,
+        description=(
+            "A future moment (with time zone) for the version to take effect: its "
+            "`effective_from`. Absent: at once."
+        ),
     )
     inflight_policy: InFlightPolicy = "keep"
 
@@ -475,11 +479,36 @@ class BulkEnrollIn(Input):
     notes: Text = ""
 
 
+BulkOutcome = Literal["enrolled", "already_enrolled", "unknown_learner", "repeated"]
+
+
+class BulkItemOut(Output):
+    """What happened to one item of a bulk request."""
+
+    pointer: str = Field(
+        description="The item's JSON Pointer in the request body, e.g. `/learner_ids/3`."
+    )
+    learner_id: int
+    outcome: BulkOutcome = Field(
+        description=(
+            "`enrolled` (now), `already_enrolled` (an open enrollment existed: left "
+            "alone), `unknown_learner` (no such learner: nothing done), `repeated` (the "
+            "same learner earlier in the list)."
+        )
+    )
+    enrollment_id: int | None = Field(
+        description="The learner's open enrollment in the package (new or existing), or null."
+    )
+
+
 class BulkEnrollOut(Schema):
     version_id: int
     enrolled: int
     already_enrolled: list[int]
     unknown_learners: list[int]
+    results: list[BulkItemOut] = Field(
+        description="One result per item of `learner_ids`, in the request's order."
+    )
 
 
 class CourseRefOut(Output):
@@ -754,6 +783,17 @@ class UserIn(Input):
     email: Email = ""
     # Without a password the response carries a set-password link for the person.
     password: Password | None = None
+    external_id: ExternalId | None = None
+
+
+class UserPatch(Input):
+    """The fields of a user to change; the fields left out stay as they are."""
+
+    email: Email | None = None
+    external_id: ExternalId | None = None
+    role: Literal["admin", "auditor", "manager", "learner"] | None = None
+    active: StrictBool | None = None
+    notes: Text = ""
 
 
 class PasswordLinkOut(Schema):

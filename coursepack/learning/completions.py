@@ -598,8 +598,13 @@ def import_completions(
     return result
 
 
-def void_event(*, actor: Actor, event_id: int, reason: str) -> RecordResult:
+def void_event(
+    *, actor: Actor, event_id: int, reason: str, source: str = EventSource.MANUAL
+) -> RecordResult:
     """Void a completion event: a new event corrects the record.
+
+    ``source`` says where the void came from (the API passes ``api``); the
+    ``reason`` is kept as the void event's evidence note.
 
     The voided event stays on the record. As known from now on it never happened,
     at any moment; answers as known before the void (``known_at`` earlier than
@@ -629,7 +634,7 @@ def void_event(*, actor: Actor, event_id: int, reason: str) -> RecordResult:
             occurred_at=now,
             recorded_at=now,
             recorded_by=_user(actor),
-            source=EventSource.MANUAL,
+            source=source,
             evidence_note=reason,
             voids=target,
         )

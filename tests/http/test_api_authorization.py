@@ -287,6 +287,9 @@ MATRIX: dict[str, Row] = {
     "GET /users/by-external-id/{external_id}": Row(
         SCOPED, "/users/by-external-id/{own}", own="external_id"
     ),
+    "PATCH /users/{user_id}": Row(
+        ADMIN, "/users/{third_learner}", lambda ids: {"email": "third@example.com"}
+    ),
     "POST /users/{user_id}/role": Row(
         ADMIN, "/users/{third_learner}/role", lambda ids: {"role": "auditor"}
     ),
@@ -358,8 +361,8 @@ MATRIX: dict[str, Row] = {
     ),
     "DELETE /packages/{package_id}": Row(ADMIN, "/packages/{unpublished_package}", ok=204),
     "POST /packages/{package_id}/retire": Row(ADMIN, "/packages/{package}/retire", lambda ids: {}),
-    "POST /packages/{package_id}/reinstate": Row(
-        ADMIN, "/packages/{retired_package}/reinstate", lambda ids: {}
+    "POST /packages/{package_id}/reactivate": Row(
+        ADMIN, "/packages/{retired_package}/reactivate", lambda ids: {}
     ),
     "GET /packages/{package_id}/versions": Row(READERS, "/packages/{package}/versions"),
     "GET /packages/{package_id}/publish-log": Row(READERS, "/packages/{package}/publish-log"),
@@ -383,8 +386,8 @@ MATRIX: dict[str, Row] = {
     "POST /versions/{version_id}/publish": Row(
         ADMIN, "/versions/{draft}/publish", lambda ids: {"change_notes": "Next"}
     ),
-    "POST /versions/{version_id}/new-draft": Row(
-        ADMIN, "/versions/{settled_version}/new-draft", lambda ids: {}, ok=201
+    "POST /versions/{version_id}/drafts": Row(
+        ADMIN, "/versions/{settled_version}/drafts", lambda ids: {}, ok=201
     ),
     "GET /versions/{version_id}/diff": Row(
         READERS, "/versions/{draft}/diff?against={active_version}"
@@ -412,6 +415,7 @@ MATRIX: dict[str, Row] = {
     # completions
     "POST /completions": Row(ADMIN, "/completions", _completion, ok=201),
     "GET /completions": Row(EVERYONE, "/completions"),
+    "GET /completions/{event_id}": Row(OWN, "/completions/{own}", own="event"),
     "POST /completions/batch": Row(
         ADMIN, "/completions/batch", lambda ids: {"events": [_completion(ids)]}
     ),
@@ -446,6 +450,7 @@ MATRIX: dict[str, Row] = {
         ADMIN, "/exemptions/{exemption}/revoke", lambda ids: {"reason": "In error"}, ok=201
     ),
     "GET /equivalences": Row(READERS, "/equivalences"),
+    "GET /equivalences/{equivalence_id}": Row(READERS, "/equivalences/{equivalence}"),
     "GET /equivalences/preview": Row(
         READERS, "/equivalences/preview?source_course_id={unused_course}&target_course_id={course2}"
     ),
@@ -785,15 +790,29 @@ def test_every_role_gets_what_the_matrix_says(world: World, db: None, operation:
         if cell.status is None:
             response = _send(world, cell.role, operation, cell.path)
             assert response.status_code == row.ok, (cell, response.content)
+            if response.status_code == 201:
+                _location_reads_what_was_created(world, cell.role, response)
             if cell.role == "learner" and operation in LEARNER_LISTS:
                 LEARNER_LISTS[operation](world, response.json())
             if cell.role == "manager" and operation in MANAGER_LISTS:
                 MANAGER_LISTS[operation](world, response.json())
 
 
+def _location_reads_what_was_created(world: World, role: str, response: Any) -> None:
+    """Every 201 says where what it created is, and that URL answers (tokens can only be
+    deleted, so their URL answers GET with 405)."""
+    location = response["Location"]
+    assert location.startswith("/api/v1/"), location
+    caller = world.caller(role)
+    assert caller is not None
+    status = caller.client.get(location).status_code
+    assert status == (405 if location.startswith("/api/v1/tokens/") else 200), location
+
+
 def _not_found(row: Row) -> str:
     return {
         "enrollment": "enrollment_not_found",
+        "event": "event_not_found",
         "learner": "learner_not_found",
         "spare_token": "token_not_found",
         "message": "message_not_found",

@@ -123,7 +123,8 @@ def test_a_batch_is_stored_all_or_nothing(admin: Caller) -> None:
 
 
 def test_a_void_records_a_new_event_and_the_progress_follows(admin: Caller) -> None:
-    """Voiding a completion: a new void event; the enrollment is no longer complete."""
+    """Voiding a completion: a new void event (source `api`, the reason as its evidence
+    note); the enrollment is no longer complete."""
     course = make_course()
     version = make_published_package(items=[course])
     learner = _learner(admin)
@@ -141,6 +142,10 @@ def test_a_void_records_a_new_event_and_the_progress_follows(admin: Caller) -> N
     assert void.status_code == 201
     assert void.json()["event"]["kind"] == "void"
     assert void.json()["event"]["voids_id"] == recorded.json()["event"]["id"]
+    # A void over the API says so, and keeps its reason as its evidence note.
+    assert void.json()["event"]["source"] == "api"
+    assert void.json()["event"]["evidence_note"] == "Wrong person"
+    assert void["Location"] == f"/api/v1/completions/{void.json()['event']['id']}"
     assert _progress(admin, enrollment["id"])["status"] == "not_started"
     again = admin.call(
         "POST", f"/completions/{recorded.json()['event']['id']}/void", {"reason": "Again"}
@@ -220,19 +225,25 @@ def test_progress_as_of_needs_a_time_zone_or_is_a_whole_day(admin: Caller) -> No
 
 
 def test_bulk_enrolment_reports_who_was_enrolled_already_or_unknown(admin: Caller) -> None:
-    """Bulk: new learners are enrolled; those already enrolled and unknown ids are listed."""
+    """Bulk (per item, not all or nothing): new learners are enrolled; those already
+    enrolled and unknown ids are listed; each item has a result with its JSON Pointer
+    and the enrollment it left."""
     version = make_published_package()
     ann, bo, cy = (_learner(admin, name) for name in ("ann", "bo", "cy"))
-    admin.call("POST", "/enrollments", {"learner_id": ann, "package_id": version.package_id})
+    existing = admin.call(
+        "POST", "/enrollments", {"learner_id": ann, "package_id": version.package_id}
+    ).json()["id"]
 
     response = admin.call(
         "POST",
         "/enrollments/bulk",
-        {"package_id": version.package_id, "learner_ids": [ann, bo, cy, 999_999]},
+        {"package_id": version.package_id, "learner_ids": [ann, bo, cy, 999_999, bo]},
     )
 
     assert response.status_code == 200
-    assert response.json() == {
+    body = response.json()
+    results = body.pop("results")
+    assert body == {
         "version_id": version.pk,
         "enrolled": 2,
         "already_enrolled": [ann],
@@ -240,6 +251,39 @@ def test_bulk_enrolment_reports_who_was_enrolled_already_or_unknown(admin: Calle
     }
     listed = admin.call("GET", f"/enrollments?package_id={version.package_id}").json()
     assert sorted(e["learner_id"] for e in listed["items"]) == sorted([ann, bo, cy])
+    by_learner = {e["learner_id"]: e["id"] for e in listed["items"]}
+    assert results == [
+        {
+            "pointer": "/learner_ids/0",
+            "learner_id": ann,
+            "outcome": "already_enrolled",
+            "enrollment_id": existing,
+        },
+        {
+            "pointer": "/learner_ids/1",
+            "learner_id": bo,
+            "outcome": "enrolled",
+            "enrollment_id": by_learner[bo],
+        },
+        {
+            "pointer": "/learner_ids/2",
+            "learner_id": cy,
+            "outcome": "enrolled",
+            "enrollment_id": by_learner[cy],
+        },
+        {
+            "pointer": "/learner_ids/3",
+            "learner_id": 999_999,
+            "outcome": "unknown_learner",
+            "enrollment_id": None,
+        },
+        {
+            "pointer": "/learner_ids/4",
+            "learner_id": bo,
+            "outcome": "repeated",
+            "enrollment_id": by_learner[bo],
+        },
+    ]
 
 
 def test_withdrawing_keeps_the_record(admin: Caller) -> None:

@@ -107,7 +107,7 @@ def test_publishing_moves_the_enrollments_the_policy_names(
 
 
 def test_a_future_effective_date_schedules_the_version(admin: Caller) -> None:
-    """With effective_at in the future the version is scheduled; v1 stays active until then.
+    """With effective_from in the future the version is scheduled; v1 stays active until then.
     Moving learners to a version not yet in effect is refused (422, nothing published)."""
     v1, draft, _ = _three_learners_on_v1(admin)
     when = (timezone.now() + timedelta(days=7)).isoformat()
@@ -115,12 +115,12 @@ def test_a_future_effective_date_schedules_the_version(admin: Caller) -> None:
     refused = admin.call(
         "POST",
         f"/versions/{draft.pk}/publish",
-        {"effective_at": when, "inflight_policy": "move_not_started"},
+        {"effective_from": when, "inflight_policy": "move_not_started"},
     )
     assert refused.status_code == 422
     assert where(problem(refused)["errors"][0]) == "/inflight_policy"
 
-    response = admin.call("POST", f"/versions/{draft.pk}/publish", {"effective_at": when})
+    response = admin.call("POST", f"/versions/{draft.pk}/publish", {"effective_from": when})
 
     assert response.status_code == 200
     assert response.json()["scheduled"] is True
@@ -140,7 +140,7 @@ def test_the_diff_says_what_changed_between_two_versions(admin: Caller) -> None:
     group_v2 = packaging.new_group_draft(actor=admin.user, group_id=group.group_id)
     packaging.add_group_item(actor=admin.user, group_version_id=group_v2.pk, course_id=d.pk)
     packaging.publish_group_version(actor=admin.user, group_version_id=group_v2.pk)
-    draft = admin.call("POST", f"/versions/{v1.pk}/new-draft", {}).json()
+    draft = admin.call("POST", f"/versions/{v1.pk}/drafts", {}).json()
     items = {i["course_code"] or i["name"]: i for i in draft["items"]}
     assert items["Family"]["newer_group_version_id"] == group_v2.pk
     v2 = draft["id"]

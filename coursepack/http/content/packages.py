@@ -128,11 +128,11 @@ def retire_package(request: HttpRequest, package_id: int, body: NotesIn) -> Any:
 
 
 @router.post(
-    "/packages/{package_id}/reinstate",
+    "/packages/{package_id}/reactivate",
     response=responses({200: PackageOut}, 404),
     tags=["packages"],
 )
-def reinstate_package(request: HttpRequest, package_id: int, body: NotesIn) -> Any:
+def reactivate_package(request: HttpRequest, package_id: int, body: NotesIn) -> Any:
     """Open a retired package for enrollments and publishes again (its audience, if it
     has one, is reconciled by a job: the people who joined it meanwhile are enrolled)."""
     actor = require(request, *ADMIN)

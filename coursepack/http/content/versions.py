@@ -233,7 +233,7 @@ def publish(
         actor=actor,
         version_id=version_id,
         change_notes=body.change_notes,
-        effective_at=body.effective_at,
+        effective_at=body.effective_from,
         inflight_policy=body.inflight_policy,
         expected_revision=_expected(if_match),
     )
@@ -249,7 +249,7 @@ def publish(
 
 
 @router.post(
-    "/versions/{version_id}/new-draft",
+    "/versions/{version_id}/drafts",
     response=responses({201: VersionOut}, 404, 409),
     tags=["versions"],
 )
