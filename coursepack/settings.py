@@ -265,6 +265,22 @@ SESSION_COOKIE_SAMESITE = "Lax"
 API_TOKEN_DEFAULT_DAYS = int(os.environ.get("COURSEPACK_TOKEN_DAYS", "90"))
 API_TOKEN_MAX_DAYS = int(os.environ.get("COURSEPACK_TOKEN_MAX_DAYS", "365"))
 
+# Webhooks (ADR 0029): the worker POSTs each subscription's events in order. An
+# attempt waits WEBHOOK_TIMEOUT_SECONDS for an answer; after a failure the next
+# waits WEBHOOK_RETRY_BASE_SECONDS, doubling each time (at most
+# WEBHOOK_RETRY_MAX_SECONDS); after WEBHOOK_MAX_FAILURES failures in a row the
+# subscription is disabled. URLs on loopback, private or link-local addresses are
+# refused (SSRF) unless COURSEPACK_WEBHOOK_ALLOW_PRIVATE=1 (tests, closed networks).
+WEBHOOK_TIMEOUT_SECONDS = float(os.environ.get("COURSEPACK_WEBHOOK_TIMEOUT", "10"))
+WEBHOOK_RETRY_BASE_SECONDS = float(os.environ.get("COURSEPACK_WEBHOOK_RETRY_BASE", "60"))
+WEBHOOK_RETRY_MAX_SECONDS = float(os.environ.get("COURSEPACK_WEBHOOK_RETRY_MAX", "21600"))
+WEBHOOK_MAX_FAILURES = int(os.environ.get("COURSEPACK_WEBHOOK_MAX_FAILURES", "10"))
+WEBHOOK_ALLOW_PRIVATE_TARGETS = _flag("COURSEPACK_WEBHOOK_ALLOW_PRIVATE")
+# How often the worker looks for events to deliver, in seconds.
+WEBHOOK_POLL_SECONDS = float(os.environ.get("COURSEPACK_WEBHOOK_POLL", "5"))
+# After a secret is rotated, deliveries are signed with the old one too for this long.
+WEBHOOK_OLD_SECRET_HOURS = float(os.environ.get("COURSEPACK_WEBHOOK_OLD_SECRET_HOURS", "24"))
+
 # Request bodies above this many bytes are refused with 413 (exports are
 # responses, not bodies; the largest body is a package file or a bulk request).
 DATA_UPLOAD_MAX_MEMORY_SIZE = int(os.environ.get("COURSEPACK_MAX_BODY_BYTES", str(2 * 1024 * 1024)))

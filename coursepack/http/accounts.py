@@ -12,8 +12,8 @@ from ninja import Field, Query, Router, Schema, Status
 
 from coursepack.accounts import api as accounts
 from coursepack.accounts.errors import UserNotFound
-from coursepack.accounts.models import ApiToken
-from coursepack.http.auth import ADMIN, READERS, caller, require
+from coursepack.accounts.models import ApiToken, Role
+from coursepack.http.auth import ADMIN, READERS, caller, in_scope, require
 from coursepack.http.pagination import PageParams, page_of, paginate
 from coursepack.http.problems import responses
 from coursepack.http.schemas import (
@@ -80,9 +80,9 @@ def me(request: HttpRequest) -> Any:
 @router.get("/users", response=responses({200: page_of(UserOut)}), tags=["accounts"])
 def list_users(request: HttpRequest, page: Query[PageParams], filters: Query[UserFilters]) -> Any:
     """List users with their roles, in id order; filter by username, email, external
-    id, role or whether they are active."""
-    require(request, *READERS)
-    users = User.objects.select_related("account").order_by("id")
+    id, role or whether they are active. Managers: the people they manage and themselves."""
+    user = require(request, *READERS, Role.MANAGER)
+    users = in_scope(user, User.objects.select_related("account").order_by("id"), field="")
     if filters.username is not None:
         users = users.filter(username=filters.username)
     if filters.email is not None:
@@ -113,8 +113,13 @@ def _link(request: HttpRequest, link: accounts.PasswordLink) -> dict[str, Any]:
     return {"url": request.build_absolute_uri(path), "expires_at": link.expires_at}
 
 
-def _found(user_id: int) -> User:
-    user = User.objects.select_related("account").filter(pk=user_id).first()
+def _found(user_id: int, viewer: User | None = None) -> User:
+    """Return the user (only one ``viewer`` may read, if given), or raise UserNotFound:
+    the same for someone outside the viewer's scope as for a missing id."""
+    users = User.objects.select_related("account")
+    if viewer is not None:
+        users = in_scope(viewer, users, field="")
+    user = users.filter(pk=user_id).first()
     if user is None:
         raise UserNotFound(f"There is no user with id {user_id}.")
     user._coursepack_account = getattr(user, "account", None)  # type: ignore[attr-defined]
@@ -140,20 +145,23 @@ def create_user(request: HttpRequest, body: UserIn) -> Any:
     tags=["accounts"],
 )
 def get_user_by_external_id(request: HttpRequest, external_id: str) -> Any:
-    """One user, addressed by their id in the HR system (``external_id``)."""
-    require(request, *READERS)
-    user = User.objects.select_related("account").filter(account__external_id=external_id).first()
+    """One user, addressed by their id in the HR system (``external_id``). Managers:
+    only the people they manage (anyone else is answered as not found)."""
+    viewer = require(request, *READERS, Role.MANAGER)
+    users = in_scope(viewer, User.objects.select_related("account"), field="")
+    user = users.filter(account__external_id=external_id).first()
     if user is None:
         raise UserNotFound(f"There is no user with external id {external_id!r}.")
-    user._coursepack_account = user.account  # type: ignore[attr-defined]
+    user._coursepack_account = user.account
     return _user(user)
 
 
 @router.get("/users/{user_id}", response=responses({200: UserOut}, 404), tags=["accounts"])
 def get_user(request: HttpRequest, user_id: int) -> Any:
-    """One user with their role and whether they are active."""
-    require(request, *READERS)
-    return _user(_found(user_id))
+    """One user with their role and whether they are active. Managers: only the people
+    they manage and themselves (anyone else is answered as not found)."""
+    viewer = require(request, *READERS, Role.MANAGER)
+    return _user(_found(user_id, viewer))
 
 
 @router.post(
@@ -204,6 +212,23 @@ def list_user_tokens(request: HttpRequest, user_id: int) -> Any:
     """A user's API tokens (never their secrets); revoke one with DELETE /tokens/{id}."""
     require(request, *ADMIN)
     return accounts.tokens_of(user_id)
+
+
+@router.post(
+    "/users/{user_id}/tokens",
+    response=responses({201: TokenIssued}, 404),
+    tags=["accounts"],
+)
+def issue_user_token(request: HttpRequest, user_id: int, body: TokenIn) -> Any:
+    """Issue an API token for a user (e.g. an integration's service account); its
+    secret is in this response and nowhere else. Audited; the expiry is at most the
+    server's maximum."""
+    actor = require(request, *ADMIN)
+    owner = _found(user_id)
+    issued = accounts.issue_token(
+        actor=actor, owner=owner, name=body.name, expires_in_days=body.expires_in_days
+    )
+    return Status(201, {"token": issued.token, "secret": issued.secret})
 
 
 @router.get("/tokens", response=responses({200: list[TokenOut]}), tags=["accounts"])

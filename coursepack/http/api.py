@@ -33,6 +33,7 @@ from coursepack.http import (
     notifications,
     organisation,
     reports,
+    webhooks,
 )
 from coursepack.http.auth import BrowserSession, CsrfFailed, TokenAuth
 from coursepack.http.content import IF_MATCH
@@ -217,6 +218,7 @@ api.add_router("", notifications.router)
 api.add_router("", organisation.router)
 api.add_router("", audit.router)
 api.add_router("", events.router)
+api.add_router("", webhooks.router)
 
 
 @api.exception_handler(DomainError)

@@ -13,7 +13,7 @@ from coursepack.http import cursors
 from coursepack.http.auth import READERS, require
 from coursepack.http.problems import LINK_NEXT, response_headers, responses
 from coursepack.integrations import selectors
-from coursepack.integrations.selectors import FEED_PAGE_MAX, FeedEvent
+from coursepack.integrations.selectors import FEED_PAGE_MAX
 
 router = Router()
 
@@ -83,37 +83,17 @@ class FeedQuery(Schema):
     )
 
 
-def event_out(event: FeedEvent) -> dict[str, Any]:
-    """Return the feed's JSON for one event."""
-    return {
-        "id": event.id,
-        "cursor": cursors.encode_id(FEED, event.id),
-        "type": event.type,
-        "occurred_at": event.occurred_at,
-        "actor": event.actor,
-        "subject": {
-            "type": event.subject_type,
-            "id": event.subject_id,
-            "label": event.subject_label,
-        },
-        "package_id": event.package_id,
-        "before": event.before,
-        "data": event.data,
-        "notes": event.notes,
-    }
-
-
 def feed_page(after: str | None, limit: int, types: str | None) -> dict[str, Any]:
     """Return one page of the feed after cursor ``after``, as the API sends it."""
     after_id = int(cursors.decode(FEED, after)[0]) if after else 0
     wanted = [t for t in (types or "").split(",") if t]
-    events, more = selectors.events_after(after_id, limit=limit, types=wanted or None)
-    last = events[-1].id if events else after_id
-    return {
-        "items": [event_out(e) for e in events],
-        "next": cursors.encode_id(FEED, last),
-        "more": more,
-    }
+    items = selectors.feed_items(
+        after_id, wanted or None, limit + 1, cursor=cursors.id_encoder(FEED)
+    )
+    more = len(items) > limit
+    del items[limit:]
+    last = items[-1]["id"] if items else after_id
+    return {"items": items, "next": cursors.encode_id(FEED, last), "more": more}
 
 
 @router.get(

@@ -27,6 +27,7 @@ from coursepack.learning.models import DueExtension, Enrollment, Equivalence, Ex
 from coursepack.packaging import api as packaging
 from coursepack.packaging import selectors as packaging_selectors
 from coursepack.packaging.models import VersionLifecycle
+from coursepack.reports import scoped
 
 router = Router()
 
@@ -407,12 +408,13 @@ class StandingCountsOut(Output):
 )
 def standing_counts(request: HttpRequest, package_id: int, query: Query[StandingQuery]) -> Any:
     """How many learners of a package are current, due for recertification, overdue,
-    expiring within N days, expired, exempt, in progress or not started — now."""
-    require(request, *READERS)
+    expiring within N days, expired, exempt, in progress or not started — now
+    (managers: of their people only)."""
+    user = require(request, *READERS, Role.MANAGER)
     packaging_selectors.get_package(package_id)
     now = timezone.now()
-    counts = lifecycle_selectors.standing_counts(
-        package_id, now=now, expiring_within_days=query.expiring_within_days
+    counts = scoped.standing_counts(
+        user, package_id, now=now, expiring_within_days=query.expiring_within_days
     )
     return {
         "package_id": package_id,
@@ -670,10 +672,11 @@ _LISTED = 200
 def package_exceptions(request: HttpRequest, package_id: int, query: Query[ExceptionsQuery]) -> Any:
     """The exceptions of a package's open periods: enrolled after their due date had
     passed, completed late, exemptions in force, and those about to lapse (ending within
-    ``within`` days; each list: the first 200, soonest end first)."""
-    require(request, *READERS)
+    ``within`` days; each list: the first 200, soonest end first). Managers: about
+    their people only."""
+    user = require(request, *READERS, Role.MANAGER)
     packaging_selectors.get_package(package_id)
-    found = lifecycle_selectors.package_exceptions(package_id, lapsing_within_days=query.within)
+    found = scoped.package_exceptions(user, package_id, lapsing_within_days=query.within)
     return {
         "package_id": package_id,
         "due_before_enrolment_count": found.due_before_enrolment.count(),

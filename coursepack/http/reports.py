@@ -1,7 +1,8 @@
 """Compliance reports: counts per package and version, per course, per learner.
 
 The same numbers as the reports page (``/reports/``) and its exports, for the
-same filters. Admins and auditors only.
+same filters. Admins and auditors count everyone; a manager counts the people they
+manage (and themselves) only, worked out exactly (ADR 0034).
 """
 
 from __future__ import annotations
@@ -13,12 +14,14 @@ from django.http import HttpRequest
 from ninja import Field, Query, Router, Schema
 from ninja.decorators import decorate_view
 
+from coursepack.accounts.models import Role
 from coursepack.http.auth import READERS, require
 from coursepack.http.pagination import OffsetPageParams
 from coursepack.http.problems import responses
 from coursepack.http.schemas import DateIn, MomentIn
 from coursepack.replica import reads_from_replica
 from coursepack.reports import selectors
+from coursepack.reports.scope import for_viewer
 from coursepack.reports.selectors import ReportFilters, StatusCounts
 
 router = Router(tags=["reports"])
@@ -183,8 +186,8 @@ def _counts(counts: StatusCounts) -> dict[str, Any]:
 @decorate_view(reads_from_replica)
 def packages_report(request: HttpRequest, query: Query[ReportQuery]) -> Any:
     """Enrollment counts per package (all versions together) and per released version."""
-    require(request, *READERS)
-    filters = query.filters()
+    user = require(request, *READERS, Role.MANAGER)
+    filters = for_viewer(query.filters(), user)
     return {
         "filters": _filters_out(filters),
         "items": [
@@ -213,8 +216,8 @@ def packages_report(request: HttpRequest, query: Query[ReportQuery]) -> Any:
 @decorate_view(reads_from_replica)
 def courses_report(request: HttpRequest, query: Query[ReportQuery]) -> Any:
     """Per course: learners who completed it, failed attempts, voided events."""
-    require(request, *READERS)
-    filters = query.filters()
+    user = require(request, *READERS, Role.MANAGER)
+    filters = for_viewer(query.filters(), user)
     return {
         "filters": _filters_out(filters),
         "items": [vars(row) for row in selectors.course_report(filters)],
@@ -227,8 +230,8 @@ def learners_report(
     request: HttpRequest, query: Query[ReportQuery], page: Query[OffsetPageParams]
 ) -> Any:
     """Per learner, by username: enrollments by status and the last completion (paged)."""
-    require(request, *READERS)
-    filters = query.filters()
+    user = require(request, *READERS, Role.MANAGER)
+    filters = for_viewer(query.filters(), user)
     return {
         "filters": _filters_out(filters),
         "count": selectors.learner_count(filters),

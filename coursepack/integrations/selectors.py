@@ -10,28 +10,43 @@ writers run at once (ADR 0029).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+import json
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
+from django.db import connections
+from django.db.models import TextField
+from django.db.models.functions import Cast
+
 from coursepack.audit.models import AuditEvent
+from coursepack.integrations.errors import WebhookNotFound
+from coursepack.integrations.models import WebhookAttempt, WebhookSubscription
 
 __all__ = [
     "FEED_PAGE_MAX",
     "PRIVATE_ACTIONS",
     "SUBJECT_TYPES",
     "FeedEvent",
+    "FeedRow",
+    "attempts_of",
     "events_after",
+    "feed_event",
+    "feed_items",
+    "feed_rows",
     "is_feed_type",
     "iter_feed",
+    "subscription",
+    "subscriptions",
 ]
 
 #: The most events one page of the feed holds.
 FEED_PAGE_MAX = 1000
 
 #: Audit actions that are not changes to the records an integration keeps in
-#: sync: sign-ins and their failures, passwords and tokens (secrets), jobs.
+#: sync: sign-ins and their failures, passwords and tokens (secrets), jobs,
+#: webhook subscriptions.
 PRIVATE_ACTIONS = frozenset(
     {
         "account.signed_in",
@@ -45,6 +60,13 @@ PRIVATE_ACTIONS = frozenset(
         "token.revoked",
         "job.queued",
         "job.finished",
+        # Webhook subscriptions: the integrations' own settings, not records.
+        "webhook.created",
+        "webhook.changed",
+        "webhook.secret_rotated",
+        "webhook.deleted",
+        "webhook.disabled",
+        "webhook.redelivery_requested",
     }
 )
 
@@ -116,14 +138,140 @@ def _feed(after_id: int, types: Iterable[str] | None) -> Any:
     return rows.order_by("id").values_list(*_FIELDS)
 
 
+def _when(value: Any) -> datetime:
+    # SQLite's driver parses the stored UTC text into a naive datetime; PostgreSQL's
+    # gives an aware one.
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value
+
+
+def _page_query(after_id: int, types: Iterable[str] | None, limit: int) -> Any:
+    """Return the SQL and parameters of a feed page, or None if no type asked for is public.
+
+    On SQLite the time is selected as its stored text (UTC): the driver would
+    otherwise parse it with Django's regular expression, and making the result
+    aware costs more again; ``fromisoformat`` with the offset does both at once.
+    """
+    wanted = [t for t in sorted(set(types or ())) if is_feed_type(t)]
+    if types and not wanted:
+        return None
+    rows = _feed(after_id, wanted or None)
+    if connections[rows.db].vendor == "sqlite":
+        fields = list(_FIELDS)
+        fields[2] = "at_text"
+        rows = rows.annotate(at_text=Cast("occurred_at", TextField())).values_list(*fields)
+    return rows[:limit]
+
+
+#: One event as ``feed_rows`` returns it: the fields of FeedEvent, in its order.
+FeedRow = tuple[int, str, datetime, str, str, str, str, int | None, Any, Any, str]
+
+
+def _fetch(query: Any) -> list[tuple[Any, ...]]:
+    sql, params = query.query.sql_with_params()
+    with connections[query.db].cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
+
+
+def feed_rows(after_id: int, types: Iterable[str] | None, limit: int) -> list[FeedRow]:
+    """Return up to ``limit`` events after ``after_id`` as plain tuples in FeedEvent's
+    field order (oldest first; only ``types`` when given)."""
+    query = _page_query(after_id, types, limit)
+    if query is None:
+        return []
+    subjects = SUBJECT_TYPES
+    loads = json.loads
+    return [
+        (
+            pk,
+            action,
+            _when(at if at.__class__ is not str else at + "+00:00"),
+            actor,
+            subjects.get(target_type, target_type),
+            target_id,
+            label,
+            package,
+            loads(before) if before.__class__ is str else before,
+            loads(after) if after.__class__ is str else after,
+            notes,
+        )
+        for (
+            pk,
+            action,
+            at,
+            actor,
+            target_type,
+            target_id,
+            label,
+            package,
+            before,
+            after,
+            notes,
+        ) in _fetch(query)
+    ]
+
+
+def feed_items(
+    after_id: int, types: Iterable[str] | None, limit: int, *, cursor: Callable[[int], str]
+) -> list[dict[str, Any]]:
+    """Return up to ``limit`` events after ``after_id`` as the feed's JSON objects (the
+    API's ``EventOut``; ``cursor`` gives an event id's cursor), oldest first.
+
+    The ORM's query, read off the cursor and shaped in one pass: a page is up to
+    1,000 events, and per-row model converters and intermediate objects cost more
+    than the query itself (ADR 0029, the events benchmark).
+    """
+    query = _page_query(after_id, types, limit)
+    if query is None:
+        return []
+    subjects = SUBJECT_TYPES
+    loads = json.loads
+    parse = datetime.fromisoformat
+    return [
+        {
+            "id": pk,
+            "cursor": cursor(pk),
+            "type": action,
+            "occurred_at": parse(at + "+00:00") if at.__class__ is str else _when(at),
+            "actor": actor,
+            "subject": {
+                "type": subjects.get(target_type, target_type),
+                "id": target_id,
+                "label": label,
+            },
+            "package_id": package,
+            "before": loads(before) if before.__class__ is str else before,
+            "data": loads(after) if after.__class__ is str else after,
+            "notes": notes,
+        }
+        for (
+            pk,
+            action,
+            at,
+            actor,
+            target_type,
+            target_id,
+            label,
+            package,
+            before,
+            after,
+            notes,
+        ) in _fetch(query)
+    ]
+
+
 def events_after(
     after_id: int, *, limit: int = 100, types: Iterable[str] | None = None
 ) -> tuple[list[FeedEvent], bool]:
     """Return the feed's events after ``after_id`` (oldest first, at most ``limit``),
     and whether more followed; only events of ``types`` when given."""
     limit = max(1, min(limit, FEED_PAGE_MAX))
-    rows = list(_feed(after_id, types)[: limit + 1])
-    return [_event(r) for r in rows[:limit]], len(rows) > limit
+    rows = feed_rows(after_id, types, limit + 1)
+    return [FeedEvent(*r) for r in rows[:limit]], len(rows) > limit
 
 
 def iter_feed(
@@ -136,3 +284,35 @@ def iter_feed(
         if not more:
             return
         after_id = events[-1].id
+
+
+def feed_event(event_id: int) -> FeedEvent | None:
+    """Return one event of the feed, or None if there is no such (public) event."""
+    row = (
+        AuditEvent.objects.filter(pk=event_id)
+        .exclude(action__in=sorted(PRIVATE_ACTIONS))
+        .values_list(*_FIELDS)
+        .first()
+    )
+    return _event(row) if row is not None else None
+
+
+def subscriptions() -> list[WebhookSubscription]:
+    """Return every webhook subscription, oldest first."""
+    return list(WebhookSubscription.objects.order_by("id"))
+
+
+def subscription(subscription_id: int) -> WebhookSubscription:
+    """Return one webhook subscription, or raise WebhookNotFound."""
+    found = WebhookSubscription.objects.filter(pk=subscription_id).first()
+    if found is None:
+        raise WebhookNotFound(f"There is no webhook subscription with id {subscription_id}.")
+    return found
+
+
+def attempts_of(subscription_id: int, *, before_id: int | None = None, limit: int = 50) -> Any:
+    """Return a subscription's delivery attempts, newest first (ids below ``before_id``)."""
+    rows = WebhookAttempt.objects.filter(subscription_id=subscription_id).order_by("-id")
+    if before_id is not None:
+        rows = rows.filter(id__lt=before_id)
+    return rows[:limit]

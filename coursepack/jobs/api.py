@@ -24,6 +24,8 @@ from django.db.models import Q
 from django.utils import timezone
 
 from coursepack.audiences import api as audiences
+from coursepack.audiences import selectors as audience_selectors
+from coursepack.audiences.errors import AudienceNotFound
 from coursepack.audit import api as audit
 from coursepack.audit.api import Actor
 from coursepack.errors import InvalidInput
@@ -46,6 +48,7 @@ _LiveProgress = LiveProgress
 __all__ = [
     "PublishStarted",
     "get_job",
+    "reinstate_package",
     "resume_unfinished",
     "run_job",
     "save_audience",
@@ -254,6 +257,22 @@ def start_audience_sync(*, actor: Actor, audience_id: int) -> Job:
             params={"audience_id": audience_id},
             total=total,
         )
+
+
+def reinstate_package(
+    *, actor: Actor, package_id: int, notes: str = ""
+) -> tuple[Package, Job | None]:
+    """Open a retired package again; if an audience assigns it, queue the audience's
+    reconciliation in the same transaction (ADR 0034): while the package was retired the
+    people syncs could enrol nobody in it, so its new members are enrolled now and its
+    leavers handled by its policy. Return the package and the job, if any."""
+    with transaction.atomic():
+        package = packaging.reinstate_package(actor=actor, package_id=package_id, notes=notes)
+        try:
+            audience = audience_selectors.audience_of_package(package_id)
+        except AudienceNotFound:
+            return package, None
+        return package, start_audience_sync(actor=actor, audience_id=audience.pk)
 
 
 def save_audience(

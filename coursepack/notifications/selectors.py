@@ -3,6 +3,7 @@ kind and schedule), schedules, templates and the message log."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -13,6 +14,7 @@ from django.contrib.auth import get_user_model
 from django.db import connection
 from django.db.models import (
     Case,
+    Count,
     Exists,
     F,
     Func,
@@ -23,6 +25,7 @@ from django.db.models import (
     Value,
     When,
 )
+from django.db.models.expressions import RawSQL
 
 from coursepack.accounts.models import Role
 from coursepack.learning.models import Enrollment, Exemption
@@ -278,6 +281,32 @@ def digest_anchor(now: datetime) -> datetime:
     return _EPOCH_MONDAY + ((now - _EPOCH_MONDAY) // period) * period
 
 
+def _unit_digest_managers(
+    rows: list[tuple[str, int]], overdue_managers: dict[int, str]
+) -> set[int]:
+    """Return the unit managers (manager role) with someone other than themselves overdue
+    in a unit they manage or below it, given the overdue people per unit (path, count)."""
+    # Each unit's overdue count added to every unit on its path: a unit's total is
+    # then the overdue people of its whole subtree (one pass, no prefix matching).
+    below: dict[str, int] = {}
+    for path, n in rows:
+        ids = path.strip("/").split("/")
+        for depth in range(1, len(ids) + 1):
+            key = "/" + "/".join(ids[:depth]) + "/"
+            below[key] = below.get(key, 0) + n
+    found: set[int] = set()
+    for user_id, unit_path in UnitManager.objects.filter(
+        user__account__role=Role.MANAGER
+    ).values_list("user_id", "unit__path"):
+        others = below.get(unit_path, 0)
+        own = overdue_managers.get(user_id)
+        if own is not None and own.startswith(unit_path):
+            others -= 1  # the manager themself is not their own team
+        if others > 0:
+            found.add(user_id)
+    return found
+
+
 def digest_recipients(now: datetime) -> QuerySet[Any]:
     """Return the managers (active, with an address) who have at least one overdue
     person in their team at ``now`` and no digest claimed for this period.
@@ -285,28 +314,39 @@ def digest_recipients(now: datetime) -> QuerySet[Any]:
     The team (``team_people``): the people whose placement names them as line manager,
     and — for people with the manager role, as the organisation's scope rule says
     (ADR 0024) — the people placed in the units they manage and below.
+
+    The overdue people are read once, counted per (unit, line manager); the unit
+    managers are then found in Python over at most one row per unit, instead of a
+    prefix match of every unit manager's path against every overdue person's unit.
     """
     User = get_user_model()
     overdue_people = _overdue(now).order_by().values("learner_id")
-    # Line management: one pass over the overdue people's placements.
-    line = Q(
-        pk__in=Placement.objects.filter(user_id__in=overdue_people, manager__isnull=False)
-        .exclude(user_id=F("manager_id"))
-        .values("manager_id")
-    )
-    # Unit management (manager role): an overdue person is placed in the unit or below it.
-    units = Q(
-        pk__in=UnitManager.objects.filter(user__account__role=Role.MANAGER)
-        .filter(
-            Exists(
-                Placement.objects.filter(
-                    user_id__in=overdue_people,
-                    org_unit__path__startswith=OuterRef("unit__path"),
-                ).exclude(user_id=OuterRef("user_id"))
-            )
+    per_unit: dict[str, int] = {}
+    line: set[int] = set()
+    for path, manager_id, own, n in (
+        Placement.objects.filter(user_id__in=overdue_people)
+        .annotate(
+            own=Case(When(user_id=F("manager_id"), then=Value(1)), default=Value(0)),
         )
-        .values("user_id")
+        .order_by()
+        .values_list("org_unit__path", "manager_id", "own")
+        .annotate(n=Count("pk"))
+    ):
+        if path is not None:
+            per_unit[path] = per_unit.get(path, 0) + n
+        if manager_id is not None and not own:
+            line.add(manager_id)
+    # The unit managers who are overdue themselves, and where they are placed (a few rows).
+    overdue_managers = dict(
+        Placement.objects.filter(
+            user_id__in=_overdue(now)
+            .filter(learner__managed_units__isnull=False)
+            .order_by()
+            .values("learner_id"),
+            org_unit__isnull=False,
+        ).values_list("user_id", "org_unit__path")
     )
+    units = _unit_digest_managers(sorted(per_unit.items()), overdue_managers)
     claimed = Exists(
         Message.objects.filter(
             recipient_id=OuterRef("pk"),
@@ -316,8 +356,18 @@ def digest_recipients(now: datetime) -> QuerySet[Any]:
         )
     )
     return (
-        User.objects.filter(is_active=True).exclude(email="").filter(line | units).exclude(claimed)
+        User.objects.filter(is_active=True, pk__in=_id_list(sorted(line | units)))
+        .exclude(email="")
+        .exclude(claimed)
     )
+
+
+def _id_list(ids: list[int]) -> RawSQL:
+    """Return ``ids`` as a subquery bound to one parameter (an array on PostgreSQL, a
+    JSON list on SQLite), so a list of any length stays one statement parameter."""
+    if connection.vendor == "postgresql":
+        return RawSQL("SELECT unnest(%s::bigint[])", [ids])
+    return RawSQL("SELECT value FROM json_each(%s)", [json.dumps(ids)])
 
 
 @dataclass(frozen=True)
@@ -405,29 +455,65 @@ class Plan:
 def plan(now: datetime) -> Plan:
     """Return what a run at ``now`` would send, without writing anything."""
     result = Plan(as_of=now, by_kind=dict.fromkeys(MessageKind.values, 0))
-    reached = Q(pk__in=[])
-    people: QuerySet[Any] | None = None
-    for found in candidates(now):
-        result.by_kind[found.kind] += found.rows.count()
-        reached |= Q(Exists(found.rows.filter(learner_id=OuterRef("pk"))))
-        ids = found.rows.order_by().values("learner_id")
-        people = ids if people is None else people.union(ids)
+    found = candidates(now)
     digests = digest_recipients(now)
-    result.by_kind[MessageKind.MANAGER_DIGEST] = digests.count()
     retry = retryable(now)
     result.retries = retry.count()
+    if connection.vendor == "postgresql":
+        return _plan_postgresql(result, found, digests, retry)
+    reached = Q(pk__in=[])
+    for kind in found:
+        result.by_kind[kind.kind] += kind.rows.count()
+        reached |= Q(Exists(kind.rows.filter(learner_id=OuterRef("pk"))))
+    result.by_kind[MessageKind.MANAGER_DIGEST] = digests.count()
     reached |= Q(pk__in=digests.order_by().values("pk"))
     reached |= Q(Exists(retry.filter(recipient_id=OuterRef("pk"))))
-    if connection.vendor == "postgresql" and people is not None:
-        # PostgreSQL runs OR-ed correlated EXISTS as a subplan per person (seconds per
-        # 20,000 people); a UNION of each kind's people is one hashed pass.
-        for extra in (digests.order_by().values("pk"), retry.order_by().values("recipient_id")):
-            people = people.union(extra)
-        result.people = people.count()
-    else:
-        # SQLite: one pass over the people, each probing their own few enrollments (by
-        # the learner index) until one kind matches — half the time of the UNION there.
-        result.people = get_user_model().objects.filter(reached).count()
+    # SQLite: one pass over the people, each probing their own few enrollments (by the
+    # learner index) until one kind matches — half the time of a UNION there.
+    result.people = get_user_model().objects.filter(reached).count()
+    return result
+
+
+def _plan_postgresql(
+    result: Plan, found: list[Candidates], digests: QuerySet[Any], retry: QuerySet[Message]
+) -> Plan:
+    """Count every kind and the distinct people in one statement: each kind's
+    candidates are read once into a materialised CTE of (kind, learner), then counted
+    by kind and, with the digests' and retries' recipients, as distinct people.
+
+    PostgreSQL ran OR-ed correlated EXISTS as a subplan per person (seconds per 20,000
+    people), and a UNION of the kinds' querysets next to their counts read every kind
+    twice; this reads each once.
+    """
+    digest_ids = list(digests.order_by("pk").values_list("pk", flat=True))
+    result.by_kind[MessageKind.MANAGER_DIGEST] = len(digest_ids)
+    parts: list[str] = []
+    params: list[Any] = []
+    for kind in found:
+        sql, kind_params = kind.rows.order_by().values("learner_id").query.sql_with_params()
+        parts.append(f"SELECT %s AS kind, k.learner_id FROM ({sql}) k")
+        params += [kind.kind, *kind_params]
+    retry_sql, retry_params = retry.order_by().values("recipient_id").query.sql_with_params()
+    candidates_sql = (
+        " UNION ALL ".join(parts)
+        if parts
+        else ("SELECT NULL::text AS kind, NULL::integer AS learner_id WHERE FALSE")
+    )
+    statement = (
+        f"WITH c AS MATERIALIZED ({candidates_sql}) "
+        "SELECT kind, COUNT(*) FROM c GROUP BY kind "
+        "UNION ALL SELECT NULL, COUNT(*) FROM ("
+        "SELECT learner_id FROM c "
+        "UNION SELECT unnest(%s::bigint[]) "
+        f"UNION SELECT r.recipient_id FROM ({retry_sql}) r) people"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(statement, [*params, digest_ids, *retry_params])
+        for kind, count in cursor.fetchall():
+            if kind is None:
+                result.people = int(count)
+            else:
+                result.by_kind[kind] += int(count)
     return result
 
 

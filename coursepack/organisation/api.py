@@ -199,9 +199,11 @@ def _set_unit_active(*, actor: Actor, unit_id: int, active: bool) -> OrgUnit:
             )
             people = Placement.objects.filter(org_unit=unit, user__is_active=True)
             if below.exists() or people.exists():
+                n, m = people.count(), below.count()
                 raise OrgUnitInUse(
-                    f"{unit.code} still has {people.count()} active people and "
-                    f"{below.count()} active units below it; move or deactivate them first."
+                    f"{unit.code} still has {n} active {'person' if n == 1 else 'people'} "
+                    f"placed in it and {m} active {'unit' if m == 1 else 'units'} below it; "
+                    "move or deactivate them first."
                 )
         elif unit.parent is not None and not unit.parent.active:
             raise OrgUnitInUse(

@@ -24,15 +24,19 @@ from coursepack.organisation.models import OrgUnit, Placement, UnitManager
 __all__ = [
     "OrgUnitRow",
     "PersonRow",
+    "PlacedPerson",
     "can_read_person",
     "get_unit",
     "managed_paths",
     "people_in_scope",
+    "person_id",
     "person_row",
     "person_scope",
+    "placed_people",
     "reads_everyone",
     "unit_rows",
     "units_in_scope",
+    "usernames",
 ]
 
 Viewer = User | AnonymousUser | None
@@ -247,3 +251,53 @@ def person_row(person_id: int, *, viewer: Viewer = None) -> PersonRow | None:
         manager_id=placement.manager_id if placement else None,
         active=user.is_active,
     )
+
+
+# --- for the org-unit pages -------------------------------------------------------------
+
+
+def person_id(username: str) -> int | None:
+    """Return the id of the person with this username (exact), or None."""
+    return User.objects.filter(username=username.strip()).values_list("pk", flat=True).first()
+
+
+def usernames(ids: list[int]) -> dict[int, str]:
+    """Return the usernames of these people, by id."""
+    return dict(User.objects.filter(pk__in=ids).values_list("pk", "username"))
+
+
+@dataclass(frozen=True)
+class PlacedPerson:
+    """A person placed in a unit, with their line manager's username."""
+
+    id: int
+    username: str
+    full_name: str
+    job_title: str
+    manager: str | None
+    active: bool
+
+
+def placed_people(unit_id: int, *, limit: int = 200) -> tuple[int, list[PlacedPerson]]:
+    """Return how many people are placed in the unit itself (not below it) and the
+    first ``limit`` of them by username."""
+    rows = Placement.objects.filter(org_unit_id=unit_id)
+    total = rows.count()
+    found = rows.select_related("user", "user__account", "manager").order_by("user__username")[
+        :limit
+    ]
+    people = []
+    for placement in found:
+        user = placement.user
+        account = getattr(user, "account", None)
+        people.append(
+            PlacedPerson(
+                id=user.pk,
+                username=user.username,
+                full_name=user.get_full_name(),
+                job_title=account.job_title if account else "",
+                manager=placement.manager.username if placement.manager else None,
+                active=user.is_active,
+            )
+        )
+    return total, people

@@ -165,6 +165,8 @@ def course_counts(filters: ReportFilters, course_ids: list[int] | None) -> Cours
             course_id__in=course_ids,
             learner_id__in=scope.values("learner_id"),
         )
+    elif filters.learners is not None:
+        events = events.filter(learner_id__in=filters.learners.values("pk"))
     counted = ~voided
     rows = (
         events.values("course_id")

@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from coursepack.learning import lifecycle_selectors
+from coursepack.reports import scoped
 from coursepack.reports.tables import Column, ReportTable, TableRow
 
 __all__ = [
@@ -71,12 +72,24 @@ def _rows(entries: Iterator[Any], now: datetime) -> Iterator[TableRow]:
 
 
 def standing_table(
-    package: Any, standing: str, *, now: datetime, within_days: int, search: str
+    package: Any,
+    standing: str,
+    *,
+    now: datetime,
+    within_days: int,
+    search: str,
+    viewer: Any = None,
 ) -> ReportTable:
-    """Return the learners of ``package`` in ``standing`` at ``now`` as a table."""
-    entries = lifecycle_selectors.standing_enrollments(
-        package.pk, standing, now=now, expiring_within_days=within_days, search=search
-    )
+    """Return the learners of ``package`` in ``standing`` at ``now`` as a table (only
+    those ``viewer`` may read, if given: a manager's people, ADR 0034)."""
+    if viewer is None:
+        entries = lifecycle_selectors.standing_enrollments(
+            package.pk, standing, now=now, expiring_within_days=within_days, search=search
+        )
+    else:
+        entries = scoped.standing_enrollments(
+            viewer, package.pk, standing, now=now, expiring_within_days=within_days, search=search
+        )
     title = f"{package.name} — {LABELS[standing]}"
     return ReportTable("learners", title[:31], _COLUMNS, _rows(entries.iterator(), now))
 

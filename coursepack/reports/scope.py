@@ -14,10 +14,11 @@ enrollments are worked out from the events by the same code as the transcripts
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, tzinfo
-from typing import TypeVar
+from typing import Any, TypeVar
 
+from django.contrib.auth.models import AnonymousUser, User
 from django.db.models import Model, Q, QuerySet
 from django.utils import timezone
 
@@ -25,6 +26,7 @@ from coursepack.errors import InvalidInput
 from coursepack.learning import transcript as transcripts
 from coursepack.learning.models import Enrollment
 from coursepack.learning.transcript import TranscriptEnrollment
+from coursepack.organisation import selectors as organisation
 from coursepack.packaging.models import PackageVersion, VersionStatus
 
 __all__ = [
@@ -36,6 +38,7 @@ __all__ = [
     "days_between",
     "enrollments_in_scope",
     "filter_choices",
+    "for_viewer",
     "in_range",
     "make_filters",
     "summary_scope",
@@ -62,6 +65,15 @@ class ReportFilters:
     # None: the status cache, "as of now, as known now".
     as_of: datetime | None = None
     known_at: datetime | None = None
+    # Only the enrollments and events of these people (a manager's people,
+    # ``for_viewer``); None: everyone's. A scoped report is counted exactly: the
+    # summary rows hold everyone, so they are for admins and auditors only.
+    learners: QuerySet[Any] | None = field(default=None, compare=False)
+
+    @property
+    def scoped(self) -> bool:
+        """Return whether the report counts only some people (a manager's)."""
+        return self.learners is not None
 
     @property
     def on_timeline(self) -> bool:
@@ -138,6 +150,14 @@ def make_filters(
     )
 
 
+def for_viewer(filters: ReportFilters, viewer: User | AnonymousUser | None) -> ReportFilters:
+    """Return ``filters`` narrowed to the people ``viewer`` may read (ADR 0024): unchanged
+    for admins and auditors; a manager's people (and themselves) for a manager."""
+    if organisation.reads_everyone(viewer):
+        return filters
+    return replace(filters, learners=organisation.people_in_scope(viewer))
+
+
 def in_range(field: str, filters: ReportFilters) -> Q:
     """Return the condition that ``field`` is in the filters' range ``[start, end)``."""
     q = Q()
@@ -151,6 +171,8 @@ def in_range(field: str, filters: ReportFilters) -> Q:
 def enrollments_in_scope(filters: ReportFilters) -> QuerySet[Enrollment]:
     """Return the enrollments of the chosen package / version (no time range applied)."""
     enrollments = Enrollment.objects.order_by()
+    if filters.learners is not None:
+        enrollments = enrollments.filter(learner__in=filters.learners.values("pk"))
     if filters.package_id is not None:
         enrollments = enrollments.filter(package_id=filters.package_id)
     if filters.version_id is not None:
@@ -179,16 +201,24 @@ def answers(filters: ReportFilters, now: datetime) -> Iterator[tuple[int, Transc
     """Yield (learner, enrollment) on the filters' timeline, as the transcripts show them,
     in the chosen package and (the version the enrollment was on then) version."""
     as_of, known_at = filters.moments(now)
+    people = (
+        None if filters.learners is None else set(filters.learners.values_list("pk", flat=True))
+    )
     for learner_id, entry in transcripts.timeline_answers(
         as_of=as_of, known_at=known_at, package_id=filters.package_id
     ):
+        if people is not None and learner_id not in people:
+            continue
         if filters.version_id is None or entry.version_id == filters.version_id:
             yield learner_id, entry
 
 
 def whole_days(filters: ReportFilters) -> tuple[date | None, date | None] | None:
     """Return the range as UTC days when both ends are UTC midnights (or open), so that
-    the summary rows, counted per UTC day, answer it exactly; else None."""
+    the summary rows, counted per UTC day, answer it exactly; else None (always for a
+    scoped report: the summary rows count everyone)."""
+    if filters.scoped:
+        return None
     found: list[date | None] = []
     for moment in (filters.start, filters.end):
         if moment is None:

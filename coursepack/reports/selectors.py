@@ -212,7 +212,8 @@ def course_report(filters: ReportFilters) -> list[CourseRow]:
     """
     course_ids = _report_course_ids(filters)
     counts: CourseCounts
-    if not filters.on_timeline and course_ids is None and filters.start is None is filters.end:
+    everything = course_ids is None and filters.start is None is filters.end
+    if not filters.on_timeline and not filters.scoped and everything:
         counts = summary_reads.course_counts()
     else:
         counts = exact.course_counts(filters, course_ids)

@@ -1,5 +1,9 @@
 """The compliance standing page of a package: counts per standing and the learners in
-each (paged, searchable, CSV and XLSX). Thin: parse, call the selectors, render."""
+each (paged, searchable, CSV and XLSX). Thin: parse, call the selectors, render.
+
+Managers see these pages too, about the people they manage only (ADR 0034); their
+downloads are always written at once (their scope is small, and the background
+exports count everyone, so they are for admins and auditors)."""
 
 from __future__ import annotations
 
@@ -17,9 +21,9 @@ from coursepack.accounts import api as accounts
 from coursepack.accounts.models import Role
 from coursepack.errors import NotFound
 from coursepack.jobs import exports as export_jobs
-from coursepack.learning import lifecycle_selectors
+from coursepack.organisation import selectors as organisation
 from coursepack.packaging import selectors as packaging
-from coursepack.reports import exports
+from coursepack.reports import exports, scoped
 from coursepack.reports.lifecycle_tables import (
     LABELS,
     SECTIONS,
@@ -28,7 +32,7 @@ from coursepack.reports.lifecycle_tables import (
 )
 from coursepack.reports.lifecycle_tables import section_rows as _section_rows
 from coursepack.reports.tables import ReportTable
-from coursepack.web.access import STAFF, role_required
+from coursepack.web.access import PEOPLE_READERS, role_required
 from coursepack.web.export_offer import offer
 
 PER_PAGE = 50
@@ -50,14 +54,14 @@ def _query(request: HttpRequest, package_id: int) -> tuple[Any, str, int, str]:
     return package, standing, days, search
 
 
-@role_required(*STAFF)
+@role_required(*PEOPLE_READERS)
 def standing(request: HttpRequest, package_id: int) -> HttpResponse:
     """Show how many learners of a package are in each standing now, and who."""
     package, name, days, search = _query(request, package_id)
     now = timezone.now()
-    counts = lifecycle_selectors.standing_counts(package_id, now=now, expiring_within_days=days)
-    entries = lifecycle_selectors.standing_enrollments(
-        package_id, name, now=now, expiring_within_days=days, search=search
+    counts = scoped.standing_counts(request.user, package_id, now=now, expiring_within_days=days)
+    entries = scoped.standing_enrollments(
+        request.user, package_id, name, now=now, expiring_within_days=days, search=search
     )
     page = Paginator(entries, PER_PAGE).get_page(request.GET.get("page"))
     return render(
@@ -80,7 +84,9 @@ def standing(request: HttpRequest, package_id: int) -> HttpResponse:
 
 def _table(request: HttpRequest, package_id: int) -> tuple[ReportTable, str]:
     package, name, days, search = _query(request, package_id)
-    table = standing_table(package, name, now=timezone.now(), within_days=days, search=search)
+    table = standing_table(
+        package, name, now=timezone.now(), within_days=days, search=search, viewer=request.user
+    )
     return table, f"standing-{name}"
 
 
@@ -112,14 +118,14 @@ def _xlsx(table: ReportTable, kind: str) -> HttpResponseBase:
     )
 
 
-@role_required(*STAFF)
+@role_required(*PEOPLE_READERS)
 def standing_csv(request: HttpRequest, package_id: int) -> HttpResponseBase:
     """Stream the learners in one standing as CSV."""
     table, kind = _table(request, package_id)
     return _csv(table, kind)
 
 
-@role_required(*STAFF)
+@role_required(*PEOPLE_READERS)
 def standing_xlsx(request: HttpRequest, package_id: int) -> HttpResponseBase:
     """Send the learners in one standing as an XLSX workbook; a large one is offered as
     a background export (ADR 0031)."""
@@ -127,7 +133,7 @@ def standing_xlsx(request: HttpRequest, package_id: int) -> HttpResponseBase:
     rows = export_jobs.standing_rows(
         package_id=package.pk, standing=name, within_days=days, search=search
     )
-    if export_jobs.runs_as_job(rows):
+    if export_jobs.runs_as_job(rows) and organisation.reads_everyone(request.user):
         return offer(request, "standing", rows, package_id=package.pk)
     table, kind = _table(request, package_id)
     return _xlsx(table, kind)
@@ -143,11 +149,11 @@ def _exceptions_query(request: HttpRequest, package_id: int) -> tuple[Any, str, 
     section = request.GET.get("section", "due-before")
     if section not in SECTIONS:
         section = "due-before"
-    found = lifecycle_selectors.package_exceptions(package_id, lapsing_within_days=days)
+    found = scoped.package_exceptions(request.user, package_id, lapsing_within_days=days)
     return package, section, days, found
 
 
-@role_required(*STAFF)
+@role_required(*PEOPLE_READERS)
 def exceptions(request: HttpRequest, package_id: int) -> HttpResponse:
     """Show a package's exceptions, one section at a time (paged, CSV and XLSX): due
     already passed at enrolment, completed late, exemptions in force, and exemptions
@@ -177,20 +183,20 @@ def _exceptions_table(request: HttpRequest, package_id: int) -> tuple[ReportTabl
     return exceptions_table(package, section, found), f"exceptions-{section}"
 
 
-@role_required(*STAFF)
+@role_required(*PEOPLE_READERS)
 def exceptions_csv(request: HttpRequest, package_id: int) -> HttpResponseBase:
     """Stream one section of the exceptions as CSV."""
     table, kind = _exceptions_table(request, package_id)
     return _csv(table, kind)
 
 
-@role_required(*STAFF)
+@role_required(*PEOPLE_READERS)
 def exceptions_xlsx(request: HttpRequest, package_id: int) -> HttpResponseBase:
     """Send one section of the exceptions as an XLSX workbook; a large one is offered as
     a background export (ADR 0031)."""
     package, section, days, _ = _exceptions_query(request, package_id)
     rows = export_jobs.exceptions_rows(package_id=package.pk, section=section, within_days=days)
-    if export_jobs.runs_as_job(rows):
+    if export_jobs.runs_as_job(rows) and organisation.reads_everyone(request.user):
         return offer(request, "exceptions", rows, package_id=package.pk)
     table, kind = _exceptions_table(request, package_id)
     return _xlsx(table, kind)

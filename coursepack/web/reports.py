@@ -27,8 +27,9 @@ from coursepack.jobs import exports as export_jobs
 from coursepack.learning import lifecycle_selectors
 from coursepack.replica import reads_from_replica
 from coursepack.reports import exports, selectors, tables
+from coursepack.reports.scope import for_viewer
 from coursepack.reports.selectors import FilterChoices, ReportFilters
-from coursepack.web.access import STAFF, role_required
+from coursepack.web.access import PEOPLE_READERS, role_required
 from coursepack.web.export_offer import offer
 from coursepack.web.report_chart import completions_chart
 
@@ -134,9 +135,12 @@ class ReportFilterForm(forms.Form):
 
 
 def filter_form(request: HttpRequest) -> tuple[ReportFilterForm, ReportFilters | None]:
-    """Return the report filter form of the query string, and its filters (None: invalid)."""
+    """Return the report filter form of the query string, and its filters (None: invalid),
+    narrowed to the people the user may read (a manager's people; everyone for admins
+    and auditors)."""
     form = ReportFilterForm(request.GET, choices=selectors.filter_choices())
-    return form, form.report_filters()
+    filters = form.report_filters()
+    return form, None if filters is None else for_viewer(filters, request.user)
 
 
 _form = filter_form
@@ -149,7 +153,7 @@ def _page(request: HttpRequest) -> int:
         return 1
 
 
-@role_required(*STAFF)
+@role_required(*PEOPLE_READERS)
 @reads_from_replica
 def reports(request: HttpRequest) -> HttpResponse:
     """Show the reports for the chosen filters: totals, chart, and every table."""
@@ -175,13 +179,20 @@ def reports(request: HttpRequest) -> HttpResponse:
             "learners": dataclasses.replace(learners, rows=list(learners.rows)),
         }
         query = form.query()
-        standing = lifecycle_selectors.standing_counts_by_package(
-            [p.package_id for p in package_report], expiring_within_days=STANDING_WITHIN_DAYS
+        # The standing per package comes from the summaries, which count everyone: a
+        # manager reads their people's standing on the matrix and the standing pages.
+        standing = (
+            {}
+            if filters.scoped
+            else lifecycle_selectors.standing_counts_by_package(
+                [p.package_id for p in package_report], expiring_within_days=STANDING_WITHIN_DAYS
+            )
         )
         context.update(
             standing=[
                 (p, [(key, label, standing[p.package_id][key]) for key, label in STANDING_LABELS])
                 for p in package_report
+                if p.package_id in standing
             ],
             standing_labels=STANDING_LABELS,
             standing_within=STANDING_WITHIN_DAYS,
@@ -206,7 +217,7 @@ def _attachment(response: StreamingHttpResponse, filename: str) -> None:
     response["Content-Disposition"] = header
 
 
-@role_required(*STAFF)
+@role_required(*PEOPLE_READERS)
 @reads_from_replica
 def report_csv(request: HttpRequest, kind: str) -> HttpResponseBase:
     """Stream one report table as CSV, with the page's filters."""
@@ -224,7 +235,7 @@ def report_csv(request: HttpRequest, kind: str) -> HttpResponseBase:
     return response
 
 
-@role_required(*STAFF)
+@role_required(*PEOPLE_READERS)
 @reads_from_replica
 def report_xlsx(request: HttpRequest) -> HttpResponseBase:
     """Send every report table as one XLSX workbook, one sheet per table; a large one
@@ -233,7 +244,8 @@ def report_xlsx(request: HttpRequest) -> HttpResponseBase:
     if filters is None:
         return HttpResponseBadRequest(form.errors.as_text(), content_type="text/plain")
     rows = export_jobs.report_rows(filters)
-    if export_jobs.runs_as_job(rows):
+    # A manager's report is written at once: the background exports count everyone.
+    if export_jobs.runs_as_job(rows) and not filters.scoped:
         return offer(request, "report", rows)
     # An unnamed temporary file: gone from disk already, freed when the response closes it.
     spool = tempfile.TemporaryFile(suffix=".xlsx")  # noqa: SIM115

@@ -13,9 +13,11 @@ from coursepack.web import (
     lifecycle,
     matrix,
     notifications,
+    org_units,
     people_sync,
     records,
     reports,
+    webhooks,
 )
 from coursepack.web.authoring import packages
 
@@ -35,6 +37,14 @@ urlpatterns = [
     path("", include("coursepack.web.authoring.urls")),
     # Operations: enrolment, completions, people, my training.
     path("", include("coursepack.web.operations.urls")),
+    # Webhooks (admins): subscriptions, attempts, redelivery.
+    path("webhooks/", webhooks.webhook_list, name="webhooks"),
+    path("webhooks/<int:subscription_id>/", webhooks.webhook, name="webhook"),
+    path("webhooks/<int:subscription_id>/change/", webhooks.change, name="webhook-change"),
+    path("webhooks/<int:subscription_id>/switch/", webhooks.switch, name="webhook-switch"),
+    path("webhooks/<int:subscription_id>/secret/", webhooks.rotate, name="webhook-secret"),
+    path("webhooks/<int:subscription_id>/delete/", webhooks.delete, name="webhook-delete"),
+    path("webhooks/<int:subscription_id>/redeliver/", webhooks.redeliver, name="webhook-redeliver"),
     path("reports/", reports.reports, name="reports"),
     path("reports/<str:kind>.csv", reports.report_csv, name="report-csv"),
     path("reports/report.xlsx", reports.report_xlsx, name="report-xlsx"),
@@ -68,6 +78,8 @@ urlpatterns = [
     path("matrix.xlsx", matrix.matrix_xlsx, name="matrix-xlsx"),
     path("team/", matrix.team, name="team"),
     path("packages/<int:package_id>/audience/", matrix.audience, name="audience"),
+    path("org-units/", org_units.units, name="org-units"),
+    path("org-units/<int:unit_id>/", org_units.unit, name="org-unit"),
     path("people-sync/", people_sync.upload, name="people-sync"),
     path("people-sync/<int:sync_id>/", people_sync.preview, name="people-sync-preview"),
     path("people-sync/<int:sync_id>/apply/", people_sync.apply, name="people-sync-apply"),

@@ -12,7 +12,11 @@ from __future__ import annotations
 
 import re
 
-from browser_checks import page_overflows_viewport, serious_accessibility_violations
+from browser_checks import (
+    click_main_nav,
+    page_overflows_viewport,
+    serious_accessibility_violations,
+)
 from django.contrib.auth import get_user_model
 from playwright.sync_api import Page, expect
 
@@ -81,7 +85,7 @@ def test_an_admin_builds_publishes_and_compares_a_package(live_server, page: Pag
     shoot(page, "packages-empty")
 
     # Create the courses from the catalog; a mistake is shown at its field first
-    page.get_by_role("link", name="Catalog", exact=True).click()
+    click_main_nav(page, "Catalog")
     page.get_by_role("link", name="Add a course").click()
     page.get_by_label("Code").fill("SEC-101")
     page.get_by_role("button", name="Add course").click()
@@ -102,7 +106,7 @@ def test_an_admin_builds_publishes_and_compares_a_package(live_server, page: Pag
     shoot(page, "catalog", docs=True)
 
     # A family group of the two language editions, published
-    page.get_by_role("link", name="Groups", exact=True).click()
+    click_main_nav(page, "Groups")
     page.get_by_role("link", name="Create group").click()
     page.get_by_label("Name", exact=True).fill(GROUP)
     page.get_by_role("radio", name=re.compile("Family")).check()
@@ -117,7 +121,7 @@ def test_an_admin_builds_publishes_and_compares_a_package(live_server, page: Pag
     _accessible(page)
 
     # The package: three courses (GDPR optional) and the group
-    page.get_by_role("link", name="Packages", exact=True).click()
+    click_main_nav(page, "Packages")
     page.get_by_role("link", name="Create package").click()
     page.get_by_label("Name", exact=True).fill(PACKAGE)
     page.get_by_label("Category (optional)").fill("Security")
@@ -196,23 +200,23 @@ def test_an_admin_builds_publishes_and_compares_a_package(live_server, page: Pag
     # Two learners join (People), are enrolled on v1 (Enrol, pasted usernames), and one
     # completes Password Security, so the next publish has people to keep or move
     for username, first in (("sam", "Sam"), ("kim", "Kim")):
-        page.get_by_role("link", name="People", exact=True).click()
+        click_main_nav(page, "People")
         page.get_by_role("link", name="Add a person").click()
         page.get_by_label("Username").fill(username)
         page.get_by_label("First name").fill(first)
         page.get_by_role("button", name="Add this person").click()
         expect(page.locator(".banner").first).to_contain_text(f"Created {username}")
-    page.get_by_role("link", name="Enrol", exact=True).click()
+    click_main_nav(page, "Enrol")
     page.get_by_label("Package").select_option(label=f"{PACKAGE} (v1)")
     page.locator("#id_usernames").fill("sam\nkim")
     page.get_by_role("button", name="Check who would be enrolled").click()
     page.get_by_role("button", name="Enrol 2 learners").click()
     expect(page.locator(".banner").first).to_contain_text(f"Enrolled 2 learners in {PACKAGE} v1.")
     page.locator("tr", has_text="sam").get_by_role("link").first.click()
-    page.get_by_label("Course").select_option(label="SEC-101 Password Security")
+    page.get_by_label("Course", exact=True).select_option(label="SEC-101 Password Security")
     page.get_by_role("button", name=re.compile("^Record for")).click()
     expect(page.locator(".banner").first).to_contain_text("Recorded SEC-101")
-    page.get_by_role("link", name="Packages", exact=True).click()
+    click_main_nav(page, "Packages")
     page.get_by_role("link", name=PACKAGE).first.click()
 
     # Create v2 from v1: add Phishing Awareness, make GDPR Overview required
@@ -228,11 +232,11 @@ def test_an_admin_builds_publishes_and_compares_a_package(live_server, page: Pag
 
     # Break the draft: two of its courses retired in the catalog meanwhile
     for code in ("SEC-104", "SEC-101"):
-        page.get_by_role("link", name="Catalog", exact=True).click()
+        click_main_nav(page, "Catalog")
         page.get_by_role("link", name=code).click()
         page.get_by_role("button", name=f"Retire {code}").click()
         expect(page.locator(".banner-success")).to_contain_text(f"Course {code} is retired")
-    page.get_by_role("link", name="Packages", exact=True).click()
+    click_main_nav(page, "Packages")
     page.locator("[data-section=drafts]", has_text=PACKAGE).get_by_role(
         "link", name="Publish"
     ).click()
@@ -246,7 +250,7 @@ def test_an_admin_builds_publishes_and_compares_a_package(live_server, page: Pag
 
     # Fix it: reactivate both courses
     for code in ("SEC-104", "SEC-101"):
-        page.get_by_role("link", name="Catalog", exact=True).click()
+        click_main_nav(page, "Catalog")
         page.get_by_label("Status").select_option("retired")
         page.get_by_role("button", name="Apply filters").click()
         page.get_by_role("link", name=code).click()
@@ -254,7 +258,7 @@ def test_an_admin_builds_publishes_and_compares_a_package(live_server, page: Pag
         expect(page.locator(".banner-success")).to_contain_text("is active again")
 
     # Publish v2 keeping everyone on v1
-    page.get_by_role("link", name="Packages", exact=True).click()
+    click_main_nav(page, "Packages")
     drafts = page.locator("[data-section=drafts]", has_text=PACKAGE)
     expect(drafts).to_contain_text("Draft v2")
     expect(drafts).to_contain_text("(based on v1)")
@@ -324,7 +328,7 @@ def test_an_admin_builds_publishes_and_compares_a_package(live_server, page: Pag
     assert (Enrollment.objects.count(), CompletionEvent.objects.count()) == stored
 
     # The group library shows who pins the group, and everything reads at 390 px
-    page.get_by_role("link", name="Groups", exact=True).click()
+    click_main_nav(page, "Groups")
     expect(page.locator("table.data")).to_contain_text(f"{PACKAGE} v2 → group v1")
     _accessible(page)
     shoot(page, "groups", docs=True)

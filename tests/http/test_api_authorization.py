@@ -10,15 +10,15 @@ endpoint without a row fails ``test_the_matrix_covers_every_operation``). Per ro
 - ``OWN`` rows (a learner's enrollment, progress, transcript, person; a user's token):
   admins and auditors read anyone's; a learner gets their own, and for someone
   else's the very 404 a non-existent id gets, so nothing tells them it exists;
-- ``SCOPED`` rows (an org unit): admins and auditors read any; learners get 403.
+- ``SCOPED`` rows (an org unit, a user): admins and auditors read any; learners get 403.
 - ``REQUESTER`` rows (an export, ADR 0031): its requester (the manager) and admins
   read it; anyone else gets the very 404 a non-existent id gets.
 
 Managers (ADR 0024) manage the unit the ``other`` learner is placed in, and not
 the ``learner``'s: in ``OWN`` and ``SCOPED`` rows they read the other's (in scope)
 and get the 404 of a missing id for the learner's (out of scope); ``ADMIN`` and
-``READERS`` rows refuse them with 403, ``EVERYONE`` rows let them in (their lists
-then hold only their people and themselves).
+``READERS`` rows refuse them with 403, ``EVERYONE`` and ``MANAGERS`` rows let them in
+(their lists, counts and reports then hold only their people and themselves).
 
 Every refused call is checked to have changed nothing: the rows of every
 Coursepack table (and users) are the same before and after.
@@ -42,7 +42,9 @@ from django.utils import timezone
 from coursepack.accounts import api as accounts
 from coursepack.accounts.models import Account
 from coursepack.audiences import api as audiences
+from coursepack.audit.models import AuditEvent
 from coursepack.http.api import api
+from coursepack.integrations import webhooks
 from coursepack.interchange import package_files
 from coursepack.jobs import api as jobs
 from coursepack.jobs import exports
@@ -163,6 +165,10 @@ def build_world() -> World:
         ids[f"{name}_event"] = event.pk
         ids[f"{name}_learner"] = caller.user.pk
         ids[f"{name}_person"] = caller.user.pk
+        ids[f"{name}_user"] = caller.user.pk
+        # An HR id, for the lookup by external id.
+        ids[f"{name}_external_id"] = 5000 + caller.user.pk
+        Account.objects.filter(user=caller.user).update(external_id=str(5000 + caller.user.pk))
     # Lifecycle facts: an exemption to revoke, an equivalence to end or apply.
     (exemption,) = learning.exempt(
         actor=actor,
@@ -176,6 +182,11 @@ def build_world() -> World:
         target_course_id=make_course(actor=actor).pk,
     )
     ids.update(exemption=exemption.pk, equivalence=equivalence.pk)
+    # The learner's too, outside the manager's scope: no exceptions list may show it.
+    (own_exemption,) = learning.exempt(
+        actor=actor, enrollment_ids=[ids["own_enrollment"]], course_id=c1.pk, reason="tested_out"
+    )
+    ids["own_exemption"] = own_exemption.pk
     # An audience of the spare unit, where nobody is placed (so saving changes nobody).
     audiences.save_audience(
         actor=actor,
@@ -188,6 +199,13 @@ def build_world() -> World:
             actor=world.caller(role).user,
             name="spare",  # type: ignore[union-attr]
         ).token.pk
+    # A webhook subscription, and an event it has passed (to redeliver).
+    ids["webhook_event"] = (
+        AuditEvent.objects.filter(action="account.created").order_by("-id").first().pk  # type: ignore[union-attr]
+    )
+    ids["webhook"] = webhooks.create_subscription(
+        actor=actor, url="https://hooks.example.com/coursepack"
+    ).subscription.pk
     # The learner's "other" token is the other learner's.
     ids["other_spare_token"] = accounts.issue_token(actor=world.other.user, name="spare").token.pk
     ids.update(
@@ -263,11 +281,11 @@ def _completion(ids: dict[str, int]) -> dict[str, Any]:
 MATRIX: dict[str, Row] = {
     # accounts
     "GET /me": Row(EVERYONE, "/me"),
-    "GET /users": Row(READERS, "/users"),
+    "GET /users": Row(MANAGERS, "/users"),
     "POST /users": Row(ADMIN, "/users", lambda ids: {"username": "new-user"}, ok=201),
-    "GET /users/{user_id}": Row(READERS, "/users/{third_learner}"),
+    "GET /users/{user_id}": Row(SCOPED, "/users/{own}", own="user"),
     "GET /users/by-external-id/{external_id}": Row(
-        READERS, "/users/by-external-id/{external_person}"
+        SCOPED, "/users/by-external-id/{own}", own="external_id"
     ),
     "POST /users/{user_id}/role": Row(
         ADMIN, "/users/{third_learner}/role", lambda ids: {"role": "auditor"}
@@ -280,6 +298,9 @@ MATRIX: dict[str, Row] = {
     ),
     "POST /users/{user_id}/password-reset": Row(ADMIN, "/users/{third_learner}/password-reset"),
     "GET /users/{user_id}/tokens": Row(ADMIN, "/users/{other_learner}/tokens"),
+    "POST /users/{user_id}/tokens": Row(
+        ADMIN, "/users/{third_learner}/tokens", lambda ids: {"name": "service"}, ok=201
+    ),
     "GET /tokens": Row(EVERYONE, "/tokens"),
     "POST /tokens": Row(EVERYONE, "/tokens", lambda ids: {"name": "another"}, ok=201),
     "DELETE /tokens/{token_id}": Row(OWN, "/tokens/{own}", ok=204, own="spare_token"),
@@ -440,8 +461,8 @@ MATRIX: dict[str, Row] = {
     "POST /equivalences/{equivalence_id}/apply-retroactively": Row(
         ADMIN, "/equivalences/{equivalence}/apply-retroactively", lambda ids: {}
     ),
-    "GET /packages/{package_id}/standing": Row(READERS, "/packages/{package}/standing"),
-    "GET /packages/{package_id}/exceptions": Row(READERS, "/packages/{package}/exceptions"),
+    "GET /packages/{package_id}/standing": Row(MANAGERS, "/packages/{package}/standing"),
+    "GET /packages/{package_id}/exceptions": Row(MANAGERS, "/packages/{package}/exceptions"),
     "GET /packages/{package_id}/standing/{standing}": Row(
         MANAGERS, "/packages/{package}/standing/not_started"
     ),
@@ -449,9 +470,9 @@ MATRIX: dict[str, Row] = {
         OWN, "/enrollments/{own}/lifecycle", own="enrollment"
     ),
     # reports
-    "GET /reports/packages": Row(READERS, "/reports/packages"),
-    "GET /reports/courses": Row(READERS, "/reports/courses"),
-    "GET /reports/learners": Row(READERS, "/reports/learners"),
+    "GET /reports/packages": Row(MANAGERS, "/reports/packages"),
+    "GET /reports/courses": Row(MANAGERS, "/reports/courses"),
+    "GET /reports/learners": Row(MANAGERS, "/reports/learners"),
     # background jobs
     "POST /jobs/bulk-enrollments": Row(
         ADMIN,
@@ -510,6 +531,24 @@ MATRIX: dict[str, Row] = {
     # the audit log
     "GET /audit/verification": Row(READERS, "/audit/verification"),
     "GET /events": Row(READERS, "/events?limit=5"),
+    # webhooks
+    "GET /webhooks": Row(READERS, "/webhooks"),
+    "POST /webhooks": Row(
+        ADMIN, "/webhooks", lambda ids: {"url": "https://hooks.example.com/new"}, ok=201
+    ),
+    "GET /webhooks/{webhook_id}": Row(READERS, "/webhooks/{webhook}"),
+    "PATCH /webhooks/{webhook_id}": Row(
+        ADMIN, "/webhooks/{webhook}", lambda ids: {"description": "HR system"}
+    ),
+    "DELETE /webhooks/{webhook_id}": Row(ADMIN, "/webhooks/{webhook}", ok=204),
+    "POST /webhooks/{webhook_id}/secret": Row(ADMIN, "/webhooks/{webhook}/secret"),
+    "GET /webhooks/{webhook_id}/attempts": Row(READERS, "/webhooks/{webhook}/attempts"),
+    "POST /webhooks/{webhook_id}/redeliveries": Row(
+        ADMIN,
+        "/webhooks/{webhook}/redeliveries",
+        lambda ids: {"event_id": ids["webhook_event"]},
+        ok=202,
+    ),
     "GET /audit/export": Row(READERS, "/audit/export"),
     # the organisation
     "GET /org-units": Row(MANAGERS, "/org-units"),
@@ -760,6 +799,8 @@ def _not_found(row: Row) -> str:
         "message": "message_not_found",
         "person": "person_not_found",
         "unit": "org_unit_not_found",
+        "user": "user_not_found",
+        "external_id": "user_not_found",
     }[row.own]
 
 
@@ -838,7 +879,69 @@ def _managers_standing(world: World, page: dict[str, Any]) -> None:
     assert page["count"] == len(page["items"])
 
 
+def _managers_users(world: World, page: dict[str, Any]) -> None:
+    assert {u["id"] for u in page["items"]} == {world.ids["other_learner"], world.manager.user.pk}
+    assert page["count"] == 2
+
+
+_DISJOINT = (
+    "current",
+    "due_for_recertification",
+    "overdue",
+    "expired",
+    "exempt",
+    "in_progress",
+    "not_started",
+)
+
+
+def _managers_standing_counts(world: World, counts: dict[str, Any]) -> None:
+    # Only the other learner's period: the learner's (outside the scope) is not counted.
+    assert sum(counts["counts"][name] for name in _DISJOINT) == 1
+    everyone = world.admin.call("GET", f"/packages/{world.ids['package']}/standing").json()
+    assert sum(everyone["counts"][name] for name in _DISJOINT) == 2
+
+
+def _managers_exceptions(world: World, found: dict[str, Any]) -> None:
+    exemptions = {x["id"] for x in found["exemptions"]}
+    assert exemptions == {world.ids["exemption"]}, found
+    assert found["exemptions_count"] == 1
+
+
+def _package_totals(world: World, report: dict[str, Any]) -> dict[str, int]:
+    (package,) = [p for p in report["items"] if p["package_id"] == world.ids["package"]]
+    return package["totals"]  # type: ignore[no-any-return]
+
+
+def _managers_package_report(world: World, report: dict[str, Any]) -> None:
+    # The other learner's enrollment only; the admin counts both learners'.
+    assert _package_totals(world, report)["enrolled"] == 1
+    everyone = world.admin.call("GET", "/reports/packages").json()
+    assert _package_totals(world, everyone)["enrolled"] == 2
+
+
+def _course_completed(world: World, report: dict[str, Any]) -> int:
+    (course,) = [c for c in report["items"] if c["course_id"] == world.ids["course"]]
+    return course["learners_completed"]  # type: ignore[no-any-return]
+
+
+def _managers_course_report(world: World, report: dict[str, Any]) -> None:
+    assert _course_completed(world, report) == 1
+    assert _course_completed(world, world.admin.call("GET", "/reports/courses").json()) == 2
+
+
+def _managers_learner_report(world: World, report: dict[str, Any]) -> None:
+    assert [r["learner_id"] for r in report["items"]] == [world.ids["other_learner"]]
+    assert report["count"] == 1
+
+
 MANAGER_LISTS: dict[str, Callable[[World, Any], None]] = {
+    "GET /reports/packages": _managers_package_report,
+    "GET /reports/courses": _managers_course_report,
+    "GET /reports/learners": _managers_learner_report,
+    "GET /users": _managers_users,
+    "GET /packages/{package_id}/standing": _managers_standing_counts,
+    "GET /packages/{package_id}/exceptions": _managers_exceptions,
     "GET /packages/{package_id}/standing/{standing}": _managers_standing,
     "GET /enrollments": _managers_enrollments,
     "GET /completions": _managers_events,

@@ -20,6 +20,8 @@ from django.utils import timezone
 from coursepack.accounts import api as accounts
 from coursepack.catalog.models import Course
 from coursepack.http.api import api
+from coursepack.integrations import webhooks
+from coursepack.integrations.models import WebhookSubscription
 from coursepack.jobs import api as jobs
 from coursepack.jobs import exports
 from coursepack.jobs.models import Job
@@ -85,6 +87,8 @@ def _known_ids() -> dict[str, list[int]]:
             )
         ],
     )
+    # A webhook subscription (to a public name: no worker runs here, nothing is sent).
+    webhooks.create_subscription(actor=admin, url="https://hooks.example.com/coursepack")
     # A written export (the admin's), so its progress and file endpoints reach their logic.
     export = exports.start_report_export(actor=admin, filters=report_selectors.make_filters())
     jobs.run_job(export.pk)
@@ -105,6 +109,7 @@ def _known_ids() -> dict[str, list[int]]:
         "unit_id": _ids(OrgUnit),
         "person_id": _ids(get_user_model()),
         "sync_id": _ids(PeopleSync),
+        "webhook_id": _ids(WebhookSubscription),
     }
 
 

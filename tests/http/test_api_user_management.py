@@ -90,6 +90,32 @@ def test_an_admin_lists_and_revokes_someone_elses_tokens(admin: Caller) -> None:
     assert other.call("GET", "/me").status_code == 401
 
 
+def test_an_admin_issues_a_token_for_a_user_who_then_sees_it_as_their_own(
+    admin: Caller,
+) -> None:
+    """POST /users/{id}/tokens: 201 with the secret once; the token works as that user,
+    who lists it among their own; the audit record names the admin as actor and the
+    user as owner; a lifetime past the maximum is 422; a missing user 404."""
+    service = make_caller(role="auditor", username="hr-sync")
+    response = admin.call(
+        "POST", f"/users/{service.user.pk}/tokens", {"name": "HR sync", "expires_in_days": 30}
+    )
+    assert response.status_code == 201, response.content
+    issued = response.json()
+    as_service = Client(headers={"Authorization": f"Bearer {issued['secret']}"})
+    me = as_service.get("/api/v1/me").json()
+    assert me["username"] == "hr-sync"
+    own = [t["name"] for t in as_service.get("/api/v1/tokens").json()]
+    assert sorted(own) == ["HR sync", "tests"]
+    record = AuditEvent.objects.get(action="token.issued", target_id=str(issued["token"]["id"]))
+    assert record.actor_label == "ops-admin" and record.after["owner"] == "hr-sync"
+    too_long = admin.call(
+        "POST", f"/users/{service.user.pk}/tokens", {"name": "x", "expires_in_days": 3000}
+    )
+    assert too_long.status_code == 422
+    assert problem(admin.call("POST", "/users/987654321/tokens", {"name": "x"}))["status"] == 404
+
+
 def test_users_are_found_by_external_id_and_filtered(db: None) -> None:
     """/users/by-external-id/{id} and ?external_id=, ?email=, ?role=, ?active= each find
     exactly the users they name."""

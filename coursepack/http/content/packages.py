@@ -22,6 +22,7 @@ from coursepack.http.schemas import (
     PublishRecordOut,
     VersionSummaryOut,
 )
+from coursepack.jobs import api as jobs
 from coursepack.learning import selectors as learning_selectors
 from coursepack.packaging import api as packaging
 from coursepack.packaging.errors import (
@@ -132,10 +133,11 @@ def retire_package(request: HttpRequest, package_id: int, body: NotesIn) -> Any:
     tags=["packages"],
 )
 def reinstate_package(request: HttpRequest, package_id: int, body: NotesIn) -> Any:
+    """Open a retired package for enrollments and publishes again (its audience, if it
+    has one, is reconciled by a job: the people who joined it meanwhile are enrolled)."""
     actor = require(request, *ADMIN)
-    return _packages_out(
-        [packaging.reinstate_package(actor=actor, package_id=package_id, notes=body.notes)]
-    )[0]
+    package, _ = jobs.reinstate_package(actor=actor, package_id=package_id, notes=body.notes)
+    return _packages_out([package])[0]
 
 
 @router.delete(

@@ -20,6 +20,7 @@ from coursepack.accounts import api as accounts
 from coursepack.accounts.models import Role
 from coursepack.audit.selectors import LastChange
 from coursepack.errors import DomainError, NotFound
+from coursepack.jobs import api as jobs
 from coursepack.learning import selectors as learning
 from coursepack.packaging import api as packaging
 from coursepack.packaging import overviews, selectors
@@ -243,10 +244,11 @@ def package_status(request: HttpRequest, package_id: int) -> HttpResponse:
                 "already enrolled keep their version.",
             )
         elif change == "reinstate":
-            package = packaging.reinstate_package(
+            package, job = jobs.reinstate_package(
                 actor=actor(request), package_id=package_id, notes=notes
             )
-            messages.success(request, f"{package.name} is open for enrollments again.")
+            audience = " Its audience is being enrolled again (a job)." if job else ""
+            messages.success(request, f"{package.name} is open for enrollments again.{audience}")
         else:
             messages.error(request, "Choose retire or reinstate.")
     except NotFound as exc:

@@ -142,6 +142,22 @@ class NotesForm(forms.Form):
     )
 
 
+class TokenForm(forms.Form):
+    """An API token to issue for someone: its name and lifetime (the service checks the maximum)."""
+
+    name = forms.CharField(
+        label="Token name",
+        max_length=100,
+        help_text="What it is for, e.g. “HR sync”.",
+    )
+    expires_in_days = forms.IntegerField(
+        label="Days until it expires",
+        min_value=1,
+        initial=90,
+        help_text="At most the server's maximum.",
+    )
+
+
 class CreateUserForm(forms.Form):
     """A new user: who they are, their role, and how they get a password."""
 

@@ -21,10 +21,18 @@ from coursepack.audit import selectors as audit
 from coursepack.errors import DomainError
 from coursepack.web.access import role_required
 from coursepack.web.operations.common import ADMINS, PER_PAGE, done, show_error
-from coursepack.web.operations.forms import CreateUserForm, NotesForm, RoleForm, SetPasswordForm
+from coursepack.web.operations.forms import (
+    CreateUserForm,
+    NotesForm,
+    RoleForm,
+    SetPasswordForm,
+    TokenForm,
+)
 
 # A new set-password link is shown once, on the next page, then forgotten.
 _LINK_KEY = "cp_password_link"
+# So is a token issued for someone.
+_TOKEN_KEY = "cp_issued_token"
 
 
 def _with_role(user: Any) -> Any:
@@ -139,8 +147,15 @@ def _person_page(
     *,
     role_form: RoleForm | None = None,
     notes_form: NotesForm | None = None,
+    token_form: TokenForm | None = None,
     status: int = 200,
 ) -> HttpResponse:
+    issued = request.session.get(_TOKEN_KEY)
+    if issued and issued.get("user") == user.pk:
+        del request.session[_TOKEN_KEY]
+        issued = {**issued, "expires_at": parse_datetime(issued["expires_at"] or "")}
+    else:
+        issued = None
     link = request.session.get(_LINK_KEY)
     if link and link.get("user") == user.pk:
         del request.session[_LINK_KEY]
@@ -159,6 +174,8 @@ def _person_page(
             "person": user,
             "role_form": role_form or RoleForm(initial={"role": user.role}),
             "notes_form": notes_form or NotesForm(),
+            "token_form": token_form or TokenForm(initial={"expires_in_days": 90}),
+            "issued": issued,
             "tokens": tokens,
             "link": link,
             "history": history,
@@ -231,6 +248,36 @@ def reset_password(request: HttpRequest, user_id: int) -> HttpResponse:
     _remember_link(request, user.pk, link)
     done(request, f"{user.username}'s password no longer works; give them the link below.")
     return redirect("web:person", user_id=user.pk)
+
+
+@require_POST
+@role_required(*ADMINS)
+def issue_token(request: HttpRequest, user_id: int) -> HttpResponse:
+    """Issue an API token for the person (its secret is shown once, on the next page)."""
+    user = _person_or_404(user_id)
+    form = TokenForm(request.POST)
+    if form.is_valid():
+        try:
+            issued = accounts.issue_token(
+                actor=request.user,
+                owner=user,
+                name=form.cleaned_data["name"],
+                expires_in_days=form.cleaned_data["expires_in_days"],
+            )
+        except DomainError as exc:
+            show_error(form, exc)
+        else:
+            request.session[_TOKEN_KEY] = {
+                "user": user.pk,
+                "name": issued.token.name,
+                "secret": issued.secret,
+                "expires_at": issued.token.expires_at.isoformat()
+                if issued.token.expires_at
+                else "",
+            }
+            done(request, f"Issued the token “{issued.token.name}” for {user.username}.")
+            return redirect("web:person", user_id=user.pk)
+    return _person_page(request, user, token_form=form, status=400)
 
 
 @require_POST

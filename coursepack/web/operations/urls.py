@@ -40,6 +40,7 @@ urlpatterns = [
     path(
         "people/<int:user_id>/reset-password/", people.reset_password, name="person-reset-password"
     ),
+    path("people/<int:user_id>/tokens/new/", people.issue_token, name="person-issue-token"),
     path(
         "people/<int:user_id>/tokens/<int:token_id>/revoke/",
         people.revoke_token,

@@ -7,7 +7,8 @@ resume after their last committed chunk); then it runs django-tasks' database
 worker, and every ``--settle-every`` seconds (default 60) queues the periodic
 task that lets due scheduled versions take effect, a full audit verification
 when the last one is older than ``AUDIT_VERIFY_EVERY_HOURS``, and every
-NOTIFICATIONS_RUN_EVERY_SECONDS (default an hour; 0: never) a reminder run.
+NOTIFICATIONS_RUN_EVERY_SECONDS (default an hour; 0: never) a reminder run, and
+every WEBHOOK_POLL_SECONDS, when webhooks have events to send, their delivery.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandParser
 from django.db import close_old_connections, connection
 
+from coursepack.integrations import webhooks
+from coursepack.integrations.tasks import deliver_webhooks_task
 from coursepack.jobs import api as jobs
 from coursepack.jobs.tasks import reminders_task, settle_schedules_task
 
@@ -61,8 +64,23 @@ class Command(BaseCommand):
                     close_old_connections()
             connection.close()
 
+        def deliver_periodically(every: float) -> None:
+            while not stop.wait(every):
+                try:
+                    if webhooks.deliveries_due():
+                        deliver_webhooks_task.enqueue()
+                finally:
+                    close_old_connections()
+            connection.close()
+
         every = float(settings.NOTIFICATIONS_RUN_EVERY_SECONDS)
         if not options["batch"]:
+            threading.Thread(
+                target=deliver_periodically,
+                args=(float(settings.WEBHOOK_POLL_SECONDS),),
+                daemon=True,
+                name="webhooks",
+            ).start()
             threading.Thread(target=settle_periodically, daemon=True, name="settle").start()
             if every > 0:
                 threading.Thread(
@@ -70,6 +88,8 @@ class Command(BaseCommand):
                 ).start()
         else:
             settle_schedules_task.enqueue()
+            if webhooks.deliveries_due():
+                deliver_webhooks_task.enqueue()
         try:
             call_command(
                 "db_worker",
