@@ -26,6 +26,10 @@ from coursepack.http.problems import ETAG, LOCATION
 
 # Each enum of v1, by its set of values: (component name, description).
 ENUMS: dict[frozenset[str], tuple[str, str]] = {
+    frozenset({"delivered", "failed"}): (
+        "WebhookOutcome",
+        "How a webhook delivery attempt ended: `delivered` (a 2xx answer) or `failed`.",
+    ),
     frozenset({"admin", "auditor", "manager", "learner"}): (
         "Role",
         "What a user may do: `admin` manages everything, `auditor` reads everything, "
@@ -580,6 +584,8 @@ LOCATIONS: dict[str, str] = {
     "create_equivalence": "/equivalences/{equivalence.id}",
     "import_package": "/versions/{draft_version_id}",
     "create_unit": "/org-units/{id}",
+    "create_webhook": "/webhooks/{id}",
+    "issue_user_token": "/tokens/{token.id}",
 }
 
 # Operations whose 200 or 201 carries a draft's ETag.
@@ -712,6 +718,8 @@ def _example(schema: dict[str, Any], components: dict[str, Any], field: str = ""
         return given
     if "example" in schema:
         return schema["example"]
+    if schema.get("examples") and schema.get("type") != "object":
+        return schema["examples"][0]
     if "const" in schema:
         return schema["const"]
     if "enum" in schema:

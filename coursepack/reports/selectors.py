@@ -276,9 +276,11 @@ def learner_count(filters: ReportFilters) -> int:
 
 
 def _every_enrollment(filters: ReportFilters) -> bool:
-    """Whether the filters take every enrollment (no package, version or range)."""
+    """Whether the filters take every enrollment (no package, version, range or
+    viewer's scope: the summary rows count everyone)."""
     return (
-        filters.package_id is None
+        not filters.scoped
+        and filters.package_id is None
         and filters.version_id is None
         and filters.start is None
         and filters.end is None
