@@ -353,12 +353,25 @@ def _utc_day(moment: datetime) -> date:
     return moment.astimezone(UTC).date()
 
 
-def _on_days(column: str, days: list[date]) -> Q:
-    """Return whether the moment in ``column`` falls on one of the UTC ``days``."""
+def _on_days(package_ids: list[int], column: str, days: list[date]) -> Q:
+    """Return whether a period of these packages has the moment in ``column`` on one
+    of the UTC ``days``.
+
+    The packages are named in every day's term, not once beside them all: each term
+    is then a range of the ``(package, column)`` index, which SQLite reads term by
+    term ("multi-index OR"); with the package beside an ``OR`` of ranges it would
+    rather walk every period of the package by another index on the package.
+    """
     found = Q(pk__in=[])
     for day in days:
         start = datetime.combine(day, time.min, tzinfo=UTC)
-        found |= Q(**{f"{column}__gte": start, f"{column}__lt": start + timedelta(days=1)})
+        found |= Q(
+            **{
+                "package_id__in": package_ids,
+                f"{column}__gte": start,
+                f"{column}__lt": start + timedelta(days=1),
+            }
+        )
     return found
 
 
@@ -691,15 +704,14 @@ def _on_day_periods(
     ``previous``: one indexed range query per kind of moment that has a day (the
     summary rows say which), never a scan of the package."""
     found: dict[int, tuple[int, bool, tuple[Any, ...]]] = {}
-    mine = Q(package_id__in=package_ids)
     if overdue:
-        found |= _special_periods(mine & _on_days("overdue_since", sorted(overdue)), now)
+        found |= _special_periods(_on_days(package_ids, "overdue_since", sorted(overdue)), now)
     if expires:
-        found |= _special_periods(mine & _on_days("expires_at", sorted(expires)), now)
+        found |= _special_periods(_on_days(package_ids, "expires_at", sorted(expires)), now)
     if previous:
         # A later period is in its previous period's package.
         expiring = Enrollment.objects.filter(
-            mine & _on_days("expires_at", sorted(previous))
+            _on_days(package_ids, "expires_at", sorted(previous))
         ).values("pk")
         found |= _special_periods(
             Q(period_number__gt=1, previous_period_id__in=expiring) & ~Q(status="completed"), now
