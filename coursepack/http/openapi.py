@@ -493,6 +493,7 @@ def _output_enums() -> dict[str, tuple[str, ...]]:
     from coursepack.jobs.models import JobKind, JobStatus
     from coursepack.learning.models import EnrollmentStatus, EventKind, EventSource
     from coursepack.notifications.models import MessageKind, MessageStatus
+    from coursepack.organisation.models import PeopleSyncStatus
     from coursepack.packaging.models import (
         GroupKind,
         GroupVersionStatus,
@@ -527,7 +528,7 @@ def _output_enums() -> dict[str, tuple[str, ...]]:
         "TranscriptEvent.source": _values(EventSource),
         "JobOut.kind": _values(JobKind),
         "JobOut.status": _values(JobStatus),
-        "SyncJobOut.status": _values(JobStatus),
+        "SyncJobOut.status": _values(PeopleSyncStatus),
         "MessageOut.kind": _values(MessageKind),
         "MessageDetail.kind": _values(MessageKind),
         "TemplateOut.kind": _values(MessageKind),
