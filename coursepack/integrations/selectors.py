@@ -215,6 +215,13 @@ def feed_rows(after_id: int, types: Iterable[str] | None, limit: int) -> list[Fe
     ]
 
 
+def _utc_text(at: str) -> datetime:
+    """Return SQLite's stored text of a time as an aware UTC moment: Django stores it
+    without an offset (UTC), a row written by bare SQL may carry ``+00:00``."""
+    moment = datetime.fromisoformat(at)
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
 def feed_items(
     after_id: int, types: Iterable[str] | None, limit: int, *, cursor: Callable[[int], str]
 ) -> list[dict[str, Any]]:
@@ -230,13 +237,12 @@ def feed_items(
         return []
     subjects = SUBJECT_TYPES
     loads = json.loads
-    parse = datetime.fromisoformat
     return [
         {
             "id": pk,
             "cursor": cursor(pk),
             "type": action,
-            "occurred_at": parse(at + "+00:00") if at.__class__ is str else _when(at),
+            "occurred_at": _utc_text(at) if at.__class__ is str else _when(at),
             "actor": actor,
             "subject": {
                 "type": subjects.get(target_type, target_type),
