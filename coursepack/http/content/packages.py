@@ -48,6 +48,7 @@ def _packages_out(packages: list[Package]) -> list[dict[str, Any]]:
         out.append(
             {
                 "id": p.pk,
+                "key": p.key,
                 "name": p.name,
                 "description": p.description,
                 "category": p.category,
@@ -104,6 +105,18 @@ def _package(package_id: int) -> Package:
 def get_package(request: HttpRequest, package_id: int) -> Any:
     require(request, *READERS)
     return _packages_out([_package(package_id)])[0]
+
+
+@router.get(
+    "/packages/by-key/{key}", response=responses({200: PackageOut}, 404), tags=["packages"]
+)
+def get_package_by_key(request: HttpRequest, key: str) -> Any:
+    """The package with this natural key (given when it was created, or derived from its name)."""
+    require(request, *READERS)
+    package = Package.objects.filter(key=key).first()
+    if package is None:
+        raise PackageNotFound(f"There is no package with key {key!r}.")
+    return _packages_out([package])[0]
 
 
 @router.patch(
