@@ -666,13 +666,13 @@ class TranscriptLifecycleOut(Output):
 class TranscriptEnrollment(EnrollmentOut):
     """An enrollment as it stood at ``as_of``.
 
-    ``version_*`` is the version the learner was on then; ``status``, progress and
-    ``completed_at`` are the engine's verdict then (as of the withdrawal, if that
-    came first); ``withdrawn_at`` is set only if the withdrawal came by ``as_of``,
-    and ``state`` then says ``withdrawn``.
+    ``version_*`` is the version the learner was on then; ``progress_status``,
+    progress and ``completed_at`` are the engine's verdict then (as of the
+    withdrawal, if that came first); ``withdrawn_at`` is set only if the withdrawal
+    came by ``as_of``, and ``status`` then says ``withdrawn``.
     """
 
-    state: Literal["not_started", "in_progress", "completed", "withdrawn"]
+    progress_status: Literal["not_started", "in_progress", "completed"]
     version_name: str
     optional_done: int
     optional_total: int

@@ -838,7 +838,8 @@ def _only_own_events(world: World, page: dict[str, Any]) -> None:
     assert page["count"] == 1
 
 
-def _only_own_tokens(world: World, tokens: list[dict[str, Any]]) -> None:
+def _only_own_tokens(world: World, page: dict[str, Any]) -> None:
+    tokens = page["items"]
     mine = set(
         world.learner.user.api_tokens.values_list("pk", flat=True)
     )  # the auth token and the spare

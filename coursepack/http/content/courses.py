@@ -57,9 +57,7 @@ def get_course(request: HttpRequest, course_id: int) -> Any:
     return catalog.get_course(course_id)
 
 
-@router.get(
-    "/courses/by-code/{code}", response=responses({200: CourseOut}, 404), tags=["catalog"]
-)
+@router.get("/courses/by-code/{code}", response=responses({200: CourseOut}, 404), tags=["catalog"])
 def get_course_by_code(request: HttpRequest, code: str) -> Any:
     """The course with this code (a course's code never changes)."""
     require(request, *READERS)

@@ -185,8 +185,7 @@ def _check_key(problems: Problems, key: str | None) -> str | None:
     if key and not _KEY.match(key):
         problems.add(
             "key",
-            "must be lower-case letters and digits, words joined by - or _ "
-            "(e.g. fire-safety-2027)",
+            "must be lower-case letters and digits, words joined by - or _ (e.g. fire-safety-2027)",
         )
     return key
 
@@ -196,9 +195,7 @@ def _free_key(model: type[Model], name: str, fallback: str) -> str:
     base = slugify(name)[: _KEY_MAX - 10].strip("-_") or fallback
     if not _KEY.match(base):
         base = fallback
-    taken = set(
-        model._default_manager.filter(key__startswith=base).values_list("key", flat=True)
-    )
+    taken = set(model._default_manager.filter(key__startswith=base).values_list("key", flat=True))
     key, n = base, 1
     while key in taken:
         n += 1

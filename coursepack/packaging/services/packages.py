@@ -22,8 +22,8 @@ from coursepack.packaging.models import (
     VersionStatus,
 )
 from coursepack.packaging.services._common import (
-    _check_notes,
     _check_key,
+    _check_notes,
     _check_past,
     _check_text_inputs,
     _free_key,
