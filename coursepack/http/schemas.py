@@ -591,6 +591,13 @@ class RecordedCompletionOut(CompletionOut):
     recorded_late: bool = Field(
         description="Recorded more than the late horizon (default a year) after it occurred."
     )
+    reason: str | None = Field(
+        None,
+        description=(
+            "A void event's `reason`, as it was posted (also its `evidence_note`); null "
+            "for a completion."
+        ),
+    )
 
 
 class RecordOut(Schema):

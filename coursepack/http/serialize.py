@@ -129,6 +129,8 @@ def event(e: CompletionEvent) -> dict[str, Any]:
         "late_reason": e.late_reason,
         "recorded_late": learning.recorded_late(e),
         "voids_id": e.voids_id,
+        # A void is posted with a `reason`: answer it under that name too.
+        "reason": e.evidence_note if e.kind == "void" else None,
     }
 
 
