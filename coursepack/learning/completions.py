@@ -46,6 +46,10 @@ from coursepack.learning.write_support import (
     _chunks,
     _lock_learner,
     _user,
+    enrollments_of_rows,
+    insert_event,
+    learner_enrollment_rows,
+    learner_event_rows,
 )
 from coursepack.packaging import selectors as packaging
 from coursepack.validation import collecting
@@ -139,6 +143,8 @@ class PreparedCompletion:
     # Every enrollment of the learner (by id), and those the course counts for.
     enrollments: list[Enrollment]
     affected: list[Enrollment]
+    # The enrollments' rows as fetched (every column): compared whole under the lock.
+    enrollment_rows: tuple[tuple[Any, ...], ...]
     # The courses whose events the evaluation reads (the affected versions' courses
     # and the courses equivalent to them), those events, the lifecycle facts, and the
     # affected enrollments' last moves.
@@ -191,7 +197,8 @@ def prepare_completion(
     # The revision first, then the inputs: an append that commits in between changes
     # the revision read again under the lock, so it is never missed.
     revision = learner_revision(learner_id, course_id)
-    enrollments = list(Enrollment.objects.filter(learner_id=learner_id).order_by("pk"))
+    rows = learner_enrollment_rows(learner_id)
+    enrollments = enrollments_of_rows(rows)
     affected: list[Enrollment] = []
     courses: set[int] = set()
     events: dict[int, list[rules.EventRow]] = {}
@@ -220,7 +227,8 @@ def prepare_completion(
             packaging.lifecycle_rules({e.version_id for e in affected}),
         )
         courses |= equivalences.sources_for(courses)
-        events = selectors.event_rows_by_learner([learner_id], courses)
+        found = learner_event_rows(learner_id, courses)
+        events = {learner_id: found} if found else {}
         moves = selectors.latest_moves(ids) if revision.moves else {}
     return PreparedCompletion(
         actor=actor,
@@ -237,6 +245,7 @@ def prepare_completion(
         revision=revision,
         enrollments=enrollments,
         affected=affected,
+        enrollment_rows=tuple(rows),
         courses=frozenset(courses),
         events=events,
         lifecycle=lifecycle,
@@ -244,24 +253,12 @@ def prepare_completion(
     )
 
 
-_ENROLLMENT_COLUMNS = [f.attname for f in Enrollment._meta.concrete_fields]
-
-
-def _rows(enrollments: Iterable[Enrollment]) -> list[tuple[Any, ...]]:
-    return [tuple(getattr(e, name) for name in _ENROLLMENT_COLUMNS) for e in enrollments]
-
-
 def _still_current(prepared: PreparedCompletion, revision: Revision) -> bool:
     """Return whether the inputs read before the lock are the ones in force now (the
     caller holds the learner): same revision, and the same enrollment rows."""
     if revision != prepared.revision:
         return False
-    now = list(
-        Enrollment.objects.filter(learner_id=prepared.learner_id)
-        .order_by("pk")
-        .values_list(*_ENROLLMENT_COLUMNS)
-    )
-    return now == _rows(prepared.enrollments)
+    return tuple(learner_enrollment_rows(prepared.learner_id)) == prepared.enrollment_rows
 
 
 def commit_completion(prepared: PreparedCompletion) -> RecordResult:
@@ -302,7 +299,7 @@ def commit_completion(prepared: PreparedCompletion) -> RecordResult:
         if not revision.course:
             raise CourseNotFound(f"There is no course with id {p.course_id}.")
         current = _still_current(p, revision)
-        event = CompletionEvent.objects.create(
+        event = insert_event(
             learner_id=p.learner_id,
             course_id=p.course_id,
             kind=p.kind,

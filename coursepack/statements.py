@@ -1,0 +1,100 @@
+"""Hot statements written once as SQL, with the ORM's own value conversions.
+
+Django compiles a queryset anew on every evaluation: on the completion write path
+(ADR 0035) compiling about a dozen small queries cost more CPU than SQLite took
+to run them. The few statements every ``POST /completions`` runs are written
+here as SQL text built once per database vendor (quoted names, ``%s``
+parameters, portable to SQLite and PostgreSQL), and their values go through the
+same converters the ORM applies: what comes back is what the queryset returned.
+
+Only for statements on the hot path, each with a test that compares it with the
+queryset it replaces; everything else stays ORM.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import connection
+from django.db.models import Model
+
+__all__ = ["Columns", "columns", "db_values", "from_row", "instance"]
+
+
+@dataclass(frozen=True)
+class Columns:
+    """Some columns of one model: their SQL select list and how to convert each value."""
+
+    model: type[Model]
+    attnames: tuple[str, ...]
+    #: ``"table"."column", …`` (quoted for the current vendor).
+    sql: str
+    #: For each column that needs it: (position, converters, expression).
+    converters: tuple[tuple[int, tuple[Callable[..., Any], ...], Any], ...]
+    #: Every concrete field, in the model's order (``Model.from_db`` takes them positionally).
+    complete: bool
+
+
+_cache: dict[tuple[str, type[Model], tuple[str, ...]], Columns] = {}
+
+
+def columns(model: type[Model], attnames: Sequence[str]) -> Columns:
+    """Return the select list of ``attnames`` of ``model`` and their converters
+    (built once per vendor and column list)."""
+    key = (connection.vendor, model, tuple(attnames))
+    found = _cache.get(key)
+    if found is not None:
+        return found
+    meta = model._meta
+    quote = connection.ops.quote_name
+    table = meta.db_table
+    parts = []
+    converters = []
+    for position, attname in enumerate(attnames):
+        field = meta.get_field(attname)
+        column = field.get_col(table)
+        parts.append(f"{quote(table)}.{quote(field.column)}")
+        found_converters = tuple(
+            connection.ops.get_db_converters(column) + field.get_db_converters(connection)
+        )
+        if found_converters:
+            converters.append((position, found_converters, column))
+    concrete = tuple(f.attname for f in meta.concrete_fields)
+    built = Columns(
+        model=model,
+        attnames=tuple(attnames),
+        sql=", ".join(parts),
+        converters=tuple(converters),
+        complete=tuple(attnames) == concrete,
+    )
+    _cache[key] = built
+    return built
+
+
+def from_row(cols: Columns, row: Sequence[Any]) -> list[Any]:
+    """Return a fetched row's values as the ORM returns them (its converters applied)."""
+    values = list(row)
+    for position, converters, expression in cols.converters:
+        value = values[position]
+        for convert in converters:
+            value = convert(value, expression, connection)
+        values[position] = value
+    return values
+
+
+def instance(cols: Columns, row: Sequence[Any]) -> Any:
+    """Return the model instance of a fetched row of every concrete column, as a
+    queryset would (``Model.from_db``: saved, on the default database)."""
+    assert cols.complete, "an instance needs every concrete column, in the model's order"
+    return cols.model.from_db("default", cols.attnames, from_row(cols, row))
+
+
+def db_values(model: type[Model], values: dict[str, Any]) -> list[Any]:
+    """Return ``values`` ({attname: value}) as parameters for this vendor, as the ORM
+    prepares them for a write (``Field.get_db_prep_save``)."""
+    meta = model._meta
+    return [
+        meta.get_field(name).get_db_prep_save(value, connection) for name, value in values.items()
+    ]
