@@ -20,7 +20,7 @@ from typing import Any
 from django.db import connection
 from django.db.models import Model
 
-__all__ = ["Columns", "columns", "db_values", "from_row", "instance"]
+__all__ = ["Columns", "columns", "db_values", "from_row", "insert", "instance", "update"]
 
 
 @dataclass(frozen=True)
@@ -98,3 +98,64 @@ def db_values(model: type[Model], values: dict[str, Any]) -> list[Any]:
     return [
         meta.get_field(name).get_db_prep_save(value, connection) for name, value in values.items()
     ]
+
+
+_sql: dict[tuple[str, type[Model], str, tuple[str, ...]], str] = {}
+
+
+def _built(kind: str, model: type[Model], names: tuple[str, ...], build: Callable[[], str]) -> str:
+    key = (connection.vendor, model, kind, names)
+    sql = _sql.get(key)
+    if sql is None:
+        sql = _sql[key] = build()
+    return sql
+
+
+def insert(obj: Model) -> Any:
+    """Insert a new model instance (every concrete column but an auto id) with one
+    statement; set its id and mark it saved, as ``Model.save()`` would. No signals
+    (none is connected to the models this is used for)."""
+    model = type(obj)
+    meta = model._meta
+    auto = meta.auto_field
+    fields = [f for f in meta.concrete_fields if f is not auto]
+    names = tuple(f.attname for f in fields)
+    returning = bool(auto) and connection.features.can_return_columns_from_insert
+
+    def build() -> str:
+        q = connection.ops.quote_name
+        sql = (
+            f"INSERT INTO {q(meta.db_table)} ({', '.join(q(f.column) for f in fields)}) "
+            f"VALUES ({', '.join(['%s'] * len(fields))})"
+        )
+        return sql + (f" RETURNING {q(auto.column)}" if returning and auto else "")
+
+    sql = _built("insert" + (" returning" if returning else ""), model, names, build)
+    params = [f.get_db_prep_save(f.pre_save(obj, True), connection) for f in fields]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        if auto:
+            if returning:
+                obj.pk = cursor.fetchone()[0]
+            else:
+                obj.pk = connection.ops.last_insert_id(cursor, meta.db_table, auto.column)
+    obj._state.adding = False
+    obj._state.db = "default"
+    return obj
+
+
+def update(model: type[Model], pk: Any, values: dict[str, Any]) -> int:
+    """``UPDATE`` one row's columns ({attname: value}) by primary key with one
+    statement; return the number of rows changed."""
+    meta = model._meta
+    names = tuple(values)
+
+    def build() -> str:
+        q = connection.ops.quote_name
+        assignments = ", ".join(f"{q(meta.get_field(n).column)} = %s" for n in names)
+        return f"UPDATE {q(meta.db_table)} SET {assignments} WHERE {q(meta.pk.column)} = %s"
+
+    sql = _built("update", model, names, build)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*db_values(model, values), pk])
+        return int(cursor.rowcount)

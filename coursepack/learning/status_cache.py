@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db import connection
 from django.utils import timezone
 
 from coursepack import rules, statements
@@ -323,32 +322,15 @@ def _recompute(
     ]
 
 
-_STORE_SQL: dict[str, str] = {}
-
-
-def _store_sql() -> str:
-    sql = _STORE_SQL.get(connection.vendor)
-    if sql is None:
-        q = connection.ops.quote_name
-        meta = Enrollment._meta
-        assignments = ", ".join(f"{q(meta.get_field(n).column)} = %s" for n in _CACHE_FIELDS)
-        sql = _STORE_SQL[connection.vendor] = (
-            f"UPDATE {q(meta.db_table)} SET {assignments} WHERE {q('id')} = %s"
-        )
-    return sql
-
-
 def _store(changed: list[Enrollment]) -> None:
     """Write the cached fields of changed enrollments (one statement)."""
     if len(changed) == 1:
         # The usual case of a completion: one UPDATE written once (ADR 0035), cheaper
         # to run than compiling a queryset's update or bulk_update's CASE expressions.
         (enrollment,) = changed
-        params = statements.db_values(
-            Enrollment, {name: getattr(enrollment, name) for name in _CACHE_FIELDS}
+        statements.update(
+            Enrollment, enrollment.pk, {name: getattr(enrollment, name) for name in _CACHE_FIELDS}
         )
-        with connection.cursor() as cursor:
-            cursor.execute(_store_sql(), [*params, enrollment.pk])
     elif changed:
         Enrollment.objects.bulk_update(changed, _CACHE_FIELDS, batch_size=1000)
 

@@ -107,45 +107,8 @@ def learner_event_rows(learner_id: int, course_ids: Iterable[int]) -> list[rules
     return [(*statements.from_row(cols, row), None) for row in fetched]  # type: ignore[misc]
 
 
-_INSERTED = (
-    "learner_id",
-    "course_id",
-    "kind",
-    "occurred_at",
-    "recorded_at",
-    "recorded_by_id",
-    "source",
-    "external_id",
-    "evidence_note",
-    "late_reason",
-    "voids_id",
-)
-
-
 def insert_event(**values: Any) -> CompletionEvent:
-    """Insert one completion event (every column but the id, by attname) with one
-    statement; return it as ``CompletionEvent.objects.create`` would."""
-    event = CompletionEvent(**values)
-    row = {name: getattr(event, name) for name in _INSERTED}
-    params = statements.db_values(CompletionEvent, row)
-    returning = connection.features.can_return_columns_from_insert
-    sql = _statement(
-        "insert event" + (" returning" if returning else ""),
-        lambda q: (
-            f"INSERT INTO {q(CompletionEvent._meta.db_table)} "
-            f"({', '.join(q(CompletionEvent._meta.get_field(n).column) for n in _INSERTED)}) "
-            f"VALUES ({', '.join(['%s'] * len(_INSERTED))})"
-            + (f" RETURNING {q('id')}" if returning else "")
-        ),
-    )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        if returning:
-            event.pk = cursor.fetchone()[0]
-        else:
-            event.pk = connection.ops.last_insert_id(
-                cursor, CompletionEvent._meta.db_table, CompletionEvent._meta.pk.column
-            )
-    event._state.adding = False
-    event._state.db = "default"
+    """Insert one completion event with one statement written once; return it as
+    ``CompletionEvent.objects.create(**values)`` would."""
+    event: CompletionEvent = statements.insert(CompletionEvent(**values))
     return event
