@@ -20,7 +20,16 @@ from typing import Any
 from django.db import connection
 from django.db.models import Model
 
-__all__ = ["Columns", "columns", "db_values", "from_row", "insert", "instance", "update"]
+__all__ = [
+    "Columns",
+    "columns",
+    "db_values",
+    "from_row",
+    "insert",
+    "instance",
+    "update",
+    "update_many",
+]
 
 
 @dataclass(frozen=True)
@@ -144,18 +153,34 @@ def insert(obj: Model) -> Any:
     return obj
 
 
-def update(model: type[Model], pk: Any, values: dict[str, Any]) -> int:
-    """``UPDATE`` one row's columns ({attname: value}) by primary key with one
-    statement; return the number of rows changed."""
+def _update_sql(model: type[Model], names: tuple[str, ...]) -> str:
     meta = model._meta
-    names = tuple(values)
 
     def build() -> str:
         q = connection.ops.quote_name
         assignments = ", ".join(f"{q(meta.get_field(n).column)} = %s" for n in names)
         return f"UPDATE {q(meta.db_table)} SET {assignments} WHERE {q(meta.pk.column)} = %s"
 
-    sql = _built("update", model, names, build)
+    return _built("update", model, names, build)
+
+
+def update(model: type[Model], pk: Any, values: dict[str, Any]) -> None:
+    """``UPDATE`` one row's columns ({attname: value}) by primary key, one statement."""
     with connection.cursor() as cursor:
-        cursor.execute(sql, [*db_values(model, values), pk])
-        return int(cursor.rowcount)
+        cursor.execute(_update_sql(model, tuple(values)), [*db_values(model, values), pk])
+
+
+def update_many(
+    model: type[Model], attnames: Sequence[str], rows: Sequence[tuple[Any, Sequence[Any]]]
+) -> None:
+    """``UPDATE`` the same columns of a few rows, each to its own values: ``rows`` is
+    [(primary key, [value per attname])]; one statement per row, sent in one call."""
+    if not rows:
+        return
+    fields = [model._meta.get_field(name) for name in attnames]
+    params = [
+        [*(f.get_db_prep_save(v, connection) for f, v in zip(fields, values, strict=True)), pk]
+        for pk, values in rows
+    ]
+    with connection.cursor() as cursor:
+        cursor.executemany(_update_sql(model, tuple(attnames)), params)
