@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db import connection
-from django.db.models import Model
+from django.db.models import Field, Model
 
 __all__ = [
     "Columns",
@@ -49,6 +49,13 @@ class Columns:
 _cache: dict[tuple[str, type[Model], tuple[str, ...]], Columns] = {}
 
 
+def _field(model: type[Model], attname: str) -> Field[Any, Any]:
+    """Return the concrete field of ``model`` named ``attname`` (or its name)."""
+    field = model._meta.get_field(attname)
+    assert isinstance(field, Field) and field.column is not None, attname
+    return field
+
+
 def columns(model: type[Model], attnames: Sequence[str]) -> Columns:
     """Return the select list of ``attnames`` of ``model`` and their converters
     (built once per vendor and column list)."""
@@ -62,11 +69,11 @@ def columns(model: type[Model], attnames: Sequence[str]) -> Columns:
     parts = []
     converters = []
     for position, attname in enumerate(attnames):
-        field = meta.get_field(attname)
+        field = _field(model, attname)
         column = field.get_col(table)
-        parts.append(f"{quote(table)}.{quote(field.column)}")
+        parts.append(f"{quote(table)}.{quote(str(field.column))}")
         found_converters = tuple(
-            connection.ops.get_db_converters(column) + field.get_db_converters(connection)
+            connection.ops.get_db_converters(column) + column.get_db_converters(connection)
         )
         if found_converters:
             converters.append((position, found_converters, column))
@@ -103,9 +110,8 @@ def instance(cols: Columns, row: Sequence[Any]) -> Any:
 def db_values(model: type[Model], values: dict[str, Any]) -> list[Any]:
     """Return ``values`` ({attname: value}) as parameters for this vendor, as the ORM
     prepares them for a write (``Field.get_db_prep_save``)."""
-    meta = model._meta
     return [
-        meta.get_field(name).get_db_prep_save(value, connection) for name, value in values.items()
+        _field(model, name).get_db_prep_save(value, connection) for name, value in values.items()
     ]
 
 
@@ -158,7 +164,7 @@ def _update_sql(model: type[Model], names: tuple[str, ...]) -> str:
 
     def build() -> str:
         q = connection.ops.quote_name
-        assignments = ", ".join(f"{q(meta.get_field(n).column)} = %s" for n in names)
+        assignments = ", ".join(f"{q(str(_field(model, n).column))} = %s" for n in names)
         return f"UPDATE {q(meta.db_table)} SET {assignments} WHERE {q(meta.pk.column)} = %s"
 
     return _built("update", model, names, build)
@@ -177,7 +183,7 @@ def update_many(
     [(primary key, [value per attname])]; one statement per row, sent in one call."""
     if not rows:
         return
-    fields = [model._meta.get_field(name) for name in attnames]
+    fields = [_field(model, name) for name in attnames]
     params = [
         [*(f.get_db_prep_save(v, connection) for f, v in zip(fields, values, strict=True)), pk]
         for pk, values in rows

@@ -104,7 +104,7 @@ def learner_event_rows(learner_id: int, course_ids: Iterable[int]) -> list[rules
     with connection.cursor() as cursor:
         cursor.execute(sql, [learner_id, *courses])
         fetched = cursor.fetchall()
-    return [(*statements.from_row(cols, row), None) for row in fetched]  # type: ignore[misc]
+    return [(*statements.from_row(cols, row), None) for row in fetched]
 
 
 def insert_event(**values: Any) -> CompletionEvent:
