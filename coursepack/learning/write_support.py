@@ -42,8 +42,11 @@ def _lock_learner(learner_id: int) -> Any:
 # --- the completion path's statements, written once (ADR 0035) ---------------------
 
 
+_ENROLLMENT_ATTNAMES = tuple(f.attname for f in Enrollment._meta.concrete_fields)
+
+
 def _enrollment_columns() -> statements.Columns:
-    return statements.columns(Enrollment, [f.attname for f in Enrollment._meta.concrete_fields])
+    return statements.columns(Enrollment, _ENROLLMENT_ATTNAMES)
 
 
 _sql: dict[tuple[str, str], str] = {}
