@@ -465,14 +465,14 @@ def package_choices() -> list[tuple[int, str]]:
     )
 
 
-def version_choices(
-    package_id: int | None, version_id: int | None = None
-) -> list[tuple[int, int]]:
+def version_choices(package_id: int | None, version_id: int | None = None) -> list[tuple[int, int]]:
     """Return the released versions of ``package_id`` (None: of ``version_id``'s
     package; neither: none), by number: (version id, version number)."""
     if package_id is None and version_id is not None:
         package_id = (
-            PackageVersion.objects.filter(pk=version_id).values_list("package_id", flat=True).first()
+            PackageVersion.objects.filter(pk=version_id)
+            .values_list("package_id", flat=True)
+            .first()
         )
     if package_id is None:
         return []

@@ -210,9 +210,7 @@ class TablePage:
     next: str | None
 
 
-def _pages(
-    query: str, numbers: dict[str, int], kind: str, total: int, per_page: int
-) -> TablePage:
+def _pages(query: str, numbers: dict[str, int], kind: str, total: int, per_page: int) -> TablePage:
     """The pager of table ``kind`` at ``numbers[kind]`` (already within its pages)."""
     number = numbers[kind]
     pages = max(1, -(-total // per_page))
