@@ -17,7 +17,7 @@ Two packages are timed:
 The floor is one aggregate in hand-written SQL over every open period of the package
 (its status, period number, due-from and expiry moments, its previous period's expiry
 and whether a whole-enrollment waiver is in force): the verdicts of
-``lifecycle_selectors._standing_q`` written out by hand. It does not recount periods
+``standing_terms.standing_q`` written out by hand. It does not recount periods
 whose cached standing counts a waiver that has since lapsed (the selector asks the
 engine for those); the generated data has none.
 """
@@ -224,7 +224,9 @@ def _dated_package(runner: Any, source_id: int, now: datetime) -> tuple[int, int
         # (docs/benchmarks.md, standing counts on PostgreSQL). Committed periods are
         # analysed by autovacuum once a tenth of the table has changed.
         with connection.cursor() as cursor:
-            cursor.execute("ANALYZE learning_enrollment, learning_exemption, learning_standingcount")
+            cursor.execute(
+                "ANALYZE learning_enrollment, learning_exemption, learning_standingcount"
+            )
     return draft.package_id, len(ids), time.perf_counter() - started
 
 
