@@ -156,20 +156,34 @@ def package_report_page(
     the totals and number of packages of the whole report.
 
     The same numbers as ``package_report``; only the page's versions are loaded and
-    their states worked out. The counts of every version are read as there (a few
-    summary rows per version) for the totals, and the released versions' ids, in
-    package order, decide the page: two small queries beside the page's own.
+    their states worked out. Over whole UTC days (or no bound) only the page's summary
+    rows are read, and the totals are summed by the database (``reports.paging``);
+    otherwise every version's counts are counted as ``package_report`` does and the
+    page's picked out.
     """
-    moment, counts = _version_counts(filters, now or timezone.now())
-    released = _released(filters).values_list("pk", "package_id")
-    order: dict[int, None] = {}
-    totals = StatusCounts()
-    for version_id, package_id in released.order_by("package__name", "package_id"):
-        order.setdefault(package_id)
-        totals += counts.get(version_id, StatusCounts())
-    shown = list(order)[offset : offset + limit]
+    now = now or timezone.now()
+    packages = _listed_packages(filters)
+    shown = packages[offset : offset + limit]
+    days = None if filters.on_timeline else whole_days(filters)
+    if days is not None:
+        totals = paging.total_counts(filters, *days)
+        counts = paging.package_counts_of(filters, shown, *days)
+        moment = now
+    else:
+        moment, counts = _version_counts(filters, now)
+        totals = StatusCounts()
+        for version_id in _released(filters).values_list("pk", flat=True):
+            totals += counts.get(version_id, StatusCounts())
     rows = _package_rows(filters, moment, counts, package_ids=shown) if shown else []
-    return PackagePage(rows=rows, totals=totals, package_count=len(order))
+    return PackagePage(rows=rows, totals=totals, package_count=len(packages))
+
+
+def _listed_packages(filters: ReportFilters) -> list[int]:
+    """The ids of the packages ``package_report`` lists, in its order (by name)."""
+    released = _released(filters).filter(package_id=OuterRef("pk"))
+    return list(
+        Package.objects.filter(Exists(released)).order_by("name", "pk").values_list("pk", flat=True)
+    )
 
 
 def _released(filters: ReportFilters) -> QuerySet[PackageVersion]:
