@@ -451,17 +451,17 @@ def _series(
     """Name each version's counts (one query) and order them by package and version."""
     versions = (
         PackageVersion.objects.filter(pk__in=list(counts))
-        .select_related("package")
         .order_by("package__name", "package_id", "version_number")
+        .values_list("pk", "package__name", "version_number")
     )
     series = tuple(
         CompletionSeries(
-            version_id=v.pk,
-            package_name=v.package.name,
-            version_number=v.version_number,
-            counts=tuple(counts[v.pk]),
+            version_id=version_id,
+            package_name=package_name,
+            version_number=number,
+            counts=tuple(counts[version_id]),
         )
-        for v in versions
+        for version_id, package_name, number in versions
     )
     return CompletionsOverTime(bucket=bucket, periods=tuple(periods), series=series)
 
