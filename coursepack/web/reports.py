@@ -9,6 +9,7 @@ from typing import Any, cast
 from urllib.parse import urlencode
 
 from django import forms
+from django.forms.utils import flatatt
 from django.http import (
     FileResponse,
     Http404,
@@ -21,7 +22,9 @@ from django.http.response import HttpResponseBase
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import format_html, format_html_join
 from django.utils.http import content_disposition_header
+from django.utils.safestring import SafeString, mark_safe
 
 from coursepack.errors import InvalidInput
 from coursepack.jobs import exports as export_jobs
@@ -50,6 +53,26 @@ STANDING_LABELS = (
     ("expired", "Expired"),
     ("exempt", "Exempt"),
 )
+
+
+class PlainSelect(forms.Select):
+    """A select whose options are written here rather than by a template each: the
+    package filter lists every package (300 at the full scale: ~25 ms as templates)."""
+
+    def render(
+        self, name: str, value: Any, attrs: dict[str, Any] | None = None, renderer: Any = None
+    ) -> SafeString:
+        chosen = {str(v) for v in self.format_value(value)}
+        options = format_html_join(
+            "\n",
+            '<option value="{}"{}>{}</option>',
+            (
+                (key, mark_safe(" selected") if str(key) in chosen else "", label)
+                for key, label in self.choices
+            ),
+        )
+        final = self.build_attrs(self.attrs, {**(attrs or {}), "name": name})
+        return format_html("<select{}>\n{}\n</select>", flatatt(final), options)
 
 
 class ReportFilterForm(forms.Form):
@@ -84,7 +107,7 @@ class ReportFilterForm(forms.Form):
             empty_value=None,
             label="Package",
             choices=[("", "All packages"), *packages],
-            widget=forms.Select(
+            widget=PlainSelect(
                 attrs={
                     "hx-get": reverse("web:report-versions"),
                     "hx-trigger": "change",
