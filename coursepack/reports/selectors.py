@@ -298,9 +298,9 @@ def course_page(filters: ReportFilters, *, offset: int, limit: int) -> CoursePag
     with the same numbers, and how many courses it lists.
 
     Only the page's courses are counted: from their summary rows (no range, package or
-    version), or from their events (a package or version: the events of the page's
-    courses only). Over every course with a range, on a timeline or for a manager, the
-    counts are those of ``course_report`` (one aggregate of the events in scope).
+    version), or from the page's courses' events (a package or version, a range, a
+    manager's people). On a timeline over every course, the counts are those of
+    ``course_report`` (one aggregate of the events in scope).
     """
     course_ids = _report_course_ids(filters)
     courses = _listed_courses(course_ids)
@@ -337,6 +337,8 @@ def _course_rows(
     elif paged and course_ids is not None:
         # A course's count depends on its own events and the package's learners only.
         counts = exact.course_counts(filters, shown) if shown else {}
+    elif paged and not filters.on_timeline:
+        counts = paging.course_counts_in_range(filters, shown)
     else:
         counts = exact.course_counts(filters, course_ids)
     result = []
