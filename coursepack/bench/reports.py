@@ -28,6 +28,7 @@ from coursepack.web import reports as reports_page
 
 if TYPE_CHECKING:
     from coursepack.bench.runner import Runner
+    from coursepack.packaging.models import Package
 
 MS = 0.001
 
@@ -205,11 +206,12 @@ def _timed(fn: Callable[[], Any]) -> float:
     return time.perf_counter() - started
 
 
-def report_pages(runner: Runner) -> list[Row]:
-    """Time each report page, the package list and the learners list against reading
-    their summary rows in hand-written SQL; the CSVs' first byte; the whole
-    organisation's XLSX against bare openpyxl writing the same cells."""
-    package = runner.packages[HISTORY_PACKAGE]
+Case = tuple[str, str, list[tuple[str, dict[str, Any]]]]
+
+
+def page_cases(package: Package) -> list[Case]:
+    """Each page timed, as (label, URL, the statements of its floor with their
+    parameters), for the history package ``package`` and its latest released version."""
     version = package.versions.exclude(status="draft").order_by("-version_number").first()
     if version is None:
         raise RuntimeError(f"{package.name} has no released version")
@@ -253,7 +255,7 @@ def report_pages(runner: Runner) -> list[Row]:
         *_learners("x.enrolled_at >= %(from)s AND x.enrolled_at < %(to)s"),
     ]
     standing_page = [_STANDING.format(page="%(p)s")]
-    cases: list[tuple[str, str, list[tuple[str, dict[str, Any]]]]] = [
+    return [
         ("report page: all packages", "/reports/", [(sql, {}) for sql in every]),
         (
             "report page: one package",
@@ -282,6 +284,13 @@ def report_pages(runner: Runner) -> list[Row]:
         ),
         ("learners list (first page)", "/learners/", []),
     ]
+
+
+def report_pages(runner: Runner) -> list[Row]:
+    """Time each report page, the package list and the learners list against reading
+    their summary rows in hand-written SQL; the CSVs' first byte; the whole
+    organisation's XLSX against bare openpyxl writing the same cells."""
+    cases = page_cases(runner.packages[HISTORY_PACKAGE])
     client = Client(HTTP_HOST="localhost")
     client.force_login(runner.admin)
     n = runner.plan.pages + runner.plan.warmup
