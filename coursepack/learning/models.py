@@ -235,19 +235,23 @@ from coursepack.learning.lifecycle_models import (  # noqa: E402
 )
 from coursepack.learning.summary_models import (  # noqa: E402
     CompletionDayCount,
+    CompletionMonthCount,
     CourseCount,
     CourseDayCount,
     CourseLearnerCount,
     EnrollmentDayCount,
     EnrollmentState,
     LearnerCount,
+    PackageCourseCount,
     StandingCount,
     VersionCount,
+    VersionCourseCount,
 )
 
 __all__ = [
     "CompletionDayCount",
     "CompletionEvent",
+    "CompletionMonthCount",
     "CourseCount",
     "CourseDayCount",
     "CourseLearnerCount",
@@ -265,7 +269,9 @@ __all__ = [
     "Exemption",
     "ExemptionRevocation",
     "LearnerCount",
+    "PackageCourseCount",
     "StandingCount",
     "VersionCount",
+    "VersionCourseCount",
     "WaiverReason",
 ]

@@ -203,8 +203,8 @@ def course_report(filters: ReportFilters) -> list[CourseRow]:
     with an open enrollment in it are counted; without, every catalog course is
     listed. Voided events are never counted as completions or failures; they are
     counted, by the time they occurred, in ``events_voided``. Two queries, plus
-    the requirement trees of the chosen versions; with no range, package or version,
-    two queries over one summary row per course (ADR 0027).
+    the requirement trees of the chosen versions; with no range, two queries over
+    one summary row per course, or per (package or version, course) (ADRs 0027, 0032).
 
     On a timeline, only events recorded by ``known_at`` that occurred by ``as_of``
     count, voided means voided by a void recorded by ``known_at``, and the learners
@@ -212,9 +212,9 @@ def course_report(filters: ReportFilters) -> list[CourseRow]:
     """
     course_ids = _report_course_ids(filters)
     counts: CourseCounts
-    everything = course_ids is None and filters.start is None is filters.end
-    if not filters.on_timeline and not filters.scoped and everything:
-        counts = summary_reads.course_counts()
+    all_time = filters.start is None and filters.end is None
+    if not filters.on_timeline and not filters.scoped and all_time:
+        counts = summary_reads.course_counts(filters, course_ids)
     else:
         counts = exact.course_counts(filters, course_ids)
     courses = Course.objects.order_by("code")
