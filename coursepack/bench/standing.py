@@ -224,7 +224,9 @@ def _dated_package(runner: Any, source_id: int, now: datetime) -> tuple[int, int
         # (docs/benchmarks.md, standing counts on PostgreSQL). Committed periods are
         # analysed by autovacuum once a tenth of the table has changed.
         with connection.cursor() as cursor:
-            cursor.execute("ANALYZE learning_enrollment, learning_exemption, learning_standingcount")
+            cursor.execute(
+                "ANALYZE learning_enrollment, learning_exemption, learning_standingcount"
+            )
     return draft.package_id, len(ids), time.perf_counter() - started
 
 

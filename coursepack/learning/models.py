@@ -127,6 +127,9 @@ class Enrollment(models.Model):
             models.Index(
                 fields=["package", "learner", "version"], name="enrollment_package_learner"
             ),
+            # The reports' learners of a date range over every package: how many (a
+            # distinct count of this index's range alone) and which (ADR 0032).
+            models.Index(fields=["enrolled_at", "learner"], name="enrollment_enrolled_learner"),
         ]
 
     def __str__(self) -> str:

@@ -34,6 +34,7 @@ __all__ = [
     "SummaryDrift",
     "check",
     "day_sql",
+    "drop_triggers",
     "install",
     "no_day_sql",
     "rebuild",
@@ -335,13 +336,17 @@ def _scope_changed(vendor: str) -> str:
     """Whether an update moves a row between the package and version course rows: its
     learner, package or version, or whether it is open, changed."""
     same = " IS NOT DISTINCT FROM " if vendor == "postgresql" else " IS "
-    return "NOT (" + " AND ".join(
-        [
-            *(f"NEW.{c}{same}OLD.{c}" for c in ("learner_id", "package_id", "version_id")),
-            "(NEW.withdrawn_at IS NULL) = (OLD.withdrawn_at IS NULL)",
-            "(NEW.superseded_at IS NULL) = (OLD.superseded_at IS NULL)",
-        ]
-    ) + ")"
+    return (
+        "NOT ("
+        + " AND ".join(
+            [
+                *(f"NEW.{c}{same}OLD.{c}" for c in ("learner_id", "package_id", "version_id")),
+                "(NEW.withdrawn_at IS NULL) = (OLD.withdrawn_at IS NULL)",
+                "(NEW.superseded_at IS NULL) = (OLD.superseded_at IS NULL)",
+            ]
+        )
+        + ")"
+    )
 
 
 def _standing_values(
@@ -511,7 +516,9 @@ def _postgresql_statements() -> list[str]:
         "IF TG_OP IN ('INSERT', 'UPDATE') THEN " + "; ".join(_add_new(vendor)) + "; END IF;\n"
         "IF TG_OP = 'INSERT' THEN " + "; ".join(_scope_delta("NEW", "+")) + "; END IF;\n"
         "IF TG_OP = 'DELETE' THEN " + "; ".join(_scope_delta("OLD", "-")) + "; END IF;\n"
-        "IF TG_OP = 'UPDATE' THEN IF " + _scope_changed(vendor) + " THEN "
+        "IF TG_OP = 'UPDATE' THEN IF "
+        + _scope_changed(vendor)
+        + " THEN "
         + "; ".join([*_scope_delta("OLD", "-"), *_scope_delta("NEW", "+")])
         + "; END IF; END IF;\n"
         "IF TG_OP = 'UPDATE' AND (NEW.version_id IS DISTINCT FROM OLD.version_id "
@@ -736,15 +743,21 @@ _TRIGGERS = (
 )
 
 
-@contextmanager
-def suspended(using: str = "default") -> Iterator[None]:
-    """Leave the summaries alone during a bulk load of raw rows (the benchmark data
-    generator), then count them from scratch once and put the triggers back."""
+def drop_triggers(using: str = "default", **kwargs: Any) -> None:
+    """Drop the summary triggers (a migration that rebuilds a summary table on SQLite
+    must: the triggers name it; ``migrate`` installs them again at its end)."""
     connection = connections[using]
     with connection.cursor() as cursor:
         for name, table in _TRIGGERS:
             on = f" ON {table}" if connection.vendor == "postgresql" else ""
             cursor.execute(f"DROP TRIGGER IF EXISTS {name}{on}")
+
+
+@contextmanager
+def suspended(using: str = "default") -> Iterator[None]:
+    """Leave the summaries alone during a bulk load of raw rows (the benchmark data
+    generator), then count them from scratch once and put the triggers back."""
+    drop_triggers(using)
     try:
         yield
     finally:

@@ -22,6 +22,14 @@ def fill_summaries(apps, schema_editor):
     )
 
 
+def drop_triggers(apps, schema_editor):
+    # SQLite rebuilds learning_courselearnercount to add its columns, and refuses to
+    # while the summary triggers name it; migrate installs them again at its end.
+    from coursepack.learning import summaries
+
+    summaries.drop_triggers(using=schema_editor.connection.alias)
+
+
 class Migration(migrations.Migration):
 
     dependencies = [
@@ -32,6 +40,7 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
+        migrations.RunPython(drop_triggers, migrations.RunPython.noop),
         migrations.CreateModel(
             name='CompletionMonthCount',
             fields=[
@@ -122,5 +131,11 @@ class Migration(migrations.Migration):
             model_name='versioncoursecount',
             constraint=models.UniqueConstraint(fields=('version', 'course'), name='version_course_count_key'),
         ),
+        migrations.AddIndex(
+            model_name='enrollment',
+            index=models.Index(fields=['enrolled_at', 'learner'], name='enrollment_enrolled_learner'),
+        ),
         migrations.RunPython(fill_summaries, migrations.RunPython.noop),
+        # Backwards, first: the triggers name the tables about to go.
+        migrations.RunPython(migrations.RunPython.noop, drop_triggers),
     ]
