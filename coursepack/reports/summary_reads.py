@@ -13,6 +13,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from django.contrib.auth import get_user_model
+from django.db import connections
 from django.db.models import Exists, OuterRef, QuerySet, Sum
 
 from coursepack.learning.models import (
@@ -128,17 +129,18 @@ def period_counts(
     being UTC), or None when an open end of the range makes the choice of period depend
     on the first or last completion's time of day.
 
-    The first and last day with a completion are two walks of an index on the day rows;
+    The first and last day with a completion are two walks of an index on the day rows
+    (one query);
     a chart by day or week reads the day rows of its range, a chart by month or year
     the month rows of the whole months in it and the day rows of a month cut by the
     range's ends (a few rows per version and month, however long the history)."""
     days = summary_scope(CompletionDayCount.objects.all(), filters).filter(
         days_between("day", first_day, stop_day), n__gt=0
     )
-    data_first = days.order_by("day").values_list("day", flat=True).first()
-    data_last = days.order_by("-day").values_list("day", flat=True).first()
-    if data_first is None or data_last is None:
+    ends = _first_and_last(days)
+    if ends is None:
         return NO_PERIODS
+    data_first, data_last = ends
     lo = first_day if first_day is not None else data_first
     hi = stop_day - _DAY if stop_day is not None else data_last
     bucket = _choose(lo, hi, first_day is not None, stop_day is not None)
@@ -157,6 +159,26 @@ def period_counts(
         if slot is not None:
             counts.setdefault(version_id, [0] * len(periods))[slot] += total
     return PeriodCounts(counts, bucket, periods)
+
+
+def _first_and_last(days: QuerySet[CompletionDayCount]) -> tuple[date, date] | None:
+    """The first and last day of ``days``, in one query: two scalar subqueries, each a
+    walk of an index from its end to the first row (an aggregate of both would read
+    them all)."""
+    using = days.db  # the router's choice: a replica's, where reports read from one
+    first_sql, first_params = (
+        days.order_by("day").values_list("day", flat=True)[:1].query.get_compiler(using).as_sql()
+    )
+    last_sql, last_params = (
+        days.order_by("-day").values_list("day", flat=True)[:1].query.get_compiler(using).as_sql()
+    )
+    with connections[using].cursor() as cursor:
+        cursor.execute(f"SELECT ({first_sql}), ({last_sql})", (*first_params, *last_params))
+        first, last = cursor.fetchone()
+    if first is None or last is None:
+        return None
+    # SQLite returns days as text.
+    return tuple(d if isinstance(d, date) else date.fromisoformat(d) for d in (first, last))  # type: ignore[return-value]
 
 
 def _month_after(day: date) -> date:
