@@ -11,29 +11,21 @@ records leave no trace); its file goes to a temporary folder removed afterwards.
 
 from __future__ import annotations
 
-import io
 import tempfile
 import time
-from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from django.db import transaction
 from django.test import Client, override_settings
-from openpyxl import Workbook
 
 from coursepack.bench.measure import Row, ratio
+from coursepack.bench.xlsx_floor import bare_xlsx, organisation_sheets
 from coursepack.jobs import api as jobs
 from coursepack.jobs import exports
-from coursepack.reports import tables
 from coursepack.reports.selectors import ReportFilters
 
 if TYPE_CHECKING:
     from coursepack.bench.runner import Runner
-
-
-def _plain(cell: Any) -> Any:
-    """A cell as bare openpyxl takes it (no time zone on a moment)."""
-    return cell.replace(tzinfo=None) if isinstance(cell, datetime) else cell
 
 
 class _Rollback(Exception):
@@ -61,21 +53,10 @@ def _job(runner: Runner, folder: str) -> tuple[float, int, int]:
 def export_jobs(runner: Runner) -> list[Row]:
     """Time the whole organisation's XLSX as a job against bare openpyxl, and the
     every-learner CSV to its first byte."""
-    cells = [
-        (table.title, [c.header for c in table.columns], [list(r.cells) for r in table.rows])
-        for table in (tables.report_table(kind, ReportFilters()) for kind in tables.TABLE_KINDS)
-    ]
+    sheets = organisation_sheets()
 
     def bare() -> int:
-        book = Workbook(write_only=True)
-        for title, header, body in cells:
-            sheet = book.create_sheet(title[:31])
-            sheet.append(header)
-            for line in body:
-                sheet.append([_plain(c) for c in line])
-        out = io.BytesIO()
-        book.save(out)
-        return out.tell()
+        return bare_xlsx(sheets)
 
     # At the full scale one sample of each takes minutes and warms itself up.
     samples, warmup = (1, 0) if runner.scale.name == "full" else (3, 1)
@@ -90,7 +71,7 @@ def export_jobs(runner: Runner) -> list[Row]:
             if index >= warmup:
                 times.append(took)
                 floor.append(took_floor)
-    cell_count = sum(len(h) * (1 + len(b)) for _, h, b in cells)
+    cell_count = sum(len(h) * (1 + len(b)) for _, h, b in sheets)
     row = Row.of(
         "XLSX, whole organisation, as an export job",
         times,

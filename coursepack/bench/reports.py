@@ -9,7 +9,6 @@ writing the same cells with bare openpyxl (write-only) in the same run.
 
 from __future__ import annotations
 
-import io
 import os
 import time
 from collections.abc import Callable, Iterator
@@ -20,12 +19,11 @@ from typing import TYPE_CHECKING, Any
 from django.core import signals
 from django.db import close_old_connections, connection
 from django.test import Client, override_settings
-from openpyxl import Workbook
 
 from coursepack.bench.measure import Row
 from coursepack.bench.scales import HISTORY_PACKAGE
+from coursepack.bench.xlsx_floor import bare_xlsx, organisation_sheets
 from coursepack.reports import tables
-from coursepack.reports.selectors import ReportFilters
 
 if TYPE_CHECKING:
     from coursepack.bench.runner import Runner
@@ -235,29 +233,13 @@ def _csv_first_byte(client: Client, runner: Runner) -> list[Row]:
     return rows
 
 
-def _plain(cell: Any) -> Any:
-    """A cell as bare openpyxl takes it (no time zone on a moment)."""
-    return cell.replace(tzinfo=None) if isinstance(cell, datetime) else cell
-
-
 def _xlsx(client: Client, runner: Runner) -> list[Row]:
     """The whole organisation's XLSX as the page sends it (inline) against bare openpyxl
     writing the same cells in write-only mode."""
-    cells = [
-        (table.title, [c.header for c in table.columns], [list(r.cells) for r in table.rows])
-        for table in (tables.report_table(kind, ReportFilters()) for kind in tables.TABLE_KINDS)
-    ]
+    sheets = organisation_sheets()
 
     def bare() -> int:
-        book = Workbook(write_only=True)
-        for title, header, body in cells:
-            sheet = book.create_sheet(title[:31])
-            sheet.append(header)
-            for line in body:
-                sheet.append([_plain(c) for c in line])
-        out = io.BytesIO()
-        book.save(out)
-        return out.tell()
+        return bare_xlsx(sheets)
 
     times, floor = [], []
     for index in range(max(3, runner.plan.pages // 4) + 1):
@@ -274,7 +256,7 @@ def _xlsx(client: Client, runner: Runner) -> list[Row]:
         if index:
             times.append(took)
             floor.append(took_floor)
-    cell_count = sum(len(h) * (1 + len(b)) for _, h, b in cells)
+    cell_count = sum(len(h) * (1 + len(b)) for _, h, b in sheets)
     row = Row.of(
         "XLSX, whole organisation (inline, not yet a job)",
         times,

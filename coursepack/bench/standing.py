@@ -17,7 +17,7 @@ Two packages are timed:
 The floor is one aggregate in hand-written SQL over every open period of the package
 (its status, period number, due-from and expiry moments, its previous period's expiry
 and whether a whole-enrollment waiver is in force): the verdicts of
-``lifecycle_selectors._standing_q`` written out by hand. It does not recount periods
+``standing_terms.standing_q`` written out by hand. It does not recount periods
 whose cached standing counts a waiver that has since lapsed (the selector asks the
 engine for those); the generated data has none.
 """

@@ -177,19 +177,16 @@ def _fetch(query: Any) -> list[tuple[Any, ...]]:
         return cursor.fetchall()
 
 
-def feed_rows(after_id: int, types: Iterable[str] | None, limit: int) -> list[FeedRow]:
-    """Return up to ``limit`` events after ``after_id`` as plain tuples in FeedEvent's
-    field order (oldest first; only ``types`` when given)."""
-    query = _page_query(after_id, types, limit)
-    if query is None:
-        return []
+def _shaped(query: Any) -> list[FeedRow]:
+    """Return a feed page's rows as plain tuples in FeedEvent's field order: times as aware
+    UTC moments, subjects by their public type, change data decoded."""
     subjects = SUBJECT_TYPES
     loads = json.loads
     return [
         (
             pk,
             action,
-            _when(at if at.__class__ is not str else at + "+00:00"),
+            _when(at),
             actor,
             subjects.get(target_type, target_type),
             target_id,
@@ -215,11 +212,11 @@ def feed_rows(after_id: int, types: Iterable[str] | None, limit: int) -> list[Fe
     ]
 
 
-def _utc_text(at: str) -> datetime:
-    """Return SQLite's stored text of a time as an aware UTC moment: Django stores it
-    without an offset (UTC), a row written by bare SQL may carry ``+00:00``."""
-    moment = datetime.fromisoformat(at)
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+def feed_rows(after_id: int, types: Iterable[str] | None, limit: int) -> list[FeedRow]:
+    """Return up to ``limit`` events after ``after_id`` as plain tuples in FeedEvent's
+    field order (oldest first; only ``types`` when given)."""
+    query = _page_query(after_id, types, limit)
+    return [] if query is None else _shaped(query)
 
 
 def feed_items(
@@ -235,23 +232,17 @@ def feed_items(
     query = _page_query(after_id, types, limit)
     if query is None:
         return []
-    subjects = SUBJECT_TYPES
-    loads = json.loads
     return [
         {
             "id": pk,
             "cursor": cursor(pk),
             "type": action,
-            "occurred_at": _utc_text(at) if at.__class__ is str else _when(at),
+            "occurred_at": at,
             "actor": actor,
-            "subject": {
-                "type": subjects.get(target_type, target_type),
-                "id": target_id,
-                "label": label,
-            },
+            "subject": {"type": subject_type, "id": target_id, "label": label},
             "package_id": package,
-            "before": loads(before) if before.__class__ is str else before,
-            "data": loads(after) if after.__class__ is str else after,
+            "before": before,
+            "data": after,
             "notes": notes,
         }
         for (
@@ -259,14 +250,14 @@ def feed_items(
             action,
             at,
             actor,
-            target_type,
+            subject_type,
             target_id,
             label,
             package,
             before,
             after,
             notes,
-        ) in _fetch(query)
+        ) in _shaped(query)
     ]
 
 

@@ -151,22 +151,9 @@ def move_inflight(
     is recorded on the enrollment's history and in the audit log; statuses are
     re-evaluated against the new version.
     """
-    if policy not in POLICY_MOVES:
-        raise InvalidInput(
-            "Unknown in-flight policy.",
-            problems=[f"inflight_policy: must be one of {', '.join(POLICY_MOVES)}"],
-        )
-    statuses = POLICY_MOVES[policy]
-    if not statuses:
+    if not POLICY_MOVES.get(_known(policy)):
         return 0
-    ids = list(
-        Enrollment.objects.filter(
-            version=from_version,
-            withdrawn_at__isnull=True,
-            superseded_at__isnull=True,
-            status__in=statuses,
-        ).values_list("pk", flat=True)
-    )
+    ids = list(_inflight(from_version.pk, policy).values_list("pk", flat=True))
     moved = 0
     User = get_user_model()
     for chunk in _chunks(ids, _CHUNK):
@@ -179,21 +166,7 @@ def move_inflight(
             .order_by("pk")
             .values_list("pk", flat=True)
         )
-        EnrollmentMove.objects.bulk_create(
-            EnrollmentMove(
-                enrollment=e,
-                from_version=from_version,
-                to_version=to_version,
-                moved_at=at,
-                actor=_user(actor),
-                policy=policy,
-            )
-            for e in rows
-        )
-        for e in rows:
-            e.version = to_version
-        _refresh(rows)
-        Enrollment.objects.bulk_update(rows, ["version", *_CACHE_FIELDS], batch_size=1000)
+        _move_rows(rows, from_version, to_version, at, actor, policy)
         moved += len(rows)
     audit.record(
         actor=actor,
@@ -208,18 +181,49 @@ def move_inflight(
     return moved
 
 
-def _inflight(from_version_id: int, policy: str) -> Any:
+def _known(policy: str) -> str:
     if policy not in POLICY_MOVES:
         raise InvalidInput(
             "Unknown in-flight policy.",
             problems=[f"inflight_policy: must be one of {', '.join(POLICY_MOVES)}"],
         )
+    return policy
+
+
+def _inflight(from_version_id: int, policy: str) -> Any:
     return Enrollment.objects.filter(
         version_id=from_version_id,
         withdrawn_at__isnull=True,
         superseded_at__isnull=True,
-        status__in=POLICY_MOVES[policy],
+        status__in=POLICY_MOVES[_known(policy)],
     )
+
+
+def _move_rows(
+    rows: list[Enrollment],
+    from_version: PackageVersion,
+    to_version: PackageVersion,
+    at: datetime,
+    actor: Actor,
+    policy: str,
+) -> None:
+    """Record each enrollment's move, put it on ``to_version`` and re-evaluate its cached
+    status there (the caller holds the learners)."""
+    EnrollmentMove.objects.bulk_create(
+        EnrollmentMove(
+            enrollment=e,
+            from_version=from_version,
+            to_version=to_version,
+            moved_at=at,
+            actor=_user(actor),
+            policy=policy,
+        )
+        for e in rows
+    )
+    for e in rows:
+        e.version = to_version
+    _refresh(rows)
+    Enrollment.objects.bulk_update(rows, ["version", *_CACHE_FIELDS], batch_size=1000)
 
 
 def count_inflight(*, from_version_id: int, policy: InFlightPolicy) -> int:
@@ -295,21 +299,7 @@ def move_inflight_chunk(
         if not rows:
             return MoveChunk([], window[-1])
         now = timezone.now()
-        EnrollmentMove.objects.bulk_create(
-            EnrollmentMove(
-                enrollment=e,
-                from_version=from_version,
-                to_version=to_version,
-                moved_at=now,
-                actor=_user(actor),
-                policy=policy,
-            )
-            for e in rows
-        )
-        for e in rows:
-            e.version = to_version
-        _refresh(rows)
-        Enrollment.objects.bulk_update(rows, ["version", *_CACHE_FIELDS], batch_size=1000)
+        _move_rows(rows, from_version, to_version, now, actor, policy)
         moved = [e.pk for e in rows]
         audit.record_all(
             [
