@@ -38,8 +38,9 @@ from coursepack.packaging import selectors as packaging  # noqa: E402
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--count", type=int, default=300)
+    parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args()
-    rng = random.Random(7)
+    rng = random.Random(args.seed)
     admin = get_user_model().objects.filter(is_superuser=True).order_by("pk").first()
     ids = list(
         Enrollment.objects.filter(withdrawn_at__isnull=True, superseded_at__isnull=True)
