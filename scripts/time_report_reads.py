@@ -55,6 +55,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--exact", action="store_true", help="also time the exact aggregates")
+    parser.add_argument("--skip", action="append", default=[], help="skip reads naming this")
     args = parser.parse_args()
     package = Package.objects.get(name=HISTORY_PACKAGE)
     version = (
@@ -108,6 +109,8 @@ def main() -> None:
         ]
     print(f"{date.today()}  history package {package.pk}, version {version.pk}")
     for label, fn in reads:
+        if any(word in label for word in args.skip):
+            continue
         seconds, found = _best(fn, args.repeat)
         print(f"{label:52} {seconds * 1000:10.1f} ms  {_size(found)}", flush=True)
 
