@@ -314,10 +314,10 @@ def _completion_month_values(vendor: str, r: str) -> list[str]:
     return [f"{r}.version_id", f"{r}.package_id", _month(vendor, f"{r}.completed_at")]
 
 
-def _scope_delta(r: str, sign: str) -> list[str]:
+def _scope_delta(r: str, sign: str, scopes: tuple[tuple[_Key, str], ...] = _SCOPES) -> list[str]:
     """Add (``sign`` '+') or take off ('-') the course rows of ``r``'s learner to or from
-    its package's and version's course rows, if ``r`` is open: an upsert of the
-    learner's few course rows each (read by the index on learner)."""
+    its package's and version's course rows (or only ``scopes``'), if ``r`` is open: an
+    upsert of each of the learner's course rows (read by the index on learner)."""
     minus = "0 - " if sign == "-" else ""
     return [
         f"INSERT INTO {key.table} ({column}, course_id, learners, failed, voided) "
@@ -328,25 +328,41 @@ def _scope_delta(r: str, sign: str) -> list[str]:
         f"learners = {key.table}.learners + excluded.learners, "
         f"failed = {key.table}.failed + excluded.failed, "
         f"voided = {key.table}.voided + excluded.voided"
-        for key, column in _SCOPES
+        for key, column in scopes
     ]
 
 
-def _scope_changed(vendor: str) -> str:
-    """Whether an update moves a row between the package and version course rows: its
-    learner, package or version, or whether it is open, changed."""
+def _scope_changed(vendor: str, column: str) -> str:
+    """Whether an update moves a row between the course rows of one scope (``column``:
+    package or version): its learner or scope, or whether it is open, changed. A move
+    to another version of the same package leaves the package's rows alone."""
     same = " IS NOT DISTINCT FROM " if vendor == "postgresql" else " IS "
     return (
         "NOT ("
         + " AND ".join(
             [
-                *(f"NEW.{c}{same}OLD.{c}" for c in ("learner_id", "package_id", "version_id")),
+                *(f"NEW.{c}{same}OLD.{c}" for c in ("learner_id", column)),
                 "(NEW.withdrawn_at IS NULL) = (OLD.withdrawn_at IS NULL)",
                 "(NEW.superseded_at IS NULL) = (OLD.superseded_at IS NULL)",
             ]
         )
         + ")"
     )
+
+
+def _scope_moves(vendor: str) -> list[tuple[str, str, list[str]]]:
+    """Per scope: (its column, when an update moves its rows, the statements that do)."""
+    return [
+        (
+            column,
+            _scope_changed(vendor, column),
+            [
+                *_scope_delta("OLD", "-", ((key, column),)),
+                *_scope_delta("NEW", "+", ((key, column),)),
+            ],
+        )
+        for key, column in _SCOPES
+    ]
 
 
 def _standing_values(
@@ -489,13 +505,13 @@ def _sqlite_statements() -> list[str]:
             f"WHEN {when} BEGIN {'; '.join(parts)}; END"
         )
     # Apart from the other keys: a status change (every completion) moves no course row.
-    name = "cp_enrollment_summaries_scope"
-    stmts.append(f"DROP TRIGGER IF EXISTS {name}")
-    stmts.append(
-        f"CREATE TRIGGER {name} AFTER UPDATE ON learning_enrollment FOR EACH ROW "
-        f"WHEN {_scope_changed('sqlite')} "
-        f"BEGIN {'; '.join([*_scope_delta('OLD', '-'), *_scope_delta('NEW', '+')])}; END"
-    )
+    for column, when, parts in _scope_moves("sqlite"):
+        name = f"cp_enrollment_summaries_{column.removesuffix('_id')}_courses"
+        stmts.append(f"DROP TRIGGER IF EXISTS {name}")
+        stmts.append(
+            f"CREATE TRIGGER {name} AFTER UPDATE ON learning_enrollment FOR EACH ROW "
+            f"WHEN {when} BEGIN {'; '.join(parts)}; END"
+        )
     name = "cp_enrollment_summaries_successor"
     stmts.append(f"DROP TRIGGER IF EXISTS {name}")
     stmts.append(
@@ -515,13 +531,14 @@ def _postgresql_statements() -> list[str]:
         "IF TG_OP IN ('UPDATE', 'DELETE') THEN " + "; ".join(_remove_old(vendor)) + "; END IF;\n"
         "IF TG_OP IN ('INSERT', 'UPDATE') THEN " + "; ".join(_add_new(vendor)) + "; END IF;\n"
         "IF TG_OP = 'INSERT' THEN " + "; ".join(_scope_delta("NEW", "+")) + "; END IF;\n"
-        "IF TG_OP = 'DELETE' THEN " + "; ".join(_scope_delta("OLD", "-")) + "; END IF;\n"
-        "IF TG_OP = 'UPDATE' THEN IF "
-        + _scope_changed(vendor)
-        + " THEN "
-        + "; ".join([*_scope_delta("OLD", "-"), *_scope_delta("NEW", "+")])
-        + "; END IF; END IF;\n"
-        "IF TG_OP = 'UPDATE' AND (NEW.version_id IS DISTINCT FROM OLD.version_id "
+        "IF TG_OP = 'DELETE' THEN "
+        + "; ".join(_scope_delta("OLD", "-"))
+        + "; END IF;\n"
+        + "".join(
+            f"IF TG_OP = 'UPDATE' THEN IF {when} THEN {'; '.join(parts)}; END IF; END IF;\n"
+            for _, when, parts in _scope_moves(vendor)
+        )
+        + "IF TG_OP = 'UPDATE' AND (NEW.version_id IS DISTINCT FROM OLD.version_id "
         "OR NEW.expires_at IS DISTINCT FROM OLD.expires_at) THEN "
         + "; ".join(_move_successor(vendor))
         + "; END IF;\n"
@@ -735,7 +752,8 @@ _TRIGGERS = (
     ("cp_enrollment_summaries_update", "learning_enrollment"),
     ("cp_enrollment_summaries_delete", "learning_enrollment"),
     ("cp_enrollment_summaries_successor", "learning_enrollment"),
-    ("cp_enrollment_summaries_scope", "learning_enrollment"),
+    ("cp_enrollment_summaries_package_courses", "learning_enrollment"),
+    ("cp_enrollment_summaries_version_courses", "learning_enrollment"),
     ("cp_enrollment_summaries", "learning_enrollment"),
     ("cp_event_summaries_fact", "learning_completionevent"),
     ("cp_event_summaries_void", "learning_completionevent"),
