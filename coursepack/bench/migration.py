@@ -87,7 +87,10 @@ def _floor(path: str, *, copy: bool = False) -> dict[str, int]:
         packages = source.packages()
         courses = source.courses()
         created = Package.objects.bulk_create(
-            Package(name=p.name, created_at=p.created_at or now, updated_at=now) for p in packages
+            Package(
+                key=f"floor-{p.id}", name=p.name, created_at=p.created_at or now, updated_at=now
+            )
+            for p in packages
         )
         package_ids = {p.id: c.pk for p, c in zip(packages, created, strict=True)}
         versions = PackageVersion.objects.bulk_create(

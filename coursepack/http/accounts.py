@@ -229,12 +229,15 @@ def reset_password(request: HttpRequest, user_id: int) -> Any:
 
 
 @router.get(
-    "/users/{user_id}/tokens", response=responses({200: list[TokenOut]}, 404), tags=["accounts"]
+    "/users/{user_id}/tokens",
+    response=responses({200: page_of(TokenOut)}, 404),
+    tags=["accounts"],
 )
-def list_user_tokens(request: HttpRequest, user_id: int) -> Any:
-    """A user's API tokens (never their secrets); revoke one with DELETE /tokens/{id}."""
+def list_user_tokens(request: HttpRequest, user_id: int, page: Query[PageParams]) -> Any:
+    """A user's API tokens (never their secrets), oldest first; revoke one with
+    DELETE /tokens/{id}."""
     require(request, *ADMIN)
-    return accounts.tokens_of(user_id)
+    return paginate(ApiToken.objects.filter(user=_found(user_id)), page, request)
 
 
 @router.post(
@@ -254,10 +257,10 @@ def issue_user_token(request: HttpRequest, user_id: int, body: TokenIn) -> Any:
     return Status(201, {"token": issued.token, "secret": issued.secret})
 
 
-@router.get("/tokens", response=responses({200: list[TokenOut]}), tags=["accounts"])
-def list_tokens(request: HttpRequest) -> Any:
-    """Your personal API tokens (never their secrets)."""
-    return list(ApiToken.objects.filter(user=caller(request)))
+@router.get("/tokens", response=responses({200: page_of(TokenOut)}), tags=["accounts"])
+def list_tokens(request: HttpRequest, page: Query[PageParams]) -> Any:
+    """Your personal API tokens (never their secrets), oldest first."""
+    return paginate(ApiToken.objects.filter(user=caller(request)), page, request)
 
 
 @router.post("/tokens", response=responses({201: TokenIssued}, 422), tags=["accounts"])

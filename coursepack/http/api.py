@@ -49,7 +49,7 @@ from coursepack.http.problems import (
     json_pointer,
     problem_response,
 )
-from coursepack.http.schemas import NOT_BLANK, NUL_FREE
+from coursepack.http.schemas import NATURAL_KEY, NOT_BLANK, NUL_FREE
 
 
 class CoursepackAPI(NinjaAPI):
@@ -251,6 +251,7 @@ def _location(loc: Any) -> dict[str, str]:
 _PATTERN_MESSAGES = {
     NOT_BLANK: "must not be blank or contain NUL characters",
     NUL_FREE: "must not contain NUL characters",
+    NATURAL_KEY: "must be lower-case letters and digits, words joined by - or _",
     IF_MATCH: 'must be an ETag this API issued, e.g. "7", or *',
 }
 

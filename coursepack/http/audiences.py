@@ -16,6 +16,7 @@ from coursepack.audiences import selectors
 from coursepack.http.auth import ADMIN, READERS, require
 from coursepack.http.jobs import JobOut
 from coursepack.http.jobs import _out as job_out
+from coursepack.http.pagination import PageParams, page_of, paginate
 from coursepack.http.problems import responses
 from coursepack.http.schemas import DateIn, Id, Input, Text
 from coursepack.jobs import api as jobs
@@ -116,11 +117,13 @@ def _audience(audience: Any) -> dict[str, Any]:
     }
 
 
-@router.get("/audiences", response=responses({200: list[AudienceOut]}), tags=["audiences"])
-def list_audiences(request: HttpRequest) -> Any:
-    """Every package's audience rule."""
+@router.get("/audiences", response=responses({200: page_of(AudienceOut)}), tags=["audiences"])
+def list_audiences(request: HttpRequest, page: Query[PageParams]) -> Any:
+    """Every package's audience rule, oldest first."""
     require(request, *READERS)
-    return [_audience(a) for a in selectors.audiences()]
+    result = paginate(selectors.audiences(), page, request)
+    result["items"] = [_audience(a) for a in result["items"]]
+    return result
 
 
 @router.get(

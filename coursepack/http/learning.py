@@ -62,7 +62,7 @@ class EnrollmentFilters(Schema):
     package_id: int | None = None
     version_id: int | None = None
     learner_id: int | None = None
-    status: Literal["not_started", "in_progress", "completed"] | None = None
+    status: Literal["not_started", "in_progress", "completed", "withdrawn"] | None = None
     open: bool | None = None
 
 
@@ -72,10 +72,15 @@ def list_enrollments(
 ) -> Any:
     """List enrollments (a learner sees only their own)."""
     enrollments = _visible_enrollments(caller(request)).order_by("id")
-    for name in ("package_id", "version_id", "learner_id", "status"):
+    for name in ("package_id", "version_id", "learner_id"):
         value = getattr(filters, name)
         if value is not None:
             enrollments = enrollments.filter(**{name: value})
+    if filters.status == "withdrawn":
+        enrollments = enrollments.filter(withdrawn_at__isnull=False)
+    elif filters.status is not None:
+        # A withdrawn enrollment reports `withdrawn`, whatever its progress was.
+        enrollments = enrollments.filter(status=filters.status, withdrawn_at__isnull=True)
     if filters.open is not None:
         enrollments = enrollments.filter(withdrawn_at__isnull=filters.open)
     result = paginate(enrollments, page, request)

@@ -7,25 +7,20 @@ from dataclasses import asdict
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
+from django.db.models import Q
 from django.http import HttpRequest
 from ninja import Field, Query, Router, Schema, Status
 from pydantic import StrictBool, StrictInt, StrictStr
 
 from coursepack.http.auth import ADMIN, READERS, caller, require
 from coursepack.http.jobs import JobOut
-from coursepack.http.pagination import (
-    OffsetPageParams,
-    PageParams,
-    offset_page_of,
-    page_of,
-    paginate,
-)
+from coursepack.http.pagination import PageParams, page_of, paginate
 from coursepack.http.problems import responses
 from coursepack.http.schemas import NUL_FREE, DateTimeIn, Input
 from coursepack.jobs import api as jobs
 from coursepack.jobs import selectors as job_selectors
 from coursepack.jobs.errors import JobNotFound
-from coursepack.jobs.models import JobKind
+from coursepack.jobs.models import Job, JobKind
 from coursepack.notifications import api as notifications
 from coursepack.notifications import selectors, texts
 from coursepack.notifications.errors import MessageNotFound
@@ -221,21 +216,20 @@ def start_run(request: HttpRequest, body: RunIn) -> Any:
     return Status(202, asdict(job_selectors.job_progress(job.pk)))
 
 
-@router.get("/notifications/runs", response=responses({200: offset_page_of(JobOut)}))
-def list_runs(request: HttpRequest, page: Query[OffsetPageParams]) -> Any:
-    """Reminder runs, newest first, with their results."""
+def _run_changed_since(since: datetime) -> Q:
+    # A run changes as it starts and ends; the job row keeps those times.
+    return Q(created_at__gte=since) | Q(started_at__gte=since) | Q(finished_at__gte=since)
+
+
+@router.get("/notifications/runs", response=responses({200: page_of(JobOut)}))
+def list_runs(request: HttpRequest, page: Query[PageParams]) -> Any:
+    """Reminder runs, oldest first, with their results."""
     require(request, *READERS)
-    return {
-        "count": job_selectors.count_of_kind(JobKind.REMINDERS),
-        "limit": page.limit,
-        "offset": page.offset,
-        "items": [
-            asdict(j)
-            for j in job_selectors.jobs_of_kind(
-                JobKind.REMINDERS, offset=page.offset, limit=page.limit
-            )
-        ],
-    }
+    result = paginate(
+        Job.objects.filter(kind=JobKind.REMINDERS), page, request, changed=_run_changed_since
+    )
+    result["items"] = [asdict(job_selectors.job_progress(j.pk)) for j in result["items"]]
+    return result
 
 
 @router.get("/notifications/runs/{job_id}", response=responses({200: JobOut}, 404))

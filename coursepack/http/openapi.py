@@ -101,12 +101,12 @@ ENUMS: dict[frozenset[str], tuple[str, str]] = {
         "required items among them.",
     ),
     frozenset({"draft", "scheduled", "published", "archived"}): (
-        "VersionStatus",
-        "A package version's stored status: `draft` (editable), `scheduled` (published, "
-        "effective later), `published` (immutable), `archived`.",
+        "PackageFileVersionStatus",
+        "A version's status as a package file records it: `draft`, `scheduled`, "
+        "`published` (the one in effect when the file was written) or `archived`.",
     ),
     frozenset({"draft", "scheduled", "active", "archived"}): (
-        "VersionState",
+        "VersionStatus",
         "Where a package version is: `draft` (editable), `scheduled` (published, "
         "effective later), `active` (what new enrollments get), `archived`.",
     ),
@@ -250,7 +250,6 @@ FIELDS: dict[str, tuple[str, Any]] = {
     ),
     "email": ("The e-mail address (may be empty).", "ada@example.com"),
     "enabled": ("Whether the schedule sends anything.", True),
-    "end": ("The end of the reported range (the `to` filter).", _),
     "ended_at": ("When it ended, or null.", _),
     "ends_at": ("When it ends, or null (open-ended).", _),
     "enrolled": ("How many learners are (or were newly) enrolled.", _),
@@ -305,7 +304,12 @@ FIELDS: dict[str, tuple[str, Any]] = {
     "job_title": ("The person's job title.", "Engineer"),
     "job_titles": ("Only people with one of these job titles (empty: any).", _),
     "kind": ("What kind it is.", _),
-    "key": ("A group version's key in the file: its name and version number.", _),
+    "key": (
+        "A natural key: unique, set by the organisation (or derived from the name when "
+        "created), never changes.",
+        "fire-safety",
+    ),
+    "group_key": ("The group's natural key.", _),
     "number": ("The version's number.", _),
     "course": ("A course, by its code.", _),
     "kind_label": ("The kind, in words.", _),
@@ -404,11 +408,14 @@ FIELDS: dict[str, tuple[str, Any]] = {
     "standing": ("The standing in the package at `as_of`.", _),
     "standing_since": ("Since when the standing holds.", _),
     "standing_until": ("Until when the standing holds, or null.", _),
-    "start": ("The start of the reported range (the `from` filter).", _),
     "started_at": ("When it started, or null.", _),
     "starts_at": ("When it starts.", "2026-01-01T00:00:00Z"),
     "state": ("Where it is in its life.", _),
     "status": ("Its status.", _),
+    "progress_status": (
+        "How far the learner was (as of the withdrawal, for a withdrawn enrollment).",
+        _,
+    ),
     "subject": ("The message subject (placeholders filled in).", "Training assigned: {package}"),
     "summary": ("A sentence a person reads.", _),
     "to": ("The end of the range (RFC 3339 or a date).", _),
@@ -448,14 +455,28 @@ QUALIFIED: dict[str, str] = {
     "PackageOut.status": "Whether the package is active or retired.",
     "CourseFilters.status": "Only courses of this status.",
     "PackageFilters.status": "Only packages of this status.",
-    "EnrollmentOut.status": "How far the learner is (the stored status cache).",
     "EnrollmentFilters.status": "Only enrollments of this status.",
-    "VersionSummaryOut.status": "The version's stored status.",
-    "VersionOut.status": "The version's stored status.",
+    "VersionSummaryOut.status": "Where the version is, counting its effective date.",
+    "VersionOut.status": "Where the version is, counting its effective date.",
+    "VersionReportOut.status": "Where the version is, counting its effective date.",
     "GroupVersionOut.status": "The group version's status.",
     "GroupVersionSummary.status": "The group version's status.",
-    "VersionSummaryOut.state": "Where the version is, counting its effective date.",
-    "VersionOut.state": "Where the version is, counting its effective date.",
+    "EnrollmentOut.status": (
+        "How far the learner is (the stored status cache), or `withdrawn` once the "
+        "enrollment was withdrawn (its progress is then kept in `progress_*`)."
+    ),
+    "PackageOut.key": "The package's natural key: unique, never changes.",
+    "GroupOut.key": "The group's natural key: unique, never changes.",
+    "PackageIn.key": (
+        "The package's natural key (lower-case slug, unique, never changes). A key "
+        "another package has is 409 `package_key_taken` with its `existing_id`, so a "
+        "retried create never makes a second package. Absent: derived from the name."
+    ),
+    "GroupIn.key": (
+        "The group's natural key (lower-case slug, unique, never changes). A key "
+        "another group has is 409 `group_key_taken` with its `existing_id`. Absent: "
+        "derived from the name."
+    ),
     "CompletionIn.kind": "The outcome: completed, passed or failed.",
     "CompletionOut.kind": "What the event says.",
     "EventFilters.kind": "Only events of this kind.",
@@ -498,7 +519,6 @@ def _output_enums() -> dict[str, tuple[str, ...]]:
         GroupKind,
         GroupVersionStatus,
         PackageStatus,
-        VersionStatus,
     )
     from coursepack.reports.lifecycle_tables import SECTIONS
     from coursepack.reports.matrix import STATES
@@ -514,12 +534,9 @@ def _output_enums() -> dict[str, tuple[str, ...]]:
         "GroupVersionSummary.kind": _values(GroupKind),
         "GroupVersionOut.status": _values(GroupVersionStatus),
         "GroupVersionSummary.status": _values(GroupVersionStatus),
-        "VersionOut.status": _values(VersionStatus),
-        "VersionSummaryOut.status": _values(VersionStatus),
-        "VersionReportOut.state": versions,
-        "EnrollmentOut.status": _values(EnrollmentStatus),
-        "TranscriptEnrollment.status": _values(EnrollmentStatus),
-        "TranscriptAnswer.status": _values(EnrollmentStatus),
+        "VersionReportOut.status": versions,
+        "EnrollmentOut.status": (*_values(EnrollmentStatus), "withdrawn"),
+        "TranscriptEnrollment.status": (*_values(EnrollmentStatus), "withdrawn"),
         "StandingEntryOut.status": _values(EnrollmentStatus),
         "PeriodOut.status": _values(EnrollmentStatus),
         "RecordedCompletionOut.kind": _values(EventKind),

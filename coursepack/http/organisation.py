@@ -19,9 +19,7 @@ from pydantic import StrictBool, StrictStr
 from coursepack.accounts.models import Role
 from coursepack.http.auth import ADMIN, caller, in_scope, require
 from coursepack.http.pagination import (
-    OffsetPageParams,
     PageParams,
-    offset_page_of,
     page_of,
     paginate,
 )
@@ -158,19 +156,17 @@ def _preview(plan: organisation.PeopleSyncPlan, sync_id: int | None, job_id: int
 # --- org units --------------------------------------------------------------------------
 
 
-@router.get(
-    "/org-units", response=responses({200: offset_page_of(OrgUnitOut)}), tags=["organisation"]
-)
-def list_units(request: HttpRequest, page: Query[OffsetPageParams]) -> Any:
-    """List the org units you may see, in tree order (managers: theirs and below)."""
+@router.get("/org-units", response=responses({200: page_of(OrgUnitOut)}), tags=["organisation"])
+def list_units(request: HttpRequest, page: Query[PageParams]) -> Any:
+    """List the org units you may see (managers: theirs and below), in id order; each
+    names its parent and depth, so the tree can be rebuilt from the pages."""
     user = require(request, *SCOPED_READERS)
-    rows = selectors.unit_rows(user)
-    return {
-        "count": len(rows),
-        "limit": page.limit,
-        "offset": page.offset,
-        "items": [asdict(r) for r in rows[page.offset : page.offset + page.limit]],
-    }
+    result = paginate(selectors.units_in_scope(user), page, request)
+    shown = {u.pk for u in result["items"]}
+    result["items"] = sorted(
+        (asdict(r) for r in selectors.unit_rows(user) if r.id in shown), key=lambda r: r["id"]
+    )
+    return result
 
 
 @router.post("/org-units", response=responses({201: OrgUnitOut}, 404, 409), tags=["organisation"])

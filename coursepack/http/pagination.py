@@ -9,6 +9,7 @@ body (``next``) and in a ``Link: <…>; rel="next"`` header.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -103,12 +104,26 @@ def offset_page_of(item: type[BaseModel]) -> type[Schema]:
     return _offset_pages[item]
 
 
-def paginate(queryset: QuerySet[Any], params: PageParams, request: HttpRequest) -> dict[str, Any]:
+def paginate(
+    queryset: QuerySet[Any],
+    params: PageParams,
+    request: HttpRequest,
+    *,
+    changed: Callable[[datetime], Q] | None = None,
+) -> dict[str, Any]:
     """Return one page of ``queryset`` in id order after ``params.after`` (two queries:
-    the count and the slice), and remember the next page's cursor for the Link header."""
+    the count and the slice), and remember the next page's cursor for the Link header.
+
+    ``updated_since`` keeps the rows the audit log says were written since, or, for
+    rows that carry their own times (append-only records, jobs), the rows ``changed``
+    selects.
+    """
     kind = queryset.model._meta.label_lower
     if params.updated_since is not None:
-        queryset = queryset.filter(_changed_since(kind, params.updated_since))
+        since = params.updated_since
+        queryset = queryset.filter(
+            changed(since) if changed is not None else _changed_since(kind, since)
+        )
     rows = queryset.order_by("pk")
     if params.after:
         (last,) = cursors.decode(kind, params.after)

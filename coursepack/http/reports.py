@@ -74,10 +74,15 @@ class ReportQuery(Schema):
 
 
 class ReportFiltersOut(Schema):
-    """The filters applied: ``start`` included, ``end`` excluded (null: unbounded)."""
+    """The filters applied, named as they were given: the moment ``from`` is included,
+    ``to`` excluded (null: unbounded)."""
 
-    start: datetime | None
-    end: datetime | None
+    date_from: datetime | None = Field(
+        alias="from", description="The start of the range (included), the `from` day's start."
+    )
+    date_to: datetime | None = Field(
+        alias="to", description="The end of the range (excluded), the `to` day's start."
+    )
     package_id: int | None
     version_id: int | None
     as_of: datetime | None = Field(description="The moment counted; null: now.")
@@ -106,7 +111,7 @@ class VersionReportOut(CountsOut):
     version_id: int
     version_number: int
     name: str
-    state: str
+    status: str
 
 
 class PackageReportOut(Schema):
@@ -160,8 +165,8 @@ class LearnersReportOut(Schema):
 
 def _filters_out(filters: ReportFilters) -> dict[str, Any]:
     return {
-        "start": filters.start,
-        "end": filters.end,
+        "from": filters.start,
+        "to": filters.end,
         "package_id": filters.package_id,
         "version_id": filters.version_id,
         "as_of": filters.as_of,
@@ -182,7 +187,7 @@ def _counts(counts: StatusCounts) -> dict[str, Any]:
     }
 
 
-@router.get("/reports/packages", response=responses({200: PackagesReportOut}))
+@router.get("/reports/packages", response=responses({200: PackagesReportOut}), by_alias=True)
 @decorate_view(reads_from_replica)
 def packages_report(request: HttpRequest, query: Query[ReportQuery]) -> Any:
     """Enrollment counts per package (all versions together) and per released version."""
@@ -201,7 +206,7 @@ def packages_report(request: HttpRequest, query: Query[ReportQuery]) -> Any:
                         "version_id": v.version_id,
                         "version_number": v.version_number,
                         "name": v.name,
-                        "state": v.state,
+                        "status": v.state,
                         **_counts(v.counts),
                     }
                     for v in p.versions
@@ -212,7 +217,7 @@ def packages_report(request: HttpRequest, query: Query[ReportQuery]) -> Any:
     }
 
 
-@router.get("/reports/courses", response=responses({200: CoursesReportOut}))
+@router.get("/reports/courses", response=responses({200: CoursesReportOut}), by_alias=True)
 @decorate_view(reads_from_replica)
 def courses_report(request: HttpRequest, query: Query[ReportQuery]) -> Any:
     """Per course: learners who completed it, failed attempts, voided events."""
@@ -224,7 +229,7 @@ def courses_report(request: HttpRequest, query: Query[ReportQuery]) -> Any:
     }
 
 
-@router.get("/reports/learners", response=responses({200: LearnersReportOut}))
+@router.get("/reports/learners", response=responses({200: LearnersReportOut}), by_alias=True)
 @decorate_view(reads_from_replica)
 def learners_report(
     request: HttpRequest, query: Query[ReportQuery], page: Query[OffsetPageParams]

@@ -148,6 +148,9 @@ Username = Annotated[StrictStr, Field(min_length=1, max_length=150, pattern=NOT_
 PersonName = Annotated[StrictStr, Field(max_length=150, pattern=NUL_FREE)]
 Email = Annotated[StrictStr, Field(max_length=254, pattern=NUL_FREE)]
 Password = Annotated[StrictStr, Field(min_length=8, max_length=4096, pattern=NUL_FREE)]
+#: A natural key of a package or course group (lower-case slug).
+NATURAL_KEY = r"^[a-z0-9]+(?:[-_][a-z0-9]+)*$"
+Key = Annotated[StrictStr, Field(min_length=1, max_length=100, pattern=NATURAL_KEY)]
 TokenName = Annotated[StrictStr, Field(min_length=1, max_length=100, pattern=NOT_BLANK)]
 InFlightPolicy = Literal["keep", "move_not_started", "move_in_progress"]
 
@@ -203,6 +206,7 @@ class GroupItemOut(Schema):
 class GroupVersionOut(Schema):
     id: int
     group_id: int
+    group_key: str
     version_number: int
     name: str
     description: str
@@ -228,6 +232,7 @@ class GroupVersionSummary(Schema):
 
 class GroupOut(Schema):
     id: int
+    key: str
     name: str
     kind: str
     latest_published_version_id: int | None
@@ -236,6 +241,7 @@ class GroupOut(Schema):
 
 
 class GroupIn(Input):
+    key: Key | None = None
     name: Name
     kind: Literal["family", "series", "choice"]
     min_count: Annotated[StrictInt, Field(ge=1, le=100_000)] | None = None
@@ -270,6 +276,7 @@ class PublishGroupIn(Input):
 
 class PackageOut(Schema):
     id: int
+    key: str
     name: str
     description: str
     category: str
@@ -281,6 +288,7 @@ class PackageOut(Schema):
 
 
 class PackageIn(Input):
+    key: Key | None = None
     name: Name
     description: Text = ""
     category: Category = ""
@@ -302,8 +310,7 @@ class VersionSummaryOut(Schema):
     package_id: int
     version_number: int
     name: str
-    status: str
-    state: Literal["draft", "scheduled", "active", "archived"]
+    status: Literal["draft", "scheduled", "active", "archived"]
     revision: int
     based_on_id: int | None
     created_at: datetime
@@ -584,6 +591,13 @@ class RecordedCompletionOut(CompletionOut):
     recorded_late: bool = Field(
         description="Recorded more than the late horizon (default a year) after it occurred."
     )
+    reason: str | None = Field(
+        None,
+        description=(
+            "A void event's `reason`, as it was posted (also its `evidence_note`); null "
+            "for a completion."
+        ),
+    )
 
 
 class RecordOut(Schema):
@@ -659,13 +673,13 @@ class TranscriptLifecycleOut(Output):
 class TranscriptEnrollment(EnrollmentOut):
     """An enrollment as it stood at ``as_of``.
 
-    ``version_*`` is the version the learner was on then; ``status``, progress and
-    ``completed_at`` are the engine's verdict then (as of the withdrawal, if that
-    came first); ``withdrawn_at`` is set only if the withdrawal came by ``as_of``,
-    and ``state`` then says ``withdrawn``.
+    ``version_*`` is the version the learner was on then; ``progress_status``,
+    progress and ``completed_at`` are the engine's verdict then (as of the
+    withdrawal, if that came first); ``withdrawn_at`` is set only if the withdrawal
+    came by ``as_of``, and ``status`` then says ``withdrawn``.
     """
 
-    state: Literal["not_started", "in_progress", "completed", "withdrawn"]
+    progress_status: Literal["not_started", "in_progress", "completed"]
     version_name: str
     optional_done: int
     optional_total: int
@@ -712,8 +726,8 @@ class TranscriptAnswer(Schema):
 
     version_id: int
     version_number: int
-    state: Literal["not_started", "in_progress", "completed", "withdrawn"]
-    status: str
+    status: Literal["not_started", "in_progress", "completed", "withdrawn"]
+    progress_status: Literal["not_started", "in_progress", "completed"]
     progress_done: int
     progress_needed: int
     completed_at: datetime | None

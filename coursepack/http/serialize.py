@@ -44,6 +44,7 @@ def group_version(gv: CourseGroupVersion) -> dict[str, Any]:
     return {
         "id": gv.pk,
         "group_id": gv.group_id,
+        "group_key": gv.group.key,
         "version_number": gv.version_number,
         "name": gv.name,
         "description": gv.description,
@@ -64,8 +65,9 @@ def version_summary(version: PackageVersion, state: str) -> dict[str, Any]:
         "package_id": version.package_id,
         "version_number": version.version_number,
         "name": version.name,
-        "status": version.status,
-        "state": state,
+        # One term: the version's status counting its effective date (a scheduled
+        # version whose date has come is `active`), not the stored column.
+        "status": state,
         "revision": version.revision,
         "based_on_id": version.based_on_id,
         "created_at": version.created_at,
@@ -105,7 +107,8 @@ def enrollment(e: Enrollment) -> dict[str, Any]:
         "version_number": e.version.version_number,
         "enrolled_at": e.enrolled_at,
         "withdrawn_at": e.withdrawn_at,
-        "status": e.status,
+        # Withdrawn says so; its progress (frozen at the withdrawal) is in progress_*.
+        "status": "withdrawn" if e.withdrawn_at is not None else e.status,
         "progress_done": e.progress_done,
         "progress_needed": e.progress_needed,
         "completed_at": e.completed_at,
@@ -126,6 +129,8 @@ def event(e: CompletionEvent) -> dict[str, Any]:
         "late_reason": e.late_reason,
         "recorded_late": learning.recorded_late(e),
         "voids_id": e.voids_id,
+        # A void is posted with a `reason`: answer it under that name too.
+        "reason": e.evidence_note if e.kind == "void" else None,
     }
 
 
@@ -141,8 +146,8 @@ def _transcript_enrollment(t: Transcript, e: TranscriptEnrollment) -> dict[str, 
         "version_name": e.version_name,
         "enrolled_at": e.enrolled_at,
         "withdrawn_at": e.withdrawn_at,
-        "status": str(e.progress_status),
-        "state": str(e.status),
+        "status": str(e.status),
+        "progress_status": str(e.progress_status),
         "progress_done": e.progress_done,
         "progress_needed": e.progress_needed,
         "optional_done": e.optional_done,
@@ -245,8 +250,8 @@ def _answer(e: TranscriptEnrollment | None) -> dict[str, Any] | None:
     return {
         "version_id": e.version_id,
         "version_number": e.version_number,
-        "state": str(e.status),
-        "status": str(e.progress_status),
+        "status": str(e.status),
+        "progress_status": str(e.progress_status),
         "progress_done": e.progress_done,
         "progress_needed": e.progress_needed,
         "completed_at": e.completed_at,

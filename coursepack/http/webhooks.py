@@ -178,11 +178,13 @@ def _out(subscription: WebhookSubscription) -> dict[str, Any]:
     }
 
 
-@router.get("/webhooks", response=responses({200: list[WebhookOut]}), tags=["webhooks"])
-def list_webhooks(request: HttpRequest) -> Any:
+@router.get("/webhooks", response=responses({200: page_of(WebhookOut)}), tags=["webhooks"])
+def list_webhooks(request: HttpRequest, page: Query[PageParams]) -> Any:
     """List the webhook subscriptions (never their secrets), oldest first."""
     require(request, *READERS)
-    return [_out(s) for s in selectors.subscriptions()]
+    result = paginate(WebhookSubscription.objects.all(), page, request)
+    result["items"] = [_out(s) for s in result["items"]]
+    return result
 
 
 @router.post("/webhooks", response=responses({201: WebhookCreated}), tags=["webhooks"])

@@ -69,3 +69,15 @@ class StaleRevision(DomainError):
 
     code = "stale_revision"
     http_status = 412
+
+
+class PackageKeyTaken(DomainError):
+    """Another package has this key; ``existing_id`` names it (a retried create finds it)."""
+
+    code = "package_key_taken"
+
+
+class GroupKeyTaken(DomainError):
+    """Another course group has this key; ``existing_id`` names it."""
+
+    code = "group_key_taken"

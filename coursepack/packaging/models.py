@@ -32,6 +32,9 @@ class GroupVersionStatus(models.TextChoices):
 class CourseGroup(models.Model):
     """A reusable rule over courses and other groups, with a history of versions."""
 
+    # The natural key integrators address the group by (``/groups/by-key/{key}``);
+    # never changes, so a retried create finds the group it already made.
+    key = models.SlugField(max_length=100, unique=True)
     created_at = models.DateTimeField()
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
@@ -159,6 +162,9 @@ class Package(models.Model):
     """A named container of training with a history of versions."""
 
     name = models.CharField(max_length=255)
+    # The natural key integrators address the package by (``/packages/by-key/{key}``);
+    # unlike the name it never changes, so a retried create finds the package it made.
+    key = models.SlugField(max_length=100, unique=True)
     description = models.TextField(blank=True, default="")
     category = models.CharField(max_length=100, blank=True, default="", db_index=True)
     status = models.CharField(

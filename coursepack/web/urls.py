@@ -17,6 +17,7 @@ from coursepack.web import (
     people_sync,
     records,
     reports,
+    tokens,
     webhooks,
 )
 from coursepack.web.authoring import packages
@@ -33,6 +34,10 @@ urlpatterns = [
         name="login",
     ),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    # Your own API tokens (everyone signed in).
+    path("account/tokens/", tokens.own_tokens, name="own-tokens"),
+    path("account/tokens/new/", tokens.create, name="own-token-new"),
+    path("account/tokens/<int:token_id>/revoke/", tokens.revoke, name="own-token-revoke"),
     # Authoring: catalog, groups, packages, drafts, publishing, versions, preview.
     path("", include("coursepack.web.authoring.urls")),
     # Operations: enrolment, completions, people, my training.

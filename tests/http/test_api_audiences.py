@@ -57,7 +57,9 @@ def test_preview_then_save_enrols_the_members(org: dict[str, Any]) -> None:
     assert saved.json()["impact"]["enrol"] == sorted(p.pk for p in org["mine"])
     got = admin.call("GET", f"/packages/{org['package']}/audience").json()
     assert got["org_unit_ids"] == [org["team"].pk] and got["leaver_policy"] == "withdraw"
-    assert [a["package_id"] for a in admin.call("GET", "/audiences").json()] == [org["package"]]
+    assert [a["package_id"] for a in admin.call("GET", "/audiences").json()["items"]] == [
+        org["package"]
+    ]
 
 
 def test_a_large_save_answers_with_its_job(org: dict[str, Any], settings: Any) -> None:

@@ -133,7 +133,7 @@ def build_world() -> World:
 
     c1 = make_course(actor=actor)
     c2 = make_course(actor=actor)
-    unused = make_course(actor=actor)
+    unused = make_course(actor=actor, code="UNUSED-1")
     retired = make_course(actor=actor, retired=True)
     # A group published twice: packages built on v1 can take the newer v2.
     g1 = make_group(actor=actor, items=[(c1, True), c2])
@@ -145,7 +145,7 @@ def build_world() -> World:
     # A second group with a draft to edit, and a third with no draft (to start one).
     other_group = make_group(actor=actor, items=[c1, c2], kind="choice", min_count=1)
     group_draft = packaging.new_group_draft(actor=actor, group_id=other_group.group_id)
-    spare_group = make_group(actor=actor, items=[c2])
+    spare_group = make_group(actor=actor, items=[c2], name="Spare group")
     # A package with only an active version (to start a new draft from) ...
     settled = make_published_package(actor=actor, items=[c2])
     # ... one never published (to delete), one retired (to reinstate).
@@ -313,6 +313,7 @@ MATRIX: dict[str, Row] = {
         ADMIN, "/courses", lambda ids: {"code": "NEW-1", "name": "New course"}, ok=201
     ),
     "GET /courses/{course_id}": Row(READERS, "/courses/{course}"),
+    "GET /courses/by-code/{code}": Row(READERS, "/courses/by-code/UNUSED-1"),
     "PATCH /courses/{course_id}": Row(ADMIN, "/courses/{course}", lambda ids: {"name": "Renamed"}),
     "DELETE /courses/{course_id}": Row(ADMIN, "/courses/{unused_course}", ok=204),
     "POST /courses/{course_id}/retire": Row(
@@ -327,6 +328,8 @@ MATRIX: dict[str, Row] = {
         ADMIN, "/groups", lambda ids: {"name": "New group", "kind": "family"}, ok=201
     ),
     "GET /groups/{group_id}": Row(READERS, "/groups/{group}"),
+    # Keys derived from the names the world gives them.
+    "GET /groups/by-key/{key}": Row(READERS, "/groups/by-key/spare-group"),
     "POST /groups/{group_id}/drafts": Row(ADMIN, "/groups/{spare_group}/drafts", ok=201),
     "GET /group-versions/{group_version_id}": Row(READERS, "/group-versions/{group_draft}"),
     "PATCH /group-versions/{group_version_id}": Row(
@@ -356,6 +359,7 @@ MATRIX: dict[str, Row] = {
     "GET /packages": Row(READERS, "/packages"),
     "POST /packages": Row(ADMIN, "/packages", lambda ids: {"name": "New package"}, ok=201),
     "GET /packages/{package_id}": Row(READERS, "/packages/{package}"),
+    "GET /packages/by-key/{key}": Row(READERS, "/packages/by-key/never-published"),
     "PATCH /packages/{package_id}": Row(
         ADMIN, "/packages/{package}", lambda ids: {"name": "Renamed package"}
     ),
@@ -838,7 +842,8 @@ def _only_own_events(world: World, page: dict[str, Any]) -> None:
     assert page["count"] == 1
 
 
-def _only_own_tokens(world: World, tokens: list[dict[str, Any]]) -> None:
+def _only_own_tokens(world: World, page: dict[str, Any]) -> None:
+    tokens = page["items"]
     mine = set(
         world.learner.user.api_tokens.values_list("pk", flat=True)
     )  # the auth token and the spare

@@ -59,7 +59,7 @@ def _ids(model: Any, **filters: Any) -> list[int]:
     return list(model.objects.filter(**filters).order_by("pk").values_list("pk", flat=True))
 
 
-def _known_ids() -> dict[str, list[int]]:
+def _known_ids() -> dict[str, list[Any]]:
     """Ids the fuzzer should mostly use, so that it reaches past the 404s into the logic."""
     admin = get_user_model().objects.get(username="admin")
     # A group draft to edit (the demo's groups are all published).
@@ -110,10 +110,16 @@ def _known_ids() -> dict[str, list[int]]:
         "person_id": _ids(get_user_model()),
         "sync_id": _ids(PeopleSync),
         "webhook_id": _ids(WebhookSubscription),
+        # Natural keys: package and group keys, course codes.
+        "key": [
+            *Package.objects.order_by("pk").values_list("key", flat=True),
+            *CourseGroup.objects.order_by("pk").values_list("key", flat=True),
+        ],
+        "code": list(Course.objects.order_by("pk").values_list("code", flat=True)),
     }
 
 
-def _config(path: Path, known: dict[str, list[int]]) -> Path:
+def _config(path: Path, known: dict[str, list[Any]]) -> Path:
     lines = ["[dictionaries]"]
     lines += [f"{name} = {{ values = {json.dumps(ids)} }}" for name, ids in known.items() if ids]
     lines += ["", "[parameters]"]

@@ -92,10 +92,10 @@ def test_publishing_moves_the_enrollments_the_policy_names(
     assert outcome["previous_version_id"] == v1.pk
     assert outcome["scheduled"] is False
     assert outcome["moved_enrollments"] == len(moved)
-    assert outcome["version"]["state"] == "active"
+    assert outcome["version"]["status"] == "active"
     on = {s: Enrollment.objects.get(pk=pk).version_id for s, pk in enrollments.items()}
     assert {s for s, v in on.items() if v == draft.pk} == moved
-    log = admin.call("GET", f"/packages/{v1.package_id}/publish-log").json()
+    log = admin.call("GET", f"/packages/{v1.package_id}/publish-log").json()["items"]
     last = log[-1]
     assert (last["version_id"], last["inflight_policy"], last["moved_enrollments"]) == (
         draft.pk,
@@ -124,10 +124,11 @@ def test_a_future_effective_date_schedules_the_version(admin: Caller) -> None:
 
     assert response.status_code == 200
     assert response.json()["scheduled"] is True
-    assert response.json()["version"]["state"] == "scheduled"
+    assert response.json()["version"]["status"] == "scheduled"
     assert admin.call("GET", f"/packages/{v1.package_id}").json()["active_version_id"] == v1.pk
     states = {
-        v["id"]: v["state"] for v in admin.call("GET", f"/packages/{v1.package_id}/versions").json()
+        v["id"]: v["status"]
+        for v in admin.call("GET", f"/packages/{v1.package_id}/versions").json()["items"]
     }
     assert states == {draft.pk: "scheduled", v1.pk: "active"}
 

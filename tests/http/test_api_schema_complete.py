@@ -85,7 +85,7 @@ def test_no_enum_is_inline_and_every_enum_component_is_used() -> None:
     assert inline == [], "\n".join(inline)
     text = str(schema()["paths"]) + str(components)
     assert [n for n in enums if f"#/components/schemas/{n}'" not in text] == []
-    assert {"Role", "EnrollmentStatus", "GroupKind", "ItemKind", "VersionState"} <= enums
+    assert {"Role", "EnrollmentStatus", "GroupKind", "ItemKind", "VersionStatus"} <= enums
 
 
 def test_outputs_use_the_enum_components_too() -> None:

@@ -84,7 +84,7 @@ def test_a_look_alike_username_is_refused(admin: Caller) -> None:
 
 def test_an_admin_lists_and_revokes_someone_elses_tokens(admin: Caller) -> None:
     other = make_caller(role="auditor")
-    tokens = admin.call("GET", f"/users/{other.user.pk}/tokens").json()
+    tokens = admin.call("GET", f"/users/{other.user.pk}/tokens").json()["items"]
     assert [t["name"] for t in tokens] == ["tests"]
     assert admin.call("DELETE", f"/tokens/{tokens[0]['id']}").status_code == 204
     assert other.call("GET", "/me").status_code == 401
@@ -105,7 +105,7 @@ def test_an_admin_issues_a_token_for_a_user_who_then_sees_it_as_their_own(
     as_service = Client(headers={"Authorization": f"Bearer {issued['secret']}"})
     me = as_service.get("/api/v1/me").json()
     assert me["username"] == "hr-sync"
-    own = [t["name"] for t in as_service.get("/api/v1/tokens").json()]
+    own = [t["name"] for t in as_service.get("/api/v1/tokens").json()["items"]]
     assert sorted(own) == ["HR sync", "tests"]
     record = AuditEvent.objects.get(action="token.issued", target_id=str(issued["token"]["id"]))
     assert record.actor_label == "ops-admin" and record.after["owner"] == "hr-sync"

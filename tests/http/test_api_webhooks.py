@@ -204,7 +204,7 @@ def test_a_rotated_secret_signs_beside_the_old_one_and_secrets_are_shown_once(
 
     assert _verified(rotated["secret"], receiver)
     assert _verified(created["secret"], receiver)
-    listed = admin.call("GET", "/webhooks").json()
+    listed = admin.call("GET", "/webhooks").json()["items"]
     assert listed and all("secret" not in h for h in listed)
     records = AuditEvent.objects.filter(action__startswith="webhook.")
     assert records.count() == 2

@@ -12,8 +12,13 @@ from typing import Any
 import pytest
 
 from coursepack.packaging import api as packaging
-from coursepack.packaging.errors import DraftAlreadyExists, VersionNotDraft
-from coursepack.packaging.models import PackageVersion, PublishRecord
+from coursepack.packaging.errors import (
+    DraftAlreadyExists,
+    GroupKeyTaken,
+    PackageKeyTaken,
+    VersionNotDraft,
+)
+from coursepack.packaging.models import CourseGroup, Package, PackageVersion, PublishRecord
 from tests.concurrency import at_once
 from tests.factories import make_admin, make_course, make_draft_package, make_published_package
 
@@ -94,3 +99,38 @@ def test_two_new_drafts_at_once_leave_one_draft() -> None:
     failures = [r for r in results if isinstance(r, Exception)]
     assert len(failures) == 1 and isinstance(failures[0], DraftAlreadyExists), results
     assert _statuses(v1.package_id) == [(1, "published"), (2, "draft")]
+
+
+def test_two_creates_of_one_key_at_once_make_one_package_and_name_it() -> None:
+    """Two retries of one create (same key) at the same moment: one package, and the
+    other is PackageKeyTaken naming it (the unique constraint decides, not a 500)."""
+    admin = make_admin()
+
+    results = at_once(
+        [
+            lambda: packaging.create_package(actor=admin, name="Fire safety", key="fire-safety")
+            for _ in range(2)
+        ]
+    )
+
+    made = [r for r in results if not isinstance(r, Exception)]
+    failures = [r for r in results if isinstance(r, Exception)]
+    assert len(made) == 1 and len(failures) == 1, results
+    assert isinstance(failures[0], PackageKeyTaken)
+    assert failures[0].existing_id == made[0].package_id
+    assert list(Package.objects.values_list("key", flat=True)) == ["fire-safety"]
+
+
+def test_two_creates_of_one_group_key_at_once_make_one_group() -> None:
+    admin = make_admin()
+
+    results = at_once(
+        [
+            lambda: packaging.create_group(actor=admin, name="AML", kind="family", key="aml")
+            for _ in range(2)
+        ]
+    )
+
+    failures = [r for r in results if isinstance(r, Exception)]
+    assert len(failures) == 1 and isinstance(failures[0], GroupKeyTaken), results
+    assert CourseGroup.objects.count() == 1

@@ -70,7 +70,11 @@ def test_as_of_between_event_and_void_shows_the_completion_and_the_later_void(
     (row,) = body["enrollments"]
     assert row["id"] == history["enrollment"].pk
     assert (row["package_name"], row["version_number"]) == ("Safety", 1)
-    assert (row["status"], row["state"], row["withdrawn_at"]) == ("completed", "completed", None)
+    assert (row["status"], row["progress_status"], row["withdrawn_at"]) == (
+        "completed",
+        "completed",
+        None,
+    )
     assert (row["progress_done"], row["progress_needed"]) == (1, 1)
     assert row["why_not_complete"] == []
     (event,) = body["events"]
@@ -87,7 +91,7 @@ def test_as_of_between_event_and_void_shows_the_completion_and_the_later_void(
     changes = body["changes"]
     assert changes["changed"] is True
     (change,) = changes["enrollments"]
-    assert (change["then"]["state"], change["later"]["state"]) == ("completed", "not_started")
+    assert (change["then"]["status"], change["later"]["status"]) == ("completed", "not_started")
     assert [e["kind"] for e in changes["recorded"]] == ["void"]
 
 
@@ -112,7 +116,7 @@ def test_default_is_now_and_keeps_the_enrollments_and_events_keys(
     listed as its own event (as the current transcript always did)."""
     body = signed_in(admin).get(_url(learner.pk)).json()
     (row,) = body["enrollments"]
-    assert (row["state"], row["status"]) == ("withdrawn", "not_started")
+    assert (row["status"], row["progress_status"]) == ("withdrawn", "not_started")
     assert row["withdrawn_at"] is not None
     assert [(e["kind"], e["counted"], e["voided"]) for e in body["events"]] == [
         ("completed", False, True),

@@ -578,9 +578,7 @@ def test_reports_agree_with_transcripts_on_the_same_timeline(
                 assert chart == {v: c[5] for v, c in counts.items() if c[5]}
                 for package_id in (None, *setting.packages):
                     scoped = replace(days, package_id=package_id)
-                    assert _learner_report(scoped) == _learners_from_transcripts(
-                        world, end, scoped
-                    )
+                    assert _learner_report(scoped) == _learners_from_transcripts(world, end, scoped)
             for package_id in (None, *setting.packages):
                 every = ReportFilters(package_id=package_id)
                 expected = _learners_from_transcripts(world, end, every)

@@ -39,8 +39,8 @@ def test_packages_report_counts_per_package_and_version(auditor: Client) -> None
     body = get(auditor, f"/packages?{Q1}")
 
     assert body["filters"] == {
-        "start": "2024-01-01T00:00:00Z",
-        "end": "2024-04-01T00:00:00Z",
+        "from": "2024-01-01T00:00:00Z",
+        "to": "2024-04-01T00:00:00Z",
         "package_id": None,
         "version_id": None,
         "as_of": None,
@@ -57,7 +57,7 @@ def test_packages_report_counts_per_package_and_version(auditor: Client) -> None
         "completion_rate_percent": 25.0,
         "completed_in_range": 2,
     }
-    assert [(v["version_number"], v["state"], v["enrolled"]) for v in safety["versions"]] == [
+    assert [(v["version_number"], v["status"], v["enrolled"]) for v in safety["versions"]] == [
         (1, "archived", 4),
         (2, "active", 0),
     ]

@@ -9,6 +9,7 @@ from django.http import HttpRequest
 from ninja import Query, Schema, Status
 
 from coursepack.catalog import api as catalog
+from coursepack.catalog.errors import CourseNotFound
 from coursepack.catalog.models import Course
 from coursepack.http.auth import ADMIN, READERS, require
 from coursepack.http.content._shared import router
@@ -54,6 +55,16 @@ def create_course(request: HttpRequest, body: CourseIn) -> Any:
 def get_course(request: HttpRequest, course_id: int) -> Any:
     require(request, *READERS)
     return catalog.get_course(course_id)
+
+
+@router.get("/courses/by-code/{code}", response=responses({200: CourseOut}, 404), tags=["catalog"])
+def get_course_by_code(request: HttpRequest, code: str) -> Any:
+    """The course with this code (a course's code never changes)."""
+    require(request, *READERS)
+    course = Course.objects.filter(code=code).first()
+    if course is None:
+        raise CourseNotFound(f"There is no course with code {code!r}.")
+    return course
 
 
 @router.patch("/courses/{course_id}", response=responses({200: CourseOut}, 404), tags=["catalog"])

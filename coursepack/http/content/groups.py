@@ -40,6 +40,7 @@ def _group_out(group: CourseGroup, versions: list[CourseGroupVersion]) -> dict[s
     newest = versions[-1]
     return {
         "id": group.pk,
+        "key": group.key,
         "name": newest.name,
         "kind": newest.kind,
         "latest_published_version_id": published[-1].pk if published else None,
@@ -90,6 +91,17 @@ def get_group(request: HttpRequest, group_id: int) -> Any:
     found = _groups_out(list(CourseGroup.objects.filter(pk=group_id)))
     if not found:
         raise GroupNotFound(f"There is no course group with id {group_id}.")
+    return found[0]
+
+
+@router.get("/groups/by-key/{key}", response=responses({200: GroupOut}, 404), tags=["groups"])
+def get_group_by_key(request: HttpRequest, key: str) -> Any:
+    """The course group with this natural key (given when it was created, or derived from
+    its first name)."""
+    require(request, *READERS)
+    found = _groups_out(list(CourseGroup.objects.filter(key=key)))
+    if not found:
+        raise GroupNotFound(f"There is no course group with key {key!r}.")
     return found[0]
 
 

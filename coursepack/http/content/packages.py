@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any, Literal
 
+from django.db.models import Q
 from django.http import HttpRequest
 from django.utils import timezone
 from ninja import Query, Schema, Status
@@ -48,6 +50,7 @@ def _packages_out(packages: list[Package]) -> list[dict[str, Any]]:
         out.append(
             {
                 "id": p.pk,
+                "key": p.key,
                 "name": p.name,
                 "description": p.description,
                 "category": p.category,
@@ -106,6 +109,16 @@ def get_package(request: HttpRequest, package_id: int) -> Any:
     return _packages_out([_package(package_id)])[0]
 
 
+@router.get("/packages/by-key/{key}", response=responses({200: PackageOut}, 404), tags=["packages"])
+def get_package_by_key(request: HttpRequest, key: str) -> Any:
+    """The package with this natural key (given when it was created, or derived from its name)."""
+    require(request, *READERS)
+    package = Package.objects.filter(key=key).first()
+    if package is None:
+        raise PackageNotFound(f"There is no package with key {key!r}.")
+    return _packages_out([package])[0]
+
+
 @router.patch(
     "/packages/{package_id}", response=responses({200: PackageOut}, 404), tags=["packages"]
 )
@@ -152,35 +165,41 @@ def delete_package(request: HttpRequest, package_id: int) -> Any:
 
 @router.get(
     "/packages/{package_id}/versions",
-    response=responses({200: list[VersionSummaryOut]}, 404),
+    response=responses({200: page_of(VersionSummaryOut)}, 404),
     tags=["packages"],
 )
-def list_versions(request: HttpRequest, package_id: int) -> Any:
-    """The package's version history, newest first."""
+def list_versions(request: HttpRequest, package_id: int, page: Query[PageParams]) -> Any:
+    """The package's version history, oldest first (in id order, as every list)."""
     require(request, *READERS)
     _package(package_id)
-    versions = list(
-        PackageVersion.objects.filter(package_id=package_id).order_by("-version_number")
-    )
-    states = _states(versions)
-    return [serialize.version_summary(v, states[v.pk]) for v in versions]
+    result = paginate(PackageVersion.objects.filter(package_id=package_id), page, request)
+    states = _states(result["items"])
+    result["items"] = [serialize.version_summary(v, states[v.pk]) for v in result["items"]]
+    return result
+
+
+def _recorded_since(since: datetime) -> Q:
+    # The publish log is append-only: a record changes never, so "since" is its time.
+    return Q(occurred_at__gte=since)
 
 
 @router.get(
     "/packages/{package_id}/publish-log",
-    response=responses({200: list[PublishRecordOut]}, 404),
+    response=responses({200: page_of(PublishRecordOut)}, 404),
     tags=["packages"],
 )
-def publish_log(request: HttpRequest, package_id: int) -> Any:
-    """Who published or archived which version, when, with notes and in-flight policy."""
+def publish_log(request: HttpRequest, package_id: int, page: Query[PageParams]) -> Any:
+    """Who published or archived which version, when, with notes and in-flight policy,
+    oldest first."""
     require(request, *READERS)
     _package(package_id)
-    records = (
-        PublishRecord.objects.filter(package_id=package_id)
-        .select_related("version", "actor")
-        .order_by("id")
+    result = paginate(
+        PublishRecord.objects.filter(package_id=package_id).select_related("version", "actor"),
+        page,
+        request,
+        changed=_recorded_since,
     )
-    return [
+    result["items"] = [
         {
             "id": r.pk,
             "version_id": r.version_id,
@@ -194,5 +213,6 @@ def publish_log(request: HttpRequest, package_id: int) -> Any:
             "inflight_policy": r.inflight_policy,
             "moved_enrollments": r.moved_enrollments,
         }
-        for r in records
+        for r in result["items"]
     ]
+    return result

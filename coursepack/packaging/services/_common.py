@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Any
 
 from django.db.models import F, Model, QuerySet
 from django.utils import timezone
+from django.utils.text import slugify
 
 from coursepack import rules
 from coursepack.audit.api import Actor
@@ -87,6 +89,7 @@ def _group_snapshot(gv: CourseGroupVersion) -> dict[str, Any]:
 
 def _package_snapshot(package: Package) -> dict[str, Any]:
     return {
+        "key": package.key,
         "name": package.name,
         "description": package.description,
         "category": package.category,
@@ -168,6 +171,36 @@ def _active_course(course_id: int) -> Course:
             "reactivate it in the catalog or choose another course."
         )
     return course
+
+
+_KEY = re.compile(r"^[a-z0-9]+(?:[-_][a-z0-9]+)*$")
+_KEY_MAX = 100
+
+
+def _check_key(problems: Problems, key: str | None) -> str | None:
+    """Check a natural key given by the caller: lower-case letters, digits, ``-``/``_``."""
+    if key is None:
+        return None
+    key = problems.text("key", key, max_length=_KEY_MAX)
+    if key and not _KEY.match(key):
+        problems.add(
+            "key",
+            "must be lower-case letters and digits, words joined by - or _ (e.g. fire-safety-2027)",
+        )
+    return key
+
+
+def _free_key(model: type[Model], name: str, fallback: str) -> str:
+    """Derive an unused key from ``name`` (``fire-safety``, then ``fire-safety-2``, …)."""
+    base = slugify(name)[: _KEY_MAX - 10].strip("-_") or fallback
+    if not _KEY.match(base):
+        base = fallback
+    taken = set(model._default_manager.filter(key__startswith=base).values_list("key", flat=True))
+    key, n = base, 1
+    while key in taken:
+        n += 1
+        key = f"{base}-{n}"
+    return key
 
 
 def _check_text_inputs(

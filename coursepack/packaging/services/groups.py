@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -17,6 +17,7 @@ from coursepack.packaging.errors import (
     DuplicateItem,
     GroupCycle,
     GroupDraftInUse,
+    GroupKeyTaken,
     GroupNotFound,
     ItemNotFound,
     PublishValidationFailed,
@@ -33,6 +34,7 @@ from coursepack.packaging.models import (
 from coursepack.packaging.services._common import (
     _active_course,
     _check_item_target,
+    _check_key,
     _check_notes,
     _check_past,
     _check_position,
@@ -40,6 +42,7 @@ from coursepack.packaging.services._common import (
     _check_rule,
     _check_text_inputs,
     _close_gap,
+    _free_key,
     _group_snapshot,
     _insert_position,
     _lock_group,
@@ -58,14 +61,34 @@ def create_group(
     kind: str,
     min_count: int | None = None,
     description: str = "",
+    key: str | None = None,
 ) -> CourseGroupVersion:
-    """Create a reusable course group and return its draft version 1."""
+    """Create a reusable course group and return its draft version 1.
+
+    ``key`` is the group's natural key; a key another group has is refused naming
+    that group, so a retried create never makes a second one. Without it the key
+    is derived from the name (made unique with a suffix).
+    """
     with collecting("The course group cannot be created.") as problems:
         name_, description_ = _check_text_inputs(problems, name, description)
         _check_rule(problems, kind, min_count)
+        key = _check_key(problems, key)
     with transaction.atomic():
+        if key is not None:
+            _refuse_taken_key(key)
         now = timezone.now()
-        group = CourseGroup.objects.create(created_at=now, created_by=_user(actor))
+        try:
+            # A savepoint: a concurrent create of the same key loses here, not as a 500.
+            with transaction.atomic():
+                group = CourseGroup.objects.create(
+                    key=key or _free_key(CourseGroup, name_ or "", "group"),
+                    created_at=now,
+                    created_by=_user(actor),
+                )
+        except IntegrityError:
+            if key is not None:
+                _refuse_taken_key(key)
+            raise
         gv = CourseGroupVersion.objects.create(
             group=group,
             version_number=1,
@@ -77,9 +100,23 @@ def create_group(
             created_by=_user(actor),
         )
         audit.record(
-            actor=actor, action="group.created", target=gv, at=now, after=_group_snapshot(gv)
+            actor=actor,
+            action="group.created",
+            target=gv,
+            at=now,
+            after={**_group_snapshot(gv), "key": group.key},
         )
     return gv
+
+
+def _refuse_taken_key(key: str) -> None:
+    existing = CourseGroup.objects.filter(key=key).values_list("pk", flat=True).first()
+    if existing is not None:
+        raise GroupKeyTaken(
+            f"Course group {existing} already has the key {key!r}: it is the group this "
+            "request creates, or choose another key.",
+            existing_id=existing,
+        )
 
 
 _UNSET: Any = object()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from coursepack import references
@@ -13,6 +13,7 @@ from coursepack.audit.api import Actor
 from coursepack.packaging.errors import (
     PackageHasEnrollments,
     PackageHasHistory,
+    PackageKeyTaken,
 )
 from coursepack.packaging.models import (
     Package,
@@ -21,9 +22,11 @@ from coursepack.packaging.models import (
     VersionStatus,
 )
 from coursepack.packaging.services._common import (
+    _check_key,
     _check_notes,
     _check_past,
     _check_text_inputs,
+    _free_key,
     _lock_package,
     _package_snapshot,
     _user,
@@ -38,27 +41,42 @@ def create_package(
     name: str,
     description: str = "",
     category: str = "",
+    key: str | None = None,
     created_at: datetime | None = None,
 ) -> PackageVersion:
     """Create a package and return its draft version 1.
 
+    ``key`` is the package's natural key; a key another package has is refused
+    naming that package, so a retried create never makes a second one. Without
+    it the key is derived from the name (made unique with a suffix).
     ``created_at`` keeps a past creation time (a package migrated from another
     system); the audit record is stamped with now, when it was written.
     """
     with collecting("The package cannot be created.") as problems:
         name_, description_ = _check_text_inputs(problems, name, description)
         category = problems.text("category", category, max_length=100, required=False)
+        key = _check_key(problems, key)
         now = timezone.now()
         _check_past(problems, "created_at", created_at, now)
     with transaction.atomic():
-        package = Package.objects.create(
-            name=name_ or "",
-            description=description_ or "",
-            category=category,
-            created_at=created_at or now,
-            updated_at=created_at or now,
-            created_by=_user(actor),
-        )
+        if key is not None:
+            _refuse_taken_key(key)
+        try:
+            # A savepoint: a concurrent create of the same key loses here, not as a 500.
+            with transaction.atomic():
+                package = Package.objects.create(
+                    key=key or _free_key(Package, name_ or "", "package"),
+                    name=name_ or "",
+                    description=description_ or "",
+                    category=category,
+                    created_at=created_at or now,
+                    updated_at=created_at or now,
+                    created_by=_user(actor),
+                )
+        except IntegrityError:
+            if key is not None:
+                _refuse_taken_key(key)
+            raise
         version = PackageVersion.objects.create(
             package=package,
             version_number=1,
@@ -76,6 +94,16 @@ def create_package(
             package_id=package.pk,
         )
     return version
+
+
+def _refuse_taken_key(key: str) -> None:
+    existing = Package.objects.filter(key=key).values_list("pk", flat=True).first()
+    if existing is not None:
+        raise PackageKeyTaken(
+            f"Package {existing} already has the key {key!r}: it is the package this "
+            "request creates, or choose another key.",
+            existing_id=existing,
+        )
 
 
 def update_package(
