@@ -105,10 +105,12 @@ echo
 echo '```console'
 echo '$ curl -s -H "Authorization: Bearer $TOKEN" -H "Accept: application/yaml" "http://127.0.0.1:8000/api/v1/packages/2/export" > hr.yaml'
 curl -s -H "Authorization: Bearer $TOKEN" -H "Accept: application/yaml" "http://127.0.0.1:$PORT/api/v1/packages/2/export" > "$V/hr.yaml"
-echo '$ head -n 14 hr.yaml'
-head -n 14 "$V/hr.yaml"
-echo '$ curl -s -X POST -H "Authorization: Bearer $TOKEN" -H "Content-Type: application/yaml" --data-binary @hr.yaml "http://127.0.0.1:8000/api/v1/package-files"'
-curl -s -X POST -H "Authorization: Bearer $TOKEN" -H "Content-Type: application/yaml" --data-binary @"$V/hr.yaml" "http://127.0.0.1:$PORT/api/v1/package-files"; echo
+echo '$ head -n 15 hr.yaml'
+head -n 15 "$V/hr.yaml"
+echo '$ sed "s/^  key: .*/  key: hr-compliance-copy/" hr.yaml > hr-copy.yaml'
+sed "s/^  key: .*/  key: hr-compliance-copy/" "$V/hr.yaml" > "$V/hr-copy.yaml"
+echo '$ curl -s -X POST -H "Authorization: Bearer $TOKEN" -H "Content-Type: application/yaml" --data-binary @hr-copy.yaml "http://127.0.0.1:8000/api/v1/package-files"'
+curl -s -X POST -H "Authorization: Bearer $TOKEN" -H "Content-Type: application/yaml" --data-binary @"$V/hr-copy.yaml" "http://127.0.0.1:$PORT/api/v1/package-files"; echo
 echo '$ curl -s -X POST -H "Authorization: Bearer $TOKEN" -H "Content-Type: text/csv" --data "name,courses" "http://127.0.0.1:8000/api/v1/package-files"'
 curl -s -X POST -H "Authorization: Bearer $TOKEN" -H "Content-Type: text/csv" --data "name,courses" "http://127.0.0.1:$PORT/api/v1/package-files"; echo
 echo '```'

@@ -17,12 +17,13 @@ from django.contrib.auth.hashers import make_password
 from django.contrib.auth.models import AnonymousUser, User
 from django.contrib.auth.tokens import default_token_generator
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_decode, urlsafe_base64_encode
 
+from coursepack import statements
 from coursepack.accounts import usernames
 from coursepack.accounts.errors import (
     CannotChangeOwnAccess,
@@ -581,16 +582,11 @@ def authenticate_token(secret: str) -> User | None:
     parts = secret.split("_")
     if len(parts) < 3 or not secret.startswith(_TOKEN_PREFIX):
         return None
-    # Prefixes are unique (a constraint), so at most one row; no ordering needed.
-    token = (
-        ApiToken.objects.select_related("user", "user__account")
-        .filter(prefix=parts[1], revoked_at__isnull=True)
-        .order_by()
-        .first()
-    )
+    token = _live_token(parts[1])
     if token is None or not hmac.compare_digest(token.digest, _digest(secret)):
         return None
-    if not token.user.is_active:
+    user: Any = token.user
+    if not user.is_active:
         return None
     now = timezone.now()
     if token.expires_at is not None and token.expires_at <= now:
@@ -602,10 +598,62 @@ def authenticate_token(secret: str) -> User | None:
                 ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
         except WouldWait:
             pass
-    user: Any = token.user
-    # The role comes with the token, so role_of asks nothing more.
-    user._coursepack_account = getattr(user, "account", None)
     return user
+
+
+@dataclass(frozen=True)
+class _LiveToken:
+    pk: int
+    digest: str
+    expires_at: datetime | None
+    last_used_at: datetime | None
+    user: User
+
+
+_TOKEN_COLUMNS = ("id", "digest", "expires_at", "last_used_at")
+
+
+def _live_token(prefix: str) -> _LiveToken | None:
+    """Return the unrevoked token with this prefix, with its user and their account
+    (the role), read by one statement written once (ADR 0035): every API request
+    authenticates, and compiling the equivalent queryset cost more than running it.
+
+    Prefixes are unique (a constraint), so at most one row. The user comes with their
+    account cached (None: none), so ``role_of`` and ``user.account`` ask nothing more.
+    """
+    token_cols = statements.columns(ApiToken, _TOKEN_COLUMNS)
+    user_cols = statements.columns(User, [f.attname for f in User._meta.concrete_fields])
+    account_cols = statements.columns(Account, [f.attname for f in Account._meta.concrete_fields])
+    sql = _TOKEN_SQL.get(connection.vendor)
+    if sql is None:
+        q = connection.ops.quote_name
+        token_table, user_table = q(ApiToken._meta.db_table), q(User._meta.db_table)
+        account_table = q(Account._meta.db_table)
+        sql = _TOKEN_SQL[connection.vendor] = (
+            f"SELECT {token_cols.sql}, {user_cols.sql}, {account_cols.sql} "
+            f"FROM {token_table} "
+            f"INNER JOIN {user_table} ON {user_table}.{q('id')} = {token_table}.{q('user_id')} "
+            f"LEFT OUTER JOIN {account_table} "
+            f"ON {account_table}.{q('user_id')} = {user_table}.{q('id')} "
+            f"WHERE {token_table}.{q('prefix')} = %s AND {token_table}.{q('revoked_at')} IS NULL"
+        )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [prefix])
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    n_token, n_user = len(token_cols.attnames), len(user_cols.attnames)
+    pk, digest, expires_at, last_used_at = statements.from_row(token_cols, row[:n_token])
+    user = statements.instance(user_cols, row[n_token : n_token + n_user])
+    account_row = row[n_token + n_user :]
+    account = None if account_row[0] is None else statements.instance(account_cols, account_row)
+    # As select_related("account") leaves it, and role_of's own cache.
+    user._state.fields_cache["account"] = account
+    user._coursepack_account = account
+    return _LiveToken(pk, digest, expires_at, last_used_at, user)
+
+
+_TOKEN_SQL: dict[str, str] = {}
 
 
 def _address_note(address: str | None) -> str:

@@ -15,8 +15,10 @@ from typing import Any
 from django.apps import apps
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser, User
+from django.db import connection
 from django.db.models import Model, Q
 
+from coursepack import statements
 from coursepack.audit.models import AuditChainHead, AuditEvent
 
 __all__ = [
@@ -107,6 +109,31 @@ def lock_chain() -> AuditChainHead:
     Returns the locked head; a service that appends its records at the end with
     ``record_all(..., head=...)`` saves reading it again.
     """
+    return _locked_head()
+
+
+_HEAD_SQL: dict[str, str] = {}
+
+
+def _locked_head() -> AuditChainHead:
+    """Read and lock the chain's head: one statement written once (every audited write
+    runs it; ADR 0035), or created on the chain's first record."""
+    cols = statements.columns(
+        AuditChainHead, [f.attname for f in AuditChainHead._meta.concrete_fields]
+    )
+    sql = _HEAD_SQL.get(connection.vendor)
+    if sql is None:
+        q = connection.ops.quote_name
+        sql = f"SELECT {cols.sql} FROM {q(AuditChainHead._meta.db_table)} WHERE {q('id')} = 1"
+        if connection.features.has_select_for_update:
+            sql += " " + connection.ops.for_update_sql()
+        _HEAD_SQL[connection.vendor] = sql
+    with connection.cursor() as cursor:
+        cursor.execute(sql)
+        row = cursor.fetchone()
+    if row is not None:
+        head: AuditChainHead = statements.instance(cols, row)
+        return head
     head, _ = AuditChainHead.objects.select_for_update().get_or_create(pk=1)
     return head
 
@@ -184,7 +211,7 @@ def record_all(entries: Sequence[Entry], *, head: AuditChainHead | None = None) 
     if not entries:
         return []
     if head is None:
-        head, _ = AuditChainHead.objects.select_for_update().get_or_create(pk=1)
+        head = _locked_head()
     previous = head.last_hash or GENESIS_HASH
     events = []
     for entry in entries:
@@ -210,14 +237,19 @@ def record_all(entries: Sequence[Entry], *, head: AuditChainHead | None = None) 
         event.hash = previous = _hash(event)
         events.append(event)
     if len(events) == 1:
-        events[0].save()
+        # One statement written once (the usual single record of a completion).
+        statements.insert(events[0])
     else:
         # Both engines return the new ids from a bulk insert (SQLite >= 3.35).
         AuditEvent.objects.bulk_create(events)
     head.last_event_id = events[-1].pk
     head.last_hash = previous
     head.mac = head_mac(head.last_event_id, head.last_hash)
-    head.save(update_fields=["last_event_id", "last_hash", "mac"])
+    statements.update(
+        AuditChainHead,
+        head.pk,
+        {"last_event_id": head.last_event_id, "last_hash": head.last_hash, "mac": head.mac},
+    )
     return events
 
 

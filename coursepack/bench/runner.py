@@ -34,6 +34,7 @@ from coursepack.bench import (
     counts,
     enrolment,
     events,
+    http_cpu,
     lifecycle,
     matrix,
     migration,
@@ -167,6 +168,7 @@ OPERATIONS: dict[str, Callable[[Runner], list[Row]]] = {
     "reports": reports_bench.report_pages,
     "exports": exports_bench.export_jobs,
     "http": api_load.http,
+    "http_cpu": http_cpu.http_cpu,
     "load": api_load.load,
     "people_sync": organisation.people_sync,
 }

@@ -37,6 +37,7 @@ from coursepack.packaging.models import (
     CourseGroup,
     CourseGroupVersion,
     GroupVersionStatus,
+    Package,
     PackageVersion,
     VersionStatus,
 )
@@ -216,6 +217,7 @@ def export_package(
     return {
         "format": FORMAT,
         "package": {
+            "key": package.key,
             "name": package.name,
             "description": package.description,
             "category": package.category,
@@ -464,9 +466,10 @@ def import_package(
 ) -> ImportOutcome:
     """Import a package file as a draft, in one transaction.
 
-    The draft holds the file's newest version: a new package named as in the file,
-    or, with ``into_package_id``, the next draft of that package (refused while it
-    has one). Courses are matched by code; missing ones are listed, or created with
+    The draft holds the file's newest version: the next draft of the package with the
+    file's key if there is one here, or of ``into_package_id`` when given (refused
+    while that package has a draft); otherwise a new package with the file's key
+    and name. Courses are matched by code; missing ones are listed, or created with
     ``create_courses``. Published versions are never changed.
     """
     validate(document)
@@ -477,11 +480,18 @@ def import_package(
         course_ids = _courses(actor, document, create_courses, outcome)
         group_ids = _resolve_groups(actor, document, course_ids, outcome)
         content = document["versions"][-1]
+        meta = document["package"]
+        if into_package_id is None and "key" in meta:
+            # The file names its package by key: a package with that key here is the
+            # one the file is a new version of.
+            into_package_id = (
+                Package.objects.filter(key=meta["key"]).values_list("pk", flat=True).first()
+            )
         if into_package_id is None:
-            meta = document["package"]
             draft = packaging.create_package(
                 actor=actor,
                 name=meta["name"],
+                key=meta.get("key"),
                 description=meta["description"],
                 category=meta["category"],
             )

@@ -4,7 +4,7 @@ learner's affected enrollments in the same transaction."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
 from itertools import islice
 from typing import Any
@@ -46,6 +46,10 @@ from coursepack.learning.write_support import (
     _chunks,
     _lock_learner,
     _user,
+    enrollments_of_rows,
+    insert_event,
+    learner_enrollment_rows,
+    learner_event_rows,
 )
 from coursepack.packaging import selectors as packaging
 from coursepack.validation import collecting
@@ -139,6 +143,8 @@ class PreparedCompletion:
     # Every enrollment of the learner (by id), and those the course counts for.
     enrollments: list[Enrollment]
     affected: list[Enrollment]
+    # The enrollments' rows as fetched (every column): compared whole under the lock.
+    enrollment_rows: tuple[tuple[Any, ...], ...]
     # The courses whose events the evaluation reads (the affected versions' courses
     # and the courses equivalent to them), those events, the lifecycle facts, and the
     # affected enrollments' last moves.
@@ -146,6 +152,72 @@ class PreparedCompletion:
     events: dict[int, list[rules.EventRow]]
     lifecycle: _Lifecycle | None
     moves: dict[int, datetime]
+
+
+@dataclass(frozen=True)
+class _Inputs:
+    """What re-evaluating a learner's enrollments after an event on one course reads
+    (the fields of ``PreparedCompletion`` below ``late_reason``)."""
+
+    revision: Revision
+    enrollments: list[Enrollment]
+    affected: list[Enrollment]
+    enrollment_rows: tuple[tuple[Any, ...], ...]
+    courses: frozenset[int]
+    events: dict[int, list[rules.EventRow]]
+    lifecycle: _Lifecycle | None
+    moves: dict[int, datetime]
+
+
+def _read_inputs(learner_id: int, course_id: int) -> _Inputs:
+    """Read, taking no lock, the inputs of re-evaluating the learner's enrollments that
+    an event on the course counts for (ADR 0030): the revision first, then the rest."""
+    # The revision first, then the inputs: an append that commits in between changes
+    # the revision read again under the lock, so it is never missed.
+    revision = learner_revision(learner_id, course_id)
+    rows = learner_enrollment_rows(learner_id)
+    enrollments = enrollments_of_rows(rows)
+    affected: list[Enrollment] = []
+    courses: set[int] = set()
+    events: dict[int, list[rules.EventRow]] = {}
+    lifecycle = None
+    moves: dict[int, datetime] = {}
+    if enrollments:
+        # None exist at all (the revision counts them): nothing to read.
+        equivalences = (
+            lifecycle_facts.equivalence_facts()
+            if revision.equivalences
+            else lifecycle_facts.EquivalenceFacts()
+        )
+        counted = {course_id} | equivalences.targets_of(course_id)
+        for enrollment in enrollments:
+            on_version = packaging.version_course_ids(enrollment.version_id)
+            if not counted.isdisjoint(on_version):
+                affected.append(enrollment)
+                courses |= on_version
+    if affected:
+        ids = [e.pk for e in affected]
+        # The revision's counts say which reads would find nothing: skip those.
+        has_facts = revision.extensions or revision.exemptions or revision.revocations
+        lifecycle = _Lifecycle(
+            lifecycle_facts.enrollment_facts(ids) if has_facts else {},
+            equivalences,
+            packaging.lifecycle_rules({e.version_id for e in affected}),
+        )
+        courses |= equivalences.sources_for(courses)
+        found = learner_event_rows(learner_id, courses)
+        events = {learner_id: found} if found else {}
+        moves = selectors.latest_moves(ids) if revision.moves else {}
+    return _Inputs(
+        revision=revision,
+        enrollments=enrollments,
+        affected=affected,
+        enrollment_rows=tuple(rows),
+        courses=frozenset(courses),
+        events=events,
+        lifecycle=lifecycle,
+        moves=moves,
+    )
 
 
 def prepare_completion(
@@ -188,40 +260,7 @@ def prepare_completion(
                     f"is required: the completion occurred more than {late_horizon().days} "
                     "days before it is recorded; say why it is recorded this late",
                 )
-    # The revision first, then the inputs: an append that commits in between changes
-    # the revision read again under the lock, so it is never missed.
-    revision = learner_revision(learner_id, course_id)
-    enrollments = list(Enrollment.objects.filter(learner_id=learner_id).order_by("pk"))
-    affected: list[Enrollment] = []
-    courses: set[int] = set()
-    events: dict[int, list[rules.EventRow]] = {}
-    lifecycle = None
-    moves: dict[int, datetime] = {}
-    if enrollments:
-        # None exist at all (the revision counts them): nothing to read.
-        equivalences = (
-            lifecycle_facts.equivalence_facts()
-            if revision.equivalences
-            else lifecycle_facts.EquivalenceFacts()
-        )
-        counted = {course_id} | equivalences.targets_of(course_id)
-        for enrollment in enrollments:
-            on_version = packaging.version_course_ids(enrollment.version_id)
-            if not counted.isdisjoint(on_version):
-                affected.append(enrollment)
-                courses |= on_version
-    if affected:
-        ids = [e.pk for e in affected]
-        # The revision's counts say which reads would find nothing: skip those.
-        has_facts = revision.extensions or revision.exemptions or revision.revocations
-        lifecycle = _Lifecycle(
-            lifecycle_facts.enrollment_facts(ids) if has_facts else {},
-            equivalences,
-            packaging.lifecycle_rules({e.version_id for e in affected}),
-        )
-        courses |= equivalences.sources_for(courses)
-        events = selectors.event_rows_by_learner([learner_id], courses)
-        moves = selectors.latest_moves(ids) if revision.moves else {}
+    inputs = _read_inputs(learner_id, course_id)
     return PreparedCompletion(
         actor=actor,
         learner_id=learner_id,
@@ -234,34 +273,18 @@ def prepare_completion(
         external_id=external_id,
         evidence_note=evidence_note,
         late_reason=late_reason,
-        revision=revision,
-        enrollments=enrollments,
-        affected=affected,
-        courses=frozenset(courses),
-        events=events,
-        lifecycle=lifecycle,
-        moves=moves,
+        **{f.name: getattr(inputs, f.name) for f in fields(_Inputs)},
     )
 
 
-_ENROLLMENT_COLUMNS = [f.attname for f in Enrollment._meta.concrete_fields]
-
-
-def _rows(enrollments: Iterable[Enrollment]) -> list[tuple[Any, ...]]:
-    return [tuple(getattr(e, name) for name in _ENROLLMENT_COLUMNS) for e in enrollments]
-
-
-def _still_current(prepared: PreparedCompletion, revision: Revision) -> bool:
+def _still_current(
+    learner_id: int, inputs: _Inputs | PreparedCompletion, revision: Revision
+) -> bool:
     """Return whether the inputs read before the lock are the ones in force now (the
     caller holds the learner): same revision, and the same enrollment rows."""
-    if revision != prepared.revision:
+    if revision != inputs.revision:
         return False
-    now = list(
-        Enrollment.objects.filter(learner_id=prepared.learner_id)
-        .order_by("pk")
-        .values_list(*_ENROLLMENT_COLUMNS)
-    )
-    return now == _rows(prepared.enrollments)
+    return tuple(learner_enrollment_rows(learner_id)) == inputs.enrollment_rows
 
 
 def commit_completion(prepared: PreparedCompletion) -> RecordResult:
@@ -301,8 +324,8 @@ def commit_completion(prepared: PreparedCompletion) -> RecordResult:
                 return RecordResult(event=existing, created=False, enrollments_changed=0)
         if not revision.course:
             raise CourseNotFound(f"There is no course with id {p.course_id}.")
-        current = _still_current(p, revision)
-        event = CompletionEvent.objects.create(
+        current = _still_current(p.learner_id, p, revision)
+        event = insert_event(
             learner_id=p.learner_id,
             course_id=p.course_id,
             kind=p.kind,
@@ -340,31 +363,39 @@ def commit_completion(prepared: PreparedCompletion) -> RecordResult:
                 cause=cause,
             )
         elif p.affected and p.lifecycle is not None:
-            changes = _apply_prepared(p, event, cause)
+            new_row = (event.pk, p.course_id, p.kind, p.when, None, None)
+            changes = _apply_prepared(p, p.learner_id, new_row, p.actor, p.now, cause)
         else:
             changes = []
         audit.record_all([recorded, *changes], head=chain)
     return RecordResult(event=event, created=True, enrollments_changed=len(changes))
 
 
-def _apply_prepared(p: PreparedCompletion, event: CompletionEvent, cause: str) -> list[audit.Entry]:
-    """Evaluate the affected enrollments from the prepared inputs and the new event
-    (no query but the writes); store those that changed and return their records."""
+def _apply_prepared(
+    p: _Inputs | PreparedCompletion,
+    learner_id: int,
+    new_row: rules.EventRow,
+    actor: Actor,
+    now: datetime,
+    cause: str,
+) -> list[audit.Entry]:
+    """Evaluate the affected enrollments from the inputs read before the lock and the
+    new event's row (as the event read would return it once written; no query but the
+    writes); store those that changed and return their records."""
     assert p.lifecycle is not None
     befores = {e.pk: _status_snapshot(e) for e in p.affected}
-    # The new event, as the event read would return it once written.
-    rows = list(p.events.get(p.learner_id, ()))
-    if p.course_id in p.courses:
-        rows.append((event.pk, p.course_id, p.kind, p.when, None, None))
+    rows = list(p.events.get(learner_id, ()))
+    if new_row[1] in p.courses:
+        rows.append(new_row)
     moves = p.moves
     changed = _recompute(
         p.affected,
-        {p.learner_id: rows},
+        {learner_id: rows},
         p.lifecycle,
         lambda ids: {i: moves[i] for i in ids if i in moves},
     )
     _store(changed)
-    return _status_change_entries(p.actor, changed, befores, p.now, cause)
+    return _status_change_entries(actor, changed, befores, now, cause)
 
 
 def record_completion(
@@ -612,13 +643,16 @@ def void_event(
     """
     with collecting("The event cannot be voided.") as problems:
         reason = problems.text("reason", reason, max_length=20_000)
+    # Before the lock, as a completion (ADR 0030): the event's learner and course (an
+    # event never changes), then the inputs of their re-evaluation, checked under it.
+    try:
+        learner_id, course_id = CompletionEvent.objects.values_list("learner_id", "course_id").get(
+            pk=event_id
+        )
+    except CompletionEvent.DoesNotExist:
+        raise EventNotFound(f"There is no completion event with id {event_id}.") from None
+    inputs = _read_inputs(learner_id, course_id)
     with transaction.atomic():
-        try:
-            learner_id = CompletionEvent.objects.values_list("learner_id", flat=True).get(
-                pk=event_id
-            )
-        except CompletionEvent.DoesNotExist:
-            raise EventNotFound(f"There is no completion event with id {event_id}.") from None
         chain = audit.lock_chain()
         _lock_learner(learner_id)
         target = CompletionEvent.objects.get(pk=event_id)
@@ -626,8 +660,10 @@ def void_event(
             raise CannotVoid(f"Event {event_id} is itself a void; record a new completion instead.")
         if CompletionEvent.objects.filter(voids=target).exists():
             raise CannotVoid(f"Event {event_id} is already voided.")
+        # Read before the void is written: the revision counts the learner's events.
+        current = _still_current(learner_id, inputs, learner_revision(learner_id, course_id))
         now = timezone.now()
-        void = CompletionEvent.objects.create(
+        void = insert_event(
             learner_id=learner_id,
             course_id=target.course_id,
             kind=EventKind.VOID,
@@ -648,12 +684,15 @@ def void_event(
             # The void is a completion event too: bound here, so it is on the record.
             binds=(void,),
         )
-        changes = _update_statuses(
-            actor=actor,
-            learner_id=learner_id,
-            course_id=target.course_id,
-            now=now,
-            cause=f"void of event {event_id}",
-        )
+        cause = f"void of event {event_id}"
+        if not current:
+            changes = _update_statuses(
+                actor=actor, learner_id=learner_id, course_id=course_id, now=now, cause=cause
+            )
+        elif inputs.affected and inputs.lifecycle is not None:
+            new_row = (void.pk, course_id, EventKind.VOID.value, now, target.pk, None)
+            changes = _apply_prepared(inputs, learner_id, new_row, actor, now, cause)
+        else:
+            changes = []
         audit.record_all([voided, *changes], head=chain)
     return RecordResult(event=void, created=True, enrollments_changed=len(changes))

@@ -46,7 +46,18 @@ class Revision:
     equivalence_changes: int
 
 
+_SQL: dict[str, str] = {}
+
+
 def _sql() -> str:
+    """Return the revision's statement for the current vendor (built once)."""
+    sql = _SQL.get(connection.vendor)
+    if sql is None:
+        sql = _SQL[connection.vendor] = _build_sql()
+    return sql
+
+
+def _build_sql() -> str:
     q = connection.ops.quote_name
 
     def table(model: type) -> str:

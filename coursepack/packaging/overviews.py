@@ -384,6 +384,7 @@ class GroupEntry:
     """A reusable group: its newest rule, published version, draft and who pins it."""
 
     group_id: int
+    key: str
     name: str
     kind: str
     rule: str
@@ -433,6 +434,7 @@ def group_library(search: str = "", group_id: int | None = None) -> list[GroupEn
         entries.append(
             GroupEntry(
                 group_id=group.pk,
+                key=group.key,
                 name=newest.name,
                 kind=newest.kind,
                 rule=rules_text(newest.kind, newest.min_count, sizes.get(newest.pk, 0)),

@@ -269,8 +269,9 @@ def status_rule(version_id: int) -> rules.StatusRule:
 
 
 def warm_caches() -> int:
-    """Load the trees and status rules of released versions (newest first, as many
-    as the cache holds), as a server that has run a while has them; return how many."""
+    """Load the trees, status rules and lifecycle rules of released versions (newest
+    first, as many as the cache holds), as a server that has run a while has them;
+    return how many."""
     ids = list(
         PackageVersion.objects.exclude(status=VersionStatus.DRAFT)
         .order_by("-id")
@@ -278,6 +279,7 @@ def warm_caches() -> int:
     )
     for version_id in ids:
         status_rule(version_id)
+    lifecycle_rules(ids)
     return len(ids)
 
 

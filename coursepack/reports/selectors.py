@@ -18,16 +18,16 @@ Filters and their scoping are in ``reports.scope``; the row types in ``reports.r
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from coursepack.catalog.models import Course
 from coursepack.packaging import selectors as packaging
 from coursepack.packaging.models import Package, PackageVersion, VersionStatus
-from coursepack.reports import exact, summary_reads
+from coursepack.reports import exact, paging, summary_reads
 from coursepack.reports.exact import CourseCounts
 from coursepack.reports.rows import (
     MAX_PERIODS,
@@ -53,21 +53,27 @@ __all__ = [
     "Bucket",
     "CompletionSeries",
     "CompletionsOverTime",
+    "CoursePage",
     "CourseRow",
     "FilterChoices",
     "LearnerRow",
+    "PackagePage",
     "PackageRow",
     "ReportFilters",
     "StatusCounts",
     "VersionRow",
     "completions_over_time",
+    "course_page",
     "course_report",
     "filter_choices",
     "learner_count",
     "learner_rows",
     "make_filters",
     "overall",
+    "package_choices",
     "package_report",
+    "package_report_page",
+    "version_choices",
 ]
 
 
@@ -114,25 +120,94 @@ def package_report(filters: ReportFilters, *, now: datetime | None = None) -> li
     under the version they were on then, withdrawn if withdrawn by then; version
     states are as of ``as_of``.
     """
-    now = now or timezone.now()
+    moment, counts = _version_counts(filters, now or timezone.now())
+    return _package_rows(filters, moment, counts)
+
+
+def _version_counts(
+    filters: ReportFilters, now: datetime
+) -> tuple[datetime, dict[int, StatusCounts]]:
+    """Return the moment the version states are taken at, and the counts per version,
+    from the summary rows where they answer, else exactly (see ``package_report``)."""
     if filters.on_timeline:
         as_of, _ = filters.moments(now)
-        return _package_rows(filters, as_of, exact.timeline_package_counts(filters, now))
+        return as_of, exact.timeline_package_counts(filters, now)
     days = whole_days(filters)
     if days is not None:
-        return _package_rows(filters, now, summary_reads.package_counts(filters, *days))
-    return _package_rows(filters, now, exact.package_counts(filters))
+        return now, summary_reads.package_counts(filters, *days)
+    return now, exact.package_counts(filters)
 
 
-def _package_rows(
-    filters: ReportFilters, now: datetime, counts: dict[int, StatusCounts]
-) -> list[PackageRow]:
-    """Return the released versions in scope, per package, with their counts."""
-    versions = PackageVersion.objects.exclude(status=VersionStatus.DRAFT).select_related("package")
+@dataclass(frozen=True)
+class PackagePage:
+    """One page of ``package_report``, with what the page says of every package."""
+
+    rows: list[PackageRow]
+    # The counts of every package in scope added up (``overall`` of the whole report).
+    totals: StatusCounts
+    # How many packages the whole report lists.
+    package_count: int
+
+
+def package_report_page(
+    filters: ReportFilters, *, offset: int, limit: int, now: datetime | None = None
+) -> PackagePage:
+    """Return the packages ``[offset, offset + limit)`` of :func:`package_report`, and
+    the totals and number of packages of the whole report.
+
+    The same numbers as ``package_report``; only the page's versions are loaded and
+    their states worked out. Over whole UTC days (or no bound) only the page's summary
+    rows are read, and the totals are summed by the database (``reports.paging``);
+    otherwise every version's counts are counted as ``package_report`` does and the
+    page's picked out.
+    """
+    now = now or timezone.now()
+    packages = _listed_packages(filters)
+    shown = packages[offset : offset + limit]
+    days = None if filters.on_timeline else whole_days(filters)
+    if days is not None:
+        totals = paging.total_counts(filters, *days)
+        counts = paging.package_counts_of(filters, shown, *days)
+        moment = now
+    else:
+        moment, counts = _version_counts(filters, now)
+        totals = StatusCounts()
+        for version_id in _released(filters).values_list("pk", flat=True):
+            totals += counts.get(version_id, StatusCounts())
+    rows = _package_rows(filters, moment, counts, package_ids=shown) if shown else []
+    return PackagePage(rows=rows, totals=totals, package_count=len(packages))
+
+
+def _listed_packages(filters: ReportFilters) -> list[int]:
+    """The ids of the packages ``package_report`` lists, in its order (by name)."""
+    released = _released(filters).filter(package_id=OuterRef("pk"))
+    return list(
+        Package.objects.filter(Exists(released)).order_by("name", "pk").values_list("pk", flat=True)
+    )
+
+
+def _released(filters: ReportFilters) -> QuerySet[PackageVersion]:
+    """The released (not draft) versions of the chosen package / version."""
+    versions = PackageVersion.objects.exclude(status=VersionStatus.DRAFT)
     if filters.package_id is not None:
         versions = versions.filter(package_id=filters.package_id)
     if filters.version_id is not None:
         versions = versions.filter(pk=filters.version_id)
+    return versions
+
+
+def _package_rows(
+    filters: ReportFilters,
+    now: datetime,
+    counts: dict[int, StatusCounts],
+    *,
+    package_ids: list[int] | None = None,
+) -> list[PackageRow]:
+    """Return the released versions in scope (of ``package_ids`` only, if given), per
+    package, with their counts."""
+    versions = _released(filters).select_related("package")
+    if package_ids is not None:
+        versions = versions.filter(package_id__in=package_ids)
     version_list = list(versions.order_by("package__name", "package_id", "version_number"))
     active = _active_version_ids(sorted({v.package_id for v in version_list}), now)
     packages: dict[int, Package] = {}
@@ -183,13 +258,8 @@ def _report_course_ids(filters: ReportFilters) -> list[int] | None:
     """The courses in the chosen package's (or version's) released versions; None for all."""
     if filters.package_id is None and filters.version_id is None:
         return None
-    versions = PackageVersion.objects.exclude(status=VersionStatus.DRAFT)
-    if filters.package_id is not None:
-        versions = versions.filter(package_id=filters.package_id)
-    if filters.version_id is not None:
-        versions = versions.filter(pk=filters.version_id)
     found: set[int] = set()
-    for version_id in versions.values_list("pk", flat=True):
+    for version_id in _released(filters).values_list("pk", flat=True):
         found |= packaging.version_course_ids(version_id)
     return sorted(found)
 
@@ -211,17 +281,71 @@ def course_report(filters: ReportFilters) -> list[CourseRow]:
     are those with an enrollment open then.
     """
     course_ids = _report_course_ids(filters)
-    counts: CourseCounts
-    all_time = filters.start is None and filters.end is None
-    if not filters.on_timeline and not filters.scoped and all_time:
-        counts = summary_reads.course_counts(filters, course_ids)
-    else:
-        counts = exact.course_counts(filters, course_ids)
+    courses = _listed_courses(course_ids)
+    return _course_rows(filters, course_ids, list(courses.values_list("pk", "code", "name")))
+
+
+@dataclass(frozen=True)
+class CoursePage:
+    """One page of ``course_report``, and how many courses the whole report lists."""
+
+    rows: list[CourseRow]
+    course_count: int
+
+
+def course_page(filters: ReportFilters, *, offset: int, limit: int) -> CoursePage:
+    """Return the courses ``[offset, offset + limit)`` of :func:`course_report`, by code,
+    with the same numbers, and how many courses it lists.
+
+    Only the page's courses are counted: from their summary rows (no range, package or
+    version), or from the page's courses' events (a package or version, a range, a
+    manager's people). On a timeline over every course, the counts are those of
+    ``course_report`` (one aggregate of the events in scope).
+    """
+    course_ids = _report_course_ids(filters)
+    courses = _listed_courses(course_ids)
+    shown = list(courses.values_list("pk", "code", "name")[offset : offset + limit])
+    # A first page that is not full holds every course: no need to count them.
+    whole = offset == 0 and len(shown) < limit
+    return CoursePage(
+        rows=_course_rows(filters, course_ids, shown, paged=True),
+        course_count=len(shown) if whole else courses.count(),
+    )
+
+
+def _listed_courses(course_ids: list[int] | None) -> QuerySet[Course]:
     courses = Course.objects.order_by("code")
     if course_ids is not None:
         courses = courses.filter(pk__in=course_ids)
+    return courses
+
+
+def _course_rows(
+    filters: ReportFilters,
+    course_ids: list[int] | None,
+    courses: list[tuple[int, str, str]],
+    *,
+    paged: bool = False,
+) -> list[CourseRow]:
+    """Count ``courses`` (id, code, name) in the report ``course_ids`` (None: every
+    course) defines, reading only theirs when ``paged`` and the read allows it."""
+    counts: CourseCounts
+    shown = [course_id for course_id, _, _ in courses]
+    all_time = filters.start is None and filters.end is None
+    if not filters.on_timeline and not filters.scoped and all_time and course_ids is None:
+        counts = paging.course_counts_of(shown) if paged else summary_reads.course_counts()
+    elif not filters.on_timeline and not filters.scoped and all_time:
+        # One package's or version's courses: its (scope, course) rows (ADR 0032).
+        counts = summary_reads.course_counts(filters, shown if paged else course_ids)
+    elif paged and course_ids is not None:
+        # A course's count depends on its own events and the package's learners only.
+        counts = exact.course_counts(filters, shown) if shown else {}
+    elif paged and not filters.on_timeline:
+        counts = paging.course_counts_in_range(filters, shown)
+    else:
+        counts = exact.course_counts(filters, course_ids)
     result = []
-    for course_id, code, name in courses.values_list("pk", "code", "name"):
+    for course_id, code, name in courses:
         learners, failed, voided = counts.get(course_id, (0, 0, 0))
         result.append(
             CourseRow(
@@ -332,16 +456,48 @@ def _series(
     """Name each version's counts (one query) and order them by package and version."""
     versions = (
         PackageVersion.objects.filter(pk__in=list(counts))
-        .select_related("package")
         .order_by("package__name", "package_id", "version_number")
+        .values_list("pk", "package__name", "version_number")
     )
     series = tuple(
         CompletionSeries(
-            version_id=v.pk,
-            package_name=v.package.name,
-            version_number=v.version_number,
-            counts=tuple(counts[v.pk]),
+            version_id=version_id,
+            package_name=package_name,
+            version_number=number,
+            counts=tuple(counts[version_id]),
         )
-        for v in versions
+        for version_id, package_name, number in versions
     )
     return CompletionsOverTime(bucket=bucket, periods=tuple(periods), series=series)
+
+
+# --- the filters' choices ------------------------------------------------------------
+
+
+def package_choices() -> list[tuple[int, str]]:
+    """Return every package with a released version, by name: (package id, name)."""
+    released = PackageVersion.objects.exclude(status=VersionStatus.DRAFT).filter(
+        package_id=OuterRef("pk")
+    )
+    return list(
+        Package.objects.filter(Exists(released)).order_by("name", "pk").values_list("pk", "name")
+    )
+
+
+def version_choices(package_id: int | None, version_id: int | None = None) -> list[tuple[int, int]]:
+    """Return the released versions of ``package_id`` (None: of ``version_id``'s
+    package; neither: none), by number: (version id, version number)."""
+    if package_id is None and version_id is not None:
+        package_id = (
+            PackageVersion.objects.filter(pk=version_id)
+            .values_list("package_id", flat=True)
+            .first()
+        )
+    if package_id is None:
+        return []
+    return list(
+        PackageVersion.objects.filter(package_id=package_id)
+        .exclude(status=VersionStatus.DRAFT)
+        .order_by("version_number")
+        .values_list("pk", "version_number")
+    )

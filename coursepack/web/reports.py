@@ -9,6 +9,7 @@ from typing import Any, cast
 from urllib.parse import urlencode
 
 from django import forms
+from django.forms.utils import flatatt
 from django.http import (
     FileResponse,
     Http404,
@@ -19,8 +20,11 @@ from django.http import (
 )
 from django.http.response import HttpResponseBase
 from django.shortcuts import render
+from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import format_html, format_html_join
 from django.utils.http import content_disposition_header
+from django.utils.safestring import SafeString, mark_safe
 
 from coursepack.errors import InvalidInput
 from coursepack.jobs import exports as export_jobs
@@ -28,12 +32,16 @@ from coursepack.learning import lifecycle_selectors
 from coursepack.replica import reads_from_replica
 from coursepack.reports import exports, selectors, tables
 from coursepack.reports.scope import for_viewer
-from coursepack.reports.selectors import FilterChoices, ReportFilters
+from coursepack.reports.selectors import ReportFilters
 from coursepack.web.access import PEOPLE_READERS, role_required
 from coursepack.web.export_offer import offer
 from coursepack.web.report_chart import completions_chart
 
+# Each long table shows a page at a time (issue 19): a page costs what it shows, not
+# what the organisation holds. Each has its own page number in the query string.
 LEARNERS_PER_PAGE = 100
+PACKAGES_PER_PAGE = 20
+COURSES_PER_PAGE = 50
 # The lifecycle standing per package the page shows (as of now), each linked to the
 # package's standing page; "expiring" is within this many days, as that page's default.
 STANDING_WITHIN_DAYS = 30
@@ -47,6 +55,26 @@ STANDING_LABELS = (
 )
 
 
+class PlainSelect(forms.Select):
+    """A select whose options are written here rather than by a template each: the
+    package filter lists every package (300 at the full scale: ~25 ms as templates)."""
+
+    def render(
+        self, name: str, value: Any, attrs: dict[str, Any] | None = None, renderer: Any = None
+    ) -> SafeString:
+        chosen = {str(v) for v in self.format_value(value)}
+        options = format_html_join(
+            "\n",
+            '<option value="{}"{}>{}</option>',
+            (
+                (key, mark_safe(" selected") if str(key) in chosen else "", label)
+                for key, label in self.choices
+            ),
+        )
+        final = self.build_attrs(self.attrs, {**(attrs or {}), "name": name})
+        return format_html("<select{}>\n{}\n</select>", flatatt(final), options)
+
+
 class ReportFilterForm(forms.Form):
     """The report filters, as query parameters ``from``, ``to``, ``package_id``,
     ``version_id``, ``as_of`` and ``known_at``.
@@ -54,7 +82,15 @@ class ReportFilterForm(forms.Form):
     The same names as the API's; ``to`` is excluded from the range.
     """
 
-    def __init__(self, data: Any, *, choices: FilterChoices) -> None:
+    def __init__(
+        self,
+        data: Any,
+        *,
+        packages: list[tuple[int, str]],
+        versions: list[tuple[int, int]],
+    ) -> None:
+        """``versions`` are the chosen package's (the version select lists only those;
+        choosing a package fetches its versions with htmx, or on Apply)."""
         super().__init__(data)
         date = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
         # "from" is a Python keyword: the fields are named here, not as attributes.
@@ -70,16 +106,22 @@ class ReportFilterForm(forms.Form):
             coerce=int,
             empty_value=None,
             label="Package",
-            choices=[("", "All packages"), *choices.packages],
+            choices=[("", "All packages"), *packages],
+            widget=PlainSelect(
+                attrs={
+                    "hx-get": reverse("web:report-versions"),
+                    "hx-trigger": "change",
+                    "hx-target": "#id_version_id",
+                    "hx-swap": "innerHTML",
+                }
+            ),
         )
-        by_package: dict[str, list[tuple[int, str]]] = {}
-        for version_id, package_name, number in choices.versions:
-            by_package.setdefault(package_name, []).append(
-                (version_id, f"{package_name} v{number}")
-            )
-        version_choices: list[Any] = [("", "All versions"), *by_package.items()]
         self.fields["version_id"] = forms.TypedChoiceField(
-            required=False, coerce=int, empty_value=None, label="Version", choices=version_choices
+            required=False,
+            coerce=int,
+            empty_value=None,
+            label="Version",
+            choices=[("", "All versions"), *((pk, f"v{number}") for pk, number in versions)],
         )
         moment = forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
         self.fields["as_of"] = forms.DateTimeField(
@@ -138,7 +180,13 @@ def filter_form(request: HttpRequest) -> tuple[ReportFilterForm, ReportFilters |
     """Return the report filter form of the query string, and its filters (None: invalid),
     narrowed to the people the user may read (a manager's people; everyone for admins
     and auditors)."""
-    form = ReportFilterForm(request.GET, choices=selectors.filter_choices())
+    form = ReportFilterForm(
+        request.GET,
+        packages=selectors.package_choices(),
+        versions=selectors.version_choices(
+            _chosen(request, "package_id"), _chosen(request, "version_id")
+        ),
+    )
     filters = form.report_filters()
     return form, None if filters is None else for_viewer(filters, request.user)
 
@@ -146,11 +194,64 @@ def filter_form(request: HttpRequest) -> tuple[ReportFilterForm, ReportFilters |
 _form = filter_form
 
 
-def _page(request: HttpRequest) -> int:
+def _chosen(request: HttpRequest, name: str) -> int | None:
+    """The id in the query parameter ``name``, if it is one (the form checks it)."""
+    value = request.GET.get(name, "")
+    return int(value) if value.isdigit() and len(value) < 19 else None
+
+
+@role_required(*PEOPLE_READERS)
+@reads_from_replica
+def report_versions(request: HttpRequest) -> HttpResponse:
+    """The version filter's options for the chosen package (htmx, on choosing one)."""
+    versions = selectors.version_choices(_chosen(request, "package_id"))
+    return render(request, "web/_report_version_options.html", {"versions": versions})
+
+
+# The page number parameter of each paged table; the learners' is "page" (the first).
+_PAGE_PARAMS = {"packages": "packages_page", "courses": "courses_page", "learners": "page"}
+
+
+def _page(request: HttpRequest, name: str = "page") -> int:
     try:
-        return max(1, int(request.GET.get("page", "1")))
+        return max(1, int(request.GET.get(name, "1")))
     except ValueError:
         return 1
+
+
+@dataclasses.dataclass(frozen=True)
+class TablePage:
+    """Where one paged table is: its rows ``first`` to ``last`` of ``total``, and the
+    links to the previous and next page (None: none), keeping the others' pages."""
+
+    number: int
+    pages: int
+    total: int
+    first: int
+    last: int
+    previous: str | None
+    next: str | None
+
+
+def _pages(query: str, numbers: dict[str, int], kind: str, total: int, per_page: int) -> TablePage:
+    """The pager of table ``kind`` at ``numbers[kind]`` (already within its pages)."""
+    number = numbers[kind]
+    pages = max(1, -(-total // per_page))
+
+    def link(to: int) -> str:
+        params = {_PAGE_PARAMS[k]: (to if k == kind else n) for k, n in numbers.items()}
+        shown = urlencode({name: n for name, n in params.items() if n > 1})
+        return "?" + "&".join(p for p in (query, shown) if p) + f"#report-{kind}"
+
+    return TablePage(
+        number=number,
+        pages=pages,
+        total=total,
+        first=(number - 1) * per_page + 1,
+        last=min(number * per_page, total),
+        previous=link(number - 1) if number > 1 else None,
+        next=link(number + 1) if number < pages else None,
+    )
 
 
 @role_required(*PEOPLE_READERS)
@@ -160,53 +261,90 @@ def reports(request: HttpRequest) -> HttpResponse:
     form, filters = _form(request)
     context: dict[str, Any] = {"form": form, "filters": filters}
     if filters is not None:
-        page = _page(request)
+        query = form.query()
+        asked = {kind: _page(request, param) for kind, param in _PAGE_PARAMS.items()}
         learner_total = selectors.learner_count(filters)
-        pages = max(1, -(-learner_total // LEARNERS_PER_PAGE))
-        page = min(page, pages)
-        package_report = selectors.package_report(filters)
+        numbers = {
+            **asked,
+            "learners": min(asked["learners"], max(1, -(-learner_total // LEARNERS_PER_PAGE))),
+        }
+        package_page = selectors.package_report_page(
+            filters,
+            offset=(numbers["packages"] - 1) * PACKAGES_PER_PAGE,
+            limit=PACKAGES_PER_PAGE,
+        )
+        if not package_page.rows and numbers["packages"] > 1:
+            numbers["packages"] = max(1, -(-package_page.package_count // PACKAGES_PER_PAGE))
+            package_page = selectors.package_report_page(
+                filters,
+                offset=(numbers["packages"] - 1) * PACKAGES_PER_PAGE,
+                limit=PACKAGES_PER_PAGE,
+            )
+        course_page = selectors.course_page(
+            filters, offset=(numbers["courses"] - 1) * COURSES_PER_PAGE, limit=COURSES_PER_PAGE
+        )
+        if not course_page.rows and numbers["courses"] > 1:
+            numbers["courses"] = max(1, -(-course_page.course_count // COURSES_PER_PAGE))
+            course_page = selectors.course_page(
+                filters,
+                offset=(numbers["courses"] - 1) * COURSES_PER_PAGE,
+                limit=COURSES_PER_PAGE,
+            )
         over_time = selectors.completions_over_time(filters)
         learners = tables.learners_table(
             selectors.learner_rows(
-                filters, offset=(page - 1) * LEARNERS_PER_PAGE, limit=LEARNERS_PER_PAGE
+                filters,
+                offset=(numbers["learners"] - 1) * LEARNERS_PER_PAGE,
+                limit=LEARNERS_PER_PAGE,
             )
         )
         report_tables = {
-            "packages": tables.packages_table(package_report),
+            "packages": tables.packages_table(package_page.rows),
             "completions": tables.completions_table(over_time),
-            "courses": tables.courses_table(selectors.course_report(filters)),
+            "courses": tables.courses_table(course_page.rows),
             # The template and the tests both read the rows: not a one-shot stream.
             "learners": dataclasses.replace(learners, rows=list(learners.rows)),
         }
-        query = form.query()
-        # The standing per package comes from the summaries, which count everyone: a
-        # manager reads their people's standing on the matrix and the standing pages.
+        # The standing of the packages on the page, from the summaries, which count
+        # everyone: a manager reads their people's standing on the matrix and the
+        # standing pages.
         standing = (
             {}
             if filters.scoped
             else lifecycle_selectors.standing_counts_by_package(
-                [p.package_id for p in package_report], expiring_within_days=STANDING_WITHIN_DAYS
+                [p.package_id for p in package_page.rows],
+                expiring_within_days=STANDING_WITHIN_DAYS,
             )
         )
+        learner_pager = _pages(query, numbers, "learners", learner_total, LEARNERS_PER_PAGE)
         context.update(
             standing=[
                 (p, [(key, label, standing[p.package_id][key]) for key, label in STANDING_LABELS])
-                for p in package_report
+                for p in package_page.rows
                 if p.package_id in standing
             ],
             standing_labels=STANDING_LABELS,
             standing_within=STANDING_WITHIN_DAYS,
-            totals=selectors.overall(package_report),
-            package_count=len(package_report),
+            totals=package_page.totals,
+            package_count=package_page.package_count,
             over_time=over_time,
             chart=completions_chart(over_time),
             tables=report_tables,
             query=query,
+            pagers={
+                "packages": _pages(
+                    query, numbers, "packages", package_page.package_count, PACKAGES_PER_PAGE
+                ),
+                "courses": _pages(
+                    query, numbers, "courses", course_page.course_count, COURSES_PER_PAGE
+                ),
+                "learners": learner_pager,
+            },
             learner_total=learner_total,
-            learner_page=page,
-            learner_pages=pages,
-            learner_first=(page - 1) * LEARNERS_PER_PAGE + 1,
-            learner_last=min(page * LEARNERS_PER_PAGE, learner_total),
+            learner_page=learner_pager.number,
+            learner_pages=learner_pager.pages,
+            learner_first=learner_pager.first,
+            learner_last=learner_pager.last,
         )
     return render(request, "web/reports.html", context)
 

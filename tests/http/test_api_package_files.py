@@ -37,10 +37,13 @@ def test_export_then_import_over_the_api_makes_a_draft_that_exports_the_same() -
     assert created.status_code == 201, created.content
     body = created.json()
     assert body["reused_groups"] == ["Either v1"]
+    # The file's key names the package: the import is its next draft
+    assert body["package_id"] == version.package_id
     draft = PackageVersion.objects.get(pk=body["draft_version_id"])
-    assert (draft.status, draft.version_number) == ("draft", 1)
-    again = admin.call("GET", f"/packages/{body['package_id']}/export").json()
+    assert (draft.status, draft.version_number) == ("draft", 2)
+    again = admin.call("GET", f"/packages/{body['package_id']}/export?version=2").json()
     assert again == document
+    assert admin.call("GET", f"/packages/{version.package_id}/export").json() == document
 
 
 def test_import_over_the_api_refuses_invalid_files_and_missing_courses() -> None:
@@ -59,8 +62,10 @@ def test_import_over_the_api_refuses_invalid_files_and_missing_courses() -> None
     missing = admin.call("POST", "/package-files", document)
     assert missing.status_code == 422
     assert problem(missing)["problems"][0].startswith("ELSEWHERE-1:")
+    document["package"]["key"] = "base-elsewhere"
     created = admin.call("POST", "/package-files?create_courses=true", document)
     assert created.json()["created_courses"] == ["ELSEWHERE-1"]
+    assert created.json()["package_id"] != version.package_id
 
     into = admin.call("POST", f"/package-files?into={version.package_id}", document)
     assert into.status_code == 201

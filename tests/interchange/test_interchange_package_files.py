@@ -105,14 +105,46 @@ def test_export_import_export_is_identical(admin: Any, shape: Any, fmt: str) -> 
     document = package_files.loads(text)
     package_files.validate(document)
 
+    assert package_files.dumps(document, fmt) == text
+    # Imported where its key is free (as into another installation): a new package
+    document["package"]["key"] = f"{document['package']['key']}-copy"
+    expected = package_files.dumps(document, fmt)
+
     outcome = package_files.import_package(actor=admin, document=document)
 
     assert outcome.draft.status == "draft"
+    assert outcome.draft.package_id != version.package_id
     assert outcome.created_groups == outcome.new_group_versions == []
     again = package_files.dumps(
         package_files.export_package(package_id=outcome.draft.package_id), fmt
     )
-    assert again == text
+    assert again == expected
+
+
+def test_a_file_whose_key_names_a_package_here_is_its_next_draft(admin: Any) -> None:
+    """A package kept as a file in version control comes back as the next draft of the
+    package with its key; while that package has a draft, the import is refused."""
+    a, b = (make_course(actor=admin, code=f"KEY-{n}") for n in (1, 2))
+    v1 = make_published_package(actor=admin, items=[a], name="Fire safety")
+    document = package_files.export_package(package_id=v1.package_id)
+    document["versions"][-1]["items"].append({"course": "KEY-2", "required": True})
+    document["courses"].append(
+        {
+            "code": "KEY-2",
+            "name": b.name,
+            "description": b.description,
+            "duration_minutes": b.duration_minutes,
+        }
+    )
+
+    outcome = package_files.import_package(actor=admin, document=document)
+
+    assert outcome.draft.package_id == v1.package_id
+    assert outcome.draft.version_number == 2
+    assert [i.course_id for i in outcome.draft.items.order_by("position")] == [a.pk, b.pk]
+    with pytest.raises(DraftAlreadyExists):
+        package_files.import_package(actor=admin, document=document)
+    assert PackageVersion.objects.filter(package_id=v1.package_id).count() == 2
 
 
 def test_history_file_lists_every_version_and_two_versions_diff_readably(admin: Any) -> None:
@@ -275,7 +307,8 @@ def test_commands_export_and_import_files(admin: Any, tmp_path: Path) -> None:
     )
     stdout = StringIO()
     call_command("import_package", str(out), "--as", admin.username, stdout=stdout)
-    assert "Draft v1 of package" in stdout.getvalue()
+    # The file names its package by key: it comes back as that package's next draft
+    assert f"Draft v2 of package {version.package_id} " in stdout.getvalue()
     printed = StringIO()
     call_command("export_package", str(version.package_id), "--history", stdout=printed)
     assert json.loads(printed.getvalue())["versions"][0]["number"] == 1

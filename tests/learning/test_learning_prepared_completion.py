@@ -291,3 +291,38 @@ def test_a_learner_removed_course_or_repeated_key_is_found_under_the_lock(world:
         learning.record_completion(actor=world.admin, learner_id=10**9, course_id=10**9)
     with pytest.raises(CourseNotFound):
         learning.record_completion(actor=world.admin, learner_id=learner.pk, course_id=10**9)
+
+
+def test_a_void_is_evaluated_before_the_lock_too(world: World) -> None:
+    """A void reads its learner's inputs before its transaction and, nothing having
+    changed, reads no event under the lock; the statuses are the engine's."""
+    learner, enrollment = world.learner()
+    record(learner, world.a, world.t + HOUR)
+    record(learner, world.b, world.t + HOUR)
+    enrollment.refresh_from_db()
+    assert enrollment.status == "completed"
+    event = CompletionEvent.objects.get(learner=learner, course=world.b)
+    with CaptureQueriesContext(connection) as queries:
+        result = learning.void_event(actor=world.admin, event_id=event.pk, reason="Wrong person.")
+    opened = next(
+        i
+        for i, q in enumerate(queries.captured_queries)
+        if q["sql"].startswith(("SAVEPOINT", "BEGIN"))
+    )
+    column = '"learning_completionevent"."occurred_at"'
+    # The learner's events (not the voided event itself, read by id under the lock).
+    reads = [
+        i
+        for i, q in enumerate(queries.captured_queries)
+        if column in q["sql"] and ('"learner_id" =' in q["sql"] or '"learner_id" IN' in q["sql"])
+    ]
+    assert len(reads) == 1 and reads[0] < opened
+    assert result.enrollments_changed == 1
+    enrollment.refresh_from_db()
+    assert enrollment.status == "in_progress"
+    (change,) = AuditEvent.objects.filter(
+        action="enrollment.status_changed", target_id=str(enrollment.pk)
+    ).order_by("-id")[:1]
+    assert (change.before["status"], change.after["status"]) == ("completed", "in_progress")
+    assert change.notes == f"void of event {event.pk}"
+    assert drift() == []

@@ -286,14 +286,19 @@ def test_auditors_may_read_reports_learners_may_not_and_strangers_sign_in_first(
 ) -> None:
     auditor = accounts.create_user(actor=None, username="auditor1", role=Role.AUDITOR)
     learner = dataset.learners["ann"]
-    paths = ["/reports/", "/reports/courses.csv", "/reports/report.xlsx"]
+    paths = [
+        "/reports/",
+        "/reports/courses.csv",
+        "/reports/report.xlsx",
+        f"/reports/versions/?package_id={dataset.safety_id}",
+    ]
 
     as_auditor, as_learner, anonymous = Client(), Client(), Client()
     as_auditor.force_login(auditor)
     as_learner.force_login(learner)
 
-    assert [as_auditor.get(p).status_code for p in paths] == [200, 200, 200]
-    assert [as_learner.get(p).status_code for p in paths] == [403, 403, 403]
+    assert [as_auditor.get(p).status_code for p in paths] == [200, 200, 200, 200]
+    assert [as_learner.get(p).status_code for p in paths] == [403, 403, 403, 403]
     for path in paths:
         response = anonymous.get(path)
         assert response.status_code == 302

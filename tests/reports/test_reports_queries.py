@@ -95,5 +95,6 @@ def test_report_queries_do_not_grow_with_rows(admin: Any) -> None:
 
     assert selectors.learner_count(everything) == 18
     assert large == small
-    # The lifecycle standing section (ADR 0027) reads four queries of its own.
-    assert small["page"] <= 20, small
+    # The lifecycle standing section (ADR 0027) reads four queries of its own; the
+    # paged tables (issue 19) list their page's packages and courses and sum the totals.
+    assert small["page"] <= 22, small

@@ -282,3 +282,43 @@ def test_publishing_for_a_later_date_schedules_it_and_says_what_that_means(
     assert "Until then new enrollments get the active version." in page
     v2.refresh_from_db()
     assert v2.status == "scheduled"
+
+
+def test_a_package_and_a_group_take_a_key_and_a_taken_key_is_shown_at_its_field(
+    client_as_admin: Client,
+) -> None:
+    """The key integrations address a package or group by is set on creation (or made
+    from the name); a taken or malformed key comes back at the key field, nothing added."""
+    # When the admin creates a package with a key
+    response = client_as_admin.post(
+        reverse("web:package-new"), {"name": "Fire safety 2027", "key": "fire-safety-2027"}
+    )
+    # Then it has that key, shown on its page
+    assert response.status_code == 302
+    package = Package.objects.get(key="fire-safety-2027")
+    page = client_as_admin.get(reverse("web:package", args=[package.pk])).content.decode()
+    assert "<code>fire-safety-2027</code>" in page
+    # When another package asks for the same key, or a malformed one
+    for key, said in [
+        ("fire-safety-2027", "Another package already has this key"),
+        ("Fire Safety!", "Key must be lower-case letters and digits"),
+    ]:
+        response = client_as_admin.post(reverse("web:package-new"), {"name": "Again", "key": key})
+        page = response.content.decode()
+        # Then the problem is at the key field and in the summary; nothing is added
+        assert response.status_code == 422, key
+        assert 'href="#id_key">' + said in page
+        assert 'id="id_key-error"' in page
+    assert Package.objects.count() == 1
+    # A package without a key gets one made from its name
+    client_as_admin.post(reverse("web:package-new"), {"name": "Fire safety 2027", "key": ""})
+    assert set(Package.objects.values_list("key", flat=True)) == {
+        "fire-safety-2027",
+        "fire-safety-2027-2",
+    }
+    # Groups the same way
+    form = {"name": "Languages", "kind": "choice", "min_count": "1", "key": "languages"}
+    assert client_as_admin.post(reverse("web:group-new"), form).status_code == 302
+    response = client_as_admin.post(reverse("web:group-new"), form)
+    assert response.status_code == 422
+    assert 'href="#id_key">Another group already has this key' in response.content.decode()

@@ -13,6 +13,7 @@ from django.views.decorators.http import require_POST
 from coursepack.errors import DomainError, NotFound
 from coursepack.packaging import api as packaging
 from coursepack.packaging import overviews
+from coursepack.packaging.errors import GroupKeyTaken
 from coursepack.web.access import ADMIN, STAFF, role_required
 from coursepack.web.authoring.common import actor, not_found, refused
 from coursepack.web.authoring.editor import GROUP_KINDS
@@ -20,6 +21,7 @@ from coursepack.web.authoring.errors import FormErrors, form_errors
 
 LABELS = {
     "name": "Name",
+    "key": "Key",
     "description": "Description",
     "kind": "Rule",
     "min_count": "How many to complete",
@@ -40,7 +42,7 @@ def group_list(request: HttpRequest) -> HttpResponse:
 @role_required(*ADMIN)
 def group_create(request: HttpRequest) -> HttpResponse:
     """Create a group; its draft v1 opens in the editor."""
-    values = {"name": "", "description": "", "kind": "", "min_count": ""}
+    values = {"name": "", "key": "", "description": "", "kind": "", "min_count": ""}
     errors = FormErrors(labels=LABELS)
     if request.method == "POST":
         values = {k: request.POST.get(k, "") for k in values}
@@ -58,9 +60,14 @@ def group_create(request: HttpRequest) -> HttpResponse:
                 draft = packaging.create_group(
                     actor=actor(request),
                     name=values["name"],
+                    key=values["key"].strip() or None,
                     description=values["description"],
                     kind=values["kind"],
                     min_count=min_count,
+                )
+            except GroupKeyTaken:
+                errors.add(
+                    "key", "Another group already has this key: choose another, or leave it blank"
                 )
             except DomainError as exc:
                 errors = form_errors(exc, LABELS)

@@ -24,11 +24,12 @@ from coursepack.jobs import api as jobs
 from coursepack.learning import selectors as learning
 from coursepack.packaging import api as packaging
 from coursepack.packaging import overviews, selectors
+from coursepack.packaging.errors import PackageKeyTaken
 from coursepack.web.access import ADMIN, EVERYONE, STAFF, role_required
 from coursepack.web.authoring.common import actor, not_found, refused
 from coursepack.web.authoring.errors import FormErrors, form_errors
 
-LABELS = {"name": "Name", "description": "Description", "category": "Category"}
+LABELS = {"name": "Name", "description": "Description", "category": "Category", "key": "Key"}
 ENROLLMENTS_PER_PAGE = 25
 PACKAGES_PER_PAGE = 20
 STATUS_FILTERS = [
@@ -98,7 +99,7 @@ def package_list(request: HttpRequest) -> HttpResponse:
 @role_required(*ADMIN)
 def package_create(request: HttpRequest) -> HttpResponse:
     """Create a package; its draft v1 opens in the editor."""
-    values = {"name": "", "description": "", "category": ""}
+    values = {"name": "", "key": "", "description": "", "category": ""}
     errors = FormErrors(labels=LABELS)
     if request.method == "POST":
         values = {k: request.POST.get(k, "") for k in values}
@@ -106,8 +107,13 @@ def package_create(request: HttpRequest) -> HttpResponse:
             draft = packaging.create_package(
                 actor=actor(request),
                 name=values["name"],
+                key=values["key"].strip() or None,
                 description=values["description"],
                 category=values["category"],
+            )
+        except PackageKeyTaken:
+            errors.add(
+                "key", "Another package already has this key: choose another, or leave it blank"
             )
         except DomainError as exc:
             errors = form_errors(exc, LABELS)

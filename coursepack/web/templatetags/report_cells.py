@@ -5,9 +5,11 @@ from __future__ import annotations
 from datetime import datetime
 
 from django import template
+from django.urls import reverse
 from django.utils.html import escape, format_html
 from django.utils.safestring import SafeString, mark_safe
 
+from coursepack.reports.rows import PackageRow
 from coursepack.reports.tables import ReportTable
 
 register = template.Library()
@@ -55,4 +57,27 @@ def report_rows(
     if not lines:
         return format_html('<tr><td class="empty" colspan="{}">{}</td></tr>', len(columns), empty)
     # Safe: every text in it went through escape().
+    return mark_safe("\n".join(lines))
+
+
+@register.simple_tag
+def standing_rows(
+    standing: list[tuple[PackageRow, list[tuple[str, str, int]]]], within: int
+) -> SafeString:
+    """Return the ``<tr>`` rows of the standing section: per package, each count linked
+    to the package's standing page showing those learners.
+
+    Built here for the reason ``report_rows`` is: one URL per package, not per cell.
+    """
+    lines: list[str] = []
+    for package, counts in standing:
+        page = reverse("web:standing", args=[package.package_id])
+        name = escape(package.name)
+        cells = "".join(
+            f'<td class="num"><a href="{page}?standing={escape(key)}&amp;within={within}" '
+            f'aria-label="{escape(label)} in {name}: {n}">{n}</a></td>'
+            for key, label, n in counts
+        )
+        lines.append(f'<tr><th scope="row">{name}</th>{cells}</tr>')
+    # Safe: every text in it went through escape() or is a number or a reversed URL.
     return mark_safe("\n".join(lines))

@@ -1,0 +1,170 @@
+"""Summary reads for one page of a report table (issue 19, ADR 0027 amended).
+
+``reports.summary_reads`` answers a whole table; a page shows a few dozen rows of it
+and the totals of all of them, so it reads here only the page's rows, and the totals
+added up by the database: what it reads is proportional to what it shows.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from datetime import date
+
+from django.db.models import Count, Q, Sum
+
+from coursepack.learning.models import (
+    CompletionDayCount,
+    CompletionEvent,
+    CourseCount,
+    EnrollmentDayCount,
+    EnrollmentState,
+    EnrollmentStatus,
+    EventKind,
+    VersionCount,
+)
+from coursepack.reports.exact import CourseCounts
+from coursepack.reports.rows import StatusCounts
+from coursepack.reports.scope import ReportFilters, days_between, in_range, summary_scope
+
+__all__ = ["course_counts_in_range", "course_counts_of", "package_counts_of", "total_counts"]
+
+# The key of the totals in ``_fold``: every version together.
+_ALL = 0
+
+
+def package_counts_of(
+    filters: ReportFilters, package_ids: list[int], first: date | None, stop: date | None
+) -> dict[int, StatusCounts]:
+    """Return ``summary_reads.package_counts`` for the versions of ``package_ids`` only:
+    their summary rows, by the index that starts with the package."""
+    if not package_ids:
+        return {}
+    if first is None and stop is None:
+        every = (
+            summary_scope(VersionCount.objects.all(), filters)
+            .filter(package_id__in=package_ids, n__gt=0)
+            .values_list("version_id", "state", "status", "completed", "n")
+        )
+        return _fold(every, [])
+    begun = (
+        summary_scope(EnrollmentDayCount.objects.all(), filters)
+        .filter(days_between("day", first, stop), package_id__in=package_ids)
+        .values_list("version_id", "state", "status")
+        .annotate(total=Sum("n"))
+    )
+    completed = (
+        summary_scope(CompletionDayCount.objects.all(), filters)
+        .filter(days_between("day", first, stop), package_id__in=package_ids)
+        .values_list("version_id")
+        .annotate(total=Sum("n"))
+    )
+    return _fold(((v, state, status, False, n) for v, state, status, n in begun), completed)
+
+
+def total_counts(filters: ReportFilters, first: date | None, stop: date | None) -> StatusCounts:
+    """Return the counts of every version in scope added up (what ``overall`` adds up
+    from ``summary_reads.package_counts``), summed by the database: a few rows."""
+    if first is None and stop is None:
+        every = (
+            summary_scope(VersionCount.objects.all(), filters)
+            .filter(n__gt=0)
+            .values_list("state", "status", "completed")
+            .annotate(total=Sum("n"))
+        )
+        found = _fold(((_ALL, state, status, done, n) for state, status, done, n in every), [])
+        return found.get(_ALL, StatusCounts())
+    begun = (
+        summary_scope(EnrollmentDayCount.objects.all(), filters)
+        .filter(days_between("day", first, stop))
+        .values_list("state", "status")
+        .annotate(total=Sum("n"))
+    )
+    completed = (
+        summary_scope(CompletionDayCount.objects.all(), filters)
+        .filter(days_between("day", first, stop))
+        .aggregate(total=Sum("n"))["total"]
+    )
+    found = _fold(
+        ((_ALL, state, status, False, n) for state, status, n in begun),
+        [(_ALL, completed)] if completed else [],
+    )
+    return found.get(_ALL, StatusCounts())
+
+
+def _fold(
+    rows: Iterable[tuple[int, str, str, bool, int]], completed: Iterable[tuple[int, int]]
+) -> dict[int, StatusCounts]:
+    """Add up summary rows (key, state, status, completed or not, n) and completions
+    in the range (key, n) into counts per key, as ``summary_reads.package_counts``
+    does: ``completed`` of a row counts "completed in range" when there is no range."""
+    found: dict[int, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    for key, state, status, done, n in rows:
+        counts = found[key]
+        if state == EnrollmentState.OPEN:
+            counts["enrolled"] += n
+            counts[status] += n
+            if done:
+                counts["completed_in_range"] += n
+        elif state == EnrollmentState.WITHDRAWN:
+            counts["withdrawn"] += n
+    for key, n in completed:
+        found[key]["completed_in_range"] += n
+    return {
+        key: StatusCounts(
+            enrolled=c["enrolled"],
+            withdrawn=c["withdrawn"],
+            not_started=c[EnrollmentStatus.NOT_STARTED],
+            in_progress=c[EnrollmentStatus.IN_PROGRESS],
+            completed=c[EnrollmentStatus.COMPLETED],
+            completed_in_range=c["completed_in_range"],
+        )
+        for key, c in found.items()
+    }
+
+
+def course_counts_of(course_ids: list[int]) -> CourseCounts:
+    """Return the all-time counts of ``course_ids``, from their summary rows (one each)."""
+    if not course_ids:
+        return {}
+    return {
+        course_id: (learners, failed, voided)
+        for course_id, learners, failed, voided in CourseCount.objects.filter(
+            course_id__in=course_ids
+        ).values_list("course_id", "learners", "failed", "voided")
+    }
+
+
+def course_counts_in_range(filters: ReportFilters, course_ids: list[int]) -> CourseCounts:
+    """Return ``exact.course_counts(filters, None)`` for ``course_ids`` only: the
+    learners who completed, failed attempts and voided events of those courses' events
+    in the range (of the viewer's people), as known now. One query over the page's
+    courses' events; a course's counts depend on its own events alone."""
+    if filters.on_timeline:
+        raise ValueError("on a timeline, count with exact.course_counts")
+    if not course_ids:
+        return {}
+    events = CompletionEvent.objects.exclude(kind=EventKind.VOID).filter(
+        in_range("occurred_at", filters), course_id__in=course_ids
+    )
+    if filters.learners is not None:
+        events = events.filter(learner_id__in=filters.learners.values("pk"))
+    voided = Q(voided_by__isnull=False)
+    counted = ~voided
+    rows = (
+        events.values("course_id")
+        .annotate(
+            learners_completed=Count(
+                "learner_id",
+                distinct=True,
+                filter=counted & Q(kind__in=[EventKind.COMPLETED, EventKind.PASSED]),
+            ),
+            failed_attempts=Count("id", filter=counted & Q(kind=EventKind.FAILED)),
+            events_voided=Count("id", filter=voided),
+        )
+        .order_by()
+    )
+    return {
+        row["course_id"]: (row["learners_completed"], row["failed_attempts"], row["events_voided"])
+        for row in rows
+    }
