@@ -127,6 +127,9 @@ class Enrollment(models.Model):
             models.Index(
                 fields=["package", "learner", "version"], name="enrollment_package_learner"
             ),
+            # The reports' learners of a date range over every package: how many (a
+            # distinct count of this index's range alone) and which (ADR 0032).
+            models.Index(fields=["enrolled_at", "learner"], name="enrollment_enrolled_learner"),
         ]
 
     def __str__(self) -> str:
@@ -235,19 +238,23 @@ from coursepack.learning.lifecycle_models import (  # noqa: E402
 )
 from coursepack.learning.summary_models import (  # noqa: E402
     CompletionDayCount,
+    CompletionMonthCount,
     CourseCount,
     CourseDayCount,
     CourseLearnerCount,
     EnrollmentDayCount,
     EnrollmentState,
     LearnerCount,
+    PackageCourseCount,
     StandingCount,
     VersionCount,
+    VersionCourseCount,
 )
 
 __all__ = [
     "CompletionDayCount",
     "CompletionEvent",
+    "CompletionMonthCount",
     "CourseCount",
     "CourseDayCount",
     "CourseLearnerCount",
@@ -265,7 +272,9 @@ __all__ = [
     "Exemption",
     "ExemptionRevocation",
     "LearnerCount",
+    "PackageCourseCount",
     "StandingCount",
     "VersionCount",
+    "VersionCourseCount",
     "WaiverReason",
 ]

@@ -34,6 +34,7 @@ __all__ = [
     "SummaryDrift",
     "check",
     "day_sql",
+    "drop_triggers",
     "install",
     "no_day_sql",
     "rebuild",
@@ -48,6 +49,9 @@ _TABLES = (
     "learning_standingcount",
     "learning_learnercount",
     "learning_versioncount",
+    "learning_completionmonthcount",
+    "learning_packagecoursecount",
+    "learning_versioncoursecount",
 )
 # The columns whose change can change a row's keys.
 _WATCHED = (
@@ -126,6 +130,11 @@ _VERSION_KEY = _Key(
 _COMPLETION_KEY = _Key(
     "learning_completiondaycount", ("version_id", "package_id", "day"), ("version_id", "day")
 )
+_COMPLETION_MONTH_KEY = _Key(
+    "learning_completionmonthcount",
+    ("version_id", "package_id", "month"),
+    ("version_id", "month"),
+)
 _STANDING_KEY = _Key(
     "learning_standingcount",
     (
@@ -169,8 +178,24 @@ _COURSE_LEARNER_KEY = _Key(
     "learning_courselearnercount",
     ("course_id", "learner_id"),
     ("course_id", "learner_id"),
-    ("completions",),
+    ("completions", "failed", "voided"),
 )
+# What the learners with an open enrollment in a package (a version) did per course: an
+# enrollment opening adds its learner's course rows, closing takes them off; an event
+# changes the rows of its learner's open enrollments (one per package at most).
+_PACKAGE_COURSE_KEY = _Key(
+    "learning_packagecoursecount",
+    ("package_id", "course_id"),
+    ("package_id", "course_id"),
+    ("learners", "failed", "voided"),
+)
+_VERSION_COURSE_KEY = _Key(
+    "learning_versioncoursecount",
+    ("version_id", "course_id"),
+    ("version_id", "course_id"),
+    ("learners", "failed", "voided"),
+)
+_SCOPES = ((_PACKAGE_COURSE_KEY, "package_id"), (_VERSION_COURSE_KEY, "version_id"))
 _COURSE_KEY = _Key(
     "learning_coursecount", ("course_id",), ("course_id",), ("learners", "failed", "voided")
 )
@@ -201,32 +226,56 @@ def _event_statements(vendor: str) -> tuple[list[str], list[str]]:
         f"{_one_if(failed)}, 0 WHERE 1 = 1 ON CONFLICT (course_id) DO UPDATE SET "
         "learners = learning_coursecount.learners + excluded.learners, "
         "failed = learning_coursecount.failed + excluded.failed",
-        f"INSERT INTO learning_courselearnercount (course_id, learner_id, completions) "
-        f"SELECT NEW.course_id, NEW.learner_id, 1 WHERE {done} "
-        "ON CONFLICT (course_id, learner_id) DO UPDATE SET "
-        "completions = learning_courselearnercount.completions + 1",
+        # The same for the learner's open enrollments' packages and versions.
+        *(
+            f"INSERT INTO {key.table} ({column}, course_id, learners, failed, voided) "
+            f"SELECT e.{column}, NEW.course_id, {_one_if(f'{done} AND NOT {learner_counted}')}, "
+            f"{_one_if(failed)}, 0 FROM learning_enrollment e "
+            f"WHERE e.learner_id = NEW.learner_id AND {_open('e')} "
+            f"ON CONFLICT ({column}, course_id) DO UPDATE SET "
+            f"learners = {key.table}.learners + excluded.learners, "
+            f"failed = {key.table}.failed + excluded.failed"
+            for key, column in _SCOPES
+        ),
+        "INSERT INTO learning_courselearnercount (course_id, learner_id, completions, failed, "
+        f"voided) SELECT NEW.course_id, NEW.learner_id, {_one_if(done)}, {_one_if(failed)}, 0 "
+        "WHERE 1 = 1 ON CONFLICT (course_id, learner_id) DO UPDATE SET "
+        "completions = learning_courselearnercount.completions + excluded.completions, "
+        "failed = learning_courselearnercount.failed + excluded.failed",
     ]
     target = "(SELECT {} FROM learning_completionevent t WHERE t.id = NEW.voids_id)"
     t_done = target.format(_one_if(f"t.kind IN {_DONE_KINDS}"))
     t_failed = target.format(_one_if(f"t.kind = {_FAILED}"))
+    # After the learner's row is updated: 1 if that was their last standing completion.
+    uncounted = (
+        "COALESCE((SELECT "
+        + _one_if(f"t.kind IN {_DONE_KINDS} AND c.completions = 0")
+        + " FROM learning_completionevent t JOIN learning_courselearnercount c "
+        "ON c.course_id = t.course_id AND c.learner_id = t.learner_id "
+        "WHERE t.id = NEW.voids_id), 0)"
+    )
     void = [
         f"UPDATE learning_coursedaycount SET completions = completions - {t_done}, "
         f"failed = failed - {t_failed}, voided = voided + 1 "
         f"WHERE (course_id, day) IN (SELECT t.course_id, {_day(vendor, 't.occurred_at')} "
         "FROM learning_completionevent t WHERE t.id = NEW.voids_id)",
-        "UPDATE learning_courselearnercount SET completions = completions - 1 "
+        f"UPDATE learning_courselearnercount SET completions = completions - {t_done}, "
+        f"failed = failed - {t_failed}, voided = voided + 1 "
         "WHERE (course_id, learner_id) IN (SELECT t.course_id, t.learner_id "
-        f"FROM learning_completionevent t WHERE t.id = NEW.voids_id AND t.kind IN {_DONE_KINDS})",
+        "FROM learning_completionevent t WHERE t.id = NEW.voids_id)",
         # Then uncount the learner whose last standing completion that was.
-        "UPDATE learning_coursecount SET learners = learners - COALESCE((SELECT "
-        + _one_if(
-            f"t.kind IN {_DONE_KINDS} AND c.completions = 0",
-        )
-        + " FROM learning_completionevent t JOIN learning_courselearnercount c "
-        "ON c.course_id = t.course_id AND c.learner_id = t.learner_id WHERE t.id = NEW.voids_id"
-        f"), 0), failed = failed - {t_failed}, voided = voided + 1 "
+        f"UPDATE learning_coursecount SET learners = learners - {uncounted}, "
+        f"failed = failed - {t_failed}, voided = voided + 1 "
         "WHERE course_id = (SELECT t.course_id FROM learning_completionevent t "
         "WHERE t.id = NEW.voids_id)",
+        *(
+            f"UPDATE {key.table} SET learners = learners - {uncounted}, "
+            f"failed = failed - {t_failed}, voided = voided + 1 "
+            f"WHERE ({column}, course_id) IN (SELECT e.{column}, t.course_id "
+            "FROM learning_completionevent t JOIN learning_enrollment e "
+            f"ON e.learner_id = t.learner_id WHERE t.id = NEW.voids_id AND {_open('e')})"
+            for key, column in _SCOPES
+        ),
     ]
     return fact, void
 
@@ -253,6 +302,67 @@ def _version_values(r: str) -> list[str]:
 
 def _completion_values(vendor: str, r: str) -> list[str]:
     return [f"{r}.version_id", f"{r}.package_id", _day(vendor, f"{r}.completed_at")]
+
+
+def _month(vendor: str, moment: str) -> str:
+    if vendor == "postgresql":
+        return f"date_trunc('month', {moment} AT TIME ZONE 'UTC')::date"
+    return f"date({moment}, 'start of month')"
+
+
+def _completion_month_values(vendor: str, r: str) -> list[str]:
+    return [f"{r}.version_id", f"{r}.package_id", _month(vendor, f"{r}.completed_at")]
+
+
+def _scope_delta(r: str, sign: str, scopes: tuple[tuple[_Key, str], ...] = _SCOPES) -> list[str]:
+    """Add (``sign`` '+') or take off ('-') the course rows of ``r``'s learner to or from
+    its package's and version's course rows (or only ``scopes``'), if ``r`` is open: an
+    upsert of each of the learner's course rows (read by the index on learner)."""
+    minus = "0 - " if sign == "-" else ""
+    return [
+        f"INSERT INTO {key.table} ({column}, course_id, learners, failed, voided) "
+        f"SELECT {r}.{column}, c.course_id, {minus}{_one_if('c.completions > 0')}, "
+        f"{minus}c.failed, {minus}c.voided FROM learning_courselearnercount c "
+        f"WHERE c.learner_id = {r}.learner_id AND {_open(r)} "
+        f"ON CONFLICT ({column}, course_id) DO UPDATE SET "
+        f"learners = {key.table}.learners + excluded.learners, "
+        f"failed = {key.table}.failed + excluded.failed, "
+        f"voided = {key.table}.voided + excluded.voided"
+        for key, column in scopes
+    ]
+
+
+def _scope_changed(vendor: str, column: str) -> str:
+    """Whether an update moves a row between the course rows of one scope (``column``:
+    package or version): its learner or scope, or whether it is open, changed. A move
+    to another version of the same package leaves the package's rows alone."""
+    same = " IS NOT DISTINCT FROM " if vendor == "postgresql" else " IS "
+    return (
+        "NOT ("
+        + " AND ".join(
+            [
+                *(f"NEW.{c}{same}OLD.{c}" for c in ("learner_id", column)),
+                "(NEW.withdrawn_at IS NULL) = (OLD.withdrawn_at IS NULL)",
+                "(NEW.superseded_at IS NULL) = (OLD.superseded_at IS NULL)",
+            ]
+        )
+        + ")"
+    )
+
+
+def _scope_moves(vendor: str) -> list[tuple[str, str, list[str]]]:
+    """Per scope: (its column, when an update moves its rows, the statements that do)."""
+    return [
+        (
+            column,
+            _scope_changed(vendor, column),
+            [
+                *_scope_delta("OLD", "-", ((key, column),)),
+                *_scope_delta("NEW", "+", ((key, column),)),
+            ],
+        )
+        for key, column in _SCOPES
+    ]
 
 
 def _standing_values(
@@ -316,6 +426,11 @@ def _remove_old(vendor: str) -> list[str]:
         _take(_STANDING_KEY, _standing_values(vendor, "OLD"), _open("OLD")),
         _take(_LEARNER_KEY, ["OLD.learner_id"], "1 = 1"),
         _take(_VERSION_KEY, _version_values("OLD"), "1 = 1"),
+        _take(
+            _COMPLETION_MONTH_KEY,
+            _completion_month_values(vendor, "OLD"),
+            f"{_open('OLD')} AND OLD.completed_at IS NOT NULL",
+        ),
     ]
 
 
@@ -330,6 +445,11 @@ def _add_new(vendor: str) -> list[str]:
         _add(_STANDING_KEY, _standing_values(vendor, "NEW"), _open("NEW")),
         _add(_LEARNER_KEY, ["NEW.learner_id"], "1 = 1"),
         _add(_VERSION_KEY, _version_values("NEW"), "1 = 1"),
+        _add(
+            _COMPLETION_MONTH_KEY,
+            _completion_month_values(vendor, "NEW"),
+            f"{_open('NEW')} AND NEW.completed_at IS NOT NULL",
+        ),
     ]
 
 
@@ -362,9 +482,9 @@ def _changed(vendor: str) -> str:
 def _sqlite_statements() -> list[str]:
     stmts: list[str] = []
     body = {
-        "INSERT": _add_new("sqlite"),
+        "INSERT": [*_add_new("sqlite"), *_scope_delta("NEW", "+")],
         "UPDATE": [*_remove_old("sqlite"), *_add_new("sqlite")],
-        "DELETE": _remove_old("sqlite"),
+        "DELETE": [*_remove_old("sqlite"), *_scope_delta("OLD", "-")],
     }
     for op, parts in body.items():
         name = f"cp_enrollment_summaries_{op.lower()}"
@@ -382,6 +502,14 @@ def _sqlite_statements() -> list[str]:
         stmts.append(f"DROP TRIGGER IF EXISTS {name}")
         stmts.append(
             f"CREATE TRIGGER {name} AFTER INSERT ON learning_completionevent FOR EACH ROW "
+            f"WHEN {when} BEGIN {'; '.join(parts)}; END"
+        )
+    # Apart from the other keys: a status change (every completion) moves no course row.
+    for column, when, parts in _scope_moves("sqlite"):
+        name = f"cp_enrollment_summaries_{column.removesuffix('_id')}_courses"
+        stmts.append(f"DROP TRIGGER IF EXISTS {name}")
+        stmts.append(
+            f"CREATE TRIGGER {name} AFTER UPDATE ON learning_enrollment FOR EACH ROW "
             f"WHEN {when} BEGIN {'; '.join(parts)}; END"
         )
     name = "cp_enrollment_summaries_successor"
@@ -402,7 +530,15 @@ def _postgresql_statements() -> list[str]:
         "IF TG_OP = 'UPDATE' AND NOT (" + _changed(vendor) + ") THEN RETURN NEW; END IF;\n"
         "IF TG_OP IN ('UPDATE', 'DELETE') THEN " + "; ".join(_remove_old(vendor)) + "; END IF;\n"
         "IF TG_OP IN ('INSERT', 'UPDATE') THEN " + "; ".join(_add_new(vendor)) + "; END IF;\n"
-        "IF TG_OP = 'UPDATE' AND (NEW.version_id IS DISTINCT FROM OLD.version_id "
+        "IF TG_OP = 'INSERT' THEN " + "; ".join(_scope_delta("NEW", "+")) + "; END IF;\n"
+        "IF TG_OP = 'DELETE' THEN "
+        + "; ".join(_scope_delta("OLD", "-"))
+        + "; END IF;\n"
+        + "".join(
+            f"IF TG_OP = 'UPDATE' THEN IF {when} THEN {'; '.join(parts)}; END IF; END IF;\n"
+            for _, when, parts in _scope_moves(vendor)
+        )
+        + "IF TG_OP = 'UPDATE' AND (NEW.version_id IS DISTINCT FROM OLD.version_id "
         "OR NEW.expires_at IS DISTINCT FROM OLD.expires_at) THEN "
         + "; ".join(_move_successor(vendor))
         + "; END IF;\n"
@@ -448,8 +584,13 @@ def install(using: str = "default", **kwargs: Any) -> None:
 # --- from scratch ------------------------------------------------------------------
 
 
-def _scratch_queries(vendor: str) -> dict[str, tuple[_Key, str]]:
-    """The from-scratch aggregate of each table: (key, SELECT key..., counts...)."""
+def _scratch_queries(vendor: str, *, stored_tallies: bool = False) -> dict[str, tuple[_Key, str]]:
+    """The from-scratch aggregate of each table: (key, SELECT key..., counts...).
+
+    The package and version course rows add up each open enrollment's learner's course
+    rows: counted from the events (a check), or with ``stored_tallies`` read from
+    ``learning_courselearnercount`` (a rebuild, which replaces that table first).
+    """
 
     def query(values: list[str], where: str, joins: str = "") -> str:
         return (
@@ -465,6 +606,11 @@ def _scratch_queries(vendor: str) -> dict[str, tuple[_Key, str]]:
     kept = "v.id IS NULL"
     done = f"e.kind IN {_DONE_KINDS}"
     day = _day(vendor, "e.occurred_at")
+    tallies = (
+        f"SELECT e.course_id, e.learner_id, {_count(f'{done} AND {kept}')} AS completions, "
+        f"{_count(f'e.kind = {_FAILED} AND {kept}')} AS failed, "
+        f"{_count('v.id IS NOT NULL')} AS voided {events} GROUP BY e.course_id, e.learner_id"
+    )
     return {
         _DAY_KEY.table: (_DAY_KEY, query(_day_values(vendor, "e"), "1 = 1")),
         _COMPLETION_KEY.table: (
@@ -490,17 +636,32 @@ def _scratch_queries(vendor: str) -> dict[str, tuple[_Key, str]]:
             f"{_count(f'e.kind = {_FAILED} AND {kept}')}, {_count('v.id IS NOT NULL')} "
             f"{events} GROUP BY e.course_id, {day}",
         ),
-        _COURSE_LEARNER_KEY.table: (
-            _COURSE_LEARNER_KEY,
-            f"SELECT e.course_id, e.learner_id, COUNT(*) {events} AND {done} AND {kept} "
-            "GROUP BY e.course_id, e.learner_id",
-        ),
+        _COURSE_LEARNER_KEY.table: (_COURSE_LEARNER_KEY, tallies),
         _COURSE_KEY.table: (
             _COURSE_KEY,
             f"SELECT e.course_id, COUNT(DISTINCT CASE WHEN {done} AND {kept} THEN e.learner_id END), "
             f"{_count(f'e.kind = {_FAILED} AND {kept}')}, {_count('v.id IS NOT NULL')} "
             f"{events} GROUP BY e.course_id",
         ),
+        _COMPLETION_MONTH_KEY.table: (
+            _COMPLETION_MONTH_KEY,
+            query(
+                _completion_month_values(vendor, "e"),
+                f"{_open('e')} AND e.completed_at IS NOT NULL",
+            ),
+        ),
+        # Last: a rebuild reads the learner course rows replaced above.
+        **{
+            key.table: (
+                key,
+                f"SELECT e.{column}, c.course_id, {_count('c.completions > 0')}, "
+                f"SUM(c.failed), SUM(c.voided) FROM learning_enrollment e JOIN "
+                f"{'learning_courselearnercount' if stored_tallies else f'({tallies})'} c "
+                f"ON c.learner_id = e.learner_id WHERE {_open('e')} "
+                f"GROUP BY e.{column}, c.course_id",
+            )
+            for key, column in _SCOPES
+        },
     }
 
 
@@ -577,7 +738,8 @@ def rebuild(using: str = "default", tables: tuple[str, ...] | None = None) -> No
         # A migration older than a table's own (0007 fills the first ones) rebuilds
         # only the tables that exist by then; the later one fills its own.
         existing = set(connection.introspection.table_names(cursor))
-        for table, (key, sql) in _scratch_queries(connection.vendor).items():
+        queries = _scratch_queries(connection.vendor, stored_tallies=True)
+        for table, (key, sql) in queries.items():
             if table not in existing or (tables is not None and table not in tables):
                 continue
             cursor.execute(f"DELETE FROM {table}")
@@ -590,6 +752,8 @@ _TRIGGERS = (
     ("cp_enrollment_summaries_update", "learning_enrollment"),
     ("cp_enrollment_summaries_delete", "learning_enrollment"),
     ("cp_enrollment_summaries_successor", "learning_enrollment"),
+    ("cp_enrollment_summaries_package_courses", "learning_enrollment"),
+    ("cp_enrollment_summaries_version_courses", "learning_enrollment"),
     ("cp_enrollment_summaries", "learning_enrollment"),
     ("cp_event_summaries_fact", "learning_completionevent"),
     ("cp_event_summaries_void", "learning_completionevent"),
@@ -597,15 +761,21 @@ _TRIGGERS = (
 )
 
 
-@contextmanager
-def suspended(using: str = "default") -> Iterator[None]:
-    """Leave the summaries alone during a bulk load of raw rows (the benchmark data
-    generator), then count them from scratch once and put the triggers back."""
+def drop_triggers(using: str = "default", **kwargs: Any) -> None:
+    """Drop the summary triggers (a migration that rebuilds a summary table on SQLite
+    must: the triggers name it; ``migrate`` installs them again at its end)."""
     connection = connections[using]
     with connection.cursor() as cursor:
         for name, table in _TRIGGERS:
             on = f" ON {table}" if connection.vendor == "postgresql" else ""
             cursor.execute(f"DROP TRIGGER IF EXISTS {name}{on}")
+
+
+@contextmanager
+def suspended(using: str = "default") -> Iterator[None]:
+    """Leave the summaries alone during a bulk load of raw rows (the benchmark data
+    generator), then count them from scratch once and put the triggers back."""
+    drop_triggers(using)
     try:
         yield
     finally:

@@ -112,10 +112,40 @@ class CompletionDayCount(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["version", "day"], name="completion_day_count_key")
         ]
-        indexes = [models.Index(fields=["package", "day"], name="completion_day_count_pkg")]
+        indexes = [
+            models.Index(fields=["package", "day"], name="completion_day_count_pkg"),
+            # The first and last day with a completion, over every package.
+            models.Index(fields=["day"], name="completion_day_count_day"),
+        ]
 
     def __str__(self) -> str:
         return f"v{self.version_id} completed {self.day}: {self.n}"
+
+
+class CompletionMonthCount(models.Model):
+    """Open enrollments of one version completed in one UTC month (the month's first
+    day): the completions chart by month or year, ~30 times fewer rows than the days."""
+
+    version = models.ForeignKey(
+        "packaging.PackageVersion",
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        related_name="+",
+    )
+    package = models.ForeignKey(
+        "packaging.Package", on_delete=models.DO_NOTHING, db_constraint=False, related_name="+"
+    )
+    month = models.DateField()
+    n = models.IntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["version", "month"], name="completion_month_count_key")
+        ]
+        indexes = [models.Index(fields=["package", "month"], name="completion_month_count_pkg")]
+
+    def __str__(self) -> str:
+        return f"v{self.version_id} completed in {self.month:%Y-%m}: {self.n}"
 
 
 class StandingCount(models.Model):
@@ -207,8 +237,10 @@ class CourseDayCount(models.Model):
 
 
 class CourseLearnerCount(models.Model):
-    """How many completed or passed events (not voided) one learner has on one course: what
-    decides whether they count in ``CourseCount.learners``."""
+    """What one learner did on one course: completed or passed events not voided (what
+    decides whether they count in ``CourseCount.learners``), failed events not voided,
+    and events voided. An enrollment opening adds its learner's rows to the per-package
+    and per-version course rows below; closing takes them off."""
 
     course = models.ForeignKey(
         "catalog.Course", on_delete=models.DO_NOTHING, db_constraint=False, related_name="+"
@@ -217,11 +249,15 @@ class CourseLearnerCount(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+"
     )
     completions = models.IntegerField(default=0)
+    failed = models.IntegerField(default=0, db_default=0)
+    voided = models.IntegerField(default=0, db_default=0)
 
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=["course", "learner"], name="course_learner_count_key")
         ]
+        # One learner's rows, read when one of their enrollments opens or closes.
+        indexes = [models.Index(fields=["learner", "course"], name="course_learner_count_lrn")]
 
     def __str__(self) -> str:
         return f"course {self.course_id} learner {self.learner_id}: {self.completions}"
@@ -248,3 +284,53 @@ class LearnerCount(models.Model):
 
     def __str__(self) -> str:
         return f"learner {self.learner_id}: {self.n} enrollments"
+
+
+class PackageCourseCount(models.Model):
+    """What the learners with an open enrollment in one package did on one course: the
+    per-course table of one package, without a range. Kept for every course those
+    learners have events on; the report lists only the package's courses."""
+
+    package = models.ForeignKey(
+        "packaging.Package", on_delete=models.DO_NOTHING, db_constraint=False, related_name="+"
+    )
+    course = models.ForeignKey(
+        "catalog.Course", on_delete=models.DO_NOTHING, db_constraint=False, related_name="+"
+    )
+    # Those learners with a completed or passed event not voided.
+    learners = models.IntegerField(default=0)
+    failed = models.IntegerField(default=0)
+    voided = models.IntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["package", "course"], name="package_course_count_key")
+        ]
+
+    def __str__(self) -> str:
+        return f"package {self.package_id} course {self.course_id}: {self.learners} learners"
+
+
+class VersionCourseCount(models.Model):
+    """The same for the learners with an open enrollment in one version."""
+
+    version = models.ForeignKey(
+        "packaging.PackageVersion",
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        related_name="+",
+    )
+    course = models.ForeignKey(
+        "catalog.Course", on_delete=models.DO_NOTHING, db_constraint=False, related_name="+"
+    )
+    learners = models.IntegerField(default=0)
+    failed = models.IntegerField(default=0)
+    voided = models.IntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["version", "course"], name="version_course_count_key")
+        ]
+
+    def __str__(self) -> str:
+        return f"version {self.version_id} course {self.course_id}: {self.learners} learners"

@@ -45,6 +45,7 @@ from coursepack.reports.scope import (
 
 __all__ = [
     "CHUNK",
+    "FEW_IN_RANGE",
     "CourseCounts",
     "course_counts",
     "learner_count",
@@ -198,11 +199,25 @@ def _learner_scope(filters: ReportFilters) -> QuerySet[Enrollment]:
     return enrollments_in_scope(filters).filter(in_range("enrolled_at", filters))
 
 
+#: Below this many enrollments begun in a range, its learners are read from them (by the
+#: index ``enrollment_enrolled_learner``) rather than by walking every username.
+FEW_IN_RANGE = 5000
+
+
 def listed_learners(filters: ReportFilters) -> QuerySet[Any]:
     """Return the learners with an enrollment in scope (begun in the range), as users
     by username: found by walking the usernames' index and probing each learner's
-    enrollments, so a page costs its learners, not every enrollment."""
-    mine = _learner_scope(filters).filter(learner_id=OuterRef("pk"))
+    enrollments, so a page costs its learners, not every enrollment.
+
+    A range with few enrollments begun in it (fewer than :data:`FEW_IN_RANGE`,
+    counted from the index on ``enrolled_at`` up to that many) would make the walk read
+    every username to find them: its learners are taken from those enrollments instead.
+    """
+    scope = _learner_scope(filters)
+    ranged = filters.start is not None or filters.end is not None
+    if ranged and scope.order_by()[:FEW_IN_RANGE].count() < FEW_IN_RANGE:
+        return get_user_model().objects.filter(pk__in=scope.values("learner_id"))
+    mine = scope.filter(learner_id=OuterRef("pk"))
     return get_user_model().objects.filter(Exists(mine))
 
 

@@ -273,8 +273,8 @@ def course_report(filters: ReportFilters) -> list[CourseRow]:
     with an open enrollment in it are counted; without, every catalog course is
     listed. Voided events are never counted as completions or failures; they are
     counted, by the time they occurred, in ``events_voided``. Two queries, plus
-    the requirement trees of the chosen versions; with no range, package or version,
-    two queries over one summary row per course (ADR 0027).
+    the requirement trees of the chosen versions; with no range, two queries over
+    one summary row per course, or per (package or version, course) (ADRs 0027, 0032).
 
     On a timeline, only events recorded by ``known_at`` that occurred by ``as_of``
     count, voided means voided by a void recorded by ``known_at``, and the learners
@@ -331,9 +331,12 @@ def _course_rows(
     course) defines, reading only theirs when ``paged`` and the read allows it."""
     counts: CourseCounts
     shown = [course_id for course_id, _, _ in courses]
-    everything = course_ids is None and filters.start is None is filters.end
-    if not filters.on_timeline and not filters.scoped and everything:
+    all_time = filters.start is None and filters.end is None
+    if not filters.on_timeline and not filters.scoped and all_time and course_ids is None:
         counts = paging.course_counts_of(shown) if paged else summary_reads.course_counts()
+    elif not filters.on_timeline and not filters.scoped and all_time:
+        # One package's or version's courses: its (scope, course) rows (ADR 0032).
+        counts = summary_reads.course_counts(filters, shown if paged else course_ids)
     elif paged and course_ids is not None:
         # A course's count depends on its own events and the package's learners only.
         counts = exact.course_counts(filters, shown) if shown else {}

@@ -13,16 +13,20 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from django.contrib.auth import get_user_model
+from django.db import connections
 from django.db.models import Exists, OuterRef, QuerySet, Sum
 
 from coursepack.learning.models import (
     CompletionDayCount,
+    CompletionMonthCount,
     CourseCount,
     EnrollmentDayCount,
     EnrollmentState,
     EnrollmentStatus,
     LearnerCount,
+    PackageCourseCount,
     VersionCount,
+    VersionCourseCount,
 )
 from coursepack.reports.exact import CourseCounts
 from coursepack.reports.rows import (
@@ -121,18 +125,22 @@ def _choose(lo: date, hi: date, lo_exact: bool, hi_exact: bool) -> Bucket | None
 def period_counts(
     filters: ReportFilters, first_day: date | None, stop_day: date | None
 ) -> PeriodCounts | None:
-    """Return the chart's counts from the completion-day summary rows (the current zone
+    """Return the chart's counts from the completion summary rows (the current zone
     being UTC), or None when an open end of the range makes the choice of period depend
-    on the first or last completion's time of day."""
-    rows = list(
-        summary_scope(CompletionDayCount.objects.all(), filters)
-        .filter(days_between("day", first_day, stop_day), n__gt=0)
-        .values("version_id", "day")
-        .annotate(total=Sum("n"))
+    on the first or last completion's time of day.
+
+    The first and last day with a completion are two walks of an index on the day rows
+    (one query);
+    a chart by day or week reads the day rows of its range, a chart by month or year
+    the month rows of the whole months in it and the day rows of a month cut by the
+    range's ends (a few rows per version and month, however long the history)."""
+    days = summary_scope(CompletionDayCount.objects.all(), filters).filter(
+        days_between("day", first_day, stop_day), n__gt=0
     )
-    if not rows:
+    ends = _first_and_last(days)
+    if ends is None:
         return NO_PERIODS
-    data_first, data_last = min(r["day"] for r in rows), max(r["day"] for r in rows)
+    data_first, data_last = ends
     lo = first_day if first_day is not None else data_first
     hi = stop_day - _DAY if stop_day is not None else data_last
     bucket = _choose(lo, hi, first_day is not None, stop_day is not None)
@@ -146,18 +154,96 @@ def period_counts(
         periods = periods_between(data_first, data_last, bucket)
     index = {day: i for i, day in enumerate(periods)}
     counts: dict[int, list[int]] = {}
-    for row in rows:
-        slot = index.get(period_start(row["day"], bucket))
+    for version_id, day, total in _completions(filters, first_day, stop_day, bucket):
+        slot = index.get(period_start(day, bucket))
         if slot is not None:
-            counts.setdefault(row["version_id"], [0] * len(periods))[slot] += row["total"]
+            counts.setdefault(version_id, [0] * len(periods))[slot] += total
     return PeriodCounts(counts, bucket, periods)
 
 
-def course_counts() -> CourseCounts:
-    """Return every course's all-time counts, from one summary row per course."""
+def _first_and_last(days: QuerySet[CompletionDayCount]) -> tuple[date, date] | None:
+    """The first and last day of ``days``, in one query: two scalar subqueries, each a
+    walk of an index from its end to the first row (an aggregate of both would read
+    them all)."""
+    using = days.db  # the router's choice: a replica's, where reports read from one
+    first_sql, first_params = (
+        days.order_by("day").values_list("day", flat=True)[:1].query.get_compiler(using).as_sql()
+    )
+    last_sql, last_params = (
+        days.order_by("-day").values_list("day", flat=True)[:1].query.get_compiler(using).as_sql()
+    )
+    with connections[using].cursor() as cursor:
+        cursor.execute(f"SELECT ({first_sql}), ({last_sql})", (*first_params, *last_params))
+        first, last = cursor.fetchone()
+    if first is None or last is None:
+        return None
+    # SQLite returns days as text.
+    return tuple(d if isinstance(d, date) else date.fromisoformat(d) for d in (first, last))  # type: ignore[return-value]
+
+
+def _month_after(day: date) -> date:
+    return date(day.year + day.month // 12, day.month % 12 + 1, 1)
+
+
+def _completions(
+    filters: ReportFilters, first_day: date | None, stop_day: date | None, bucket: Bucket
+) -> list[tuple[int, date, int]]:
+    """(version, day or first day of a month, completions) over ``[first_day,
+    stop_day)``: the day rows for a chart by day or week; for one by month or year the
+    month rows of the whole months in the range and the day rows of the months its
+    ends cut."""
+
+    def by_day(first: date | None, stop: date | None) -> list[tuple[int, date, int]]:
+        rows = (
+            summary_scope(CompletionDayCount.objects.all(), filters)
+            .filter(days_between("day", first, stop), n__gt=0)
+            .values("version_id", "day")
+            .annotate(total=Sum("n"))
+        )
+        return [(r["version_id"], r["day"], r["total"]) for r in rows]
+
+    if bucket in ("day", "week"):
+        return by_day(first_day, stop_day)
+    # The whole months in the range: [whole_from, whole_to).
+    whole_from = first_day
+    if first_day is not None and first_day.day != 1:
+        whole_from = _month_after(first_day)
+    whole_to = None if stop_day is None else stop_day.replace(day=1)
+    if whole_from is not None and whole_to is not None and whole_from >= whole_to:
+        return by_day(first_day, stop_day)
+    months = (
+        summary_scope(CompletionMonthCount.objects.all(), filters)
+        .filter(days_between("month", whole_from, whole_to), n__gt=0)
+        .values("version_id", "month")
+        .annotate(total=Sum("n"))
+    )
+    found = [(r["version_id"], r["month"], r["total"]) for r in months]
+    if first_day is not None and whole_from != first_day:
+        found += by_day(first_day, whole_from)
+    if stop_day is not None and whole_to != stop_day:
+        found += by_day(whole_to, stop_day)
+    return found
+
+
+def course_counts(
+    filters: ReportFilters | None = None, course_ids: list[int] | None = None
+) -> CourseCounts:
+    """Return the all-time counts of ``course_ids`` (None: every course): for the
+    learners with an open enrollment in the filters' version, else package, from one
+    summary row per (version or package, course); with neither, of everyone, from one
+    row per course."""
+    rows: QuerySet[Any]
+    if filters is not None and filters.version_id is not None:
+        rows = VersionCourseCount.objects.filter(version_id=filters.version_id)
+    elif filters is not None and filters.package_id is not None:
+        rows = PackageCourseCount.objects.filter(package_id=filters.package_id)
+    else:
+        rows = CourseCount.objects.all()
+    if course_ids is not None:
+        rows = rows.filter(course_id__in=course_ids)
     return {
         course_id: (learners, failed, voided)
-        for course_id, learners, failed, voided in CourseCount.objects.values_list(
+        for course_id, learners, failed, voided in rows.order_by().values_list(
             "course_id", "learners", "failed", "voided"
         )
     }

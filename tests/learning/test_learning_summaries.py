@@ -5,7 +5,8 @@ open period at any moment; ``rebuild_statuses`` reports and fixes summary drift.
 from __future__ import annotations
 
 import contextlib
-from datetime import timedelta
+from dataclasses import replace
+from datetime import UTC, date, datetime, time, timedelta
 from io import StringIO
 from typing import Any
 
@@ -24,6 +25,9 @@ from coursepack.learning import api as learning
 from coursepack.learning import lifecycle_selectors, summaries
 from coursepack.learning.models import Enrollment, EnrollmentDayCount, StandingCount
 from coursepack.packaging import api as packaging
+from coursepack.packaging.models import PackageVersion
+from coursepack.reports import exact, summary_reads
+from coursepack.reports.scope import ReportFilters
 from tests.factories import make_course, make_published_package
 
 pytestmark = pytest.mark.django_db
@@ -77,8 +81,48 @@ def test_summaries_equal_the_enrollments_after_any_sequence(
         assert summaries.check().tables == {}
         package_ids = sorted(set(Enrollment.objects.values_list("package_id", flat=True)))
         _standing_agrees(package_ids, clock.now)
+        _reports_agree(world, clock.now)
         transaction.set_rollback(True)
     clock.now = start
+
+
+def _nonzero(counts: dict[int, tuple[int, int, int]]) -> dict[int, tuple[int, int, int]]:
+    return {course: c for course, c in counts.items() if any(c)}
+
+
+def _reports_agree(world: World, now: Any) -> None:
+    """The report reads answered from the summary rows (ADR 0032) equal the exact
+    aggregates of the events and enrollments: the per-course table of each package and
+    version of it, and the completions chart over all time and over ranges of whole
+    months, of months cut by their ends, and open at one end."""
+    versions = PackageVersion.objects.filter(package_id__in=world.packages)
+    scopes = [ReportFilters()]
+    scopes += [ReportFilters(package_id=p) for p in world.packages]
+    scopes += [ReportFilters(package_id=v.package_id, version_id=v.pk) for v in versions]
+    for filters in scopes:
+        course_ids = None if filters.package_id is None else [c.pk for c in world.courses]
+        assert _nonzero(summary_reads.course_counts(filters, course_ids)) == _nonzero(
+            exact.course_counts(filters, course_ids)
+        ), filters
+    today = now.astimezone(UTC).date()
+    month = today.replace(day=1)
+    ranges = [
+        (None, None),
+        (date(month.year - 1, month.month, 1), date(month.year + 1, month.month, 1)),
+        (today - timedelta(days=300), today + timedelta(days=2)),
+        (month - timedelta(days=400), None),
+        (None, today + timedelta(days=1)),
+    ]
+    for filters in scopes[: 1 + len(world.packages)]:
+        for first, stop in ranges:
+            bounded = replace(
+                filters,
+                start=None if first is None else datetime.combine(first, time.min, tzinfo=UTC),
+                end=None if stop is None else datetime.combine(stop, time.min, tzinfo=UTC),
+            )
+            got = summary_reads.period_counts(bounded, first, stop)
+            if got is not None:
+                assert got == exact.period_counts(bounded, UTC), (filters, first, stop)
 
 
 def _package(admin: Any, learners: int = 4) -> int:

@@ -11,7 +11,17 @@ def fill_summaries(apps, schema_editor):
     # guards are.
     from coursepack.learning import summaries
 
-    summaries.rebuild(using=schema_editor.connection.alias)
+    # The learners' course rows have more columns since 0011, which fills them.
+    summaries.rebuild(
+        using=schema_editor.connection.alias,
+        tables=(
+            "learning_completiondaycount",
+            "learning_coursecount",
+            "learning_coursedaycount",
+            "learning_enrollmentdaycount",
+            "learning_standingcount",
+        ),
+    )
 
 
 class Migration(migrations.Migration):
