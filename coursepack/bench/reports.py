@@ -93,6 +93,18 @@ _PAGE_COURSES = (
     "LEFT JOIN learning_coursecount k ON k.course_id = c.id ORDER BY c.code LIMIT {limit}"
 )
 _COURSE_COUNT = "SELECT COUNT(*) FROM catalog_course"
+# A package's or a version's courses, by code, with their (scope, course) summary rows
+# (ADR 0032). {table}: learning_packagecoursecount or learning_versioncoursecount.
+_SCOPED_COURSES = (
+    "SELECT c.id, c.code, c.name, k.learners, k.failed, k.voided FROM {table} k "
+    "JOIN catalog_course c ON c.id = k.course_id WHERE {scope} ORDER BY c.code LIMIT {limit}"
+)
+_SCOPED_COURSE_COUNT = "SELECT COUNT(*) FROM {table} k WHERE {scope}"
+# The chart of all time by month (ADR 0032's month rows).
+_COMPLETIONS_BY_MONTH = (
+    "SELECT version_id, month, SUM(n) FROM learning_completionmonthcount "
+    "WHERE n > 0 {scope} GROUP BY version_id, month"
+)
 # The learners table's first page and count (ADR 0027): with no filter, one summary row
 # per learner; with a package, version or range, the index on (package, learner,
 # version) or the enrollments in range. {scope}: a condition on enrollment x.
@@ -132,7 +144,12 @@ def _learners(scope: str | None) -> list[str]:
 
 
 def _page_floor(
-    *, version_scope: str, row_scope: str, days: str | None, courses: bool
+    *,
+    version_scope: str,
+    row_scope: str,
+    days: str | None,
+    courses: bool,
+    course_rows: tuple[str, str] | None = None,
 ) -> list[str]:
     """The statements reading what the report page shows above its learners table:
     ``version_scope`` narrows the versions "r" (" AND ..."), ``row_scope`` the summary
@@ -147,7 +164,7 @@ def _page_floor(
         statements += [
             _TOTALS.format(scope=row_scope),
             _PAGE_COUNTS.format(scope=row_scope, page=page),
-            _COMPLETIONS.format(days="", scope=row_scope),
+            _COMPLETIONS_BY_MONTH.format(scope=row_scope),
         ]
     else:
         statements += [
@@ -157,13 +174,20 @@ def _page_floor(
             _PAGE_COMPLETED.format(days=days, scope=row_scope, page=page),
             _COMPLETIONS.format(days=f"AND {days}", scope=row_scope),
         ]
-    # The per-course table of all time reads one summary row per course shown; of a
-    # package or over a range it has no summary rows on this branch (it reads the
-    # events): left out of those floors, so their ratio shows that cost.
+    # The per-course table of all time reads one summary row per course shown, of a
+    # package or a version its (scope, course) rows (``course_rows``: table and
+    # condition); over a range it has no summary rows (it reads the events): left out
+    # of that floor, so its ratio shows that cost.
     if courses:
         statements += [
             _COURSE_COUNT,
             _PAGE_COURSES.format(limit=reports_page.COURSES_PER_PAGE),
+        ]
+    if course_rows is not None:
+        table, scope = course_rows
+        statements += [
+            _SCOPED_COURSE_COUNT.format(table=table, scope=scope),
+            _SCOPED_COURSES.format(table=table, scope=scope, limit=reports_page.COURSES_PER_PAGE),
         ]
     return statements
 
@@ -228,6 +252,7 @@ def page_cases(package: Package) -> list[Case]:
             row_scope="AND package_id = %(p)s",
             days=None,
             courses=False,
+            course_rows=("learning_packagecoursecount", "k.package_id = %(p)s"),
         ),
         *_learners("x.package_id = %(p)s"),
     ]
@@ -237,6 +262,7 @@ def page_cases(package: Package) -> list[Case]:
             row_scope="AND package_id = %(p)s AND version_id = %(v)s",
             days=None,
             courses=False,
+            course_rows=("learning_versioncoursecount", "k.version_id = %(v)s"),
         ),
         *_learners("x.package_id = %(p)s AND x.version_id = %(v)s"),
     ]
