@@ -11,7 +11,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from datetime import date
 
-from django.db.models import Count, Q, Sum
+from django.db.models import Q, Sum
 
 from coursepack.learning.models import (
     CompletionDayCount,
@@ -19,13 +19,13 @@ from coursepack.learning.models import (
     CourseCount,
     EnrollmentDayCount,
     EnrollmentState,
-    EnrollmentStatus,
     EventKind,
     VersionCount,
 )
-from coursepack.reports.exact import CourseCounts
+from coursepack.reports.exact import CourseCounts, course_aggregates
 from coursepack.reports.rows import StatusCounts
 from coursepack.reports.scope import ReportFilters, days_between, in_range, summary_scope
+from coursepack.reports.summary_reads import status_counts
 
 __all__ = ["course_counts_in_range", "course_counts_of", "package_counts_of", "total_counts"]
 
@@ -110,17 +110,7 @@ def _fold(
             counts["withdrawn"] += n
     for key, n in completed:
         found[key]["completed_in_range"] += n
-    return {
-        key: StatusCounts(
-            enrolled=c["enrolled"],
-            withdrawn=c["withdrawn"],
-            not_started=c[EnrollmentStatus.NOT_STARTED],
-            in_progress=c[EnrollmentStatus.IN_PROGRESS],
-            completed=c[EnrollmentStatus.COMPLETED],
-            completed_in_range=c["completed_in_range"],
-        )
-        for key, c in found.items()
-    }
+    return status_counts(found)
 
 
 def course_counts_of(course_ids: list[int]) -> CourseCounts:
@@ -149,22 +139,4 @@ def course_counts_in_range(filters: ReportFilters, course_ids: list[int]) -> Cou
     )
     if filters.learners is not None:
         events = events.filter(learner_id__in=filters.learners.values("pk"))
-    voided = Q(voided_by__isnull=False)
-    counted = ~voided
-    rows = (
-        events.values("course_id")
-        .annotate(
-            learners_completed=Count(
-                "learner_id",
-                distinct=True,
-                filter=counted & Q(kind__in=[EventKind.COMPLETED, EventKind.PASSED]),
-            ),
-            failed_attempts=Count("id", filter=counted & Q(kind=EventKind.FAILED)),
-            events_voided=Count("id", filter=voided),
-        )
-        .order_by()
-    )
-    return {
-        row["course_id"]: (row["learners_completed"], row["failed_attempts"], row["events_voided"])
-        for row in rows
-    }
+    return course_aggregates(events, Q(voided_by__isnull=False))

@@ -41,7 +41,14 @@ from coursepack.reports.rows import (
 )
 from coursepack.reports.scope import ReportFilters, days_between, summary_scope
 
-__all__ = ["course_counts", "learner_count", "listed_learners", "package_counts", "period_counts"]
+__all__ = [
+    "course_counts",
+    "learner_count",
+    "listed_learners",
+    "package_counts",
+    "period_counts",
+    "status_counts",
+]
 
 _DAY = timedelta(days=1)
 
@@ -68,7 +75,7 @@ def package_counts(
                     counts["completed_in_range"] += n
             elif state == EnrollmentState.WITHDRAWN:
                 counts["withdrawn"] += n
-        return _status_counts(found)
+        return status_counts(found)
     begun = (
         summary_scope(EnrollmentDayCount.objects.all(), filters)
         .filter(days_between("day", first, stop))
@@ -90,10 +97,11 @@ def package_counts(
     )
     for row in completed:
         found[row["version_id"]]["completed_in_range"] += row["total"]
-    return _status_counts(found)
+    return status_counts(found)
 
 
-def _status_counts(found: dict[int, dict[str, int]]) -> dict[int, StatusCounts]:
+def status_counts(found: dict[int, dict[str, int]]) -> dict[int, StatusCounts]:
+    """Return summed counts per key (version or package) as StatusCounts."""
     return {
         version_id: StatusCounts(
             enrolled=c["enrolled"],
