@@ -16,6 +16,10 @@ linked periods sees the periods already processed and the row being processed as
 was (AFTER row triggers there would see the whole statement's result). On SQLite
 the AFTER row triggers run row by row, which comes to the same.
 
+On PostgreSQL a bulk write runs in a ``deferred`` block (ADR 0037): the triggers
+insert each change as a delta row into a temporary table of the session, and the
+block's end adds them up into the summary rows, once per key.
+
 ``check`` compares the rows with a from-scratch aggregate of the enrollments;
 ``rebuild`` replaces them with it. ``rebuild_statuses`` calls both.
 """
