@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import re
 from dataclasses import replace
 from datetime import UTC, date, datetime, time, timedelta
 from io import StringIO
@@ -491,6 +492,22 @@ def test_a_read_inside_a_deferred_block_sees_its_writes_once_folded(admin: Any) 
         )
         assert summaries.check().tables == {}
     assert counted() == 5
+
+
+def test_the_deferred_trigger_bodies_name_no_deferred_summary_table() -> None:
+    """In a deferred block the triggers neither write nor read a deferred summary table
+    (a read would miss the block's changes): they insert into the delta tables, and
+    read and write the learners' course rows, which stay live."""
+    fact, void = summaries._event_statements("postgresql")
+    bodies = [
+        summaries._enrollment_body(deferred=True),
+        *summaries._sql([*fact, *void], deferred=True),
+    ]
+    for key in summaries._DEFERRED_KEYS:
+        named = re.compile(rf"\b{key.table}\b")
+        assert not any(named.search(body) for body in bodies), key.table
+        assert any(f"pg_temp.{key.delta_table} " in body for body in bodies), key.table
+    assert any("learning_courselearnercount" in body for body in bodies)
 
 
 @pytest.mark.django_db(transaction=True)
