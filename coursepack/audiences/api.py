@@ -247,11 +247,15 @@ def _apply(
     note = f"Audience of package {audience.package_id}"
     result = ChunkResult()
     leavers = assigned - members
-    for learner_id in impact.withdraw:
-        learning.withdraw(
-            actor=actor, enrollment_id=open_[learner_id].pk, notes=f"{note}: left the audience"
-        )
-        result.withdrawn.append(learner_id)
+    # Deferred (ADR 0037): the withdrawals move the package's same few summary rows.
+    with learning.deferred_summaries():
+        for learner_id in impact.withdraw:
+            learning.withdraw(
+                actor=actor,
+                enrollment_id=open_[learner_id].pk,
+                notes=f"{note}: left the audience",
+            )
+            result.withdrawn.append(learner_id)
     result.kept = list(impact.keep)
     # Every leaver's assignment ends, whatever the policy did with the enrollment; so
     # does a member's whose enrollment was withdrawn by hand (re-enrolled below).

@@ -52,6 +52,7 @@ from coursepack.learning.rebuild import (
     rebuild_statuses,
     settle_lapsed_exemptions,
 )
+from coursepack.learning.summaries import deferred as deferred_summaries
 
 __all__ = [
     "LEARNERS_PER_BATCH",
@@ -72,6 +73,7 @@ __all__ = [
     "commit_completion",
     "count_inflight",
     "create_equivalence",
+    "deferred_summaries",
     "end_equivalence",
     "enroll",
     "equivalence_impact",

@@ -14,7 +14,7 @@ from coursepack import rules
 from coursepack.accounts.models import Account
 from coursepack.audit import api as audit
 from coursepack.audit.api import Actor
-from coursepack.learning import lifecycle_facts, selectors
+from coursepack.learning import lifecycle_facts, selectors, summaries
 from coursepack.learning.errors import (
     AlreadyEnrolled,
     AlreadyWithdrawn,
@@ -195,7 +195,8 @@ def bulk_enroll(
                         f"learner {learner_id}: must include a time zone and not be in the future",
                     )
                     break
-    with transaction.atomic():
+    # Deferred: every new enrollment counts under the same few summary keys (ADR 0037).
+    with transaction.atomic(), summaries.deferred():
         package = _lock_package(package_id)
         audit.lock_chain()
         now = timezone.now()

@@ -16,7 +16,7 @@ from coursepack import rules
 from coursepack.audit import api as audit
 from coursepack.audit.api import Actor
 from coursepack.errors import InvalidInput
-from coursepack.learning import selectors
+from coursepack.learning import selectors, summaries
 from coursepack.learning.models import (
     Enrollment,
     EnrollmentMove,
@@ -156,18 +156,20 @@ def move_inflight(
     ids = list(_inflight(from_version.pk, policy).values_list("pk", flat=True))
     moved = 0
     User = get_user_model()
-    for chunk in _chunks(ids, _CHUNK):
-        rows = list(Enrollment.objects.filter(pk__in=chunk))
-        # Lock the learners first: a completion recorded for one of them meanwhile
-        # waits, then re-evaluates against the version they were moved to.
-        list(
-            User.objects.select_for_update()
-            .filter(pk__in=[e.learner_id for e in rows])
-            .order_by("pk")
-            .values_list("pk", flat=True)
-        )
-        _move_rows(rows, from_version, to_version, at, actor, policy)
-        moved += len(rows)
+    # Deferred: every move takes off the old version's rows and adds to the new one's.
+    with summaries.deferred():
+        for chunk in _chunks(ids, _CHUNK):
+            rows = list(Enrollment.objects.filter(pk__in=chunk))
+            # Lock the learners first: a completion recorded for one of them meanwhile
+            # waits, then re-evaluates against the version they were moved to.
+            list(
+                User.objects.select_for_update()
+                .filter(pk__in=[e.learner_id for e in rows])
+                .order_by("pk")
+                .values_list("pk", flat=True)
+            )
+            _move_rows(rows, from_version, to_version, at, actor, policy)
+            moved += len(rows)
     audit.record(
         actor=actor,
         action="enrollment.bulk_moved",
@@ -299,7 +301,8 @@ def move_inflight_chunk(
         if not rows:
             return MoveChunk([], window[-1])
         now = timezone.now()
-        _move_rows(rows, from_version, to_version, now, actor, policy)
+        with summaries.deferred():
+            _move_rows(rows, from_version, to_version, now, actor, policy)
         moved = [e.pk for e in rows]
         audit.record_all(
             [

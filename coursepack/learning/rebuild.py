@@ -105,7 +105,8 @@ def rebuild_statuses(
                 changed = _refresh(list(Enrollment.objects.filter(pk__in=drifted).order_by("pk")))
                 report.drifted.extend(e.pk for e in changed)
                 if fix and changed:
-                    Enrollment.objects.bulk_update(changed, _CACHE_FIELDS, batch_size=1000)
+                    with summaries.deferred():
+                        Enrollment.objects.bulk_update(changed, _CACHE_FIELDS, batch_size=1000)
                     # Each batch's fixes are on the record in the batch's own
                     # transaction: a rebuild killed half-way leaves no fix unaudited.
                     audit.record_all(

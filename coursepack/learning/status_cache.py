@@ -12,12 +12,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from django.db import transaction
 from django.utils import timezone
 
 from coursepack import rules, statements
 from coursepack.audit import api as audit
 from coursepack.audit.api import Actor
-from coursepack.learning import lifecycle_facts, selectors
+from coursepack.learning import lifecycle_facts, selectors, summaries
 from coursepack.learning.models import (
     Enrollment,
 )
@@ -337,7 +338,10 @@ def _store(changed: list[Enrollment]) -> None:
             [(e.pk, [getattr(e, name) for name in _CACHE_FIELDS]) for e in changed],
         )
     else:
-        Enrollment.objects.bulk_update(changed, _CACHE_FIELDS, batch_size=1000)
+        # Deferred (ADR 0037): many enrollments changed alike (a bulk extension or
+        # exemption, an equivalence, an import) move between the same summary keys.
+        with transaction.atomic(savepoint=False), summaries.deferred():
+            Enrollment.objects.bulk_update(changed, _CACHE_FIELDS, batch_size=1000)
 
 
 def _status_change_entries(

@@ -16,6 +16,10 @@ linked periods sees the periods already processed and the row being processed as
 was (AFTER row triggers there would see the whole statement's result). On SQLite
 the AFTER row triggers run row by row, which comes to the same.
 
+On PostgreSQL a bulk write runs in a ``deferred`` block (ADR 0037): the triggers
+insert each change as a delta row into a temporary table of the session, and the
+block's end adds them up into the summary rows, once per key.
+
 ``check`` compares the rows with a from-scratch aggregate of the enrollments;
 ``rebuild`` replaces them with it. ``rebuild_statuses`` calls both.
 """
@@ -29,12 +33,15 @@ from typing import Any
 
 from django.db import connections, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.transaction import TransactionManagementError
 
 __all__ = [
     "SummaryDrift",
     "check",
     "day_sql",
+    "deferred",
     "drop_triggers",
+    "fold",
     "install",
     "no_day_sql",
     "rebuild",
@@ -115,6 +122,73 @@ class _Key:
     unique: tuple[str, ...]
     # The counted columns.
     values: tuple[str, ...] = ("n",)
+    # Whether a deferred block collects this table's changes as delta rows (``deferred``).
+    deferrable: bool = True
+
+    @property
+    def delta_table(self) -> str:
+        """The session's temporary table of this table's deltas (PostgreSQL)."""
+        return f"cp_delta_{self.table.removeprefix('learning_')}"
+
+
+@dataclass(frozen=True)
+class _Change:
+    """Add ``deltas`` (one SQL expression per value column of ``key``) to the row of
+    ``key`` whose key columns are ``values``, once for each row ``source`` (a FROM
+    clause, or none) and ``where`` select.
+
+    Written live — an upsert when the row may not exist yet (``creates``), else an
+    UPDATE of the existing row — or, in a deferred block, as one INSERT of delta rows
+    into the table's temporary delta table, which the block's end folds in. One
+    definition renders both, so the two trigger bodies cannot say different things.
+    """
+
+    key: _Key
+    values: tuple[str, ...]
+    deltas: tuple[str, ...]
+    where: str = "1 = 1"
+    source: str = ""
+    creates: bool = True
+
+    def sql(self, *, deferred: bool = False) -> str:
+        """Return the statement: live, or (``deferred``, for a deferrable table) the
+        INSERT of its delta rows."""
+        key = self.key
+        cols = ", ".join((*key.columns, *key.values))
+        select = (
+            f"SELECT {', '.join((*self.values, *self.deltas))} {self.source} WHERE {self.where}"
+        )
+        if deferred and key.deferrable:
+            table = f"pg_temp.{key.delta_table}"
+            if self.source:
+                return f"INSERT INTO {table} ({cols}) {select}"
+            # PL/pgSQL: a row's condition tested as an expression, with no statement run
+            # when it does not hold (a deferred block's triggers run only on PostgreSQL).
+            row = f"INSERT INTO {table} ({cols}) VALUES ({', '.join((*self.values, *self.deltas))})"
+            return row if self.where == "1 = 1" else f"IF {self.where} THEN {row}; END IF"
+        changed = [(v, d) for v, d in zip(key.values, self.deltas, strict=True) if d != "0"]
+        if self.creates:
+            sets = ", ".join(f"{v} = {key.table}.{v} + excluded.{v}" for v, _ in changed)
+            return f"INSERT INTO {key.table} ({cols}) {select} ON CONFLICT ({', '.join(key.unique)}) DO UPDATE SET {sets}"
+        sets = ", ".join(f"{v} = {v} + ({d})" for v, d in changed)
+        by_column = dict(zip(key.columns, self.values, strict=True))
+        if self.source:
+            # Row values from a query: every row it selects (at most one per key here).
+            picked = ", ".join(by_column[c] for c in key.unique)
+            return (
+                f"UPDATE {key.table} SET {sets} WHERE ({', '.join(key.unique)}) IN "
+                f"(SELECT {picked} {self.source} WHERE {self.where})"
+            )
+        match = " AND ".join(f"{c} = {by_column[c]}" for c in key.unique)
+        return f"UPDATE {key.table} SET {sets} WHERE {match} AND ({self.where})"
+
+
+def _sql(changes: list[_Change], *, deferred: bool = False) -> list[str]:
+    return [change.sql(deferred=deferred) for change in changes]
+
+
+def _minus(expression: str) -> str:
+    return f"0 - ({expression})"
 
 
 _DAY_KEY = _Key(
@@ -174,11 +248,15 @@ _COURSE_DAY_KEY = _Key(
     ("course_id", "day"),
     ("completions", "failed", "voided"),
 )
+# Kept live in a deferred block too: the event statements read it (whether an event is
+# the learner's first standing completion of the course), and so do an enrollment's
+# course deltas; its key is one learner's, rarely written twice in a transaction.
 _COURSE_LEARNER_KEY = _Key(
     "learning_courselearnercount",
     ("course_id", "learner_id"),
     ("course_id", "learner_id"),
     ("completions", "failed", "voided"),
+    deferrable=False,
 )
 # What the learners with an open enrollment in a package (a version) did per course: an
 # enrollment opening adds its learner's course rows, closing takes them off; an event
@@ -205,43 +283,40 @@ def _one_if(condition: str) -> str:
     return f"CASE WHEN {condition} THEN 1 ELSE 0 END"
 
 
-def _event_statements(vendor: str) -> tuple[list[str], list[str]]:
-    """The statements counting an inserted event (NEW): (when it is not a void, when
-    it voids an earlier event). Events are append-only; nothing else changes them."""
+def _event_statements(vendor: str) -> tuple[list[_Change], list[_Change]]:
+    """The changes counting an inserted event (NEW): (when it is not a void, when it
+    voids an earlier event). Events are append-only; nothing else changes them."""
     done = f"NEW.kind IN {_DONE_KINDS}"
     failed = f"NEW.kind = {_FAILED}"
     learner_counted = (
         "EXISTS (SELECT 1 FROM learning_courselearnercount c WHERE c.course_id = NEW.course_id "
         "AND c.learner_id = NEW.learner_id AND c.completions > 0)"
     )
+    first = _one_if(f"{done} AND NOT {learner_counted}")
     fact = [
-        f"INSERT INTO learning_coursedaycount (course_id, day, completions, failed, voided) "
-        f"SELECT NEW.course_id, {_day(vendor, 'NEW.occurred_at')}, {_one_if(done)}, "
-        f"{_one_if(failed)}, 0 WHERE 1 = 1 ON CONFLICT (course_id, day) DO UPDATE SET "
-        "completions = learning_coursedaycount.completions + excluded.completions, "
-        "failed = learning_coursedaycount.failed + excluded.failed",
+        _Change(
+            _COURSE_DAY_KEY,
+            ("NEW.course_id", _day(vendor, "NEW.occurred_at")),
+            (_one_if(done), _one_if(failed), "0"),
+        ),
         # First count the learner for the course if this is their first standing completion.
-        f"INSERT INTO learning_coursecount (course_id, learners, failed, voided) "
-        f"SELECT NEW.course_id, {_one_if(f'{done} AND NOT {learner_counted}')}, "
-        f"{_one_if(failed)}, 0 WHERE 1 = 1 ON CONFLICT (course_id) DO UPDATE SET "
-        "learners = learning_coursecount.learners + excluded.learners, "
-        "failed = learning_coursecount.failed + excluded.failed",
+        _Change(_COURSE_KEY, ("NEW.course_id",), (first, _one_if(failed), "0")),
         # The same for the learner's open enrollments' packages and versions.
         *(
-            f"INSERT INTO {key.table} ({column}, course_id, learners, failed, voided) "
-            f"SELECT e.{column}, NEW.course_id, {_one_if(f'{done} AND NOT {learner_counted}')}, "
-            f"{_one_if(failed)}, 0 FROM learning_enrollment e "
-            f"WHERE e.learner_id = NEW.learner_id AND {_open('e')} "
-            f"ON CONFLICT ({column}, course_id) DO UPDATE SET "
-            f"learners = {key.table}.learners + excluded.learners, "
-            f"failed = {key.table}.failed + excluded.failed"
+            _Change(
+                key,
+                (f"e.{column}", "NEW.course_id"),
+                (first, _one_if(failed), "0"),
+                f"e.learner_id = NEW.learner_id AND {_open('e')}",
+                "FROM learning_enrollment e",
+            )
             for key, column in _SCOPES
         ),
-        "INSERT INTO learning_courselearnercount (course_id, learner_id, completions, failed, "
-        f"voided) SELECT NEW.course_id, NEW.learner_id, {_one_if(done)}, {_one_if(failed)}, 0 "
-        "WHERE 1 = 1 ON CONFLICT (course_id, learner_id) DO UPDATE SET "
-        "completions = learning_courselearnercount.completions + excluded.completions, "
-        "failed = learning_courselearnercount.failed + excluded.failed",
+        _Change(
+            _COURSE_LEARNER_KEY,
+            ("NEW.course_id", "NEW.learner_id"),
+            (_one_if(done), _one_if(failed), "0"),
+        ),
     ]
     target = "(SELECT {} FROM learning_completionevent t WHERE t.id = NEW.voids_id)"
     t_done = target.format(_one_if(f"t.kind IN {_DONE_KINDS}"))
@@ -254,26 +329,43 @@ def _event_statements(vendor: str) -> tuple[list[str], list[str]]:
         "ON c.course_id = t.course_id AND c.learner_id = t.learner_id "
         "WHERE t.id = NEW.voids_id), 0)"
     )
+    voided = "t.id = NEW.voids_id"
+    events = "FROM learning_completionevent t"
     void = [
-        f"UPDATE learning_coursedaycount SET completions = completions - {t_done}, "
-        f"failed = failed - {t_failed}, voided = voided + 1 "
-        f"WHERE (course_id, day) IN (SELECT t.course_id, {_day(vendor, 't.occurred_at')} "
-        "FROM learning_completionevent t WHERE t.id = NEW.voids_id)",
-        f"UPDATE learning_courselearnercount SET completions = completions - {t_done}, "
-        f"failed = failed - {t_failed}, voided = voided + 1 "
-        "WHERE (course_id, learner_id) IN (SELECT t.course_id, t.learner_id "
-        "FROM learning_completionevent t WHERE t.id = NEW.voids_id)",
+        _Change(
+            _COURSE_DAY_KEY,
+            ("t.course_id", _day(vendor, "t.occurred_at")),
+            (_minus(t_done), _minus(t_failed), "1"),
+            voided,
+            events,
+            creates=False,
+        ),
+        _Change(
+            _COURSE_LEARNER_KEY,
+            ("t.course_id", "t.learner_id"),
+            (_minus(t_done), _minus(t_failed), "1"),
+            voided,
+            events,
+            creates=False,
+        ),
         # Then uncount the learner whose last standing completion that was.
-        f"UPDATE learning_coursecount SET learners = learners - {uncounted}, "
-        f"failed = failed - {t_failed}, voided = voided + 1 "
-        "WHERE course_id = (SELECT t.course_id FROM learning_completionevent t "
-        "WHERE t.id = NEW.voids_id)",
+        _Change(
+            _COURSE_KEY,
+            ("t.course_id",),
+            (_minus(uncounted), _minus(t_failed), "1"),
+            voided,
+            events,
+            creates=False,
+        ),
         *(
-            f"UPDATE {key.table} SET learners = learners - {uncounted}, "
-            f"failed = failed - {t_failed}, voided = voided + 1 "
-            f"WHERE ({column}, course_id) IN (SELECT e.{column}, t.course_id "
-            "FROM learning_completionevent t JOIN learning_enrollment e "
-            f"ON e.learner_id = t.learner_id WHERE t.id = NEW.voids_id AND {_open('e')})"
+            _Change(
+                key,
+                (f"e.{column}", "t.course_id"),
+                (_minus(uncounted), _minus(t_failed), "1"),
+                f"{voided} AND {_open('e')}",
+                f"{events} JOIN learning_enrollment e ON e.learner_id = t.learner_id",
+                creates=False,
+            )
             for key, column in _SCOPES
         ),
     ]
@@ -314,20 +406,24 @@ def _completion_month_values(vendor: str, r: str) -> list[str]:
     return [f"{r}.version_id", f"{r}.package_id", _month(vendor, f"{r}.completed_at")]
 
 
-def _scope_delta(r: str, sign: str, scopes: tuple[tuple[_Key, str], ...] = _SCOPES) -> list[str]:
+def _scope_delta(
+    r: str, sign: str, scopes: tuple[tuple[_Key, str], ...] = _SCOPES
+) -> list[_Change]:
     """Add (``sign`` '+') or take off ('-') the course rows of ``r``'s learner to or from
     its package's and version's course rows (or only ``scopes``'), if ``r`` is open: an
     upsert of each of the learner's course rows (read by the index on learner)."""
-    minus = "0 - " if sign == "-" else ""
+
+    def signed(expression: str) -> str:
+        return _minus(expression) if sign == "-" else expression
+
     return [
-        f"INSERT INTO {key.table} ({column}, course_id, learners, failed, voided) "
-        f"SELECT {r}.{column}, c.course_id, {minus}{_one_if('c.completions > 0')}, "
-        f"{minus}c.failed, {minus}c.voided FROM learning_courselearnercount c "
-        f"WHERE c.learner_id = {r}.learner_id AND {_open(r)} "
-        f"ON CONFLICT ({column}, course_id) DO UPDATE SET "
-        f"learners = {key.table}.learners + excluded.learners, "
-        f"failed = {key.table}.failed + excluded.failed, "
-        f"voided = {key.table}.voided + excluded.voided"
+        _Change(
+            key,
+            (f"{r}.{column}", "c.course_id"),
+            (signed(_one_if("c.completions > 0")), signed("c.failed"), signed("c.voided")),
+            f"c.learner_id = {r}.learner_id AND {_open(r)}",
+            "FROM learning_courselearnercount c",
+        )
         for key, column in scopes
     ]
 
@@ -350,7 +446,7 @@ def _scope_changed(vendor: str, column: str) -> str:
     )
 
 
-def _scope_moves(vendor: str) -> list[tuple[str, str, list[str]]]:
+def _scope_moves(vendor: str) -> list[tuple[str, str, list[_Change]]]:
     """Per scope: (its column, when an update moves its rows, the statements that do)."""
     return [
         (
@@ -391,31 +487,16 @@ def _standing_values(
     ]
 
 
-def _add(key: _Key, values: list[str], where: str, source: str = "") -> str:
-    cols = ", ".join((*key.columns, "n"))
-    vals = ", ".join((*values, "1"))
-    return (
-        f"INSERT INTO {key.table} ({cols}) SELECT {vals} {source} WHERE {where} "
-        f"ON CONFLICT ({', '.join(key.unique)}) DO UPDATE SET n = {key.table}.n + 1"
-    )
+def _add(key: _Key, values: list[str], where: str, source: str = "") -> _Change:
+    return _Change(key, tuple(values), ("1",), where, source)
 
 
-def _take(key: _Key, values: list[str], where: str, source: str = "") -> str:
-    if source:
-        # Row values from a query (a successor period): at most one row (a period has one).
-        cols = ", ".join(key.unique)
-        picked = [v for c, v in zip(key.columns, values, strict=True) if c in key.unique]
-        return (
-            f"UPDATE {key.table} SET n = n - 1 WHERE ({cols}) IN "
-            f"(SELECT {', '.join(picked)} {source} WHERE {where})"
-        )
-    match = " AND ".join(
-        f"{c} = {v}" for c, v in zip(key.columns, values, strict=True) if c in key.unique
-    )
-    return f"UPDATE {key.table} SET n = n - 1 WHERE {match} AND ({where})"
+def _take(key: _Key, values: list[str], where: str, source: str = "") -> _Change:
+    # With a source (a successor period): at most one row, a period has one successor.
+    return _Change(key, tuple(values), ("-1",), where, source, creates=False)
 
 
-def _remove_old(vendor: str) -> list[str]:
+def _remove_old(vendor: str) -> list[_Change]:
     return [
         _take(_DAY_KEY, _day_values(vendor, "OLD"), "1 = 1"),
         _take(
@@ -434,7 +515,7 @@ def _remove_old(vendor: str) -> list[str]:
     ]
 
 
-def _add_new(vendor: str) -> list[str]:
+def _add_new(vendor: str) -> list[_Change]:
     return [
         _add(_DAY_KEY, _day_values(vendor, "NEW"), "1 = 1"),
         _add(
@@ -453,7 +534,7 @@ def _add_new(vendor: str) -> list[str]:
     ]
 
 
-def _move_successor(vendor: str) -> list[str]:
+def _move_successor(vendor: str) -> list[_Change]:
     """Move the successor of a period whose version or expiry changed to its new key."""
     source = "FROM learning_enrollment s"
     where = f"s.previous_period_id = NEW.id AND {_open('s')} AND {_waiting('s')}"
@@ -492,25 +573,25 @@ def _sqlite_statements() -> list[str]:
         stmts.append(f"DROP TRIGGER IF EXISTS {name}")
         stmts.append(
             f"CREATE TRIGGER {name} AFTER {op} ON learning_enrollment FOR EACH ROW{when} "
-            f"BEGIN {'; '.join(parts)}; END"
+            f"BEGIN {'; '.join(_sql(parts))}; END"
         )
     fact, void = _event_statements("sqlite")
-    for name, when, parts in (
+    for name, when, changes in (
         ("cp_event_summaries_fact", "NEW.kind <> 'void'", fact),
         ("cp_event_summaries_void", f"NEW.kind = 'void' AND {_VOIDS_A_FACT}", void),
     ):
         stmts.append(f"DROP TRIGGER IF EXISTS {name}")
         stmts.append(
             f"CREATE TRIGGER {name} AFTER INSERT ON learning_completionevent FOR EACH ROW "
-            f"WHEN {when} BEGIN {'; '.join(parts)}; END"
+            f"WHEN {when} BEGIN {'; '.join(_sql(changes))}; END"
         )
     # Apart from the other keys: a status change (every completion) moves no course row.
-    for column, when, parts in _scope_moves("sqlite"):
+    for column, when, changes in _scope_moves("sqlite"):
         name = f"cp_enrollment_summaries_{column.removesuffix('_id')}_courses"
         stmts.append(f"DROP TRIGGER IF EXISTS {name}")
         stmts.append(
             f"CREATE TRIGGER {name} AFTER UPDATE ON learning_enrollment FOR EACH ROW "
-            f"WHEN {when} BEGIN {'; '.join(parts)}; END"
+            f"WHEN {when} BEGIN {'; '.join(_sql(changes))}; END"
         )
     name = "cp_enrollment_summaries_successor"
     stmts.append(f"DROP TRIGGER IF EXISTS {name}")
@@ -518,9 +599,36 @@ def _sqlite_statements() -> list[str]:
         f"CREATE TRIGGER {name} AFTER UPDATE OF version_id, expires_at ON learning_enrollment "
         f"FOR EACH ROW WHEN NOT (NEW.version_id IS OLD.version_id AND "
         f"NEW.expires_at IS OLD.expires_at) "
-        f"BEGIN {'; '.join(_move_successor('sqlite'))}; END"
+        f"BEGIN {'; '.join(_sql(_move_successor('sqlite')))}; END"
     )
     return stmts
+
+
+#: The setting a deferred block sets for its transaction (``SET LOCAL``).
+_SETTING = "coursepack.summaries"
+_DEFERRED_NOW = f"current_setting('{_SETTING}', true) = 'deferred'"
+
+
+def _enrollment_body(*, deferred: bool) -> str:
+    """The PL/pgSQL statements counting the enrollment row change, live or deferred."""
+    vendor = "postgresql"
+
+    def run(changes: list[_Change]) -> str:
+        return "; ".join(_sql(changes, deferred=deferred))
+
+    return (
+        f"IF TG_OP IN ('UPDATE', 'DELETE') THEN {run(_remove_old(vendor))}; END IF;\n"
+        f"IF TG_OP IN ('INSERT', 'UPDATE') THEN {run(_add_new(vendor))}; END IF;\n"
+        f"IF TG_OP = 'INSERT' THEN {run(_scope_delta('NEW', '+'))}; END IF;\n"
+        f"IF TG_OP = 'DELETE' THEN {run(_scope_delta('OLD', '-'))}; END IF;\n"
+        + "".join(
+            f"IF TG_OP = 'UPDATE' THEN IF {when} THEN {run(changes)}; END IF; END IF;\n"
+            for _, when, changes in _scope_moves(vendor)
+        )
+        + "IF TG_OP = 'UPDATE' AND (NEW.version_id IS DISTINCT FROM OLD.version_id "
+        f"OR NEW.expires_at IS DISTINCT FROM OLD.expires_at) THEN "
+        f"{run(_move_successor(vendor))}; END IF;\n"
+    )
 
 
 def _postgresql_statements() -> list[str]:
@@ -528,26 +636,21 @@ def _postgresql_statements() -> list[str]:
     name = "cp_enrollment_summaries"
     body = (
         "IF TG_OP = 'UPDATE' AND NOT (" + _changed(vendor) + ") THEN RETURN NEW; END IF;\n"
-        "IF TG_OP IN ('UPDATE', 'DELETE') THEN " + "; ".join(_remove_old(vendor)) + "; END IF;\n"
-        "IF TG_OP IN ('INSERT', 'UPDATE') THEN " + "; ".join(_add_new(vendor)) + "; END IF;\n"
-        "IF TG_OP = 'INSERT' THEN " + "; ".join(_scope_delta("NEW", "+")) + "; END IF;\n"
-        "IF TG_OP = 'DELETE' THEN "
-        + "; ".join(_scope_delta("OLD", "-"))
-        + "; END IF;\n"
-        + "".join(
-            f"IF TG_OP = 'UPDATE' THEN IF {when} THEN {'; '.join(parts)}; END IF; END IF;\n"
-            for _, when, parts in _scope_moves(vendor)
-        )
-        + "IF TG_OP = 'UPDATE' AND (NEW.version_id IS DISTINCT FROM OLD.version_id "
-        "OR NEW.expires_at IS DISTINCT FROM OLD.expires_at) THEN "
-        + "; ".join(_move_successor(vendor))
-        + "; END IF;\n"
+        f"IF {_DEFERRED_NOW} THEN\n{_enrollment_body(deferred=True)}"
+        f"ELSE\n{_enrollment_body(deferred=False)}END IF;\n"
         "IF TG_OP = 'DELETE' THEN RETURN OLD; END IF; RETURN NEW;"
     )
     fact, void = _event_statements(vendor)
+
+    def either(changes: list[_Change]) -> str:
+        return (
+            f"IF {_DEFERRED_NOW} THEN {'; '.join(_sql(changes, deferred=True))}; "
+            f"ELSE {'; '.join(_sql(changes))}; END IF"
+        )
+
     events = "cp_event_summaries"
     event_body = (
-        f"IF NEW.kind = 'void' THEN {'; '.join(void)}; ELSE {'; '.join(fact)}; END IF; RETURN NEW;"
+        f"IF NEW.kind = 'void' THEN {either(void)}; ELSE {either(fact)}; END IF; RETURN NEW;"
     )
     return [
         f"CREATE OR REPLACE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql AS $$\n"
@@ -714,6 +817,7 @@ def check(using: str = "default") -> SummaryDrift:
     """
     connection: BaseDatabaseWrapper = connections[using]
     drift = SummaryDrift()
+    fold(using)
     with transaction.atomic(using=using), connection.cursor() as cursor:
         for table, (key, sql) in _scratch_queries(connection.vendor).items():
             stored_sql = f"SELECT {', '.join((*key.columns, *key.values))} FROM {table}"
@@ -734,6 +838,7 @@ def rebuild(using: str = "default", tables: tuple[str, ...] | None = None) -> No
     aggregate (in the caller's transaction, which should hold the audit chain so no
     write interleaves)."""
     connection = connections[using]
+    fold(using)  # or the deltas collected so far would be added to the new rows
     with connection.cursor() as cursor:
         # A migration older than a table's own (0007 fills the first ones) rebuilds
         # only the tables that exist by then; the later one fills its own.
@@ -782,3 +887,137 @@ def suspended(using: str = "default") -> Iterator[None]:
         with transaction.atomic(using=using):
             rebuild(using=using)
         install(using=using)
+
+
+# --- deferred: bulk writes on PostgreSQL ---------------------------------------------
+
+_KEYS = (
+    _DAY_KEY,
+    _VERSION_KEY,
+    _COMPLETION_KEY,
+    _COMPLETION_MONTH_KEY,
+    _STANDING_KEY,
+    _LEARNER_KEY,
+    _COURSE_DAY_KEY,
+    _COURSE_KEY,
+    _COURSE_LEARNER_KEY,
+    *(key for key, _ in _SCOPES),
+)
+_DEFERRED_KEYS = tuple(key for key in _KEYS if key.deferrable)
+# How deep in deferred blocks each connection is (an attribute of the connection).
+_DEPTH = "_coursepack_summaries_deferred"
+
+
+def _depth(connection: BaseDatabaseWrapper) -> int:
+    return int(getattr(connection, _DEPTH, 0))
+
+
+@contextmanager
+def deferred(using: str = "default") -> Iterator[None]:
+    """Collect the summary changes of the writes in this block and apply them once, at
+    its end, grouped by key: for bulk writes (ADR 0037).
+
+    On PostgreSQL every change of a summary row that a transaction has already changed
+    walks that row's dead versions, so many writes counted under the same key (a bulk
+    enrolment into one version, an import of many events of one course) cost the
+    square of their number. In the block, the triggers insert each change as a delta
+    row into a temporary table of the session instead (``learning_courselearnercount``
+    excepted: the triggers read it, and its key is one learner's); the end folds each
+    table in with one grouped upsert in key order, so each summary row is written once.
+
+    Runs inside the caller's transaction (``transaction.atomic``), and blocks nest: only
+    the outermost one folds. The summaries are exact again when the block ends — also
+    when an exception leaves it, since the writes it counted stay unless a rollback
+    takes them and their deltas away together — but not inside it: a summary read in
+    the block (a report, the standing counts) does not see the block's writes; call
+    ``fold`` first (``check`` and ``rebuild`` do). On SQLite, which updates a row in
+    place, it changes nothing.
+    """
+    connection = connections[using]
+    if not connection.in_atomic_block:
+        raise TransactionManagementError(
+            "summaries.deferred() runs inside the caller's transaction: open one with "
+            "transaction.atomic() first."
+        )
+    depth = _depth(connection)
+    outermost = depth == 0 and connection.vendor == "postgresql"
+    setattr(connection, _DEPTH, depth + 1)
+    try:
+        if outermost:
+            with connection.cursor() as cursor:
+                _create_delta_tables(cursor)
+                cursor.execute("SELECT set_config(%s, 'deferred', true)", [_SETTING])
+        yield
+    finally:
+        setattr(connection, _DEPTH, depth)
+        # A failed transaction is rolled back with its deltas: nothing to fold.
+        if outermost and _usable(connection):
+            with connection.cursor() as cursor:
+                _fold(cursor)
+                cursor.execute("SELECT set_config(%s, '', true)", [_SETTING])
+
+
+def fold(using: str = "default") -> None:
+    """Apply the summary changes a deferred block has collected so far (a no-op outside
+    one, and on SQLite): before a summary read inside the block, or every so many rows
+    of a very long one, so its delta tables stay small."""
+    connection = connections[using]
+    if connection.vendor == "postgresql" and _depth(connection):
+        with connection.cursor() as cursor:
+            _fold(cursor)
+
+
+def _usable(connection: BaseDatabaseWrapper) -> bool:
+    from psycopg import pq
+
+    raw = connection.connection
+    return (
+        not connection.needs_rollback
+        and raw is not None
+        and raw.info.transaction_status != pq.TransactionStatus.INERROR
+    )
+
+
+def _create_delta_tables(cursor: Any) -> None:
+    """Create the session's delta tables that do not exist yet: each a deferrable
+    table's key and value columns, no constraint, no index (temporary tables are
+    private to the session and not WAL-logged). A rolled-back transaction that created
+    them drops them again."""
+    cursor.execute(
+        "SELECT relname FROM pg_class WHERE relnamespace = pg_my_temp_schema() "
+        "AND relname = ANY(%s)",
+        [[key.delta_table for key in _DEFERRED_KEYS]],
+    )
+    existing = {name for (name,) in cursor.fetchall()}
+    for key in _DEFERRED_KEYS:
+        if key.delta_table not in existing:
+            columns = ", ".join((*key.columns, *key.values))
+            cursor.execute(
+                f"CREATE TEMPORARY TABLE {key.delta_table} AS SELECT {columns} "
+                f"FROM {key.table} WITH NO DATA"
+            )
+
+
+def _fold_sql(key: _Key) -> str:
+    """One grouped upsert of a delta table into its summary table, in key order (the
+    order every fold locks the rows in). A column of the key outside the unique key
+    (the package of a version) is the same in every delta row of a group."""
+    others = [c for c in key.columns if c not in key.unique]
+    columns = ", ".join((*key.unique, *others, *key.values))
+    select = ", ".join(
+        (*key.unique, *(f"MIN({c})" for c in others), *(f"SUM({v})" for v in key.values))
+    )
+    unique = ", ".join(key.unique)
+    sets = ", ".join(f"{v} = {key.table}.{v} + excluded.{v}" for v in key.values)
+    return (
+        f"INSERT INTO {key.table} ({columns}) SELECT {select} FROM pg_temp.{key.delta_table} "
+        f"GROUP BY {unique} ORDER BY {unique} ON CONFLICT ({unique}) DO UPDATE SET {sets}"
+    )
+
+
+def _fold(cursor: Any) -> None:
+    for key in _DEFERRED_KEYS:
+        cursor.execute(_fold_sql(key))
+    # TRUNCATE, not DELETE: deleted rows would stay for every later fold of the same
+    # transaction to read again.
+    cursor.execute("TRUNCATE " + ", ".join(f"pg_temp.{key.delta_table}" for key in _DEFERRED_KEYS))

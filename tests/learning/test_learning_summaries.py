@@ -5,6 +5,8 @@ open period at any moment; ``rebuild_statuses`` reports and fixes summary drift.
 from __future__ import annotations
 
 import contextlib
+import itertools
+import re
 from dataclasses import replace
 from datetime import UTC, date, datetime, time, timedelta
 from io import StringIO
@@ -12,7 +14,8 @@ from typing import Any
 
 import pytest
 from django.core.management import CommandError, call_command
-from django.db import connection, transaction
+from django.db import DatabaseError, connection, transaction
+from django.db.transaction import TransactionManagementError
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from learning_helpers import make_learners
@@ -22,7 +25,7 @@ from test_learning_rebuild import OPERATIONS, World, _apply
 from coursepack.audit.models import AuditEvent
 from coursepack.errors import DomainError
 from coursepack.learning import api as learning
-from coursepack.learning import lifecycle_selectors, summaries
+from coursepack.learning import completions, lifecycle_selectors, summaries
 from coursepack.learning.models import Enrollment, EnrollmentDayCount, StandingCount
 from coursepack.packaging import api as packaging
 from coursepack.packaging.models import PackageVersion
@@ -277,3 +280,286 @@ def test_standing_counts_agree_with_due_dates_and_expiries_spread_over_days(
                     package_id, now=moment, expiring_within_days=within
                 )
                 assert both[package_id] == alone == expected, (package_id, hours, within)
+
+
+# --- deferred blocks (ADR 0037) ---------------------------------------------------------
+
+
+class _Abandoned(Exception):
+    """Raised to leave a block on purpose."""
+
+
+_IMPORT = st.tuples(
+    st.just("import"),
+    st.lists(
+        st.tuples(
+            st.integers(0, 2),
+            st.integers(0, 5),
+            st.sampled_from(["completed", "passed", "failed"]),
+            st.integers(0, 600),
+        ),
+        min_size=1,
+        max_size=5,
+    ),
+)
+_imported = itertools.count()
+
+
+def _run(world: World, clock: _Clock, operations: list[Any]) -> None:
+    for op in operations:
+        with contextlib.suppress(DomainError):  # refused: nothing changed
+            if op[0] == "import":
+                learning.import_completions(
+                    actor=world.admin,
+                    completions=[
+                        learning.ImportedCompletion(
+                            learner_id=world.learners[learner],
+                            course_id=world.courses[course].pk,
+                            kind=kind,
+                            occurred_at=world.t + timedelta(minutes=minutes),
+                            external_id=f"deferred:{next(_imported)}",
+                        )
+                        for learner, course, kind, minutes in op[1]
+                    ],
+                )
+            elif op[0] in ("enrol", "bulk", "record", "void", "withdraw", "publish"):
+                _apply(world, op)
+            else:
+                _lifecycle_op(world, clock, op)
+
+
+def _in_block(world: World, clock: _Clock, how: str, operations: list[Any]) -> None:
+    """Run the operations live, in a deferred block, or in one that nests another, or
+    one left by an exception: rolled back with its savepoint ("abandoned"), kept in
+    the transaction ("kept"), or by a database error ("failed")."""
+    if how == "live":
+        _run(world, clock, operations)
+    elif how == "deferred":
+        with summaries.deferred():
+            _run(world, clock, operations)
+    elif how == "nested":
+        with summaries.deferred():
+            _run(world, clock, operations[:1])
+            with summaries.deferred():
+                _run(world, clock, operations[1:])
+    elif how == "abandoned":
+        with contextlib.suppress(_Abandoned), transaction.atomic(), summaries.deferred():
+            _run(world, clock, operations)
+            raise _Abandoned
+    elif how == "kept":
+        with contextlib.suppress(_Abandoned), summaries.deferred():
+            _run(world, clock, operations)
+            raise _Abandoned
+    else:
+        assert how == "failed"
+        with (
+            contextlib.suppress(DatabaseError),
+            transaction.atomic(),
+            summaries.deferred(),
+            connection.cursor() as cursor,
+        ):
+            _run(world, clock, operations)
+            cursor.execute("SELECT no_such_column FROM learning_enrollment")
+
+
+_BLOCKS = st.lists(
+    st.tuples(
+        st.sampled_from(["live", "deferred", "nested", "abandoned", "kept", "failed"]),
+        st.lists(st.one_of(OPERATIONS, LIFECYCLE, _IMPORT), min_size=1, max_size=4),
+    ),
+    min_size=1,
+    max_size=5,
+)
+
+
+@pytest.mark.django_db(transaction=True)
+@settings(
+    max_examples=20,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+@given(blocks=_BLOCKS)
+def test_summaries_equal_the_enrollments_after_any_sequence_of_deferred_blocks(
+    world: World,
+    clock: _Clock,
+    monkeypatch: pytest.MonkeyPatch,
+    blocks: list[tuple[str, list[Any]]],
+) -> None:
+    """The same operations (and imports of several events) run live, in deferred blocks,
+    in blocks nested in one another, and in blocks left by an exception — rolled back
+    with their savepoint, kept by a caller that catches it in the same transaction, or
+    failed in the database — leave every summary row equal to a from-scratch aggregate,
+    and the report reads from them equal the exact ones. Each import folds what its
+    block collected so far, as an import of millions does every 100,000 events."""
+    monkeypatch.setattr(completions, "_FOLD_EVERY", 1)
+    start = clock.now
+    with transaction.atomic():
+        for how, operations in blocks:
+            _in_block(world, clock, how, operations)
+        assert summaries.check().tables == {}
+        package_ids = sorted(set(Enrollment.objects.values_list("package_id", flat=True)))
+        _standing_agrees(package_ids, clock.now)
+        _reports_agree(world, clock.now)
+        transaction.set_rollback(True)
+    clock.now = start
+
+
+def _summary_rows() -> dict[str, list[tuple[Any, ...]]]:
+    """Every row of every summary table (zeros included), versions named by package and
+    number: the ids of versions published in a rolled-back savepoint are not reused."""
+    named = {
+        pk: (package_id, number)
+        for pk, package_id, number in PackageVersion.objects.values_list(
+            "pk", "package_id", "version_number"
+        )
+    }
+    found = {}
+    with connection.cursor() as cursor:
+        for table, (key, _) in summaries._scratch_queries(connection.vendor).items():
+            cursor.execute(f"SELECT {', '.join((*key.columns, *key.values))} FROM {table}")
+            rows = []
+            for row in cursor.fetchall():
+                values = dict(
+                    zip((*key.columns, *key.values), map(summaries._normal, row), strict=True)
+                )
+                for column in ("version_id", "previous_version_id"):
+                    if column in values:
+                        values[column] = named.get(values[column], values[column])
+                rows.append(tuple(values.values()))
+            found[table] = sorted(rows, key=repr)
+    return found
+
+
+_SAME_WRITES = [
+    ("bulk", 0, [0, 1, 2]),
+    ("bulk", 1, [0, 1]),
+    ("record", 0, 0, "completed", None),
+    ("record", 0, 0, "passed", 30),
+    ("record", 0, 2, "completed", None),
+    ("record", 1, 1, "failed", 60),
+    ("import", [(2, 0, "completed", 5), (2, 0, "completed", 9), (1, 2, "failed", 1)]),
+    ("void", 0, 0),
+    ("void", 2, 1),
+    ("extend", 1, 0, 3),
+    ("exempt", 2, 0, 0, True, None),
+    ("publish", 0, 0, 4, "move_in_progress"),
+    ("withdraw", 1, 1),
+    ("advance", 49),
+    ("enrol", 1, 1),
+]
+
+
+def test_a_deferred_block_leaves_the_rows_the_live_triggers_leave(
+    world: World, clock: _Clock
+) -> None:
+    """Enrolments, completions, an import, voids, an extension, an exemption, a publish
+    that moves learners, a withdrawal and periods opening, written live and then (rolled
+    back, the clock put back) in one deferred block: every summary table holds the same
+    rows afterwards, rows counting zero included."""
+    start = clock.now
+    with contextlib.suppress(_Abandoned), transaction.atomic():
+        _run(world, clock, _SAME_WRITES)
+        live = _summary_rows()
+        raise _Abandoned
+    clock.now = start
+    with transaction.atomic():
+        with summaries.deferred():
+            _run(world, clock, _SAME_WRITES)
+        assert _summary_rows() == live
+        assert summaries.check().tables == {}
+    assert Enrollment.objects.filter(period_number__gt=1).exists()
+    assert any(len(rows) > 1 for rows in live.values())
+
+
+def test_a_read_inside_a_deferred_block_sees_its_writes_once_folded(admin: Any) -> None:
+    """Inside a deferred block the summary rows do not show its writes yet on PostgreSQL
+    (the block's documented cost); ``fold`` applies them, and ``check`` folds first."""
+    version = make_published_package(items=[make_course()])
+    learners = make_learners(5)
+
+    def counted() -> int:
+        rows = EnrollmentDayCount.objects.filter(package_id=version.package_id)
+        return sum(r.n for r in rows)
+
+    with summaries.deferred():
+        learning.bulk_enroll(actor=admin, package_id=version.package_id, learner_ids=learners)
+        assert counted() == (0 if connection.vendor == "postgresql" else 5)
+        summaries.fold()
+        assert counted() == 5
+        learning.withdraw(
+            actor=admin,
+            enrollment_id=Enrollment.objects.filter(package_id=version.package_id).first().pk,
+        )
+        assert summaries.check().tables == {}
+    assert counted() == 5
+
+
+def test_the_deferred_trigger_bodies_name_no_deferred_summary_table() -> None:
+    """In a deferred block the triggers neither write nor read a deferred summary table
+    (a read would miss the block's changes): they insert into the delta tables, and
+    read and write the learners' course rows, which stay live."""
+    fact, void = summaries._event_statements("postgresql")
+    bodies = [
+        summaries._enrollment_body(deferred=True),
+        *summaries._sql([*fact, *void], deferred=True),
+    ]
+    for key in summaries._DEFERRED_KEYS:
+        named = re.compile(rf"\b{key.table}\b")
+        assert not any(named.search(body) for body in bodies), key.table
+        assert any(f"pg_temp.{key.delta_table} " in body for body in bodies), key.table
+    assert any("learning_courselearnercount" in body for body in bodies)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_deferred_block_runs_only_inside_a_transaction() -> None:
+    """Outside ``transaction.atomic`` nothing could fold its changes in the same
+    transaction as its writes: refused."""
+    with (
+        pytest.raises(TransactionManagementError, match="inside the caller's transaction"),
+        summaries.deferred(),
+    ):
+        pass  # pragma: no cover
+
+
+def _summary_writes() -> dict[str, int]:
+    """Rows inserted or updated in each summary table by this transaction so far."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT relname, n_tup_ins + n_tup_upd FROM pg_stat_xact_user_tables "
+            "WHERE relname = ANY(%s)",
+            [list(summaries._scratch_queries("postgresql"))],
+        )
+        return dict(cursor.fetchall())
+
+
+def test_a_deferred_bulk_enrolment_writes_each_summary_row_once(admin: Any) -> None:
+    """On PostgreSQL a bulk enrolment writes each summary row it changes once, however
+    many learners it enrols (each further write of a row updated in the same
+    transaction would walk all its earlier versions), where live triggers write the
+    row once per learner."""
+    if connection.vendor != "postgresql":
+        pytest.skip("SQLite updates a row in place: its triggers stay live")
+    course = make_course()
+    learners = make_learners(70)
+    writes = []
+    for count in (10, 60):
+        version = make_published_package(items=[course])
+        before = _summary_writes()
+        learning.bulk_enroll(
+            actor=admin, package_id=version.package_id, learner_ids=learners[:count]
+        )
+        after = _summary_writes()
+        writes.append({t: after[t] - before[t] for t in after if after[t] != before[t]})
+    # One row each: the version's day, version and standing rows; each learner's own row.
+    few, many = writes
+    assert few["learning_enrollmentdaycount"] == many["learning_enrollmentdaycount"] == 1
+    assert few["learning_versioncount"] == many["learning_versioncount"] == 1
+    assert few["learning_standingcount"] == many["learning_standingcount"] == 1
+    assert (few["learning_learnercount"], many["learning_learnercount"]) == (10, 60)
+
+    live = make_published_package(items=[course])
+    before = _summary_writes()
+    for learner in learners[:10]:
+        learning.enroll(actor=admin, learner_id=learner, package_id=live.package_id)
+    after = _summary_writes()
+    assert after["learning_versioncount"] - before["learning_versioncount"] == 10

@@ -74,7 +74,9 @@ def migrate(
             problems=[f"{a.title}: {len(a.rows)}" for a in blocking],
         )
     written = dict.fromkeys(WRITE_TABLES, 0)
-    with transaction.atomic():
+    # Deferred (ADR 0037): millions of events and enrollments in one transaction add to
+    # the same summary rows; the import folds every so many events, the end the rest.
+    with transaction.atomic(), learning.deferred_summaries():
         actor = migration_actor()
         now = timezone.now()
         course_ids = _migrate_courses(actor, plan, written)
