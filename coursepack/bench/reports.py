@@ -71,9 +71,13 @@ _TOTALS_BEGUN = (
     "WHERE {days} {scope} GROUP BY state, status"
 )
 _TOTALS_COMPLETED = "SELECT SUM(n) FROM learning_completiondaycount WHERE {days} {scope}"
+# By the page's packages' versions: each version's days in the range are one range of
+# the unique key (version, day, ...).
 _PAGE_BEGUN = (
     "SELECT version_id, state, status, SUM(n) FROM learning_enrollmentdaycount "
-    "WHERE {days} {scope} AND package_id IN ({page}) GROUP BY version_id, state, status"
+    "WHERE {days} {scope} AND version_id IN "
+    "(SELECT v.id FROM packaging_packageversion v WHERE v.package_id IN ({page})) "
+    "GROUP BY version_id, state, status"
 )
 _PAGE_COMPLETED = (
     "SELECT version_id, SUM(n) FROM learning_completiondaycount "
