@@ -125,7 +125,12 @@ _LEARNER_COUNTS = (
 _EVERY_LEARNER = "SELECT 1 FROM learning_learnercount c WHERE c.learner_id = u.id AND c.n > 0"
 _LEARNER_TOTAL = "SELECT COUNT(*) FROM learning_learnercount WHERE n > 0"
 _SCOPED_LEARNERS = "SELECT 1 FROM learning_enrollment x WHERE x.learner_id = u.id AND {scope}"
-_SCOPED_TOTAL = "SELECT COUNT(DISTINCT learner_id) FROM learning_enrollment x WHERE {scope}"
+# Distinct learners counted as the page counts them: in SQLite, COUNT(DISTINCT) of one
+# package's version was planned on an index without the learner (60 ms at the full scale
+# against 6 ms for this form, which walks the (package, learner, version) index in order).
+_SCOPED_TOTAL = (
+    "SELECT COUNT(*) FROM (SELECT DISTINCT learner_id FROM learning_enrollment x WHERE {scope})"
+)
 
 
 def _learners(scope: str | None) -> list[str]:
