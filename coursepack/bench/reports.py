@@ -71,9 +71,13 @@ _TOTALS_BEGUN = (
     "WHERE {days} {scope} GROUP BY state, status"
 )
 _TOTALS_COMPLETED = "SELECT SUM(n) FROM learning_completiondaycount WHERE {days} {scope}"
+# By the page's packages' versions: each version's days in the range are one range of
+# the unique key (version, day, ...).
 _PAGE_BEGUN = (
     "SELECT version_id, state, status, SUM(n) FROM learning_enrollmentdaycount "
-    "WHERE {days} {scope} AND package_id IN ({page}) GROUP BY version_id, state, status"
+    "WHERE {days} {scope} AND version_id IN "
+    "(SELECT v.id FROM packaging_packageversion v WHERE v.package_id IN ({page})) "
+    "GROUP BY version_id, state, status"
 )
 _PAGE_COMPLETED = (
     "SELECT version_id, SUM(n) FROM learning_completiondaycount "
@@ -121,7 +125,12 @@ _LEARNER_COUNTS = (
 _EVERY_LEARNER = "SELECT 1 FROM learning_learnercount c WHERE c.learner_id = u.id AND c.n > 0"
 _LEARNER_TOTAL = "SELECT COUNT(*) FROM learning_learnercount WHERE n > 0"
 _SCOPED_LEARNERS = "SELECT 1 FROM learning_enrollment x WHERE x.learner_id = u.id AND {scope}"
-_SCOPED_TOTAL = "SELECT COUNT(DISTINCT learner_id) FROM learning_enrollment x WHERE {scope}"
+# Distinct learners counted as the page counts them: in SQLite, COUNT(DISTINCT) of one
+# package's version was planned on an index without the learner (60 ms at the full scale
+# against 6 ms for this form, which walks the (package, learner, version) index in order).
+_SCOPED_TOTAL = (
+    "SELECT COUNT(*) FROM (SELECT DISTINCT learner_id FROM learning_enrollment x WHERE {scope}) d"
+)
 
 
 def _learners(scope: str | None) -> list[str]:
@@ -150,10 +159,12 @@ def _page_floor(
     days: str | None,
     courses: bool,
     course_rows: tuple[str, str] | None = None,
+    months: str | None = None,
 ) -> list[str]:
     """The statements reading what the report page shows above its learners table:
     ``version_scope`` narrows the versions "r" (" AND ..."), ``row_scope`` the summary
-    rows (" AND ..."), ``days`` (a condition on ``day``; None: all time) the range."""
+    rows (" AND ..."), ``days`` (a condition on ``day``; None: all time) the range,
+    ``months`` (a condition on ``month``) the same range when the chart is by month."""
     page = _PAGE_PACKAGES.format(scope=version_scope, limit=reports_page.PACKAGES_PER_PAGE)
     statements = [
         _PACKAGE_COUNT.format(scope=version_scope),
@@ -172,7 +183,11 @@ def _page_floor(
             _TOTALS_COMPLETED.format(days=days, scope=row_scope),
             _PAGE_BEGUN.format(days=days, scope=row_scope, page=page),
             _PAGE_COMPLETED.format(days=days, scope=row_scope, page=page),
-            _COMPLETIONS.format(days=f"AND {days}", scope=row_scope),
+            # A chart over whole months longer than 190 days reads the month rows (ADR
+            # 0032), as the page does; a shorter one the day rows.
+            _COMPLETIONS_BY_MONTH.format(scope=f"{row_scope} AND {months}")
+            if months is not None
+            else _COMPLETIONS.format(days=f"AND {days}", scope=row_scope),
         ]
     # The per-course table of all time reads one summary row per course shown, of a
     # package or a version its (scope, course) rows (``course_rows``: table and
@@ -283,6 +298,7 @@ def page_cases(package: Package) -> list[Case]:
             row_scope="",
             days="day >= %(first)s AND day < %(stop)s",
             courses=False,
+            months="month >= %(first)s AND month < %(stop)s",
         ),
         *_learners("x.enrolled_at >= %(from)s AND x.enrolled_at < %(to)s"),
     ]
@@ -330,7 +346,7 @@ def report_pages(runner: Runner) -> list[Row]:
     with _one_connection():
         for label, url, statements in cases:
             read = _sql_reader(statements)
-            times, floor = [], []
+            times, floor, fixed = [], [], []
             for index in range(n):
                 started = time.perf_counter()
                 response = client.get(url)
@@ -338,8 +354,10 @@ def report_pages(runner: Runner) -> list[Row]:
                 if response.status_code != 200:
                     raise RuntimeError(f"GET {url}: {response.status_code}")
                 took_floor = _timed(read) if statements else None
+                took_fixed = _fixed_cost(client)
                 if index >= runner.plan.warmup:
                     times.append(took)
+                    fixed.append(took_fixed)
                     if took_floor is not None:
                         floor.append(took_floor)
             p95 = _percentile(times, 0.95)
@@ -350,17 +368,49 @@ def report_pages(runner: Runner) -> list[Row]:
                 row.ratio = _ratio(row.median, base.median)
                 row.target = "p95 <=300 ms, <=2x SQL"
                 row.passed = p95 <= 300 * MS and (row.ratio or 99) <= 2
-                rows += [row, base]
+                rows += [row, base, _with_fixed_cost(row, base, fixed)]
             else:
                 row.target = "p95 <=300 ms"
                 row.passed = p95 <= 300 * MS
-                rows.append(row)
+                rows += [row, _with_fixed_cost(row, None, fixed)]
         rows += _csv_first_byte(client, runner)
         # The whole organisation's XLSX takes minutes at the full scale: a run measuring
         # only the pages may leave it out (BENCH_REPORTS_XLSX=0).
         if os.environ.get("BENCH_REPORTS_XLSX", "1") != "0":
             rows += _xlsx(client, runner)
     return rows
+
+
+#: An almost empty page with the report pages' layout, as the same user: what any page
+#: costs before it reads anything (session, authentication, CSRF, the navigation, the
+#: template of the layout). Timed after each request of a page, in the same run.
+FIXED_COST_URL = "/account/tokens/"
+
+
+def _fixed_cost(client: Client) -> float:
+    started = time.perf_counter()
+    response = client.get(FIXED_COST_URL)
+    took = time.perf_counter() - started
+    if response.status_code != 200:
+        raise RuntimeError(f"GET {FIXED_COST_URL}: {response.status_code}")
+    return took
+
+
+def _with_fixed_cost(page: Row, floor: Row | None, fixed: list[float]) -> Row:
+    """The page against its floor plus the fixed cost of a page (timed beside it): how
+    much the page adds to reading its rows and being a page at all. Reported beside the
+    literal ratio, which stays the target (issue 19)."""
+    name = "  that + a page's fixed cost" if floor is not None else "  a page's fixed cost"
+    fixed_row = Row.of(f"{name} (GET {FIXED_COST_URL})", fixed, floor=True)
+    base = (floor.median or 0) if floor is not None else 0
+    if fixed_row.median is not None:
+        fixed_row.median += base
+        if floor is not None:
+            fixed_row.note = f"the fixed cost alone {(fixed_row.median - base) * 1000:.1f} ms"
+        fixed_row.ratio = _ratio(page.median, fixed_row.median)
+        fixed_row.target = "reported, not a target"
+    fixed_row.p99 = None
+    return fixed_row
 
 
 def _csv_first_byte(client: Client, runner: Runner) -> list[Row]:

@@ -22,6 +22,7 @@ from coursepack.learning.models import (
     EventKind,
     VersionCount,
 )
+from coursepack.packaging.models import PackageVersion
 from coursepack.reports.exact import CourseCounts, course_aggregates
 from coursepack.reports.rows import StatusCounts
 from coursepack.reports.scope import ReportFilters, days_between, in_range, summary_scope
@@ -37,7 +38,8 @@ def package_counts_of(
     filters: ReportFilters, package_ids: list[int], first: date | None, stop: date | None
 ) -> dict[int, StatusCounts]:
     """Return ``summary_reads.package_counts`` for the versions of ``package_ids`` only:
-    their summary rows, by the index that starts with the package."""
+    their summary rows, by the index that starts with the package (no range) or, over a
+    range, by each version's key."""
     if not package_ids:
         return {}
     if first is None and stop is None:
@@ -47,9 +49,14 @@ def package_counts_of(
             .values_list("version_id", "state", "status", "completed", "n")
         )
         return _fold(every, [])
+    # By the packages' versions, not by ``package_id``: each version's days in the range
+    # are one range of the unique key (version, day, ...), where the index on (package,
+    # version) reads every day of the packages to keep the range's (ADR 0036 amended:
+    # 4 ms instead of 13 ms for a year of 20 packages at the full scale).
+    versions = PackageVersion.objects.filter(package_id__in=package_ids).values("pk")
     begun = (
         summary_scope(EnrollmentDayCount.objects.all(), filters)
-        .filter(days_between("day", first, stop), package_id__in=package_ids)
+        .filter(days_between("day", first, stop), version_id__in=versions)
         .values_list("version_id", "state", "status")
         .annotate(total=Sum("n"))
     )
