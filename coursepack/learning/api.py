@@ -53,6 +53,7 @@ from coursepack.learning.rebuild import (
     settle_lapsed_exemptions,
 )
 from coursepack.learning.summaries import deferred as deferred_summaries
+from coursepack.learning.write_support import refresh_statistics
 
 __all__ = [
     "LEARNERS_PER_BATCH",
@@ -90,6 +91,7 @@ __all__ = [
     "rebuild_statuses",
     "record_completion",
     "recorded_late",
+    "refresh_statistics",
     "revoke_exemption",
     "settle_lapsed_exemptions",
     "void_event",

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
+from django.db import connection
 from legacy_dataset import (
     EXPECTED_ANOMALIES,
     EXPECTED_READ,
@@ -343,3 +344,32 @@ def test_a_migration_that_fails_half_way_writes_nothing(tmp_path: Path, admin: A
         conn.execute("UPDATE user_course_completions SET id = 60 WHERE id = 6")
     assert _migrate(url).written == EXPECTED_WRITE
     assert CompletionEvent.objects.get(pk=clash.pk).source == "manual"
+
+
+@pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="PostgreSQL plans by statistics; SQLite does not"
+)
+def test_the_migration_samples_what_it_wrote_for_the_planner(legacy_url: str) -> None:
+    """Inside its one transaction the migration analyses the tables it filled before it
+    reads them back (else every chunk of learners' events is planned as a scan of every
+    event): the planner's statistics of the events' learners exist once it has run."""
+
+    def learner_stats() -> int:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT COUNT(*) FROM pg_stats WHERE tablename = 'learning_completionevent' "
+                "AND attname = 'learner_id'"
+            )
+            return int(cursor.fetchone()[0])
+
+    with connection.cursor() as cursor:
+        # Statistics written by earlier tests in this database go (rolled back after).
+        cursor.execute(
+            "DELETE FROM pg_statistic WHERE starelid = 'learning_completionevent'::regclass"
+        )
+    assert learner_stats() == 0
+    write_legacy(legacy_url, every_anomaly())
+
+    _migrate(legacy_url)
+
+    assert learner_stats() == 1
