@@ -53,7 +53,7 @@ from coursepack.learning.rebuild import (
     settle_lapsed_exemptions,
 )
 from coursepack.learning.summaries import deferred as deferred_summaries
-from coursepack.learning.write_support import refresh_statistics
+from coursepack.learning.write_support import Resampler, refresh_statistics
 
 __all__ = [
     "LEARNERS_PER_BATCH",
@@ -69,6 +69,7 @@ __all__ = [
     "PreparedCompletion",
     "RebuildReport",
     "RecordResult",
+    "Resampler",
     "apply_equivalence_retroactively",
     "bulk_enroll",
     "commit_completion",

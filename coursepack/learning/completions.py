@@ -43,6 +43,7 @@ from coursepack.learning.status_cache import (
 )
 from coursepack.learning.write_support import (
     _CHUNK,
+    Resampler,
     _chunks,
     _lock_learner,
     _user,
@@ -540,6 +541,8 @@ def import_completions(
     unfolded = 0
     # Deferred: the events of a course add to its same few summary rows (ADR 0037).
     with transaction.atomic(), summaries.deferred():
+        # The lookups of each chunk are planned with what the import has written so far.
+        resampler = Resampler(("learning_completionevent", "learning_courselearnercount"))
         chain = audit.lock_chain()
         now = timezone.now()
         recorded_by = getattr(_user(actor), "pk", None)
@@ -602,6 +605,7 @@ def import_completions(
                 result.created += len(rows)
                 last_key = rows[-1][7]
                 unfolded += len(rows)
+                resampler.wrote(result.created)
                 if unfolded >= _FOLD_EVERY:
                     # Keep the session's delta tables small in an import of millions.
                     summaries.fold()

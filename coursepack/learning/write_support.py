@@ -141,3 +141,29 @@ def refresh_statistics(tables: Iterable[str] = LOADED_TABLES) -> None:
         return
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE " + ", ".join(tables))
+
+
+class Resampler:
+    """Refresh the statistics of ``tables`` whenever the first of them has doubled
+    since it was last sampled (from ``at_least`` rows), as a transaction fills it:
+    a few ``ANALYZE`` s in a load of millions, none in a load small beside the table.
+    PostgreSQL only (see :func:`refresh_statistics`)."""
+
+    def __init__(self, tables: tuple[str, ...], *, at_least: int = 50_000) -> None:
+        self.tables = tables
+        self.rows: int | None = None
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "SELECT GREATEST(reltuples, 0)::bigint FROM pg_class WHERE oid = %s::regclass",
+                    [tables[0]],
+                )
+                self.rows = int(cursor.fetchone()[0])
+        self.sampled = max(self.rows or 0, at_least // 2)
+
+    def wrote(self, total: int) -> None:
+        """Say that ``total`` rows have been written so far; sample if that doubled it."""
+        if self.rows is None or self.rows + total < 2 * self.sampled:
+            return
+        refresh_statistics(self.tables)
+        self.sampled = self.rows + total

@@ -110,7 +110,7 @@ def migrate(
         # enrollments) are planned with what this transaction wrote: sample it now, and
         # the enrollments again each time they have doubled.
         learning.refresh_statistics()
-        sampled = 0
+        enrolled = learning.Resampler(("learning_enrollment",), at_least=10_000)
         for legacy_id, times in enrollments.items():
             package_id = package_ids[legacy_id]
             taken = learning_selectors.open_enrollment_learner_ids(package_id)
@@ -125,17 +125,11 @@ def migrate(
                 notes=CHANGE_NOTES,
             )
             written["enrollments"] += outcome.enrolled
-            if written["enrollments"] >= max(2 * sampled, _SAMPLE_AT_LEAST):
-                learning.refresh_statistics(("learning_enrollment",))
-                sampled = written["enrollments"]
+            enrolled.wrote(written["enrollments"])
             if progress is not None:
                 progress("enrollments", outcome.enrolled)
     report.written = written
     return report
-
-
-#: Enrollments written before their table is sampled again (see ``migrate``).
-_SAMPLE_AT_LEAST = 10_000
 
 
 def _migrate_courses(actor: Actor, plan: Plan, written: dict[str, int]) -> dict[int, int]:
