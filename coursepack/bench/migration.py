@@ -34,6 +34,7 @@ from coursepack.bench.scales import Scale
 from coursepack.catalog.models import Course
 from coursepack.interchange import legacy, legacy_example
 from coursepack.interchange.legacy.source import start_evidence
+from coursepack.learning import api as learning
 from coursepack.learning.models import CompletionEvent, Enrollment
 from coursepack.packaging.models import Package, PackageVersion, PackageVersionItem
 
@@ -77,13 +78,15 @@ def _copy_events(batch: list[CompletionEvent]) -> None:
 
 def _floor(path: str, *, copy: bool = False) -> dict[str, int]:
     """Read every legacy row and write as many Coursepack rows with bulk_create (the
-    events with COPY when ``copy``)."""
+    events with COPY when ``copy``). The database's summary triggers count them as they
+    count the migration's rows, deferred (ADR 0037): on PostgreSQL, live, every bulk
+    insert would add to the same summary rows again and again (quadratic)."""
     write_events: Callable[[list[CompletionEvent]], Any] = (
         _copy_events if copy else CompletionEvent.objects.bulk_create
     )
     now = timezone.now()
     written = dict.fromkeys(("courses", "packages", "learners", "enrollments", "events"), 0)
-    with legacy.LegacySource(path) as source:
+    with legacy.LegacySource(path) as source, learning.deferred_summaries():
         packages = source.packages()
         courses = source.courses()
         created = Package.objects.bulk_create(
