@@ -25,7 +25,7 @@ from test_learning_rebuild import OPERATIONS, World, _apply
 from coursepack.audit.models import AuditEvent
 from coursepack.errors import DomainError
 from coursepack.learning import api as learning
-from coursepack.learning import completions, lifecycle_selectors, summaries
+from coursepack.learning import completions, lifecycle_selectors, summaries, summary_sql
 from coursepack.learning.models import Enrollment, EnrollmentDayCount, StandingCount
 from coursepack.packaging import api as packaging
 from coursepack.packaging.models import PackageVersion
@@ -81,12 +81,18 @@ def test_summaries_equal_the_enrollments_after_any_sequence(
                     _apply(world, op)
                 else:
                     _lifecycle_op(world, clock, op)
-        assert summaries.check().tables == {}
-        package_ids = sorted(set(Enrollment.objects.values_list("package_id", flat=True)))
-        _standing_agrees(package_ids, clock.now)
-        _reports_agree(world, clock.now)
+        _everything_agrees(world, clock.now)
         transaction.set_rollback(True)
     clock.now = start
+
+
+def _everything_agrees(world: World, now: Any) -> None:
+    """Zero drift of the summaries, and the standing and report reads from them equal
+    the exact ones."""
+    assert summaries.check().tables == {}
+    package_ids = sorted(set(Enrollment.objects.values_list("package_id", flat=True)))
+    _standing_agrees(package_ids, now)
+    _reports_agree(world, now)
 
 
 def _nonzero(counts: dict[int, tuple[int, int, int]]) -> dict[int, tuple[int, int, int]]:
@@ -396,10 +402,7 @@ def test_summaries_equal_the_enrollments_after_any_sequence_of_deferred_blocks(
     with transaction.atomic():
         for how, operations in blocks:
             _in_block(world, clock, how, operations)
-        assert summaries.check().tables == {}
-        package_ids = sorted(set(Enrollment.objects.values_list("package_id", flat=True)))
-        _standing_agrees(package_ids, clock.now)
-        _reports_agree(world, clock.now)
+        _everything_agrees(world, clock.now)
         transaction.set_rollback(True)
     clock.now = start
 
@@ -498,10 +501,10 @@ def test_the_deferred_trigger_bodies_name_no_deferred_summary_table() -> None:
     """In a deferred block the triggers neither write nor read a deferred summary table
     (a read would miss the block's changes): they insert into the delta tables, and
     read and write the learners' course rows, which stay live."""
-    fact, void = summaries._event_statements("postgresql")
+    fact, void = summary_sql._event_statements("postgresql")
     bodies = [
-        summaries._enrollment_body(deferred=True),
-        *summaries._sql([*fact, *void], deferred=True),
+        summary_sql._enrollment_body(deferred=True),
+        *summary_sql._sql([*fact, *void], deferred=True),
     ]
     for key in summaries._DEFERRED_KEYS:
         named = re.compile(rf"\b{key.table}\b")

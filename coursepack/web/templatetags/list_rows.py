@@ -101,9 +101,7 @@ def _action(
 
 def _heading(s: Any, href: str) -> str:
     package = s.package
-    category = (
-        f'<span class="category">{esc(package.category)}</span>' if package.category else ""
-    )
+    category = f'<span class="category">{esc(package.category)}</span>' if package.category else ""
     return f'  <h3><a href="{href}">{esc(package.name)}</a>\n    {category}</h3>\n'
 
 
@@ -118,9 +116,7 @@ def _draft_card(card: Any, admin: bool, csrf: str, links: _Links) -> str:
     ]
     if d:
         version = d.version
-        based = (
-            f"(based on v{esc(version.based_on.version_number)}) · " if version.based_on else ""
-        )
+        based = f"(based on v{esc(version.based_on.version_number)}) · " if version.based_on else ""
         edited = card.edited
         moment = (edited.occurred_at if edited else "") or version.created_at
         by = f" by {esc(edited.actor_label)}" if edited else ""
@@ -210,35 +206,21 @@ def _active_card(card: Any, admin: bool, csrf: str, links: _Links) -> str:
             "(listed under Drafts)</p>"
         )
     actions = card.actions
-    out.append(
-        '\n  <div class="actions">\n    '
-        + _action(actions.view, "View", pk, csrf, href=view, style="secondary")
-        + "\n    "
-    )
-    if admin:
-        out.append(
-            "\n    "
-            + _action(
-                actions.new_version, "Create new version", pk, csrf, post=links.new_version(pk)
-            )
-            + "\n    "
-            + _action(
-                actions.retire,
-                "Retire",
-                pk,
-                csrf,
-                post=links.status(pk),
-                change="retire",
-                back="list",
-                style="secondary",
-                confirm=(
-                    "Retire this package? No new enrollments; enrolled learners keep their "
-                    "version."
-                ),
-            )
-            + "\n    "
-        )
-    out.append("\n  </div>\n</article>\n")
+    admin_actions = [
+        _action(actions.new_version, "Create new version", pk, csrf, post=links.new_version(pk)),
+        _action(
+            actions.retire,
+            "Retire",
+            pk,
+            csrf,
+            post=links.status(pk),
+            change="retire",
+            back="list",
+            style="secondary",
+            confirm="Retire this package? No new enrollments; enrolled learners keep their version.",
+        ),
+    ]
+    out.append(_card_end(actions, pk, csrf, view, admin_actions if admin else []))
     return "".join(out)
 
 
@@ -258,31 +240,31 @@ def _retired_card(card: Any, admin: bool, csrf: str, links: _Links) -> str:
             f"{esc(v.enrolled)} enrolled · {esc(v.completed)} completed</p>"
         )
     actions = card.actions
-    out.append(
-        '\n  <div class="actions">\n    '
-        + _action(actions.view, "View", pk, csrf, href=view, style="secondary")
-        + "\n    "
-    )
-    if admin:
-        out.append(
-            "\n    "
-            + _action(
-                actions.reinstate,
-                "Reinstate",
-                pk,
-                csrf,
-                post=links.status(pk),
-                change="reinstate",
-                back="list",
-            )
-            + "\n    "
-            + _action(
-                actions.new_version, "Create new version", pk, csrf, post=links.new_version(pk)
-            )
-            + "\n    "
-        )
-    out.append("\n  </div>\n</article>\n")
+    admin_actions = [
+        _action(
+            actions.reinstate,
+            "Reinstate",
+            pk,
+            csrf,
+            post=links.status(pk),
+            change="reinstate",
+            back="list",
+        ),
+        _action(actions.new_version, "Create new version", pk, csrf, post=links.new_version(pk)),
+    ]
+    out.append(_card_end(actions, pk, csrf, view, admin_actions if admin else []))
     return "".join(out)
+
+
+def _card_end(actions: Any, pk: int, csrf: str, view: str, admin_actions: list[str]) -> str:
+    """The actions of an active or retired card (View, then an admin's) and its end."""
+    out = '\n  <div class="actions">\n    ' + _action(
+        actions.view, "View", pk, csrf, href=view, style="secondary"
+    )
+    out += "\n    "
+    if admin_actions:
+        out += "\n    " + "\n    ".join(admin_actions) + "\n    "
+    return out + "\n  </div>\n</article>\n"
 
 
 def _capfirst(value: str) -> str:
