@@ -19,7 +19,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
@@ -37,6 +38,7 @@ from coursepack.reports.rows import (
     CourseRow,
     LearnerRow,
     PackageRow,
+    PeriodCounts,
     StatusCounts,
     VersionRow,
 )
@@ -204,25 +206,41 @@ def _package_rows(
     package_ids: list[int] | None = None,
 ) -> list[PackageRow]:
     """Return the released versions in scope (of ``package_ids`` only, if given), per
-    package, with their counts."""
-    versions = _released(filters).select_related("package")
+    package, with their counts. The versions are read as tuples, one query; with no
+    version chosen they are every released version of their packages, so the one in
+    effect is found among them (``_active_version_ids`` asks the database otherwise)."""
+    versions = _released(filters)
     if package_ids is not None:
         versions = versions.filter(package_id__in=package_ids)
-    version_list = list(versions.order_by("package__name", "package_id", "version_number"))
-    active = _active_version_ids(sorted({v.package_id for v in version_list}), now)
-    packages: dict[int, Package] = {}
+    version_list = list(
+        versions.order_by("package__name", "package_id", "version_number").values_list(
+            "pk",
+            "package_id",
+            "package__name",
+            "package__category",
+            "version_number",
+            "name",
+            "status",
+            "effective_from",
+            "archived_at",
+        )
+    )
+    if filters.version_id is None:
+        active = _in_effect_among(version_list, now)
+    else:
+        active = _active_version_ids(sorted({v[1] for v in version_list}), now)
+    packages: dict[int, tuple[str, str]] = {}
     by_package: dict[int, list[VersionRow]] = {}
-    for version in version_list:
-        packages[version.package_id] = version.package
-        by_package.setdefault(version.package_id, []).append(
+    no_counts = StatusCounts()
+    for pk, package_id, package_name, category, number, name, status, start, end in version_list:
+        packages[package_id] = (package_name, category)
+        by_package.setdefault(package_id, []).append(
             VersionRow(
-                version_id=version.pk,
-                version_number=version.version_number,
-                name=version.name,
-                state=packaging.version_state(
-                    version, active_id=version.pk if version.pk in active else None, now=now
-                ),
-                counts=counts.get(version.pk, StatusCounts()),
+                version_id=pk,
+                version_number=number,
+                name=name,
+                state=packaging.state_of(status, start, end, active=pk in active, now=now),
+                counts=counts.get(pk, no_counts),
             )
         )
     report = []
@@ -230,17 +248,35 @@ def _package_rows(
         totals = StatusCounts()
         for row in version_rows:
             totals += row.counts
-        package = packages[package_id]
+        package_name, category = packages[package_id]
         report.append(
             PackageRow(
                 package_id=package_id,
-                name=package.name,
-                category=package.category,
+                name=package_name,
+                category=category,
                 totals=totals,
                 versions=tuple(version_rows),
             )
         )
     return report
+
+
+def _in_effect_among(versions: list[tuple[Any, ...]], now: datetime) -> set[int]:
+    """The version in effect at ``now`` of each package, among ``versions`` (id,
+    package, ..., version number at [4], status at [6], effective from, archived at; by
+    package and version number): the newest released one in effect, the rule of
+    ``_active_version_ids``."""
+    active: dict[int, int] = {}
+    for pk, package_id, _, _, _, _, status, start, end in reversed(versions):
+        if (
+            package_id not in active
+            and status in packaging.RELEASED
+            and start is not None
+            and start <= now
+            and (end is None or end > now)
+        ):
+            active[package_id] = pk
+    return set(active.values())
 
 
 def overall(report: list[PackageRow]) -> StatusCounts:
@@ -429,7 +465,9 @@ def _with_package(filters: ReportFilters) -> ReportFilters:
 _EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
 
 
-def completions_over_time(filters: ReportFilters) -> CompletionsOverTime:
+def completions_over_time(
+    filters: ReportFilters, *, top: int | None = None, whole_up_to: int = 0
+) -> CompletionsOverTime:
     """Return how many open enrollments completed in each period, per version.
 
     Counts enrollments by ``completed_at`` in the time range (whenever they were
@@ -438,22 +476,26 @@ def completions_over_time(filters: ReportFilters) -> CompletionsOverTime:
     year) follows the length of the range; an open end of the range is closed
     by the first or last completion. Three queries. On a timeline, counts the
     completions as the transcripts show them, as ``package_report`` does.
+
+    With ``top`` (the report page's chart), where the summary rows answer and more than
+    ``max(top, whole_up_to)`` versions have completions, only the ``top`` versions with
+    the most completions have a series and the others are added up in ``other``
+    (``summary_reads.period_counts``): the same numbers, folded by the database.
     """
     zone = timezone.get_current_timezone()
     if filters.on_timeline:
-        return _series(*exact.timeline_period_counts(filters, zone))
+        return _series(exact.timeline_period_counts(filters, zone))
     days = whole_days(filters)
     if days is not None and timezone.localtime(_EPOCH, zone).utcoffset() == timedelta(0):
-        found = summary_reads.period_counts(filters, *days)
+        found = summary_reads.period_counts(filters, *days, top=top, whole_up_to=whole_up_to)
         if found is not None:
-            return _series(*found)
-    return _series(*exact.period_counts(filters, zone))
+            return _series(found)
+    return _series(exact.period_counts(filters, zone))
 
 
-def _series(
-    counts: dict[int, list[int]], bucket: Bucket, periods: list[date]
-) -> CompletionsOverTime:
+def _series(found: PeriodCounts) -> CompletionsOverTime:
     """Name each version's counts (one query) and order them by package and version."""
+    counts = found.counts
     versions = (
         PackageVersion.objects.filter(pk__in=list(counts))
         .order_by("package__name", "package_id", "version_number")
@@ -468,7 +510,13 @@ def _series(
         )
         for version_id, package_name, number in versions
     )
-    return CompletionsOverTime(bucket=bucket, periods=tuple(periods), series=series)
+    return CompletionsOverTime(
+        bucket=found.bucket,
+        periods=tuple(found.periods),
+        series=series,
+        other=None if found.other is None else tuple(found.other),
+        other_versions=found.other_versions,
+    )
 
 
 # --- the filters' choices ------------------------------------------------------------

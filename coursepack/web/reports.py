@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import html
 import tempfile
 from datetime import datetime
 from typing import Any, cast
@@ -22,7 +23,7 @@ from django.http.response import HttpResponseBase
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.html import format_html, format_html_join
+from django.utils.html import format_html
 from django.utils.http import content_disposition_header
 from django.utils.safestring import SafeString, mark_safe
 
@@ -35,13 +36,16 @@ from coursepack.reports.scope import for_viewer
 from coursepack.reports.selectors import ReportFilters
 from coursepack.web.access import PEOPLE_READERS, role_required
 from coursepack.web.export_offer import offer
-from coursepack.web.report_chart import completions_chart
+from coursepack.web.report_chart import SHOWN_VERSIONS, completions_chart
 
 # Each long table shows a page at a time (issue 19): a page costs what it shows, not
 # what the organisation holds. Each has its own page number in the query string.
 LEARNERS_PER_PAGE = 100
 PACKAGES_PER_PAGE = 20
 COURSES_PER_PAGE = 50
+# The chart's numbers are shown as a table below it for at most this many versions (a
+# column each); past that, they are in the CSV and the XLSX.
+CHART_TABLE_VERSIONS = 12
 # The lifecycle standing per package the page shows (as of now), each linked to the
 # package's standing page; "expiring" is within this many days, as that page's default.
 STANDING_WITHIN_DAYS = 30
@@ -63,16 +67,16 @@ class PlainSelect(forms.Select):
         self, name: str, value: Any, attrs: dict[str, Any] | None = None, renderer: Any = None
     ) -> SafeString:
         chosen = {str(v) for v in self.format_value(value)}
-        options = format_html_join(
-            "\n",
-            '<option value="{}"{}>{}</option>',
-            (
-                (key, mark_safe(" selected") if str(key) in chosen else "", label)
-                for key, label in self.choices
-            ),
+        # Each option an f-string, escaped as format_html escapes (Django's escape is
+        # html.escape of the text): the same HTML without a SafeString per option.
+        options = "\n".join(
+            f'<option value="{html.escape(str(key))}"'
+            f"{' selected' if str(key) in chosen else ''}>{html.escape(str(label))}</option>"
+            for key, label in self.choices
         )
         final = self.build_attrs(self.attrs, {**(attrs or {}), "name": name})
-        return format_html("<select{}>\n{}\n</select>", flatatt(final), options)
+        # Safe: every value in it went through html.escape.
+        return format_html("<select{}>\n{}\n</select>", flatatt(final), mark_safe(options))
 
 
 class ReportFilterForm(forms.Form):
@@ -290,7 +294,12 @@ def reports(request: HttpRequest) -> HttpResponse:
                 offset=(numbers["courses"] - 1) * COURSES_PER_PAGE,
                 limit=COURSES_PER_PAGE,
             )
-        over_time = selectors.completions_over_time(filters)
+        # The chart draws SHOWN_VERSIONS versions and "Other versions"; the table behind
+        # it is shown up to CHART_TABLE_VERSIONS versions: past that, the database adds
+        # the others up (ADR 0036, the chart folded by the database).
+        over_time = selectors.completions_over_time(
+            filters, top=SHOWN_VERSIONS, whole_up_to=CHART_TABLE_VERSIONS
+        )
         learners = tables.learners_table(
             selectors.learner_rows(
                 filters,
@@ -329,6 +338,7 @@ def reports(request: HttpRequest) -> HttpResponse:
             package_count=package_page.package_count,
             over_time=over_time,
             chart=completions_chart(over_time),
+            chart_table=over_time.other is None and len(over_time.series) <= CHART_TABLE_VERSIONS,
             tables=report_tables,
             query=query,
             pagers={

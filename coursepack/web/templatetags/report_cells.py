@@ -44,8 +44,7 @@ def report_rows(
     # Each cell opened by its column once; texts escaped by ``html.escape``, which is what
     # Django's ``escape`` calls, without its lazy-string wrapper (~2,000 cells a page).
     opens = [
-        (column.badge, '<td class="num">' if column.numeric else "<td>")
-        for column in table.columns
+        (column.badge, '<td class="num">' if column.numeric else "<td>") for column in table.columns
     ]
     lines: list[str] = []
     for row in table.rows:
