@@ -28,6 +28,7 @@ from coursepack.learning.models import EnrollmentDayCount
 from coursepack.reports import tables
 from coursepack.web import reports as reports_page
 from coursepack.web.report_chart import SHOWN_VERSIONS
+from coursepack.worker import warmed_up
 
 if TYPE_CHECKING:
     from coursepack.bench.runner import Runner
@@ -379,6 +380,9 @@ def report_pages(runner: Runner) -> list[Row]:
     cases = page_cases(runner.packages[HISTORY_PACKAGE])
     client = Client(HTTP_HOST="localhost")
     client.force_login(runner.admin)
+    # What a server's worker does once loaded, before its first request (the WSGI
+    # module calls the same function): the process's objects leave the collector's walks.
+    warmed_up()
     n = runner.plan.pages + runner.plan.warmup
     rows: list[Row] = []
     with _one_connection():

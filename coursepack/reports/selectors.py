@@ -149,6 +149,9 @@ class PackagePage:
     totals: StatusCounts
     # How many packages the whole report lists.
     package_count: int
+    # With a package or version chosen (one package, all of it on the page): the
+    # released versions in scope, which the course table's courses come from.
+    version_ids: list[int] | None = None
 
 
 def package_report_page(
@@ -164,7 +167,14 @@ def package_report_page(
     page's picked out.
     """
     now = now or timezone.now()
-    packages = _listed_packages(filters)
+    one_package = filters.package_id is not None or filters.version_id is not None
+    # One package at most: its released versions, read once, say whether it is listed.
+    versions = _version_list(filters) if one_package else None
+    packages = (
+        _listed_packages(filters)
+        if versions is None
+        else list(dict.fromkeys(v[1] for v in versions))
+    )
     shown = packages[offset : offset + limit]
     days = None if filters.on_timeline else whole_days(filters)
     if days is not None:
@@ -174,10 +184,24 @@ def package_report_page(
     else:
         moment, counts = _version_counts(filters, now)
         totals = StatusCounts()
-        for version_id in _released(filters).values_list("pk", flat=True):
+        released = (
+            _released(filters).values_list("pk", flat=True)
+            if versions is None
+            else [v[0] for v in versions]
+        )
+        for version_id in released:
             totals += counts.get(version_id, StatusCounts())
-    rows = _package_rows(filters, moment, counts, package_ids=shown) if shown else []
-    return PackagePage(rows=rows, totals=totals, package_count=len(packages))
+    rows = (
+        _package_rows(filters, moment, counts, package_ids=shown, versions=versions)
+        if shown
+        else []
+    )
+    return PackagePage(
+        rows=rows,
+        totals=totals,
+        package_count=len(packages),
+        version_ids=None if versions is None else [v[0] for v in versions],
+    )
 
 
 def _listed_packages(filters: ReportFilters) -> list[int]:
@@ -204,27 +228,14 @@ def _package_rows(
     counts: dict[int, StatusCounts],
     *,
     package_ids: list[int] | None = None,
+    versions: list[tuple[Any, ...]] | None = None,
 ) -> list[PackageRow]:
     """Return the released versions in scope (of ``package_ids`` only, if given), per
-    package, with their counts. The versions are read as tuples, one query; with no
-    version chosen they are every released version of their packages, so the one in
-    effect is found among them (``_active_version_ids`` asks the database otherwise)."""
-    versions = _released(filters)
-    if package_ids is not None:
-        versions = versions.filter(package_id__in=package_ids)
-    version_list = list(
-        versions.order_by("package__name", "package_id", "version_number").values_list(
-            "pk",
-            "package_id",
-            "package__name",
-            "package__category",
-            "version_number",
-            "name",
-            "status",
-            "effective_from",
-            "archived_at",
-        )
-    )
+    package, with their counts. The versions are read as tuples, one query
+    (``_version_list``; ``versions``: already read); with no version chosen they are
+    every released version of their packages, so the one in effect is found among them
+    (``_active_version_ids`` asks the database otherwise)."""
+    version_list = _version_list(filters, package_ids) if versions is None else versions
     if filters.version_id is None:
         active = _in_effect_among(version_list, now)
     else:
@@ -261,6 +272,30 @@ def _package_rows(
     return report
 
 
+def _version_list(
+    filters: ReportFilters, package_ids: list[int] | None = None
+) -> list[tuple[Any, ...]]:
+    """The released versions in scope (of ``package_ids`` only, if given) as tuples (id,
+    package, package name, category, version number, name, status, effective from,
+    archived at), by package name, package and version number."""
+    versions = _released(filters)
+    if package_ids is not None:
+        versions = versions.filter(package_id__in=package_ids)
+    return list(
+        versions.order_by("package__name", "package_id", "version_number").values_list(
+            "pk",
+            "package_id",
+            "package__name",
+            "package__category",
+            "version_number",
+            "name",
+            "status",
+            "effective_from",
+            "archived_at",
+        )
+    )
+
+
 def _in_effect_among(versions: list[tuple[Any, ...]], now: datetime) -> set[int]:
     """The version in effect at ``now`` of each package, among ``versions`` (id,
     package, ..., version number at [4], status at [6], effective from, archived at; by
@@ -290,12 +325,17 @@ def overall(report: list[PackageRow]) -> StatusCounts:
 # --- per course --------------------------------------------------------------------
 
 
-def _report_course_ids(filters: ReportFilters) -> list[int] | None:
-    """The courses in the chosen package's (or version's) released versions; None for all."""
+def _report_course_ids(
+    filters: ReportFilters, version_ids: list[int] | None = None
+) -> list[int] | None:
+    """The courses in the chosen package's (or version's) released versions (their ids:
+    ``version_ids``, if already read); None for all."""
     if filters.package_id is None and filters.version_id is None:
         return None
+    if version_ids is None:
+        version_ids = list(_released(filters).values_list("pk", flat=True))
     found: set[int] = set()
-    for version_id in _released(filters).values_list("pk", flat=True):
+    for version_id in version_ids:
         found |= packaging.version_course_ids(version_id)
     return sorted(found)
 
@@ -329,16 +369,20 @@ class CoursePage:
     course_count: int
 
 
-def course_page(filters: ReportFilters, *, offset: int, limit: int) -> CoursePage:
+def course_page(
+    filters: ReportFilters, *, offset: int, limit: int, version_ids: list[int] | None = None
+) -> CoursePage:
     """Return the courses ``[offset, offset + limit)`` of :func:`course_report`, by code,
-    with the same numbers, and how many courses it lists.
+    with the same numbers, and how many courses it lists. ``version_ids``: the released
+    versions in scope of a chosen package or version, if the caller read them
+    (``PackagePage.version_ids``).
 
     Only the page's courses are counted: from their summary rows (no range, package or
     version), or from the page's courses' events (a package or version, a range, a
     manager's people). On a timeline over every course, the counts are those of
     ``course_report`` (one aggregate of the events in scope).
     """
-    course_ids = _report_course_ids(filters)
+    course_ids = _report_course_ids(filters, version_ids)
     courses = _listed_courses(course_ids)
     shown = list(courses.values_list("pk", "code", "name")[offset : offset + limit])
     # A first page that is not full holds every course: no need to count them.

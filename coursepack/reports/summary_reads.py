@@ -149,7 +149,8 @@ def period_counts(
     the month rows of the whole months in it and the day rows of a month cut by the
     range's ends (a few rows per version and month, however long the history).
 
-    With ``top``, when more than ``max(top, whole_up_to)`` versions have completions,
+    With ``top``, over every package (no package or version chosen), when more than
+    ``max(top, whole_up_to)`` versions have completions,
     only the ``top`` versions with the most (ties in the order of the chart's series:
     package name, package, version number) keep their own counts and the others are
     added up per period in ``other``: the database sums each version's rows, then the
@@ -178,8 +179,9 @@ def period_counts(
     parts = _completion_parts(filters, first_day, stop_day, bucket)
     kept: list[int] | None = None
     other_versions = 0
-    # One version chosen: one series at most, nothing to fold.
-    if top is not None and filters.version_id is None:
+    # Only every package's chart is folded: a package has a few versions, and reading
+    # its rows whole is one query where folding them is two.
+    if top is not None and filters.package_id is None and filters.version_id is None:
         totals = _version_totals(parts)
         if len(totals) > max(top, whole_up_to):
             kept = _most(totals, top)

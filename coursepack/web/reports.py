@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import html
 import tempfile
+from collections.abc import Iterator
 from datetime import datetime
 from typing import Any, cast
 from urllib.parse import urlencode
@@ -23,6 +24,7 @@ from django.http.response import HttpResponseBase
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.choices import BaseChoiceIterator
 from django.utils.html import format_html
 from django.utils.http import content_disposition_header
 from django.utils.safestring import SafeString, mark_safe
@@ -79,6 +81,18 @@ class PlainSelect(forms.Select):
         return format_html("<select{}>\n{}\n</select>", flatatt(final), mark_safe(options))
 
 
+class _Options(BaseChoiceIterator):
+    """Choices already in their final form (value, label): Django takes a choice
+    iterator as it is, where it would normalise a list item by item for the field and
+    again for its widget (300 packages at the full scale)."""
+
+    def __init__(self, options: list[tuple[Any, str]]) -> None:
+        self.options = options
+
+    def __iter__(self) -> Iterator[tuple[Any, str]]:
+        return iter(self.options)
+
+
 class ReportFilterForm(forms.Form):
     """The report filters, as query parameters ``from``, ``to``, ``package_id``,
     ``version_id``, ``as_of`` and ``known_at``.
@@ -110,7 +124,7 @@ class ReportFilterForm(forms.Form):
             coerce=int,
             empty_value=None,
             label="Package",
-            choices=[("", "All packages"), *packages],
+            choices=_Options([("", "All packages"), *packages]),
             widget=PlainSelect(
                 attrs={
                     "hx-get": reverse("web:report-versions"),
@@ -284,8 +298,13 @@ def reports(request: HttpRequest) -> HttpResponse:
                 offset=(numbers["packages"] - 1) * PACKAGES_PER_PAGE,
                 limit=PACKAGES_PER_PAGE,
             )
+        # A chosen package's versions, read once for both tables.
+        version_ids = package_page.version_ids
         course_page = selectors.course_page(
-            filters, offset=(numbers["courses"] - 1) * COURSES_PER_PAGE, limit=COURSES_PER_PAGE
+            filters,
+            offset=(numbers["courses"] - 1) * COURSES_PER_PAGE,
+            limit=COURSES_PER_PAGE,
+            version_ids=version_ids,
         )
         if not course_page.rows and numbers["courses"] > 1:
             numbers["courses"] = max(1, -(-course_page.course_count // COURSES_PER_PAGE))
@@ -293,6 +312,7 @@ def reports(request: HttpRequest) -> HttpResponse:
                 filters,
                 offset=(numbers["courses"] - 1) * COURSES_PER_PAGE,
                 limit=COURSES_PER_PAGE,
+                version_ids=version_ids,
             )
         # The chart draws SHOWN_VERSIONS versions and "Other versions"; the table behind
         # it is shown up to CHART_TABLE_VERSIONS versions: past that, the database adds

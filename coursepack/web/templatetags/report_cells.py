@@ -53,8 +53,11 @@ def report_rows(
             if badge and value:
                 text = _escape(str(value))
                 content = f'<span class="badge {text}">{_escape(str(value).capitalize())}</span>'
+            elif isinstance(value, str):
+                content = _escape(value)
             else:
-                content = _escape(report_cell(value))
+                # Numbers, moments, none: digits, signs and "—", nothing to escape.
+                content = report_cell(value)
             cells.append(f"{td}{content}</td>")
         lines.append(('<tr class="total">' if row.total else "<tr>") + "".join(cells) + "</tr>")
     if not lines:
