@@ -226,7 +226,11 @@ class _Undecided:
 
 
 def standing_counts_by_package(
-    package_ids: list[int], *, now: datetime | None = None, expiring_within_days: int = 30
+    package_ids: list[int],
+    *,
+    now: datetime | None = None,
+    expiring_within_days: int = 30,
+    versions: dict[int, int] | None = None,
 ) -> dict[int, dict[str, int]]:
     """Return, for each package, how many open periods are in each standing as of now.
 
@@ -238,15 +242,23 @@ def standing_counts_by_package(
     know of), are read one by one with their cached fields, each set through its own
     index. The cached fields are exact as of now for every state that depends only on
     dates. The verdicts are ``standing_q``'s, held equal to it by the property tests.
+
+    ``versions``: every released version of the packages, with its package, if the
+    caller has read them (the report page's package table); else one query reads them.
     """
     if not package_ids:
         return {}
     moment = now or timezone.now()
     within = timedelta(days=expiring_within_days)
-    versions = PackageVersion.objects.filter(package_id__in=package_ids).exclude(
-        status=VersionStatus.DRAFT
+    package_of = (
+        dict(
+            PackageVersion.objects.filter(package_id__in=package_ids)
+            .exclude(status=VersionStatus.DRAFT)
+            .values_list("pk", "package_id")
+        )
+        if versions is None
+        else versions
     )
-    package_of = dict(versions.values_list("pk", "package_id"))
     rules_of = {
         v: c for v, (_, c) in packaging.lifecycle_rules(list(package_of)).items() if c is not None
     }

@@ -343,6 +343,11 @@ def reports(request: HttpRequest) -> HttpResponse:
             else lifecycle_selectors.standing_counts_by_package(
                 [p.package_id for p in package_page.rows],
                 expiring_within_days=STANDING_WITHIN_DAYS,
+                # The table lists every released version of its packages unless a
+                # version is chosen: their ids are known already.
+                versions=None
+                if filters.version_id is not None
+                else {v.version_id: p.package_id for p in package_page.rows for v in p.versions},
             )
         )
         learner_pager = _pages(query, numbers, "learners", learner_total, LEARNERS_PER_PAGE)
