@@ -112,15 +112,18 @@ _COMPLETIONS_BY_MONTH = (
     "WHERE n > 0 {scope} GROUP BY version_id, month"
 )
 # The same rows when more versions have completions than the page shows (ADR 0036, the
-# chart folded by the database): each version's total, then the rows per month with
-# the versions not drawn on their own ({kept}: the ones drawn) under one key.
+# chart folded by the database): each version's total, every version's per month, and
+# the rows of the versions drawn on their own ({kept}).
 _TOTALS_BY_VERSION = (
     "SELECT version_id, SUM(n) FROM learning_completionmonthcount "
     "WHERE n > 0 {scope} GROUP BY version_id"
 )
-_FOLDED_BY_MONTH = (
-    "SELECT CASE WHEN version_id IN ({kept}) THEN version_id ELSE 0 END AS k, month, SUM(n) "
-    "FROM learning_completionmonthcount WHERE n > 0 {scope} GROUP BY k, month"
+_TOTALS_BY_MONTH = (
+    "SELECT month, SUM(n) FROM learning_completionmonthcount WHERE n > 0 {scope} GROUP BY month"
+)
+_KEPT_BY_MONTH = (
+    "SELECT version_id, month, SUM(n) FROM learning_completionmonthcount "
+    "WHERE n > 0 {scope} AND version_id IN ({kept}) GROUP BY version_id, month"
 )
 
 
@@ -137,7 +140,8 @@ def _chart_by_month(scope: str, params: dict[str, Any]) -> list[str]:
     kept = ", ".join(str(int(version_id)) for version_id, _ in totals[:SHOWN_VERSIONS])
     return [
         _TOTALS_BY_VERSION.format(scope=scope),
-        _FOLDED_BY_MONTH.format(scope=scope, kept=kept),
+        _KEPT_BY_MONTH.format(scope=scope, kept=kept),
+        _TOTALS_BY_MONTH.format(scope=scope),
     ]
 
 

@@ -14,7 +14,7 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.db import connections
-from django.db.models import Case, Exists, F, OuterRef, QuerySet, Sum, Value, When
+from django.db.models import Exists, OuterRef, QuerySet, Sum
 
 from coursepack.learning.models import (
     CompletionDayCount,
@@ -153,10 +153,11 @@ def period_counts(
     ``max(top, whole_up_to)`` versions have completions,
     only the ``top`` versions with the most (ties in the order of the chart's series:
     package name, package, version number) keep their own counts and the others are
-    added up per period in ``other``: the database sums each version's rows, then the
-    rows per period with the others under one key (ADR 0036, "the chart folded by the
-    database"), so the page reads a few rows per period instead of one per version and
-    month (~10,000 at the full scale)."""
+    added up per period in ``other``: the database sums each version's rows, every
+    version's rows per period, and the kept versions' rows per period (by the unique
+    key); the others are the difference (ADR 0036, "the chart folded by the database"),
+    so the page reads a few rows per period instead of one per version and month
+    (~10,000 at the full scale)."""
     days = summary_scope(CompletionDayCount.objects.all(), filters).filter(
         days_between("day", first_day, stop_day), n__gt=0
     )
@@ -187,25 +188,21 @@ def period_counts(
             kept = _most(totals, top)
             other_versions = len(totals) - len(kept)
     counts: dict[int, list[int]] = {}
-    other: list[int] | None = None
-    if kept is None:
-        rows = _completions(parts)
-    else:
-        rows = _completions(parts, kept)
-        other = [0] * len(periods)
-    for version_id, day, total in rows:
+    for version_id, day, total in _completions(parts, kept):
         slot = index.get(period_start(day, bucket))
-        if slot is None:
-            continue
-        if version_id == _OTHER and other is not None:
-            other[slot] += total
-        else:
+        if slot is not None:
             counts.setdefault(version_id, [0] * len(periods))[slot] += total
+    other: list[int] | None = None
+    if kept is not None:
+        # Every version's completions per period, less the kept ones'.
+        other = [0] * len(periods)
+        for day, total in _period_totals(parts):
+            slot = index.get(period_start(day, bucket))
+            if slot is not None:
+                other[slot] += total
+        for kept_counts in counts.values():
+            other = [n - k for n, k in zip(other, kept_counts, strict=True)]
     return PeriodCounts(counts, bucket, periods, other, other_versions)
-
-
-# The key of the versions added up in ``other`` (no version has id 0).
-_OTHER = 0
 
 
 def _first_and_last(days: QuerySet[CompletionDayCount]) -> tuple[date, date] | None:
@@ -271,16 +268,23 @@ def _completion_parts(
 
 def _completions(parts: list[_Part], kept: list[int] | None = None) -> list[tuple[int, date, int]]:
     """(version, day or first day of a month, completions) of the rows ``parts``, summed
-    by the database; with ``kept``, the versions not in it under the key ``_OTHER``."""
+    by the database; with ``kept``, of those versions only (by the unique key's
+    (version, day or month) order)."""
     found: list[tuple[int, date, int]] = []
     for rows, column in parts:
-        if kept is None:
-            keyed = rows.values_list("version_id", column)
-        else:
-            key = Case(When(version_id__in=kept, then=F("version_id")), default=Value(_OTHER))
-            keyed = rows.annotate(key=key).values_list("key", column)
+        if kept is not None:
+            rows = rows.filter(version_id__in=kept)
         # Tuples, not dicts: all time by month is ~10,000 rows at the full scale.
-        found += keyed.annotate(total=Sum("n")).order_by()
+        found += rows.values_list("version_id", column).annotate(total=Sum("n")).order_by()
+    return found
+
+
+def _period_totals(parts: list[_Part]) -> list[tuple[date, int]]:
+    """(day or first day of a month, completions of every version) of the rows
+    ``parts``, summed by the database: a row per day or month."""
+    found: list[tuple[date, int]] = []
+    for rows, column in parts:
+        found += rows.values_list(column).annotate(total=Sum("n")).order_by()
     return found
 
 
