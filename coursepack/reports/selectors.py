@@ -155,7 +155,12 @@ class PackagePage:
 
 
 def package_report_page(
-    filters: ReportFilters, *, offset: int, limit: int, now: datetime | None = None
+    filters: ReportFilters,
+    *,
+    offset: int,
+    limit: int,
+    now: datetime | None = None,
+    choices: list[tuple[int, str]] | None = None,
 ) -> PackagePage:
     """Return the packages ``[offset, offset + limit)`` of :func:`package_report`, and
     the totals and number of packages of the whole report.
@@ -165,16 +170,20 @@ def package_report_page(
     rows are read, and the totals are summed by the database (``reports.paging``);
     otherwise every version's counts are counted as ``package_report`` does and the
     page's picked out.
+
+    ``choices``: :func:`package_choices`, if the caller has read it: with no package
+    or version chosen, the report lists exactly those packages, in that order.
     """
     now = now or timezone.now()
     one_package = filters.package_id is not None or filters.version_id is not None
     # One package at most: its released versions, read once, say whether it is listed.
     versions = _version_list(filters) if one_package else None
-    packages = (
-        _listed_packages(filters)
-        if versions is None
-        else list(dict.fromkeys(v[1] for v in versions))
-    )
+    if versions is not None:
+        packages = list(dict.fromkeys(v[1] for v in versions))
+    elif choices is not None:
+        packages = [package_id for package_id, _ in choices]
+    else:
+        packages = _listed_packages(filters)
     shown = packages[offset : offset + limit]
     days = None if filters.on_timeline else whole_days(filters)
     if days is not None:

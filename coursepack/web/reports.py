@@ -200,7 +200,7 @@ def filter_form(request: HttpRequest) -> tuple[ReportFilterForm, ReportFilters |
     and auditors)."""
     form = ReportFilterForm(
         request.GET,
-        packages=selectors.package_choices(),
+        packages=package_choices(request),
         versions=selectors.version_choices(
             _chosen(request, "package_id"), _chosen(request, "version_id")
         ),
@@ -210,6 +210,16 @@ def filter_form(request: HttpRequest) -> tuple[ReportFilterForm, ReportFilters |
 
 
 _form = filter_form
+
+
+def package_choices(request: HttpRequest) -> list[tuple[int, str]]:
+    """``selectors.package_choices()``, read once per request: the package filter's
+    options, which are also the packages the report lists when none is chosen."""
+    found: list[tuple[int, str]] | None = getattr(request, "_report_packages", None)
+    if found is None:
+        found = selectors.package_choices()
+        request._report_packages = found  # type: ignore[attr-defined]
+    return found
 
 
 def _chosen(request: HttpRequest, name: str) -> int | None:
@@ -286,10 +296,12 @@ def reports(request: HttpRequest) -> HttpResponse:
             **asked,
             "learners": min(asked["learners"], max(1, -(-learner_total // LEARNERS_PER_PAGE))),
         }
+        choices = package_choices(request)
         package_page = selectors.package_report_page(
             filters,
             offset=(numbers["packages"] - 1) * PACKAGES_PER_PAGE,
             limit=PACKAGES_PER_PAGE,
+            choices=choices,
         )
         if not package_page.rows and numbers["packages"] > 1:
             numbers["packages"] = max(1, -(-package_page.package_count // PACKAGES_PER_PAGE))
@@ -297,6 +309,7 @@ def reports(request: HttpRequest) -> HttpResponse:
                 filters,
                 offset=(numbers["packages"] - 1) * PACKAGES_PER_PAGE,
                 limit=PACKAGES_PER_PAGE,
+                choices=choices,
             )
         # A chosen package's versions, read once for both tables.
         version_ids = package_page.version_ids
