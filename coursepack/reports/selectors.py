@@ -187,8 +187,14 @@ def package_report_page(
     shown = packages[offset : offset + limit]
     days = None if filters.on_timeline else whole_days(filters)
     if days is not None:
-        totals = paging.total_counts(filters, *days)
         counts = paging.package_counts_of(filters, shown, *days)
+        if versions is not None and shown:
+            # The one package is on this page: the totals are its versions' counts.
+            totals = StatusCounts()
+            for version in versions:
+                totals += counts.get(version[0], StatusCounts())
+        else:
+            totals = paging.total_counts(filters, *days)
         moment = now
     else:
         moment, counts = _version_counts(filters, now)

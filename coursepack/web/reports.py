@@ -198,13 +198,11 @@ def filter_form(request: HttpRequest) -> tuple[ReportFilterForm, ReportFilters |
     """Return the report filter form of the query string, and its filters (None: invalid),
     narrowed to the people the user may read (a manager's people; everyone for admins
     and auditors)."""
-    form = ReportFilterForm(
-        request.GET,
-        packages=package_choices(request),
-        versions=selectors.version_choices(
-            _chosen(request, "package_id"), _chosen(request, "version_id")
-        ),
+    versions = selectors.version_choices(
+        _chosen(request, "package_id"), _chosen(request, "version_id")
     )
+    request._report_versions = versions  # type: ignore[attr-defined]
+    form = ReportFilterForm(request.GET, packages=package_choices(request), versions=versions)
     filters = form.report_filters()
     return form, None if filters is None else for_viewer(filters, request.user)
 
@@ -356,11 +354,7 @@ def reports(request: HttpRequest) -> HttpResponse:
             else lifecycle_selectors.standing_counts_by_package(
                 [p.package_id for p in package_page.rows],
                 expiring_within_days=STANDING_WITHIN_DAYS,
-                # The table lists every released version of its packages unless a
-                # version is chosen: their ids are known already.
-                versions=None
-                if filters.version_id is not None
-                else {v.version_id: p.package_id for p in package_page.rows for v in p.versions},
+                versions=_standing_versions(request, filters, package_page),
             )
         )
         learner_pager = _pages(query, numbers, "learners", learner_total, LEARNERS_PER_PAGE)
@@ -395,6 +389,23 @@ def reports(request: HttpRequest) -> HttpResponse:
             learner_last=learner_pager.last,
         )
     return render(request, "web/reports.html", context)
+
+
+def _standing_versions(
+    request: HttpRequest, filters: ReportFilters, package_page: selectors.PackagePage
+) -> dict[int, int] | None:
+    """The released versions of the packages on the page, with their package, if this
+    request has read them already: the package table lists them all unless a version is
+    chosen; then the version filter's options are its package's (None: read them)."""
+    if filters.version_id is None:
+        return {v.version_id: p.package_id for p in package_page.rows for v in p.versions}
+    if filters.package_id is None or len(package_page.rows) != 1:
+        return None
+    package_id = package_page.rows[0].package_id
+    if package_id != filters.package_id:
+        return None
+    options: list[tuple[int, int]] = getattr(request, "_report_versions", [])
+    return {version_id: package_id for version_id, _ in options} or None
 
 
 def _attachment(response: StreamingHttpResponse, filename: str) -> None:
