@@ -127,11 +127,14 @@ _KEPT_BY_MONTH = (
 )
 
 
-def _chart_by_month(scope: str, params: dict[str, Any]) -> list[str]:
+def _chart_by_month(scope: str, params: dict[str, Any], *, every_package: bool) -> list[str]:
     """The chart's month rows read as the page reads them: all of them with a version
-    each when the page shows every version (at most ``CHART_TABLE_VERSIONS``), else
-    folded by the database around the ``SHOWN_VERSIONS`` with the most completions
-    (found here once, before the timing, as the page finds them with its first read)."""
+    each for a chosen package or version, or when the page shows every version (at most
+    ``CHART_TABLE_VERSIONS``), else folded by the database around the
+    ``SHOWN_VERSIONS`` with the most completions (found here once, before the timing,
+    as the page finds them with its first read)."""
+    if not every_package:
+        return [_COMPLETIONS_BY_MONTH.format(scope=scope)]
     with connection.cursor() as cursor:
         cursor.execute(_TOTALS_BY_VERSION.format(scope=scope), params)
         totals = sorted(cursor.fetchall(), key=lambda row: -row[1])
@@ -213,7 +216,7 @@ def _page_floor(
         statements += [
             _TOTALS.format(scope=row_scope),
             _PAGE_COUNTS.format(scope=row_scope, page=page),
-            *_chart_by_month(row_scope, params),
+            *_chart_by_month(row_scope, params, every_package=not row_scope),
         ]
     else:
         statements += [
@@ -224,7 +227,7 @@ def _page_floor(
             # A chart over whole months longer than 190 days reads the month rows (ADR
             # 0032), as the page does; a shorter one the day rows.
             *(
-                _chart_by_month(f"{row_scope} AND {months}", params)
+                _chart_by_month(f"{row_scope} AND {months}", params, every_package=not row_scope)
                 if months is not None
                 else [_COMPLETIONS.format(days=f"AND {days}", scope=row_scope)]
             ),
