@@ -11,3 +11,8 @@ application = get_wsgi_application()
 from coursepack.http.api import warm_query_parameters  # noqa: E402
 
 warm_query_parameters()
+
+# Once warm, what the worker holds leaves the cyclic collector's walks (ADR 0038).
+from coursepack.worker import warmed_up  # noqa: E402
+
+warmed_up()

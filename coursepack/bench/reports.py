@@ -27,6 +27,8 @@ from coursepack.bench.xlsx_floor import bare_xlsx, organisation_sheets
 from coursepack.learning.models import EnrollmentDayCount
 from coursepack.reports import tables
 from coursepack.web import reports as reports_page
+from coursepack.web.report_chart import SHOWN_VERSIONS
+from coursepack.worker import warmed_up
 
 if TYPE_CHECKING:
     from coursepack.bench.runner import Runner
@@ -109,6 +111,43 @@ _COMPLETIONS_BY_MONTH = (
     "SELECT version_id, month, SUM(n) FROM learning_completionmonthcount "
     "WHERE n > 0 {scope} GROUP BY version_id, month"
 )
+# The same rows when more versions have completions than the page shows (ADR 0036, the
+# chart folded by the database): each version's total, every version's per month, and
+# the rows of the versions drawn on their own ({kept}).
+_TOTALS_BY_VERSION = (
+    "SELECT version_id, SUM(n) FROM learning_completionmonthcount "
+    "WHERE n > 0 {scope} GROUP BY version_id"
+)
+_TOTALS_BY_MONTH = (
+    "SELECT month, SUM(n) FROM learning_completionmonthcount WHERE n > 0 {scope} GROUP BY month"
+)
+_KEPT_BY_MONTH = (
+    "SELECT version_id, month, SUM(n) FROM learning_completionmonthcount "
+    "WHERE n > 0 {scope} AND version_id IN ({kept}) GROUP BY version_id, month"
+)
+
+
+def _chart_by_month(scope: str, params: dict[str, Any], *, every_package: bool) -> list[str]:
+    """The chart's month rows read as the page reads them: all of them with a version
+    each for a chosen package or version, or when the page shows every version (at most
+    ``CHART_TABLE_VERSIONS``), else folded by the database around the
+    ``SHOWN_VERSIONS`` with the most completions (found here once, before the timing,
+    as the page finds them with its first read)."""
+    if not every_package:
+        return [_COMPLETIONS_BY_MONTH.format(scope=scope)]
+    with connection.cursor() as cursor:
+        cursor.execute(_TOTALS_BY_VERSION.format(scope=scope), params)
+        totals = sorted(cursor.fetchall(), key=lambda row: -row[1])
+    if len(totals) <= max(SHOWN_VERSIONS, reports_page.CHART_TABLE_VERSIONS):
+        return [_COMPLETIONS_BY_MONTH.format(scope=scope)]
+    kept = ", ".join(str(int(version_id)) for version_id, _ in totals[:SHOWN_VERSIONS])
+    return [
+        _TOTALS_BY_VERSION.format(scope=scope),
+        _KEPT_BY_MONTH.format(scope=scope, kept=kept),
+        _TOTALS_BY_MONTH.format(scope=scope),
+    ]
+
+
 # The learners table's first page and count (ADR 0027): with no filter, one summary row
 # per learner; with a package, version or range, the index on (package, learner,
 # version) or the enrollments in range. {scope}: a condition on enrollment x.
@@ -158,13 +197,15 @@ def _page_floor(
     row_scope: str,
     days: str | None,
     courses: bool,
+    params: dict[str, Any],
     course_rows: tuple[str, str] | None = None,
     months: str | None = None,
 ) -> list[str]:
     """The statements reading what the report page shows above its learners table:
     ``version_scope`` narrows the versions "r" (" AND ..."), ``row_scope`` the summary
     rows (" AND ..."), ``days`` (a condition on ``day``; None: all time) the range,
-    ``months`` (a condition on ``month``) the same range when the chart is by month."""
+    ``months`` (a condition on ``month``) the same range when the chart is by month;
+    ``params`` are the statements' parameters."""
     page = _PAGE_PACKAGES.format(scope=version_scope, limit=reports_page.PACKAGES_PER_PAGE)
     statements = [
         _PACKAGE_COUNT.format(scope=version_scope),
@@ -175,7 +216,7 @@ def _page_floor(
         statements += [
             _TOTALS.format(scope=row_scope),
             _PAGE_COUNTS.format(scope=row_scope, page=page),
-            _COMPLETIONS_BY_MONTH.format(scope=row_scope),
+            *_chart_by_month(row_scope, params, every_package=not row_scope),
         ]
     else:
         statements += [
@@ -185,9 +226,11 @@ def _page_floor(
             _PAGE_COMPLETED.format(days=days, scope=row_scope, page=page),
             # A chart over whole months longer than 190 days reads the month rows (ADR
             # 0032), as the page does; a shorter one the day rows.
-            _COMPLETIONS_BY_MONTH.format(scope=f"{row_scope} AND {months}")
-            if months is not None
-            else _COMPLETIONS.format(days=f"AND {days}", scope=row_scope),
+            *(
+                _chart_by_month(f"{row_scope} AND {months}", params, every_package=not row_scope)
+                if months is not None
+                else [_COMPLETIONS.format(days=f"AND {days}", scope=row_scope)]
+            ),
         ]
     # The per-course table of all time reads one summary row per course shown, of a
     # package or a version its (scope, course) rows (``course_rows``: table and
@@ -258,7 +301,7 @@ def page_cases(package: Package) -> list[Case]:
         raise RuntimeError(f"{package.name} has no released version")
     p = {"p": package.pk, "v": version.pk}
     every = [
-        *_page_floor(version_scope="", row_scope="", days=None, courses=True),
+        *_page_floor(version_scope="", row_scope="", days=None, courses=True, params={}),
         *_learners(None),
     ]
     one = [
@@ -267,6 +310,7 @@ def page_cases(package: Package) -> list[Case]:
             row_scope="AND package_id = %(p)s",
             days=None,
             courses=False,
+            params=p,
             course_rows=("learning_packagecoursecount", "k.package_id = %(p)s"),
         ),
         *_learners("x.package_id = %(p)s"),
@@ -277,6 +321,7 @@ def page_cases(package: Package) -> list[Case]:
             row_scope="AND package_id = %(p)s AND version_id = %(v)s",
             days=None,
             courses=False,
+            params=p,
             course_rows=("learning_versioncoursecount", "k.version_id = %(v)s"),
         ),
         *_learners("x.package_id = %(p)s AND x.version_id = %(v)s"),
@@ -298,6 +343,7 @@ def page_cases(package: Package) -> list[Case]:
             row_scope="",
             days="day >= %(first)s AND day < %(stop)s",
             courses=False,
+            params=year,
             months="month >= %(first)s AND month < %(stop)s",
         ),
         *_learners("x.enrolled_at >= %(from)s AND x.enrolled_at < %(to)s"),
@@ -341,6 +387,9 @@ def report_pages(runner: Runner) -> list[Row]:
     cases = page_cases(runner.packages[HISTORY_PACKAGE])
     client = Client(HTTP_HOST="localhost")
     client.force_login(runner.admin)
+    # What a server's worker does once loaded, before its first request (the WSGI
+    # module calls the same function): the process's objects leave the collector's walks.
+    warmed_up()
     n = runner.plan.pages + runner.plan.warmup
     rows: list[Row] = []
     with _one_connection():

@@ -35,6 +35,7 @@ __all__ = [
     "enrollment_lifecycle",
     "equivalences",
     "exact_standing_counts",
+    "lapsed_periods",
     "package_exceptions",
     "package_standing",
     "standing_counts",
@@ -70,15 +71,18 @@ def standing_enrollments(
     now: datetime | None = None,
     expiring_within_days: int = 30,
     search: str = "",
+    lapsed: list[Enrollment] | None = None,
 ) -> QuerySet[Enrollment]:
     """Return the open periods of a package in one standing as of now, learners first by
-    name; ``search`` filters by user name."""
+    name; ``search`` filters by user name. ``lapsed``: ``lapsed_periods([package_id],
+    now)``, if the caller has read it."""
     moment = now or timezone.now()
     within = timedelta(days=expiring_within_days)
     rows = open_periods(package_id).filter(
         standing_q(standing, moment, within, package_id, validity_rules(package_id))
     )
-    lapsed = lapsed_periods([package_id], moment)
+    if lapsed is None:
+        lapsed = lapsed_periods([package_id], moment)
     if lapsed:
         # As in standing_counts: the engine, not the stale cache, places these.
         rows = rows.exclude(pk__in=[e.pk for e in lapsed]) | open_periods(package_id).filter(

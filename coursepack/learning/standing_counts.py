@@ -94,7 +94,11 @@ def _on_days(package_ids: list[int], column: str, days: list[date]) -> Q:
 
 
 def standing_counts(
-    package_id: int, *, now: datetime | None = None, expiring_within_days: int = 30
+    package_id: int,
+    *,
+    now: datetime | None = None,
+    expiring_within_days: int = 30,
+    lapsed: list[Enrollment] | None = None,
 ) -> dict[str, int]:
     """Return, for one package, how many open periods are in each standing as of now.
 
@@ -102,7 +106,7 @@ def standing_counts(
     expiring within N days.
     """
     found = standing_counts_by_package(
-        [package_id], now=now, expiring_within_days=expiring_within_days
+        [package_id], now=now, expiring_within_days=expiring_within_days, lapsed=lapsed
     )
     return found[package_id]
 
@@ -226,7 +230,12 @@ class _Undecided:
 
 
 def standing_counts_by_package(
-    package_ids: list[int], *, now: datetime | None = None, expiring_within_days: int = 30
+    package_ids: list[int],
+    *,
+    now: datetime | None = None,
+    expiring_within_days: int = 30,
+    versions: dict[int, int] | None = None,
+    lapsed: list[Enrollment] | None = None,
 ) -> dict[int, dict[str, int]]:
     """Return, for each package, how many open periods are in each standing as of now.
 
@@ -238,15 +247,25 @@ def standing_counts_by_package(
     know of), are read one by one with their cached fields, each set through its own
     index. The cached fields are exact as of now for every state that depends only on
     dates. The verdicts are ``standing_q``'s, held equal to it by the property tests.
+
+    ``versions``: every released version of the packages, with its package, if the
+    caller has read them (the report page's package table); else one query reads them.
+    ``lapsed``: ``lapsed_periods(package_ids, now)``, if the caller has read it (the
+    standing page, for its counts and its list).
     """
     if not package_ids:
         return {}
     moment = now or timezone.now()
     within = timedelta(days=expiring_within_days)
-    versions = PackageVersion.objects.filter(package_id__in=package_ids).exclude(
-        status=VersionStatus.DRAFT
+    package_of = (
+        dict(
+            PackageVersion.objects.filter(package_id__in=package_ids)
+            .exclude(status=VersionStatus.DRAFT)
+            .values_list("pk", "package_id")
+        )
+        if versions is None
+        else versions
     )
-    package_of = dict(versions.values_list("pk", "package_id"))
     rules_of = {
         v: c for v, (_, c) in packaging.lifecycle_rules(list(package_of)).items() if c is not None
     }
@@ -322,10 +341,10 @@ def standing_counts_by_package(
             ):  # fmt: skip
                 counts[package_id][name] += 1
     # 4. The periods whose cache counts an exemption that has ended (usually none).
-    lapsed: dict[int, list[Enrollment]] = {}
-    for e in lapsed_periods(package_ids, moment):
-        lapsed.setdefault(e.package_id, []).append(e)
-    for package_id, periods in lapsed.items():
+    by_package: dict[int, list[Enrollment]] = {}
+    for e in lapsed_periods(package_ids, moment) if lapsed is None else lapsed:
+        by_package.setdefault(e.package_id, []).append(e)
+    for package_id, periods in by_package.items():
         recount_lapsed(package_id, periods, counts[package_id], moment, within)
     return counts
 

@@ -105,12 +105,30 @@ def version_state(version: PackageVersion, *, active_id: int | None, now: dateti
     One of ``draft``, ``scheduled``, ``active`` or ``archived``; the stored status
     may lag the clock for a scheduled version until the next write settles it.
     """
-    if version.status == VersionStatus.DRAFT:
+    return state_of(
+        version.status,
+        version.effective_from,
+        version.archived_at,
+        active=version.pk == active_id,
+        now=now,
+    )
+
+
+def state_of(
+    status: str,
+    effective_from: datetime | None,
+    archived_at: datetime | None,
+    *,
+    active: bool,
+    now: datetime,
+) -> str:
+    """``version_state`` of a version's stored fields (for rows read as tuples)."""
+    if status == VersionStatus.DRAFT:
         return "draft"
-    if version.pk == active_id:
+    if active:
         return "active"
-    assert version.effective_from is not None
-    if version.archived_at is None and version.effective_from > now:
+    assert effective_from is not None
+    if archived_at is None and effective_from > now:
         return "scheduled"
     return "archived"
 

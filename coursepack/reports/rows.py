@@ -161,12 +161,20 @@ class CompletionsOverTime:
     # The first day of each period, oldest first.
     periods: tuple[date, ...]
     series: tuple[CompletionSeries, ...]
+    # Asked for the versions with the most completions only (the report page's chart):
+    # the other versions' completions added up per period, and how many they are.
+    # None / 0: ``series`` holds every version.
+    other: tuple[int, ...] | None = None
+    other_versions: int = 0
 
     def totals(self) -> tuple[int, ...]:
         """Completions of all versions together, per period."""
-        if not self.series:
+        columns = [s.counts for s in self.series]
+        if self.other is not None:
+            columns.append(self.other)
+        if not columns:
             return (0,) * len(self.periods)
-        return tuple(sum(column) for column in zip(*(s.counts for s in self.series), strict=True))
+        return tuple(sum(column) for column in zip(*columns, strict=True))
 
 
 def bucket_for(span: timedelta) -> Bucket:
@@ -222,6 +230,10 @@ class PeriodCounts(NamedTuple):
     counts: dict[int, list[int]]
     bucket: Bucket
     periods: list[date]
+    # The versions left out of ``counts`` added up per period, and how many they are
+    # (``CompletionsOverTime.other``).
+    other: list[int] | None = None
+    other_versions: int = 0
 
 
 #: A chart with nothing to show.

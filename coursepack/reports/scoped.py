@@ -32,20 +32,24 @@ def standing_counts(
     *,
     now: datetime | None = None,
     expiring_within_days: int = 30,
+    lapsed: list[Enrollment] | None = None,
 ) -> dict[str, int]:
     """Return how many of the package's open periods that ``viewer`` may read are in
-    each standing now (every standing of ``STANDING_FILTERS``)."""
+    each standing now (every standing of ``STANDING_FILTERS``). ``lapsed``: the
+    package's lapsed periods as of ``now``, if the caller has read them."""
     moment = now or timezone.now()
+    if lapsed is None:
+        lapsed = lifecycle_selectors.lapsed_periods([package_id], moment)
     scope = organisation.person_scope(viewer, "learner")
     if scope is None:
         return lifecycle_selectors.standing_counts(
-            package_id, now=moment, expiring_within_days=expiring_within_days
+            package_id, now=moment, expiring_within_days=expiring_within_days, lapsed=lapsed
         )
     # One count per standing over the scope's periods: the same verdicts as the
     # lists (``standing_enrollments``), so a manager's count is their list's length.
     return {
         name: lifecycle_selectors.standing_enrollments(
-            package_id, name, now=moment, expiring_within_days=expiring_within_days
+            package_id, name, now=moment, expiring_within_days=expiring_within_days, lapsed=lapsed
         )
         .filter(scope)
         .count()
@@ -61,15 +65,17 @@ def standing_enrollments(
     now: datetime | None = None,
     expiring_within_days: int = 30,
     search: str = "",
+    lapsed: list[Enrollment] | None = None,
 ) -> QuerySet[Enrollment]:
     """Return the open periods of the package in one standing now that ``viewer`` may
-    read, learners by name."""
+    read, learners by name (``lapsed``: as for :func:`standing_counts`)."""
     rows = lifecycle_selectors.standing_enrollments(
         package_id,
         standing,
         now=now,
         expiring_within_days=expiring_within_days,
         search=search,
+        lapsed=lapsed,
     )
     scope = organisation.person_scope(viewer, "learner")
     return rows if scope is None else rows.filter(scope)

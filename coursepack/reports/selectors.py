@@ -19,7 +19,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
@@ -37,6 +38,7 @@ from coursepack.reports.rows import (
     CourseRow,
     LearnerRow,
     PackageRow,
+    PeriodCounts,
     StatusCounts,
     VersionRow,
 )
@@ -147,10 +149,18 @@ class PackagePage:
     totals: StatusCounts
     # How many packages the whole report lists.
     package_count: int
+    # With a package or version chosen (one package, all of it on the page): the
+    # released versions in scope, which the course table's courses come from.
+    version_ids: list[int] | None = None
 
 
 def package_report_page(
-    filters: ReportFilters, *, offset: int, limit: int, now: datetime | None = None
+    filters: ReportFilters,
+    *,
+    offset: int,
+    limit: int,
+    now: datetime | None = None,
+    choices: list[tuple[int, str]] | None = None,
 ) -> PackagePage:
     """Return the packages ``[offset, offset + limit)`` of :func:`package_report`, and
     the totals and number of packages of the whole report.
@@ -160,22 +170,53 @@ def package_report_page(
     rows are read, and the totals are summed by the database (``reports.paging``);
     otherwise every version's counts are counted as ``package_report`` does and the
     page's picked out.
+
+    ``choices``: :func:`package_choices`, if the caller has read it: with no package
+    or version chosen, the report lists exactly those packages, in that order.
     """
     now = now or timezone.now()
-    packages = _listed_packages(filters)
+    one_package = filters.package_id is not None or filters.version_id is not None
+    # One package at most: its released versions, read once, say whether it is listed.
+    versions = _version_list(filters) if one_package else None
+    if versions is not None:
+        packages = list(dict.fromkeys(v[1] for v in versions))
+    elif choices is not None:
+        packages = [package_id for package_id, _ in choices]
+    else:
+        packages = _listed_packages(filters)
     shown = packages[offset : offset + limit]
     days = None if filters.on_timeline else whole_days(filters)
     if days is not None:
-        totals = paging.total_counts(filters, *days)
         counts = paging.package_counts_of(filters, shown, *days)
+        if versions is not None and shown:
+            # The one package is on this page: the totals are its versions' counts.
+            totals = StatusCounts()
+            for version in versions:
+                totals += counts.get(version[0], StatusCounts())
+        else:
+            totals = paging.total_counts(filters, *days)
         moment = now
     else:
         moment, counts = _version_counts(filters, now)
         totals = StatusCounts()
-        for version_id in _released(filters).values_list("pk", flat=True):
+        released = (
+            _released(filters).values_list("pk", flat=True)
+            if versions is None
+            else [v[0] for v in versions]
+        )
+        for version_id in released:
             totals += counts.get(version_id, StatusCounts())
-    rows = _package_rows(filters, moment, counts, package_ids=shown) if shown else []
-    return PackagePage(rows=rows, totals=totals, package_count=len(packages))
+    rows = (
+        _package_rows(filters, moment, counts, package_ids=shown, versions=versions)
+        if shown
+        else []
+    )
+    return PackagePage(
+        rows=rows,
+        totals=totals,
+        package_count=len(packages),
+        version_ids=None if versions is None else [v[0] for v in versions],
+    )
 
 
 def _listed_packages(filters: ReportFilters) -> list[int]:
@@ -202,27 +243,30 @@ def _package_rows(
     counts: dict[int, StatusCounts],
     *,
     package_ids: list[int] | None = None,
+    versions: list[tuple[Any, ...]] | None = None,
 ) -> list[PackageRow]:
     """Return the released versions in scope (of ``package_ids`` only, if given), per
-    package, with their counts."""
-    versions = _released(filters).select_related("package")
-    if package_ids is not None:
-        versions = versions.filter(package_id__in=package_ids)
-    version_list = list(versions.order_by("package__name", "package_id", "version_number"))
-    active = _active_version_ids(sorted({v.package_id for v in version_list}), now)
-    packages: dict[int, Package] = {}
+    package, with their counts. The versions are read as tuples, one query
+    (``_version_list``; ``versions``: already read); with no version chosen they are
+    every released version of their packages, so the one in effect is found among them
+    (``_active_version_ids`` asks the database otherwise)."""
+    version_list = _version_list(filters, package_ids) if versions is None else versions
+    if filters.version_id is None:
+        active = _in_effect_among(version_list, now)
+    else:
+        active = _active_version_ids(sorted({v[1] for v in version_list}), now)
+    packages: dict[int, tuple[str, str]] = {}
     by_package: dict[int, list[VersionRow]] = {}
-    for version in version_list:
-        packages[version.package_id] = version.package
-        by_package.setdefault(version.package_id, []).append(
+    no_counts = StatusCounts()
+    for pk, package_id, package_name, category, number, name, status, start, end in version_list:
+        packages[package_id] = (package_name, category)
+        by_package.setdefault(package_id, []).append(
             VersionRow(
-                version_id=version.pk,
-                version_number=version.version_number,
-                name=version.name,
-                state=packaging.version_state(
-                    version, active_id=version.pk if version.pk in active else None, now=now
-                ),
-                counts=counts.get(version.pk, StatusCounts()),
+                version_id=pk,
+                version_number=number,
+                name=name,
+                state=packaging.state_of(status, start, end, active=pk in active, now=now),
+                counts=counts.get(pk, no_counts),
             )
         )
     report = []
@@ -230,17 +274,59 @@ def _package_rows(
         totals = StatusCounts()
         for row in version_rows:
             totals += row.counts
-        package = packages[package_id]
+        package_name, category = packages[package_id]
         report.append(
             PackageRow(
                 package_id=package_id,
-                name=package.name,
-                category=package.category,
+                name=package_name,
+                category=category,
                 totals=totals,
                 versions=tuple(version_rows),
             )
         )
     return report
+
+
+def _version_list(
+    filters: ReportFilters, package_ids: list[int] | None = None
+) -> list[tuple[Any, ...]]:
+    """The released versions in scope (of ``package_ids`` only, if given) as tuples (id,
+    package, package name, category, version number, name, status, effective from,
+    archived at), by package name, package and version number."""
+    versions = _released(filters)
+    if package_ids is not None:
+        versions = versions.filter(package_id__in=package_ids)
+    return list(
+        versions.order_by("package__name", "package_id", "version_number").values_list(
+            "pk",
+            "package_id",
+            "package__name",
+            "package__category",
+            "version_number",
+            "name",
+            "status",
+            "effective_from",
+            "archived_at",
+        )
+    )
+
+
+def _in_effect_among(versions: list[tuple[Any, ...]], now: datetime) -> set[int]:
+    """The version in effect at ``now`` of each package, among ``versions`` (id,
+    package, ..., version number at [4], status at [6], effective from, archived at; by
+    package and version number): the newest released one in effect, the rule of
+    ``_active_version_ids``."""
+    active: dict[int, int] = {}
+    for pk, package_id, _, _, _, _, status, start, end in reversed(versions):
+        if (
+            package_id not in active
+            and status in packaging.RELEASED
+            and start is not None
+            and start <= now
+            and (end is None or end > now)
+        ):
+            active[package_id] = pk
+    return set(active.values())
 
 
 def overall(report: list[PackageRow]) -> StatusCounts:
@@ -254,12 +340,17 @@ def overall(report: list[PackageRow]) -> StatusCounts:
 # --- per course --------------------------------------------------------------------
 
 
-def _report_course_ids(filters: ReportFilters) -> list[int] | None:
-    """The courses in the chosen package's (or version's) released versions; None for all."""
+def _report_course_ids(
+    filters: ReportFilters, version_ids: list[int] | None = None
+) -> list[int] | None:
+    """The courses in the chosen package's (or version's) released versions (their ids:
+    ``version_ids``, if already read); None for all."""
     if filters.package_id is None and filters.version_id is None:
         return None
+    if version_ids is None:
+        version_ids = list(_released(filters).values_list("pk", flat=True))
     found: set[int] = set()
-    for version_id in _released(filters).values_list("pk", flat=True):
+    for version_id in version_ids:
         found |= packaging.version_course_ids(version_id)
     return sorted(found)
 
@@ -293,16 +384,20 @@ class CoursePage:
     course_count: int
 
 
-def course_page(filters: ReportFilters, *, offset: int, limit: int) -> CoursePage:
+def course_page(
+    filters: ReportFilters, *, offset: int, limit: int, version_ids: list[int] | None = None
+) -> CoursePage:
     """Return the courses ``[offset, offset + limit)`` of :func:`course_report`, by code,
-    with the same numbers, and how many courses it lists.
+    with the same numbers, and how many courses it lists. ``version_ids``: the released
+    versions in scope of a chosen package or version, if the caller read them
+    (``PackagePage.version_ids``).
 
     Only the page's courses are counted: from their summary rows (no range, package or
     version), or from the page's courses' events (a package or version, a range, a
     manager's people). On a timeline over every course, the counts are those of
     ``course_report`` (one aggregate of the events in scope).
     """
-    course_ids = _report_course_ids(filters)
+    course_ids = _report_course_ids(filters, version_ids)
     courses = _listed_courses(course_ids)
     shown = list(courses.values_list("pk", "code", "name")[offset : offset + limit])
     # A first page that is not full holds every course: no need to count them.
@@ -429,7 +524,9 @@ def _with_package(filters: ReportFilters) -> ReportFilters:
 _EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
 
 
-def completions_over_time(filters: ReportFilters) -> CompletionsOverTime:
+def completions_over_time(
+    filters: ReportFilters, *, top: int | None = None, whole_up_to: int = 0
+) -> CompletionsOverTime:
     """Return how many open enrollments completed in each period, per version.
 
     Counts enrollments by ``completed_at`` in the time range (whenever they were
@@ -438,22 +535,26 @@ def completions_over_time(filters: ReportFilters) -> CompletionsOverTime:
     year) follows the length of the range; an open end of the range is closed
     by the first or last completion. Three queries. On a timeline, counts the
     completions as the transcripts show them, as ``package_report`` does.
+
+    With ``top`` (the report page's chart), where the summary rows answer and more than
+    ``max(top, whole_up_to)`` versions have completions, only the ``top`` versions with
+    the most completions have a series and the others are added up in ``other``
+    (``summary_reads.period_counts``): the same numbers, folded by the database.
     """
     zone = timezone.get_current_timezone()
     if filters.on_timeline:
-        return _series(*exact.timeline_period_counts(filters, zone))
+        return _series(exact.timeline_period_counts(filters, zone))
     days = whole_days(filters)
     if days is not None and timezone.localtime(_EPOCH, zone).utcoffset() == timedelta(0):
-        found = summary_reads.period_counts(filters, *days)
+        found = summary_reads.period_counts(filters, *days, top=top, whole_up_to=whole_up_to)
         if found is not None:
-            return _series(*found)
-    return _series(*exact.period_counts(filters, zone))
+            return _series(found)
+    return _series(exact.period_counts(filters, zone))
 
 
-def _series(
-    counts: dict[int, list[int]], bucket: Bucket, periods: list[date]
-) -> CompletionsOverTime:
+def _series(found: PeriodCounts) -> CompletionsOverTime:
     """Name each version's counts (one query) and order them by package and version."""
+    counts = found.counts
     versions = (
         PackageVersion.objects.filter(pk__in=list(counts))
         .order_by("package__name", "package_id", "version_number")
@@ -468,7 +569,13 @@ def _series(
         )
         for version_id, package_name, number in versions
     )
-    return CompletionsOverTime(bucket=bucket, periods=tuple(periods), series=series)
+    return CompletionsOverTime(
+        bucket=found.bucket,
+        periods=tuple(found.periods),
+        series=series,
+        other=None if found.other is None else tuple(found.other),
+        other_versions=found.other_versions,
+    )
 
 
 # --- the filters' choices ------------------------------------------------------------

@@ -28,6 +28,7 @@ from coursepack.learning.models import (
     VersionCount,
     VersionCourseCount,
 )
+from coursepack.packaging.models import PackageVersion
 from coursepack.reports.exact import CourseCounts
 from coursepack.reports.rows import (
     MAX_PERIODS,
@@ -131,7 +132,12 @@ def _choose(lo: date, hi: date, lo_exact: bool, hi_exact: bool) -> Bucket | None
 
 
 def period_counts(
-    filters: ReportFilters, first_day: date | None, stop_day: date | None
+    filters: ReportFilters,
+    first_day: date | None,
+    stop_day: date | None,
+    *,
+    top: int | None = None,
+    whole_up_to: int = 0,
 ) -> PeriodCounts | None:
     """Return the chart's counts from the completion summary rows (the current zone
     being UTC), or None when an open end of the range makes the choice of period depend
@@ -141,7 +147,17 @@ def period_counts(
     (one query);
     a chart by day or week reads the day rows of its range, a chart by month or year
     the month rows of the whole months in it and the day rows of a month cut by the
-    range's ends (a few rows per version and month, however long the history)."""
+    range's ends (a few rows per version and month, however long the history).
+
+    With ``top``, over every package (no package or version chosen), when more than
+    ``max(top, whole_up_to)`` versions have completions,
+    only the ``top`` versions with the most (ties in the order of the chart's series:
+    package name, package, version number) keep their own counts and the others are
+    added up per period in ``other``: the database sums each version's rows, every
+    version's rows per period, and the kept versions' rows per period (by the unique
+    key); the others are the difference (ADR 0036, "the chart folded by the database"),
+    so the page reads a few rows per period instead of one per version and month
+    (~10,000 at the full scale)."""
     days = summary_scope(CompletionDayCount.objects.all(), filters).filter(
         days_between("day", first_day, stop_day), n__gt=0
     )
@@ -161,12 +177,32 @@ def period_counts(
             return None
         periods = periods_between(data_first, data_last, bucket)
     index = {day: i for i, day in enumerate(periods)}
+    parts = _completion_parts(filters, first_day, stop_day, bucket)
+    kept: list[int] | None = None
+    other_versions = 0
+    # Only every package's chart is folded: a package has a few versions, and reading
+    # its rows whole is one query where folding them is two.
+    if top is not None and filters.package_id is None and filters.version_id is None:
+        totals = _version_totals(parts)
+        if len(totals) > max(top, whole_up_to):
+            kept = _most(totals, top)
+            other_versions = len(totals) - len(kept)
     counts: dict[int, list[int]] = {}
-    for version_id, day, total in _completions(filters, first_day, stop_day, bucket):
+    for version_id, day, total in _completions(parts, kept):
         slot = index.get(period_start(day, bucket))
         if slot is not None:
             counts.setdefault(version_id, [0] * len(periods))[slot] += total
-    return PeriodCounts(counts, bucket, periods)
+    other: list[int] | None = None
+    if kept is not None:
+        # Every version's completions per period, less the kept ones'.
+        other = [0] * len(periods)
+        for day, total in _period_totals(parts):
+            slot = index.get(period_start(day, bucket))
+            if slot is not None:
+                other[slot] += total
+        for kept_counts in counts.values():
+            other = [n - k for n, k in zip(other, kept_counts, strict=True)]
+    return PeriodCounts(counts, bucket, periods, other, other_versions)
 
 
 def _first_and_last(days: QuerySet[CompletionDayCount]) -> tuple[date, date] | None:
@@ -193,43 +229,89 @@ def _month_after(day: date) -> date:
     return date(day.year + day.month // 12, day.month % 12 + 1, 1)
 
 
-def _completions(
-    filters: ReportFilters, first_day: date | None, stop_day: date | None, bucket: Bucket
-) -> list[tuple[int, date, int]]:
-    """(version, day or first day of a month, completions) over ``[first_day,
-    stop_day)``: the day rows for a chart by day or week; for one by month or year the
-    month rows of the whole months in the range and the day rows of the months its
-    ends cut."""
+# The rows a chart reads, and the name of their date column ("day" or "month").
+_Part = tuple[QuerySet[Any], str]
 
-    def by_day(first: date | None, stop: date | None) -> list[tuple[int, date, int]]:
-        return list(
-            summary_scope(CompletionDayCount.objects.all(), filters)
-            .filter(days_between("day", first, stop), n__gt=0)
-            .values_list("version_id", "day")
-            .annotate(total=Sum("n"))
+
+def _completion_parts(
+    filters: ReportFilters, first_day: date | None, stop_day: date | None, bucket: Bucket
+) -> list[_Part]:
+    """The summary rows of the completions over ``[first_day, stop_day)`` (n > 0): the
+    day rows for a chart by day or week; for one by month or year the month rows of the
+    whole months in the range and the day rows of the months its ends cut."""
+
+    def by_day(first: date | None, stop: date | None) -> _Part:
+        rows = summary_scope(CompletionDayCount.objects.all(), filters).filter(
+            days_between("day", first, stop), n__gt=0
         )
+        return rows, "day"
 
     if bucket in ("day", "week"):
-        return by_day(first_day, stop_day)
+        return [by_day(first_day, stop_day)]
     # The whole months in the range: [whole_from, whole_to).
     whole_from = first_day
     if first_day is not None and first_day.day != 1:
         whole_from = _month_after(first_day)
     whole_to = None if stop_day is None else stop_day.replace(day=1)
     if whole_from is not None and whole_to is not None and whole_from >= whole_to:
-        return by_day(first_day, stop_day)
-    # Tuples, not dicts: all time by month is ~10,000 rows at the full scale.
-    found: list[tuple[int, date, int]] = list(
-        summary_scope(CompletionMonthCount.objects.all(), filters)
-        .filter(days_between("month", whole_from, whole_to), n__gt=0)
-        .values_list("version_id", "month")
-        .annotate(total=Sum("n"))
+        return [by_day(first_day, stop_day)]
+    months = summary_scope(CompletionMonthCount.objects.all(), filters).filter(
+        days_between("month", whole_from, whole_to), n__gt=0
     )
+    parts: list[_Part] = [(months, "month")]
     if first_day is not None and whole_from != first_day:
-        found += by_day(first_day, whole_from)
+        parts.append(by_day(first_day, whole_from))
     if stop_day is not None and whole_to != stop_day:
-        found += by_day(whole_to, stop_day)
+        parts.append(by_day(whole_to, stop_day))
+    return parts
+
+
+def _completions(parts: list[_Part], kept: list[int] | None = None) -> list[tuple[int, date, int]]:
+    """(version, day or first day of a month, completions) of the rows ``parts``, summed
+    by the database; with ``kept``, of those versions only (by the unique key's
+    (version, day or month) order)."""
+    found: list[tuple[int, date, int]] = []
+    for rows, column in parts:
+        if kept is not None:
+            rows = rows.filter(version_id__in=kept)
+        # Tuples, not dicts: all time by month is ~10,000 rows at the full scale.
+        found += rows.values_list("version_id", column).annotate(total=Sum("n")).order_by()
     return found
+
+
+def _period_totals(parts: list[_Part]) -> list[tuple[date, int]]:
+    """(day or first day of a month, completions of every version) of the rows
+    ``parts``, summed by the database: a row per day or month."""
+    found: list[tuple[date, int]] = []
+    for rows, column in parts:
+        found += rows.values_list(column).annotate(total=Sum("n")).order_by()
+    return found
+
+
+def _version_totals(parts: list[_Part]) -> dict[int, int]:
+    """Each version's completions in the rows ``parts``, summed by the database."""
+    totals: dict[int, int] = defaultdict(int)
+    for rows, _ in parts:
+        for version_id, total in rows.values_list("version_id").annotate(total=Sum("n")).order_by():
+            totals[version_id] += total
+    return totals
+
+
+def _most(totals: dict[int, int], top: int) -> list[int]:
+    """The ``top`` versions of ``totals`` with the most completions; among equal totals
+    the first in the chart's order (package name, package, version number), as the
+    chart ranks its series."""
+    ranked = sorted(totals.values(), reverse=True)
+    least = ranked[top - 1]
+    sure = [v for v, total in totals.items() if total > least]
+    tied = [v for v, total in totals.items() if total == least]
+    if len(sure) + len(tied) > top:
+        tied = list(
+            PackageVersion.objects.filter(pk__in=tied)
+            .order_by("package__name", "package_id", "version_number")
+            .values_list("pk", flat=True)[: top - len(sure)]
+        )
+    return sure + tied
 
 
 def course_counts(

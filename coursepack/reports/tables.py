@@ -212,14 +212,17 @@ def _period_label(day: date, bucket: str) -> str:
 
 
 def completions_table(over_time: CompletionsOverTime) -> ReportTable:
-    """One row per period: the completions of each version, and all of them together."""
+    """One row per period: the completions of each version, and all of them together
+    (versions the selector added up, ``over_time.other``, in one column)."""
     totals = over_time.totals()
+    other = () if over_time.other is None else (over_time.other,)
     return ReportTable(
         kind="completions",
         title="Completions over time",
         columns=(
             Column(_PERIOD_HEADERS[over_time.bucket], width=14),
             *(Column(s.label, numeric=True, width=max(12, len(s.label))) for s in over_time.series),
+            *(Column(f"Other versions ({over_time.other_versions})", numeric=True) for _ in other),
             Column("Total", numeric=True),
         ),
         rows=[
@@ -227,6 +230,7 @@ def completions_table(over_time: CompletionsOverTime) -> ReportTable:
                 cells=(
                     _period_label(day, over_time.bucket),
                     *(s.counts[i] for s in over_time.series),
+                    *(counts[i] for counts in other),
                     totals[i],
                 )
             )

@@ -21,6 +21,7 @@ from coursepack.accounts import api as accounts
 from coursepack.accounts.models import Role
 from coursepack.errors import NotFound
 from coursepack.jobs import exports as export_jobs
+from coursepack.learning import lifecycle_selectors
 from coursepack.organisation import selectors as organisation
 from coursepack.packaging import selectors as packaging
 from coursepack.reports import exports, scoped
@@ -59,9 +60,19 @@ def standing(request: HttpRequest, package_id: int) -> HttpResponse:
     """Show how many learners of a package are in each standing now, and who."""
     package, name, days, search = _query(request, package_id)
     now = timezone.now()
-    counts = scoped.standing_counts(request.user, package_id, now=now, expiring_within_days=days)
+    # Read once for the counts and the list: the periods whose exemption has lapsed.
+    lapsed = lifecycle_selectors.lapsed_periods([package_id], now)
+    counts = scoped.standing_counts(
+        request.user, package_id, now=now, expiring_within_days=days, lapsed=lapsed
+    )
     entries = scoped.standing_enrollments(
-        request.user, package_id, name, now=now, expiring_within_days=days, search=search
+        request.user,
+        package_id,
+        name,
+        now=now,
+        expiring_within_days=days,
+        search=search,
+        lapsed=lapsed,
     )
     page = Paginator(entries, PER_PAGE).get_page(request.GET.get("page"))
     return render(

@@ -21,6 +21,9 @@ __all__ = ["completions_chart"]
 PALETTE = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#000000")
 OTHER_COLOUR = "#9AA5B1"
 MAX_SERIES = len(PALETTE)
+#: The versions the chart draws on their own when it cannot draw them all (the rest are
+#: "Other versions"): the page asks the selector for these only.
+SHOWN_VERSIONS = MAX_SERIES - 1
 
 WIDTH = 880
 PLOT_HEIGHT = 240
@@ -51,10 +54,15 @@ def _series(over_time: CompletionsOverTime) -> list[_Series]:
     ]
     shown_ids = {s.version_id for s in shown}
     rest = [s for s in over_time.series if s.version_id not in shown_ids]
-    if rest:
-        counts = tuple(sum(column) for column in zip(*(s.counts for s in rest), strict=True))
+    # The versions the selector already added up (``over_time.other``) join the rest.
+    columns = [s.counts for s in rest]
+    if over_time.other is not None:
+        columns.append(over_time.other)
+    if columns:
+        counts = tuple(sum(column) for column in zip(*columns, strict=True))
+        others = len(rest) + over_time.other_versions
         result.append(
-            _Series(label=f"Other versions ({len(rest)})", colour=OTHER_COLOUR, counts=counts)
+            _Series(label=f"Other versions ({others})", colour=OTHER_COLOUR, counts=counts)
         )
     return result
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
+import html
 import tempfile
+from collections.abc import Iterator
 from datetime import datetime
 from typing import Any, cast
 from urllib.parse import urlencode
@@ -22,7 +24,8 @@ from django.http.response import HttpResponseBase
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.html import format_html, format_html_join
+from django.utils.choices import BaseChoiceIterator
+from django.utils.html import format_html
 from django.utils.http import content_disposition_header
 from django.utils.safestring import SafeString, mark_safe
 
@@ -35,13 +38,16 @@ from coursepack.reports.scope import for_viewer
 from coursepack.reports.selectors import ReportFilters
 from coursepack.web.access import PEOPLE_READERS, role_required
 from coursepack.web.export_offer import offer
-from coursepack.web.report_chart import completions_chart
+from coursepack.web.report_chart import SHOWN_VERSIONS, completions_chart
 
 # Each long table shows a page at a time (issue 19): a page costs what it shows, not
 # what the organisation holds. Each has its own page number in the query string.
 LEARNERS_PER_PAGE = 100
 PACKAGES_PER_PAGE = 20
 COURSES_PER_PAGE = 50
+# The chart's numbers are shown as a table below it for at most this many versions (a
+# column each); past that, they are in the CSV and the XLSX.
+CHART_TABLE_VERSIONS = 12
 # The lifecycle standing per package the page shows (as of now), each linked to the
 # package's standing page; "expiring" is within this many days, as that page's default.
 STANDING_WITHIN_DAYS = 30
@@ -63,16 +69,28 @@ class PlainSelect(forms.Select):
         self, name: str, value: Any, attrs: dict[str, Any] | None = None, renderer: Any = None
     ) -> SafeString:
         chosen = {str(v) for v in self.format_value(value)}
-        options = format_html_join(
-            "\n",
-            '<option value="{}"{}>{}</option>',
-            (
-                (key, mark_safe(" selected") if str(key) in chosen else "", label)
-                for key, label in self.choices
-            ),
+        # Each option an f-string, escaped as format_html escapes (Django's escape is
+        # html.escape of the text): the same HTML without a SafeString per option.
+        options = "\n".join(
+            f'<option value="{html.escape(str(key))}"'
+            f"{' selected' if str(key) in chosen else ''}>{html.escape(str(label))}</option>"
+            for key, label in self.choices
         )
         final = self.build_attrs(self.attrs, {**(attrs or {}), "name": name})
-        return format_html("<select{}>\n{}\n</select>", flatatt(final), options)
+        # Safe: every value in it went through html.escape.
+        return format_html("<select{}>\n{}\n</select>", flatatt(final), mark_safe(options))
+
+
+class _Options(BaseChoiceIterator):
+    """Choices already in their final form (value, label): Django takes a choice
+    iterator as it is, where it would normalise a list item by item for the field and
+    again for its widget (300 packages at the full scale)."""
+
+    def __init__(self, options: list[tuple[Any, str]]) -> None:
+        self.options = options
+
+    def __iter__(self) -> Iterator[tuple[Any, str]]:
+        return iter(self.options)
 
 
 class ReportFilterForm(forms.Form):
@@ -106,7 +124,7 @@ class ReportFilterForm(forms.Form):
             coerce=int,
             empty_value=None,
             label="Package",
-            choices=[("", "All packages"), *packages],
+            choices=_Options([("", "All packages"), *packages]),
             widget=PlainSelect(
                 attrs={
                     "hx-get": reverse("web:report-versions"),
@@ -180,18 +198,26 @@ def filter_form(request: HttpRequest) -> tuple[ReportFilterForm, ReportFilters |
     """Return the report filter form of the query string, and its filters (None: invalid),
     narrowed to the people the user may read (a manager's people; everyone for admins
     and auditors)."""
-    form = ReportFilterForm(
-        request.GET,
-        packages=selectors.package_choices(),
-        versions=selectors.version_choices(
-            _chosen(request, "package_id"), _chosen(request, "version_id")
-        ),
+    versions = selectors.version_choices(
+        _chosen(request, "package_id"), _chosen(request, "version_id")
     )
+    request._report_versions = versions  # type: ignore[attr-defined]
+    form = ReportFilterForm(request.GET, packages=package_choices(request), versions=versions)
     filters = form.report_filters()
     return form, None if filters is None else for_viewer(filters, request.user)
 
 
 _form = filter_form
+
+
+def package_choices(request: HttpRequest) -> list[tuple[int, str]]:
+    """``selectors.package_choices()``, read once per request: the package filter's
+    options, which are also the packages the report lists when none is chosen."""
+    found: list[tuple[int, str]] | None = getattr(request, "_report_packages", None)
+    if found is None:
+        found = selectors.package_choices()
+        request._report_packages = found  # type: ignore[attr-defined]
+    return found
 
 
 def _chosen(request: HttpRequest, name: str) -> int | None:
@@ -268,10 +294,12 @@ def reports(request: HttpRequest) -> HttpResponse:
             **asked,
             "learners": min(asked["learners"], max(1, -(-learner_total // LEARNERS_PER_PAGE))),
         }
+        choices = package_choices(request)
         package_page = selectors.package_report_page(
             filters,
             offset=(numbers["packages"] - 1) * PACKAGES_PER_PAGE,
             limit=PACKAGES_PER_PAGE,
+            choices=choices,
         )
         if not package_page.rows and numbers["packages"] > 1:
             numbers["packages"] = max(1, -(-package_page.package_count // PACKAGES_PER_PAGE))
@@ -279,9 +307,15 @@ def reports(request: HttpRequest) -> HttpResponse:
                 filters,
                 offset=(numbers["packages"] - 1) * PACKAGES_PER_PAGE,
                 limit=PACKAGES_PER_PAGE,
+                choices=choices,
             )
+        # A chosen package's versions, read once for both tables.
+        version_ids = package_page.version_ids
         course_page = selectors.course_page(
-            filters, offset=(numbers["courses"] - 1) * COURSES_PER_PAGE, limit=COURSES_PER_PAGE
+            filters,
+            offset=(numbers["courses"] - 1) * COURSES_PER_PAGE,
+            limit=COURSES_PER_PAGE,
+            version_ids=version_ids,
         )
         if not course_page.rows and numbers["courses"] > 1:
             numbers["courses"] = max(1, -(-course_page.course_count // COURSES_PER_PAGE))
@@ -289,8 +323,14 @@ def reports(request: HttpRequest) -> HttpResponse:
                 filters,
                 offset=(numbers["courses"] - 1) * COURSES_PER_PAGE,
                 limit=COURSES_PER_PAGE,
+                version_ids=version_ids,
             )
-        over_time = selectors.completions_over_time(filters)
+        # The chart draws SHOWN_VERSIONS versions and "Other versions"; the table behind
+        # it is shown up to CHART_TABLE_VERSIONS versions: past that, the database adds
+        # the others up (ADR 0036, the chart folded by the database).
+        over_time = selectors.completions_over_time(
+            filters, top=SHOWN_VERSIONS, whole_up_to=CHART_TABLE_VERSIONS
+        )
         learners = tables.learners_table(
             selectors.learner_rows(
                 filters,
@@ -314,6 +354,7 @@ def reports(request: HttpRequest) -> HttpResponse:
             else lifecycle_selectors.standing_counts_by_package(
                 [p.package_id for p in package_page.rows],
                 expiring_within_days=STANDING_WITHIN_DAYS,
+                versions=_standing_versions(request, filters, package_page),
             )
         )
         learner_pager = _pages(query, numbers, "learners", learner_total, LEARNERS_PER_PAGE)
@@ -329,6 +370,7 @@ def reports(request: HttpRequest) -> HttpResponse:
             package_count=package_page.package_count,
             over_time=over_time,
             chart=completions_chart(over_time),
+            chart_table=over_time.other is None and len(over_time.series) <= CHART_TABLE_VERSIONS,
             tables=report_tables,
             query=query,
             pagers={
@@ -347,6 +389,23 @@ def reports(request: HttpRequest) -> HttpResponse:
             learner_last=learner_pager.last,
         )
     return render(request, "web/reports.html", context)
+
+
+def _standing_versions(
+    request: HttpRequest, filters: ReportFilters, package_page: selectors.PackagePage
+) -> dict[int, int] | None:
+    """The released versions of the packages on the page, with their package, if this
+    request has read them already: the package table lists them all unless a version is
+    chosen; then the version filter's options are its package's (None: read them)."""
+    if filters.version_id is None:
+        return {v.version_id: p.package_id for p in package_page.rows for v in p.versions}
+    if filters.package_id is None or len(package_page.rows) != 1:
+        return None
+    package_id = package_page.rows[0].package_id
+    if package_id != filters.package_id:
+        return None
+    options: list[tuple[int, int]] = getattr(request, "_report_versions", [])
+    return {version_id: package_id for version_id, _ in options} or None
 
 
 def _attachment(response: StreamingHttpResponse, filename: str) -> None:

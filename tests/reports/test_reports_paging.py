@@ -13,6 +13,7 @@ from django.test import Client
 from django.utils import timezone
 from reports_dataset import Dataset
 
+from coursepack.learning import lifecycle_selectors
 from coursepack.reports import selectors
 from coursepack.reports.scope import for_viewer
 from coursepack.reports.selectors import ReportFilters
@@ -55,6 +56,13 @@ def test_package_pages_hold_the_whole_report_and_its_totals(dataset: Dataset) ->
         assert pages[-1].rows == [], name
         assert {page.totals for page in pages} == {selectors.overall(whole)}, name
         assert {page.package_count for page in pages} == {len(whole)}, name
+        if filters.package_id is None and filters.version_id is None:
+            # The page hands over the package filter's options as the list (one read).
+            choices = selectors.package_choices()
+            assert [
+                selectors.package_report_page(filters, offset=offset, limit=1, choices=choices)
+                for offset in range(len(whole) + 1)
+            ] == pages, name
 
 
 def test_course_pages_hold_the_whole_course_report(dataset: Dataset) -> None:
@@ -153,3 +161,29 @@ def test_the_version_filter_offers_only_the_chosen_packages_versions(
     ]
     assert "Version: Select a valid choice" in mixed.content.decode()
     assert "tables" not in mixed.context
+
+
+def test_the_standing_section_is_the_packages_whatever_the_filter(
+    staff: Client, dataset: Dataset
+) -> None:
+    """The standing section shows the package's standing whether the page has all
+    packages, one package or one version chosen (it takes the versions the page has
+    read: the package table's, or the version filter's options). The history has no
+    validity rules, so this holds the counts equal, not which rules they use."""
+    expected = lifecycle_selectors.standing_counts_by_package(
+        [dataset.safety_id, dataset.privacy_id],
+        expiring_within_days=report_pages.STANDING_WITHIN_DAYS,
+    )
+    assert any(any(c.values()) for c in expected.values())
+    for url in (
+        "/reports/",
+        f"/reports/?package_id={dataset.safety_id}",
+        f"/reports/?package_id={dataset.safety_id}&version_id={dataset.safety_v1.pk}",
+        f"/reports/?version_id={dataset.safety_v2.pk}",
+    ):
+        standing = staff.get(url).context["standing"]
+        assert standing, url
+        for package, cells in standing:
+            assert {key: n for key, _, n in cells} == {
+                key: expected[package.package_id][key] for key, _ in report_pages.STANDING_LABELS
+            }, url

@@ -101,3 +101,41 @@ def test_learners_of_a_range_found_either_way(
     assert [r.username for r in selectors.learner_rows(_days(date(2024, 1, 1), date(2024, 4, 1)))] == [
         "ann", "ben", "cat", "dan", "eve",
     ]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("first", "stop"),
+    [
+        (None, None),
+        (date(2024, 1, 1), date(2025, 1, 1)),
+        (date(2023, 12, 15), date(2024, 9, 10)),
+        (date(2023, 9, 1), date(2024, 3, 15)),
+        (date(2024, 1, 1), date(2024, 2, 20)),
+    ],
+)
+def test_chart_folded_by_the_database_adds_up_to_the_whole(
+    dataset: Dataset, first: date | None, stop: date | None
+) -> None:
+    """Asked for the top version only (ADR 0036, the chart folded by the database), the
+    chart keeps that version's counts as they are and adds the others up per period:
+    the same periods, the same totals, the version with the most completions kept
+    (the first of the chart's order among equals)."""
+    filters = _days(first, stop)
+    whole = summary_reads.period_counts(filters, first, stop)
+    folded = summary_reads.period_counts(filters, first, stop, top=1)
+    assert whole is not None and folded is not None
+    assert (folded.bucket, folded.periods) == (whole.bucket, whole.periods)
+    full = selectors.completions_over_time(filters)
+    if len(whole.counts) <= 1:  # nothing to fold
+        assert folded == whole
+        return
+    most = max(full.series, key=lambda s: s.total)  # the first among equals
+    assert folded.counts == {most.version_id: whole.counts[most.version_id]}
+    assert folded.other_versions == len(whole.counts) - 1
+    rest = [c for v, c in whole.counts.items() if v != most.version_id]
+    assert folded.other == [sum(column) for column in zip(*rest, strict=True)]
+    # Up to ``whole_up_to`` versions, every version keeps its own counts.
+    assert summary_reads.period_counts(filters, first, stop, top=1, whole_up_to=99) == whole
+    page = selectors.completions_over_time(filters, top=1)
+    assert page.totals() == full.totals()
+    assert [s.version_id for s in page.series] == [most.version_id]

@@ -44,8 +44,7 @@ def report_rows(
     # Each cell opened by its column once; texts escaped by ``html.escape``, which is what
     # Django's ``escape`` calls, without its lazy-string wrapper (~2,000 cells a page).
     opens = [
-        (column.badge, '<td class="num">' if column.numeric else "<td>")
-        for column in table.columns
+        (column.badge, '<td class="num">' if column.numeric else "<td>") for column in table.columns
     ]
     lines: list[str] = []
     for row in table.rows:
@@ -54,8 +53,11 @@ def report_rows(
             if badge and value:
                 text = _escape(str(value))
                 content = f'<span class="badge {text}">{_escape(str(value).capitalize())}</span>'
+            elif isinstance(value, str):
+                content = _escape(value)
             else:
-                content = _escape(report_cell(value))
+                # Numbers, moments, none: digits, signs and "—", nothing to escape.
+                content = report_cell(value)
             cells.append(f"{td}{content}</td>")
         lines.append(('<tr class="total">' if row.total else "<tr>") + "".join(cells) + "</tr>")
     if not lines:
