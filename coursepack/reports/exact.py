@@ -16,7 +16,7 @@ from datetime import date, datetime, timedelta, tzinfo
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.db import connection
+from django.db import connection, connections, router
 from django.db.models import Count, Exists, Max, Min, OuterRef, Q, QuerySet
 from django.db.models.functions import Trunc
 from django.utils import timezone
@@ -234,26 +234,56 @@ def listed_learners(filters: ReportFilters) -> QuerySet[Any]:
 CHUNK = 2000
 
 
+# The learners with any enrollment (a summary row each, ADR 0027), by username: a page
+# of them, or the next chunk after a username, written once (ADR 0035; ADR 0036 amended)
+# as ``summary_reads.listed_learners`` ordered by username.
+_COUNTED_LEARNERS_SQL = (
+    "SELECT u.id, u.username, u.first_name, u.last_name FROM auth_user u "
+    "WHERE {after}EXISTS(SELECT 1 FROM learning_learnercount c "
+    "WHERE c.learner_id = u.id AND c.n > 0) ORDER BY u.username ASC LIMIT %s OFFSET %s"
+)
+_COUNTED_PAGE_SQL = _COUNTED_LEARNERS_SQL.format(after="")
+_COUNTED_AFTER_SQL = _COUNTED_LEARNERS_SQL.format(after="u.username > %s AND ")
+
+
+def _counted_learners(after: str | None, offset: int, size: int) -> list[tuple[Any, ...]]:
+    """(id, username, first name, last name) of ``size`` learners with any enrollment
+    by username, from ``offset`` or after the username ``after``."""
+    user = get_user_model()
+    using = router.db_for_read(user)
+    sql = _COUNTED_PAGE_SQL if after is None else _COUNTED_AFTER_SQL
+    params: list[Any] = [size, offset] if after is None else [after, size, offset]
+    with connections[using].cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
+
+
 def learner_rows(
     filters: ReportFilters,
-    listed: QuerySet[Any],
+    listed: QuerySet[Any] | None,
     *,
     offset: int = 0,
     limit: int | None = None,
 ) -> Iterator[LearnerRow]:
-    """Yield ``learner_rows``'s rows for the ``listed`` learners (users), by username:
+    """Yield ``learner_rows``'s rows for the ``listed`` learners (users; None: those with
+    any enrollment, from their summary rows, as SQL written once), by username:
     each chunk of learners, then their enrollments in scope counted by learner.
 
     Two queries per page; without a limit, two per :data:`CHUNK` learners, each chunk
     after the first found from the last username (not an offset), so the whole list
     streams in constant memory.
     """
-    users = listed.order_by("username").values_list("pk", "username", "first_name", "last_name")
+    users = None
+    if listed is not None:
+        users = listed.order_by("username").values_list("pk", "username", "first_name", "last_name")
     after: str | None = None
     left = limit
     while left is None or left > 0:
         size = CHUNK if left is None else min(CHUNK, left)
-        if after is None:
+        chunk: list[tuple[Any, ...]]
+        if users is None:
+            chunk = _counted_learners(after, offset if after is None else 0, size)
+        elif after is None:
             chunk = list(users[offset : offset + size])
         else:
             chunk = list(users.filter(username__gt=after)[:size])

@@ -27,7 +27,7 @@ from coursepack.packaging.models import PackageVersion
 from coursepack.reports.exact import CourseCounts, course_aggregates
 from coursepack.reports.rows import StatusCounts
 from coursepack.reports.scope import ReportFilters, days_between, in_range, summary_scope
-from coursepack.reports.summary_reads import status_counts
+from coursepack.reports.summary_reads import SummaryRows, in_list, read_rows, status_counts
 
 __all__ = ["course_counts_in_range", "course_counts_of", "package_counts_of", "total_counts"]
 
@@ -44,10 +44,10 @@ def package_counts_of(
     if not package_ids:
         return {}
     if first is None and stop is None:
-        every = (
-            summary_scope(VersionCount.objects.all(), filters)
-            .filter(package_id__in=package_ids, n__gt=0)
-            .values_list("version_id", "state", "status", "completed", "n")
+        every = SummaryRows(VersionCount, filters).read(
+            "version_id, state, status, completed, n",
+            also=f"package_id IN ({in_list(len(package_ids))})",
+            extra=tuple(package_ids),
         )
         return _fold(every, [])
     # By the packages' versions, not by ``package_id``: each version's days in the range
@@ -74,11 +74,8 @@ def total_counts(filters: ReportFilters, first: date | None, stop: date | None) 
     """Return the counts of every version in scope added up (what ``overall`` adds up
     from ``summary_reads.package_counts``), summed by the database: a few rows."""
     if first is None and stop is None:
-        every = (
-            summary_scope(VersionCount.objects.all(), filters)
-            .filter(n__gt=0)
-            .values_list("state", "status", "completed")
-            .annotate(total=Sum("n"))
+        every = SummaryRows(VersionCount, filters).read(
+            "state, status, completed, SUM(n)", group="state, status, completed"
         )
         found = _fold(((_ALL, state, status, done, n) for state, status, done, n in every), [])
         return found.get(_ALL, StatusCounts())
@@ -125,12 +122,18 @@ def course_counts_of(course_ids: list[int]) -> CourseCounts:
     """Return the all-time counts of ``course_ids``, from their summary rows (one each)."""
     if not course_ids:
         return {}
+    sql = _COURSE_COUNTS_SQL.format(courses=in_list(len(course_ids)))
     return {
         course_id: (learners, failed, voided)
-        for course_id, learners, failed, voided in CourseCount.objects.filter(
-            course_id__in=course_ids
-        ).values_list("course_id", "learners", "failed", "voided")
+        for course_id, learners, failed, voided in read_rows(CourseCount, sql, course_ids)
     }
+
+
+# The page's courses' summary rows, written once (ADR 0035; ADR 0036 amended).
+_COURSE_COUNTS_SQL = (
+    "SELECT course_id, learners, failed, voided FROM learning_coursecount "
+    "WHERE course_id IN ({courses})"
+)
 
 
 def course_counts_in_range(filters: ReportFilters, course_ids: list[int]) -> CourseCounts:

@@ -25,6 +25,7 @@ from typing import Any
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
+from coursepack import statements
 from coursepack.catalog.models import Course
 from coursepack.packaging import selectors as packaging
 from coursepack.packaging.models import Package, PackageVersion, VersionStatus
@@ -293,22 +294,46 @@ def _version_list(
     """The released versions in scope (of ``package_ids`` only, if given) as tuples (id,
     package, package name, category, version number, name, status, effective from,
     archived at), by package name, package and version number."""
-    versions = _released(filters)
+    where = ""
+    params: list[Any] = [VersionStatus.DRAFT.value]
+    if filters.package_id is not None:
+        where += " AND v.package_id = %s"
+        params.append(filters.package_id)
+    if filters.version_id is not None:
+        where += " AND v.id = %s"
+        params.append(filters.version_id)
     if package_ids is not None:
-        versions = versions.filter(package_id__in=package_ids)
-    return list(
-        versions.order_by("package__name", "package_id", "version_number").values_list(
-            "pk",
-            "package_id",
-            "package__name",
-            "package__category",
-            "version_number",
-            "name",
-            "status",
-            "effective_from",
-            "archived_at",
+        where += f" AND v.package_id IN ({summary_reads.in_list(len(package_ids))})"
+        params += package_ids
+    moments = statements.columns(PackageVersion, ["effective_from", "archived_at"])
+    return [
+        (*row[:7], *statements.from_row(moments, row[7:]))
+        for row in summary_reads.read_rows(
+            PackageVersion, _VERSION_LIST_SQL.format(where=where), params
         )
-    )
+    ]
+
+
+# The report's hot reads of versions, packages and courses, written once (ADR 0035;
+# ADR 0036 amended): the same rows, in the same order, as the querysets they replace.
+_VERSION_LIST_SQL = (
+    "SELECT v.id, v.package_id, p.name, p.category, v.version_number, v.name, v.status, "
+    "v.effective_from, v.archived_at "
+    "FROM packaging_packageversion v INNER JOIN packaging_package p ON p.id = v.package_id "
+    "WHERE v.status <> %s{where} ORDER BY p.name ASC, v.package_id ASC, v.version_number ASC"
+)
+_SERIES_SQL = (
+    "SELECT v.id, p.name, v.version_number "
+    "FROM packaging_packageversion v INNER JOIN packaging_package p ON p.id = v.package_id "
+    "WHERE v.id IN ({versions}) ORDER BY p.name ASC, v.package_id ASC, v.version_number ASC"
+)
+_PACKAGE_CHOICES_SQL = (
+    "SELECT p.id, p.name FROM packaging_package p WHERE EXISTS(SELECT 1 "
+    "FROM packaging_packageversion v WHERE v.status <> %s AND v.package_id = p.id) "
+    "ORDER BY p.name ASC, p.id ASC"
+)
+_COURSE_PAGE_SQL = "SELECT id, code, name FROM catalog_course ORDER BY code ASC LIMIT %s OFFSET %s"
+_COURSE_COUNT_SQL = "SELECT COUNT(*) FROM catalog_course"
 
 
 def _in_effect_among(versions: list[tuple[Any, ...]], now: datetime) -> set[int]:
@@ -399,12 +424,22 @@ def course_page(
     """
     course_ids = _report_course_ids(filters, version_ids)
     courses = _listed_courses(course_ids)
-    shown = list(courses.values_list("pk", "code", "name")[offset : offset + limit])
+    shown: list[tuple[Any, ...]]
+    if course_ids is None:  # every course: the page and the count written once
+        shown = summary_reads.read_rows(Course, _COURSE_PAGE_SQL, [limit, offset])
+    else:
+        shown = list(courses.values_list("pk", "code", "name")[offset : offset + limit])
     # A first page that is not full holds every course: no need to count them.
     whole = offset == 0 and len(shown) < limit
+    if whole:
+        count = len(shown)
+    elif course_ids is None:
+        ((count,),) = summary_reads.read_rows(Course, _COURSE_COUNT_SQL, [])
+    else:
+        count = courses.count()
     return CoursePage(
         rows=_course_rows(filters, course_ids, shown, paged=True),
-        course_count=len(shown) if whole else courses.count(),
+        course_count=count,
     )
 
 
@@ -477,11 +512,7 @@ def learner_rows(
         end = None if limit is None else offset + limit
         yield from found[offset:end]
         return
-    listed = (
-        summary_reads.listed_learners()
-        if _every_enrollment(filters)
-        else exact.listed_learners(_with_package(filters))
-    )
+    listed = None if _every_enrollment(filters) else exact.listed_learners(_with_package(filters))
     yield from exact.learner_rows(filters, listed, offset=offset, limit=limit)
 
 
@@ -556,9 +587,13 @@ def _series(found: PeriodCounts) -> CompletionsOverTime:
     """Name each version's counts (one query) and order them by package and version."""
     counts = found.counts
     versions = (
-        PackageVersion.objects.filter(pk__in=list(counts))
-        .order_by("package__name", "package_id", "version_number")
-        .values_list("pk", "package__name", "version_number")
+        summary_reads.read_rows(
+            PackageVersion,
+            _SERIES_SQL.format(versions=summary_reads.in_list(len(counts))),
+            [*counts],
+        )
+        if counts
+        else []
     )
     series = tuple(
         CompletionSeries(
@@ -583,12 +618,7 @@ def _series(found: PeriodCounts) -> CompletionsOverTime:
 
 def package_choices() -> list[tuple[int, str]]:
     """Return every package with a released version, by name: (package id, name)."""
-    released = PackageVersion.objects.exclude(status=VersionStatus.DRAFT).filter(
-        package_id=OuterRef("pk")
-    )
-    return list(
-        Package.objects.filter(Exists(released)).order_by("name", "pk").values_list("pk", "name")
-    )
+    return summary_reads.read_rows(Package, _PACKAGE_CHOICES_SQL, [VersionStatus.DRAFT.value])
 
 
 def version_choices(package_id: int | None, version_id: int | None = None) -> list[tuple[int, int]]:

@@ -9,12 +9,14 @@ answer "as of now, as known now" over whole UTC days (or no bound); the selector
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.db import connections
-from django.db.models import Exists, OuterRef, QuerySet, Sum
+from django.db import connections, router
+from django.db.models import Exists, Model, OuterRef, QuerySet, Sum
 
 from coursepack.learning.models import (
     CompletionDayCount,
@@ -43,15 +45,120 @@ from coursepack.reports.rows import (
 from coursepack.reports.scope import ReportFilters, days_between, summary_scope
 
 __all__ = [
+    "SummaryRows",
+    "as_day",
     "course_counts",
+    "in_list",
     "learner_count",
     "listed_learners",
     "package_counts",
     "period_counts",
+    "read_rows",
     "status_counts",
 ]
 
 _DAY = timedelta(days=1)
+
+
+# --- hot reads written once (ADR 0035; ADR 0036 amended, issue 19) ------------------
+#
+# The all-packages report page read about a dozen querysets of summary rows, each a few
+# rows, and compiling them cost more than running them. Those reads are SQL text built
+# once per shape (vendor, table, select list, which bounds), the package / version / days
+# bound per request, run on the database the router picks for the model (the replica
+# where a view reads from it), as the querysets did.
+
+_texts: dict[tuple[Any, ...], str] = {}
+
+
+@dataclass(frozen=True)
+class SummaryRows:
+    """Summary rows of one table with ``n > 0``: of the filters' package / version and
+    with the date ``column`` in ``[first, stop)`` (None: no bound)."""
+
+    model: type[Model]
+    filters: ReportFilters
+    column: str | None = None
+    first: date | None = None
+    stop: date | None = None
+
+    def _where(self, using: str) -> str:
+        """``"table" WHERE …`` of these rows (built once per shape)."""
+        key = (
+            connections[using].vendor,
+            self.model,
+            self.column,
+            self.filters.package_id is not None,
+            self.filters.version_id is not None,
+            self.first is not None,
+            self.stop is not None,
+        )
+        sql = _texts.get(key)
+        if sql is None:
+            where = ["n > 0"]
+            if self.filters.package_id is not None:
+                where.append("package_id = %s")
+            if self.filters.version_id is not None:
+                where.append("version_id = %s")
+            if self.first is not None:
+                where.append(f"{self.column} >= %s")
+            if self.stop is not None:
+                where.append(f"{self.column} < %s")
+            table = connections[using].ops.quote_name(self.model._meta.db_table)
+            sql = _texts[key] = f"{table} WHERE " + " AND ".join(where)
+        return sql
+
+    def _params(self, using: str) -> list[Any]:
+        adapt = connections[using].ops.adapt_datefield_value
+        params: list[Any] = [
+            p for p in (self.filters.package_id, self.filters.version_id) if p is not None
+        ]
+        return params + [adapt(d) for d in (self.first, self.stop) if d is not None]
+
+    def read(
+        self, select: str, *, also: str = "", group: str = "", extra: tuple[Any, ...] = ()
+    ) -> list[tuple[Any, ...]]:
+        """Run ``SELECT select FROM the rows [AND also] [GROUP BY group]``; ``extra``
+        binds ``also``'s parameters."""
+        using = router.db_for_read(self.model)
+        sql = f"SELECT {select} FROM {self._where(using)}"
+        if also:
+            sql += f" AND {also}"
+        if group:
+            sql += f" GROUP BY {group}"
+        return read_rows(self.model, sql, [*self._params(using), *extra])
+
+    def ends(self) -> tuple[Any, Any]:
+        """The least and greatest ``column`` of the rows as fetched (None, None: no
+        rows): two scalar subqueries, each a walk of an index from its end to the first
+        row (an aggregate of both would read them all)."""
+        using = router.db_for_read(self.model)
+        rows = self._where(using)
+        first = f"SELECT {self.column} FROM {rows} ORDER BY {self.column} ASC LIMIT 1"
+        last = f"SELECT {self.column} FROM {rows} ORDER BY {self.column} DESC LIMIT 1"
+        params = self._params(using)
+        with connections[using].cursor() as cursor:
+            cursor.execute(f"SELECT ({first}), ({last})", [*params, *params])
+            found: tuple[Any, Any] = cursor.fetchone()
+        return found
+
+
+def read_rows(model: type[Model], sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
+    """Run ``sql`` (a read of ``model``'s table, written once) on the database the
+    router picks for ``model``, as a queryset of it would, and return its rows."""
+    with connections[router.db_for_read(model)].cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
+
+
+def in_list(n: int) -> str:
+    """``%s, %s, …``: ``n`` parameters of an ``IN`` list."""
+    return ", ".join(["%s"] * n)
+
+
+def as_day(value: date | str) -> date:
+    """A day as fetched (SQLite returns days as text)."""
+    return value if isinstance(value, date) else date.fromisoformat(value)
 
 
 def package_counts(
@@ -158,10 +265,7 @@ def period_counts(
     key); the others are the difference (ADR 0036, "the chart folded by the database"),
     so the page reads a few rows per period instead of one per version and month
     (~10,000 at the full scale)."""
-    days = summary_scope(CompletionDayCount.objects.all(), filters).filter(
-        days_between("day", first_day, stop_day), n__gt=0
-    )
-    ends = _first_and_last(days)
+    ends = _first_and_last(SummaryRows(CompletionDayCount, filters, "day", first_day, stop_day))
     if ends is None:
         return NO_PERIODS
     data_first, data_last = ends
@@ -205,46 +309,27 @@ def period_counts(
     return PeriodCounts(counts, bucket, periods, other, other_versions)
 
 
-def _first_and_last(days: QuerySet[CompletionDayCount]) -> tuple[date, date] | None:
-    """The first and last day of ``days``, in one query: two scalar subqueries, each a
-    walk of an index from its end to the first row (an aggregate of both would read
-    them all)."""
-    using = days.db  # the router's choice: a replica's, where reports read from one
-    first_sql, first_params = (
-        days.order_by("day").values_list("day", flat=True)[:1].query.get_compiler(using).as_sql()
-    )
-    last_sql, last_params = (
-        days.order_by("-day").values_list("day", flat=True)[:1].query.get_compiler(using).as_sql()
-    )
-    with connections[using].cursor() as cursor:
-        cursor.execute(f"SELECT ({first_sql}), ({last_sql})", (*first_params, *last_params))
-        first, last = cursor.fetchone()
+def _first_and_last(days: SummaryRows) -> tuple[date, date] | None:
+    """The first and last day of ``days``, in one query (``SummaryRows.ends``)."""
+    first, last = days.ends()
     if first is None or last is None:
         return None
-    # SQLite returns days as text.
-    return tuple(d if isinstance(d, date) else date.fromisoformat(d) for d in (first, last))  # type: ignore[return-value]
+    return as_day(first), as_day(last)
 
 
 def _month_after(day: date) -> date:
     return date(day.year + day.month // 12, day.month % 12 + 1, 1)
 
 
-# The rows a chart reads, and the name of their date column ("day" or "month").
-_Part = tuple[QuerySet[Any], str]
-
-
 def _completion_parts(
     filters: ReportFilters, first_day: date | None, stop_day: date | None, bucket: Bucket
-) -> list[_Part]:
+) -> list[SummaryRows]:
     """The summary rows of the completions over ``[first_day, stop_day)`` (n > 0): the
     day rows for a chart by day or week; for one by month or year the month rows of the
     whole months in the range and the day rows of the months its ends cut."""
 
-    def by_day(first: date | None, stop: date | None) -> _Part:
-        rows = summary_scope(CompletionDayCount.objects.all(), filters).filter(
-            days_between("day", first, stop), n__gt=0
-        )
-        return rows, "day"
+    def by_day(first: date | None, stop: date | None) -> SummaryRows:
+        return SummaryRows(CompletionDayCount, filters, "day", first, stop)
 
     if bucket in ("day", "week"):
         return [by_day(first_day, stop_day)]
@@ -255,10 +340,7 @@ def _completion_parts(
     whole_to = None if stop_day is None else stop_day.replace(day=1)
     if whole_from is not None and whole_to is not None and whole_from >= whole_to:
         return [by_day(first_day, stop_day)]
-    months = summary_scope(CompletionMonthCount.objects.all(), filters).filter(
-        days_between("month", whole_from, whole_to), n__gt=0
-    )
-    parts: list[_Part] = [(months, "month")]
+    parts = [SummaryRows(CompletionMonthCount, filters, "month", whole_from, whole_to)]
     if first_day is not None and whole_from != first_day:
         parts.append(by_day(first_day, whole_from))
     if stop_day is not None and whole_to != stop_day:
@@ -266,33 +348,46 @@ def _completion_parts(
     return parts
 
 
-def _completions(parts: list[_Part], kept: list[int] | None = None) -> list[tuple[int, date, int]]:
+def _completions(
+    parts: list[SummaryRows], kept: list[int] | None = None
+) -> list[tuple[int, date, int]]:
     """(version, day or first day of a month, completions) of the rows ``parts``, summed
     by the database; with ``kept``, of those versions only (by the unique key's
     (version, day or month) order)."""
     found: list[tuple[int, date, int]] = []
-    for rows, column in parts:
-        if kept is not None:
-            rows = rows.filter(version_id__in=kept)
-        # Tuples, not dicts: all time by month is ~10,000 rows at the full scale.
-        found += rows.values_list("version_id", column).annotate(total=Sum("n")).order_by()
+    for rows in parts:
+        column = rows.column
+        also = "" if kept is None else f"version_id IN ({in_list(len(kept))})"
+        # Tuples: all time by month is ~10,000 rows at the full scale.
+        found += [
+            (version_id, as_day(day), total)
+            for version_id, day, total in rows.read(
+                f"version_id, {column}, SUM(n)",
+                also=also,
+                group=f"version_id, {column}",
+                extra=() if kept is None else tuple(kept),
+            )
+        ]
     return found
 
 
-def _period_totals(parts: list[_Part]) -> list[tuple[date, int]]:
+def _period_totals(parts: list[SummaryRows]) -> list[tuple[date, int]]:
     """(day or first day of a month, completions of every version) of the rows
     ``parts``, summed by the database: a row per day or month."""
     found: list[tuple[date, int]] = []
-    for rows, column in parts:
-        found += rows.values_list(column).annotate(total=Sum("n")).order_by()
+    for rows in parts:
+        column = rows.column
+        found += [
+            (as_day(day), total) for day, total in rows.read(f"{column}, SUM(n)", group=str(column))
+        ]
     return found
 
 
-def _version_totals(parts: list[_Part]) -> dict[int, int]:
+def _version_totals(parts: list[SummaryRows]) -> dict[int, int]:
     """Each version's completions in the rows ``parts``, summed by the database."""
     totals: dict[int, int] = defaultdict(int)
-    for rows, _ in parts:
-        for version_id, total in rows.values_list("version_id").annotate(total=Sum("n")).order_by():
+    for rows in parts:
+        for version_id, total in rows.read("version_id, SUM(n)", group="version_id"):
             totals[version_id] += total
     return totals
 
@@ -340,11 +435,13 @@ def course_counts(
 
 def listed_learners() -> QuerySet[Any]:
     """Return the learners with any enrollment, as users: a probe of one summary row per
-    learner, by the usernames' index."""
+    learner, by the usernames' index (the queryset ``exact.learner_rows`` runs as SQL
+    written once when given no learners)."""
     counted = LearnerCount.objects.filter(learner_id=OuterRef("pk"), n__gt=0)
     return get_user_model().objects.filter(Exists(counted))
 
 
 def learner_count() -> int:
     """Return how many learners have any enrollment: one summary row per learner."""
-    return LearnerCount.objects.filter(n__gt=0).count()
+    ((found,),) = SummaryRows(LearnerCount, ReportFilters()).read("COUNT(*)")
+    return int(found)
