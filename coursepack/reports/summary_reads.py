@@ -354,6 +354,8 @@ def _completions(
     """(version, day or first day of a month, completions) of the rows ``parts``, summed
     by the database; with ``kept``, of those versions only (by the unique key's
     (version, day or month) order)."""
+    if kept is not None and not kept:
+        return []
     found: list[tuple[int, date, int]] = []
     for rows in parts:
         column = rows.column

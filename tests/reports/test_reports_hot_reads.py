@@ -1,0 +1,178 @@
+"""The report pages' reads written once as SQL (ADR 0036 amended, issue 19) equal the
+querysets they replace, for every shape the SQL is built in (no bound, a package, a
+version, either or both ends of a range), on the hand-built history (reports_dataset):
+voids, withdrawals, two packages, three versions, completions over five months."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+import pytest
+from django.db.models import Exists, OuterRef, QuerySet, Sum
+from reports_dataset import Dataset
+
+from coursepack.catalog.models import Course
+from coursepack.learning.models import (
+    CompletionDayCount,
+    CompletionMonthCount,
+    CourseCount,
+    LearnerCount,
+    VersionCount,
+)
+from coursepack.packaging.models import Package, PackageVersion, VersionStatus
+from coursepack.reports import exact, paging, selectors, summary_reads
+from coursepack.reports.rows import PeriodCounts, StatusCounts
+from coursepack.reports.scope import ReportFilters, days_between, summary_scope
+from coursepack.reports.summary_reads import SummaryRows
+
+pytestmark = pytest.mark.django_db
+
+_BOUNDS = [
+    (None, None),
+    (date(2024, 1, 1), None),
+    (None, date(2024, 3, 1)),
+    (date(2024, 1, 12), date(2024, 3, 11)),
+    (date(2025, 1, 1), None),  # nothing in it
+]
+
+
+def _scopes(dataset: Dataset) -> list[ReportFilters]:
+    return [
+        ReportFilters(),
+        ReportFilters(package_id=dataset.safety_id),
+        ReportFilters(package_id=dataset.privacy_id),
+        ReportFilters(package_id=dataset.safety_id, version_id=dataset.safety_v2.pk),
+        ReportFilters(version_id=dataset.safety_v1.pk),
+    ]
+
+
+def _rows(model: Any, filters: ReportFilters, column: str, first: Any, stop: Any) -> QuerySet[Any]:
+    """The queryset ``SummaryRows(model, filters, column, first, stop)`` replaces."""
+    return summary_scope(model.objects.all(), filters).filter(
+        days_between(column, first, stop), n__gt=0
+    )
+
+
+def test_summary_rows_equal_the_querysets(dataset: Dataset) -> None:
+    seen = 0
+    for filters in _scopes(dataset):
+        for model, column in ((CompletionDayCount, "day"), (CompletionMonthCount, "month")):
+            for first, stop in _BOUNDS:
+                rows = SummaryRows(model, filters, column, first, stop)
+                query = _rows(model, filters, column, first, stop)
+                totals = dict(query.values_list("version_id").annotate(total=Sum("n")).order_by())
+                assert summary_reads._version_totals([rows]) == totals
+                expected = list(query.values_list("version_id", column).annotate(t=Sum("n")))
+                assert sorted(summary_reads._completions([rows])) == sorted(expected)
+                kept = sorted(totals)[:1]
+                assert sorted(summary_reads._completions([rows], kept)) == sorted(
+                    query.filter(version_id__in=kept)
+                    .values_list("version_id", column)
+                    .annotate(t=Sum("n"))
+                    .order_by()
+                )
+                assert sorted(summary_reads._period_totals([rows])) == sorted(
+                    query.values_list(column).annotate(t=Sum("n")).order_by()
+                )
+                days = list(query.order_by(column).values_list(column, flat=True))
+                ends = summary_reads._first_and_last(rows)
+                assert ends == ((days[0], days[-1]) if days else None)
+                seen += len(expected)
+    assert seen > 0
+
+
+def test_counts_equal_the_querysets(dataset: Dataset) -> None:
+    assert summary_reads.learner_count() == LearnerCount.objects.filter(n__gt=0).count() > 0
+    package_ids = [dataset.safety_id, dataset.privacy_id]
+    for filters in _scopes(dataset):
+        for ids in (package_ids, package_ids[:1]):
+            every = (
+                summary_scope(VersionCount.objects.all(), filters)
+                .filter(package_id__in=ids, n__gt=0)
+                .values_list("version_id", "state", "status", "completed", "n")
+            )
+            assert paging.package_counts_of(filters, ids, None, None) == paging._fold(every, [])
+        grouped = (
+            summary_scope(VersionCount.objects.all(), filters)
+            .filter(n__gt=0)
+            .values_list("state", "status", "completed")
+            .annotate(total=Sum("n"))
+        )
+        expected = paging._fold(((0, *row) for row in grouped), []).get(0)
+        assert paging.total_counts(filters, None, None) == (expected or StatusCounts())
+    course_ids = sorted(CourseCount.objects.values_list("course_id", flat=True))
+    for ids in (course_ids, course_ids[1:2]):
+        assert paging.course_counts_of(ids) == {
+            c: (learners, failed, voided)
+            for c, learners, failed, voided in CourseCount.objects.filter(
+                course_id__in=ids
+            ).values_list("course_id", "learners", "failed", "voided")
+        }
+
+
+def test_versions_packages_and_courses_equal_the_querysets(dataset: Dataset) -> None:
+    for filters in _scopes(dataset):
+        for package_ids in (None, [dataset.privacy_id], [dataset.safety_id, dataset.privacy_id]):
+            versions = PackageVersion.objects.exclude(status=VersionStatus.DRAFT)
+            if filters.package_id is not None:
+                versions = versions.filter(package_id=filters.package_id)
+            if filters.version_id is not None:
+                versions = versions.filter(pk=filters.version_id)
+            if package_ids is not None:
+                versions = versions.filter(package_id__in=package_ids)
+            expected = list(
+                versions.order_by("package__name", "package_id", "version_number").values_list(
+                    "pk",
+                    "package_id",
+                    "package__name",
+                    "package__category",
+                    "version_number",
+                    "name",
+                    "status",
+                    "effective_from",
+                    "archived_at",
+                )
+            )
+            assert selectors._version_list(filters, package_ids) == expected
+    assert any(v[7] is not None and v[7].tzinfo is not None for v in expected)
+
+    released = PackageVersion.objects.exclude(status=VersionStatus.DRAFT)
+    assert selectors.package_choices() == list(
+        Package.objects.filter(Exists(released.filter(package_id=OuterRef("pk"))))
+        .order_by("name", "pk")
+        .values_list("pk", "name")
+    )
+
+    ids = list(PackageVersion.objects.values_list("pk", flat=True))
+    found = selectors._series(PeriodCounts({v: [1] for v in ids}, "month", []))
+    assert [(s.version_id, s.package_name, s.version_number) for s in found.series] == list(
+        PackageVersion.objects.filter(pk__in=ids)
+        .order_by("package__name", "package_id", "version_number")
+        .values_list("pk", "package__name", "version_number")
+    )
+
+    courses = Course.objects.order_by("code")
+    for offset, limit in ((0, 50), (0, 2), (1, 2), (3, 2), (10, 2)):
+        page = selectors.course_page(ReportFilters(), offset=offset, limit=limit)
+        shown = list(courses.values_list("pk", "code", "name")[offset : offset + limit])
+        assert [(r.course_id, r.code, r.name) for r in page.rows] == shown
+        assert page.course_count == courses.count()
+
+
+def test_learners_page_equals_the_queryset(dataset: Dataset) -> None:
+    users = summary_reads.listed_learners().order_by("username")
+    expected = list(users.values_list("pk", "username", "first_name", "last_name"))
+    assert len(expected) > 4
+    for offset, size in ((0, 100), (0, 3), (2, 3), (len(expected), 3)):
+        assert exact._counted_learners(None, offset, size) == expected[offset : offset + size]
+    after = expected[1][1]
+    assert exact._counted_learners(after, 0, 3) == list(
+        users.filter(username__gt=after).values_list("pk", "username", "first_name", "last_name")[
+            :3
+        ]
+    )
+    # Streamed in chunks (the exports), every learner once, as with the queryset.
+    streamed = list(exact.learner_rows(ReportFilters(), None))
+    assert [r.username for r in streamed] == [u for _, u, *_ in expected]
+    assert streamed == list(exact.learner_rows(ReportFilters(), summary_reads.listed_learners()))
