@@ -16,7 +16,7 @@ from datetime import date, datetime, timedelta, tzinfo
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.db import connection, connections, router
+from django.db import connections, router
 from django.db.models import Count, Exists, Max, Min, OuterRef, Q, QuerySet
 from django.db.models.functions import Trunc
 from django.utils import timezone
@@ -375,7 +375,10 @@ def learner_counts(filters: ReportFilters, learner_ids: list[int]) -> dict[int, 
     if filters.version_id is not None:
         scope += " AND e.version_id = %s"
         params.append(filters.version_id)
-    adapt = connection.ops.adapt_datetimefield_value
+    # The database the router picks for enrollments (a replica's, where the view reads
+    # from one), as the queryset would.
+    db = connections[router.db_for_read(Enrollment)]
+    adapt = db.ops.adapt_datetimefield_value
     if filters.start is not None:
         scope += " AND e.enrolled_at >= %s"
         params.append(adapt(filters.start))
@@ -384,7 +387,7 @@ def learner_counts(filters: ReportFilters, learner_ids: list[int]) -> dict[int, 
         params.append(adapt(filters.end))
     sql = _LEARNER_COUNTS_SQL.format(learners=", ".join(["%s"] * len(learner_ids)), scope=scope)
     completed_at = statements.columns(Enrollment, ["completed_at"])
-    with connection.cursor() as cursor:
+    with db.cursor() as cursor:
         cursor.execute(sql, params)
         rows = cursor.fetchall()
     return {

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import glob
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -221,6 +222,23 @@ def _completions(client: Client, learner_id: int) -> tuple[str, int]:
     return response["Coursepack-Read-From"], len(response.json()["events"])
 
 
+def _learner_cell(page: bytes, username: str, header: str) -> str:
+    """The text of column ``header`` in ``username``'s row of the reports page's
+    learners table."""
+    html = page.decode()
+    section = html[html.index('id="report-learners"') :]
+    section = section[: section.index("</table>")]
+
+    def texts(row: str) -> list[str]:
+        cells = re.findall(r"<t[hd][^>]*>(.*?)</t[hd]>", row, re.S)
+        return [re.sub(r"<[^>]+>", "", cell).strip() for cell in cells]
+
+    rows = [texts(row) for row in re.findall(r"<tr[^>]*>(.*?)</tr>", section, re.S)]
+    headers = rows[0]
+    mine = next(row for row in rows[1:] if row and row[0] == username)
+    return mine[headers.index(header)]
+
+
 @WITH_REPLICA
 def test_reads_go_to_the_replica_and_a_client_reads_its_own_write(
     replica_server: None, settings: Any
@@ -258,6 +276,15 @@ def test_reads_go_to_the_replica_and_a_client_reads_its_own_write(
         report = reader.get("/api/v1/reports/packages")
         assert report.status_code == 200 and report["Coursepack-Read-From"] == "replica"
         assert float(report["Coursepack-Replica-Lag"]) > 0
+        # The reports page's learners table (its counts are SQL written once) reads where
+        # the rest of the page does: the replica's, without the completion; the writer's
+        # the primary's, with it.
+        stale = reader.get("/reports/")
+        assert stale["Coursepack-Read-From"] == "replica"
+        assert _learner_cell(stale.content, learner.username, "Completed") == "0"
+        fresh = writer.get("/reports/")
+        assert fresh["Coursepack-Read-From"] == "primary"
+        assert _learner_cell(fresh.content, learner.username, "Completed") == "1"
     finally:
         _on_replica("SELECT pg_wal_replay_resume()")
 
