@@ -5,6 +5,7 @@ and rebuilds the rows, and runs the deferred blocks."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 _NO_DAY = "'0001-01-01'"
@@ -444,42 +445,28 @@ def _take(key: _Key, values: list[str], where: str, source: str = "") -> _Change
     return _Change(key, tuple(values), ("-1",), where, source, creates=False)
 
 
-def _remove_old(vendor: str) -> list[_Change]:
+def _each_summary(
+    vendor: str, row: str, change: Callable[[_Key, list[str], str], _Change]
+) -> list[_Change]:
+    """``change`` (``_take`` or ``_add``) of every summary row that ``row`` (``OLD`` or
+    ``NEW``) counts in."""
+    completed = f"{_open(row)} AND {row}.completed_at IS NOT NULL"
     return [
-        _take(_DAY_KEY, _day_values(vendor, "OLD"), "1 = 1"),
-        _take(
-            _COMPLETION_KEY,
-            _completion_values(vendor, "OLD"),
-            f"{_open('OLD')} AND OLD.completed_at IS NOT NULL",
-        ),
-        _take(_STANDING_KEY, _standing_values(vendor, "OLD"), _open("OLD")),
-        _take(_LEARNER_KEY, ["OLD.learner_id"], "1 = 1"),
-        _take(_VERSION_KEY, _version_values("OLD"), "1 = 1"),
-        _take(
-            _COMPLETION_MONTH_KEY,
-            _completion_month_values(vendor, "OLD"),
-            f"{_open('OLD')} AND OLD.completed_at IS NOT NULL",
-        ),
+        change(_DAY_KEY, _day_values(vendor, row), "1 = 1"),
+        change(_COMPLETION_KEY, _completion_values(vendor, row), completed),
+        change(_STANDING_KEY, _standing_values(vendor, row), _open(row)),
+        change(_LEARNER_KEY, [f"{row}.learner_id"], "1 = 1"),
+        change(_VERSION_KEY, _version_values(row), "1 = 1"),
+        change(_COMPLETION_MONTH_KEY, _completion_month_values(vendor, row), completed),
     ]
+
+
+def _remove_old(vendor: str) -> list[_Change]:
+    return _each_summary(vendor, "OLD", _take)
 
 
 def _add_new(vendor: str) -> list[_Change]:
-    return [
-        _add(_DAY_KEY, _day_values(vendor, "NEW"), "1 = 1"),
-        _add(
-            _COMPLETION_KEY,
-            _completion_values(vendor, "NEW"),
-            f"{_open('NEW')} AND NEW.completed_at IS NOT NULL",
-        ),
-        _add(_STANDING_KEY, _standing_values(vendor, "NEW"), _open("NEW")),
-        _add(_LEARNER_KEY, ["NEW.learner_id"], "1 = 1"),
-        _add(_VERSION_KEY, _version_values("NEW"), "1 = 1"),
-        _add(
-            _COMPLETION_MONTH_KEY,
-            _completion_month_values(vendor, "NEW"),
-            f"{_open('NEW')} AND NEW.completed_at IS NOT NULL",
-        ),
-    ]
+    return _each_summary(vendor, "NEW", _add)
 
 
 def _move_successor(vendor: str) -> list[_Change]:
