@@ -81,6 +81,44 @@ class PlainSelect(forms.Select):
         return format_html("<select{}>\n{}\n</select>", flatatt(final), mark_safe(options))
 
 
+class _PlainInput(forms.widgets.Input):
+    """An input written here rather than by Django's widget template (the same HTML:
+    type, name, value, then the attributes): the filter form's four date and time
+    fields took ~0.8 ms a report page as templates."""
+
+    def render(
+        self, name: str, value: Any, attrs: dict[str, Any] | None = None, renderer: Any = None
+    ) -> SafeString:
+        widget = self.get_context(name, value, attrs)["widget"]
+        shown = widget["value"]
+        # Safe: the value goes through html.escape, as the template's autoescape does.
+        value_attr = "" if shown is None else f' value="{html.escape(str(shown))}"'
+        # The attributes in their order, as ``attrs.html`` writes them (``flatatt`` would
+        # put the boolean ones last).
+        attributes = "".join(
+            f" {html.escape(str(key))}"
+            if value is True
+            else f' {html.escape(str(key))}="{html.escape(str(value))}"'
+            for key, value in widget["attrs"].items()
+            if value is not False
+        )
+        return format_html(
+            '<input type="{}" name="{}"{}{}>',
+            widget["type"],
+            widget["name"],
+            mark_safe(value_attr),
+            mark_safe(attributes),
+        )
+
+
+class PlainDateInput(_PlainInput, forms.DateInput):
+    """``forms.DateInput`` without its template."""
+
+
+class PlainDateTimeInput(_PlainInput, forms.DateTimeInput):
+    """``forms.DateTimeInput`` without its template."""
+
+
 class _Options(BaseChoiceIterator):
     """Choices already in their final form (value, label): Django takes a choice
     iterator as it is, where it would normalise a list item by item for the field and
@@ -110,7 +148,7 @@ class ReportFilterForm(forms.Form):
         """``versions`` are the chosen package's (the version select lists only those;
         choosing a package fetches its versions with htmx, or on Apply)."""
         super().__init__(data)
-        date = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+        date = PlainDateInput(attrs={"type": "date"}, format="%Y-%m-%d")
         # "from" is a Python keyword: the fields are named here, not as attributes.
         self.fields["from"] = forms.DateField(required=False, label="From", widget=date)
         self.fields["to"] = forms.DateField(
@@ -139,9 +177,12 @@ class ReportFilterForm(forms.Form):
             coerce=int,
             empty_value=None,
             label="Version",
-            choices=[("", "All versions"), *((pk, f"v{number}") for pk, number in versions)],
+            choices=_Options(
+                [("", "All versions"), *((pk, f"v{number}") for pk, number in versions)]
+            ),
+            widget=PlainSelect(),
         )
-        moment = forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
+        moment = PlainDateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
         self.fields["as_of"] = forms.DateTimeField(
             required=False,
             label="As of",
