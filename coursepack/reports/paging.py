@@ -10,9 +10,10 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 from datetime import date
+from typing import Any
 
-from django.db import connection
-from django.db.models import Q, Sum
+from django.db import connection, connections, router
+from django.db.models import Model, Q, Sum
 
 from coursepack.learning.models import (
     CompletionDayCount,
@@ -145,12 +146,19 @@ def course_counts_in_range(filters: ReportFilters, course_ids: list[int]) -> Cou
         raise ValueError("on a timeline, count with exact.course_counts")
     if not course_ids:
         return {}
+    if filters.learners is None and _engine_of(CompletionEvent) == "postgresql":
+        return _course_counts_in_range_sql(filters, course_ids)
     events = CompletionEvent.objects.exclude(kind=EventKind.VOID).filter(
         in_range("occurred_at", filters), course_id__in=course_ids
     )
     if filters.learners is not None:
         events = events.filter(learner_id__in=filters.learners.values("pk"))
     return course_aggregates(events, _voided())
+
+
+def _engine_of(model: type[Model]) -> str:
+    """The vendor of the database the router reads ``model`` from."""
+    return connections[router.db_for_read(model)].vendor
 
 
 def _voided() -> Q:
@@ -162,3 +170,40 @@ def _voided() -> Q:
     if connection.vendor == "postgresql":
         return Q(pk__in=CompletionEvent.objects.filter(voids__isnull=False).values("voids_id"))
     return Q(voided_by__isnull=False)
+
+
+# ``course_aggregates`` of the page's courses' events in a range, on PostgreSQL, written
+# once (ADR 0036, amended): each event's "voided" is decided once, in a materialised
+# step, where the queryset's three aggregates each test membership of the ~50,000 voids'
+# targets (a hashed subplan apiece: 164 ms for the course table over a year at the full
+# scale, against 107 ms this way).
+_COURSE_COUNTS_IN_RANGE_SQL = (
+    "WITH r AS MATERIALIZED (SELECT e.course_id, e.learner_id, e.kind, "
+    "e.id IN (SELECT v.voids_id FROM learning_completionevent v "
+    "WHERE v.voids_id IS NOT NULL) AS voided "
+    "FROM learning_completionevent e "
+    "WHERE e.kind <> %s AND e.course_id IN ({courses}){range}) "
+    "SELECT course_id, "
+    "COUNT(DISTINCT learner_id) FILTER (WHERE NOT voided AND kind IN (%s, %s)), "
+    "COUNT(*) FILTER (WHERE NOT voided AND kind = %s), "
+    "COUNT(*) FILTER (WHERE voided) "
+    "FROM r GROUP BY course_id"
+)
+
+
+def _course_counts_in_range_sql(filters: ReportFilters, course_ids: list[int]) -> CourseCounts:
+    """``course_counts_in_range`` of everyone's events, as SQL written once."""
+    bounds = ""
+    params: list[Any] = [EventKind.VOID.value, *course_ids]
+    if filters.start is not None:
+        bounds += " AND e.occurred_at >= %s"
+        params.append(filters.start)
+    if filters.end is not None:
+        bounds += " AND e.occurred_at < %s"
+        params.append(filters.end)
+    params += [EventKind.COMPLETED.value, EventKind.PASSED.value, EventKind.FAILED.value]
+    sql = _COURSE_COUNTS_IN_RANGE_SQL.format(courses=in_list(len(course_ids)), range=bounds)
+    return {
+        course_id: (learners, failed, voided)
+        for course_id, learners, failed, voided in read_rows(CompletionEvent, sql, params)
+    }
