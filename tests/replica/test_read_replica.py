@@ -189,8 +189,12 @@ def _wait(condition: Any, what: str, timeout: float = 30) -> None:
 
 
 def _primary_lsn() -> str:
+    """Where the primary's WAL ends, committed or not yet written: the throwaway cluster
+    commits asynchronously (``synchronous_commit=off``), so a commit's record can lie
+    past ``pg_current_wal_lsn()`` (the WAL written so far) until the WAL writer writes
+    it; waiting for that would let a test read the replica before the commit."""
     with connections["default"].cursor() as cursor:
-        cursor.execute("SELECT pg_current_wal_lsn()")
+        cursor.execute("SELECT pg_current_wal_insert_lsn()")
         return str(cursor.fetchone()[0])
 
 
@@ -290,9 +294,8 @@ def test_reads_go_to_the_replica_and_a_client_reads_its_own_write(
 
     _replayed()
     replica._lag_cache.clear()
-    # Replayed WAL becomes visible to new snapshots on the standby; one full-suite run
-    # read 0 right after replay, so allow it a few seconds (a snapshot our code held
-    # open would never see it, and this would still fail).
+    # Replayed WAL is visible to the standby's new snapshots; allow a few seconds all the
+    # same (a snapshot our code held open would never see it, and this would still fail).
     _wait(
         lambda: _completions(reader, learner.pk) == ("replica", 1),
         "the replica to serve the replayed write",
