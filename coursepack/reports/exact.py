@@ -40,8 +40,10 @@ from coursepack.reports.scope import (
     ROW,
     ReportFilters,
     answers,
+    chosen_sql,
     enrollments_in_scope,
     in_range,
+    range_sql,
     within,
 )
 
@@ -362,30 +364,22 @@ def learner_counts(filters: ReportFilters, learner_ids: list[int]) -> dict[int, 
         return {}
     if filters.learners is not None:
         return {row[0]: row[1:] for row in learner_counts_queryset(filters, learner_ids)}
-    scope = ""
+    # The database the router picks for enrollments (a replica's, where the view reads
+    # from one), as the queryset would.
+    db = connections[router.db_for_read(Enrollment)]
+    chosen, ids = chosen_sql(filters, "e.package_id", "e.version_id")
+    bounds, moments = range_sql("e.enrolled_at", filters, db.ops.adapt_datetimefield_value)
     params: list[Any] = [
         EnrollmentStatus.NOT_STARTED.value,
         EnrollmentStatus.IN_PROGRESS.value,
         EnrollmentStatus.COMPLETED.value,
         *learner_ids,
+        *ids,
+        *moments,
     ]
-    if filters.package_id is not None:
-        scope += " AND e.package_id = %s"
-        params.append(filters.package_id)
-    if filters.version_id is not None:
-        scope += " AND e.version_id = %s"
-        params.append(filters.version_id)
-    # The database the router picks for enrollments (a replica's, where the view reads
-    # from one), as the queryset would.
-    db = connections[router.db_for_read(Enrollment)]
-    adapt = db.ops.adapt_datetimefield_value
-    if filters.start is not None:
-        scope += " AND e.enrolled_at >= %s"
-        params.append(adapt(filters.start))
-    if filters.end is not None:
-        scope += " AND e.enrolled_at < %s"
-        params.append(adapt(filters.end))
-    sql = _LEARNER_COUNTS_SQL.format(learners=", ".join(["%s"] * len(learner_ids)), scope=scope)
+    sql = _LEARNER_COUNTS_SQL.format(
+        learners=", ".join(["%s"] * len(learner_ids)), scope=chosen + bounds
+    )
     completed_at = statements.columns(Enrollment, ["completed_at"])
     with db.cursor() as cursor:
         cursor.execute(sql, params)

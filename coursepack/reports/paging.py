@@ -27,7 +27,13 @@ from coursepack.learning.models import (
 from coursepack.packaging.models import PackageVersion
 from coursepack.reports.exact import CourseCounts, course_aggregates
 from coursepack.reports.rows import StatusCounts
-from coursepack.reports.scope import ReportFilters, days_between, in_range, summary_scope
+from coursepack.reports.scope import (
+    ReportFilters,
+    days_between,
+    in_range,
+    range_sql,
+    summary_scope,
+)
 from coursepack.reports.summary_reads import SummaryRows, in_list, read_rows, status_counts
 
 __all__ = ["course_counts_in_range", "course_counts_of", "package_counts_of", "total_counts"]
@@ -193,15 +199,15 @@ _COURSE_COUNTS_IN_RANGE_SQL = (
 
 def _course_counts_in_range_sql(filters: ReportFilters, course_ids: list[int]) -> CourseCounts:
     """``course_counts_in_range`` of everyone's events, as SQL written once."""
-    bounds = ""
-    params: list[Any] = [EventKind.VOID.value, *course_ids]
-    if filters.start is not None:
-        bounds += " AND e.occurred_at >= %s"
-        params.append(filters.start)
-    if filters.end is not None:
-        bounds += " AND e.occurred_at < %s"
-        params.append(filters.end)
-    params += [EventKind.COMPLETED.value, EventKind.PASSED.value, EventKind.FAILED.value]
+    bounds, moments = range_sql("e.occurred_at", filters)
+    params: list[Any] = [
+        EventKind.VOID.value,
+        *course_ids,
+        *moments,
+        EventKind.COMPLETED.value,
+        EventKind.PASSED.value,
+        EventKind.FAILED.value,
+    ]
     sql = _COURSE_COUNTS_IN_RANGE_SQL.format(courses=in_list(len(course_ids)), range=bounds)
     return {
         course_id: (learners, failed, voided)

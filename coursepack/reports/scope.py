@@ -13,7 +13,7 @@ enrollments are worked out from the events by the same code as the transcripts
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, tzinfo
 from typing import Any, TypeVar
@@ -166,6 +166,32 @@ def in_range(field: str, filters: ReportFilters) -> Q:
     if filters.end is not None:
         q &= Q(**{f"{field}__lt": filters.end})
     return q
+
+
+def chosen_sql(filters: ReportFilters, package: str, version: str) -> tuple[str, list[Any]]:
+    """Return the filters' chosen package and version as SQL written once:
+    ``" AND package = %s AND version = %s"`` (each only if chosen; ``package`` and
+    ``version`` name the columns) and its parameters."""
+    sql, params = "", []
+    for column, chosen in ((package, filters.package_id), (version, filters.version_id)):
+        if chosen is not None:
+            sql += f" AND {column} = %s"
+            params.append(chosen)
+    return sql, params
+
+
+def range_sql(
+    column: str, filters: ReportFilters, adapt: Callable[[datetime], Any] | None = None
+) -> tuple[str, list[Any]]:
+    """Return :func:`in_range` as SQL written once: ``" AND column >= %s AND column < %s"``
+    (each bound only if the filters have it) and its parameters, each moment through
+    ``adapt`` (the database's converter, where its driver does not take moments)."""
+    sql, params = "", []
+    for op, moment in ((">=", filters.start), ("<", filters.end)):
+        if moment is not None:
+            sql += f" AND {column} {op} %s"
+            params.append(moment if adapt is None else adapt(moment))
+    return sql, params
 
 
 def enrollments_in_scope(filters: ReportFilters) -> QuerySet[Enrollment]:

@@ -46,6 +46,7 @@ from coursepack.reports.rows import (
 from coursepack.reports.scope import (
     FilterChoices,
     ReportFilters,
+    chosen_sql,
     filter_choices,
     make_filters,
     whole_days,
@@ -294,14 +295,8 @@ def _version_list(
     """The released versions in scope (of ``package_ids`` only, if given) as tuples (id,
     package, package name, category, version number, name, status, effective from,
     archived at), by package name, package and version number."""
-    where = ""
-    params: list[Any] = [VersionStatus.DRAFT.value]
-    if filters.package_id is not None:
-        where += " AND v.package_id = %s"
-        params.append(filters.package_id)
-    if filters.version_id is not None:
-        where += " AND v.id = %s"
-        params.append(filters.version_id)
+    where, chosen = chosen_sql(filters, "v.package_id", "v.id")
+    params: list[Any] = [VersionStatus.DRAFT.value, *chosen]
     if package_ids is not None:
         where += f" AND v.package_id IN ({summary_reads.in_list(len(package_ids))})"
         params += package_ids
