@@ -353,17 +353,23 @@ def enrollment_counts(versions: Iterable[PackageVersion | int]) -> dict[tuple[in
 def package_summaries(now: datetime, package_ids: list[int] | None = None) -> list[PackageSummary]:
     """Return every package (or the ones named) with its versions and enrollment counts.
 
-    Three queries whatever the number of packages: packages, versions, counts.
+    Three queries whatever the number of packages: packages, versions, counts. A
+    version's ``based_on`` (always a version of its own package) is taken from the
+    versions read; its ``published_by`` is read when asked for (one page shows one).
     """
     packages = Package.objects.all()
     if package_ids is not None:
         packages = packages.filter(pk__in=package_ids)
     packages_list = list(packages)
     versions = list(
-        PackageVersion.objects.filter(package__in=packages_list)
-        .select_related("based_on", "published_by")
-        .order_by("package_id", "-version_number")
+        PackageVersion.objects.filter(package__in=packages_list).order_by(
+            "package_id", "-version_number"
+        )
     )
+    by_id = {v.pk: v for v in versions}
+    for v in versions:
+        if v.based_on_id is not None and v.based_on_id in by_id:
+            v.based_on = by_id[v.based_on_id]
     counts = enrollment_counts(versions)
     # Versions come newest first, as active_version_ids needs.
     actives = packaging.active_version_ids(versions, now)

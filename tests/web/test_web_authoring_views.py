@@ -322,3 +322,36 @@ def test_a_package_and_a_group_take_a_key_and_a_taken_key_is_shown_at_its_field(
     response = client_as_admin.post(reverse("web:group-new"), form)
     assert response.status_code == 422
     assert 'href="#id_key">Another group already has this key' in response.content.decode()
+
+
+def test_the_package_list_reads_as_much_for_six_drafts_as_for_two(
+    admin: Any, client_as_admin: Client
+) -> None:
+    """Each draft card names the version it is based on, read with the versions the list
+    reads anyway: six drafts cost the same queries as two (no query per card)."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    def drafts(count: int, prefix: str) -> None:
+        for n in range(count):
+            v1 = make_published_package(actor=admin, name=f"{prefix} {n}")
+            v2 = packaging.publish_version(
+                actor=admin,
+                version_id=packaging.create_draft_from(actor=admin, version_id=v1.pk).pk,
+                inflight_policy="keep",
+            ).version
+            packaging.create_draft_from(actor=admin, version_id=v2.pk)
+
+    def list_queries() -> tuple[int, str]:
+        with CaptureQueriesContext(connection) as queries:
+            response = client_as_admin.get(reverse("web:home"))
+        assert response.status_code == 200
+        return len(queries.captured_queries), response.content.decode()
+
+    drafts(2, "Alpha")
+    few, page = list_queries()
+    assert page.count("(based on v2)") == 2
+    drafts(4, "Beta")
+    many, page = list_queries()
+    assert page.count("(based on v2)") == 6
+    assert many == few, (few, many)
