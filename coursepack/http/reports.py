@@ -19,6 +19,7 @@ from coursepack.http.auth import READERS, require
 from coursepack.http.pagination import OffsetPageParams
 from coursepack.http.problems import responses
 from coursepack.http.schemas import DateIn, MomentIn
+from coursepack.jobs import exports as export_jobs
 from coursepack.replica import reads_from_replica
 from coursepack.reports import selectors
 from coursepack.reports.scope import for_viewer
@@ -187,12 +188,16 @@ def _counts(counts: StatusCounts) -> dict[str, Any]:
     }
 
 
-@router.get("/reports/packages", response=responses({200: PackagesReportOut}), by_alias=True)
+@router.get("/reports/packages", response=responses({200: PackagesReportOut}, 409), by_alias=True)
 @decorate_view(reads_from_replica)
 def packages_report(request: HttpRequest, query: Query[ReportQuery]) -> Any:
-    """Enrollment counts per package (all versions together) and per released version."""
+    """Enrollment counts per package (all versions together) and per released version.
+
+    On a past timeline over more enrollments than a request works out: 409, request it
+    as an export job."""
     user = require(request, *READERS, Role.MANAGER)
     filters = for_viewer(query.filters(), user)
+    export_jobs.require_short_timeline(filters)
     return {
         "filters": _filters_out(filters),
         "items": [
@@ -229,14 +234,18 @@ def courses_report(request: HttpRequest, query: Query[ReportQuery]) -> Any:
     }
 
 
-@router.get("/reports/learners", response=responses({200: LearnersReportOut}), by_alias=True)
+@router.get("/reports/learners", response=responses({200: LearnersReportOut}, 409), by_alias=True)
 @decorate_view(reads_from_replica)
 def learners_report(
     request: HttpRequest, query: Query[ReportQuery], page: Query[OffsetPageParams]
 ) -> Any:
-    """Per learner, by username: enrollments by status and the last completion (paged)."""
+    """Per learner, by username: enrollments by status and the last completion (paged).
+
+    On a past timeline over more enrollments than a request works out: 409, request it
+    as an export job."""
     user = require(request, *READERS, Role.MANAGER)
     filters = for_viewer(query.filters(), user)
+    export_jobs.require_short_timeline(filters)
     return {
         "filters": _filters_out(filters),
         "count": selectors.learner_count(filters),

@@ -41,6 +41,7 @@ from coursepack.jobs.progress import LiveProgress
 from coursepack.learning import lifecycle_selectors
 from coursepack.packaging import selectors as packaging_selectors
 from coursepack.reports import exports, lifecycle_tables, matrix, tables
+from coursepack.reports import scope as report_scope
 from coursepack.reports import selectors as report_selectors
 from coursepack.reports.selectors import ReportFilters
 
@@ -57,10 +58,12 @@ __all__ = [
     "exports_dir",
     "inline_max_rows",
     "keep_hours",
+    "long_timeline",
     "matrix_rows",
     "remove_expired_exports",
     "report_rows",
     "require_inline",
+    "require_short_timeline",
     "run_export",
     "runs_as_job",
     "standing_rows",
@@ -68,6 +71,7 @@ __all__ = [
     "start_matrix_export",
     "start_report_export",
     "start_standing_export",
+    "timeline_inline_max",
     "write_matrix",
     "write_report",
     "write_table",
@@ -139,8 +143,38 @@ def _may_request(viewer: User, export: str) -> None:
 
 
 def report_rows(filters: ReportFilters) -> int:
-    """Return how many rows the rule counts for a report export: its learners."""
+    """Return how many rows the rule counts for a report export: its learners (on a past
+    timeline, at most those with an enrollment it works out: counted without working
+    any out, which is the export's work)."""
+    if filters.on_timeline:
+        return report_scope.timeline_learners(filters, timezone.now())
     return report_selectors.learner_count(filters)
+
+
+def timeline_inline_max() -> int:
+    """Return the most enrollments a report on a past timeline works out in a request
+    (``REPORT_TIMELINE_INLINE_MAX_ENROLLMENTS``)."""
+    return int(getattr(settings, "REPORT_TIMELINE_INLINE_MAX_ENROLLMENTS", 300))
+
+
+def long_timeline(filters: ReportFilters) -> int | None:
+    """Return how many enrollments a report on the filters' past timeline works out, if
+    that is more than a request works out (it is then prepared as an export job, ADR
+    0039); None if the request may work it out (or it is not on a timeline)."""
+    work = report_scope.timeline_enrollments(filters, timezone.now())
+    return work if work > timeline_inline_max() else None
+
+
+def require_short_timeline(filters: ReportFilters) -> None:
+    """Refuse (ExportRunsAsJob) a report on a past timeline longer than a request works
+    out, where the caller cannot be offered a job (a GET of the API)."""
+    work = long_timeline(filters)
+    if work is not None:
+        raise ExportRunsAsJob(
+            f"This report on a past timeline works out {work} enrollments from their events, "
+            f"more than the {timeline_inline_max()} worked out in a request: request it with "
+            "POST /api/v1/exports (kind report) and download its file when it is written."
+        )
 
 
 def matrix_rows(viewer: User, filters: matrix.MatrixFilters) -> int:

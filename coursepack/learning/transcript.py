@@ -56,6 +56,7 @@ __all__ = [
     "late_entry_interval",
     "learner_directory",
     "timeline_answers",
+    "timeline_scope",
     "transcript",
 ]
 
@@ -654,26 +655,43 @@ def transcript(learner_id: int, as_of: datetime, known_at: datetime | None = Non
     )
 
 
+def timeline_scope(
+    *,
+    as_of: datetime,
+    known_at: datetime,
+    package_id: int | None = None,
+    learners: QuerySet[Any] | None = None,
+) -> QuerySet[Enrollment]:
+    """Return the enrollments ``timeline_answers`` works out (of one package, or all; of
+    the ``learners``, or everyone's): those begun by the earlier of the two moments.
+    Each costs one transcript's work, so a page counts them before it asks."""
+    scope = Enrollment.objects.filter(enrolled_at__lte=min(as_of, known_at))
+    if package_id is not None:
+        scope = scope.filter(package_id=package_id)
+    if learners is not None:
+        scope = scope.filter(learner__in=learners.values("pk"))
+    return scope
+
+
 def timeline_answers(
     *,
     as_of: datetime,
     known_at: datetime,
     package_id: int | None = None,
+    learners: QuerySet[Any] | None = None,
     learners_per_batch: int = 400,
 ) -> Iterator[tuple[int, TranscriptEnrollment]]:
     """Yield (learner id, enrollment) for every enrollment on record as of ``as_of``, as
-    known at ``known_at`` (of one package, or all): exactly the rows of the learners'
-    transcripts for the same two times, computed by the same code.
+    known at ``known_at`` (of one package, or all; of the ``learners``, or everyone's):
+    exactly the rows of the learners' transcripts for the same two times, computed by
+    the same code.
 
     Works through the learners in batches, reading their enrollments, moves and events
     once per batch, so memory stays flat; for reports on a timeline other than the
     status cache's ("as of now, as known now").
     """
-    cutoff = min(as_of, known_at)
-    scope = Enrollment.objects.filter(enrolled_at__lte=cutoff)
+    scope = timeline_scope(as_of=as_of, known_at=known_at, package_id=package_id, learners=learners)
     equivalences = lifecycle_facts.equivalence_facts()
-    if package_id is not None:
-        scope = scope.filter(package_id=package_id)
     last = 0
     while True:
         batch = list(

@@ -42,6 +42,8 @@ __all__ = [
     "in_range",
     "make_filters",
     "summary_scope",
+    "timeline_enrollments",
+    "timeline_learners",
     "whole_days",
     "within",
 ]
@@ -227,16 +229,30 @@ def answers(filters: ReportFilters, now: datetime) -> Iterator[tuple[int, Transc
     """Yield (learner, enrollment) on the filters' timeline, as the transcripts show them,
     in the chosen package and (the version the enrollment was on then) version."""
     as_of, known_at = filters.moments(now)
-    people = (
-        None if filters.learners is None else set(filters.learners.values_list("pk", flat=True))
-    )
     for learner_id, entry in transcripts.timeline_answers(
-        as_of=as_of, known_at=known_at, package_id=filters.package_id
+        as_of=as_of, known_at=known_at, package_id=filters.package_id, learners=filters.learners
     ):
-        if people is not None and learner_id not in people:
-            continue
         if filters.version_id is None or entry.version_id == filters.version_id:
             yield learner_id, entry
+
+
+def _timeline_scope(filters: ReportFilters, now: datetime) -> QuerySet[Enrollment]:
+    as_of, known_at = filters.moments(now)
+    return transcripts.timeline_scope(
+        as_of=as_of, known_at=known_at, package_id=filters.package_id, learners=filters.learners
+    )
+
+
+def timeline_enrollments(filters: ReportFilters, now: datetime) -> int:
+    """Return how many enrollments a report on the filters' timeline works out, one
+    transcript's work each (0 when it is not on a timeline: the summaries answer it)."""
+    return _timeline_scope(filters, now).count() if filters.on_timeline else 0
+
+
+def timeline_learners(filters: ReportFilters, now: datetime) -> int:
+    """Return how many learners a report on the filters' timeline can list at most: those
+    with an enrollment it works out (counted without working any out)."""
+    return _timeline_scope(filters, now).values("learner_id").distinct().count()
 
 
 def whole_days(filters: ReportFilters) -> tuple[date | None, date | None] | None:

@@ -25,10 +25,16 @@ def back_to(export: str, package_id: int | None) -> str:
 
 
 def offer(
-    request: HttpRequest, export: str, rows: int, *, package_id: int | None = None
+    request: HttpRequest,
+    export: str,
+    rows: int,
+    *,
+    package_id: int | None = None,
+    timeline: int | None = None,
 ) -> HttpResponse:
     """Render the page that offers to prepare a large export in the background: the
-    one rule (``exports.runs_as_job``) sent the download here."""
+    one rule (``exports.runs_as_job``) sent the download here, or (``timeline``: the
+    enrollments it works out) a report on a past timeline too long for a request."""
     query = request.GET.copy()
     if package_id is not None:
         query["package"] = str(package_id)
@@ -40,6 +46,8 @@ def offer(
             "title": TITLES[export],
             "rows": rows,
             "limit": exports.inline_max_rows(),
+            "timeline": timeline,
+            "timeline_limit": exports.timeline_inline_max(),
             "query": query.urlencode(),
             "keep_hours": exports.keep_hours(),
             "back": back_to(export, package_id),

@@ -21,7 +21,7 @@ from django.http import (
     StreamingHttpResponse,
 )
 from django.http.response import HttpResponseBase
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.choices import BaseChoiceIterator
@@ -327,7 +327,16 @@ def reports(request: HttpRequest) -> HttpResponse:
     """Show the reports for the chosen filters: totals, chart, and every table."""
     form, filters = _form(request)
     context: dict[str, Any] = {"form": form, "filters": filters}
-    if filters is not None:
+    long_timeline = None if filters is None else export_jobs.long_timeline(filters)
+    if filters is not None and long_timeline is not None:
+        # Worked out from every enrollment's events: prepared in the background (ADR 0039).
+        context.update(
+            long_timeline=long_timeline,
+            timeline_limit=export_jobs.timeline_inline_max(),
+            query=form.query(),
+            may_export=not filters.scoped,
+        )
+    elif filters is not None:
         query = form.query()
         asked = {kind: _page(request, param) for kind, param in _PAGE_PARAMS.items()}
         learner_total = selectors.learner_count(filters)
@@ -449,6 +458,17 @@ def _standing_versions(
     return {version_id: package_id for version_id, _ in options} or None
 
 
+def _prepared_in_background(
+    request: HttpRequest, filters: ReportFilters, enrollments: int
+) -> HttpResponse:
+    """A download of a report on a past timeline too long to work out in the request:
+    the offer to prepare every table as an XLSX job, or (a manager, whose report the
+    background exports do not narrow) the reports page saying why it is not shown."""
+    if filters.scoped:
+        return redirect(f"{reverse('web:reports')}?{request.GET.urlencode()}")
+    return offer(request, "report", 0, timeline=enrollments)
+
+
 def _attachment(response: StreamingHttpResponse, filename: str) -> None:
     header = content_disposition_header(True, filename)
     assert header is not None  # None only for an inline response without a filename
@@ -464,6 +484,9 @@ def report_csv(request: HttpRequest, kind: str) -> HttpResponseBase:
     form, filters = _form(request)
     if filters is None:
         return HttpResponseBadRequest(form.errors.as_text(), content_type="text/plain")
+    long_timeline = export_jobs.long_timeline(filters)
+    if long_timeline is not None:
+        return _prepared_in_background(request, filters, long_timeline)
     table_kind = cast(tables.TableKind, kind)
     response = StreamingHttpResponse(
         exports.one_moment(lambda: exports.csv_lines(tables.report_table(table_kind, filters))),
@@ -481,6 +504,9 @@ def report_xlsx(request: HttpRequest) -> HttpResponseBase:
     form, filters = _form(request)
     if filters is None:
         return HttpResponseBadRequest(form.errors.as_text(), content_type="text/plain")
+    long_timeline = export_jobs.long_timeline(filters)
+    if long_timeline is not None:
+        return _prepared_in_background(request, filters, long_timeline)
     rows = export_jobs.report_rows(filters)
     # A manager's report is written at once: the background exports count everyone.
     if export_jobs.runs_as_job(rows) and not filters.scoped:

@@ -5,6 +5,7 @@ people only. At 1280 and 390 px, with axe."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -85,3 +86,51 @@ def test_a_manager_prepares_a_large_matrix_export_follows_it_and_downloads_it(
     sheet = load_workbook(path)["Training matrix"]
     names = [r[0] for r in sheet.iter_rows(min_row=2, values_only=True)]
     assert names == [p.username for p in team]
+
+
+def test_an_auditor_asks_for_a_long_timeline_and_prepares_it_in_the_background(
+    live_server: Any, page: Page, shoot: Any, settings: Any, tmp_path: Path
+) -> None:
+    """A report as of a past moment over more enrollments than a request works out: the
+    reports page says why it shows no table and offers the workbook as a job (ADR 0039)."""
+    settings.EXPORTS_DIR = tmp_path / "exports"
+    settings.REPORT_TIMELINE_INLINE_MAX_ENROLLMENTS = 2  # 3 enrollments: over the limit
+    admin = make_admin(username="timeline-admin", password=PASSWORD)
+    accounts.create_user(
+        actor=admin, username="timeline-auditor", role="auditor", password=PASSWORD
+    )
+    org = make_org()
+    version = make_published_package(actor=admin, items=[make_course(actor=admin)], name="Ethics")
+    for i in range(3):
+        person = make_person(org.north, username=f"tim-{i}")
+        learning.enroll(actor=admin, learner_id=person.pk, package_id=version.package_id)
+
+    page.set_viewport_size({"width": 1280, "height": 800})
+    page.goto(f"{live_server.url}/login/")
+    page.fill("#id_username", "timeline-auditor")
+    page.fill("#id_password", PASSWORD)
+    page.click("form.login button[type=submit]")
+    page.goto(f"{live_server.url}/reports/")
+    page.fill("#id_as_of", "2099-01-01T09:00")
+    page.get_by_role("button", name="Apply").click()
+
+    section = page.locator("#report-long-timeline")
+    expect(section.locator("h2")).to_have_text("This report is prepared in the background")
+    expect(section).to_contain_text("these filters cover 3 enrollments, more than the 2")
+    expect(page.locator("table.report")).to_have_count(0)
+    _check(page)
+    shoot(page, "report-long-timeline-1280")
+    page.set_viewport_size({"width": 390, "height": 844})
+    _check(page)
+    shoot(page, "report-long-timeline-390")
+    section.get_by_role("button", name="Prepare every table as XLSX").focus()
+    page.keyboard.press("Enter")
+
+    page.wait_for_url(re.compile(r"/exports/\d+/$"))
+    job = Job.objects.get(kind="export")
+    assert page.url == f"{live_server.url}/exports/{job.pk}/"
+    expect(page.locator("h1")).to_have_text(f"Export {job.pk}: All report tables")
+    assert job.params["filters"]["as_of"] is not None
+    jobs.run_job(job.pk)
+    expect(page.locator(".job-status")).to_have_text("succeeded", timeout=15_000)
+    expect(page.locator("a.download-export")).to_contain_text("coursepack-report-all-")

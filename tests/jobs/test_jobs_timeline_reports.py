@@ -1,0 +1,123 @@
+"""A report on a past timeline is worked out from every enrollment's events, one
+transcript's work each: over more enrollments than a request works out
+(``REPORT_TIMELINE_INLINE_MAX_ENROLLMENTS``), the page, its downloads and the API never
+work it out in the request; the page offers the workbook as an export job, whose file
+holds what the page would have shown (ADR 0039)."""
+
+from __future__ import annotations
+
+import html
+import re
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from coursepack.jobs import api as jobs
+from coursepack.jobs.models import Job
+from tests.jobs.test_jobs_exports import _client, _sheets, world
+
+__all__ = ["world"]  # the exports' world: five learners, one completion, a manager
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def query(world: dict[str, Any]) -> str:
+    """The report of the world's package as of a minute from now (after every write)."""
+    as_of = timezone.localtime() + timedelta(minutes=1)
+    return f"package_id={world['version'].package_id}&as_of={as_of:%Y-%m-%dT%H:%M}"
+
+
+def _body(response: Any) -> bytes:
+    """The bytes of a file response (streamed)."""
+    return b"".join(response.streaming_content)
+
+
+def test_a_long_timeline_is_offered_as_a_job_whose_workbook_equals_the_short_ones(
+    world: dict[str, Any], query: str, settings: Any
+) -> None:
+    admin = _client(world["admin"])
+    # Under the limit, the page works the timeline out and the workbook is written at once.
+    settings.REPORT_TIMELINE_INLINE_MAX_ENROLLMENTS = 5
+    page = admin.get(f"/reports/?{query}")
+    assert b'data-table="learners"' in page.content
+    assert b"report-long-timeline" not in page.content
+    inline = admin.get(f"/reports/report.xlsx?{query}")
+    assert inline["Content-Type"].startswith("application/vnd.openxmlformats")
+    expected = _sheets(_body(inline))
+
+    # Over it (5 enrollments, 4 worked out in a request): no table is worked out here.
+    settings.REPORT_TIMELINE_INLINE_MAX_ENROLLMENTS = 4
+    with CaptureQueriesContext(connection) as queries:
+        page = admin.get(f"/reports/?{query}")
+    assert page.status_code == 200
+    text = page.content.decode()
+    assert 'id="report-long-timeline"' in text
+    assert "these filters cover 5 enrollments, more than the 4 worked out while you wait" in text
+    assert "data-table=" not in text
+    (action,) = re.findall(r'<form method="post" action="(/exports/[^"]*)"', text)
+    assert not any("learning_completionevent" in q["sql"] for q in queries.captured_queries)
+    # Each download leads to the same offer, saying why.
+    for url in ("/reports/report.xlsx", "/reports/learners.csv", "/reports/packages.csv"):
+        offer = admin.get(f"{url}?{query}")
+        assert offer.status_code == 200, url
+        assert b"worked out from the events of\n5 enrollments" in offer.content, url
+        assert b"Prepare the XLSX" in offer.content, url
+
+    # The page's button queues the job with the page's filters.
+    started = admin.post(html.unescape(action))
+    assert started.status_code == 302
+    job = Job.objects.get(kind="export")
+    assert job.params["filters"]["as_of"] is not None
+    assert job.total == 5  # the learners with an enrollment it works out
+    jobs.run_job(job.pk)
+    job.refresh_from_db()
+    assert job.status == "succeeded", job.result
+    download = admin.get(f"/exports/{job.pk}/file")
+    assert _sheets(_body(download)) == expected
+
+
+def test_a_managers_long_timeline_says_why_and_their_short_one_counts_their_people(
+    world: dict[str, Any], query: str, settings: Any
+) -> None:
+    boss = _client(world["boss"])
+    # The boss manages sales: the three people in north (and themselves, not enrolled).
+    # Their report works out only their people's enrollments: 3, within a limit of 3.
+    settings.REPORT_TIMELINE_INLINE_MAX_ENROLLMENTS = 3
+    page = boss.get(f"/reports/?{query}")
+    assert b'data-table="learners"' in page.content
+    assert b"north-0" in page.content and b"desk-0" not in page.content
+    settings.REPORT_TIMELINE_INLINE_MAX_ENROLLMENTS = 2
+    page = boss.get(f"/reports/?{query}")
+    text = page.content.decode()
+    assert "these filters cover 3 enrollments, more than the 2 worked out while you wait" in text
+    assert "An admin or auditor can prepare it as a workbook." in text
+    assert "/exports/?export=report" not in text
+    download = boss.get(f"/reports/learners.csv?{query}")
+    assert download.status_code == 302
+    assert download["Location"] == f"/reports/?{query.replace(':', '%3A')}"
+
+
+def test_the_api_refuses_a_long_timeline_and_answers_a_short_one(
+    world: dict[str, Any], settings: Any
+) -> None:
+    admin = _client(world["admin"])
+    moment = (timezone.now() + timedelta(minutes=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    query = f"package_id={world['version'].package_id}&as_of={moment}"
+    settings.REPORT_TIMELINE_INLINE_MAX_ENROLLMENTS = 4
+    for path in ("packages", "learners"):
+        response = admin.get(f"/api/v1/reports/{path}?{query}")
+        assert response.status_code == 409, path
+        problem = response.json()
+        assert problem["code"] == "export_runs_as_job"
+        assert "works out 5 enrollments from their events, more than the 4" in problem["detail"]
+    # The per-course counts are one aggregate of the events, on any timeline.
+    assert admin.get(f"/api/v1/reports/courses?{query}").status_code == 200
+    settings.REPORT_TIMELINE_INLINE_MAX_ENROLLMENTS = 5
+    response = admin.get(f"/api/v1/reports/learners?{query}")
+    assert response.status_code == 200
+    assert response.json()["count"] == 5
