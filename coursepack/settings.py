@@ -214,11 +214,11 @@ PUBLISH_MOVES_IN_BACKGROUND_OVER = int(os.environ.get("COURSEPACK_PUBLISH_MOVES_
 # run as background jobs writing to EXPORTS_DIR; smaller ones are written in the
 # request. CSV always streams (ADR 0031).
 EXPORT_INLINE_MAX_ROWS = int(os.environ.get("COURSEPACK_EXPORT_INLINE_MAX_ROWS", "5000"))
-# A report on a past timeline works out each enrollment's transcript (~1 ms each, per
-# table): over more enrollments than this it is prepared as a background XLSX export,
-# never in the request (ADR 0039).
+# A report on a past timeline works out each enrollment's transcript (~1 ms each): over
+# more enrollments than this it is prepared as a background XLSX export, never in the
+# request (ADR 0039).
 REPORT_TIMELINE_INLINE_MAX_ENROLLMENTS = int(
-    os.environ.get("COURSEPACK_REPORT_TIMELINE_INLINE_MAX_ENROLLMENTS", "300")
+    os.environ.get("COURSEPACK_REPORT_TIMELINE_INLINE_MAX_ENROLLMENTS", "1000")
 )
 EXPORTS_DIR = Path(os.environ.get("COURSEPACK_EXPORTS_DIR", VAR_DIR / "exports"))
 # An export job's file is removed this many hours after the job ends (the worker's

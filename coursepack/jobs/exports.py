@@ -154,7 +154,7 @@ def report_rows(filters: ReportFilters) -> int:
 def timeline_inline_max() -> int:
     """Return the most enrollments a report on a past timeline works out in a request
     (``REPORT_TIMELINE_INLINE_MAX_ENROLLMENTS``)."""
-    return int(getattr(settings, "REPORT_TIMELINE_INLINE_MAX_ENROLLMENTS", 300))
+    return int(getattr(settings, "REPORT_TIMELINE_INLINE_MAX_ENROLLMENTS", 1000))
 
 
 def long_timeline(filters: ReportFilters) -> int | None:

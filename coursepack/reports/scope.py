@@ -13,7 +13,9 @@ enrollments are worked out from the events by the same code as the transcripts
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, tzinfo
 from typing import Any, TypeVar
@@ -35,6 +37,7 @@ __all__ = [
     "FilterChoices",
     "ReportFilters",
     "answers",
+    "answers_kept",
     "days_between",
     "enrollments_in_scope",
     "filter_choices",
@@ -225,13 +228,46 @@ def within(moment: datetime | None, filters: ReportFilters) -> bool:
     return filters.end is None or moment < filters.end
 
 
+_Answers = list[tuple[int, TranscriptEnrollment]]
+# The answers worked out within ``answers_kept()``, by timeline, package and people.
+_kept: ContextVar[dict[tuple[Any, ...], _Answers] | None] = ContextVar(
+    "coursepack_kept_answers", default=None
+)
+
+
+@contextmanager
+def answers_kept() -> Iterator[None]:
+    """Work each timeline's answers out once within the block and keep them for its other
+    reads: a report page's tables, counts and chart read the same answers (four passes
+    before). Only where their number is bounded: a page under
+    ``REPORT_TIMELINE_INLINE_MAX_ENROLLMENTS`` (ADR 0039)."""
+    token = _kept.set({})
+    try:
+        yield
+    finally:
+        _kept.reset(token)
+
+
 def answers(filters: ReportFilters, now: datetime) -> Iterator[tuple[int, TranscriptEnrollment]]:
     """Yield (learner, enrollment) on the filters' timeline, as the transcripts show them,
-    in the chosen package and (the version the enrollment was on then) version."""
-    as_of, known_at = filters.moments(now)
-    for learner_id, entry in transcripts.timeline_answers(
-        as_of=as_of, known_at=known_at, package_id=filters.package_id, learners=filters.learners
-    ):
+    in the chosen package and (the version the enrollment was on then) version. Within
+    ``answers_kept()`` they are worked out once, at the first read's ``now``."""
+    kept = _kept.get()
+    key = (filters.as_of, filters.known_at, filters.package_id, id(filters.learners))
+    found: Iterable[tuple[int, TranscriptEnrollment]] | None = (
+        None if kept is None else kept.get(key)
+    )
+    if found is None:
+        as_of, known_at = filters.moments(now)
+        found = transcripts.timeline_answers(
+            as_of=as_of,
+            known_at=known_at,
+            package_id=filters.package_id,
+            learners=filters.learners,
+        )
+        if kept is not None:
+            found = kept[key] = list(found)
+    for learner_id, entry in found:
         if filters.version_id is None or entry.version_id == filters.version_id:
             yield learner_id, entry
 

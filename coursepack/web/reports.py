@@ -33,7 +33,7 @@ from coursepack.errors import InvalidInput
 from coursepack.jobs import exports as export_jobs
 from coursepack.learning import lifecycle_selectors
 from coursepack.replica import reads_from_replica
-from coursepack.reports import exports, selectors, tables
+from coursepack.reports import exports, scope, selectors, tables
 from coursepack.reports.scope import for_viewer
 from coursepack.reports.selectors import ReportFilters
 from coursepack.web.access import PEOPLE_READERS, role_required
@@ -337,108 +337,117 @@ def reports(request: HttpRequest) -> HttpResponse:
             may_export=not filters.scoped,
         )
     elif filters is not None:
-        query = form.query()
-        asked = {kind: _page(request, param) for kind, param in _PAGE_PARAMS.items()}
-        learner_total = selectors.learner_count(filters)
-        numbers = {
-            **asked,
-            "learners": min(asked["learners"], max(1, -(-learner_total // LEARNERS_PER_PAGE))),
-        }
-        choices = package_choices(request)
+        # Under the limit, a timeline's answers are worked out once for every table.
+        with scope.answers_kept():
+            context.update(_report(request, form, filters))
+    return render(request, "web/reports.html", context)
+
+
+def _report(request: HttpRequest, form: ReportFilterForm, filters: ReportFilters) -> dict[str, Any]:
+    """The reports page's totals, chart, tables and pagers for valid filters."""
+    context: dict[str, Any] = {}
+    query = form.query()
+    asked = {kind: _page(request, param) for kind, param in _PAGE_PARAMS.items()}
+    learner_total = selectors.learner_count(filters)
+    numbers = {
+        **asked,
+        "learners": min(asked["learners"], max(1, -(-learner_total // LEARNERS_PER_PAGE))),
+    }
+    choices = package_choices(request)
+    package_page = selectors.package_report_page(
+        filters,
+        offset=(numbers["packages"] - 1) * PACKAGES_PER_PAGE,
+        limit=PACKAGES_PER_PAGE,
+        choices=choices,
+    )
+    if not package_page.rows and numbers["packages"] > 1:
+        numbers["packages"] = max(1, -(-package_page.package_count // PACKAGES_PER_PAGE))
         package_page = selectors.package_report_page(
             filters,
             offset=(numbers["packages"] - 1) * PACKAGES_PER_PAGE,
             limit=PACKAGES_PER_PAGE,
             choices=choices,
         )
-        if not package_page.rows and numbers["packages"] > 1:
-            numbers["packages"] = max(1, -(-package_page.package_count // PACKAGES_PER_PAGE))
-            package_page = selectors.package_report_page(
-                filters,
-                offset=(numbers["packages"] - 1) * PACKAGES_PER_PAGE,
-                limit=PACKAGES_PER_PAGE,
-                choices=choices,
-            )
-        # A chosen package's versions, read once for both tables.
-        version_ids = package_page.version_ids
+    # A chosen package's versions, read once for both tables.
+    version_ids = package_page.version_ids
+    course_page = selectors.course_page(
+        filters,
+        offset=(numbers["courses"] - 1) * COURSES_PER_PAGE,
+        limit=COURSES_PER_PAGE,
+        version_ids=version_ids,
+    )
+    if not course_page.rows and numbers["courses"] > 1:
+        numbers["courses"] = max(1, -(-course_page.course_count // COURSES_PER_PAGE))
         course_page = selectors.course_page(
             filters,
             offset=(numbers["courses"] - 1) * COURSES_PER_PAGE,
             limit=COURSES_PER_PAGE,
             version_ids=version_ids,
         )
-        if not course_page.rows and numbers["courses"] > 1:
-            numbers["courses"] = max(1, -(-course_page.course_count // COURSES_PER_PAGE))
-            course_page = selectors.course_page(
-                filters,
-                offset=(numbers["courses"] - 1) * COURSES_PER_PAGE,
-                limit=COURSES_PER_PAGE,
-                version_ids=version_ids,
-            )
-        # The chart draws SHOWN_VERSIONS versions and "Other versions"; the table behind
-        # it is shown up to CHART_TABLE_VERSIONS versions: past that, the database adds
-        # the others up (ADR 0036, the chart folded by the database).
-        over_time = selectors.completions_over_time(
-            filters, top=SHOWN_VERSIONS, whole_up_to=CHART_TABLE_VERSIONS
+    # The chart draws SHOWN_VERSIONS versions and "Other versions"; the table behind
+    # it is shown up to CHART_TABLE_VERSIONS versions: past that, the database adds
+    # the others up (ADR 0036, the chart folded by the database).
+    over_time = selectors.completions_over_time(
+        filters, top=SHOWN_VERSIONS, whole_up_to=CHART_TABLE_VERSIONS
+    )
+    learners = tables.learners_table(
+        selectors.learner_rows(
+            filters,
+            offset=(numbers["learners"] - 1) * LEARNERS_PER_PAGE,
+            limit=LEARNERS_PER_PAGE,
         )
-        learners = tables.learners_table(
-            selectors.learner_rows(
-                filters,
-                offset=(numbers["learners"] - 1) * LEARNERS_PER_PAGE,
-                limit=LEARNERS_PER_PAGE,
-            )
+    )
+    report_tables = {
+        "packages": tables.packages_table(package_page.rows),
+        "completions": tables.completions_table(over_time),
+        "courses": tables.courses_table(course_page.rows),
+        # The template and the tests both read the rows: not a one-shot stream.
+        "learners": dataclasses.replace(learners, rows=list(learners.rows)),
+    }
+    # The standing of the packages on the page, from the summaries, which count
+    # everyone: a manager reads their people's standing on the matrix and the
+    # standing pages.
+    standing = (
+        {}
+        if filters.scoped
+        else lifecycle_selectors.standing_counts_by_package(
+            [p.package_id for p in package_page.rows],
+            expiring_within_days=STANDING_WITHIN_DAYS,
+            versions=_standing_versions(request, filters, package_page),
         )
-        report_tables = {
-            "packages": tables.packages_table(package_page.rows),
-            "completions": tables.completions_table(over_time),
-            "courses": tables.courses_table(course_page.rows),
-            # The template and the tests both read the rows: not a one-shot stream.
-            "learners": dataclasses.replace(learners, rows=list(learners.rows)),
-        }
-        # The standing of the packages on the page, from the summaries, which count
-        # everyone: a manager reads their people's standing on the matrix and the
-        # standing pages.
-        standing = (
-            {}
-            if filters.scoped
-            else lifecycle_selectors.standing_counts_by_package(
-                [p.package_id for p in package_page.rows],
-                expiring_within_days=STANDING_WITHIN_DAYS,
-                versions=_standing_versions(request, filters, package_page),
-            )
-        )
-        learner_pager = _pages(query, numbers, "learners", learner_total, LEARNERS_PER_PAGE)
-        context.update(
-            standing=[
-                (p, [(key, label, standing[p.package_id][key]) for key, label in STANDING_LABELS])
-                for p in package_page.rows
-                if p.package_id in standing
-            ],
-            standing_labels=STANDING_LABELS,
-            standing_within=STANDING_WITHIN_DAYS,
-            totals=package_page.totals,
-            package_count=package_page.package_count,
-            over_time=over_time,
-            chart=completions_chart(over_time),
-            chart_table=over_time.other is None and len(over_time.series) <= CHART_TABLE_VERSIONS,
-            tables=report_tables,
-            query=query,
-            pagers={
-                "packages": _pages(
-                    query, numbers, "packages", package_page.package_count, PACKAGES_PER_PAGE
-                ),
-                "courses": _pages(
-                    query, numbers, "courses", course_page.course_count, COURSES_PER_PAGE
-                ),
-                "learners": learner_pager,
-            },
-            learner_total=learner_total,
-            learner_page=learner_pager.number,
-            learner_pages=learner_pager.pages,
-            learner_first=learner_pager.first,
-            learner_last=learner_pager.last,
-        )
-    return render(request, "web/reports.html", context)
+    )
+    learner_pager = _pages(query, numbers, "learners", learner_total, LEARNERS_PER_PAGE)
+    context.update(
+        standing=[
+            (p, [(key, label, standing[p.package_id][key]) for key, label in STANDING_LABELS])
+            for p in package_page.rows
+            if p.package_id in standing
+        ],
+        standing_labels=STANDING_LABELS,
+        standing_within=STANDING_WITHIN_DAYS,
+        totals=package_page.totals,
+        package_count=package_page.package_count,
+        over_time=over_time,
+        chart=completions_chart(over_time),
+        chart_table=over_time.other is None and len(over_time.series) <= CHART_TABLE_VERSIONS,
+        tables=report_tables,
+        query=query,
+        pagers={
+            "packages": _pages(
+                query, numbers, "packages", package_page.package_count, PACKAGES_PER_PAGE
+            ),
+            "courses": _pages(
+                query, numbers, "courses", course_page.course_count, COURSES_PER_PAGE
+            ),
+            "learners": learner_pager,
+        },
+        learner_total=learner_total,
+        learner_page=learner_pager.number,
+        learner_pages=learner_pager.pages,
+        learner_first=learner_pager.first,
+        learner_last=learner_pager.last,
+    )
+    return context
 
 
 def _standing_versions(
@@ -514,9 +523,11 @@ def report_xlsx(request: HttpRequest) -> HttpResponseBase:
     # An unnamed temporary file: gone from disk already, freed when the response closes it.
     spool = tempfile.TemporaryFile(suffix=".xlsx")  # noqa: SIM115
     try:
-        exports.write_xlsx(
-            (tables.report_table(kind, filters) for kind in tables.TABLE_KINDS), spool
-        )
+        # Under the limit, a timeline's answers are worked out once for every sheet.
+        with scope.answers_kept():
+            exports.write_xlsx(
+                (tables.report_table(kind, filters) for kind in tables.TABLE_KINDS), spool
+            )
         spool.seek(0)
     except BaseException:
         spool.close()

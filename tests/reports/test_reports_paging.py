@@ -187,3 +187,44 @@ def test_the_standing_section_is_the_packages_whatever_the_filter(
             assert {key: n for key, _, n in cells} == {
                 key: expected[package.package_id][key] for key, _ in report_pages.STANDING_LABELS
             }, url
+
+
+def test_a_timeline_kept_for_a_page_gives_every_read_the_same_answers_worked_out_once(
+    dataset: Dataset,
+) -> None:
+    """Within ``answers_kept`` (the reports page under the limit of ADR 0039) the page's
+    reads on a timeline give what they give apart, for everyone and for a manager's
+    people, and the transcripts' work is done once: one read of the moves per batch
+    of learners, where each read did its own."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from coursepack.reports import scope
+
+    def reads(filters: ReportFilters) -> tuple[Any, ...]:
+        return (
+            selectors.learner_count(filters),
+            selectors.package_report_page(filters, offset=0, limit=20),
+            list(selectors.learner_rows(filters, offset=0, limit=100)),
+            selectors.completions_over_time(filters, top=6, whole_up_to=12),
+        )
+
+    as_of = timezone.now() - timedelta(days=1)
+    for filters in (
+        ReportFilters(as_of=as_of),
+        ReportFilters(as_of=as_of, package_id=dataset.safety_id),
+        for_viewer(ReportFilters(as_of=as_of), dataset.learners["ann"]),
+    ):
+        with CaptureQueriesContext(connection) as apart_queries:
+            apart = reads(filters)
+        with CaptureQueriesContext(connection) as kept_queries, scope.answers_kept():
+            kept = reads(filters)
+
+        assert kept == apart, filters
+        assert apart[0] > 0, filters
+
+        def moves(queries: CaptureQueriesContext) -> int:
+            return sum("learning_enrollmentmove" in q["sql"] for q in queries.captured_queries)
+
+        assert moves(kept_queries) == 1, filters
+        assert moves(apart_queries) >= 4, filters
