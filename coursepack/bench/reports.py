@@ -18,13 +18,14 @@ from typing import TYPE_CHECKING, Any
 
 from django.core import signals
 from django.db import close_old_connections, connection
-from django.db.models import Max
+from django.db.models import Count, Max
 from django.test import Client, override_settings
 
 from coursepack.bench.measure import Row
 from coursepack.bench.scales import HISTORY_PACKAGE
 from coursepack.bench.xlsx_floor import bare_xlsx, organisation_sheets
-from coursepack.learning.models import EnrollmentDayCount
+from coursepack.jobs import exports as export_jobs
+from coursepack.learning.models import Enrollment, EnrollmentDayCount
 from coursepack.reports import tables
 from coursepack.web import reports as reports_page
 from coursepack.web.authoring.packages import PACKAGES_PER_PAGE
@@ -377,6 +378,41 @@ def page_cases(package: Package) -> list[Case]:
         *_learners("x.enrolled_at >= %(from)s AND x.enrolled_at < %(to)s"),
     ]
     standing_page = [_STANDING.format(page="%(p)s")]
+    # A timeline has no summary rows (ADR 0027): the page works the transcripts out, up
+    # to its limit, past which it offers a job (ADR 0039). Timed against no floor: the
+    # largest package under the limit as of mid-year, and the history version over it.
+    as_of = f"{y}-06-01T00:00"
+    moment = datetime(y, 6, 1, tzinfo=UTC)
+    limit = export_jobs.timeline_inline_max()
+    worked_out = (
+        Enrollment.objects.filter(enrolled_at__lte=moment)
+        .values("package_id")
+        .annotate(n=Count("pk"))
+        .filter(n__lte=limit)
+        .order_by("-n", "package_id")
+        .first()
+    )
+
+    def work(n: int) -> str:
+        shown = f"{n:,} enrollment{'' if n == 1 else 's'}"
+        return f"{shown}: over the limit, the offer" if n > limit else f"{shown} worked out"
+
+    history = Enrollment.objects.filter(enrolled_at__lte=moment, package_id=package.pk).count()
+    timelines: list[Case] = [
+        (
+            f"report page: one version as of {as_of} ({work(history)})",
+            f"/reports/?package_id={package.pk}&version_id={version.pk}&as_of={as_of}",
+            [],
+        )
+    ]
+    if worked_out is not None:
+        timelines.append(
+            (
+                f"report page: a package as of {as_of} ({work(worked_out['n'])})",
+                f"/reports/?package_id={worked_out['package_id']}&as_of={as_of}",
+                [],
+            )
+        )
     return [
         ("report page: all packages", "/reports/", [(sql, {}) for sql in every]),
         (
@@ -401,6 +437,7 @@ def page_cases(package: Package) -> list[Case]:
         ),
         ("package list (first page)", "/", [(sql, {}) for sql in _package_list()]),
         ("learners list (first page)", "/learners/", []),
+        *timelines,
     ]
 
 
