@@ -23,6 +23,13 @@ from tests.factories import make_admin, make_course, make_published_package
 PASSWORD = "export-pass-1234"
 
 
+def _sign_in(page: Page, base: str, username: str) -> None:
+    page.goto(f"{base}/login/")
+    page.fill("#id_username", username)
+    page.fill("#id_password", PASSWORD)
+    page.click("form.login button[type=submit]")
+
+
 def _check(page: Page) -> None:
     assert serious_accessibility_violations(page) == []
     assert page_overflows_viewport(page) == 0
@@ -45,10 +52,7 @@ def test_a_manager_prepares_a_large_matrix_export_follows_it_and_downloads_it(
         learning.enroll(actor=admin, learner_id=person.pk, package_id=version.package_id)
 
     page.set_viewport_size({"width": 1280, "height": 800})
-    page.goto(f"{live_server.url}/login/")
-    page.fill("#id_username", "export-boss")
-    page.fill("#id_password", PASSWORD)
-    page.click("form.login button[type=submit]")
+    _sign_in(page, live_server.url, "export-boss")
     page.goto(f"{live_server.url}/matrix/")
     page.click("a.download")
 
@@ -106,10 +110,7 @@ def test_an_auditor_asks_for_a_long_timeline_and_prepares_it_in_the_background(
         learning.enroll(actor=admin, learner_id=person.pk, package_id=version.package_id)
 
     page.set_viewport_size({"width": 1280, "height": 800})
-    page.goto(f"{live_server.url}/login/")
-    page.fill("#id_username", "timeline-auditor")
-    page.fill("#id_password", PASSWORD)
-    page.click("form.login button[type=submit]")
+    _sign_in(page, live_server.url, "timeline-auditor")
     page.goto(f"{live_server.url}/reports/")
     page.fill("#id_as_of", "2099-01-01T09:00")
     page.get_by_role("button", name="Apply").click()
