@@ -679,7 +679,7 @@ def timeline_answers(
     known_at: datetime,
     package_id: int | None = None,
     learners: QuerySet[Any] | None = None,
-    learners_per_batch: int = 400,
+    learners_per_batch: int = 1000,
 ) -> Iterator[tuple[int, TranscriptEnrollment]]:
     """Yield (learner id, enrollment) for every enrollment on record as of ``as_of``, as
     known at ``known_at`` (of one package, or all; of the ``learners``, or everyone's):
@@ -688,10 +688,24 @@ def timeline_answers(
 
     Works through the learners in batches, reading their enrollments, moves and events
     once per batch, so memory stays flat; for reports on a timeline other than the
-    status cache's ("as of now, as known now").
+    status cache's ("as of now, as known now"). A report page, at most
+    ``REPORT_TIMELINE_INLINE_MAX_ENROLLMENTS`` (1,000) enrollments, is one batch: each
+    batch is seven reads, and on PostgreSQL three batches of 400 took a third longer.
     """
     scope = timeline_scope(as_of=as_of, known_at=known_at, package_id=package_id, learners=learners)
     equivalences = lifecycle_facts.equivalence_facts()
+    # One package's enrollments read only the events that can count for them: on the
+    # courses of its versions' trees and the courses equivalent to those (a void names
+    # its target's course), as the status cache does. A learner's other events, on
+    # other packages' courses, change nothing and were most of what was read.
+    courses: set[int] | None = None
+    if package_id is not None:
+        courses = set()
+        for version_id in PackageVersion.objects.filter(package_id=package_id).values_list(
+            "pk", flat=True
+        ):
+            courses |= packaging.version_course_ids(version_id)
+        courses |= equivalences.sources_for(courses)
     last = 0
     while True:
         batch = list(
@@ -712,19 +726,33 @@ def timeline_answers(
             enrollments[enrollment.learner_id].append(enrollment)
         moves_of: dict[int, list[EnrollmentMove]] = defaultdict(list)
         for move in (
-            EnrollmentMove.objects.filter(enrollment__learner_id__in=batch)
+            EnrollmentMove.objects.filter(
+                enrollment_id__in=[e.pk for mine in enrollments.values() for e in mine]
+            )
             .select_related("from_version", "to_version")
             .order_by("moved_at", "id")
         ):
             moves_of[move.enrollment_id].append(move)
         events: dict[int, list[rules.LearnerEvent]] = defaultdict(list)
+        read = CompletionEvent.objects.filter(recorded_at__lte=known_at)
+        if courses is None:
+            read = read.filter(learner_id__in=batch)
+        else:
+            # The batch's learners through their enrollments, and the course on the bare
+            # column (unlike the status cache's reads, whose learners are not bounded):
+            # the (learner, course) index is then sought per learner and course. With
+            # the learners as a list, PostgreSQL intersected two bitmaps instead, one of
+            # them every event on the package's courses (twice the time).
+            read = read.filter(
+                learner_id__in=scope.filter(learner_id__in=batch).values("learner_id"),
+                course_id__in=sorted(courses),
+            )
         for learner_id, event_id, course_id, kind, occurred_at, voids_id, recorded_at in (
-            CompletionEvent.objects.filter(learner_id__in=batch, recorded_at__lte=known_at)
-            .order_by()
-            .values_list(
+            read.order_by().values_list(
                 "learner_id", "id", "course_id", "kind", "occurred_at", "voids_id", "recorded_at"
             )
-            .iterator(chunk_size=5000)
+            # Read whole: a batch's events are all kept until it is worked out anyway,
+            # and on PostgreSQL a server-side cursor costs round trips of its own.
         ):
             events[learner_id].append(
                 to_rule_event(event_id, course_id, kind, occurred_at, voids_id, recorded_at)

@@ -43,6 +43,7 @@ from coursepack.reports.scope import (
     chosen_sql,
     enrollments_in_scope,
     in_range,
+    kept,
     range_sql,
     within,
 )
@@ -397,28 +398,33 @@ def learner_count(filters: ReportFilters) -> int:
 
 
 def timeline_learner_rows(filters: ReportFilters) -> list[LearnerRow]:
-    """Return every learner's row on the filters' timeline, by username."""
+    """Return every learner's row on the filters' timeline, by username (made once per
+    page: its count and its page of rows read the same)."""
+    return kept("timeline learner rows", filters, lambda: _timeline_learner_rows(filters))
+
+
+def _timeline_learner_rows(filters: ReportFilters) -> list[LearnerRow]:
     by_learner: dict[int, list[TranscriptEnrollment]] = defaultdict(list)
     for learner_id, entry in answers(filters, timezone.now()):
         if within(entry.enrolled_at, filters):
             by_learner[learner_id].append(entry)
-    users = {
-        u.pk: u
-        for u in get_user_model()
+    names = {
+        pk: (username, f"{first} {last}".strip())
+        for pk, username, first, last in get_user_model()
         .objects.filter(pk__in=list(by_learner))
-        .only("username", "first_name", "last_name")
+        .values_list("pk", "username", "first_name", "last_name")
     }
     rows = []
     for learner_id, entries in by_learner.items():
-        user = users[learner_id]
+        username, full_name = names[learner_id]
         open_ones = [e for e in entries if e.withdrawn_at is None]
         statuses = [str(e.progress_status) for e in open_ones]
         completed = [e.completed_at for e in open_ones if e.completed_at is not None]
         rows.append(
             LearnerRow(
                 learner_id=learner_id,
-                username=user.username,
-                full_name=f"{user.first_name} {user.last_name}".strip(),
+                username=username,
+                full_name=full_name,
                 enrollments=len(open_ones),
                 withdrawn=len(entries) - len(open_ones),
                 not_started=statuses.count(EnrollmentStatus.NOT_STARTED),

@@ -43,6 +43,7 @@ __all__ = [
     "filter_choices",
     "for_viewer",
     "in_range",
+    "kept",
     "make_filters",
     "summary_scope",
     "timeline_enrollments",
@@ -52,6 +53,7 @@ __all__ = [
 ]
 
 _S = TypeVar("_S", bound=Model)
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True)
@@ -228,9 +230,9 @@ def within(moment: datetime | None, filters: ReportFilters) -> bool:
     return filters.end is None or moment < filters.end
 
 
-_Answers = list[tuple[int, TranscriptEnrollment]]
-# The answers worked out within ``answers_kept()``, by timeline, package and people.
-_kept: ContextVar[dict[tuple[Any, ...], _Answers] | None] = ContextVar(
+# The answers worked out within ``answers_kept()``, by timeline, package and people, and
+# what was made of them (``kept``), by what it is and its filters.
+_kept: ContextVar[dict[tuple[Any, ...], Any] | None] = ContextVar(
     "coursepack_kept_answers", default=None
 )
 
@@ -270,6 +272,19 @@ def answers(filters: ReportFilters, now: datetime) -> Iterator[tuple[int, Transc
     for learner_id, entry in found:
         if filters.version_id is None or entry.version_id == filters.version_id:
             yield learner_id, entry
+
+
+def kept(what: str, filters: ReportFilters, make: Callable[[], _T]) -> _T:
+    """Return ``make()``, made once per ``what`` and filters within ``answers_kept()``:
+    a report page counts the learners' rows on a timeline and shows a page of them."""
+    found = _kept.get()
+    if found is None:
+        return make()
+    key = (what, filters, id(filters.learners))
+    if key not in found:
+        found[key] = make()
+    made: _T = found[key]
+    return made
 
 
 def _timeline_scope(filters: ReportFilters, now: datetime) -> QuerySet[Enrollment]:

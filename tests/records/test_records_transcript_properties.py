@@ -450,13 +450,20 @@ def test_transcript_as_of_t_as_known_at_r_is_a_replay_of_the_facts_recorded_by_r
 
 
 def _counts_from_transcripts(
-    world: World, t: datetime, r: datetime, start: datetime, end: datetime
+    world: World,
+    t: datetime,
+    r: datetime,
+    start: datetime,
+    end: datetime,
+    package_id: int | None = None,
 ) -> dict[int, tuple[int, ...]]:
-    """Count, per version, what the learners' transcripts for (t, r) say, as the package
-    report defines its columns over the range [start, end)."""
+    """Count, per version (of ``package_id``, if one), what the learners' transcripts for
+    (t, r) say, as the package report defines its columns over the range [start, end)."""
     found: dict[int, list[int]] = {}
     for learner in world.learners:
         for e in transcript(learner, t, known_at=r).enrollments:
+            if package_id not in (None, e.package_id):
+                continue
             row = found.setdefault(e.version_id, [0] * 6)
             enrolled_in_range = start <= e.enrolled_at < end
             if e.withdrawn_at is None:
@@ -471,15 +478,16 @@ def _counts_from_transcripts(
 
 
 def _learners_from_transcripts(
-    world: World, now: datetime, filters: ReportFilters
+    world: World, now: datetime, filters: ReportFilters, known_at: datetime | None = None
 ) -> dict[int, tuple[Any, ...]]:
-    """Count, per learner, what their transcript as of now says, as the learners table
-    defines its columns: the enrollments begun in the range (in the package, if one)."""
+    """Count, per learner, what their transcript as of ``now`` (as known at ``known_at``,
+    by default then too) says, as the learners table defines its columns: the
+    enrollments begun in the range (in the package, if one)."""
     found: dict[int, tuple[Any, ...]] = {}
     for learner in world.learners:
         entries = [
             e
-            for e in transcript(learner, now, known_at=now).enrollments
+            for e in transcript(learner, now, known_at=known_at or now).enrollments
             if (filters.start is None or filters.start <= e.enrolled_at)
             and (filters.end is None or e.enrolled_at < filters.end)
             and filters.package_id in (None, e.package_id)
@@ -558,6 +566,15 @@ def test_reports_agree_with_transcripts_on_the_same_timeline(
                     assert _report_counts(filters) == _counts_from_transcripts(
                         world, t, r, start, stop
                     ), (t, r)
+                    # One package's: worked out from its versions' courses' events only.
+                    for package_id in setting.packages:
+                        chosen = replace(filters, package_id=package_id)
+                        assert _report_counts(chosen) == _counts_from_transcripts(
+                            world, t, r, start, stop, package_id=package_id
+                        ), (t, r, package_id)
+                        assert _learner_report(chosen) == _learners_from_transcripts(
+                            world, t, chosen, known_at=r
+                        ), (t, r, package_id)
             cached = ReportFilters(
                 start=setting.start - timedelta(days=90), end=end + timedelta(days=1)
             )

@@ -195,7 +195,7 @@ def test_a_timeline_kept_for_a_page_gives_every_read_the_same_answers_worked_out
     """Within ``answers_kept`` (the reports page under the limit of ADR 0039) the page's
     reads on a timeline give what they give apart, for everyone and for a manager's
     people, and the transcripts' work is done once: one read of the moves per batch
-    of learners, where each read did its own."""
+    of learners, where each read did its own, and the learners' rows made once."""
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
@@ -228,3 +228,13 @@ def test_a_timeline_kept_for_a_page_gives_every_read_the_same_answers_worked_out
 
         assert moves(kept_queries) == 1, filters
         assert moves(apart_queries) >= 4, filters
+
+        def names(queries: CaptureQueriesContext) -> int:
+            return sum(
+                'FROM "auth_user"' in q["sql"] and '"auth_user"."first_name"' in q["sql"]
+                for q in queries.captured_queries
+            )
+
+        # The learners' rows are made once for their count and their page.
+        assert names(kept_queries) == 1, filters
+        assert names(apart_queries) == 2, filters
