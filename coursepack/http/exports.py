@@ -84,7 +84,12 @@ class ExportOut(Schema):
     export: str = Field(description="report, matrix, standing or exceptions")
     created_at: datetime
     finished_at: datetime | None
-    total: int = Field(description="Rows expected (learners of a report, people of the matrix).")
+    total: int = Field(
+        description=(
+            "Rows expected (learners of a report, people of the matrix); of a report on a "
+            "past timeline, steps: the enrollments it works out, then its learner rows."
+        )
+    )
     done: int
     percent: int
     rows: int | None = Field(description="Rows written, once succeeded.")

@@ -37,6 +37,7 @@ __all__ = [
     "FilterChoices",
     "ReportFilters",
     "answers",
+    "answers_heard",
     "answers_kept",
     "days_between",
     "enrollments_in_scope",
@@ -250,6 +251,32 @@ def answers_kept() -> Iterator[None]:
         _kept.reset(token)
 
 
+# Who hears of each enrollment worked out within ``answers_heard()``: an export job's
+# progress.
+_heard: ContextVar[Callable[[int], None] | None] = ContextVar(
+    "coursepack_answers_heard", default=None
+)
+
+
+@contextmanager
+def answers_heard(progress: Callable[[int], None]) -> Iterator[None]:
+    """Call ``progress(1)`` for each enrollment worked out on a timeline within the block
+    (an export job over a long timeline: most of its time, before any row is written)."""
+    token = _heard.set(progress)
+    try:
+        yield
+    finally:
+        _heard.reset(token)
+
+
+def _told(
+    found: Iterable[tuple[int, TranscriptEnrollment]], progress: Callable[[int], None]
+) -> Iterator[tuple[int, TranscriptEnrollment]]:
+    for answer in found:
+        progress(1)
+        yield answer
+
+
 def answers(filters: ReportFilters, now: datetime) -> Iterator[tuple[int, TranscriptEnrollment]]:
     """Yield (learner, enrollment) on the filters' timeline, as the transcripts show them,
     in the chosen package and (the version the enrollment was on then) version. Within
@@ -267,6 +294,9 @@ def answers(filters: ReportFilters, now: datetime) -> Iterator[tuple[int, Transc
             package_id=filters.package_id,
             learners=filters.learners,
         )
+        progress = _heard.get()
+        if progress is not None:
+            found = _told(found, progress)
         if kept is not None:
             found = kept[key] = list(found)
     for learner_id, entry in found:

@@ -105,6 +105,7 @@ def export_page(request: HttpRequest, job_id: int) -> HttpResponse:
             "removed": removed,
             "filename": progress.result.get("filename", ""),
             "as_of": _moment(progress.result.get("as_of")),
+            "steps": exports.counts_steps(job),
         },
     )
 

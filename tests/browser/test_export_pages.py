@@ -132,6 +132,11 @@ def test_an_auditor_asks_for_a_long_timeline_and_prepares_it_in_the_background(
     assert page.url == f"{live_server.url}/exports/{job.pk}/"
     expect(page.locator("h1")).to_have_text(f"Export {job.pk}: All report tables")
     assert job.params["filters"]["as_of"] is not None
+    # Its steps: the 3 enrollments worked out, then the 3 learners' rows.
+    expect(page.locator("main")).to_contain_text("Progress: 0 of 6 steps")
+    expect(page.locator("main")).to_contain_text("each enrollment is first worked out")
+    _check(page)
+    shoot(page, "export-long-timeline-queued-390")
     jobs.run_job(job.pk)
     expect(page.locator(".job-status")).to_have_text("succeeded", timeout=15_000)
     expect(page.locator("a.download-export")).to_contain_text("coursepack-report-all-")

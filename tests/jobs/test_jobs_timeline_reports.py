@@ -73,12 +73,22 @@ def test_a_long_timeline_is_offered_as_a_job_whose_workbook_equals_the_short_one
     assert started.status_code == 302
     job = Job.objects.get(kind="export")
     assert job.params["filters"]["as_of"] is not None
-    assert job.total == 5  # the learners with an enrollment it works out
-    jobs.run_job(job.pk)
+    # Its steps: the 5 enrollments it works out, then the rows of the learners with one.
+    assert job.total == 5 + 5
+    with CaptureQueriesContext(connection) as queries:
+        jobs.run_job(job.pk)
     job.refresh_from_db()
     assert job.status == "succeeded", job.result
+    assert (job.done, job.result["rows"]) == (10, 5)
+    # The answers are worked out once for every sheet (one read of the moves), not per
+    # sheet.
+    moves = [q for q in queries.captured_queries if "learning_enrollmentmove" in q["sql"]]
+    assert len(moves) == 1
     download = admin.get(f"/exports/{job.pk}/file")
     assert _sheets(_body(download)) == expected
+    shown = admin.get(f"/exports/{job.pk}/").content.decode()
+    assert "Progress: 10 of 10 steps (100%)" in shown
+    assert "each enrollment is first worked out from its events" in shown
 
 
 def test_a_managers_long_timeline_says_why_and_their_short_one_counts_their_people(
