@@ -174,10 +174,19 @@ _SCOPED_TOTAL = (
 )
 
 
-def _learners(scope: str | None) -> list[str]:
+def _learners(scope: str | None, *, counted: bool = True) -> list[str]:
     """The learners table's two statements for enrollments matching ``scope`` (None:
-    every enrollment, from the summary rows)."""
+    every enrollment, from the summary rows); without ``counted`` (a range's, whose count
+    follows the page: ADR 0036 amended) its page and the next page's first row only."""
     limit = reports_page.LEARNERS_PER_PAGE
+    if scope is not None and not counted:
+        return [
+            _LEARNER_COUNTS.format(
+                outer=scope.replace("x.", "e.") + " AND",
+                listed=_SCOPED_LEARNERS.format(scope=scope),
+                limit=limit + 1,
+            )
+        ]
     if scope is None:
         return [
             _LEARNER_TOTAL,
@@ -366,6 +375,7 @@ def page_cases(package: Package) -> list[Case]:
         "first": connection.ops.adapt_datefield_value(date(y, 1, 1)),
         "stop": connection.ops.adapt_datefield_value(date(y + 1, 1, 1)),
     }
+    in_range = "x.enrolled_at >= %(from)s AND x.enrolled_at < %(to)s"
     in_year = [
         *_page_floor(
             version_scope="",
@@ -375,8 +385,9 @@ def page_cases(package: Package) -> list[Case]:
             params=year,
             months="month >= %(first)s AND month < %(stop)s",
         ),
-        *_learners("x.enrolled_at >= %(from)s AND x.enrolled_at < %(to)s"),
+        *_learners(in_range, counted=False),
     ]
+    count_in_year = [_SCOPED_TOTAL.format(scope=in_range)]
     standing_page = [_STANDING.format(page="%(p)s")]
     # A timeline has no summary rows (ADR 0027): the page works the transcripts out, up
     # to its limit, past which it offers a job (ADR 0039). Timed against no floor: the
@@ -429,6 +440,11 @@ def page_cases(package: Package) -> list[Case]:
             f"report page: all packages, {y} [from, to)",
             f"/reports/?from={y}-01-01&to={y + 1}-01-01",
             [(sql, year) for sql in in_year],
+        ),
+        (
+            f"learners' count of {y}, which follows its page",
+            f"/reports/learners/count/?from={y}-01-01&to={y + 1}-01-01",
+            [(sql, year) for sql in count_in_year],
         ),
         (
             "standing page, one package",

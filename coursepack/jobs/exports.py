@@ -498,9 +498,7 @@ def run_export(job: Job) -> None:
                     write_table(table, out, progress=live.add)
                     rows = live.done
                 else:
-                    rows = write_report(
-                        _report_filters(params["filters"]), out, progress=live.add
-                    )
+                    rows = write_report(_report_filters(params["filters"]), out, progress=live.add)
         os.replace(scratch, target)
     finally:
         live.close()

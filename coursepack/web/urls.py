@@ -52,6 +52,7 @@ urlpatterns = [
     path("webhooks/<int:subscription_id>/redeliver/", webhooks.redeliver, name="webhook-redeliver"),
     path("reports/", reports.reports, name="reports"),
     path("reports/versions/", reports.report_versions, name="report-versions"),
+    path("reports/learners/count/", reports.report_learner_count, name="report-learner-count"),
     path("reports/<str:kind>.csv", reports.report_csv, name="report-csv"),
     path("reports/report.xlsx", reports.report_xlsx, name="report-xlsx"),
     path("learners/", records.learner_list, name="learners"),

@@ -104,6 +104,10 @@ def test_reports_filter_by_version_and_page_the_tables_by_keyboard(
     href = page.locator("text=Download all tables (XLSX)").get_attribute("href")
     assert href is not None and "package_id=" in href and "version_id=" in href
     assert "from=2020-01-01" in href
+    # Over a range the learners' count follows the page (htmx): it fills the pager in.
+    expect(page.locator("#report-learners nav.pager .where")).to_have_text(
+        re.compile(r"^Learners 1\u2013\d+ of [\d,]+$")
+    )
     assert serious_accessibility_violations(page) == []
     screenshot(page, "reports-filtered")
     page.set_viewport_size(PHONE)
