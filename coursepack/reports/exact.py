@@ -23,7 +23,6 @@ from django.utils import timezone
 
 from coursepack import statements
 from coursepack.learning.models import CompletionEvent, Enrollment, EnrollmentStatus, EventKind
-from coursepack.learning.transcript import TranscriptEnrollment
 from coursepack.reports.rows import (
     MAX_PERIODS,
     NO_PERIODS,
@@ -38,6 +37,7 @@ from coursepack.reports.rows import (
 from coursepack.reports.scope import (
     OPEN,
     ROW,
+    Answer,
     ReportFilters,
     answers,
     chosen_sql,
@@ -104,9 +104,7 @@ def package_counts(filters: ReportFilters) -> dict[int, StatusCounts]:
     }
 
 
-def _timeline_counts(
-    entries: Iterable[TranscriptEnrollment], filters: ReportFilters
-) -> StatusCounts:
+def _timeline_counts(entries: Iterable[Answer], filters: ReportFilters) -> StatusCounts:
     """Count enrollments as ``package_counts`` does, from transcript rows."""
     counts = {"enrolled": 0, "withdrawn": 0, "completed_in_range": 0}
     by_status: dict[str, int] = defaultdict(int)
@@ -131,7 +129,7 @@ def _timeline_counts(
 def timeline_package_counts(filters: ReportFilters, now: datetime) -> dict[int, StatusCounts]:
     """Return the same counts on the filters' timeline, as the transcripts show the
     enrollments (under the version each was on then)."""
-    by_version: dict[int, list[TranscriptEnrollment]] = defaultdict(list)
+    by_version: dict[int, list[Answer]] = defaultdict(list)
     for _, entry in answers(filters, now):
         by_version[entry.version_id].append(entry)
     return {v: _timeline_counts(rows, filters) for v, rows in by_version.items()}
@@ -404,7 +402,7 @@ def timeline_learner_rows(filters: ReportFilters) -> list[LearnerRow]:
 
 
 def _timeline_learner_rows(filters: ReportFilters) -> list[LearnerRow]:
-    by_learner: dict[int, list[TranscriptEnrollment]] = defaultdict(list)
+    by_learner: dict[int, list[Answer]] = defaultdict(list)
     for learner_id, entry in answers(filters, timezone.now()):
         if within(entry.enrolled_at, filters):
             by_learner[learner_id].append(entry)

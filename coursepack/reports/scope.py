@@ -18,12 +18,13 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, tzinfo
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 from django.contrib.auth.models import AnonymousUser, User
 from django.db.models import Model, Q, QuerySet
 from django.utils import timezone
 
+from coursepack import rules
 from coursepack.errors import InvalidInput
 from coursepack.learning import transcript as transcripts
 from coursepack.learning.models import Enrollment
@@ -34,6 +35,7 @@ from coursepack.packaging.models import PackageVersion, VersionStatus
 __all__ = [
     "OPEN",
     "ROW",
+    "Answer",
     "FilterChoices",
     "ReportFilters",
     "answers",
@@ -269,34 +271,47 @@ def answers_heard(progress: Callable[[int], None]) -> Iterator[None]:
         _heard.reset(token)
 
 
-def _told(
-    found: Iterable[tuple[int, TranscriptEnrollment]], progress: Callable[[int], None]
-) -> Iterator[tuple[int, TranscriptEnrollment]]:
-    for answer in found:
-        progress(1)
-        yield answer
+class Answer(NamedTuple):
+    """What the report tables read of an enrollment's row in its learner's transcript on
+    a timeline: a few fields of ``TranscriptEnrollment``, whose evaluation tree, reasons
+    and lifecycle are most of its size. A workbook of the whole organisation on a
+    timeline holds one per enrollment (a million at the benchmark's full scale)."""
+
+    version_id: int
+    enrolled_at: datetime
+    withdrawn_at: datetime | None
+    progress_status: rules.EnrollmentStatus
+    completed_at: datetime | None
 
 
-def answers(filters: ReportFilters, now: datetime) -> Iterator[tuple[int, TranscriptEnrollment]]:
-    """Yield (learner, enrollment) on the filters' timeline, as the transcripts show them,
-    in the chosen package and (the version the enrollment was on then) version. Within
+def _answered(
+    found: Iterable[tuple[int, TranscriptEnrollment]], progress: Callable[[int], None] | None
+) -> Iterator[tuple[int, Answer]]:
+    for learner_id, e in found:
+        if progress is not None:
+            progress(1)
+        yield (
+            learner_id,
+            Answer(e.version_id, e.enrolled_at, e.withdrawn_at, e.progress_status, e.completed_at),
+        )
+
+
+def answers(filters: ReportFilters, now: datetime) -> Iterator[tuple[int, Answer]]:
+    """Yield (learner, answer) on the filters' timeline, as the transcripts show them, in
+    the chosen package and (the version the enrollment was on then) version. Within
     ``answers_kept()`` they are worked out once, at the first read's ``now``."""
     kept = _kept.get()
     key = (filters.as_of, filters.known_at, filters.package_id, id(filters.learners))
-    found: Iterable[tuple[int, TranscriptEnrollment]] | None = (
-        None if kept is None else kept.get(key)
-    )
+    found: Iterable[tuple[int, Answer]] | None = None if kept is None else kept.get(key)
     if found is None:
         as_of, known_at = filters.moments(now)
-        found = transcripts.timeline_answers(
+        worked_out = transcripts.timeline_answers(
             as_of=as_of,
             known_at=known_at,
             package_id=filters.package_id,
             learners=filters.learners,
         )
-        progress = _heard.get()
-        if progress is not None:
-            found = _told(found, progress)
+        found = _answered(worked_out, _heard.get())
         if kept is not None:
             found = kept[key] = list(found)
     for learner_id, entry in found:
