@@ -46,6 +46,7 @@ from coursepack.packaging.models import PackageVersion
 
 __all__ = [
     "EnrollmentChange",
+    "TimelineAnswer",
     "Transcript",
     "TranscriptChanges",
     "TranscriptEnrollment",
@@ -302,6 +303,32 @@ def _event_columns() -> tuple[str, ...]:
         "evidence_note",
         "voids_id",
     )
+
+
+class TimelineAnswer(NamedTuple):
+    """An enrollment's row in its learner's transcript on a timeline, as far as a report
+    reads it: the version it was on then, its enrolment and withdrawal, its progress
+    status and since when it was complete. A report of the whole organisation on a
+    timeline holds one per enrollment (a million at the benchmark's full scale)."""
+
+    version_id: int
+    enrolled_at: datetime
+    withdrawn_at: datetime | None
+    progress_status: rules.EnrollmentStatus
+    completed_at: datetime | None
+
+
+def _version_id_at(
+    current: int, moves: list[tuple[datetime, int]], cutoff: datetime
+) -> tuple[int, datetime | None]:
+    """Return the version an enrollment was on at ``cutoff`` (``moves``: its (moved at,
+    from version) in order) and its last move by then, as ``_version_at`` does."""
+    last = None
+    for moved_at, from_version_id in moves:
+        if moved_at > cutoff:
+            return from_version_id, last
+        last = moved_at
+    return current, last
 
 
 def _version_at(
@@ -679,18 +706,28 @@ def timeline_answers(
     known_at: datetime,
     package_id: int | None = None,
     learners: QuerySet[Any] | None = None,
-    learners_per_batch: int = 1000,
-) -> Iterator[tuple[int, TranscriptEnrollment]]:
-    """Yield (learner id, enrollment) for every enrollment on record as of ``as_of``, as
-    known at ``known_at`` (of one package, or all; of the ``learners``, or everyone's):
-    exactly the rows of the learners' transcripts for the same two times, computed by
-    the same code.
+    enrollments_per_batch: int = 1000,
+) -> Iterator[tuple[int, TimelineAnswer]]:
+    """Yield (learner id, answer) for every enrollment on record as of ``as_of``, as known
+    at ``known_at`` (of one package, or all; of the ``learners``, or everyone's): the
+    fields a report reads of the rows of the learners' transcripts for the same two
+    times, in the same order.
 
-    Works through the learners in batches, reading their enrollments, moves and events
-    once per batch, so memory stays flat; for reports on a timeline other than the
-    status cache's ("as of now, as known now"). A report page, at most
-    ``REPORT_TIMELINE_INLINE_MAX_ENROLLMENTS`` (1,000) enrollments, is one batch: each
-    batch is seven reads, and on PostgreSQL three batches of 400 took a third longer.
+    The transcript's row comes from the engine's whole evaluation, with every node's
+    state, next steps and reasons; a report needs its status and completion alone. They
+    come from the engine's status rule (``rules.StatusRule``), as the status cache's do,
+    from the same facts as the transcript: the version then, the events known at
+    ``known_at`` up to the withdrawal, the next period's opening or ``as_of``, and the
+    exemptions in force then. A property test holds the status rule to the evaluation
+    at every moment; others hold these answers to the transcripts' rows, with every
+    lifecycle fact.
+
+    Works through the enrollments in batches of about ``enrollments_per_batch``, each
+    learner's whole, reading their moves, events and exemptions once per batch, so
+    memory stays flat; for reports on a timeline other than the status cache's ("as of
+    now, as known now"). A report page, at most
+    ``REPORT_TIMELINE_INLINE_MAX_ENROLLMENTS`` (1,000) enrollments, is one batch of five
+    reads; on PostgreSQL three batches of 400 took a third longer.
     """
     scope = timeline_scope(as_of=as_of, known_at=known_at, package_id=package_id, learners=learners)
     equivalences = lifecycle_facts.equivalence_facts()
@@ -706,37 +743,57 @@ def timeline_answers(
         ):
             courses |= packaging.version_course_ids(version_id)
         courses |= equivalences.sources_for(courses)
+    # Enrolments, moves and withdrawals are on record from the moment they happen.
+    cutoff = min(as_of, known_at)
+    columns = (
+        "pk",
+        "learner_id",
+        "version_id",
+        "enrolled_at",
+        "withdrawn_at",
+        "superseded_at",
+        "counts_from",
+    )
     last = 0
     while True:
-        batch = list(
+        # The batch: the next enrollments in learner order, each learner's whole. One
+        # more than the batch holds says whether the last learner's go on past it.
+        enrollments = list(
             scope.filter(learner_id__gt=last)
-            .order_by("learner_id")
-            .values_list("learner_id", flat=True)
-            .distinct()[:learners_per_batch]
+            .order_by("learner_id", "enrolled_at", "id")
+            .values_list(*columns)[: enrollments_per_batch + 1]
         )
-        if not batch:
+        if not enrollments:
             return
-        last = batch[-1]
-        enrollments: dict[int, list[Enrollment]] = defaultdict(list)
-        for enrollment in (
-            scope.filter(learner_id__in=batch)
-            .select_related("package", "version")
-            .order_by("enrolled_at", "id")
-        ):
-            enrollments[enrollment.learner_id].append(enrollment)
-        moves_of: dict[int, list[EnrollmentMove]] = defaultdict(list)
-        for move in (
-            EnrollmentMove.objects.filter(
-                enrollment_id__in=[e.pk for mine in enrollments.values() for e in mine]
+        if len(enrollments) > enrollments_per_batch:
+            tail = enrollments[-1][1]
+            enrollments = [e for e in enrollments if e[1] != tail]
+            enrollments += (
+                scope.filter(learner_id=tail).order_by("enrolled_at", "id").values_list(*columns)
             )
-            .select_related("from_version", "to_version")
+        # The batch's learners, for the events' read: the range of their ids in the
+        # scope, as a subquery (see below). Moves and exemptions are read by the
+        # enrollments' ids: on SQLite each subquery of the scope cost ~10 ms more.
+        in_batch = scope.filter(learner_id__gt=last, learner_id__lte=enrollments[-1][1])
+        last = enrollments[-1][1]
+        moves_of: dict[int, list[tuple[datetime, int]]] = defaultdict(list)
+        for enrollment_id, moved_at, from_version_id in (
+            EnrollmentMove.objects.filter(enrollment_id__in=[e[0] for e in enrollments])
             .order_by("moved_at", "id")
+            .values_list("enrollment_id", "moved_at", "from_version_id")
         ):
-            moves_of[move.enrollment_id].append(move)
-        events: dict[int, list[rules.LearnerEvent]] = defaultdict(list)
-        read = CompletionEvent.objects.filter(recorded_at__lte=known_at)
+            moves_of[enrollment_id].append((moved_at, from_version_id))
+        rows_of: dict[int, list[rules.EventRow]] = defaultdict(list)
+        # Every event read was recorded by ``known_at`` (the read says so): each carries
+        # that moment as its recording time, one moment fewer to read per event. An
+        # event that occurred after ``as_of`` counts for nothing then (a withdrawal or
+        # the next period's opening is earlier still); a void removes its target at
+        # every moment, whenever it occurred.
+        read = CompletionEvent.objects.filter(
+            Q(occurred_at__lte=as_of) | Q(kind=EventKind.VOID), recorded_at__lte=known_at
+        )
         if courses is None:
-            read = read.filter(learner_id__in=batch)
+            read = read.filter(learner_id__in=in_batch.values("learner_id"))
         else:
             # The batch's learners through their enrollments, and the course on the bare
             # column (unlike the status cache's reads, whose learners are not bounded):
@@ -744,28 +801,70 @@ def timeline_answers(
             # the learners as a list, PostgreSQL intersected two bitmaps instead, one of
             # them every event on the package's courses (twice the time).
             read = read.filter(
-                learner_id__in=scope.filter(learner_id__in=batch).values("learner_id"),
-                course_id__in=sorted(courses),
+                learner_id__in=in_batch.values("learner_id"), course_id__in=sorted(courses)
             )
-        for learner_id, event_id, course_id, kind, occurred_at, voids_id, recorded_at in (
-            read.order_by().values_list(
-                "learner_id", "id", "course_id", "kind", "occurred_at", "voids_id", "recorded_at"
-            )
+        for (
+            learner_id,
+            event_id,
+            course_id,
+            kind,
+            occurred_at,
+            voids_id,
+        ) in read.order_by().values_list(
+            "learner_id", "id", "course_id", "kind", "occurred_at", "voids_id"
+        ):
             # Read whole: a batch's events are all kept until it is worked out anyway,
             # and on PostgreSQL a server-side cursor costs round trips of its own.
-        ):
-            events[learner_id].append(
-                to_rule_event(event_id, course_id, kind, occurred_at, voids_id, recorded_at)
+            rows_of[learner_id].append((event_id, course_id, kind, occurred_at, voids_id, known_at))
+        facts = lifecycle_facts.enrollment_facts(e[0] for e in enrollments)
+        # A learner's course facts depend only on the moment evaluated and the period's
+        # window: most of a learner's enrollments share them.
+        course_facts: dict[tuple[int, datetime, datetime | None], rules.CourseFacts] = {}
+        for (
+            enrollment_id,
+            learner_id,
+            current,
+            enrolled_at,
+            withdrawn_at,
+            superseded_at,
+            counts_from,
+        ) in enrollments:
+            if enrolled_at > cutoff:
+                continue
+            version_id, last_move = _version_id_at(current, moves_of[enrollment_id], cutoff)
+            if withdrawn_at is not None and withdrawn_at > cutoff:
+                withdrawn_at = None
+            # A withdrawn enrollment keeps what the learner had as of the withdrawal; so
+            # does a certification period once the next one opened.
+            evaluated_at = withdrawn_at or as_of
+            if superseded_at is not None and superseded_at < evaluated_at:
+                evaluated_at = superseded_at
+            key = (learner_id, evaluated_at, counts_from)
+            known = course_facts.get(key)
+            if known is None:
+                known = course_facts[key] = rules.course_facts_from_rows(
+                    rows_of[learner_id],
+                    evaluated_at,
+                    known_at,
+                    counts_from=counts_from,
+                    equivalences=equivalences.equivalences,
+                    equivalence_changes=equivalences.changes,
+                )
+            mine = lifecycle_facts.facts_of(facts, enrollment_id)
+            exempt = (
+                rules.exemptions_in_force(mine.exemptions, mine.revocations, evaluated_at, known_at)
+                if mine.exemptions
+                else {}
             )
-        facts = lifecycle_facts.enrollment_facts(
-            e.pk for mine in enrollments.values() for e in mine
-        )
-        for learner_id in batch:
-            data = _Loaded(
-                enrollments[learner_id], moves_of, [], events[learner_id], facts, equivalences
+            summary = packaging.status_rule(version_id).summarize(
+                known, last_move or enrolled_at, exempt
             )
-            for entry in _entries(data, as_of, known_at):
-                yield learner_id, entry
+            yield (
+                learner_id,
+                TimelineAnswer(
+                    version_id, enrolled_at, withdrawn_at, summary.status, summary.completed_at
+                ),
+            )
 
 
 def _count_of(rows: QuerySet[Any]) -> Coalesce:

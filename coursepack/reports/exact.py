@@ -156,9 +156,9 @@ def course_counts(filters: ReportFilters, course_ids: list[int] | None) -> Cours
     if filters.on_timeline:
         as_of, known_at = filters.moments(timezone.now())
         events = events.filter(recorded_at__lte=known_at, occurred_at__lte=as_of)
-        known_void = CompletionEvent.objects.filter(voids=OuterRef("pk"), recorded_at__lte=known_at)
-        events = events.alias(known_void=Exists(known_void))
-        voided = Q(known_void=True)
+        # An event has at most one void (``voids`` is one-to-one): joined once, where
+        # a probe for it was written into each of the three counts.
+        voided = Q(voided_by__isnull=False, voided_by__recorded_at__lte=known_at)
         cutoff = min(as_of, known_at)
         scope = enrollments_in_scope(replace(filters, version_id=None)).filter(
             Q(withdrawn_at__isnull=True) | Q(withdrawn_at__gt=cutoff),

@@ -18,17 +18,15 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, tzinfo
-from typing import Any, NamedTuple, TypeVar
+from typing import Any, TypeVar
 
 from django.contrib.auth.models import AnonymousUser, User
 from django.db.models import Model, Q, QuerySet
 from django.utils import timezone
 
-from coursepack import rules
 from coursepack.errors import InvalidInput
 from coursepack.learning import transcript as transcripts
 from coursepack.learning.models import Enrollment
-from coursepack.learning.transcript import TranscriptEnrollment
 from coursepack.organisation import selectors as organisation
 from coursepack.packaging.models import PackageVersion, VersionStatus
 
@@ -271,29 +269,20 @@ def answers_heard(progress: Callable[[int], None]) -> Iterator[None]:
         _heard.reset(token)
 
 
-class Answer(NamedTuple):
-    """What the report tables read of an enrollment's row in its learner's transcript on
-    a timeline: a few fields of ``TranscriptEnrollment``, whose evaluation tree, reasons
-    and lifecycle are most of its size. A workbook of the whole organisation on a
-    timeline holds one per enrollment (a million at the benchmark's full scale)."""
-
-    version_id: int
-    enrolled_at: datetime
-    withdrawn_at: datetime | None
-    progress_status: rules.EnrollmentStatus
-    completed_at: datetime | None
+#: What the report tables read of an enrollment's row in its learner's transcript on a
+#: timeline (``learning.transcript.TimelineAnswer``).
+Answer = transcripts.TimelineAnswer
 
 
 def _answered(
-    found: Iterable[tuple[int, TranscriptEnrollment]], progress: Callable[[int], None] | None
+    found: Iterable[tuple[int, Answer]], progress: Callable[[int], None] | None
 ) -> Iterator[tuple[int, Answer]]:
-    for learner_id, e in found:
-        if progress is not None:
-            progress(1)
-        yield (
-            learner_id,
-            Answer(e.version_id, e.enrolled_at, e.withdrawn_at, e.progress_status, e.completed_at),
-        )
+    if progress is None:
+        yield from found
+        return
+    for answer in found:
+        progress(1)
+        yield answer
 
 
 def answers(filters: ReportFilters, now: datetime) -> Iterator[tuple[int, Answer]]:

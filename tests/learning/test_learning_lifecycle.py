@@ -698,3 +698,134 @@ def test_a_versions_enrollments_are_the_open_periods_as_counted(clock: Clock, ad
     ] == ["amy", "zoe"]
     counts = selectors.enrollment_counts([version.pk])
     assert sum(counts.values()) == listed.count()
+
+
+def test_a_timeline_report_reads_what_the_transcripts_show_through_a_lifecycle(
+    clock: Clock, admin: Any
+) -> None:
+    """A report on a timeline works each enrollment out with the status rule, from the
+    facts the transcript's whole evaluation reads. Through a history with an equivalence
+    (begun, made retroactive, ended), a course waiver that lapses, a waiver of the whole
+    package revoked, a void, a late entry, a withdrawal, a move onto a new version and
+    second certification periods, its answers as of each moment, as known now, then, or at two moments
+    between, are the transcripts' rows: for each package and for all, in batches of one
+    or two enrollments too."""
+    a, b, c, d = (make_course(name=name) for name in ("A", "A (external)", "C", "D"))
+    annual_version = annual([a, c])
+    other = published([a, d])
+    learners = [make_learner() for _ in range(4)]
+    first, second, third, fourth = learners
+    on_annual = [
+        learning.enroll(actor=admin, learner_id=u.pk, package_id=annual_version.package_id)
+        for u in learners
+    ]
+    on_other = [
+        learning.enroll(actor=admin, learner_id=u.pk, package_id=other.package_id)
+        for u in (first, second)
+    ]
+    clock.set(day(5))
+    record(first, a, day(5))
+    record(first, c, day(5))
+    record(second, b, day(4))
+    clock.set(day(10))
+    equivalence, _ = learning.create_equivalence(
+        actor=admin, source_course_id=b.pk, target_course_id=a.pk
+    )
+    clock.set(day(12))
+    record(second, c, day(12))
+    clock.set(day(15))
+    learning.exempt(
+        actor=admin,
+        enrollment_ids=[on_annual[2].pk],
+        course_id=c.pk,
+        reason="administrative",
+        ends_at=day(100),
+    )
+    clock.set(day(16))
+    record(third, a, day(16))
+    clock.set(day(20))
+    (waiver,) = learning.exempt(
+        actor=admin, enrollment_ids=[on_annual[3].pk], reason="administrative"
+    )
+    clock.set(day(40))
+    learning.apply_equivalence_retroactively(actor=admin, equivalence_id=equivalence.pk)
+    clock.set(day(50))
+    learning.revoke_exemption(actor=admin, exemption_id=waiver.pk, reason="Granted in error.")
+    clock.set(day(60))
+    learning.end_equivalence(actor=admin, equivalence_id=equivalence.pk)
+    clock.set(day(70))
+    record(fourth, b, day(70))
+    record(fourth, c, day(70))
+    wrong = record(first, d, day(70))
+    clock.set(day(75))
+    learning.exempt(
+        actor=admin,
+        enrollment_ids=[on_annual[3].pk],
+        course_id=a.pk,
+        reason="administrative",
+        ends_at=day(395),  # after its period closes (day 380): it keeps what it had then
+    )
+    clock.set(day(80))
+    learning.void_event(actor=admin, event_id=wrong.event.pk, reason="Wrong learner.")
+    clock.set(day(150))
+    record(third, c, day(90))  # entered late
+    clock.set(day(200))
+    learning.withdraw(actor=admin, enrollment_id=on_other[1].pk)
+    clock.set(day(250))
+    record(second, d, day(250))  # after the withdrawal: counts for the open enrollment only
+    clock.set(day(260))
+    # A version without D: the first learner, in progress, moves onto it and is complete
+    # from the move (A was done long before)
+    draft = packaging.create_draft_from(actor=admin, version_id=other.pk)
+    (without_d,) = draft.items.filter(course=d)
+    packaging.remove_item(actor=admin, version_id=draft.pk, item_id=without_d.pk)
+    packaging.publish_version(
+        actor=admin, version_id=draft.pk, change_notes="No D.", inflight_policy="move_in_progress"
+    )
+    clock.set(day(390))
+    learning.open_certification_periods(actor=None)
+    clock.set(day(392))
+    record(first, a, day(330))
+    record(first, c, day(300))  # before the second period's window: counts for nothing
+    clock.set(day(420))
+    days = (0, 4, 5, 10, 12, 15, 16, 20, 40, 50, 60, 70, 75, 80, 90, 100, 150, 200)
+    days += (250, 260, 300, 310, 330, 380, 390, 392, 395, 400, 420)
+    moments = [moment for n in days for moment in (day(n), day(n) - timedelta(seconds=1))]
+    packages = (None, annual_version.package_id, other.package_id)
+    for as_of in moments:
+        for known_at in sorted({clock.now, as_of, day(45), day(391)}):
+            rows = [
+                (
+                    u.pk,
+                    e.package_id,
+                    (
+                        e.version_id,
+                        e.enrolled_at,
+                        e.withdrawn_at,
+                        e.progress_status,
+                        e.completed_at,
+                    ),
+                )
+                for u in sorted(learners, key=lambda u: u.pk)
+                for e in transcripts.transcript(u.pk, as_of, known_at=known_at).enrollments
+            ]
+            for package_id in packages:
+                answers = transcripts.timeline_answers(
+                    as_of=as_of, known_at=known_at, package_id=package_id
+                )
+                assert [(learner, tuple(answer)) for learner, answer in answers] == [
+                    (learner, row)
+                    for learner, package, row in rows
+                    if package_id in (None, package)
+                ], (as_of, known_at, package_id)
+            for size in (1, 2):
+                batched = transcripts.timeline_answers(
+                    as_of=as_of, known_at=known_at, enrollments_per_batch=size
+                )
+                assert [(learner, tuple(answer)) for learner, answer in batched] == [
+                    (learner, row) for learner, _, row in rows
+                ]
+    # ... and the history held what it was meant to: second periods, a withdrawal, a move
+    assert on_other[0].moves.get().moved_at == day(260)
+    assert Enrollment.objects.filter(previous_period__in=[on_annual[0], on_annual[3]]).count() == 2
+    assert Enrollment.objects.filter(withdrawn_at=day(200)).count() == 1

@@ -1,4 +1,5 @@
-"""No sequence of operations, lifecycle ones included, leaves drift in the status cache.
+"""No sequence of operations, lifecycle ones included, leaves drift in the status cache,
+or a report on a timeline that differs from the transcripts.
 
 The sequences of ``test_learning_rebuild`` (enrol, bulk-enrol, record, void, withdraw,
 publish) mixed with extensions, exemptions and their revocation, equivalences (one
@@ -23,7 +24,8 @@ from test_learning_rebuild import OPERATIONS, World, _active, _apply, _build_wor
 from coursepack.errors import DomainError
 from coursepack.learning import api as learning
 from coursepack.learning import lifecycle_selectors
-from coursepack.learning.models import Enrollment, Equivalence, Exemption
+from coursepack.learning.models import CompletionEvent, Enrollment, Equivalence, Exemption
+from coursepack.learning.transcript import timeline_answers, transcript
 from coursepack.packaging import api as packaging
 
 pytestmark = pytest.mark.django_db
@@ -194,5 +196,78 @@ def test_no_drift_after_any_sequence_with_lifecycle_facts(
         _assert_counts_follow_the_engine(world, clock)
         open_ones = Enrollment.objects.filter(withdrawn_at__isnull=True, superseded_at__isnull=True)
         assert open_ones.values("learner_id", "package_id").distinct().count() == open_ones.count()
+        transaction.set_rollback(True)
+    clock.now = start
+
+
+def _transcripts_rows(
+    w: World, as_of: Any, known_at: Any, package_id: int | None
+) -> list[tuple[int, tuple[Any, ...]]]:
+    """What a timeline report reads of the learners' transcripts, in learner order."""
+    return [
+        (learner, (e.version_id, e.enrolled_at, e.withdrawn_at, e.progress_status, e.completed_at))
+        for learner in sorted(w.learners)
+        for e in transcript(learner, as_of, known_at=known_at).enrollments
+        if package_id in (None, e.package_id)
+    ]
+
+
+@pytest.mark.django_db(transaction=True)
+@settings(
+    max_examples=30,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+@given(
+    operations=st.lists(st.one_of(OPERATIONS, LIFECYCLE, LIFECYCLE), min_size=1, max_size=14),
+    data=st.data(),
+)
+def test_a_timeline_report_reads_what_the_transcripts_show_with_lifecycle_facts(
+    world: World, clock: _Clock, operations: list[Any], data: st.DataObject
+) -> None:
+    """A report on a timeline works each enrollment out with the status rule, from the
+    facts the transcript's whole evaluation reads: after any sequence with exemptions
+    (lapsing, revoked), equivalences (ended, made retroactive), extensions and
+    certification periods opening, its answers as of any moment, as known at now, then
+    or any other moment, are the transcripts' rows: for every package and all of them,
+    in batches of any size."""
+    start = clock.now
+    with transaction.atomic():
+        moments = [start - timedelta(hours=1), start]
+        for op in operations:
+            with contextlib.suppress(DomainError):  # refused: nothing changed
+                if op[0] in ("enrol", "bulk", "record", "void", "withdraw", "publish"):
+                    _apply(world, op)
+                else:
+                    _lifecycle_op(world, clock, op)
+            moments.append(clock.now)
+        # ... and the moments facts take effect: events, waivers' ends, periods' openings
+        moments += CompletionEvent.objects.values_list("occurred_at", flat=True)
+        moments += Exemption.objects.exclude(ends_at=None).values_list("ends_at", flat=True)
+        moments += Enrollment.objects.exclude(counts_from=None).values_list(
+            "counts_from", flat=True
+        )
+        moments = sorted(set(moments))
+        for _ in range(3):
+            as_of = data.draw(st.sampled_from(moments)) + data.draw(
+                st.sampled_from([timedelta(0), timedelta(seconds=-1), timedelta(seconds=1)])
+            )
+            known_at = data.draw(st.sampled_from([clock.now, as_of, *moments]))
+            for package_id in (None, *world.packages):
+                expected = _transcripts_rows(world, as_of, known_at, package_id)
+                answers = timeline_answers(as_of=as_of, known_at=known_at, package_id=package_id)
+                assert [(learner, tuple(a)) for learner, a in answers] == expected, (
+                    as_of,
+                    known_at,
+                    package_id,
+                )
+            # Batches of one or two enrollments, each learner's whole, read the same.
+            for size in (1, 2):
+                answers = timeline_answers(
+                    as_of=as_of, known_at=known_at, enrollments_per_batch=size
+                )
+                assert [(learner, tuple(a)) for learner, a in answers] == _transcripts_rows(
+                    world, as_of, known_at, None
+                )
         transaction.set_rollback(True)
     clock.now = start
