@@ -2,7 +2,7 @@
 
 What the summary rows (``reports.summary_reads``) cannot answer is counted here: a
 range not on whole UTC days, distinct learners over a range or a package, and every
-report on a past timeline (worked out from the events by the transcripts' code).
+report on a past timeline (worked out from the events as the transcripts show them).
 Every function but the timeline ones runs a fixed number of ``GROUP BY`` queries
 whatever the number of rows; the timeline ones read every enrollment in scope.
 """

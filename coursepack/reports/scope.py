@@ -7,8 +7,8 @@ is said in each selector's docstring (``reports.selectors``).
 Every report counts on one timeline (PRODUCT.md, "Two timelines") and says which
 (``ReportFilters.timeline``). Without ``as_of`` and ``known_at`` it is "as of now,
 as known now", read from the status cache and the summary rows. With either, the
-enrollments are worked out from the events by the same code as the transcripts
-(``learning.transcript.timeline_answers``).
+enrollments are worked out from the events as the transcripts show them, with the
+engine's status rule (``learning.transcript.timeline_answers``).
 """
 
 from __future__ import annotations

@@ -9,8 +9,8 @@ enrollments or events, and answers from the first of:
 * exact aggregates of the status cache and events (``reports.exact``): ``GROUP BY``
   queries, never a Python loop over enrollments, for what the summaries cannot say;
 * on a past timeline (``ReportFilters.as_of`` / ``known_at``), the enrollments worked
-  out from the events by the transcripts' code, so "completed in a range" agrees with
-  the transcripts for the same timeline; that path reads every enrollment in scope.
+  out from the events as the transcripts show them, so "completed in a range" agrees
+  with the transcripts for the same timeline; that path reads every enrollment in scope.
 
 Filters and their scoping are in ``reports.scope``; the row types in ``reports.rows``.
 """
