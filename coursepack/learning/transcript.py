@@ -745,6 +745,9 @@ def timeline_answers(
         courses |= equivalences.sources_for(courses)
     # Enrolments, moves and withdrawals are on record from the moment they happen.
     cutoff = min(as_of, known_at)
+    # Each version's rule once: inside a transaction (an export's one moment) the tree
+    # cache learns a version only once it commits, so each lookup would read it again.
+    status_rules: dict[int, rules.StatusRule] = {}
     columns = (
         "pk",
         "learner_id",
@@ -856,9 +859,10 @@ def timeline_answers(
                 if mine.exemptions
                 else {}
             )
-            summary = packaging.status_rule(version_id).summarize(
-                known, last_move or enrolled_at, exempt
-            )
+            rule = status_rules.get(version_id)
+            if rule is None:
+                rule = status_rules[version_id] = packaging.status_rule(version_id)
+            summary = rule.summarize(known, last_move or enrolled_at, exempt)
             yield (
                 learner_id,
                 TimelineAnswer(

@@ -11,11 +11,13 @@ from typing import Any
 
 import pytest
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from coursepack.learning import api as learning
 from coursepack.learning.models import CompletionEvent
 from coursepack.learning.transcript import timeline_answers, transcript
+from coursepack.packaging import selectors as packaging_selectors
 from tests.factories import (
     make_admin,
     make_course,
@@ -123,3 +125,23 @@ def test_a_learners_events_are_found_by_the_learner_course_index_alone() -> None
     indexes = [c["columns"] for c in constraints.values() if c["index"] and not c["unique"]]
     assert ["learner_id", "course_id"] in indexes
     assert ["learner_id"] not in indexes
+
+
+def test_a_versions_tree_is_read_once_per_timeline_before_it_is_cached() -> None:
+    """Inside a transaction (an export reads at one moment) the tree cache learns a
+    version only once it commits: a timeline reads each version's tree once, not once
+    per enrollment (a million reads for a whole organisation's export)."""
+    admin = make_admin()
+    version = make_published_package(actor=admin, items=[make_course(actor=admin)])
+    for _ in range(5):
+        learning.enroll(actor=admin, learner_id=make_learner().pk, package_id=version.package_id)
+    packaging_selectors.clear_caches()
+
+    with CaptureQueriesContext(connection) as queries:
+        answers = list(
+            timeline_answers(as_of=timezone.now(), known_at=timezone.now(), package_id=None)
+        )
+
+    assert [answer.version_id for _, answer in answers] == [version.pk] * 5
+    trees = [q for q in queries.captured_queries if "packaging_packageversionitem" in q["sql"]]
+    assert len(trees) == 1
