@@ -832,8 +832,7 @@ def timeline_answers(
             superseded_at,
             counts_from,
         ) in enrollments:
-            if enrolled_at > cutoff:
-                continue
+            # Every one was begun by the cutoff (``timeline_scope``).
             version_id, last_move = _version_id_at(current, moves_of[enrollment_id], cutoff)
             if withdrawn_at is not None and withdrawn_at > cutoff:
                 withdrawn_at = None
