@@ -346,6 +346,20 @@ def _version_at(
     return current, done
 
 
+def _evaluated_at(
+    withdrawn_at: datetime | None, superseded_at: datetime | None, as_of: datetime, cutoff: datetime
+) -> tuple[datetime | None, datetime]:
+    """Return an enrollment's withdrawal on record by ``cutoff`` and the moment it is
+    evaluated as of ``as_of``: a withdrawn enrollment keeps what the learner had as of
+    the withdrawal; so does a certification period once the next one opened."""
+    if withdrawn_at is not None and withdrawn_at > cutoff:
+        withdrawn_at = None
+    evaluated_at = withdrawn_at or as_of
+    if superseded_at is not None and superseded_at < evaluated_at:
+        evaluated_at = superseded_at
+    return withdrawn_at, evaluated_at
+
+
 @dataclass(frozen=True)
 class _Loaded:
     """What one learner's transcripts are computed from, read once."""
@@ -373,15 +387,9 @@ def _entries(data: _Loaded, as_of: datetime, known_at: datetime) -> list[Transcr
             continue
         version, moves = _version_at(enrollment.version, data.moves_of[enrollment.pk], cutoff)
         since = moves[-1].moved_at if moves else enrollment.enrolled_at
-        withdrawn_at = enrollment.withdrawn_at
-        if withdrawn_at is not None and withdrawn_at > cutoff:
-            withdrawn_at = None
-        # A withdrawn enrollment keeps what the learner had as of the withdrawal; so
-        # does a certification period once the next one opened.
-        evaluated_at = withdrawn_at or as_of
-        superseded_at = enrollment.superseded_at
-        if superseded_at is not None and superseded_at < evaluated_at:
-            evaluated_at = superseded_at
+        withdrawn_at, evaluated_at = _evaluated_at(
+            enrollment.withdrawn_at, enrollment.superseded_at, as_of, cutoff
+        )
         tree = trees.get(version.pk)
         if tree is None:
             tree = trees[version.pk] = packaging.requirement_tree(version.pk)
@@ -834,13 +842,7 @@ def timeline_answers(
         ) in enrollments:
             # Every one was begun by the cutoff (``timeline_scope``).
             version_id, last_move = _version_id_at(current, moves_of[enrollment_id], cutoff)
-            if withdrawn_at is not None and withdrawn_at > cutoff:
-                withdrawn_at = None
-            # A withdrawn enrollment keeps what the learner had as of the withdrawal; so
-            # does a certification period once the next one opened.
-            evaluated_at = withdrawn_at or as_of
-            if superseded_at is not None and superseded_at < evaluated_at:
-                evaluated_at = superseded_at
+            withdrawn_at, evaluated_at = _evaluated_at(withdrawn_at, superseded_at, as_of, cutoff)
             key = (learner_id, evaluated_at, counts_from)
             known = course_facts.get(key)
             if known is None:

@@ -829,3 +829,11 @@ def test_a_timeline_report_reads_what_the_transcripts_show_through_a_lifecycle(
     assert on_other[0].moves.get().moved_at == day(260)
     assert Enrollment.objects.filter(previous_period__in=[on_annual[0], on_annual[3]]).count() == 2
     assert Enrollment.objects.filter(withdrawn_at=day(200)).count() == 1
+    # The fourth learner's first period closed (day 380) while its waiver of A held: as of
+    # day 400, after the waiver's end, the transcript keeps it complete from day 75
+    period = next(
+        e
+        for e in transcripts.transcript(fourth.pk, day(400)).enrollments
+        if e.enrollment_id == on_annual[3].pk
+    )
+    assert (period.progress_status, period.completed_at) == ("completed", day(75))

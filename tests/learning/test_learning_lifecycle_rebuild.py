@@ -10,7 +10,7 @@ moving on with certification periods opening.
 from __future__ import annotations
 
 import contextlib
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -149,6 +149,20 @@ LIFECYCLE = st.one_of(
 )
 
 
+def run_operations(w: World, clock: _Clock, operations: list[Any]) -> list[datetime]:
+    """Carry out the operations in order (a refused one changes nothing); return the
+    clock after each."""
+    moments = []
+    for op in operations:
+        with contextlib.suppress(DomainError):  # refused: nothing changed
+            if op[0] in ("enrol", "bulk", "record", "void", "withdraw", "publish"):
+                _apply(w, op)
+            else:
+                _lifecycle_op(w, clock, op)
+        moments.append(clock.now)
+    return moments
+
+
 def _assert_counts_follow_the_engine(w: World, clock: _Clock) -> None:
     package_ids = set(
         Enrollment.objects.filter(withdrawn_at__isnull=True, superseded_at__isnull=True)
@@ -186,12 +200,7 @@ def test_no_drift_after_any_sequence_with_lifecycle_facts(
     time) equal the engine's standings."""
     start = clock.now
     with transaction.atomic():
-        for op in operations:
-            with contextlib.suppress(DomainError):  # refused: nothing changed
-                if op[0] in ("enrol", "bulk", "record", "void", "withdraw", "publish"):
-                    _apply(world, op)
-                else:
-                    _lifecycle_op(world, clock, op)
+        run_operations(world, clock, operations)
         assert drift() == []
         _assert_counts_follow_the_engine(world, clock)
         open_ones = Enrollment.objects.filter(withdrawn_at__isnull=True, superseded_at__isnull=True)
@@ -233,14 +242,7 @@ def test_a_timeline_report_reads_what_the_transcripts_show_with_lifecycle_facts(
     in batches of any size."""
     start = clock.now
     with transaction.atomic():
-        moments = [start - timedelta(hours=1), start]
-        for op in operations:
-            with contextlib.suppress(DomainError):  # refused: nothing changed
-                if op[0] in ("enrol", "bulk", "record", "void", "withdraw", "publish"):
-                    _apply(world, op)
-                else:
-                    _lifecycle_op(world, clock, op)
-            moments.append(clock.now)
+        moments = [start - timedelta(hours=1), start, *run_operations(world, clock, operations)]
         # ... and the moments facts take effect: events, waivers' ends, periods' openings
         moments += CompletionEvent.objects.values_list("occurred_at", flat=True)
         moments += Exemption.objects.exclude(ends_at=None).values_list("ends_at", flat=True)
