@@ -87,7 +87,8 @@ class ExportOut(Schema):
     total: int = Field(
         description=(
             "Rows expected (learners of a report, people of the matrix); of a report on a "
-            "past timeline, steps: the enrollments it works out, then its learner rows."
+            "past timeline, steps: the enrollments it works out, then (with no package or "
+            "version) every course it counts, then its learner rows."
         )
     )
     done: int

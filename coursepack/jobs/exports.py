@@ -18,6 +18,7 @@ from __future__ import annotations
 import dataclasses
 import os
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -205,10 +206,12 @@ def _counted(rows: Iterable[tables.TableRow], progress: Callable[[int], None]) -
 
 def report_steps(filters: ReportFilters) -> int:
     """Return the steps of a report export's progress: its learner rows and, on a past
-    timeline, first the enrollments it works out (most of its time)."""
+    timeline, first the enrollments it works out (most of its time) and, with no
+    package or version chosen, every course its course table counts from the events."""
     rows = report_rows(filters)
     if filters.on_timeline:
         rows += report_scope.timeline_enrollments(filters, timezone.now())
+        rows += report_selectors.course_steps(filters)
     return rows
 
 
@@ -227,7 +230,8 @@ def write_report(
     download and the job write exactly this. Return the learner rows written.
 
     ``progress(n)`` hears of the steps of ``report_steps``: on a past timeline, each
-    enrollment worked out, then each learner row. The answers on a timeline are worked
+    enrollment worked out, then each course counted (every course's table), then each
+    learner row. The answers on a timeline are worked
     out once for every table (``answers_kept``): each table's counting held them all
     anyway, so this keeps no more at once, and a job over a long timeline did the work
     three times.
@@ -247,13 +251,12 @@ def write_report(
                 table = dataclasses.replace(table, rows=_counted(table.rows, row_written))
             yield table
 
-    with report_scope.answers_kept(), report_scope.answers_heard(progress or _unheard):
+    # A download written in the request has no progress to follow (nor counts its
+    # courses in steps).
+    heard = nullcontext() if progress is None else report_scope.answers_heard(progress)
+    with report_scope.answers_kept(), heard:
         exports.write_xlsx(report_tables(), out)
     return written
-
-
-def _unheard(n: int) -> None:
-    """Progress nobody follows (a download written in the request)."""
 
 
 def write_table(

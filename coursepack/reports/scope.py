@@ -43,6 +43,7 @@ __all__ = [
     "enrollments_in_scope",
     "filter_choices",
     "for_viewer",
+    "heard",
     "in_range",
     "kept",
     "make_filters",
@@ -251,8 +252,8 @@ def answers_kept() -> Iterator[None]:
         _kept.reset(token)
 
 
-# Who hears of each enrollment worked out within ``answers_heard()``: an export job's
-# progress.
+# Who hears of each enrollment worked out, and each course counted, within
+# ``answers_heard()``: an export job's progress.
 _heard: ContextVar[Callable[[int], None] | None] = ContextVar(
     "coursepack_answers_heard", default=None
 )
@@ -261,12 +262,19 @@ _heard: ContextVar[Callable[[int], None] | None] = ContextVar(
 @contextmanager
 def answers_heard(progress: Callable[[int], None]) -> Iterator[None]:
     """Call ``progress(1)`` for each enrollment worked out on a timeline within the block
-    (an export job over a long timeline: most of its time, before any row is written)."""
+    (an export job over a long timeline: most of its time, before any row is written),
+    and ``progress(n)`` as each ``n`` courses of a course table over every course are
+    counted on it (``heard``)."""
     token = _heard.set(progress)
     try:
         yield
     finally:
         _heard.reset(token)
+
+
+def heard() -> Callable[[int], None] | None:
+    """Return who hears of the steps worked out within ``answers_heard()`` (None: nobody)."""
+    return _heard.get()
 
 
 #: What the report tables read of an enrollment's row in its learner's transcript on a

@@ -48,6 +48,7 @@ from coursepack.reports.scope import (
     ReportFilters,
     chosen_sql,
     filter_choices,
+    heard,
     make_filters,
     whole_days,
 )
@@ -69,6 +70,7 @@ __all__ = [
     "completions_over_time",
     "course_page",
     "course_report",
+    "course_steps",
     "filter_choices",
     "learner_count",
     "learner_rows",
@@ -438,6 +440,15 @@ def course_page(
     )
 
 
+def course_steps(filters: ReportFilters) -> int:
+    """Return how many steps the course table reports to an export's progress as it
+    counts (``scope.answers_heard``): on a timeline over every course, each course
+    (``exact.course_counts_in_steps``); else none (the counting is one short read)."""
+    if filters.on_timeline and filters.package_id is None and filters.version_id is None:
+        return Course.objects.count()
+    return 0
+
+
 def _listed_courses(course_ids: list[int] | None) -> QuerySet[Course]:
     courses = Course.objects.order_by("code")
     if course_ids is not None:
@@ -467,6 +478,9 @@ def _course_rows(
         counts = exact.course_counts(filters, shown) if shown else {}
     elif paged and not filters.on_timeline:
         counts = paging.course_counts_in_range(filters, shown)
+    elif filters.on_timeline and course_ids is None and (done := heard()) is not None:
+        # An export job over every course: its progress moves as the courses are counted.
+        counts = exact.course_counts_in_steps(filters, shown, done)
     else:
         counts = exact.course_counts(filters, course_ids)
     result = []

@@ -18,6 +18,10 @@ from django.utils import timezone
 
 from coursepack.jobs import api as jobs
 from coursepack.jobs.models import Job
+from coursepack.learning import api as learning
+from coursepack.reports import exact
+from coursepack.reports.scope import make_filters
+from tests.factories import make_course
 from tests.jobs.test_jobs_exports import _client, _sheets, world
 
 __all__ = ["world"]  # the exports' world: five learners, one completion, a manager
@@ -131,3 +135,70 @@ def test_the_api_refuses_a_long_timeline_and_answers_a_short_one(
     response = admin.get(f"/api/v1/reports/learners?{query}")
     assert response.status_code == 200
     assert response.json()["count"] == 5
+
+
+def test_a_job_over_every_course_on_a_timeline_counts_its_courses_as_steps(
+    world: dict[str, Any], settings: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The course table of every course on a timeline is one aggregate of every event:
+    a job's progress hears of it course by course (on SQLite, read a few courses at a
+    time; on PostgreSQL in one read), and its counts are the one aggregate's."""
+    admin, people = world["admin"], [*world["north"], *world["desk"]]
+    courses = [world["course"], *(make_course(code=f"C-{i}") for i in range(4))]
+    week_ago = timezone.now() - timedelta(days=7)
+    for i, person in enumerate(people):
+        for j, course in enumerate(courses[1:]):
+            kind = ("completed", "passed", "failed")[(i + j) % 3]
+            learning.record_completion(
+                actor=admin,
+                learner_id=person.pk,
+                course_id=course.pk,
+                kind=kind,
+                occurred_at=week_ago + timedelta(hours=i + j),
+            )
+    # A learner's second completion of a course, and a void.
+    learning.record_completion(
+        actor=admin, learner_id=people[0].pk, course_id=courses[1].pk, kind="passed"
+    )
+    voided = learning.record_completion(
+        actor=admin, learner_id=people[1].pk, course_id=courses[2].pk, kind="completed"
+    ).event
+    learning.void_event(actor=admin, event_id=voided.pk, reason="entered twice")
+    as_of = timezone.localtime() + timedelta(minutes=1)
+    query = f"as_of={as_of:%Y-%m-%dT%H:%M}"
+    filters = make_filters(as_of=as_of.replace(second=0, microsecond=0))
+    monkeypatch.setattr(exact, "COURSES_PER_READ", 2)
+
+    # Read in steps, the counts are the one aggregate's, and every course is heard of.
+    heard: list[int] = []
+    ids = sorted(c.pk for c in courses)
+    counts = exact.course_counts_in_steps(filters, ids, heard.append)
+    whole = exact.course_counts(filters, None)
+    assert {c: counts.get(c) for c in ids} == {c: whole.get(c) for c in ids}
+    # Four completed or passed it, one of them twice (counted once); one failed.
+    assert whole[courses[1].pk][:2] == (4, 1)
+    assert whole[courses[2].pk][2] == 1
+    assert heard == ([2, 2, 1] if connection.vendor == "sqlite" else [5])
+
+    # The job's steps: its enrollments, every course, then its learners' rows.
+    settings.REPORT_TIMELINE_INLINE_MAX_ENROLLMENTS = 5
+    expected = _sheets(_body(_client(admin).get(f"/reports/report.xlsx?{query}")))
+    settings.REPORT_TIMELINE_INLINE_MAX_ENROLLMENTS = 4
+    started = _client(admin).post(f"/exports/?export=report&{query}")
+    assert started.status_code == 302
+    job = Job.objects.get(kind="export")
+    assert job.total == 5 + len(courses) + 5
+    with CaptureQueriesContext(connection) as queries:
+        jobs.run_job(job.pk)
+    job.refresh_from_db()
+    assert job.status == "succeeded", job.result
+    assert job.done == job.total
+    course_reads = [
+        q
+        for q in queries.captured_queries
+        if 'COUNT(DISTINCT "learning_completionevent"."learner_id")' in q["sql"]
+    ]
+    assert len(course_reads) == (3 if connection.vendor == "sqlite" else 1)
+    if connection.vendor == "sqlite":  # each read narrowed to its courses
+        assert all('"learning_completionevent"."course_id" IN (' in q["sql"] for q in course_reads)
+    assert _sheets(_body(_client(admin).get(f"/exports/{job.pk}/file"))) == expected
