@@ -101,6 +101,19 @@ _PAGE_COURSES = (
     "LEFT JOIN learning_coursecount k ON k.course_id = c.id ORDER BY c.code LIMIT {limit}"
 )
 _COURSE_COUNT = "SELECT COUNT(*) FROM catalog_course"
+# The page's courses over whole days (ADR 0040): their completions, failed attempts and
+# voided events by day, less the pairs of one learner's completions both in the range.
+_RANGE_COURSES = (
+    "SELECT c.id, c.code, c.name, d.completions - COALESCE(r.n, 0), d.failed, d.voided "
+    "FROM (SELECT id, code, name FROM catalog_course ORDER BY code LIMIT {limit}) c "
+    "LEFT JOIN (SELECT course_id, SUM(completions) AS completions, SUM(failed) AS failed, "
+    "SUM(voided) AS voided FROM learning_coursedaycount WHERE {days} "
+    "AND course_id IN (SELECT id FROM catalog_course ORDER BY code LIMIT {limit}) "
+    "GROUP BY course_id) d ON d.course_id = c.id "
+    "LEFT JOIN (SELECT course_id, SUM(n) AS n FROM learning_courserepeatcount WHERE {pairs} "
+    "AND course_id IN (SELECT id FROM catalog_course ORDER BY code LIMIT {limit}) "
+    "GROUP BY course_id) r ON r.course_id = c.id ORDER BY c.code"
+)
 # A package's or a version's courses, by code, with their (scope, course) summary rows
 # (ADR 0032). {table}: learning_packagecoursecount or learning_versioncoursecount.
 _SCOPED_COURSES = (
@@ -238,6 +251,7 @@ def _page_floor(
     params: dict[str, Any],
     course_rows: tuple[str, str] | None = None,
     months: str | None = None,
+    range_courses: tuple[str, str] | None = None,
 ) -> list[str]:
     """The statements reading what the report page shows above its learners table:
     ``version_scope`` narrows the versions "r" (" AND ..."), ``row_scope`` the summary
@@ -272,12 +286,20 @@ def _page_floor(
         ]
     # The per-course table of all time reads one summary row per course shown, of a
     # package or a version its (scope, course) rows (``course_rows``: table and
-    # condition); over a range it has no summary rows (it reads the events): left out
-    # of that floor, so its ratio shows that cost.
+    # condition); over whole days every course's day and pair rows (``range_courses``:
+    # the conditions on them).
     if courses:
         statements += [
             _COURSE_COUNT,
             _PAGE_COURSES.format(limit=reports_page.COURSES_PER_PAGE),
+        ]
+    if range_courses is not None:
+        days_on, pairs_on = range_courses
+        statements += [
+            _COURSE_COUNT,
+            _RANGE_COURSES.format(
+                limit=reports_page.COURSES_PER_PAGE, days=days_on, pairs=pairs_on
+            ),
         ]
     if course_rows is not None:
         table, scope = course_rows
@@ -384,6 +406,10 @@ def page_cases(package: Package) -> list[Case]:
             courses=False,
             params=year,
             months="month >= %(first)s AND month < %(stop)s",
+            range_courses=(
+                "day >= %(first)s AND day < %(stop)s",
+                "previous_day >= %(first)s AND day < %(stop)s",
+            ),
         ),
         *_learners(in_range, counted=False),
     ]

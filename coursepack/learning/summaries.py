@@ -42,6 +42,7 @@ from coursepack.learning.summary_sql import (
     _COURSE_DAY_KEY,
     _COURSE_KEY,
     _COURSE_LEARNER_KEY,
+    _COURSE_REPEAT_KEY,
     _DAY_KEY,
     _DONE_KINDS,
     _FAILED,
@@ -142,6 +143,14 @@ def _scratch_queries(vendor: str, *, stored_tallies: bool = False) -> dict[str, 
             f"{events} GROUP BY e.course_id, {day}",
         ),
         _COURSE_LEARNER_KEY.table: (_COURSE_LEARNER_KEY, tallies),
+        _COURSE_REPEAT_KEY.table: (
+            _COURSE_REPEAT_KEY,
+            "SELECT course_id, previous_day, day, COUNT(*) FROM (SELECT e.course_id, "
+            f"LAG({day}) OVER (PARTITION BY e.learner_id, e.course_id "
+            f"ORDER BY e.occurred_at, e.id) AS previous_day, {day} AS day "
+            f"{events} AND {done} AND {kept}) r "
+            "WHERE previous_day IS NOT NULL GROUP BY course_id, previous_day, day",
+        ),
         _COURSE_KEY.table: (
             _COURSE_KEY,
             f"SELECT e.course_id, COUNT(DISTINCT CASE WHEN {done} AND {kept} THEN e.learner_id END), "
@@ -303,6 +312,7 @@ _KEYS = (
     _COURSE_DAY_KEY,
     _COURSE_KEY,
     _COURSE_LEARNER_KEY,
+    _COURSE_REPEAT_KEY,
     *(key for key, _ in _SCOPES),
 )
 _DEFERRED_KEYS = tuple(key for key in _KEYS if key.deferrable)

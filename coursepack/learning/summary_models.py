@@ -236,6 +236,35 @@ class CourseDayCount(models.Model):
         return f"course {self.course_id} {self.day}"
 
 
+class CourseRepeatCount(models.Model):
+    """Pairs of one learner's consecutive completions of one course (completed or passed,
+    not voided; in order of ``occurred_at``, then id): how many pairs have their earlier
+    completion on ``previous_day`` and their later one on ``day``.
+
+    The learners who completed a course over whole days ``[first, stop)`` are its
+    completions then (``CourseDayCount``) less the pairs with both ends then
+    (``previous_day >= first`` and ``day < stop``): a learner with k completions in the
+    range has k - 1 such pairs, and counts once (ADR 0040).
+    """
+
+    course = models.ForeignKey(
+        "catalog.Course", on_delete=models.DO_NOTHING, db_constraint=False, related_name="+"
+    )
+    previous_day = models.DateField()
+    day = models.DateField()
+    n = models.IntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["course", "previous_day", "day"], name="course_repeat_count_key"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"course {self.course_id} {self.previous_day} then {self.day}"
+
+
 class CourseLearnerCount(models.Model):
     """What one learner did on one course: completed or passed events not voided (what
     decides whether they count in ``CourseCount.learners``), failed events not voided,

@@ -226,6 +226,102 @@ _SCOPES = ((_PACKAGE_COURSE_KEY, "package_id"), (_VERSION_COURSE_KEY, "version_i
 _COURSE_KEY = _Key(
     "learning_coursecount", ("course_id",), ("course_id",), ("learners", "failed", "voided")
 )
+# Pairs of a learner's consecutive standing completions of a course, by the days of the
+# earlier and the later: a range's distinct learners are its completions less its pairs.
+_COURSE_REPEAT_KEY = _Key(
+    "learning_courserepeatcount",
+    ("course_id", "previous_day", "day"),
+    ("course_id", "previous_day", "day"),
+)
+
+
+def _neighbour(of: str, seen: str, *, before: bool) -> str:
+    """The SQL of the id of the standing completion (completed or passed, not voided) of
+    ``of``'s learner and course just before (``before``) or after ``of`` in the order of
+    (``occurred_at``, id); NULL if none.
+
+    Only events with an id below ``seen``, and voids below it, are looked at: those
+    the triggers have counted by the time they count the event ``seen`` names. On
+    PostgreSQL an AFTER row trigger of a statement inserting many events sees all of
+    them; its rows are counted in the order of their ids, as on SQLite.
+    """
+    side, order = ("<", "DESC") if before else (">", "ASC")
+    return (
+        "(SELECT p.id FROM learning_completionevent p "
+        f"WHERE p.learner_id = {of}.learner_id AND p.course_id = {of}.course_id "
+        f"AND p.kind IN {_DONE_KINDS} AND p.id < {seen} AND p.id <> {of}.id "
+        f"AND (p.occurred_at, p.id) {side} ({of}.occurred_at, {of}.id) "
+        "AND NOT EXISTS (SELECT 1 FROM learning_completionevent w "
+        f"WHERE w.voids_id = p.id AND w.id < {seen}) "
+        f"ORDER BY p.occurred_at {order}, p.id {order} LIMIT 1)"
+    )
+
+
+# On PostgreSQL the trigger function looks the completion's course and day and its
+# neighbours' days up once, into these variables (``_neighbours_into``), and its pair
+# changes are writes of those keys: a third of the time per event of the lookups
+# repeated in each statement (docs/benchmarks.md). SQLite's trigger bodies have no
+# variables: there each statement looks them up.
+_VARIABLES = ("cp_course", "cp_day", "cp_before", "cp_after")
+_DECLARED = "DECLARE cp_course bigint; cp_day date; cp_before date; cp_after date;"
+
+
+def _neighbours_into(of: str, where: str, tables: tuple[str, ...]) -> str:
+    """PL/pgSQL: set ``_VARIABLES`` to ``of``'s course and day and its neighbours' days
+    when ``where`` holds (each NULL otherwise, a neighbour's when there is none)."""
+
+    def day(moment: str) -> str:  # NULL stays NULL (``_day`` stores a missing one)
+        return f"(({moment}) AT TIME ZONE 'UTC')::date"
+
+    def moment(before: bool) -> str:
+        found = _neighbour(of, "NEW.id", before=before)
+        return f"(SELECT q.occurred_at FROM learning_completionevent q WHERE q.id = {found})"
+
+    values = (f"{of}.course_id", day(f"{of}.occurred_at"), day(moment(True)), day(moment(False)))
+    source = f" FROM {', '.join(tables)}" if tables else ""
+    return f"SELECT {', '.join(values)} INTO {', '.join(_VARIABLES)}{source} WHERE {where}"
+
+
+def _repeats(vendor: str, of: str, sign: int, where: str, tables: tuple[str, ...]) -> list[_Change]:
+    """The pair changes of ``of`` (a standing completion) joining (``sign`` 1) or leaving
+    (-1) its learner's completions of its course, with its neighbours ``b`` (before)
+    and ``a`` (after): the pair (b, a) it splits or rejoins, and its own two pairs.
+    ``tables``: the FROM items ``of`` and ``where`` need besides the neighbours."""
+    if vendor == "postgresql":
+        course, day, before, after = _VARIABLES
+        return [
+            _Change(
+                _COURSE_REPEAT_KEY,
+                (course, first, then),
+                (str(delta),),
+                " AND ".join(f"{v} IS NOT NULL" for v in (course, first, then)),
+                creates=delta > 0,
+            )
+            for first, then, delta in (
+                (before, after, -sign),
+                (before, day, sign),
+                (day, after, sign),
+            )
+        ]
+    seen = "NEW.id"
+    events = "learning_completionevent"
+
+    def day_of(r: str) -> str:
+        return _day(vendor, f"{r}.occurred_at")
+
+    def pair(first: str, then: str, delta: int) -> _Change:
+        ends = [r for r in ("b", "a") if r in (first, then)]
+        on = " AND ".join(f"{r}.id = {_neighbour(of, seen, before=r == 'b')}" for r in ends)
+        return _Change(
+            _COURSE_REPEAT_KEY,
+            (f"{of}.course_id", day_of(first), day_of(then)),
+            (str(delta),),
+            f"{where} AND {on}",
+            "FROM " + ", ".join((*tables, *(f"{events} {r}" for r in ends))),
+            creates=delta > 0,
+        )
+
+    return [pair("b", "a", -sign), pair("b", of, sign), pair(of, "a", sign)]
 
 
 def _one_if(condition: str) -> str:
@@ -266,6 +362,8 @@ def _event_statements(vendor: str) -> tuple[list[_Change], list[_Change]]:
             ("NEW.course_id", "NEW.learner_id"),
             (_one_if(done), _one_if(failed), "0"),
         ),
+        # A completion joins its learner's completions of the course: its pairs.
+        *_repeats(vendor, "NEW", 1, done, ()),
     ]
     target = "(SELECT {} FROM learning_completionevent t WHERE t.id = NEW.voids_id)"
     t_done = target.format(_one_if(f"t.kind IN {_DONE_KINDS}"))
@@ -316,6 +414,14 @@ def _event_statements(vendor: str) -> tuple[list[_Change], list[_Change]]:
                 creates=False,
             )
             for key, column in _SCOPES
+        ),
+        # A voided completion leaves its learner's completions of the course.
+        *_repeats(
+            vendor,
+            "t",
+            -1,
+            f"{voided} AND t.kind IN {_DONE_KINDS}",
+            ("learning_completionevent t",),
         ),
     ]
     return fact, void
@@ -584,8 +690,17 @@ def _postgresql_statements() -> list[str]:
         )
 
     events = "cp_event_summaries"
+    looked_up = (
+        _neighbours_into("NEW", f"NEW.kind IN {_DONE_KINDS}", ()),
+        _neighbours_into(
+            "t",
+            f"t.id = NEW.voids_id AND t.kind IN {_DONE_KINDS}",
+            ("learning_completionevent t",),
+        ),
+    )
     event_body = (
-        f"IF NEW.kind = 'void' THEN {either(void)}; ELSE {either(fact)}; END IF; RETURN NEW;"
+        f"IF NEW.kind = 'void' THEN {looked_up[1]}; {either(void)}; "
+        f"ELSE {looked_up[0]}; {either(fact)}; END IF; RETURN NEW;"
     )
     return [
         f"CREATE OR REPLACE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql AS $$\n"
@@ -594,6 +709,7 @@ def _postgresql_statements() -> list[str]:
         f"CREATE TRIGGER {name} BEFORE INSERT OR UPDATE OR DELETE ON learning_enrollment "
         f"FOR EACH ROW EXECUTE FUNCTION {name}()",
         f"CREATE OR REPLACE FUNCTION {events}() RETURNS trigger LANGUAGE plpgsql AS $$\n"
+        f"{_DECLARED}\n"
         f"BEGIN\n{event_body}\nEND;\n$$",
         f"DROP TRIGGER IF EXISTS {events} ON learning_completionevent",
         # AFTER: a bulk insert of events and their voids counts each void after its target.
