@@ -20,7 +20,6 @@ from coursepack.learning.models import (
     CompletionEvent,
     CourseCount,
     CourseDayCount,
-    CourseRepeatCount,
     EnrollmentDayCount,
     EnrollmentState,
     EventKind,
@@ -169,6 +168,17 @@ def course_counts_in_range(filters: ReportFilters, course_ids: list[int]) -> Cou
     return course_aggregates(events, _voided())
 
 
+# ``_course_counts_of_days`` in one statement, so that the day rows and the pairs are
+# read at one moment: read apart, a completion committed between the two reads would
+# count its pair and not itself.
+_COURSE_DAYS_SQL = (
+    "SELECT course_id, SUM(completions), SUM(failed), SUM(voided), 0 "
+    "FROM learning_coursedaycount WHERE course_id IN ({courses}){days} GROUP BY course_id "
+    "UNION ALL SELECT course_id, 0, 0, 0, SUM(n) "
+    "FROM learning_courserepeatcount WHERE course_id IN ({courses}){pairs} GROUP BY course_id"
+)
+
+
 def _course_counts_of_days(
     course_ids: list[int], first: date | None, stop: date | None
 ) -> CourseCounts:
@@ -176,21 +186,27 @@ def _course_counts_of_days(
     rows (ADR 0040): the completions, failed attempts and voided events of each course
     by day, less the pairs of one learner's consecutive completions both in the range
     (a learner with k completions in it has k - 1 such pairs, and counts once)."""
-    by_day = (
-        CourseDayCount.objects.filter(days_between("day", first, stop), course_id__in=course_ids)
-        .values_list("course_id")
-        .annotate(Sum("completions"), Sum("failed"), Sum("voided"))
-        .order_by()
-    )
-    pairs = CourseRepeatCount.objects.filter(course_id__in=course_ids)
+    ops = connections[router.db_for_read(CourseDayCount)].ops
+    days, pairs, on_days, on_pairs = "", "", [], []
     if first is not None:
-        pairs = pairs.filter(previous_day__gte=first)
+        days, pairs = days + " AND day >= %s", pairs + " AND previous_day >= %s"
+        on_days.append(ops.adapt_datefield_value(first))
+        on_pairs.append(ops.adapt_datefield_value(first))
     if stop is not None:
-        pairs = pairs.filter(day__lt=stop)
-    repeats = dict(pairs.values_list("course_id").annotate(Sum("n")).order_by())
+        days, pairs = days + " AND day < %s", pairs + " AND day < %s"
+        on_days.append(ops.adapt_datefield_value(stop))
+        on_pairs.append(ops.adapt_datefield_value(stop))
+    courses = in_list(len(course_ids))
+    sql = _COURSE_DAYS_SQL.format(courses=courses, days=days, pairs=pairs)
+    found: dict[int, list[int]] = defaultdict(lambda: [0, 0, 0, 0])
+    params = [*course_ids, *on_days, *course_ids, *on_pairs]
+    for course_id, *counts in read_rows(CourseDayCount, sql, params):
+        totals = found[course_id]
+        for i, n in enumerate(counts):
+            totals[i] += int(n or 0)
     return {
-        course_id: (completions - repeats.get(course_id, 0), failed, voided)
-        for course_id, completions, failed, voided in by_day
+        course_id: (completions - repeats, failed, voided)
+        for course_id, (completions, failed, voided, repeats) in found.items()
     }
 
 

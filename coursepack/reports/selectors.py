@@ -476,9 +476,9 @@ def _course_rows(
     elif paged and course_ids is not None:
         # A course's count depends on its own events and the package's learners only.
         counts = exact.course_counts(filters, shown) if shown else {}
-    elif (paged or course_ids is None) and not filters.on_timeline:
-        # Every course, or a page of them, over a range: from the summary rows over
-        # whole days (ADR 0040), else the courses' events.
+    elif (paged or (course_ids is None and not filters.scoped)) and not filters.on_timeline:
+        # A page of the courses, or everyone's every course, over a range: from the
+        # summary rows over whole days (ADR 0040), else the courses' events.
         counts = paging.course_counts_in_range(filters, shown)
     elif filters.on_timeline and course_ids is None and (done := heard()) is not None:
         # An export job over every course: its progress moves as the courses are counted.

@@ -205,3 +205,30 @@ def test_a_void_in_the_same_statement_as_a_completion_is_counted_after_it() -> N
     )
     assert _pairs(course) == {(_day(15), _day(20)): 1}
     _everything_agrees([course])
+
+
+def test_a_void_of_a_void_written_behind_the_services_back_changes_no_count() -> None:
+    """The services refuse to void a void; a raw write of one counts nothing on either
+    engine (the from-scratch aggregate does not count it either)."""
+    admin = make_admin()
+    ann = make_learner(username="ann")
+    course = make_course(code="FS-1")
+    _record(admin, ann, course, 10)
+    second = _record(admin, ann, course, 20)
+    learning.void_event(actor=admin, event_id=second, reason="Entered twice.")
+    void = CompletionEvent.objects.get(voids_id=second)
+    now = datetime.now(UTC)
+    CompletionEvent.objects.bulk_create(
+        [
+            CompletionEvent(
+                learner=ann,
+                course=course,
+                kind="void",
+                occurred_at=now,
+                recorded_at=now,
+                source="import",
+                voids_id=void.pk,
+            )
+        ]
+    )
+    _everything_agrees([course])
