@@ -14,6 +14,7 @@ from openpyxl import load_workbook
 from playwright.sync_api import Page, expect
 
 from coursepack.accounts import api as accounts
+from coursepack.catalog.models import Course
 from coursepack.jobs import api as jobs
 from coursepack.jobs.models import Job
 from coursepack.learning import api as learning
@@ -132,8 +133,11 @@ def test_an_auditor_asks_for_a_long_timeline_and_prepares_it_in_the_background(
     assert page.url == f"{live_server.url}/exports/{job.pk}/"
     expect(page.locator("h1")).to_have_text(f"Export {job.pk}: All report tables")
     assert job.params["filters"]["as_of"] is not None
-    # Its steps: the 3 enrollments worked out, then the 3 learners' rows.
-    expect(page.locator("main")).to_contain_text("Progress: 0 of 6 steps")
+    # Its steps: the 3 enrollments worked out, every course counted, the 3 learners' rows.
+    courses = Course.objects.count()
+    assert job.total == 3 + courses + 3
+    expect(page.locator("main")).to_contain_text(f"Progress: 0 of {6 + courses} steps")
+    expect(page.locator("main")).to_contain_text("each course's completions are counted")
     expect(page.locator("main")).to_contain_text("each enrollment is first worked out")
     _check(page)
     shoot(page, "export-long-timeline-queued-390")
