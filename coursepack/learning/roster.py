@@ -1,5 +1,5 @@
-"""Reads for the operations pages: who can be enrolled, a version's enrollments, a
-learner's own training, and the events behind one enrollment.
+"""Reads for the operations pages: who can be enrolled, the learners' directory, a
+version's enrollments, a learner's own training, and the events behind one enrollment.
 
 Plain reads, no writes: the pages call these, then the services in
 ``learning.api`` to change anything.
@@ -13,12 +13,13 @@ from datetime import datetime
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.db.models import Q, QuerySet
+from django.db.models import Count, IntegerField, OuterRef, Q, QuerySet, Subquery
+from django.db.models.functions import Coalesce
 
 from coursepack import rules
 from coursepack.accounts.models import Role
 from coursepack.learning import selectors
-from coursepack.learning.models import CompletionEvent, Enrollment
+from coursepack.learning.models import CompletionEvent, Enrollment, EventKind
 from coursepack.packaging import selectors as packaging
 
 __all__ = [
@@ -28,6 +29,7 @@ __all__ = [
     "TrainingCard",
     "enrollment_events",
     "learner_candidates",
+    "learner_directory",
     "learners_only",
     "my_training",
     "preview_enrolment",
@@ -291,3 +293,32 @@ def get_event(event_id: int) -> CompletionEvent | None:
         .filter(pk=event_id)
         .first()
     )
+
+
+def _count_of(rows: QuerySet[Any]) -> Coalesce:
+    counted = rows.order_by().values("learner_id").annotate(n=Count("pk")).values("n")
+    return Coalesce(Subquery(counted, output_field=IntegerField()), 0)
+
+
+def learner_directory(search: str = "") -> QuerySet[Any]:
+    """Return the users whose transcripts can be read, by username, with how many
+    enrollments (open and in all) and completion events (voids not counted) each has.
+
+    ``search`` narrows to usernames and names containing it.
+    """
+    users = get_user_model().objects.all()
+    search = search.strip()
+    if search:
+        users = users.filter(
+            Q(username__icontains=search)
+            | Q(first_name__icontains=search)
+            | Q(last_name__icontains=search)
+        )
+    mine = Enrollment.objects.filter(learner_id=OuterRef("pk"))
+    return users.annotate(
+        open_enrollments=_count_of(mine.filter(withdrawn_at__isnull=True)),
+        all_enrollments=_count_of(mine),
+        event_count=_count_of(
+            CompletionEvent.objects.filter(learner_id=OuterRef("pk")).exclude(kind=EventKind.VOID)
+        ),
+    ).order_by("username", "pk")

@@ -30,8 +30,7 @@ from typing import Any, NamedTuple
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.db.models import Count, IntegerField, OuterRef, Q, QuerySet, Subquery
-from django.db.models.functions import Coalesce
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from coursepack import rules
@@ -55,7 +54,6 @@ __all__ = [
     "VersionMove",
     "VoidRecord",
     "late_entry_interval",
-    "learner_directory",
     "timeline_answers",
     "timeline_scope",
     "transcript",
@@ -870,32 +868,3 @@ def timeline_answers(
                     version_id, enrolled_at, withdrawn_at, summary.status, summary.completed_at
                 ),
             )
-
-
-def _count_of(rows: QuerySet[Any]) -> Coalesce:
-    counted = rows.order_by().values("learner_id").annotate(n=Count("pk")).values("n")
-    return Coalesce(Subquery(counted, output_field=IntegerField()), 0)
-
-
-def learner_directory(search: str = "") -> QuerySet[Any]:
-    """Return the users whose transcripts can be read, by username, with how many
-    enrollments (open and in all) and completion events (voids not counted) each has.
-
-    ``search`` narrows to usernames and names containing it.
-    """
-    users = get_user_model().objects.all()
-    search = search.strip()
-    if search:
-        users = users.filter(
-            Q(username__icontains=search)
-            | Q(first_name__icontains=search)
-            | Q(last_name__icontains=search)
-        )
-    mine = Enrollment.objects.filter(learner_id=OuterRef("pk"))
-    return users.annotate(
-        open_enrollments=_count_of(mine.filter(withdrawn_at__isnull=True)),
-        all_enrollments=_count_of(mine),
-        event_count=_count_of(
-            CompletionEvent.objects.filter(learner_id=OuterRef("pk")).exclude(kind=EventKind.VOID)
-        ),
-    ).order_by("username", "pk")

@@ -39,7 +39,7 @@ def learner_list(request: HttpRequest) -> HttpResponse:
     """List the learners (not admins or auditors) with their status and counts,
     searchable by name; each opens their transcript. Managers: their people only."""
     search = request.GET.get("q", "")
-    learners = roster.learners_only(transcripts.learner_directory(search))
+    learners = roster.learners_only(roster.learner_directory(search))
     scope = organisation.person_scope(request.user)
     if scope is not None:
         learners = learners.filter(scope)

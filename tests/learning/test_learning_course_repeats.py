@@ -40,6 +40,21 @@ def _record(admin: Any, learner: Any, course: Any, day: int, kind: str = "comple
     ).event.pk
 
 
+def _raw(
+    learner: Any, course: Any, kind: str, occurred_at: datetime, voids_id: int | None = None
+) -> CompletionEvent:
+    """An event row as a bulk import writes it, behind the services' back."""
+    return CompletionEvent(
+        learner=learner,
+        course=course,
+        kind=kind,
+        occurred_at=occurred_at,
+        recorded_at=datetime.now(UTC),
+        source="import",
+        voids_id=voids_id,
+    )
+
+
 def _pairs(course: Any) -> dict[tuple[str, str], int]:
     rows = CourseRepeatCount.objects.filter(course=course, n__gt=0)
     return {(str(r.previous_day), str(r.day)): r.n for r in rows}
@@ -133,17 +148,9 @@ def test_completions_inserted_in_one_statement_make_the_pairs_of_their_order() -
     ann = make_learner(username="ann")
     course = make_course(code="FS-1")
     _record(admin, ann, course, 20)
-    now = datetime.now(UTC)
     CompletionEvent.objects.bulk_create(
         [
-            CompletionEvent(
-                learner=ann,
-                course=course,
-                kind=kind,
-                occurred_at=_at(day, hour),
-                recorded_at=now,
-                source="import",
-            )
+            _raw(ann, course, kind, _at(day, hour))
             for day, hour, kind in (
                 (30, 9, "completed"),
                 (10, 9, "passed"),
@@ -181,26 +188,10 @@ def test_a_void_in_the_same_statement_as_a_completion_is_counted_after_it() -> N
     course = make_course(code="FS-1")
     ten = _record(admin, ann, course, 10)
     _record(admin, ann, course, 20)
-    now = datetime.now(UTC)
     CompletionEvent.objects.bulk_create(
         [
-            CompletionEvent(
-                learner=ann,
-                course=course,
-                kind="completed",
-                occurred_at=_at(15),
-                recorded_at=now,
-                source="import",
-            ),
-            CompletionEvent(
-                learner=ann,
-                course=course,
-                kind="void",
-                occurred_at=now,
-                recorded_at=now,
-                source="import",
-                voids_id=ten,
-            ),
+            _raw(ann, course, "completed", _at(15)),
+            _raw(ann, course, "void", datetime.now(UTC), voids_id=ten),
         ]
     )
     assert _pairs(course) == {(_day(15), _day(20)): 1}
@@ -217,18 +208,7 @@ def test_a_void_of_a_void_written_behind_the_services_back_changes_no_count() ->
     second = _record(admin, ann, course, 20)
     learning.void_event(actor=admin, event_id=second, reason="Entered twice.")
     void = CompletionEvent.objects.get(voids_id=second)
-    now = datetime.now(UTC)
     CompletionEvent.objects.bulk_create(
-        [
-            CompletionEvent(
-                learner=ann,
-                course=course,
-                kind="void",
-                occurred_at=now,
-                recorded_at=now,
-                source="import",
-                voids_id=void.pk,
-            )
-        ]
+        [_raw(ann, course, "void", datetime.now(UTC), voids_id=void.pk)]
     )
     _everything_agrees([course])
