@@ -8,23 +8,27 @@ parameters, portable to SQLite and PostgreSQL), and their values go through the
 same converters the ORM applies: what comes back is what the queryset returned.
 
 Only for statements on the hot path, each with a test that compares it with the
-queryset it replaces; everything else stays ORM.
+queryset it replaces; everything else stays ORM. :func:`ids_in` keeps a read in the
+ORM and makes its ``IN`` list of many ids cheap to compile.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from django.core.exceptions import EmptyResultSet
 from django.db import connection
-from django.db.models import Field, Model
+from django.db.models import F, Field, Model
+from django.db.models.lookups import In
 
 __all__ = [
     "Columns",
     "columns",
     "db_values",
     "from_row",
+    "ids_in",
     "insert",
     "instance",
     "update",
@@ -47,6 +51,31 @@ class Columns:
 
 
 _cache: dict[tuple[str, type[Model], tuple[str, ...]], Columns] = {}
+
+
+class IdsIn(In):
+    """``IN`` over a list of integer ids, each taken as ``int()`` rather than prepared
+    by the field one by one, as ``__in`` does: ~3 µs an id, ~3 ms of a read of a
+    thousand enrollments' moves or exemptions (a timeline's batch), against ~0.3 ms
+    here. The same SQL and parameters as ``__in`` of the ids sorted, without
+    duplicates; none matches nothing, as ``__in`` of an empty list."""
+
+    prepare_rhs = False
+
+    def get_prep_lookup(self) -> list[int]:
+        return sorted({int(value) for value in self.rhs})
+
+    def process_rhs(self, compiler: Any, connection: Any) -> tuple[str, list[str | int]]:
+        if not self.rhs:
+            raise EmptyResultSet
+        return "(" + ", ".join(["%s"] * len(self.rhs)) + ")", list(self.rhs)
+
+
+def ids_in(field: str, ids: Iterable[int]) -> IdsIn:
+    """Return the condition "``field`` is one of ``ids``" for ``QuerySet.filter``:
+    ``filter(ids_in("enrollment_id", ids))`` for ``filter(enrollment_id__in=ids)``,
+    for reads of many ids at once (:class:`IdsIn`)."""
+    return IdsIn(F(field), list(ids))
 
 
 def _field(model: type[Model], attname: str) -> Field[Any, Any]:

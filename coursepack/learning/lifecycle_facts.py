@@ -13,6 +13,7 @@ from coursepack.learning.lifecycle_models import (
     EquivalenceChange,
     Exemption,
 )
+from coursepack.statements import ids_in
 
 __all__ = ["EnrollmentFacts", "EquivalenceFacts", "enrollment_facts", "equivalence_facts"]
 
@@ -62,9 +63,11 @@ def enrollment_facts(
     found: dict[int, EnrollmentFacts] = defaultdict(EnrollmentFacts)
     if not ids:
         return found
-    extensions = DueExtension.objects.filter(enrollment_id__in=ids).order_by()
+    extensions = DueExtension.objects.filter(ids_in("enrollment_id", ids)).order_by()
     exemptions = (
-        Exemption.objects.filter(enrollment_id__in=ids).select_related("revocation").order_by()
+        Exemption.objects.filter(ids_in("enrollment_id", ids))
+        .select_related("revocation")
+        .order_by()
     )
     if names:
         extensions = extensions.select_related("recorded_by")

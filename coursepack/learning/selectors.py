@@ -34,6 +34,7 @@ from coursepack.learning.models import (
 from coursepack.packaging import selectors as packaging
 from coursepack.packaging.models import Package, PackageVersion
 from coursepack.packaging.selectors import PackageSummary, VersionSummary
+from coursepack.statements import ids_in
 
 __all__ = [
     "CACHE_COLUMNS",
@@ -153,7 +154,7 @@ def event_rows_by_learner(
     and are None otherwise.
     """
     grouped: dict[int, list[rules.EventRow]] = defaultdict(list)
-    events = CompletionEvent.objects.filter(learner_id__in=list(learner_ids))
+    events = CompletionEvent.objects.filter(ids_in("learner_id", learner_ids))
     if course_ids is not None:
         events = _on_courses(events, course_ids)
     # No ordering: the engine does not depend on it, and sorting a batch's events costs.
@@ -188,7 +189,7 @@ def latest_moves(enrollment_ids: Iterable[int]) -> dict[int, datetime]:
     if not ids:
         return {}
     rows = (
-        EnrollmentMove.objects.filter(enrollment_id__in=ids)
+        EnrollmentMove.objects.filter(ids_in("enrollment_id", ids))
         .values("enrollment_id")
         .annotate(last=Max("moved_at"))
         .order_by()

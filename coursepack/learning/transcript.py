@@ -41,7 +41,8 @@ from coursepack.learning.errors import LearnerNotFound
 from coursepack.learning.models import CompletionEvent, Enrollment, EnrollmentMove, EventKind
 from coursepack.learning.selectors import to_rule_event
 from coursepack.packaging import selectors as packaging
-from coursepack.packaging.models import PackageVersion
+from coursepack.packaging.models import PackageVersion, VersionStatus
+from coursepack.statements import ids_in
 
 __all__ = [
     "EnrollmentChange",
@@ -744,8 +745,12 @@ def timeline_answers(
     courses: set[int] | None = None
     if package_id is not None:
         courses = set()
-        for version_id in PackageVersion.objects.filter(package_id=package_id).values_list(
-            "pk", flat=True
+        # Released versions only: no one is enrolled on a draft, and a draft's tree,
+        # never cached, would be read again on every page.
+        for version_id in (
+            PackageVersion.objects.filter(package_id=package_id)
+            .exclude(status=VersionStatus.DRAFT)
+            .values_list("pk", flat=True)
         ):
             courses |= packaging.version_course_ids(version_id)
         courses |= equivalences.sources_for(courses)
@@ -787,7 +792,7 @@ def timeline_answers(
         last = enrollments[-1][1]
         moves_of: dict[int, list[tuple[datetime, int]]] = defaultdict(list)
         for enrollment_id, moved_at, from_version_id in (
-            EnrollmentMove.objects.filter(enrollment_id__in=[e[0] for e in enrollments])
+            EnrollmentMove.objects.filter(ids_in("enrollment_id", [e[0] for e in enrollments]))
             .order_by("moved_at", "id")
             .values_list("enrollment_id", "moved_at", "from_version_id")
         ):

@@ -444,7 +444,7 @@ def _timeline_learner_rows(filters: ReportFilters) -> list[LearnerRow]:
     names = {
         pk: (username, f"{first} {last}".strip())
         for pk, username, first, last in get_user_model()
-        .objects.filter(pk__in=list(by_learner))
+        .objects.filter(statements.ids_in("pk", by_learner))
         .values_list("pk", "username", "first_name", "last_name")
     }
     rows = []

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, tzinfo
 from typing import Literal, get_args
 
 from django.utils import timezone
@@ -77,9 +77,10 @@ class ReportTable:
     rows: Iterable[TableRow]
 
 
-def _moment(value: datetime | None) -> datetime | None:
-    """A moment in the current time zone, to the second: what every format shows."""
-    return None if value is None else timezone.localtime(value).replace(microsecond=0)
+def _moment(value: datetime | None, zone: tzinfo) -> datetime | None:
+    """A moment in ``zone`` (the current time zone, looked up once per table), to the
+    second: what every format shows."""
+    return None if value is None else value.astimezone(zone).replace(microsecond=0)
 
 
 _COUNT_COLUMNS = (
@@ -169,6 +170,7 @@ def courses_table(report: list[CourseRow]) -> ReportTable:
 
 def learners_table(report: Iterable[LearnerRow]) -> ReportTable:
     """One row per learner; lazy when ``report`` is."""
+    zone = timezone.get_current_timezone()
     return ReportTable(
         kind="learners",
         title="Learners",
@@ -192,7 +194,7 @@ def learners_table(report: Iterable[LearnerRow]) -> ReportTable:
                     row.not_started,
                     row.in_progress,
                     row.completed,
-                    _moment(row.last_completed_at),
+                    _moment(row.last_completed_at, zone),
                 )
             )
             for row in report

@@ -199,3 +199,32 @@ def test_the_chain_head_is_read_locked_and_written_as_the_orm_would(admin: Any) 
 def test_columns_are_built_once_per_vendor() -> None:
     names = ["id", "occurred_at"]
     assert statements.columns(CompletionEvent, names) is statements.columns(CompletionEvent, names)
+
+
+def test_ids_in_reads_what_in_reads_with_the_same_sql(world: dict[str, Any]) -> None:
+    """``ids_in`` (ids taken as int(), sorted, without duplicates) compiles to the SQL
+    and parameters of ``__in`` of the same ids sorted, through a foreign key and a
+    primary key alike, and reads the same rows; none matches nothing."""
+    ids = sorted(Enrollment.objects.values_list("pk", flat=True))
+    assert len(ids) == 2
+    given = [ids[1], ids[0], ids[1], ids[0] + 100_000]  # unsorted, twice, one missing
+    for field in ("pk", "learner_id"):
+        values = [ids[0]] if field == "pk" else [world["learner"].pk]
+        fast = Enrollment.objects.filter(statements.ids_in(field, [*given, *values]))
+        known = sorted({*given, *values})
+        slow = Enrollment.objects.filter(**{f"{field}__in": known})
+        assert str(fast.query) == str(slow.query)
+        fast_sql, fast_params = fast.query.sql_with_params()
+        slow_sql, slow_params = slow.query.sql_with_params()
+        assert (fast_sql, list(fast_params)) == (slow_sql, list(slow_params))
+        assert sorted(fast.values_list("pk", flat=True)) == sorted(
+            slow.values_list("pk", flat=True)
+        )
+    assert (
+        sorted(
+            Enrollment.objects.filter(statements.ids_in("pk", given)).values_list("pk", flat=True)
+        )
+        == ids
+    )
+    assert list(Enrollment.objects.filter(statements.ids_in("pk", []))) == []
+    assert Enrollment.objects.exclude(statements.ids_in("pk", [])).count() == 2
