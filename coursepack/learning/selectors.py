@@ -340,8 +340,9 @@ def enrollment_counts(versions: Iterable[PackageVersion | int]) -> dict[tuple[in
     """Return {(version id, status): open enrollments} for the versions given; one query
     over the summary rows (a few per version, ADR 0027)."""
     counts: dict[tuple[int, str], int] = {}
+    ids = [v if isinstance(v, int) else v.pk for v in versions]
     for row in (
-        VersionCount.objects.filter(version__in=list(versions), state=EnrollmentState.OPEN)
+        VersionCount.objects.filter(ids_in("version_id", ids), state=EnrollmentState.OPEN)
         .values("version_id", "status")
         .annotate(total=Sum("n"))
         .order_by()
@@ -360,10 +361,10 @@ def package_summaries(now: datetime, package_ids: list[int] | None = None) -> li
     """
     packages = Package.objects.all()
     if package_ids is not None:
-        packages = packages.filter(pk__in=package_ids)
+        packages = packages.filter(ids_in("pk", package_ids))
     packages_list = list(packages)
     versions = list(
-        PackageVersion.objects.filter(package__in=packages_list).order_by(
+        PackageVersion.objects.filter(ids_in("package_id", [p.pk for p in packages_list])).order_by(
             "package_id", "-version_number"
         )
     )
