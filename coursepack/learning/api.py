@@ -53,7 +53,8 @@ from coursepack.learning.rebuild import (
     settle_lapsed_exemptions,
 )
 from coursepack.learning.summaries import deferred as deferred_summaries
-from coursepack.learning.write_support import Resampler, refresh_statistics
+from coursepack.learning.write_support import refresh_statistics
+from coursepack.table_statistics import Resampler
 
 __all__ = [
     "LEARNERS_PER_BATCH",

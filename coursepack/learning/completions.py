@@ -43,7 +43,6 @@ from coursepack.learning.status_cache import (
 )
 from coursepack.learning.write_support import (
     _CHUNK,
-    Resampler,
     _chunks,
     _lock_learner,
     _user,
@@ -53,6 +52,7 @@ from coursepack.learning.write_support import (
     learner_event_rows,
 )
 from coursepack.packaging import selectors as packaging
+from coursepack.table_statistics import Resampler
 from coursepack.validation import collecting
 
 __all__ = [

@@ -10,7 +10,7 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.db import connection
 
-from coursepack import rules, statements
+from coursepack import rules, statements, table_statistics
 from coursepack.audit.api import Actor
 from coursepack.learning.errors import (
     LearnerNotFound,
@@ -129,41 +129,6 @@ LOADED_TABLES = (
 
 
 def refresh_statistics(tables: Iterable[str] = LOADED_TABLES) -> None:
-    """On PostgreSQL, sample ``tables`` for the planner now, in the caller's transaction.
-
-    A load into young tables inside one transaction (the legacy migration) leaves the
-    planner without statistics of the rows it wrote: autovacuum cannot see them before
-    the commit, so a read of 2,000 learners' events is planned as a scan of every event,
-    once per chunk. ``ANALYZE`` in the same transaction counts its own new rows. SQLite
-    plans by its indexes without statistics: nothing to do there.
-    """
-    if connection.vendor != "postgresql":
-        return
-    with connection.cursor() as cursor:
-        cursor.execute("ANALYZE " + ", ".join(tables))
-
-
-class Resampler:
-    """Refresh the statistics of ``tables`` whenever the first of them has doubled
-    since it was last sampled (from ``at_least`` rows), as a transaction fills it:
-    a few ``ANALYZE`` s in a load of millions, none in a load small beside the table.
-    PostgreSQL only (see :func:`refresh_statistics`)."""
-
-    def __init__(self, tables: tuple[str, ...], *, at_least: int = 50_000) -> None:
-        self.tables = tables
-        self.rows: int | None = None
-        if connection.vendor == "postgresql":
-            with connection.cursor() as cursor:
-                cursor.execute(
-                    "SELECT GREATEST(reltuples, 0)::bigint FROM pg_class WHERE oid = %s::regclass",
-                    [tables[0]],
-                )
-                self.rows = int(cursor.fetchone()[0])
-        self.sampled = max(self.rows or 0, at_least // 2)
-
-    def wrote(self, total: int) -> None:
-        """Say that ``total`` rows have been written so far; sample if that doubled it."""
-        if self.rows is None or self.rows + total < 2 * self.sampled:
-            return
-        refresh_statistics(self.tables)
-        self.sampled = self.rows + total
+    """On PostgreSQL, sample ``tables`` (by default those a bulk load into learning
+    fills) for the planner now, in the caller's transaction (``table_statistics``)."""
+    table_statistics.refresh_statistics(tables)
