@@ -44,6 +44,7 @@ from coursepack.reports.scope import (
     enrollments_in_scope,
     in_range,
     kept,
+    kept_course_events,
     range_sql,
     within,
 )
@@ -152,7 +153,15 @@ def course_counts(
     only events recorded by ``known_at`` that occurred by ``as_of`` count, voided means
     voided by a void recorded by ``known_at``, and the learners are those with an
     enrollment open then.
+
+    On a timeline whose answers were worked out within ``answers_kept()``, a chosen
+    package's courses are counted from the events their batches read (the same events,
+    known at the same moment), not read again.
     """
+    if filters.on_timeline and course_ids is not None and among is None:
+        seen = kept_course_events(filters)
+        if seen is not None and seen.courses is not None and seen.courses.issuperset(course_ids):
+            return seen.counts(course_ids, filters.start, filters.end)
     events = CompletionEvent.objects.exclude(kind=EventKind.VOID).filter(
         in_range("occurred_at", filters)
     )

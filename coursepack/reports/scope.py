@@ -46,6 +46,7 @@ __all__ = [
     "heard",
     "in_range",
     "kept",
+    "kept_course_events",
     "make_filters",
     "summary_scope",
     "timeline_enrollments",
@@ -302,18 +303,33 @@ def answers(filters: ReportFilters, now: datetime) -> Iterator[tuple[int, Answer
     found: Iterable[tuple[int, Answer]] | None = None if kept is None else kept.get(key)
     if found is None:
         as_of, known_at = filters.moments(now)
+        # Kept with the answers: the events their batches read, for the course table.
+        course_events = None if kept is None else transcripts.TimelineCourseEvents()
         worked_out = transcripts.timeline_answers(
             as_of=as_of,
             known_at=known_at,
             package_id=filters.package_id,
             learners=filters.learners,
+            course_events=course_events,
         )
         found = _answered(worked_out, _heard.get())
         if kept is not None:
             found = kept[key] = list(found)
+            kept[("course events", *key)] = course_events
     for learner_id, entry in found:
         if filters.version_id is None or entry.version_id == filters.version_id:
             yield learner_id, entry
+
+
+def kept_course_events(filters: ReportFilters) -> transcripts.TimelineCourseEvents | None:
+    """Return the events read when the filters' timeline answers were worked out within
+    ``answers_kept()`` (at that moment), if they were; else None."""
+    found = _kept.get()
+    if found is None:
+        return None
+    key = ("course events", filters.as_of, filters.known_at, filters.package_id)
+    events: transcripts.TimelineCourseEvents | None = found.get((*key, id(filters.learners)))
+    return events
 
 
 def kept(what: str, filters: ReportFilters, make: Callable[[], _T]) -> _T:

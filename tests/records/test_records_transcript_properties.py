@@ -35,12 +35,15 @@ from coursepack.learning.selectors import to_rule_event
 from coursepack.learning.transcript import TranscriptStatus, transcript
 from coursepack.packaging import api as packaging
 from coursepack.packaging import selectors as packaging_selectors
+from coursepack.reports.scope import answers_kept, kept_course_events
 from coursepack.reports.selectors import (
     ReportFilters,
     completions_over_time,
+    course_page,
     learner_count,
     learner_rows,
     package_report,
+    package_report_page,
 )
 from tests.factories import make_admin, make_course, make_group, make_learner
 
@@ -575,6 +578,14 @@ def test_reports_agree_with_transcripts_on_the_same_timeline(
                         assert _learner_report(chosen) == _learners_from_transcripts(
                             world, t, chosen, known_at=r
                         ), (t, r, package_id)
+                        # Its course table: counted from the events read again, and from
+                        # those the answers' batches read (a report page's).
+                        read_again = course_page(chosen, offset=0, limit=100).rows
+                        with answers_kept():
+                            package_report_page(chosen, offset=0, limit=10)
+                            assert kept_course_events(chosen) is not None
+                            from_batches = course_page(chosen, offset=0, limit=100).rows
+                        assert from_batches == read_again, (t, r, package_id)
             cached = ReportFilters(
                 start=setting.start - timedelta(days=90), end=end + timedelta(days=1)
             )

@@ -18,6 +18,8 @@ from coursepack.learning import api as learning
 from coursepack.learning.models import CompletionEvent
 from coursepack.learning.transcript import timeline_answers, transcript
 from coursepack.packaging import selectors as packaging_selectors
+from coursepack.reports import selectors
+from coursepack.reports.scope import ReportFilters, answers_kept
 from tests.factories import (
     make_admin,
     make_course,
@@ -145,3 +147,76 @@ def test_a_versions_tree_is_read_once_per_timeline_before_it_is_cached() -> None
     assert [answer.version_id for _, answer in answers] == [version.pk] * 5
     trees = [q for q in queries.captured_queries if "packaging_packageversionitem" in q["sql"]]
     assert len(trees) == 1
+
+
+def test_a_packages_course_table_on_a_timeline_counts_the_events_its_answers_read() -> None:
+    # Given a package on courses A and B, and four learners enrolled in it
+    admin = make_admin()
+    a, b, other = (make_course(actor=admin) for _ in range(3))
+    version = make_published_package(actor=admin, items=[a, b])
+    package_id = version.package_id
+    make_published_package(actor=admin, items=[other])
+    l1, l2, l3, l4 = (make_learner() for _ in range(4))
+    enrolled = {
+        learner.pk: learning.enroll(actor=admin, learner_id=learner.pk, package_id=package_id)
+        for learner in (l1, l2, l3, l4)
+    }
+    hours_ago = timezone.now() - timedelta(hours=3)
+
+    def record(learner: Any, course: Any, kind: str, hours: float = 0) -> Any:
+        return learning.record_completion(
+            actor=admin,
+            learner_id=learner.pk,
+            course_id=course.pk,
+            kind=kind,
+            occurred_at=hours_ago + timedelta(hours=hours),
+        ).event
+
+    # ... L1 completed A and failed B, L2 failed A then passed it, L3 completed B, and
+    # L1 also completed a course of no version of the package
+    voided = record(l1, a, "completed")
+    record(l1, b, "failed")
+    record(l2, a, "failed")
+    record(l2, a, "passed", hours=1)
+    record(l3, b, "completed")
+    record(l1, other, "completed")
+    known_before = timezone.now()
+    # ... then L1's completion of A was voided, L3 withdrew, and L4's completion of A two
+    # hours ago was recorded
+    learning.void_event(actor=admin, event_id=voided.pk, reason="Wrong learner.")
+    learning.withdraw(actor=admin, enrollment_id=enrolled[l3.pk].pk)
+    record(l4, a, "completed", hours=1)
+    as_of = timezone.now() + timedelta(minutes=1)
+
+    def table(filters: ReportFilters) -> dict[int, tuple[int, int, int]]:
+        rows = selectors.course_page(filters, offset=0, limit=10).rows
+        return {
+            r.course_id: (r.learners_completed, r.failed_attempts, r.events_voided) for r in rows
+        }
+
+    expected = {
+        # As known now: A completed by L2 and L4, L2's failure, L1's voided completion;
+        # B: L1's failure (L3 has withdrawn).
+        timezone.now(): {a.pk: (2, 1, 1), b.pk: (0, 1, 0)},
+        # As known before: L1's completion stands, L3 is enrolled, L4's is not known.
+        known_before: {a.pk: (2, 1, 0), b.pk: (1, 1, 0)},
+    }
+    for known_at, counts in expected.items():
+        for start, end in ((None, None), (hours_ago + timedelta(minutes=30), None)):
+            filters = ReportFilters(
+                package_id=package_id, as_of=as_of, known_at=known_at, start=start, end=end
+            )
+            read_again = table(filters)
+            # When the page works the answers out first, then shows the course table
+            with answers_kept():
+                selectors.package_report_page(filters, offset=0, limit=10)
+                from_batches, reads = _event_reads(lambda f=filters: table(f))
+            # Then the table counts the events the answers read: no read of its own
+            assert reads == []
+            assert from_batches == read_again
+            if start is None:
+                assert from_batches == counts
+            else:
+                # From half an hour in: L2's pass and L4's completion (one hour in) alone
+                completed = 1 if known_at == known_before else 2
+                assert from_batches == {a.pk: (completed, 0, 0), b.pk: (0, 0, 0)}
