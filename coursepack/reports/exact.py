@@ -58,6 +58,7 @@ __all__ = [
     "course_counts",
     "course_counts_in_steps",
     "learner_count",
+    "learner_count_queryset",
     "learner_rows",
     "listed_learners",
     "package_counts",
@@ -433,10 +434,35 @@ def learner_counts(filters: ReportFilters, learner_ids: list[int]) -> dict[int, 
     }
 
 
+def learner_count_queryset(filters: ReportFilters) -> QuerySet[Any]:
+    """The learners with an enrollment in scope, without repeats, as a queryset (what
+    :func:`learner_count` counts with SQL written once where it can)."""
+    return _learner_scope(filters).values("learner_id").distinct()
+
+
+# How many learners have an enrollment in scope, written once (ADR 0036 amended:
+# compiling the queryset's count took ~1.5 ms of a package's report page). The same
+# statement the queryset's count runs: its distinct learners, counted.
+_LEARNER_COUNT_SQL = (
+    "SELECT COUNT(*) FROM (SELECT DISTINCT e.learner_id FROM learning_enrollment e{where}) d"
+)
+
+
 def learner_count(filters: ReportFilters) -> int:
     """Return how many learners have an enrollment in scope (one query; with a package
-    or version and no range, from the index ``enrollment_package_learner`` alone)."""
-    return _learner_scope(filters).values("learner_id").distinct().count()
+    or version and no range, from the index ``enrollment_package_learner`` alone), SQL
+    written once unless the filters name a manager's people (then the queryset)."""
+    if filters.learners is not None:
+        return learner_count_queryset(filters).count()
+    db = connections[router.db_for_read(Enrollment)]
+    chosen, ids = chosen_sql(filters, "e.package_id", "e.version_id")
+    bounds, moments = range_sql("e.enrolled_at", filters, db.ops.adapt_datetimefield_value)
+    conditions = (chosen + bounds).removeprefix(" AND ")
+    sql = _LEARNER_COUNT_SQL.format(where=f" WHERE {conditions}" if conditions else "")
+    with db.cursor() as cursor:
+        cursor.execute(sql, [*ids, *moments])
+        (count,) = cursor.fetchone()
+    return int(count)
 
 
 def timeline_learner_rows(filters: ReportFilters) -> list[LearnerRow]:
