@@ -40,6 +40,7 @@ from coursepack.learning import lifecycle_facts
 from coursepack.learning.errors import LearnerNotFound
 from coursepack.learning.models import CompletionEvent, Enrollment, EnrollmentMove, EventKind
 from coursepack.learning.selectors import to_rule_event
+from coursepack.learning.timeline_events import TimelineCourseEvents, keep_course_events
 from coursepack.packaging import selectors as packaging
 from coursepack.packaging.models import PackageVersion, VersionStatus
 from coursepack.statements import ids_in
@@ -316,58 +317,6 @@ class TimelineAnswer(NamedTuple):
     withdrawn_at: datetime | None
     progress_status: rules.EnrollmentStatus
     completed_at: datetime | None
-
-
-class CourseEvent(NamedTuple):
-    """A completion, pass or failure a timeline's batch read, as a course table counts it."""
-
-    learner_id: int
-    course_id: int
-    kind: str
-    occurred_at: datetime
-    #: Voided by a void recorded by the timeline's ``known_at``.
-    voided: bool
-
-
-@dataclass
-class TimelineCourseEvents:
-    """The events ``timeline_answers`` read, kept for a report's course table on the same
-    timeline (no second read of the events): every completion, pass and failure known at
-    ``known_at`` that occurred by ``as_of``, of the learners with an enrollment in scope
-    open at the earlier of the two moments, on ``courses`` (None: every course)."""
-
-    courses: frozenset[int] | None = None
-    events: list[CourseEvent] = field(default_factory=list)
-
-    def counts(
-        self,
-        course_ids: Sequence[int],
-        start: datetime | None = None,
-        end: datetime | None = None,
-    ) -> dict[int, tuple[int, int, int]]:
-        """Per course of ``course_ids`` with events in ``[start, end)``: the learners who
-        completed or passed it, failed attempts and voided events, each not voided
-        counted (as ``reports.exact.course_counts`` counts them from the events)."""
-        wanted = set(course_ids)
-        completed: dict[int, set[int]] = defaultdict(set)
-        failed: dict[int, int] = defaultdict(int)
-        voided: dict[int, int] = defaultdict(int)
-        seen: set[int] = set()
-        for event in self.events:
-            if event.course_id not in wanted:
-                continue
-            if (start is not None and event.occurred_at < start) or (
-                end is not None and event.occurred_at >= end
-            ):
-                continue
-            seen.add(event.course_id)
-            if event.voided:
-                voided[event.course_id] += 1
-            elif event.kind == EventKind.FAILED:
-                failed[event.course_id] += 1
-            elif event.kind in (EventKind.COMPLETED, EventKind.PASSED):
-                completed[event.course_id].add(event.learner_id)
-        return {course: (len(completed[course]), failed[course], voided[course]) for course in seen}
 
 
 def _version_id_at(
@@ -742,34 +691,6 @@ def transcript(learner_id: int, as_of: datetime, known_at: datetime | None = Non
     )
 
 
-def _keep_course_events(
-    kept: TimelineCourseEvents,
-    enrollments: Sequence[tuple[Any, ...]],
-    rows_of: dict[int, list[rules.EventRow]],
-    cutoff: datetime,
-) -> None:
-    """Add a batch's events to ``kept``: those of learners with an enrollment open at the
-    cutoff, voids aside (each read was recorded by ``known_at``, whenever it occurred)."""
-    open_learners = {
-        learner_id
-        for _, learner_id, _, _, withdrawn_at, superseded_at, _ in enrollments
-        if (withdrawn_at is None or withdrawn_at > cutoff)
-        and (superseded_at is None or superseded_at > cutoff)
-    }
-    voided = {
-        row[4]
-        for learner_id in open_learners
-        for row in rows_of[learner_id]
-        if row[2] == EventKind.VOID
-    }
-    for learner_id in sorted(open_learners):
-        for event_id, course_id, kind, occurred_at, _, _ in rows_of[learner_id]:
-            if kind != EventKind.VOID:
-                kept.events.append(
-                    CourseEvent(learner_id, course_id, kind, occurred_at, event_id in voided)
-                )
-
-
 def timeline_scope(
     *,
     as_of: datetime,
@@ -918,7 +839,7 @@ def timeline_answers(
             # and on PostgreSQL a server-side cursor costs round trips of its own.
             rows_of[learner_id].append((event_id, course_id, kind, occurred_at, voids_id, known_at))
         if course_events is not None:
-            _keep_course_events(course_events, enrollments, rows_of, cutoff)
+            keep_course_events(course_events, enrollments, rows_of, cutoff)
         facts = lifecycle_facts.enrollment_facts(e[0] for e in enrollments)
         # A learner's course facts depend only on the moment evaluated and the period's
         # window: most of a learner's enrollments share them.
