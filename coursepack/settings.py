@@ -241,7 +241,7 @@ AUTH_PASSWORD_VALIDATORS = [
 # Each failure and each lockout is written to the audit log (accounts.signals).
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
-    "django.contrib.auth.backends.ModelBackend",
+    "coursepack.accounts.backends.AccountBackend",
 ]
 AXES_FAILURE_LIMIT = int(os.environ.get("COURSEPACK_SIGNIN_FAILURE_LIMIT", "5"))
 AXES_COOLOFF_TIME = float(os.environ.get("COURSEPACK_SIGNIN_LOCKOUT_HOURS", "0.25"))
@@ -264,6 +264,8 @@ AXES_IPWARE_META_PRECEDENCE_ORDER = (
 SESSION_IDLE_TIMEOUT = int(os.environ.get("COURSEPACK_SESSION_IDLE_MINUTES", "30")) * 60
 SESSION_COOKIE_AGE = int(os.environ.get("COURSEPACK_SESSION_MAX_HOURS", "12")) * 3600
 SESSION_COOKIE_HTTPONLY = True
+# Django's database sessions, read by one statement written once (ADR 0035).
+SESSION_ENGINE = "coursepack.http.sessions"
 SESSION_COOKIE_SAMESITE = "Lax"
 
 # Personal API tokens expire: COURSEPACK_TOKEN_DAYS by default, at most

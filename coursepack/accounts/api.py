@@ -61,6 +61,7 @@ __all__ = [
     "role_of",
     "set_password_from_link",
     "set_role",
+    "signed_in_user",
     "tokens_of",
     "user_of_link",
 ]
@@ -654,6 +655,51 @@ def _live_token(prefix: str) -> _LiveToken | None:
 
 
 _TOKEN_SQL: dict[str, str] = {}
+
+
+def signed_in_user(user_id: Any) -> User | None:
+    """Return the user of a session's user id with their account, or None: one
+    statement written once (ADR 0035), for every signed-in page's request.
+
+    What ``ModelBackend.get_user`` and ``role_of`` read with two compiled querysets
+    (the user by primary key, then their account); the user comes with their account
+    cached (None: none), so ``role_of`` and ``user.account`` ask nothing more. Always
+    the primary's rows, as the router keeps every read of people (``replica``).
+    """
+    try:
+        pk = User._meta.pk.to_python(user_id)
+    except ValidationError:
+        return None
+    if pk is None:
+        return None
+    user_cols = statements.columns(User, [f.attname for f in User._meta.concrete_fields])
+    account_cols = statements.columns(Account, [f.attname for f in Account._meta.concrete_fields])
+    sql = _USER_SQL.get(connection.vendor)
+    if sql is None:
+        q = connection.ops.quote_name
+        user_table, account_table = q(User._meta.db_table), q(Account._meta.db_table)
+        sql = _USER_SQL[connection.vendor] = (
+            f"SELECT {user_cols.sql}, {account_cols.sql} FROM {user_table} "
+            f"LEFT OUTER JOIN {account_table} "
+            f"ON {account_table}.{q('user_id')} = {user_table}.{q('id')} "
+            f"WHERE {user_table}.{q('id')} = %s"
+        )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [pk])
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    n_user = len(user_cols.attnames)
+    user: User = statements.instance(user_cols, row[:n_user])
+    account_row = row[n_user:]
+    account = None if account_row[0] is None else statements.instance(account_cols, account_row)
+    # As select_related("account") leaves it, and role_of's own cache.
+    user._state.fields_cache["account"] = account
+    user._coursepack_account = account  # type: ignore[attr-defined]
+    return user
+
+
+_USER_SQL: dict[str, str] = {}
 
 
 def _address_note(address: str | None) -> str:
