@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
+from itertools import pairwise
 from typing import TYPE_CHECKING, Any
 
 from django.core import signals
@@ -21,6 +22,7 @@ from django.db import close_old_connections, connection
 from django.db.models import Count, Max
 from django.test import Client, override_settings
 
+from coursepack.bench.bare_urls import BARE_URL
 from coursepack.bench.measure import Row
 from coursepack.bench.scales import HISTORY_PACKAGE
 from coursepack.bench.xlsx_floor import bare_xlsx, organisation_sheets
@@ -525,6 +527,9 @@ def report_pages(runner: Runner) -> list[Row]:
                 row.target = "p95 <=300 ms"
                 row.passed = p95 <= 300 * MS
                 rows += [row, _with_fixed_cost(row, None, fixed)]
+        least = _least_response(client, n, runner.plan.warmup)
+        rows.append(least)
+        _mark_out_of_reach(rows, least)
         rows += _csv_first_byte(client, runner)
         # The whole organisation's XLSX takes minutes at the full scale: a run measuring
         # only the pages may leave it out (BENCH_REPORTS_XLSX=0).
@@ -546,6 +551,45 @@ def _fixed_cost(client: Client) -> float:
     if response.status_code != 200:
         raise RuntimeError(f"GET {FIXED_COST_URL}: {response.status_code}")
     return took
+
+
+def _least_response(client: Client, n: int, warmup: int) -> Row:
+    """Time a signed-in response with nothing in it (``bench.bare_urls``): the least any
+    page costs here, whatever it reads and shows."""
+    times = []
+    with override_settings(ROOT_URLCONF="coursepack.bench.bare_urls"):
+        for index in range(n):
+            started = time.perf_counter()
+            response = client.get(BARE_URL)
+            took = time.perf_counter() - started
+            if response.status_code != 200:
+                raise RuntimeError(f"GET {BARE_URL}: {response.status_code}")
+            if index >= warmup:
+                times.append(took)
+    row = Row.of(
+        "a signed-in response with nothing in it (the least any page costs)",
+        times,
+        floor=True,
+        note="middleware, session, user and role; no template, no read of its own",
+    )
+    row.target = "reported, not a target"
+    row.p99 = None
+    return row
+
+
+def _mark_out_of_reach(rows: list[Row], least: Row) -> None:
+    """Say of each page whose floor is so small that twice it is less than the least a
+    signed-in response costs: no page can be within 2x of it on this machine."""
+    if least.median is None:
+        return
+    for page, floor in pairwise(rows):
+        if not floor.floor or page.floor or page.ratio is None or floor.median is None:
+            continue
+        if 2 * floor.median < least.median:
+            page.note += (
+                f"; 2x its floor ({2 * floor.median * 1000:.2f} ms) is less than the least "
+                f"a signed-in response costs ({least.median * 1000:.2f} ms)"
+            )
 
 
 def _with_fixed_cost(page: Row, floor: Row | None, fixed: list[float]) -> Row:
