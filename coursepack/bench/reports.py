@@ -567,7 +567,7 @@ def _least_response(client: Client, n: int, warmup: int) -> Row:
         if index >= warmup:
             times.append(took)
     row = Row.of(
-        "a signed-in response with nothing in it (the least any page costs)",
+        "a signed-in response with nothing in it, no layout (the least any response costs)",
         times,
         floor=True,
         note="middleware, session, user and role; no template, no read of its own",
