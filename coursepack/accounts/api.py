@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from itertools import islice
@@ -623,19 +623,16 @@ def _live_token(prefix: str) -> _LiveToken | None:
     account cached (None: none), so ``role_of`` and ``user.account`` ask nothing more.
     """
     token_cols = statements.columns(ApiToken, _TOKEN_COLUMNS)
-    user_cols = statements.columns(User, [f.attname for f in User._meta.concrete_fields])
-    account_cols = statements.columns(Account, [f.attname for f in Account._meta.concrete_fields])
+    user_cols, account_cols = _person_columns()
     sql = _TOKEN_SQL.get(connection.vendor)
     if sql is None:
         q = connection.ops.quote_name
         token_table, user_table = q(ApiToken._meta.db_table), q(User._meta.db_table)
-        account_table = q(Account._meta.db_table)
         sql = _TOKEN_SQL[connection.vendor] = (
             f"SELECT {token_cols.sql}, {user_cols.sql}, {account_cols.sql} "
             f"FROM {token_table} "
             f"INNER JOIN {user_table} ON {user_table}.{q('id')} = {token_table}.{q('user_id')} "
-            f"LEFT OUTER JOIN {account_table} "
-            f"ON {account_table}.{q('user_id')} = {user_table}.{q('id')} "
+            f"{_account_join()} "
             f"WHERE {token_table}.{q('prefix')} = %s AND {token_table}.{q('revoked_at')} IS NULL"
         )
     with connection.cursor() as cursor:
@@ -643,14 +640,9 @@ def _live_token(prefix: str) -> _LiveToken | None:
         row = cursor.fetchone()
     if row is None:
         return None
-    n_token, n_user = len(token_cols.attnames), len(user_cols.attnames)
+    n_token = len(token_cols.attnames)
     pk, digest, expires_at, last_used_at = statements.from_row(token_cols, row[:n_token])
-    user = statements.instance(user_cols, row[n_token : n_token + n_user])
-    account_row = row[n_token + n_user :]
-    account = None if account_row[0] is None else statements.instance(account_cols, account_row)
-    # As select_related("account") leaves it, and role_of's own cache.
-    user._state.fields_cache["account"] = account
-    user._coursepack_account = account
+    user = _person(user_cols, account_cols, row[n_token:])
     return _LiveToken(pk, digest, expires_at, last_used_at, user)
 
 
@@ -672,34 +664,55 @@ def signed_in_user(user_id: Any) -> User | None:
         return None
     if pk is None:
         return None
-    user_cols = statements.columns(User, [f.attname for f in User._meta.concrete_fields])
-    account_cols = statements.columns(Account, [f.attname for f in Account._meta.concrete_fields])
+    user_cols, account_cols = _person_columns()
     sql = _USER_SQL.get(connection.vendor)
     if sql is None:
         q = connection.ops.quote_name
-        user_table, account_table = q(User._meta.db_table), q(Account._meta.db_table)
+        user_table = q(User._meta.db_table)
         sql = _USER_SQL[connection.vendor] = (
             f"SELECT {user_cols.sql}, {account_cols.sql} FROM {user_table} "
-            f"LEFT OUTER JOIN {account_table} "
-            f"ON {account_table}.{q('user_id')} = {user_table}.{q('id')} "
-            f"WHERE {user_table}.{q('id')} = %s"
+            f"{_account_join()} WHERE {user_table}.{q('id')} = %s"
         )
     with connection.cursor() as cursor:
         cursor.execute(sql, [pk])
         row = cursor.fetchone()
-    if row is None:
-        return None
+    return None if row is None else _person(user_cols, account_cols, row)
+
+
+_USER_SQL: dict[str, str] = {}
+
+
+def _person_columns() -> tuple[statements.Columns, statements.Columns]:
+    """The select lists of a user and of their account (every concrete column)."""
+    return (
+        statements.columns(User, [f.attname for f in User._meta.concrete_fields]),
+        statements.columns(Account, [f.attname for f in Account._meta.concrete_fields]),
+    )
+
+
+def _account_join() -> str:
+    """The user's account, joined (a user may have none), for a statement reading users."""
+    q = connection.ops.quote_name
+    user_table, account_table = q(User._meta.db_table), q(Account._meta.db_table)
+    return (
+        f"LEFT OUTER JOIN {account_table} "
+        f"ON {account_table}.{q('user_id')} = {user_table}.{q('id')}"
+    )
+
+
+def _person(
+    user_cols: statements.Columns, account_cols: statements.Columns, row: Sequence[Any]
+) -> User:
+    """The user of a row of their columns then their account's (``_person_columns``),
+    with the account cached as ``select_related("account")`` leaves it (None: none) and
+    as ``role_of`` caches it: neither asks the database again."""
     n_user = len(user_cols.attnames)
     user: User = statements.instance(user_cols, row[:n_user])
     account_row = row[n_user:]
     account = None if account_row[0] is None else statements.instance(account_cols, account_row)
-    # As select_related("account") leaves it, and role_of's own cache.
     user._state.fields_cache["account"] = account
     user._coursepack_account = account  # type: ignore[attr-defined]
     return user
-
-
-_USER_SQL: dict[str, str] = {}
 
 
 def _address_note(address: str | None) -> str:

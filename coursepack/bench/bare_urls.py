@@ -1,7 +1,7 @@
 """The project's URLs and two more, for the reports benchmark (``bench/reports.py``):
 
-* a signed-in response with nothing in it: the least any page of Coursepack costs on
-  this machine (the whole middleware stack, the session, the user and their role; no
+* a signed-in response with nothing in it: the least any response of Coursepack costs
+  on this machine (the whole middleware stack, the session, the user and their role; no
   template, no read of its own);
 * a signed-in page with nothing in it: the same and the layout every page has (its
   navigation, its messages, its CSP nonce): a page's fixed cost.

@@ -502,13 +502,9 @@ def report_pages(runner: Runner) -> list[Row]:
             read = _sql_reader(statements)
             times, floor, fixed = [], [], []
             for index in range(n):
-                started = time.perf_counter()
-                response = client.get(url)
-                took = time.perf_counter() - started
-                if response.status_code != 200:
-                    raise RuntimeError(f"GET {url}: {response.status_code}")
+                took = _timed_get(client, url)
                 took_floor = _timed(read) if statements else None
-                took_fixed = _fixed_cost(client)
+                took_fixed = _timed_get(client, FIXED_COST_URL)
                 if index >= runner.plan.warmup:
                     times.append(took)
                     fixed.append(took_fixed)
@@ -545,27 +541,20 @@ FIXED_COST_URL = EMPTY_PAGE_URL
 _BENCH_URLCONF = "coursepack.bench.bare_urls"
 
 
-def _fixed_cost(client: Client) -> float:
+def _timed_get(client: Client, url: str) -> float:
+    """Return how long ``GET url`` took, server side; refuse anything but a 200."""
     started = time.perf_counter()
-    response = client.get(FIXED_COST_URL)
+    response = client.get(url)
     took = time.perf_counter() - started
     if response.status_code != 200:
-        raise RuntimeError(f"GET {FIXED_COST_URL}: {response.status_code}")
+        raise RuntimeError(f"GET {url}: {response.status_code}")
     return took
 
 
 def _least_response(client: Client, n: int, warmup: int) -> Row:
-    """Time a signed-in response with nothing in it (``bench.bare_urls``): the least any
-    page costs here, whatever it reads and shows."""
-    times = []
-    for index in range(n):
-        started = time.perf_counter()
-        response = client.get(BARE_URL)
-        took = time.perf_counter() - started
-        if response.status_code != 200:
-            raise RuntimeError(f"GET {BARE_URL}: {response.status_code}")
-        if index >= warmup:
-            times.append(took)
+    """Time a signed-in response with nothing in it, not even the layout
+    (``bench.bare_urls``): the least any response costs here."""
+    times = [_timed_get(client, BARE_URL) for _ in range(n)][warmup:]
     row = Row.of(
         "a signed-in response with nothing in it, no layout (the least any response costs)",
         times,

@@ -27,7 +27,6 @@ class SessionStore(db.SessionStore):
         key = self.session_key
         if key is None:
             # An invalid key (too short, none) is None already: no row can match.
-            self._session_key = None
             return None
         model = self.model
         sql = _SQL.get(connection.vendor)
