@@ -23,7 +23,7 @@ from coursepack.learning.standing_terms import (
     recount_lapsed,
     standing_thresholds,
     whole_exemption,
-    whole_exemptions,
+    whole_exemption_packages,
 )
 from coursepack.learning.summary_models import NO_DAY
 from coursepack.packaging import selectors as packaging
@@ -517,13 +517,7 @@ class _Placement:
         """
         wanted = set(package_ids)
         ids = sorted(
-            {
-                pk
-                for pk, package_id in whole_exemptions(now)
-                .values_list("enrollment_id", "enrollment__package_id")
-                .order_by()
-                if package_id in wanted
-            }
+            {pk for pk, package_id in whole_exemption_packages(now) if package_id in wanted}
         )
         if not ids:
             return []

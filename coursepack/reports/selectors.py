@@ -22,7 +22,8 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db import connections, router
+from django.db.models import Exists, OuterRef, QuerySet
 from django.utils import timezone
 
 from coursepack import statements
@@ -87,22 +88,33 @@ __all__ = [
 
 
 def _active_version_ids(package_ids: list[int], now: datetime) -> set[int]:
-    """The version in effect at ``now`` of each package, in one query.
+    """The version in effect at ``now`` of each package, in one query, SQL written once
+    (``_IN_EFFECT_SQL``; ADR 0036 amended: the queryset took ~2 ms of a version's
+    report page to compile).
 
     The same rule as ``packaging.selectors.active_version``, for many packages.
     """
+    if not package_ids:
+        return set()
+    db = connections[router.db_for_read(PackageVersion)]
+    at = db.ops.adapt_datetimefield_value(now)
+    sql = _IN_EFFECT_SQL.format(packages=summary_reads.in_list(len(package_ids)))
     active: dict[int, int] = {}
-    in_effect = (
-        PackageVersion.objects.filter(
-            package_id__in=package_ids, status__in=packaging.RELEASED, effective_from__lte=now
-        )
-        .filter(Q(archived_at__isnull=True) | Q(archived_at__gt=now))
-        .order_by("package_id", "-version_number")
-        .values_list("package_id", "pk")
-    )
-    for package_id, version_id in in_effect:
-        active.setdefault(package_id, version_id)
+    with db.cursor() as cursor:
+        cursor.execute(sql, [*package_ids, *(s.value for s in packaging.RELEASED), at, at])
+        for package_id, version_id in cursor.fetchall():
+            active.setdefault(package_id, version_id)
     return set(active.values())
+
+
+# The released versions in effect at a moment, newest first per package: the queryset
+# ``packaging.selectors.active_version`` filters by, for many packages.
+_IN_EFFECT_SQL = (
+    "SELECT v.package_id, v.id FROM packaging_packageversion v "
+    "WHERE v.package_id IN ({packages}) AND v.status IN (%s, %s, %s) "
+    "AND v.effective_from <= %s AND (v.archived_at IS NULL OR v.archived_at > %s) "
+    "ORDER BY v.package_id ASC, v.version_number DESC"
+)
 
 
 def package_report(filters: ReportFilters, *, now: datetime | None = None) -> list[PackageRow]:
@@ -634,18 +646,25 @@ def package_choices() -> list[tuple[int, str]]:
 
 def version_choices(package_id: int | None, version_id: int | None = None) -> list[tuple[int, int]]:
     """Return the released versions of ``package_id`` (None: of ``version_id``'s
-    package; neither: none), by number: (version id, version number)."""
-    if package_id is None and version_id is not None:
-        package_id = (
-            PackageVersion.objects.filter(pk=version_id)
-            .values_list("package_id", flat=True)
-            .first()
+    package; neither: none), by number: (version id, version number). One query, SQL
+    written once (ADR 0036 amended: the querysets took ~1 ms of a report page)."""
+    if package_id is not None:
+        return summary_reads.read_rows(
+            PackageVersion, _VERSION_CHOICES_SQL, [package_id, VersionStatus.DRAFT.value]
         )
-    if package_id is None:
-        return []
-    return list(
-        PackageVersion.objects.filter(package_id=package_id)
-        .exclude(status=VersionStatus.DRAFT)
-        .order_by("version_number")
-        .values_list("pk", "version_number")
-    )
+    if version_id is not None:
+        return summary_reads.read_rows(
+            PackageVersion, _SIBLING_CHOICES_SQL, [version_id, VersionStatus.DRAFT.value]
+        )
+    return []
+
+
+# A package's released versions, by number; or those of a version's package.
+_VERSION_CHOICES_SQL = (
+    "SELECT v.id, v.version_number FROM packaging_packageversion v "
+    "WHERE v.package_id = %s AND v.status <> %s ORDER BY v.version_number ASC"
+)
+_SIBLING_CHOICES_SQL = _VERSION_CHOICES_SQL.replace(
+    "v.package_id = %s",
+    "v.package_id = (SELECT w.package_id FROM packaging_packageversion w WHERE w.id = %s)",
+)

@@ -5,11 +5,13 @@ voids, withdrawals, two packages, three versions, completions over five months."
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time
+from dataclasses import replace
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 import pytest
 from django.db.models import Exists, OuterRef, Q, QuerySet, Sum
+from django.utils import timezone
 from reports_dataset import Dataset
 
 from coursepack.catalog.models import Course
@@ -22,6 +24,7 @@ from coursepack.learning.models import (
     LearnerCount,
     VersionCount,
 )
+from coursepack.packaging import selectors as packaging_selectors
 from coursepack.packaging.models import Package, PackageVersion, VersionStatus
 from coursepack.reports import exact, paging, selectors, summary_reads
 from coursepack.reports.rows import PeriodCounts, StatusCounts
@@ -47,6 +50,15 @@ def _scopes(dataset: Dataset) -> list[ReportFilters]:
         ReportFilters(package_id=dataset.safety_id, version_id=dataset.safety_v2.pk),
         ReportFilters(version_id=dataset.safety_v1.pk),
     ]
+
+
+def _ranged(filters: ReportFilters, first: date | None, stop: date | None) -> ReportFilters:
+    """``filters`` over the days ``[first, stop)`` (None: no bound)."""
+    return replace(
+        filters,
+        start=None if first is None else datetime.combine(first, time.min, tzinfo=UTC),
+        end=None if stop is None else datetime.combine(stop, time.min, tzinfo=UTC),
+    )
 
 
 def _rows(model: Any, filters: ReportFilters, column: str, first: Any, stop: Any) -> QuerySet[Any]:
@@ -139,6 +151,30 @@ def test_versions_packages_and_courses_equal_the_querysets(dataset: Dataset) -> 
             assert selectors._version_list(filters, package_ids) == expected
     assert any(v[7] is not None and v[7].tzinfo is not None for v in expected)
 
+    # The versions in effect, at each version's start and end, a moment before each,
+    # and now: the rule of ``active_version``, package by package.
+    package_ids = [dataset.safety_id, dataset.privacy_id]
+    stamps = PackageVersion.objects.values_list("effective_from", "archived_at")
+    moments = {m for pair in stamps for m in pair if m is not None}
+    moments |= {m - timedelta(microseconds=1) for m in moments} | {timezone.now()}
+    for moment in sorted(moments):
+        in_effect = {packaging_selectors.active_version(p, moment) for p in package_ids}
+        expected = {v.pk for v in in_effect if v is not None}
+        assert selectors._active_version_ids(package_ids, moment) == expected
+        assert selectors._active_version_ids(package_ids[:1], moment) == expected & {
+            v.pk for v in PackageVersion.objects.filter(package_id=package_ids[0])
+        }
+    assert selectors._active_version_ids([], timezone.now()) == set()
+    for package_id in package_ids:
+        numbers = list(
+            PackageVersion.objects.filter(package_id=package_id)
+            .exclude(status=VersionStatus.DRAFT)
+            .order_by("version_number")
+            .values_list("pk", "version_number")
+        )
+        assert selectors.version_choices(package_id) == numbers
+        assert selectors.version_choices(None, numbers[-1][0]) == numbers
+
     released = PackageVersion.objects.exclude(status=VersionStatus.DRAFT)
     assert selectors.package_choices() == list(
         Package.objects.filter(Exists(released.filter(package_id=OuterRef("pk"))))
@@ -167,9 +203,9 @@ def test_learners_page_equals_the_queryset(dataset: Dataset) -> None:
     expected = list(users.values_list("pk", "username", "first_name", "last_name"))
     assert len(expected) > 4
     for offset, size in ((0, 100), (0, 3), (2, 3), (len(expected), 3)):
-        assert exact._counted_learners(None, offset, size) == expected[offset : offset + size]
+        assert exact._learners_page(None, None, offset, size) == expected[offset : offset + size]
     after = expected[1][1]
-    assert exact._counted_learners(after, 0, 3) == list(
+    assert exact._learners_page(None, after, 0, 3) == list(
         users.filter(username__gt=after).values_list("pk", "username", "first_name", "last_name")[
             :3
         ]
@@ -178,6 +214,38 @@ def test_learners_page_equals_the_queryset(dataset: Dataset) -> None:
     streamed = list(exact.learner_rows(ReportFilters(), None))
     assert [r.username for r in streamed] == [u for _, u, *_ in expected]
     assert streamed == list(exact.learner_rows(ReportFilters(), summary_reads.listed_learners()))
+
+
+@pytest.mark.parametrize("few_in_range", [exact.FEW_IN_RANGE, 0])
+def test_learners_in_scope_equal_the_queryset(
+    dataset: Dataset, monkeypatch: pytest.MonkeyPatch, few_in_range: int
+) -> None:
+    """A package's, a version's or a range's learners, found as SQL written once, are
+    the queryset's, page by page and after a username; with the threshold at 0 every
+    range is walked by username too (the hand-built history's ranges are all few)."""
+    monkeypatch.setattr(exact, "FEW_IN_RANGE", few_in_range)
+    probed_shapes = 0
+    for scope in _scopes(dataset)[1:]:
+        for first, stop in _BOUNDS:
+            filters = _ranged(scope, first, stop)
+            listed = exact.listed_learners(filters)
+            users = exact.listed_learners_queryset(filters).order_by("username")
+            expected = list(users.values_list("pk", "username", "first_name", "last_name"))
+            if isinstance(listed, exact.ProbedLearners):
+                probed_shapes += 1
+                for offset, size in ((0, 100), (0, 2), (1, 2), (len(expected), 3)):
+                    page = exact._learners_page(listed, None, offset, size)
+                    assert page == expected[offset : offset + size]
+                if expected:
+                    after = expected[0][1]
+                    assert exact._learners_page(listed, after, 0, 100) == expected[1:]
+            else:
+                assert isinstance(listed, QuerySet)
+            rows = list(exact.learner_rows(filters, listed))
+            assert rows == list(exact.learner_rows(filters, users))
+            assert [r.learner_id for r in rows] == [pk for pk, *_ in expected]
+    # Without a range always by username; with one, only when the threshold says so.
+    assert probed_shapes == (4 if few_in_range else 4 * len(_BOUNDS))
 
 
 def test_course_counts_in_a_range_equal_the_events_counted(dataset: Dataset) -> None:
