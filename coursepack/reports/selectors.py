@@ -341,8 +341,10 @@ _PACKAGE_CHOICES_SQL = (
     "FROM packaging_packageversion v WHERE v.status <> %s AND v.package_id = p.id) "
     "ORDER BY p.name ASC, p.id ASC"
 )
-_COURSE_PAGE_SQL = "SELECT id, code, name FROM catalog_course ORDER BY code ASC LIMIT %s OFFSET %s"
-_COURSE_COUNT_SQL = "SELECT COUNT(*) FROM catalog_course"
+_COURSE_PAGE_SQL = (
+    "SELECT id, code, name FROM catalog_course{among} ORDER BY code ASC LIMIT %s OFFSET %s"
+)
+_COURSE_COUNT_SQL = "SELECT COUNT(*) FROM catalog_course{among}"
 
 
 def _in_effect_among(versions: list[tuple[Any, ...]], now: datetime) -> set[int]:
@@ -432,20 +434,21 @@ def course_page(
     ``course_report`` (one aggregate of the events in scope).
     """
     course_ids = _report_course_ids(filters, version_ids)
-    courses = _listed_courses(course_ids)
-    shown: list[tuple[Any, ...]]
-    if course_ids is None:  # every course: the page and the count written once
-        shown = summary_reads.read_rows(Course, _COURSE_PAGE_SQL, [limit, offset])
-    else:
-        shown = list(courses.values_list("pk", "code", "name")[offset : offset + limit])
+    # Every course, or the report's: the page and the count written once.
+    among, ids = "", []
+    if course_ids is not None:
+        among, ids = f" WHERE id IN ({summary_reads.in_list(len(course_ids))})", course_ids
+    shown: list[tuple[Any, ...]] = (
+        summary_reads.read_rows(Course, _COURSE_PAGE_SQL.format(among=among), [*ids, limit, offset])
+        if course_ids is None or course_ids
+        else []
+    )
     # A first page that is not full holds every course: no need to count them.
-    whole = offset == 0 and len(shown) < limit
+    whole = (offset == 0 and len(shown) < limit) or course_ids == []
     if whole:
         count = len(shown)
-    elif course_ids is None:
-        ((count,),) = summary_reads.read_rows(Course, _COURSE_COUNT_SQL, [])
     else:
-        count = courses.count()
+        ((count,),) = summary_reads.read_rows(Course, _COURSE_COUNT_SQL.format(among=among), ids)
     return CoursePage(
         rows=_course_rows(filters, course_ids, shown, paged=True),
         course_count=count,

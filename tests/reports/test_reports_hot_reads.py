@@ -22,7 +22,9 @@ from coursepack.learning.models import (
     CourseCount,
     EventKind,
     LearnerCount,
+    PackageCourseCount,
     VersionCount,
+    VersionCourseCount,
 )
 from coursepack.packaging import selectors as packaging_selectors
 from coursepack.packaging.models import Package, PackageVersion, VersionStatus
@@ -190,12 +192,31 @@ def test_versions_packages_and_courses_equal_the_querysets(dataset: Dataset) -> 
         .values_list("pk", "package__name", "version_number")
     )
 
-    courses = Course.objects.order_by("code")
-    for offset, limit in ((0, 50), (0, 2), (1, 2), (3, 2), (10, 2)):
-        page = selectors.course_page(ReportFilters(), offset=offset, limit=limit)
-        shown = list(courses.values_list("pk", "code", "name")[offset : offset + limit])
-        assert [(r.course_id, r.code, r.name) for r in page.rows] == shown
-        assert page.course_count == courses.count()
+    for filters in _scopes(dataset):
+        # Every course, or those of the package's (version's) released versions.
+        course_ids = selectors._report_course_ids(filters)
+        courses = Course.objects.order_by("code")
+        if course_ids is not None:
+            courses = courses.filter(pk__in=course_ids)
+        for offset, limit in ((0, 50), (0, 2), (1, 2), (3, 2), (10, 2)):
+            page = selectors.course_page(filters, offset=offset, limit=limit)
+            shown = list(courses.values_list("pk", "code", "name")[offset : offset + limit])
+            assert [(r.course_id, r.code, r.name) for r in page.rows] == shown
+            assert page.course_count == courses.count()
+        # Their all-time counts: a row per course of everyone, the package or the version.
+        rows: QuerySet[Any] = CourseCount.objects.all()
+        if filters.version_id is not None:
+            rows = VersionCourseCount.objects.filter(version_id=filters.version_id)
+        elif filters.package_id is not None:
+            rows = PackageCourseCount.objects.filter(package_id=filters.package_id)
+        every = {
+            c: tuple(n) for c, *n in rows.values_list("course_id", "learners", "failed", "voided")
+        }
+        assert every and any(learners for learners, _, _ in every.values())
+        assert summary_reads.course_counts(filters) == every
+        some = sorted(every)[1:]
+        assert summary_reads.course_counts(filters, some) == {c: every[c] for c in some}
+        assert summary_reads.course_counts(filters, []) == {}
 
 
 def test_learners_page_equals_the_queryset(dataset: Dataset) -> None:
