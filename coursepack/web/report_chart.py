@@ -9,8 +9,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from datetime import date
+from html import escape
 
-from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
 from coursepack.reports.selectors import CompletionsOverTime
@@ -77,12 +77,19 @@ def _nice_step(top: int, ticks: int = 5) -> int:
     return int(10 * magnitude)
 
 
-def _period_label(day: date, bucket: str) -> str:
+def _period_labels(periods: tuple[date, ...], bucket: str) -> list[str]:
+    """Each period's label ("2024", "Jan 2024", "Jan 8"); a month's name (``%b``) read
+    once per chart (``strftime`` is ~5 µs a call; a year's weeks are 52 calls)."""
     if bucket == "year":
-        return str(day.year)
-    if bucket == "month":
-        return day.strftime("%b %Y")
-    return f"{day.strftime('%b')} {day.day}"
+        return [str(day.year) for day in periods]
+    months: dict[int, str] = {}
+    labels: list[str] = []
+    for day in periods:
+        name = months.get(day.month)
+        if name is None:
+            name = months[day.month] = day.strftime("%b")
+        labels.append(f"{name} {day.year}" if bucket == "month" else f"{name} {day.day}")
+    return labels
 
 
 _PERIOD_NAMES = {"day": "day", "week": "week", "month": "month", "year": "year"}
@@ -136,14 +143,15 @@ def completions_chart(over_time: CompletionsOverTime) -> SafeString:
         f'<text class="axis-title" transform="translate(14 {TOP + PLOT_HEIGHT / 2:.1f}) rotate(-90)" '
         f'text-anchor="middle">Completions per {period_name}</text>'
     )
-    # The columns: one stacked segment per version.
-    for i, day in enumerate(periods):
+    # The columns: one stacked segment per version. Each period's label and each
+    # version's are escaped once, for every segment and the x axis.
+    labels = [escape(label) for label in _period_labels(periods, over_time.bucket)]
+    names = [escape(s.label) for s in series]
+    for i, label in enumerate(labels):
         x = LEFT + i * slot + (slot - bar) / 2
         stacked = 0
-        when = _period_label(day, over_time.bucket)
-        if over_time.bucket == "week":
-            when = f"week of {when}"
-        for s in series:
+        when = f"week of {label}" if over_time.bucket == "week" else label
+        for s, name in zip(series, names, strict=True):
             n = s.counts[i]
             if n == 0:
                 continue
@@ -151,8 +159,8 @@ def completions_chart(over_time: CompletionsOverTime) -> SafeString:
             height = y_of(stacked) - y_top
             parts.append(
                 f'<rect class="bar" x="{x:.1f}" y="{y_top:.1f}" width="{bar:.1f}" '
-                f'height="{height:.1f}" fill="{s.colour}"><title>{escape(s.label)}: {n} '
-                f"completion{'s' if n != 1 else ''}, {escape(when)}</title></rect>"
+                f'height="{height:.1f}" fill="{s.colour}"><title>{name}: {n} '
+                f"completion{'s' if n != 1 else ''}, {when}</title></rect>"
             )
             stacked += n
     # The axes, and the x axis's labels thinned to stay readable.
@@ -161,14 +169,12 @@ def completions_chart(over_time: CompletionsOverTime) -> SafeString:
         f'<line class="axis" x1="{LEFT}" y1="{base}" x2="{WIDTH - RIGHT}" y2="{base}"/>'
     )
     every = math.ceil(len(periods) / MAX_X_LABELS)
-    for i, day in enumerate(periods):
-        if i % every:
-            continue
+    for i in range(0, len(periods), every):
         x = LEFT + (i + 0.5) * slot
         parts.append(
             f'<line class="tick" x1="{x:.1f}" y1="{base}" x2="{x:.1f}" y2="{base + 5}"/>'
             f'<text class="x-label" x="{x:.1f}" y="{base + 19}" text-anchor="middle">'
-            f"{escape(_period_label(day, over_time.bucket))}</text>"
+            f"{labels[i]}</text>"
         )
     legend, legend_height = _legend(series, base + X_AXIS_SPACE)
     parts.extend(legend)
@@ -187,5 +193,5 @@ def completions_chart(over_time: CompletionsOverTime) -> SafeString:
         f'<title id="chart-title">Completions over time per version</title>'
         f'<desc id="chart-desc">{escape(description)}</desc>' + "".join(parts) + "</svg>"
     )
-    # Safe: every text in it went through escape().
+    # Safe: every text in it went through escape() (html.escape).
     return mark_safe(svg)

@@ -7,11 +7,11 @@ import html
 import tempfile
 from collections.abc import Iterator
 from datetime import datetime
+from itertools import chain
 from typing import Any, cast
 from urllib.parse import urlencode
 
 from django import forms
-from django.forms.utils import flatatt
 from django.http import (
     FileResponse,
     Http404,
@@ -25,7 +25,6 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.choices import BaseChoiceIterator
-from django.utils.html import format_html
 from django.utils.http import content_disposition_header
 from django.utils.safestring import SafeString, mark_safe
 
@@ -61,6 +60,47 @@ STANDING_LABELS = (
 )
 
 
+def _html(value: Any) -> str:
+    """``conditional_escape(value)`` as a plain string: ``html.escape`` (what Django's
+    ``escape`` calls) without a lazy-string wrapper and a SafeString per call."""
+    if type(value) is str:
+        return html.escape(value)
+    return value.__html__() if hasattr(value, "__html__") else html.escape(str(value))
+
+
+def _attributes(attrs: dict[str, Any]) -> str:
+    """``flatatt(attrs)``: the attributes with a value sorted by name, then the true
+    booleans sorted, as one string (no ``format_html`` per attribute)."""
+    valued = sorted(
+        (name, value)
+        for name, value in attrs.items()
+        if not isinstance(value, bool) and value is not None
+    )
+    flags = sorted(name for name, value in attrs.items() if isinstance(value, bool) and value)
+    return "".join(f' {_html(name)}="{_html(value)}"' for name, value in valued) + "".join(
+        f" {_html(name)}" for name in flags
+    )
+
+
+# The options of a select written once per list of choices: the package filter writes
+# the same 300 options on every report page (~0.45 ms each time). Keyed on the choices
+# themselves, so a renamed package makes a new entry; emptied past _OPTION_LISTS_KEPT
+# entries (a version select per package, the package select).
+_OPTION_LISTS: dict[tuple[tuple[Any, Any], ...], str] = {}
+_OPTION_LISTS_KEPT = 256
+# Choices whose values and labels are of these types only are memoised: two lists that
+# compare equal then write the same options (True == 1, but str(True) != str(1)).
+_PLAIN_TYPES = frozenset({int, str})
+
+
+def _options(choices: tuple[tuple[Any, Any], ...]) -> str:
+    """The ``<option>`` elements of ``choices``, none selected, one a line."""
+    return "\n".join(
+        f'<option value="{html.escape(str(key))}">{html.escape(str(label))}</option>'
+        for key, label in choices
+    )
+
+
 class PlainSelect(forms.Select):
     """A select whose options are written here rather than by a template each: the
     package filter lists every package (300 at the full scale: ~25 ms as templates)."""
@@ -68,17 +108,24 @@ class PlainSelect(forms.Select):
     def render(
         self, name: str, value: Any, attrs: dict[str, Any] | None = None, renderer: Any = None
     ) -> SafeString:
-        chosen = {str(v) for v in self.format_value(value)}
-        # Each option an f-string, escaped as format_html escapes (Django's escape is
-        # html.escape of the text): the same HTML without a SafeString per option.
-        options = "\n".join(
-            f'<option value="{html.escape(str(key))}"'
-            f"{' selected' if str(key) in chosen else ''}>{html.escape(str(label))}</option>"
-            for key, label in self.choices
-        )
+        # Each choice a tuple (hashable if its texts are), as ``for key, label`` reads it.
+        choices = tuple(map(tuple, self.choices))
+        if _PLAIN_TYPES.issuperset(map(type, chain.from_iterable(choices))):
+            options = _OPTION_LISTS.get(choices)
+            if options is None:
+                if len(_OPTION_LISTS) >= _OPTION_LISTS_KEPT:
+                    _OPTION_LISTS.clear()
+                options = _OPTION_LISTS[choices] = _options(choices)
+        else:
+            options = _options(choices)
+        # The chosen ones marked: an option's start, ``<option value="…">``, is found
+        # nowhere else (its value escaped has no quote; a label escaped has no "<").
+        for chosen in {str(v) for v in self.format_value(value)}:
+            start = f'<option value="{html.escape(chosen)}">'
+            options = options.replace(start, f"{start[:-1]} selected>")
         final = self.build_attrs(self.attrs, {**(attrs or {}), "name": name})
         # Safe: every value in it went through html.escape.
-        return format_html("<select{}>\n{}\n</select>", flatatt(final), mark_safe(options))
+        return mark_safe(f"<select{_attributes(final)}>\n{options}\n</select>")
 
 
 class _PlainInput(forms.widgets.Input):
@@ -102,12 +149,11 @@ class _PlainInput(forms.widgets.Input):
             for key, value in widget["attrs"].items()
             if value is not False
         )
-        return format_html(
-            '<input type="{}" name="{}"{}{}>',
-            widget["type"],
-            widget["name"],
-            mark_safe(value_attr),
-            mark_safe(attributes),
+        # Safe: every text in it went through html.escape (type and name as
+        # format_html would: conditional_escape).
+        return mark_safe(
+            f'<input type="{_html(widget["type"])}" name="{_html(widget["name"])}"'
+            f"{value_attr}{attributes}>"
         )
 
 

@@ -54,3 +54,38 @@ def test_a_folded_chart_is_drawn_as_the_whole_one() -> None:
     drawn = str(completions_chart(folded))
     assert drawn == str(completions_chart(whole))
     assert f"Other versions ({len(rest)})" in drawn
+
+
+def test_the_periods_and_versions_are_named_and_escaped() -> None:
+    """Each period named by its bucket (a month's name read once per chart serves every
+    period of that month), each version's name escaped, in the tooltips and on the axis."""
+    weeks = (date(2024, 1, 22), date(2024, 1, 29), date(2024, 2, 5), date(2025, 1, 6))
+    series = (
+        CompletionSeries(
+            version_id=1, package_name="A&B <Co>", version_number=2, counts=(1, 2, 0, 3)
+        ),
+    )
+    drawn = str(completions_chart(CompletionsOverTime(bucket="week", periods=weeks, series=series)))
+    for when in ("Jan 22", "Jan 29", "Feb 5", "Jan 6"):
+        assert f'text-anchor="middle">{when}</text>' in drawn
+    for when in ("Jan 22", "Jan 29", "Jan 6"):
+        assert f", week of {when}</title>" in drawn
+    assert "week of Feb 5" not in drawn  # no segment of none
+    assert "A&amp;B &lt;Co&gt; v2: 2 completions, week of Jan 29</title>" in drawn
+
+    months = (date(2024, 12, 1), date(2025, 1, 1))
+    drawn = str(
+        completions_chart(
+            CompletionsOverTime(bucket="month", periods=months, series=(_series(1, (4, 5)),))
+        )
+    )
+    assert "P01 v1: 4 completions, Dec 2024</title>" in drawn
+    assert "P01 v1: 5 completions, Jan 2025</title>" in drawn
+    years = (date(2023, 1, 1), date(2024, 1, 1))
+    drawn = str(
+        completions_chart(
+            CompletionsOverTime(bucket="year", periods=years, series=(_series(1, (1, 0)),))
+        )
+    )
+    assert "P01 v1: 1 completion, 2023</title>" in drawn
+    assert 'text-anchor="middle">2024</text>' in drawn
